@@ -1,0 +1,131 @@
+import Foundation
+
+/// An agent as the API shows it.
+struct AgentDTO: Codable, Sendable, Equatable {
+    let id: UUID
+    let name: String
+    let sector: String
+    let status: ActiveStatus
+    let priority: Int
+    let capabilities: [String]
+    let maxConcurrent: Int
+    let currentLoad: Int
+    let successRate: Double
+    let avgHandlingTime: Double
+    let createdAt: Date?
+    let updatedAt: Date?
+
+    init(_ agent: SectorAgent) {
+        id = agent.id!
+        name = agent.name
+        sector = agent.sector
+        status = agent.status
+        priority = agent.priority
+        capabilities = agent.capabilities
+        maxConcurrent = agent.maxConcurrent
+        currentLoad = agent.currentLoad
+        successRate = agent.successRate
+        avgHandlingTime = agent.avgHandlingTime
+        createdAt = agent.createdAt
+        updatedAt = agent.updatedAt
+    }
+}
+
+enum AgentLimits {
+    static let name = 1...120
+    static let sector = 1...64
+    static let priority = 1...10
+    static let maxConcurrent = 1...100
+    static let successRate = 0.0...1.0
+    static let avgHandlingTime = 0.0...86_400.0
+    static let capabilityCount = 50
+    static let capabilityLength = 64
+    static let defaultPriority = 5
+    static let defaultMaxConcurrent = 10
+    static let defaultSuccessRate = 0.5
+    static let defaultAvgHandlingTime = 180.0
+}
+
+/// `POST /api/agents`. History (`success_rate`, `avg_handling_time`) may be imported; `current_load` never.
+struct CreateAgentInput: Decodable, Sendable {
+    var name: String
+    var sector: String
+    var status: String?
+    var priority: Int?
+    var capabilities: [String]?
+    var maxConcurrent: Int?
+    var successRate: Double?
+    var avgHandlingTime: Double?
+
+    func validated() throws -> AgentFields {
+        AgentFields(
+            name: try Check.text(name, "name", length: AgentLimits.name),
+            sector: try Check.text(sector, "sector", length: AgentLimits.sector).lowercased(),
+            status: try status.map { try Check.oneOf($0, "status", as: ActiveStatus.self) } ?? .active,
+            priority: try Check.number(priority ?? AgentLimits.defaultPriority, "priority", in: AgentLimits.priority),
+            capabilities: try Check.labels(capabilities ?? [], "capabilities",
+                                           maxCount: AgentLimits.capabilityCount, maxLength: AgentLimits.capabilityLength),
+            maxConcurrent: try Check.number(maxConcurrent ?? AgentLimits.defaultMaxConcurrent, "max_concurrent",
+                                            in: AgentLimits.maxConcurrent),
+            successRate: try Check.finite(successRate ?? AgentLimits.defaultSuccessRate, "success_rate",
+                                          in: AgentLimits.successRate),
+            avgHandlingTime: try Check.finite(avgHandlingTime ?? AgentLimits.defaultAvgHandlingTime, "avg_handling_time",
+                                              in: AgentLimits.avgHandlingTime)
+        )
+    }
+}
+
+/// `PUT /api/agents/:agent_id`: any subset of the fields.
+struct UpdateAgentInput: Decodable, Sendable {
+    var name: String?
+    var sector: String?
+    var status: String?
+    var priority: Int?
+    var capabilities: [String]?
+    var maxConcurrent: Int?
+    var successRate: Double?
+    var avgHandlingTime: Double?
+
+    func apply(to agent: SectorAgent) throws {
+        if let name { agent.name = try Check.text(name, "name", length: AgentLimits.name) }
+        if let sector { agent.sector = try Check.text(sector, "sector", length: AgentLimits.sector).lowercased() }
+        if let status { agent.status = try Check.oneOf(status, "status", as: ActiveStatus.self) }
+        if let priority { agent.priority = try Check.number(priority, "priority", in: AgentLimits.priority) }
+        if let capabilities {
+            agent.capabilities = try Check.labels(capabilities, "capabilities",
+                                                  maxCount: AgentLimits.capabilityCount, maxLength: AgentLimits.capabilityLength)
+        }
+        if let maxConcurrent {
+            agent.maxConcurrent = try Check.number(maxConcurrent, "max_concurrent", in: AgentLimits.maxConcurrent)
+        }
+        if let successRate { agent.successRate = try Check.finite(successRate, "success_rate", in: AgentLimits.successRate) }
+        if let avgHandlingTime {
+            agent.avgHandlingTime = try Check.finite(avgHandlingTime, "avg_handling_time", in: AgentLimits.avgHandlingTime)
+        }
+    }
+}
+
+struct AgentFields: Sendable {
+    let name: String
+    let sector: String
+    let status: ActiveStatus
+    let priority: Int
+    let capabilities: [String]
+    let maxConcurrent: Int
+    let successRate: Double
+    let avgHandlingTime: Double
+
+    func makeModel() -> SectorAgent {
+        let agent = SectorAgent()
+        agent.name = name
+        agent.sector = sector
+        agent.status = status
+        agent.priority = priority
+        agent.capabilities = capabilities
+        agent.maxConcurrent = maxConcurrent
+        agent.currentLoad = 0
+        agent.successRate = successRate
+        agent.avgHandlingTime = avgHandlingTime
+        return agent
+    }
+}

@@ -1,0 +1,66 @@
+import FluentKit
+import Foundation
+
+/// The tenant's agent catalogue. Every change invalidates the tenant's routing pools.
+struct AgentService: Sendable {
+    let store: Store
+    let tenant: Tenant
+    let pools: RoutingPoolCache
+
+    private var scope: TenantScope { tenant.scope }
+
+    func list(sector: String?, status: ActiveStatus?, page: Page) async throws -> (agents: [AgentDTO], total: Int) {
+        var query = scope.query(SectorAgent.self, on: store.db)
+        if let sector { query = query.filter(\.$sector == sector.lowercased()) }
+        if let status { query = query.filter(\.$status == status) }
+        let total = try await query.copy().count()
+        let agents = try await query.sort(\.$sector).sort(\.$name).sort(\.$id)
+            .range(page.offset..<(page.offset + page.limit)).all()
+        return (agents.map(AgentDTO.init), total)
+    }
+
+    func get(_ id: UUID) async throws -> AgentDTO {
+        AgentDTO(try await scope.find(SectorAgent.self, id, on: store.db))
+    }
+
+    func create(_ fields: AgentFields) async throws -> AgentDTO {
+        let scope = self.scope, tenant = self.tenant
+        let agent = try await store.write { db in
+            let agent = scope.owned(fields.makeModel())
+            try await agent.create(on: db)
+            try await AuditLog.record("agent.create", "agent", id: agent.id, by: tenant, on: db)
+            try await QueueAssigner(tenant: tenant).offerCapacity(of: agent.id!, on: db)
+            return try await scope.find(SectorAgent.self, agent.id!, on: db)
+        }
+        await pools.invalidate(tenant.clientId)
+        return AgentDTO(agent)
+    }
+
+    func update(_ id: UUID, with input: UpdateAgentInput) async throws -> AgentDTO {
+        let scope = self.scope, tenant = self.tenant
+        let agent = try await store.write { db in
+            let agent = try await scope.find(SectorAgent.self, id, on: db)
+            try input.apply(to: agent)
+            try await agent.save(on: db)
+            try await AuditLog.record("agent.update", "agent", id: id, by: tenant, on: db)
+            try await QueueAssigner(tenant: tenant).offerCapacity(of: id, on: db)
+            return try await scope.find(SectorAgent.self, id, on: db)
+        }
+        await pools.invalidate(tenant.clientId)
+        return AgentDTO(agent)
+    }
+
+    /// Soft delete: the agent stays in history but is no longer routed to.
+    func deactivate(_ id: UUID) async throws -> AgentDTO {
+        let scope = self.scope, tenant = self.tenant
+        let agent = try await store.write { db in
+            let agent = try await scope.find(SectorAgent.self, id, on: db)
+            agent.status = .inactive
+            try await agent.save(on: db)
+            try await AuditLog.record("agent.deactivate", "agent", id: id, by: tenant, on: db)
+            return agent
+        }
+        await pools.invalidate(tenant.clientId)
+        return AgentDTO(agent)
+    }
+}

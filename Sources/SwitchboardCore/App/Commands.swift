@@ -1,0 +1,76 @@
+import ConsoleKit
+import Foundation
+import Vapor
+
+extension Application {
+    /// What `switchboard serve` does before Vapor's own serve command listens: migrate, reconcile
+    /// loads, and print the URL, the database and (in development) a ready admin token.
+    public func prepareToServe(arguments: [String]) async throws {
+        try await prepareDatabase()
+        func option(_ name: String) -> String? {
+            guard let index = arguments.firstIndex(of: "--\(name)"), index + 1 < arguments.count else { return nil }
+            return arguments[index + 1]
+        }
+        let host = option("hostname") ?? http.server.configuration.hostname
+        let port = option("port") ?? String(http.server.configuration.port)
+        let url = "http://\(host):\(port)"
+        let config = switchboardConfiguration
+        var lines = [
+            "Switchboard \(SystemController.version) (\(config.mode.rawValue) mode)",
+            "  URL:       \(url)",
+            "  Database:  \(config.database.displayName)",
+        ]
+        if config.mode == .development {
+            let token = try await TokenIssuer.issue(on: self, clientId: "demo", role: .admin, subject: "dev-admin")
+            if let file = config.generatedSecretsFile {
+                lines.append("  Secrets:   generated for development, kept in \(file)")
+                lines.append("             (set SWITCHBOARD_JWT_SECRET and SWITCHBOARD_ENCRYPTION_KEY for production)")
+            }
+            lines.append("  Admin token for tenant 'demo' (valid 24 h):")
+            lines.append("    \(token)")
+            lines.append("  Dashboard: \(url)/#token=\(token)")
+        }
+        print(lines.joined(separator: "\n"))
+    }
+}
+
+/// `switchboard migrate`: runs pending migrations without asking, then exits.
+struct MigrateOnlyCommand: AsyncCommand {
+    struct Signature: CommandSignature {}
+    var help: String { "Runs pending database migrations." }
+
+    func run(using context: CommandContext, signature: Signature) async throws {
+        try await context.application.prepareDatabase()
+        context.console.print("Database is up to date (\(context.application.switchboardConfiguration.database.displayName)).")
+    }
+}
+
+/// `switchboard token --client-id ID --role admin|manager|viewer [--ttl SECONDS] [--sub ID]`.
+struct TokenCommand: AsyncCommand {
+    struct Signature: CommandSignature {
+        @Option(name: "client-id", help: "The tenant (1 to 64 characters).")
+        var clientId: String?
+        @Option(name: "role", help: "admin, manager or viewer.")
+        var role: String?
+        @Option(name: "ttl", help: "Lifetime in seconds (default 86400).")
+        var ttl: Int?
+        @Option(name: "sub", help: "The user id recorded in audit logs (default cli).")
+        var sub: String?
+    }
+
+    var help: String { "Prints a signed bearer token for the configured secret." }
+
+    func run(using context: CommandContext, signature: Signature) async throws {
+        guard let clientId = signature.clientId, TenantClaims.isValidClientId(clientId) else {
+            throw ConfigurationError("--client-id is required (1 to 64 characters)")
+        }
+        guard let rawRole = signature.role, let role = Role(rawValue: rawRole) else {
+            throw ConfigurationError("--role must be admin, manager or viewer")
+        }
+        let ttl = signature.ttl ?? 86_400
+        guard (1...31_536_000).contains(ttl) else { throw ConfigurationError("--ttl must be 1 to 31536000 seconds") }
+        let token = try await TokenIssuer.issue(
+            on: context.application, clientId: clientId, role: role, subject: signature.sub ?? "cli", ttlSeconds: ttl)
+        context.console.print(token)
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+
+/// Everything the service reads from its environment, read once at start-up.
+/// The variable names are part of the contract ("Running it").
+public struct SwitchboardConfiguration: Sendable {
+    public enum Mode: String, Sendable {
+        case development, production
+    }
+
+    public enum DatabaseChoice: Sendable, Equatable {
+        case sqlite(path: String)
+        case postgres(url: String)
+
+        public var displayName: String {
+            switch self {
+            case .sqlite(let path): return "SQLite at \(path)"
+            case .postgres(let url): return "PostgreSQL at \(Self.redacted(url))"
+            }
+        }
+
+        /// Hides the password of a connection URL so it can be printed and logged.
+        static func redacted(_ url: String) -> String {
+            guard var components = URLComponents(string: url), components.password != nil else { return url }
+            components.password = "***"
+            return components.string ?? "(unprintable URL)"
+        }
+    }
+
+    public static let minimumSecretLength = 32
+    public static let encryptionKeyLength = 32
+
+    public var mode: Mode
+    public var database: DatabaseChoice
+    public var jwtSecret: String
+    /// Raw 32-byte AES-256 key.
+    public var encryptionKey: [UInt8]
+    public var aggregationIntervalSeconds: Int
+    public var corsOrigins: [String]
+    /// Where development mode keeps the secrets it generated, when it did.
+    public var generatedSecretsFile: String?
+
+    public init(
+        mode: Mode,
+        database: DatabaseChoice,
+        jwtSecret: String,
+        encryptionKey: [UInt8],
+        aggregationIntervalSeconds: Int = 60,
+        corsOrigins: [String] = [],
+        generatedSecretsFile: String? = nil
+    ) {
+        self.mode = mode
+        self.database = database
+        self.jwtSecret = jwtSecret
+        self.encryptionKey = encryptionKey
+        self.aggregationIntervalSeconds = aggregationIntervalSeconds
+        self.corsOrigins = corsOrigins
+        self.generatedSecretsFile = generatedSecretsFile
+    }
+
+    /// Reads the contract's variables. Production refuses weak or missing secrets; development generates
+    /// missing ones and keeps them beside the SQLite file so tokens survive restarts.
+    public static func fromEnvironment(
+        _ environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> SwitchboardConfiguration {
+        func value(_ name: String) -> String? {
+            guard let raw = environment[name]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
+            return raw
+        }
+
+        let mode: Mode
+        switch value("SWITCHBOARD_ENV")?.lowercased() {
+        case nil, "development", "dev": mode = .development
+        case "production", "prod": mode = .production
+        case let other?:
+            throw ConfigurationError("SWITCHBOARD_ENV must be 'production' or 'development', not '\(other)'")
+        }
+
+        let sqlitePath = value("SWITCHBOARD_SQLITE_PATH") ?? "./switchboard.sqlite"
+        let database: DatabaseChoice
+        if let url = value("DATABASE_URL") {
+            guard let scheme = URLComponents(string: url)?.scheme, ["postgres", "postgresql"].contains(scheme) else {
+                throw ConfigurationError("DATABASE_URL must be a postgres://user:pass@host:port/db URL")
+            }
+            database = .postgres(url: url)
+        } else {
+            database = .sqlite(path: sqlitePath)
+        }
+
+        var interval = 60
+        if let raw = value("SWITCHBOARD_AGGREGATION_INTERVAL") {
+            guard let seconds = Int(raw), (1...86_400).contains(seconds) else {
+                throw ConfigurationError("SWITCHBOARD_AGGREGATION_INTERVAL must be a whole number of seconds from 1 to 86400")
+            }
+            interval = seconds
+        }
+
+        let corsOrigins = (value("SWITCHBOARD_CORS_ORIGINS") ?? "")
+            .split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+
+        var jwtSecret = value("SWITCHBOARD_JWT_SECRET")
+        if let secret = jwtSecret, secret.count < minimumSecretLength {
+            throw ConfigurationError("SWITCHBOARD_JWT_SECRET must be at least \(minimumSecretLength) characters")
+        }
+        var encryptionKey: [UInt8]? = nil
+        if let raw = value("SWITCHBOARD_ENCRYPTION_KEY") {
+            encryptionKey = try parseEncryptionKey(raw, variable: "SWITCHBOARD_ENCRYPTION_KEY")
+        }
+
+        var generatedSecretsFile: String? = nil
+        if jwtSecret == nil || encryptionKey == nil {
+            guard mode == .development else {
+                let missing = jwtSecret == nil ? "SWITCHBOARD_JWT_SECRET" : "SWITCHBOARD_ENCRYPTION_KEY"
+                throw ConfigurationError("\(missing) is required when SWITCHBOARD_ENV=production")
+            }
+            let file = DevelopmentSecrets.path(besideDatabaseAt: sqlitePath)
+            let secrets = try DevelopmentSecrets.loadOrCreate(at: file)
+            jwtSecret = jwtSecret ?? secrets.jwtSecret
+            encryptionKey = try encryptionKey ?? parseEncryptionKey(secrets.encryptionKey, variable: file)
+            generatedSecretsFile = file
+        }
+
+        return SwitchboardConfiguration(
+            mode: mode,
+            database: database,
+            jwtSecret: jwtSecret!,
+            encryptionKey: encryptionKey!,
+            aggregationIntervalSeconds: interval,
+            corsOrigins: corsOrigins,
+            generatedSecretsFile: generatedSecretsFile
+        )
+    }
+
+    public static func parseEncryptionKey(_ base64: String, variable: String) throws -> [UInt8] {
+        guard let data = Data(base64Encoded: base64), data.count == encryptionKeyLength else {
+            throw ConfigurationError("\(variable) must be the base64 encoding of exactly \(encryptionKeyLength) bytes (try: openssl rand -base64 32)")
+        }
+        return Array(data)
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

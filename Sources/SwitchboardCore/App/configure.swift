@@ -1,0 +1,44 @@
+import Fluent
+import JWT
+import Vapor
+
+/// Builds the application from a configuration: database, migrations, keys, middleware, routes, commands.
+public func configure(_ app: Application, _ config: SwitchboardConfiguration) async throws {
+    app.switchboardConfiguration = config
+    app.routes.defaultMaxBodySize = "1mb"
+
+    app.middleware = Middlewares()
+    app.middleware.use(RequestMetricsMiddleware(metrics: app.metrics))
+    app.middleware.use(ErrorEnvelopeMiddleware())
+
+    try await DatabaseSelection.configure(app, for: config.database)
+    app.migrations.add(SwitchboardMigrations.all)
+
+    await app.jwt.keys.add(hmac: HMACKey(from: config.jwtSecret), digestAlgorithm: .sha256)
+    _ = app.routingPools
+
+    try routes(app)
+
+    app.asyncCommands.use(MigrateOnlyCommand(), as: "migrate")
+    app.asyncCommands.use(TokenCommand(), as: "token")
+}
+
+extension Application {
+    private struct ConfigurationKey: StorageKey { typealias Value = SwitchboardConfiguration }
+
+    public internal(set) var switchboardConfiguration: SwitchboardConfiguration {
+        get { storage[ConfigurationKey.self]! }
+        set { storage[ConfigurationKey.self] = newValue }
+    }
+
+    /// Migrates, then sets every agent's load from its active calls (a crash may have left them wrong).
+    public func prepareDatabase() async throws {
+        try await autoMigrate()
+        let corrections = try await LoadLedger.reconcileAll(in: store())
+        for correction in corrections {
+            logger.warning("corrected agent load from active calls", metadata: [
+                "agent_id": "\(correction.agentId)", "current_load": "\(correction.currentLoad)",
+            ])
+        }
+    }
+}

@@ -1,0 +1,28 @@
+import Vapor
+
+/// The whole routing table. Auth is visible at a glance: public, any role (viewers read only), admin.
+func routes(_ app: Application) throws {
+    try app.register(collection: SystemController())
+
+    let api = app.grouped("api").grouped(TenantAuthMiddleware(), ReadOnlyForViewers())
+    let admin = api.grouped(RoleGuard(minimum: .admin))
+
+    let teams = TeamsController()
+    teams.routes(api)
+
+    let agents = AgentsController()
+    agents.readRoutes(api)
+    agents.adminRoutes(admin)
+
+    let calls = CallsController()
+    calls.readRoutes(api)
+    calls.writeRoutes(api)
+
+    let routing = RoutingController()
+    routing.readRoutes(api)
+    routing.writeRoutes(api)
+
+    let settings = SettingsController()
+    settings.readRoutes(api)
+    settings.adminRoutes(admin)
+}

@@ -1,0 +1,165 @@
+import Foundation
+
+struct CallDTO: Encodable, Sendable {
+    let id: UUID
+    let status: CallStatus
+    let agentId: UUID?
+    let teamId: UUID?
+    let sector: String
+    let channel: CallChannel
+    let capabilities: [String]
+    let externalRef: String?
+    let outcome: CallOutcome?
+    let resolved: Bool?
+    let satisfaction: Int?
+    let handlingTimeSeconds: Double?
+    let createdAt: Date
+    let assignedAt: Date?
+    let completedAt: Date?
+    let cancelledAt: Date?
+
+    init(_ call: Call) {
+        id = call.id!
+        status = call.status
+        agentId = call.agentId
+        teamId = call.teamId
+        sector = call.sector
+        channel = call.channel
+        capabilities = call.capabilities
+        externalRef = call.externalRef
+        outcome = call.outcome
+        resolved = call.resolved
+        satisfaction = call.satisfaction
+        handlingTimeSeconds = call.handlingTimeSeconds
+        createdAt = call.createdAt
+        assignedAt = call.assignedAt
+        completedAt = call.completedAt
+        cancelledAt = call.cancelledAt
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, status, agentId, teamId, sector, channel, capabilities, externalRef, outcome, resolved
+        case satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, cancelledAt
+    }
+
+    /// Every field is present; absent values are null (clients read `agent_id: null` as "queued").
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(status, forKey: .status)
+        try container.encode(agentId, forKey: .agentId)
+        try container.encode(teamId, forKey: .teamId)
+        try container.encode(sector, forKey: .sector)
+        try container.encode(channel, forKey: .channel)
+        try container.encode(capabilities, forKey: .capabilities)
+        try container.encode(externalRef, forKey: .externalRef)
+        try container.encode(outcome, forKey: .outcome)
+        try container.encode(resolved, forKey: .resolved)
+        try container.encode(satisfaction, forKey: .satisfaction)
+        try container.encode(handlingTimeSeconds, forKey: .handlingTimeSeconds)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(assignedAt, forKey: .assignedAt)
+        try container.encode(completedAt, forKey: .completedAt)
+        try container.encode(cancelledAt, forKey: .cancelledAt)
+    }
+}
+
+enum CallLimits {
+    static let externalRef = 200
+    static let idempotencyKey = 200
+    static let capabilityCount = 20
+    static let satisfaction = 1...5
+    static let handlingTime = 0.0...604_800.0
+}
+
+/// Shared by `POST /api/calls` and `POST /api/routing/route`.
+struct RouteInput: Decodable, Sendable {
+    var teamId: UUID?
+    var sector: String?
+    var capabilities: [String]?
+
+    func validated() throws -> RouteRequest {
+        guard teamId != nil || sector != nil else { throw AppError.badRequest("team_id or sector is required") }
+        return RouteRequest(
+            teamId: teamId,
+            sector: try sector.map { try Check.text($0, "sector", length: TeamLimits.sector).lowercased() },
+            capabilities: try Check.labels(capabilities ?? [], "capabilities",
+                                           maxCount: CallLimits.capabilityCount, maxLength: AgentLimits.capabilityLength)
+        )
+    }
+}
+
+struct CreateCallInput: Decodable, Sendable {
+    var teamId: UUID?
+    var sector: String?
+    var capabilities: [String]?
+    var channel: String?
+    var externalRef: String?
+
+    func validated(defaultChannel: CallChannel) throws -> (route: RouteRequest, channel: CallChannel, externalRef: String?) {
+        (
+            try RouteInput(teamId: teamId, sector: sector, capabilities: capabilities).validated(),
+            try channel.map { try Check.oneOf($0, "channel", as: CallChannel.self) } ?? defaultChannel,
+            try Check.optionalText(externalRef, "external_ref", maxLength: CallLimits.externalRef)
+        )
+    }
+}
+
+struct CompleteCallInput: Decodable, Sendable {
+    var outcome: String
+    var resolved: Bool
+    var satisfaction: Int?
+    var handlingTimeSeconds: Double
+
+    struct Validated: Sendable {
+        let outcome: CallOutcome
+        let resolved: Bool
+        let satisfaction: Int?
+        let handlingTimeSeconds: Double
+    }
+
+    func validated() throws -> Validated {
+        Validated(
+            outcome: try Check.oneOf(outcome, "outcome", as: CallOutcome.self),
+            resolved: resolved,
+            satisfaction: try satisfaction.map { try Check.number($0, "satisfaction", in: CallLimits.satisfaction) },
+            handlingTimeSeconds: try Check.finite(handlingTimeSeconds, "handling_time_seconds", in: CallLimits.handlingTime)
+        )
+    }
+}
+
+/// `POST /api/routing/route`: the contract's recommendation shape.
+struct RouteRecommendationDTO: Encodable, Sendable {
+    let agentId: UUID?
+    let score: Double?
+    let strategy: RoutingStrategy
+    let sector: String
+    let eligibleCount: Int
+    let candidates: [ScoredCandidate]
+    let breakdown: ScoreBreakdown?
+
+    init(_ decision: RoutingDecision) {
+        agentId = decision.chosen?.agentId
+        score = decision.chosen?.score
+        strategy = decision.strategy
+        sector = decision.sector
+        eligibleCount = decision.ranking.eligibleCount
+        candidates = decision.ranking.top
+        breakdown = decision.chosen?.breakdown
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case agentId, score, strategy, sector, eligibleCount, candidates, breakdown
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(agentId, forKey: .agentId)
+        try container.encode(score, forKey: .score)
+        try container.encode(strategy, forKey: .strategy)
+        try container.encode(sector, forKey: .sector)
+        try container.encode(eligibleCount, forKey: .eligibleCount)
+        try container.encode(candidates, forKey: .candidates)
+        try container.encode(breakdown, forKey: .breakdown)
+    }
+}

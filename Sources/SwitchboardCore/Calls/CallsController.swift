@@ -1,0 +1,60 @@
+import Vapor
+
+struct CallsController: Sendable {
+    func readRoutes(_ routes: any RoutesBuilder) {
+        let calls = routes.grouped("calls")
+        calls.get(use: list)
+        calls.get(":call_id", use: get)
+    }
+
+    func writeRoutes(_ routes: any RoutesBuilder) {
+        let calls = routes.grouped("calls")
+        calls.post(use: create)
+        calls.post(":call_id", "complete", use: complete)
+        calls.post(":call_id", "cancel", use: cancel)
+    }
+
+    private func service(_ req: Request) throws -> CallService {
+        CallService(store: req.store, tenant: try req.tenant, pools: req.application.routingPools,
+                    metrics: req.application.metrics)
+    }
+
+    @Sendable func create(req: Request) async throws -> Envelope<CallDTO> {
+        let input = try req.decodeBody(CreateCallInput.self)
+        let result = try await service(req).create(input, idempotencyKey: req.headers.first(name: "Idempotency-Key"))
+        var headers = HTTPHeaders()
+        if result.replayed { headers.add(name: "Idempotent-Replayed", value: "true") }
+        return Envelope(status: result.replayed ? .ok : .created, data: result.call, headers: headers)
+    }
+
+    @Sendable func complete(req: Request) async throws -> Envelope<CallDTO> {
+        let callId = try req.idParameter("call_id")
+        let input = try req.decodeBody(CompleteCallInput.self).validated()
+        return Envelope(data: try await service(req).complete(callId, with: input))
+    }
+
+    @Sendable func cancel(req: Request) async throws -> Envelope<CallDTO> {
+        Envelope(data: try await service(req).cancel(try req.idParameter("call_id")))
+    }
+
+    @Sendable func get(req: Request) async throws -> Envelope<CallDTO> {
+        Envelope(data: try await service(req).get(try req.idParameter("call_id")))
+    }
+
+    @Sendable func list(req: Request) async throws -> Envelope<[CallDTO]> {
+        let query = QueryParameters(req)
+        let page = try query.page()
+        let filter = CallService.ListFilter(
+            status: try query.oneOf("status", as: CallStatus.self),
+            agentId: try query.uuid("agent_id"),
+            teamId: try query.uuid("team_id"),
+            from: try query.day("from"),
+            to: try query.day("to")
+        )
+        if let from = filter.from, let to = filter.to, from > to {
+            throw AppError.badRequest("from must not be after to")
+        }
+        let result = try await service(req).list(filter, page: page)
+        return Envelope(data: result.calls, meta: page.meta(total: result.total))
+    }
+}

@@ -1,0 +1,68 @@
+import FluentKit
+import Foundation
+import SQLKit
+
+/// Hands an agent's free capacity to the oldest queued calls it can take: calls of its sector, or of
+/// a team whose active member it is assigned to. Runs inside the transaction that freed the capacity.
+struct QueueAssigner: Sendable {
+    let tenant: Tenant
+    var policy: RoutingPolicy = .defaults
+
+    private var scope: TenantScope { tenant.scope }
+
+    /// Returns the calls that were assigned.
+    @discardableResult
+    func offerCapacity(of agentId: UUID, on db: any Database) async throws -> [UUID] {
+        var assigned: [UUID] = []
+        let ledger = LoadLedger(clientId: tenant.clientId)
+        while true {
+            guard let agent = try await scope.query(SectorAgent.self, on: db).filter(\.$id == agentId).first(),
+                  agent.status == .active, agent.currentLoad < agent.maxConcurrent
+            else { return assigned }
+            let teamIds = try await teams(servedBy: agentId, on: db)
+            let queued = try await scope.query(Call.self, on: db)
+                .filter(\.$status == .queued)
+                .group(.or) { group in
+                    group.filter(\.$sector == agent.sector)
+                    if !teamIds.isEmpty { group.filter(\.$teamId ~~ teamIds) }
+                }
+                .sort(\.$createdAt).sort(\.$id)
+                .first()
+            guard let call = queued, try await ledger.claim(agentId, on: db) else { return assigned }
+            let now = Date()
+            let taken = try await (db as! any SQLDatabase).update(Call.schema)
+                .set("status", to: CallStatus.active.rawValue)
+                .set("agent_id", to: agentId)
+                .set("assigned_at", to: now)
+                .set("updated_at", to: now)
+                .where("id", .equal, call.id!)
+                .where("client_id", .equal, tenant.clientId)
+                .where("status", .equal, CallStatus.queued.rawValue)
+                .returning("id")
+                .first()
+            guard taken != nil else {
+                // Another process assigned this call first; give the capacity back and look again.
+                try await ledger.release(agentId, on: db)
+                continue
+            }
+            let candidate = RoutingCandidate(agent)
+            let matches = CapabilityRequest(names: Set(call.capabilities), mask: nil).matches(candidate)
+            let scored = AgentScorer.explain(candidate, matches: matches, weights: policy.weights)
+            let decision = RoutingDecision(
+                strategy: .queue, sector: call.sector, teamId: call.teamId,
+                ranking: Ranking(top: [scored], eligibleCount: 1), chosen: scored, poolSize: 1
+            )
+            try await RoutingDecisionLog.record(decision, trigger: "queue", callId: call.id, capabilities: call.capabilities,
+                                                tenant: tenant, on: db)
+            assigned.append(call.id!)
+        }
+    }
+
+    private func teams(servedBy agentId: UUID, on db: any Database) async throws -> [UUID] {
+        let memberIds = try await scope.query(TeamAgentAssignment.self, on: db)
+            .filter(\.$agent.$id == agentId).all().map(\.$member.id)
+        guard !memberIds.isEmpty else { return [] }
+        return try await scope.query(TeamMember.self, on: db)
+            .filter(\.$id ~~ memberIds).filter(\.$status == .active).all().map(\.$team.id)
+    }
+}

@@ -1,0 +1,60 @@
+import FluentKit
+import Vapor
+
+struct RoutingController: Sendable {
+    func readRoutes(_ routes: any RoutesBuilder) {
+        let routing = routes.grouped("routing")
+        routing.get("decisions", use: decisions)
+        routing.get("health", use: health)
+    }
+
+    func writeRoutes(_ routes: any RoutesBuilder) {
+        routes.grouped("routing").post("route", use: route)
+    }
+
+    /// A dry run: the recommendation and every candidate's breakdown; nothing is claimed or logged.
+    @Sendable func route(req: Request) async throws -> Envelope<RouteRecommendationDTO> {
+        let request = try req.decodeBody(RouteInput.self).validated()
+        let tenant = try req.tenant
+        let policy = try await RoutingPolicy.load(for: tenant.clientId, on: req.db)
+        let router = AgentRouter(tenant: tenant, pools: req.application.routingPools, policy: policy,
+                                 metrics: req.application.metrics)
+        return Envelope(data: RouteRecommendationDTO(try await router.recommend(request, on: req.db)))
+    }
+
+    @Sendable func decisions(req: Request) async throws -> Envelope<[RoutingDecisionDTO]> {
+        let query = QueryParameters(req)
+        let page = try query.page()
+        var decisions = try req.tenant.scope.query(RoutingDecisionRecord.self, on: req.db)
+        if let callId = try query.uuid("call_id") { decisions = decisions.filter(\.$callId == callId) }
+        let total = try await decisions.copy().count()
+        let rows = try await decisions.sort(\.$createdAt, .descending).sort(\.$id)
+            .range(page.offset..<(page.offset + page.limit)).all()
+        return Envelope(data: try rows.map(RoutingDecisionDTO.init), meta: page.meta(total: total))
+    }
+
+    struct Health: Content {
+        let cache: RoutingPoolCache.Snapshot
+        let cacheTtlSeconds: Int
+        let decisionsLogged: Int
+        let queuedCalls: Int
+        let activeCalls: Int
+        let lastDecisionAt: Date?
+    }
+
+    @Sendable func health(req: Request) async throws -> Envelope<Health> {
+        let tenant = try req.tenant
+        let scope = tenant.scope
+        let policy = try await RoutingPolicy.load(for: tenant.clientId, on: req.db)
+        let lastDecision = try await scope.query(RoutingDecisionRecord.self, on: req.db)
+            .sort(\.$createdAt, .descending).first()
+        return Envelope(data: Health(
+            cache: await req.application.routingPools.snapshot(clientId: tenant.clientId),
+            cacheTtlSeconds: policy.cacheTTLSeconds,
+            decisionsLogged: try await scope.query(RoutingDecisionRecord.self, on: req.db).count(),
+            queuedCalls: try await scope.query(Call.self, on: req.db).filter(\.$status == .queued).count(),
+            activeCalls: try await scope.query(Call.self, on: req.db).filter(\.$status == .active).count(),
+            lastDecisionAt: lastDecision?.createdAt
+        ))
+    }
+}

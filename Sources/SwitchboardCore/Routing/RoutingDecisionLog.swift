@@ -1,0 +1,75 @@
+import FluentKit
+import Foundation
+
+/// Every decision that assigned (or failed to assign) a call, with its candidates' breakdowns.
+enum RoutingDecisionLog {
+    struct RequestRecord: Codable, Sendable {
+        let teamId: UUID?
+        let sector: String
+        let capabilities: [String]
+    }
+
+    static func record(
+        _ decision: RoutingDecision, trigger: String, callId: UUID?, capabilities: [String],
+        tenant: Tenant, on db: any Database
+    ) async throws {
+        let encoder = WireJSON.encoder()
+        let row = tenant.scope.owned(RoutingDecisionRecord())
+        row.callId = callId
+        row.trigger = trigger
+        row.request = String(decoding: try encoder.encode(
+            RequestRecord(teamId: decision.teamId, sector: decision.sector, capabilities: capabilities)), as: UTF8.self)
+        row.strategy = decision.strategy.rawValue
+        row.agentId = decision.chosen?.agentId
+        row.score = decision.chosen?.score
+        row.candidateCount = decision.ranking.eligibleCount
+        row.candidates = String(decoding: try encoder.encode(decision.ranking.top), as: UTF8.self)
+        row.createdAt = Date()
+        try await row.create(on: db)
+    }
+}
+
+struct RoutingDecisionDTO: Encodable, Sendable {
+    let id: UUID
+    let callId: UUID?
+    let trigger: String
+    let strategy: String
+    let agentId: UUID?
+    let score: Double?
+    let request: RoutingDecisionLog.RequestRecord
+    let eligibleCount: Int
+    let candidates: [ScoredCandidate]
+    let createdAt: Date
+
+    init(_ record: RoutingDecisionRecord) throws {
+        let decoder = WireJSON.decoder()
+        id = record.id!
+        callId = record.callId
+        trigger = record.trigger
+        strategy = record.strategy
+        agentId = record.agentId
+        score = record.score
+        request = try decoder.decode(RoutingDecisionLog.RequestRecord.self, from: Data(record.request.utf8))
+        eligibleCount = record.candidateCount
+        candidates = try decoder.decode([ScoredCandidate].self, from: Data(record.candidates.utf8))
+        createdAt = record.createdAt
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, callId, trigger, strategy, agentId, score, request, eligibleCount, candidates, createdAt
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(callId, forKey: .callId)
+        try container.encode(trigger, forKey: .trigger)
+        try container.encode(strategy, forKey: .strategy)
+        try container.encode(agentId, forKey: .agentId)
+        try container.encode(score, forKey: .score)
+        try container.encode(request, forKey: .request)
+        try container.encode(eligibleCount, forKey: .eligibleCount)
+        try container.encode(candidates, forKey: .candidates)
+        try container.encode(createdAt, forKey: .createdAt)
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+
+/// Every known setting: its type, range and default, in one place. Pure: no I/O.
+enum SettingsSchema {
+    struct Key: Sendable {
+        let name: String
+        let defaultValue: JSONValue
+        /// Returns the normalised value or throws a 400 naming the key.
+        let validate: @Sendable (JSONValue) throws -> JSONValue
+    }
+
+    static let weekdays = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    static let weightNames = ["success_rate", "priority", "load", "handling_time", "capabilities"]
+
+    static let keys: [Key] = [
+        Key(name: "routing.weights", defaultValue: weightsValue(.contractDefaults), validate: validateWeights),
+        Key(name: "routing.overflow", defaultValue: .string(OverflowPolicy.queue.rawValue)) { value in
+            .string(try oneOf(value, "routing.overflow", OverflowPolicy.allCases.map(\.rawValue)))
+        },
+        Key(name: "routing.cache_ttl_seconds", defaultValue: .number(300)) { value in
+            .number(Double(try integer(value, "routing.cache_ttl_seconds", in: 0...3600)))
+        },
+        Key(name: "routing.decision_log_candidates", defaultValue: .number(20)) { value in
+            .number(Double(try integer(value, "routing.decision_log_candidates", in: 0...1000)))
+        },
+        Key(name: "calls.default_channel", defaultValue: .string(CallChannel.voice.rawValue)) { value in
+            .string(try oneOf(value, "calls.default_channel", CallChannel.allCases.map(\.rawValue)))
+        },
+        Key(name: "business.timezone", defaultValue: .string("UTC")) { value in
+            guard let name = value.stringValue, name.count <= 64, TimeZone(identifier: name) != nil else {
+                throw AppError.badRequest("business.timezone must be an IANA time zone name such as Europe/Paris")
+            }
+            return .string(name)
+        },
+        Key(name: "business.hours", defaultValue: defaultBusinessHours, validate: validateBusinessHours),
+        Key(name: "notifications.email", defaultValue: .array([]), validate: validateEmails),
+    ]
+
+    static let byName: [String: Key] = Dictionary(uniqueKeysWithValues: keys.map { ($0.name, $0) })
+
+    static var defaults: [String: JSONValue] {
+        Dictionary(uniqueKeysWithValues: keys.map { ($0.name, $0.defaultValue) })
+    }
+
+    /// Validates a whole update; any unknown key or bad value rejects all of it.
+    static func validate(_ changes: [String: JSONValue]) throws -> [String: JSONValue] {
+        guard !changes.isEmpty else { throw AppError.badRequest("the body must name at least one setting") }
+        var normalised: [String: JSONValue] = [:]
+        for (name, value) in changes.sorted(by: { $0.key < $1.key }) {
+            guard let key = byName[name] else {
+                throw AppError.badRequest("unknown setting '\(name)'; known settings: \(keys.map(\.name).joined(separator: ", "))")
+            }
+            normalised[name] = try key.validate(value)
+        }
+        return normalised
+    }
+
+    // MARK: Typed views
+
+    static func weightsValue(_ weights: ScoringWeights) -> JSONValue {
+        .object([
+            "success_rate": .number(weights.successRate), "priority": .number(weights.priority),
+            "load": .number(weights.load), "handling_time": .number(weights.handlingTime),
+            "capabilities": .number(weights.capabilities),
+        ])
+    }
+
+    static func weights(from value: JSONValue) -> ScoringWeights {
+        let object = value.objectValue ?? [:]
+        func weight(_ name: String, _ fallback: Double) -> Double { object[name]?.numberValue ?? fallback }
+        let defaults = ScoringWeights.contractDefaults
+        return ScoringWeights(
+            successRate: weight("success_rate", defaults.successRate), priority: weight("priority", defaults.priority),
+            load: weight("load", defaults.load), handlingTime: weight("handling_time", defaults.handlingTime),
+            capabilities: weight("capabilities", defaults.capabilities)
+        )
+    }
+
+    static func routingPolicy(from settings: [String: JSONValue]) -> RoutingPolicy {
+        var policy = RoutingPolicy.defaults
+        if let value = settings["routing.weights"] { policy.weights = weights(from: value) }
+        if let raw = settings["routing.overflow"]?.stringValue, let overflow = OverflowPolicy(rawValue: raw) {
+            policy.overflow = overflow
+        }
+        if let ttl = settings["routing.cache_ttl_seconds"]?.intValue { policy.cacheTTLSeconds = ttl }
+        if let count = settings["routing.decision_log_candidates"]?.intValue { policy.decisionLogCandidates = count }
+        if let raw = settings["calls.default_channel"]?.stringValue, let channel = CallChannel(rawValue: raw) {
+            policy.defaultChannel = channel
+        }
+        return policy
+    }
+
+    // MARK: Validators
+
+    private static func validateWeights(_ value: JSONValue) throws -> JSONValue {
+        guard let object = value.objectValue else {
+            throw AppError.badRequest("routing.weights must be an object with \(weightNames.joined(separator: ", "))")
+        }
+        if let unknown = object.keys.sorted().first(where: { !weightNames.contains($0) }) {
+            throw AppError.badRequest("routing.weights has an unknown weight '\(unknown)'")
+        }
+        var result: [String: JSONValue] = [:]
+        for name in weightNames {
+            guard let number = object[name]?.numberValue else {
+                throw AppError.badRequest("routing.weights.\(name) is required and must be a number")
+            }
+            guard number.isFinite, (0...1000).contains(number) else {
+                throw AppError.badRequest("routing.weights.\(name) must be between 0 and 1000")
+            }
+            result[name] = .number(number)
+        }
+        return .object(result)
+    }
+
+    private static func oneOf(_ value: JSONValue, _ name: String, _ allowed: [String]) throws -> String {
+        guard let text = value.stringValue, allowed.contains(text) else {
+            throw AppError.badRequest("\(name) must be one of: \(allowed.joined(separator: ", "))")
+        }
+        return text
+    }
+
+    private static func integer(_ value: JSONValue, _ name: String, in range: ClosedRange<Int>) throws -> Int {
+        guard let number = value.intValue, range.contains(number) else {
+            throw AppError.badRequest("\(name) must be an integer between \(range.lowerBound) and \(range.upperBound)")
+        }
+        return number
+    }
+
+    private static let defaultBusinessHours: JSONValue = .object(Dictionary(uniqueKeysWithValues: weekdays.map { day in
+        (day, ["saturday", "sunday"].contains(day) ? JSONValue.null : .object(["open": .string("09:00"), "close": .string("17:00")]))
+    }))
+
+    private static func validateBusinessHours(_ value: JSONValue) throws -> JSONValue {
+        guard let object = value.objectValue else {
+            throw AppError.badRequest("business.hours must be an object keyed by weekday (monday … sunday)")
+        }
+        if let unknown = object.keys.sorted().first(where: { !weekdays.contains($0) }) {
+            throw AppError.badRequest("business.hours has an unknown day '\(unknown)'")
+        }
+        var result: [String: JSONValue] = [:]
+        for day in weekdays {
+            let hours = object[day] ?? .null
+            if hours == .null { result[day] = .null; continue }
+            guard let span = hours.objectValue, let open = span["open"]?.stringValue, let close = span["close"]?.stringValue,
+                  let openMinutes = minutes(open), let closeMinutes = minutes(close)
+            else { throw AppError.badRequest("business.hours.\(day) must be null or {\"open\": \"HH:MM\", \"close\": \"HH:MM\"}") }
+            guard openMinutes < closeMinutes else {
+                throw AppError.badRequest("business.hours.\(day): open must be before close")
+            }
+            result[day] = .object(["open": .string(open), "close": .string(close)])
+        }
+        return .object(result)
+    }
+
+    private static func minutes(_ time: String) -> Int? {
+        let parts = time.split(separator: ":")
+        guard time.count == 5, parts.count == 2, let hours = Int(parts[0]), let minutes = Int(parts[1]),
+              (0...23).contains(hours), (0...59).contains(minutes) else { return nil }
+        return hours * 60 + minutes
+    }
+
+    private static func validateEmails(_ value: JSONValue) throws -> JSONValue {
+        guard let items = value.arrayValue, items.count <= 20 else {
+            throw AppError.badRequest("notifications.email must be a list of at most 20 email addresses")
+        }
+        return .array(try items.enumerated().map { index, item in
+            guard let text = item.stringValue else {
+                throw AppError.badRequest("notifications.email[\(index)] must be an email address")
+            }
+            return .string(try Check.email(text, "notifications.email[\(index)]"))
+        })
+    }
+}

@@ -1,0 +1,40 @@
+import FluentPostgresDriver
+import FluentSQLiteDriver
+import Foundation
+import NIOCore
+import SQLKit
+import Vapor
+
+/// SQLite (a file, created on first start) by default; PostgreSQL when DATABASE_URL is set.
+enum DatabaseSelection {
+    static func configure(_ app: Application, for choice: SwitchboardConfiguration.DatabaseChoice) async throws {
+        switch choice {
+        case .sqlite(let path):
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+            app.databases.use(.sqlite(.file(path), connectionPoolTimeout: .seconds(30)), as: .sqlite)
+            app.writeGate = WriteGate()
+            try await tuneSQLiteConnections(app)
+        case .postgres(let url):
+            var configuration = try SQLPostgresConfiguration(url: url)
+            configuration.searchPath = nil
+            app.databases.use(
+                .postgres(configuration: configuration, maxConnectionsPerEventLoop: 8, connectionPoolTimeout: .seconds(30)),
+                as: .psql
+            )
+        }
+    }
+
+    /// WAL lets readers run beside the writer; NORMAL sync is durable across process crashes (not power loss)
+    /// and avoids an fsync per commit. `synchronous` is per connection, and the SQLite pool keeps one
+    /// connection per event loop, so it is set through each loop's connection.
+    private static func tuneSQLiteConnections(_ app: Application) async throws {
+        for eventLoop in app.eventLoopGroup.makeIterator() {
+            let db = app.databases.database(logger: app.logger, on: eventLoop)! as! any SQLDatabase
+            try await db.raw("PRAGMA journal_mode = WAL").run()
+            try await db.raw("PRAGMA synchronous = NORMAL").run()
+        }
+    }
+}

@@ -1,0 +1,16 @@
+import FluentKit
+
+/// Every migration, in the order it runs. A landed migration is never edited; add a new one.
+enum SwitchboardMigrations {
+    static let all: [any Migration] = [
+        CreateTeams(),
+        CreateSectorAgents(),
+        CreateTeamMembers(),
+        CreateTeamAgentAssignments(),
+        CreateDailyMetrics(),
+        CreateAuditLog(),
+        CreateCalls(),
+        CreateRoutingDecisions(),
+        CreateSettings(),
+    ]
+}

@@ -1,0 +1,19 @@
+import FluentKit
+import Foundation
+
+final class AuditLogEntry: Model, TenantOwned, @unchecked Sendable {
+    static let schema = "audit_log"
+    static let entityName = "audit entry"
+    static var tenantKey: KeyPath<AuditLogEntry, FieldProperty<AuditLogEntry, String>> { \.$clientId }
+
+    @ID(key: .id) var id: UUID?
+    @Field(key: "client_id") var clientId: String
+    @Field(key: "actor") var actor: String
+    @Field(key: "action") var action: String
+    @Field(key: "entity_type") var entityType: String
+    @Field(key: "entity_id") var entityId: String
+    @Field(key: "outcome") var outcome: String
+    @Timestamp(key: "created_at", on: .create) var createdAt: Date?
+
+    init() {}
+}

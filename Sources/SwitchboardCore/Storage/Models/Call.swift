@@ -1,0 +1,47 @@
+import FluentKit
+import Foundation
+
+enum CallStatus: String, Codable, Sendable, CaseIterable {
+    case queued, active, completed, cancelled
+}
+
+enum CallChannel: String, Codable, Sendable, CaseIterable {
+    case voice, sms, whatsapp, email, webchat
+}
+
+enum CallOutcome: String, Codable, Sendable, CaseIterable {
+    case successful, failed
+}
+
+final class Call: Model, TenantOwned, @unchecked Sendable {
+    static let schema = "calls"
+    static let entityName = "call"
+    static var tenantKey: KeyPath<Call, FieldProperty<Call, String>> { \.$clientId }
+
+    @ID(key: .id) var id: UUID?
+    @Field(key: "client_id") var clientId: String
+    @OptionalField(key: "team_id") var teamId: UUID?
+    @OptionalField(key: "agent_id") var agentId: UUID?
+
+    @Field(key: "sector") var sector: String
+    @Field(key: "capabilities") var capabilities: [String]
+    @Enum(key: "channel") var channel: CallChannel
+    @OptionalField(key: "external_ref") var externalRef: String?
+    @OptionalField(key: "idempotency_key") var idempotencyKey: String?
+    @Enum(key: "status") var status: CallStatus
+
+    @OptionalEnum(key: "outcome") var outcome: CallOutcome?
+    @OptionalField(key: "resolved") var resolved: Bool?
+    @OptionalField(key: "satisfaction") var satisfaction: Int?
+    @OptionalField(key: "handling_time_seconds") var handlingTimeSeconds: Double?
+
+    @Field(key: "created_at") var createdAt: Date
+    @OptionalField(key: "assigned_at") var assignedAt: Date?
+    @OptionalField(key: "completed_at") var completedAt: Date?
+    /// UTC day of completion, so daily roll-ups group by a plain column on both databases.
+    @OptionalField(key: "completed_day") var completedDay: String?
+    @OptionalField(key: "cancelled_at") var cancelledAt: Date?
+    @Timestamp(key: "updated_at", on: .update) var updatedAt: Date?
+
+    init() {}
+}

@@ -1,0 +1,81 @@
+import FluentKit
+import FluentSQL
+import SQLKit
+import Vapor
+
+/// The database as the services see it: reads anywhere, writes through `write`, which runs one
+/// transaction and, on SQLite, takes the process-wide write gate first.
+///
+/// Why the gate: SQLite allows one writer; two pooled connections that both open deferred transactions
+/// can deadlock on lock upgrade (SQLITE_BUSY at once, which no busy handler can fix). Serialising writers
+/// in-process avoids that, and with WAL readers are never blocked.
+struct Store: Sendable {
+    let db: any Database
+    let writeGate: WriteGate?
+
+    var sql: any SQLDatabase { db as! any SQLDatabase }
+    var isPostgres: Bool { writeGate == nil }
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
+        guard let writeGate else { return try await db.transaction(body) }
+        return try await writeGate.serialize { try await db.transaction(body) }
+    }
+}
+
+/// An async mutex (FIFO) for SQLite writers.
+actor WriteGate {
+    private var held = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func serialize<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        await acquire()
+        do {
+            let result = try await body()
+            release()
+            return result
+        } catch {
+            release()
+            throw error
+        }
+    }
+
+    private func acquire() async {
+        if !held {
+            held = true
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    private func release() {
+        if waiters.isEmpty {
+            held = false
+        } else {
+            waiters.removeFirst().resume()
+        }
+    }
+}
+
+extension Request {
+    var store: Store { application.store(on: db) }
+}
+
+extension Application {
+    private struct WriteGateKey: StorageKey { typealias Value = WriteGate }
+
+    /// Present when the database is SQLite.
+    var writeGate: WriteGate? {
+        get { storage[WriteGateKey.self] }
+        set { storage[WriteGateKey.self] = newValue }
+    }
+
+    func store(on db: (any Database)? = nil) -> Store {
+        Store(db: db ?? self.db, writeGate: writeGate)
+    }
+}
+
+extension SQLRow {
+    func decode<T: Decodable>(_ column: String) throws -> T {
+        try decode(column: column, as: T.self)
+    }
+}

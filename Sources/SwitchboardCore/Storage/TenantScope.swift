@@ -1,0 +1,39 @@
+import FluentKit
+import Foundation
+
+/// A table whose every row belongs to one tenant.
+protocol TenantOwned: Model where IDValue == UUID {
+    static var tenantKey: KeyPath<Self, FieldProperty<Self, String>> { get }
+    /// How the entity is named in messages ("team not found").
+    static var entityName: String { get }
+    var clientId: String { get set }
+}
+
+/// The one way services reach tenant-owned rows. Every query starts here, so the tenant filter is
+/// applied by construction; `Model.query(on:)` appears nowhere else in the product (a test checks).
+struct TenantScope: Sendable {
+    let clientId: String
+
+    func query<M: TenantOwned>(_ type: M.Type, on db: any Database) -> QueryBuilder<M> {
+        M.query(on: db).filter(M.tenantKey == clientId)
+    }
+
+    /// The tenant's row with this id, or a 404 that reads the same whether the id is unknown or another
+    /// tenant's. The second case is marked so the error middleware can audit it.
+    func find<M: TenantOwned>(_ type: M.Type, _ id: UUID, on db: any Database) async throws -> M {
+        if let model = try await query(M.self, on: db).filter(\M._$id == id).first() {
+            return model
+        }
+        var error = AppError.notFound(M.entityName)
+        if try await M.query(on: db).filter(\M._$id == id).count() > 0 {
+            error.crossTenantProbe = CrossTenantProbe(entity: M.entityName, id: id.uuidString)
+        }
+        throw error
+    }
+
+    /// A new row stamped with this tenant.
+    func owned<M: TenantOwned>(_ model: M) -> M {
+        model.clientId = clientId
+        return model
+    }
+}

@@ -1,0 +1,95 @@
+import Vapor
+
+/// The contract's 12 team endpoints.
+struct TeamsController: Sendable {
+    func routes(_ routes: any RoutesBuilder) {
+        let teams = routes.grouped("teams")
+        teams.get(use: list)
+        teams.post(use: create)
+        teams.get(":team_id", use: detail)
+        teams.put(":team_id", use: update)
+        teams.delete(":team_id", use: deactivate)
+        teams.get(":team_id", "performance", use: performance)
+
+        let members = teams.grouped(":team_id", "members")
+        members.get(use: listMembers)
+        members.post(use: upsertMember)
+        members.put(":member_id", use: updateMember)
+        members.delete(":member_id", use: removeMember)
+        members.post(":member_id", "agents", use: assignAgents)
+        members.delete(":member_id", "agents", ":agent_id", use: unassignAgent)
+    }
+
+    private func service(_ req: Request) throws -> TeamService {
+        TeamService(store: req.store, tenant: try req.tenant, pools: req.application.routingPools)
+    }
+
+    @Sendable func list(req: Request) async throws -> Envelope<[TeamSummaryDTO]> {
+        let query = QueryParameters(req)
+        let page = try query.page()
+        let result = try await service(req).list(
+            sector: try query.string("sector", maxLength: TeamLimits.sector.upperBound),
+            status: try query.oneOf("status", as: ActiveStatus.self),
+            page: page
+        )
+        return Envelope(data: result.teams, meta: page.meta(total: result.total))
+    }
+
+    @Sendable func detail(req: Request) async throws -> Envelope<TeamDetailDTO> {
+        Envelope(data: try await service(req).detail(try req.idParameter("team_id")))
+    }
+
+    @Sendable func performance(req: Request) async throws -> Envelope<[DailyMetricsDTO]> {
+        let teamId = try req.idParameter("team_id")
+        let range = try DayRange.parse(QueryParameters(req))
+        return Envelope(data: try await service(req).performance(of: teamId, in: range))
+    }
+
+    @Sendable func create(req: Request) async throws -> Envelope<TeamDTO> {
+        .created(try await service(req).create(try req.decodeBody(CreateTeamInput.self)))
+    }
+
+    @Sendable func update(req: Request) async throws -> Envelope<TeamDTO> {
+        let teamId = try req.idParameter("team_id")
+        return Envelope(data: try await service(req).update(teamId, with: try req.decodeBody(UpdateTeamInput.self)))
+    }
+
+    @Sendable func deactivate(req: Request) async throws -> Envelope<TeamDTO> {
+        Envelope(data: try await service(req).deactivate(try req.idParameter("team_id")))
+    }
+
+    @Sendable func listMembers(req: Request) async throws -> Envelope<[MemberDTO]> {
+        Envelope(data: try await service(req).members(of: try req.idParameter("team_id")))
+    }
+
+    @Sendable func upsertMember(req: Request) async throws -> Envelope<MemberDTO> {
+        let teamId = try req.idParameter("team_id")
+        let result = try await service(req).upsertMember(in: teamId, try req.decodeBody(MemberInput.self))
+        return Envelope(status: result.created ? .created : .ok, data: result.member)
+    }
+
+    @Sendable func updateMember(req: Request) async throws -> Envelope<MemberDTO> {
+        let teamId = try req.idParameter("team_id"), memberId = try req.idParameter("member_id")
+        let input = try req.decodeBody(UpdateMemberInput.self)
+        return Envelope(data: try await service(req).updateMember(memberId, in: teamId, with: input))
+    }
+
+    @Sendable func removeMember(req: Request) async throws -> Envelope<DeletedDTO> {
+        let teamId = try req.idParameter("team_id"), memberId = try req.idParameter("member_id")
+        try await service(req).removeMember(memberId, from: teamId)
+        return Envelope(data: DeletedDTO(id: memberId, deleted: true))
+    }
+
+    @Sendable func assignAgents(req: Request) async throws -> Envelope<MemberDTO> {
+        let teamId = try req.idParameter("team_id"), memberId = try req.idParameter("member_id")
+        let agentIds = try req.decodeBody(AssignAgentsInput.self).validated()
+        return Envelope(data: try await service(req).assignAgents(agentIds, to: memberId, in: teamId))
+    }
+
+    @Sendable func unassignAgent(req: Request) async throws -> Envelope<DeletedDTO> {
+        let teamId = try req.idParameter("team_id"), memberId = try req.idParameter("member_id")
+        let agentId = try req.idParameter("agent_id")
+        try await service(req).unassignAgent(agentId, from: memberId, in: teamId)
+        return Envelope(data: DeletedDTO(id: agentId, deleted: true))
+    }
+}

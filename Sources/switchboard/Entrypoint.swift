@@ -1,0 +1,34 @@
+import Logging
+import SwitchboardCore
+import Vapor
+
+@main
+enum Entrypoint {
+    static func main() async throws {
+        var env = try Environment.detect()
+        try LoggingSystem.bootstrap(from: &env)
+
+        let config: SwitchboardConfiguration
+        do {
+            config = try SwitchboardConfiguration.fromEnvironment()
+        } catch {
+            FileHandle.standardError.write(Data("switchboard: \(error)\n".utf8))
+            exit(1)
+        }
+
+        let app = try await Application.make(env)
+        do {
+            try await configure(app, config)
+            let command = env.arguments.dropFirst().first ?? "serve"
+            if command == "serve" || command.hasPrefix("-") {
+                try await app.prepareToServe(arguments: env.arguments)
+            }
+            try await app.execute()
+        } catch {
+            app.logger.report(error: error)
+            try? await app.asyncShutdown()
+            throw error
+        }
+        try await app.asyncShutdown()
+    }
+}
