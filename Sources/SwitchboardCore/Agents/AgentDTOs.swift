@@ -51,9 +51,9 @@ struct CreateAgentInput: Decodable, Sendable {
     var name: String
     var sector: String
     var status: String?
-    var priority: Int?
+    var priority: WholeNumber?
     var capabilities: [String]?
-    var maxConcurrent: Int?
+    var maxConcurrent: WholeNumber?
     var successRate: Double?
     var avgHandlingTime: Double?
 
@@ -62,10 +62,10 @@ struct CreateAgentInput: Decodable, Sendable {
             name: try Check.text(name, "name", length: AgentLimits.name),
             sector: try Check.text(sector, "sector", length: AgentLimits.sector).lowercased(),
             status: try status.map { try Check.oneOf($0, "status", as: ActiveStatus.self) } ?? .active,
-            priority: try Check.number(priority ?? AgentLimits.defaultPriority, "priority", in: AgentLimits.priority),
+            priority: try Check.number(priority?.value ?? AgentLimits.defaultPriority, "priority", in: AgentLimits.priority),
             capabilities: try Check.labels(capabilities ?? [], "capabilities",
                                            maxCount: AgentLimits.capabilityCount, maxLength: AgentLimits.capabilityLength),
-            maxConcurrent: try Check.number(maxConcurrent ?? AgentLimits.defaultMaxConcurrent, "max_concurrent",
+            maxConcurrent: try Check.number(maxConcurrent?.value ?? AgentLimits.defaultMaxConcurrent, "max_concurrent",
                                             in: AgentLimits.maxConcurrent),
             successRate: try Check.finite(successRate ?? AgentLimits.defaultSuccessRate, "success_rate",
                                           in: AgentLimits.successRate),
@@ -80,9 +80,9 @@ struct UpdateAgentInput: Decodable, Sendable {
     var name: String?
     var sector: String?
     var status: String?
-    var priority: Int?
+    var priority: WholeNumber?
     var capabilities: [String]?
-    var maxConcurrent: Int?
+    var maxConcurrent: WholeNumber?
     var successRate: Double?
     var avgHandlingTime: Double?
 
@@ -90,13 +90,13 @@ struct UpdateAgentInput: Decodable, Sendable {
         if let name { agent.name = try Check.text(name, "name", length: AgentLimits.name) }
         if let sector { agent.sector = try Check.text(sector, "sector", length: AgentLimits.sector).lowercased() }
         if let status { agent.status = try Check.oneOf(status, "status", as: ActiveStatus.self) }
-        if let priority { agent.priority = try Check.number(priority, "priority", in: AgentLimits.priority) }
+        if let priority { agent.priority = try Check.number(priority.value, "priority", in: AgentLimits.priority) }
         if let capabilities {
             agent.capabilities = try Check.labels(capabilities, "capabilities",
                                                   maxCount: AgentLimits.capabilityCount, maxLength: AgentLimits.capabilityLength)
         }
         if let maxConcurrent {
-            agent.maxConcurrent = try Check.number(maxConcurrent, "max_concurrent", in: AgentLimits.maxConcurrent)
+            agent.maxConcurrent = try Check.number(maxConcurrent.value, "max_concurrent", in: AgentLimits.maxConcurrent)
         }
         if let successRate { agent.successRate = try Check.finite(successRate, "success_rate", in: AgentLimits.successRate) }
         if let avgHandlingTime {

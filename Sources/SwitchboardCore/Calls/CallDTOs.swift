@@ -108,7 +108,7 @@ struct CreateCallInput: Decodable, Sendable {
 struct CompleteCallInput: Decodable, Sendable {
     var outcome: String
     var resolved: Bool
-    var satisfaction: Int?
+    var satisfaction: WholeNumber?
     var handlingTimeSeconds: Double
 
     struct Validated: Sendable {
@@ -122,7 +122,7 @@ struct CompleteCallInput: Decodable, Sendable {
         Validated(
             outcome: try Check.oneOf(outcome, "outcome", as: CallOutcome.self),
             resolved: resolved,
-            satisfaction: try satisfaction.map { try Check.number($0, "satisfaction", in: CallLimits.satisfaction) },
+            satisfaction: try satisfaction.map { try Check.number($0.value, "satisfaction", in: CallLimits.satisfaction) },
             handlingTimeSeconds: try Check.finite(handlingTimeSeconds, "handling_time_seconds", in: CallLimits.handlingTime)
         )
     }

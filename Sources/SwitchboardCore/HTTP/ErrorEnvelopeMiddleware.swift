@@ -82,8 +82,11 @@ struct ErrorEnvelopeMiddleware: AsyncMiddleware {
         case .typeMismatch(let type, let context):
             return "field '\(path(context.codingPath))' must be \(typeDescription(type))"
         case .dataCorrupted(let context):
-            if context.codingPath.isEmpty { return "malformed JSON body" }
-            let detail = context.debugDescription.contains("UUID") ? "a valid UUID" : "valid"
+            // Foundation reports numbers it cannot represent (1e30 for an Int) as unparseable JSON.
+            if context.codingPath.isEmpty { return "malformed JSON body (or a number out of range)" }
+            let description = context.debugDescription
+            let detail = description.contains("UUID") ? "a valid UUID"
+                : description.hasPrefix("a ") || description.hasPrefix("an ") ? description : "valid"
             return "field '\(path(context.codingPath))' must be \(detail)"
         @unknown default:
             return "invalid JSON body"

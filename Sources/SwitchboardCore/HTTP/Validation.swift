@@ -130,3 +130,19 @@ extension Request {
         return id
     }
 }
+
+/// An integer field read through `Double`, because Foundation reports a fractional or huge number given
+/// for an `Int` as unparseable JSON without naming the field. Range checks then say what is allowed.
+struct WholeNumber: Decodable, Sendable {
+    let value: Int
+
+    init(_ value: Int) { self.value = value }
+
+    init(from decoder: any Decoder) throws {
+        let number = try decoder.singleValueContainer().decode(Double.self)
+        guard number.isFinite, number.rounded() == number else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a whole number"))
+        }
+        value = abs(number) < 1e15 ? Int(number) : (number > 0 ? Int.max : Int.min)
+    }
+}

@@ -201,7 +201,7 @@ struct TeamService: Sendable {
                     .columns("id", "client_id", "team_id", "member_id", "agent_id", "created_at")
                     .values(SQLBind(UUID()), SQLBind(tenant.clientId), SQLBind(teamId), SQLBind(memberId),
                             SQLBind(agentId), SQLBind(Date()))
-                    .onConflict(with: ["member_id", "agent_id"]) { $0 }
+                    .ignoringConflicts(with: ["member_id", "agent_id"])
                     .run()
                 try await AuditLog.record("assignment.create", "member", id: memberId, by: tenant, on: db)
             }

@@ -1,0 +1,184 @@
+import FluentKit
+import Foundation
+import JWT
+import NIOCore
+import Testing
+import VaporTesting
+@testable import SwitchboardCore
+
+/// The database every test runs on: a fresh SQLite file per test, or the PostgreSQL named by
+/// SWITCHBOARD_TEST_DATABASE_URL (shared; tests stay apart by using their own random tenants).
+enum TestDatabase {
+    static var postgresURL: String? {
+        ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    static var isPostgres: Bool { postgresURL != nil }
+
+    static let jwtSecret = "test-secret-that-is-long-enough-for-hs256-0123456789"
+    static let encryptionKey = [UInt8](repeating: 7, count: 32)
+}
+
+/// PostgreSQL is shared by concurrently running tests, so it is migrated once per process.
+actor MigrationOnce {
+    static let shared = MigrationOnce()
+    private var done = false
+
+    func run(_ app: Application) async throws {
+        guard !done else { return }
+        try await app.autoMigrate()
+        done = true
+    }
+}
+
+/// Builds the real application on a test database, runs `body`, and always shuts down.
+func withSwitchboard(
+    sqlitePath: String? = nil,
+    _ body: (Application) async throws -> Void
+) async throws {
+    let temporaryFile = sqlitePath ?? FileManager.default.temporaryDirectory
+        .appendingPathComponent("switchboard-test-\(UUID().uuidString).sqlite").path
+    let database: SwitchboardConfiguration.DatabaseChoice = TestDatabase.postgresURL.map { .postgres(url: $0) }
+        ?? .sqlite(path: temporaryFile)
+    let config = SwitchboardConfiguration(
+        mode: .development, database: database, jwtSecret: TestDatabase.jwtSecret,
+        encryptionKey: TestDatabase.encryptionKey
+    )
+    let app = try await Application.make(.testing)
+    app.logger.logLevel = .warning
+    do {
+        try await configure(app, config)
+        if TestDatabase.isPostgres {
+            try await MigrationOnce.shared.run(app)
+        } else {
+            try await app.autoMigrate()
+        }
+        try await body(app)
+    } catch {
+        try await app.asyncShutdown()
+        removeSQLiteFiles(temporaryFile, keep: sqlitePath != nil)
+        throw error
+    }
+    try await app.asyncShutdown()
+    removeSQLiteFiles(temporaryFile, keep: sqlitePath != nil)
+}
+
+private func removeSQLiteFiles(_ path: String, keep: Bool) {
+    guard !keep else { return }
+    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+}
+
+func uniqueTenant(_ label: String = "t") -> String {
+    "\(label)-\(UUID().uuidString.prefix(13))"
+}
+
+/// A caller with a token for one tenant and role.
+struct APIClient: Sendable {
+    let app: Application
+    let clientId: String
+    let role: Role
+    let token: String
+
+    static func make(_ app: Application, clientId: String = uniqueTenant(), role: Role = .admin, subject: String = "tester") async throws -> APIClient {
+        let token = try await TokenIssuer.issue(on: app, clientId: clientId, role: role, subject: subject)
+        return APIClient(app: app, clientId: clientId, role: role, token: token)
+    }
+
+    func `as`(_ role: Role) async throws -> APIClient {
+        try await APIClient.make(app, clientId: clientId, role: role)
+    }
+
+    @discardableResult
+    func send(
+        _ method: HTTPMethod, _ path: String, json: String? = nil, headers extra: [(String, String)] = [],
+        authorized: Bool = true
+    ) async throws -> APIResponse {
+        var headers = HTTPHeaders()
+        if authorized { headers.bearerAuthorization = BearerAuthorization(token: token) }
+        var body: ByteBuffer? = nil
+        if let json {
+            headers.contentType = .json
+            body = ByteBuffer(string: json)
+        }
+        for (name, value) in extra { headers.replaceOrAdd(name: name, value: value) }
+        let response = try await app.testing().sendRequest(method, path, headers: headers, body: body)
+        return APIResponse(status: response.status, headers: response.headers, text: response.body.string)
+    }
+}
+
+struct APIResponse: Sendable {
+    let status: HTTPResponseStatus
+    let headers: HTTPHeaders
+    let text: String
+
+    var json: JSONValue {
+        (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .null
+    }
+
+    var data: JSONValue { json["data"] }
+    var error: String? { json["error"].stringValue }
+    var isSuccessEnvelope: Bool { json["success"] == .bool(true) }
+}
+
+extension JSONValue {
+    subscript(key: String) -> JSONValue {
+        objectValue?[key] ?? .null
+    }
+
+    subscript(index: Int) -> JSONValue {
+        guard let array = arrayValue, array.indices.contains(index) else { return .null }
+        return array[index]
+    }
+
+    var uuid: UUID? { stringValue.flatMap(UUID.init(uuidString:)) }
+    var count: Int { arrayValue?.count ?? objectValue?.count ?? 0 }
+    var boolValue: Bool? { if case .bool(let value) = self { value } else { nil } }
+}
+
+/// Builders for the data most tests need.
+extension APIClient {
+    func createTeam(_ name: String = "Team \(UUID().uuidString.prefix(6))", sector: String = "billing") async throws -> UUID {
+        let response = try await send(.POST, "/api/teams", json: #"{"name":"\#(name)","sector":"\#(sector)"}"#)
+        try #require(response.status == .created, "create team: \(response.text)")
+        return try #require(response.data["id"].uuid)
+    }
+
+    func createAgent(
+        _ name: String = "Agent", sector: String = "billing", priority: Int = 5, maxConcurrent: Int = 10,
+        successRate: Double = 0.5, avgHandlingTime: Double = 180, capabilities: [String] = [], status: String = "active"
+    ) async throws -> UUID {
+        let caps = capabilities.map { "\"\($0)\"" }.joined(separator: ",")
+        let response = try await send(.POST, "/api/agents", json: """
+            {"name":"\(name)","sector":"\(sector)","priority":\(priority),"max_concurrent":\(maxConcurrent),
+             "success_rate":\(successRate),"avg_handling_time":\(avgHandlingTime),"capabilities":[\(caps)],"status":"\(status)"}
+            """)
+        try #require(response.status == .created, "create agent: \(response.text)")
+        return try #require(response.data["id"].uuid)
+    }
+
+    func addMember(to teamId: UUID, email: String = "m\(UUID().uuidString.prefix(6))@example.com", role: String = "member") async throws -> UUID {
+        let response = try await send(.POST, "/api/teams/\(teamId)/members", json: #"{"email":"\#(email)","name":"Member","role":"\#(role)"}"#)
+        try #require(response.status == .created || response.status == .ok, "add member: \(response.text)")
+        return try #require(response.data["id"].uuid)
+    }
+
+    func assign(_ agentIds: [UUID], to memberId: UUID, in teamId: UUID) async throws {
+        let ids = agentIds.map { "\"\($0)\"" }.joined(separator: ",")
+        let response = try await send(.POST, "/api/teams/\(teamId)/members/\(memberId)/agents", json: #"{"agent_ids":[\#(ids)]}"#)
+        try #require(response.status == .ok, "assign: \(response.text)")
+    }
+
+    func agent(_ id: UUID) async throws -> JSONValue {
+        try await send(.GET, "/api/agents/\(id)").data
+    }
+
+    func createCall(_ json: String, idempotencyKey: String? = nil) async throws -> APIResponse {
+        try await send(.POST, "/api/calls", json: json, headers: idempotencyKey.map { [("Idempotency-Key", $0)] } ?? [])
+    }
+
+    func complete(_ callId: UUID, outcome: String = "successful", resolved: Bool = true, satisfaction: Int? = 5, seconds: Double = 120) async throws -> APIResponse {
+        let rating = satisfaction.map { ",\"satisfaction\":\($0)" } ?? ""
+        return try await send(.POST, "/api/calls/\(callId)/complete",
+                              json: #"{"outcome":"\#(outcome)","resolved":\#(resolved),"handling_time_seconds":\#(seconds)\#(rating)}"#)
+    }
+}
