@@ -22,12 +22,14 @@ enum TestDatabase {
 /// PostgreSQL is shared by concurrently running tests, so it is migrated once per process.
 actor MigrationOnce {
     static let shared = MigrationOnce()
-    private var done = false
+    private var migration: Task<Void, any Error>?
 
+    /// The first caller's app migrates; everyone (including callers that arrive while it runs) awaits that.
     func run(_ app: Application) async throws {
-        guard !done else { return }
-        try await app.autoMigrate()
-        done = true
+        if migration == nil {
+            migration = Task { try await app.autoMigrate() }
+        }
+        try await migration!.value
     }
 }
 
