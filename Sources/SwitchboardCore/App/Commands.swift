@@ -7,6 +7,7 @@ extension Application {
     /// loads, and print the URL, the database and (in development) a ready admin token.
     public func prepareToServe(arguments: [String]) async throws {
         try await prepareDatabase()
+        await aggregator.startBackgroundLoop()
         func option(_ name: String) -> String? {
             guard let index = arguments.firstIndex(of: "--\(name)"), index + 1 < arguments.count else { return nil }
             return arguments[index + 1]

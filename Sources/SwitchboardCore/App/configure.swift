@@ -15,7 +15,11 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
     app.migrations.add(SwitchboardMigrations.all)
 
     await app.jwt.keys.add(hmac: HMACKey(from: config.jwtSecret), digestAlgorithm: .sha256)
-    _ = app.routingPools
+    app.aggregator = PerformanceAggregator(
+        store: app.store(), pools: app.routingPools, metrics: app.metrics,
+        intervalSeconds: config.aggregationIntervalSeconds, logger: app.logger
+    )
+    app.lifecycle.use(AggregatorLifecycle())
 
     try routes(app)
 

@@ -22,6 +22,10 @@ func routes(_ app: Application) throws {
     routing.readRoutes(api)
     routing.writeRoutes(api)
 
+    let analytics = AnalyticsController()
+    analytics.readRoutes(api)
+    analytics.adminRoutes(admin)
+
     let settings = SettingsController()
     settings.readRoutes(api)
     settings.adminRoutes(admin)

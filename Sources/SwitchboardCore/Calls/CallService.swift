@@ -43,6 +43,7 @@ struct CallService: Sendable {
                 call.externalRef = request.externalRef
                 call.idempotencyKey = key
                 call.createdAt = now
+                call.callDay = Day(containing: now).description
                 call.agentId = decision.chosen?.agentId
                 call.status = decision.chosen == nil ? .queued : .active
                 call.assignedAt = decision.chosen == nil ? nil : now
@@ -75,7 +76,6 @@ struct CallService: Sendable {
                 .set("satisfaction", to: input.satisfaction)
                 .set("handling_time_seconds", to: input.handlingTimeSeconds)
                 .set("completed_at", to: now)
-                .set("completed_day", to: Day(containing: now).description)
                 .set("updated_at", to: now)
                 .where("id", .equal, callId)
                 .where("client_id", .equal, tenant.clientId)

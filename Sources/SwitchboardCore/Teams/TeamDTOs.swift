@@ -93,17 +93,9 @@ struct DailyMetricsDTO: Codable, Sendable, Equatable {
         case avgSatisfaction, avgHandlingTime, successRate, resolutionRate
     }
 
-    init(_ row: TeamPerformance) {
-        self.init(date: row.date, callsHandled: row.callsHandled, callsSuccessful: row.callsSuccessful,
-                  callsFailed: row.callsFailed, callsResolved: row.callsResolved, avgSatisfaction: row.avgSatisfaction,
-                  avgHandlingTime: row.avgHandlingTime, successRate: row.successRate, resolutionRate: row.resolutionRate)
-    }
+    init(_ row: TeamPerformance) { self.init(date: row.date, DailyCounts(row)) }
 
-    init(_ row: AgentDailyMetrics) {
-        self.init(date: row.date, callsHandled: row.callsHandled, callsSuccessful: row.callsSuccessful,
-                  callsFailed: row.callsFailed, callsResolved: row.callsResolved, avgSatisfaction: row.avgSatisfaction,
-                  avgHandlingTime: row.avgHandlingTime, successRate: row.successRate, resolutionRate: row.resolutionRate)
-    }
+    init(_ row: AgentDailyMetrics) { self.init(date: row.date, DailyCounts(row)) }
 
     init(date: String, callsHandled: Int, callsSuccessful: Int, callsFailed: Int, callsResolved: Int,
          avgSatisfaction: Double?, avgHandlingTime: Double, successRate: Double, resolutionRate: Double) {

@@ -21,7 +21,7 @@ struct CreateCalls: AsyncMigration {
             .field("created_at", .datetime, .required)
             .field("assigned_at", .datetime)
             .field("completed_at", .datetime)
-            .field("completed_day", .string)
+            .field("call_day", .string, .required)
             .field("cancelled_at", .datetime)
             .field("updated_at", .datetime)
             .unique(on: "client_id", "idempotency_key", name: "uq_calls_client_idempotency_key")
@@ -33,8 +33,11 @@ struct CreateCalls: AsyncMigration {
             .on(Call.schema).column("agent_id").column("status").run()
         try await sql.create(index: "idx_calls_completed_at")
             .on(Call.schema).column("completed_at").run()
-        try await sql.create(index: "idx_calls_client_completed_day")
-            .on(Call.schema).column("client_id").column("completed_day").run()
+        // The aggregator recomputes (agent, day) and (team, day) groups.
+        try await sql.create(index: "idx_calls_day_agent")
+            .on(Call.schema).column("call_day").column("agent_id").run()
+        try await sql.create(index: "idx_calls_day_team")
+            .on(Call.schema).column("call_day").column("team_id").run()
     }
 
     func revert(on database: any Database) async throws {

@@ -12,5 +12,6 @@ enum SwitchboardMigrations {
         CreateCalls(),
         CreateRoutingDecisions(),
         CreateSettings(),
+        CreateAggregatorState(),
     ]
 }

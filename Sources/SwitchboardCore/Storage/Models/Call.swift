@@ -38,8 +38,9 @@ final class Call: Model, TenantOwned, @unchecked Sendable {
     @Field(key: "created_at") var createdAt: Date
     @OptionalField(key: "assigned_at") var assignedAt: Date?
     @OptionalField(key: "completed_at") var completedAt: Date?
-    /// UTC day of completion, so daily roll-ups group by a plain column on both databases.
-    @OptionalField(key: "completed_day") var completedDay: String?
+    /// The UTC day the call came in (`YYYY-MM-DD`): daily metrics count a call on this day, and
+    /// roll-ups group by this plain column on both databases.
+    @Field(key: "call_day") var callDay: String
     @OptionalField(key: "cancelled_at") var cancelledAt: Date?
     @Timestamp(key: "updated_at", on: .update) var updatedAt: Date?
 

@@ -1,0 +1,67 @@
+import Vapor
+
+/// Analytics over daily rows, and the aggregator's status and manual trigger.
+struct AnalyticsController: Sendable {
+    func readRoutes(_ routes: any RoutesBuilder) {
+        routes.get("agents", ":agent_id", "metrics", use: agentMetrics)
+        let analytics = routes.grouped("analytics")
+        analytics.get("teams", "compare", use: compareTeams)
+        analytics.get("teams", ":team_id", "trends", use: teamTrends)
+        analytics.get("agents", "top", use: topAgents)
+        routes.get("system", "aggregator", use: aggregatorStatus)
+    }
+
+    func adminRoutes(_ routes: any RoutesBuilder) {
+        routes.post("system", "aggregator", "run", use: runAggregator)
+    }
+
+    private func service(_ req: Request) throws -> AnalyticsService {
+        AnalyticsService(store: req.store, tenant: try req.tenant)
+    }
+
+    @Sendable func agentMetrics(req: Request) async throws -> Envelope<MetricSeriesDTO> {
+        let agentId = try req.idParameter("agent_id")
+        let range = try DayRange.parse(QueryParameters(req))
+        return Envelope(data: try await service(req).agentSeries(agentId, in: range))
+    }
+
+    @Sendable func teamTrends(req: Request) async throws -> Envelope<MetricSeriesDTO> {
+        let teamId = try req.idParameter("team_id")
+        let range = try DayRange.parse(QueryParameters(req))
+        return Envelope(data: try await service(req).teamSeries(teamId, in: range))
+    }
+
+    static let maximumComparedTeams = 20
+
+    @Sendable func compareTeams(req: Request) async throws -> Envelope<[TeamComparisonDTO]> {
+        let query = QueryParameters(req)
+        guard let teamIds = try query.uuidList("team_ids", maxCount: Self.maximumComparedTeams), !teamIds.isEmpty else {
+            throw AppError.badRequest("team_ids is required: comma-separated team ids")
+        }
+        var seen = Set<UUID>()
+        let unique = teamIds.filter { seen.insert($0).inserted }
+        let range = try DayRange.parse(query)
+        return Envelope(data: try await service(req).compareTeams(unique, in: range))
+    }
+
+    @Sendable func topAgents(req: Request) async throws -> Envelope<[TopAgentDTO]> {
+        let query = QueryParameters(req)
+        let metric = try query.oneOf("metric", as: RankingMetric.self) ?? .successRate
+        let limit = try query.int("limit", in: 1...100, default: 10)
+        let minimumCalls = try query.int("min_calls", in: 0...1_000_000, default: 5)
+        let range = try DayRange.parse(query)
+        return Envelope(data: try await service(req).topAgents(by: metric, limit: limit, minimumCalls: minimumCalls, in: range))
+    }
+
+    @Sendable func aggregatorStatus(req: Request) async throws -> Envelope<PerformanceAggregator.Status> {
+        Envelope(data: await req.application.aggregator.currentStatus())
+    }
+
+    @Sendable func runAggregator(req: Request) async throws -> Envelope<PerformanceAggregator.Status> {
+        let status = await req.application.aggregator.runNow()
+        try await req.store.write { db in
+            try await AuditLog.record("aggregator.run", "aggregator", id: nil, by: try req.tenant, on: db)
+        }
+        return Envelope(data: status)
+    }
+}

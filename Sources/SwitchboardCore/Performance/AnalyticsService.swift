@@ -1,0 +1,72 @@
+import FluentKit
+import Foundation
+
+/// Reads over the aggregator's daily rows, always within the tenant.
+struct AnalyticsService: Sendable {
+    let store: Store
+    let tenant: Tenant
+
+    private var scope: TenantScope { tenant.scope }
+
+    func agentSeries(_ agentId: UUID, in range: DayRange) async throws -> MetricSeriesDTO {
+        _ = try await scope.find(SectorAgent.self, agentId, on: store.db)
+        let rows = try await scope.query(AgentDailyMetrics.self, on: store.db)
+            .filter(\.$agentId == agentId)
+            .filter(\.$date >= range.from.description).filter(\.$date <= range.to.description)
+            .sort(\.$date).all()
+        return series(agentId, range, rows.map { ($0.date, DailyCounts($0)) })
+    }
+
+    func teamSeries(_ teamId: UUID, in range: DayRange) async throws -> MetricSeriesDTO {
+        _ = try await scope.find(Team.self, teamId, on: store.db)
+        let rows = try await teamRows([teamId], in: range)
+        return series(teamId, range, rows.map { ($0.date, DailyCounts($0)) })
+    }
+
+    func compareTeams(_ teamIds: [UUID], in range: DayRange) async throws -> [TeamComparisonDTO] {
+        var teams: [Team] = []
+        for teamId in teamIds { teams.append(try await scope.find(Team.self, teamId, on: store.db)) }
+        let rowsByTeam = Dictionary(grouping: try await teamRows(teamIds, in: range), by: \.teamId)
+        return teams.map { team in
+            TeamComparisonDTO(
+                teamId: team.id!, name: team.name, sector: team.sector,
+                totals: MetricTotalsDTO(counts: .combine((rowsByTeam[team.id!] ?? []).map(DailyCounts.init)))
+            )
+        }
+    }
+
+    func topAgents(by metric: RankingMetric, limit: Int, minimumCalls: Int, in range: DayRange) async throws -> [TopAgentDTO] {
+        let rows = try await scope.query(AgentDailyMetrics.self, on: store.db)
+            .filter(\.$date >= range.from.description).filter(\.$date <= range.to.description).all()
+        let totals = Dictionary(grouping: rows, by: \.agentId).mapValues { DailyCounts.combine($0.map(DailyCounts.init)) }
+            .filter { $0.value.callsHandled >= minimumCalls && metric.value(of: $0.value) != nil }
+        let agents = try await scope.query(SectorAgent.self, on: store.db).filter(\.$id ~~ Array(totals.keys)).all()
+        let ranked = agents.compactMap { agent -> (SectorAgent, DailyCounts)? in
+            totals[agent.id!].map { (agent, $0) }
+        }.sorted { lhs, rhs in
+            let (a, b) = (metric.value(of: lhs.1)!, metric.value(of: rhs.1)!)
+            if a != b { return metric.ascending ? a < b : a > b }
+            if lhs.1.callsHandled != rhs.1.callsHandled { return lhs.1.callsHandled > rhs.1.callsHandled }
+            return lhs.0.id!.uuidString < rhs.0.id!.uuidString
+        }
+        return ranked.prefix(limit).map { agent, counts in
+            TopAgentDTO(agentId: agent.id!, name: agent.name, sector: agent.sector, metric: metric.rawValue,
+                        value: metric.value(of: counts), callsHandled: counts.callsHandled)
+        }
+    }
+
+    private func teamRows(_ teamIds: [UUID], in range: DayRange) async throws -> [TeamPerformance] {
+        try await scope.query(TeamPerformance.self, on: store.db)
+            .filter(\.$teamId ~~ teamIds)
+            .filter(\.$date >= range.from.description).filter(\.$date <= range.to.description)
+            .sort(\.$date).all()
+    }
+
+    private func series(_ subjectId: UUID, _ range: DayRange, _ days: [(String, DailyCounts)]) -> MetricSeriesDTO {
+        MetricSeriesDTO(
+            subjectId: subjectId, from: range.from.description, to: range.to.description,
+            daily: days.map { DailyMetricsDTO(date: $0.0, $0.1) },
+            totals: MetricTotalsDTO(counts: .combine(days.map(\.1)))
+        )
+    }
+}

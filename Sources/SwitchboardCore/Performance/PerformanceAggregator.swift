@@ -1,0 +1,197 @@
+import FluentKit
+import Foundation
+import Logging
+import SQLKit
+import Vapor
+
+/// Turns completed calls into daily agent and team rows, then feeds agents' 7-day values back into routing.
+///
+/// Each run recounts only the groups touched by calls completed since the last watermark (minus an overlap,
+/// because a transaction may commit a completion stamped a little before the previous run began), so the work
+/// grows with new calls, not with history. Recounting from calls makes every run idempotent. On PostgreSQL a
+/// transaction-scoped advisory lock lets one process aggregate at a time; the others skip the run.
+actor PerformanceAggregator {
+    struct Status: Content, Sendable {
+        var intervalSeconds: Int
+        var running = false
+        var runs = 0
+        var skippedRuns = 0
+        var lastRunStartedAt: Date?
+        var lastRunFinishedAt: Date?
+        var lastDurationMs: Double?
+        var lastRunMode: String?
+        var groupsRecomputed = 0
+        var rowsWritten = 0
+        var agentsRefreshed = 0
+        var watermark: Date?
+        var nextRunAt: Date?
+        var lastError: String?
+        /// Whether this process held the lease in its last attempt (false when another process was aggregating).
+        var holdsLease = false
+    }
+
+    static let advisoryLockKey = 4_242_001
+    static let watermarkOverlap: TimeInterval = 120
+    static let rollingWindowDays = 7
+
+    private let store: Store
+    private let pools: RoutingPoolCache
+    private let metrics: SwitchboardMetrics
+    private let logger: Logger
+    private var status: Status
+    private var currentRun: Task<Status, Never>?
+    private var loop: Task<Void, Never>?
+
+    init(store: Store, pools: RoutingPoolCache, metrics: SwitchboardMetrics, intervalSeconds: Int, logger: Logger) {
+        self.store = store
+        self.pools = pools
+        self.metrics = metrics
+        self.logger = logger
+        self.status = Status(intervalSeconds: intervalSeconds)
+    }
+
+    func currentStatus() -> Status { status }
+
+    /// Runs now, or joins the run already in progress in this process.
+    func runNow() async -> Status {
+        if let currentRun { return await currentRun.value }
+        let run = Task { await self.performRun() }
+        currentRun = run
+        let result = await run.value
+        currentRun = nil
+        return result
+    }
+
+    func startBackgroundLoop() {
+        guard loop == nil else { return }
+        let interval = status.intervalSeconds
+        status.nextRunAt = Date().addingTimeInterval(TimeInterval(interval))
+        loop = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(interval))
+                guard !Task.isCancelled, let self else { return }
+                _ = await self.runNow()
+                await self.scheduleNext(in: interval)
+            }
+        }
+    }
+
+    func stop() async {
+        loop?.cancel()
+        loop = nil
+        if let currentRun { _ = await currentRun.value }
+    }
+
+    private func scheduleNext(in interval: Int) {
+        status.nextRunAt = Date().addingTimeInterval(TimeInterval(interval))
+    }
+
+    private func performRun() async -> Status {
+        let started = Date()
+        let clock = ContinuousClock.now
+        status.running = true
+        status.lastRunStartedAt = started
+        defer { status.running = false }
+        do {
+            guard let outcome = try await Self.aggregate(store: store, startedAt: started) else {
+                status.skippedRuns += 1
+                status.holdsLease = false
+                metrics.counter("switchboard_aggregator_runs_total", [("result", "skipped")]).increment()
+                logger.info("aggregation skipped: another process holds the lease")
+                return status
+            }
+            await pools.invalidate(outcome.refreshedTenants)
+            let elapsed = ContinuousClock.now - clock
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            status.runs += 1
+            status.holdsLease = true
+            status.lastRunFinishedAt = Date()
+            status.lastDurationMs = seconds * 1000
+            status.lastRunMode = outcome.mode
+            status.groupsRecomputed = outcome.groups
+            status.rowsWritten = outcome.rowsWritten
+            status.agentsRefreshed = outcome.agentsRefreshed
+            status.watermark = started
+            status.lastError = nil
+            metrics.counter("switchboard_aggregator_runs_total", [("result", "ok")]).increment()
+            metrics.histogram("switchboard_aggregator_run_seconds", buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30]).record(seconds)
+            metrics.counter("switchboard_aggregator_rows_written_total").increment(by: Int64(outcome.rowsWritten))
+            logger.info("aggregation finished", metadata: [
+                "mode": "\(outcome.mode)", "groups": "\(outcome.groups)", "rows": "\(outcome.rowsWritten)",
+                "agents_refreshed": "\(outcome.agentsRefreshed)", "ms": "\(Int(seconds * 1000))",
+            ])
+        } catch {
+            status.lastError = "aggregation failed; see the server log"
+            metrics.counter("switchboard_aggregator_runs_total", [("result", "error")]).increment()
+            logger.error("aggregation failed", metadata: ["error": "\(String(reflecting: error))"])
+        }
+        return status
+    }
+
+    struct Outcome: Sendable {
+        let mode: String
+        let groups: Int
+        let rowsWritten: Int
+        let agentsRefreshed: Int
+        let refreshedTenants: Set<String>
+    }
+
+    /// One run in one transaction. Nil when another process holds the lease.
+    static func aggregate(store: Store, startedAt: Date) async throws -> Outcome? {
+        try await store.write { db in
+            let sql = db as! any SQLDatabase
+            if store.isPostgres {
+                let row = try await sql.raw("SELECT pg_try_advisory_xact_lock(\(bind: advisoryLockKey)) AS locked").first()
+                guard try row?.decode(column: "locked", as: Bool.self) == true else { return nil }
+            }
+            let watermark = try await sql.raw("SELECT watermark FROM aggregator_state WHERE name = 'performance'")
+                .first()?.decode(column: "watermark", as: Date?.self)
+            var touched: DailyRollup.Touched? = nil
+            if let watermark {
+                touched = try await DailyRollup.touched(since: watermark.addingTimeInterval(-watermarkOverlap), on: sql)
+            }
+            var groups = 0
+            for subject in DailyRollup.Subject.allCases {
+                let rows = try await DailyRollup.recount(subject, touched: touched, on: sql)
+                try await DailyRollup.upsert(rows, into: subject, at: startedAt, on: sql)
+                groups += rows.count
+            }
+
+            let firstDay = Day(containing: startedAt).adding(days: -(rollingWindowDays - 1))
+            let rolling = try await DailyRollup.rollingValues(from: firstDay, on: sql)
+            for (clientId, values) in rolling {
+                try await DailyRollup.applyRolling(values, clientId: clientId, on: sql)
+            }
+
+            try await sql.insert(into: "aggregator_state")
+                .columns("name", "watermark", "updated_at")
+                .values(SQLBind("performance"), SQLBind(startedAt), SQLBind(Date()))
+                .onConflict(with: ["name"]) { $0.set(excludedValueOf: "watermark").set(excludedValueOf: "updated_at") }
+                .run()
+
+            return Outcome(
+                mode: watermark == nil ? "full" : "incremental",
+                groups: groups,
+                rowsWritten: groups,
+                agentsRefreshed: rolling.values.reduce(0) { $0 + $1.count },
+                refreshedTenants: Set(rolling.keys).union(touched?.tenants ?? [])
+            )
+        }
+    }
+}
+
+extension Application {
+    private struct AggregatorKey: StorageKey { typealias Value = PerformanceAggregator }
+
+    var aggregator: PerformanceAggregator {
+        get { storage[AggregatorKey.self]! }
+        set { storage[AggregatorKey.self] = newValue }
+    }
+}
+
+/// Stops the background loop (and waits for a run in progress) when the application shuts down.
+struct AggregatorLifecycle: LifecycleHandler {
+    func shutdownAsync(_ application: Application) async {
+        await application.aggregator.stop()
+    }
+}
