@@ -43,6 +43,8 @@ let package = Package(
             dependencies: [
                 "SwitchboardCore",
                 .product(name: "VaporTesting", package: "vapor"),
+                .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
+                .product(name: "SQLKit", package: "sql-kit"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

@@ -78,6 +78,31 @@ struct EnvelopeAndSystemTests {
         }
     }
 
+    /// Every route the app registers is in docs/openapi.yaml, with its method.
+    @Test func openAPIDocumentsEveryRoute() async throws {
+        try await withSwitchboard { app in
+            let text = try await APIClient.make(app).send(.GET, "/openapi.yaml", authorized: false).text
+            var documented: Set<String> = []
+            var currentPath = ""
+            for line in text.split(separator: "\n") {
+                if line.hasPrefix("  /"), line.hasSuffix(":") {
+                    currentPath = String(line.dropFirst(2).dropLast())
+                } else if line.hasPrefix("    "), !line.hasPrefix("     "), line.hasSuffix(":"),
+                          ["get:", "post:", "put:", "delete:"].contains(line.trimmingCharacters(in: .whitespaces)) {
+                    documented.insert("\(line.trimmingCharacters(in: .whitespaces).dropLast().uppercased()) \(currentPath)")
+                }
+                if !line.hasPrefix(" ") && !line.hasPrefix("paths:") { if line.hasPrefix("components:") { break } }
+            }
+            for route in app.routes.all {
+                let path = "/" + route.path.map { component -> String in
+                    if case .parameter(let name) = component { return "{\(name)}" }
+                    return component.description
+                }.joined(separator: "/")
+                #expect(documented.contains("\(route.method.rawValue) \(path)"), "\(route.method.rawValue) \(path) is not in docs/openapi.yaml")
+            }
+        }
+    }
+
     @Test func openAPIDocumentIsServed() async throws {
         try await withSwitchboard { app in
             let client = try await APIClient.make(app)

@@ -1,4 +1,6 @@
 import FluentKit
+import FluentPostgresDriver
+import SQLKit
 import Foundation
 import JWT
 import NIOCore
@@ -34,35 +36,74 @@ actor MigrationOnce {
 }
 
 /// Builds the real application on a test database, runs `body`, and always shuts down.
+/// `isolated` gives the test a PostgreSQL database of its own, for tests of operations that span every
+/// tenant (key rotation) and would disturb tests running beside them.
 func withSwitchboard(
     sqlitePath: String? = nil,
+    isolated: Bool = false,
     _ body: (Application) async throws -> Void
 ) async throws {
     let temporaryFile = sqlitePath ?? FileManager.default.temporaryDirectory
         .appendingPathComponent("switchboard-test-\(UUID().uuidString).sqlite").path
-    let database: SwitchboardConfiguration.DatabaseChoice = TestDatabase.postgresURL.map { .postgres(url: $0) }
-        ?? .sqlite(path: temporaryFile)
+    var isolatedDatabase: String? = nil
+    var database: SwitchboardConfiguration.DatabaseChoice = .sqlite(path: temporaryFile)
+    if let url = TestDatabase.postgresURL {
+        database = .postgres(url: url)
+        if isolated {
+            let name = "sb_isolated_\(UUID().uuidString.prefix(8).lowercased())"
+            try await PostgresAdmin.run("CREATE DATABASE \(name)", on: url)
+            isolatedDatabase = name
+            database = .postgres(url: PostgresAdmin.url(url, database: name))
+        }
+    }
     let config = SwitchboardConfiguration(
         mode: .development, database: database, jwtSecret: TestDatabase.jwtSecret,
         encryptionKey: TestDatabase.encryptionKey
     )
     let app = try await Application.make(.testing)
     app.logger.logLevel = .warning
+    func cleanUp() async throws {
+        try await app.asyncShutdown()
+        removeSQLiteFiles(temporaryFile, keep: sqlitePath != nil)
+        if let isolatedDatabase, let url = TestDatabase.postgresURL {
+            try await PostgresAdmin.run("DROP DATABASE IF EXISTS \(isolatedDatabase)", on: url)
+        }
+    }
     do {
         try await configure(app, config)
-        if TestDatabase.isPostgres {
+        if TestDatabase.isPostgres && !isolated {
             try await MigrationOnce.shared.run(app)
         } else {
             try await app.autoMigrate()
         }
         try await body(app)
     } catch {
-        try await app.asyncShutdown()
-        removeSQLiteFiles(temporaryFile, keep: sqlitePath != nil)
+        try await cleanUp()
         throw error
     }
-    try await app.asyncShutdown()
-    removeSQLiteFiles(temporaryFile, keep: sqlitePath != nil)
+    try await cleanUp()
+}
+
+/// Statements outside any test database (creating and dropping isolated ones).
+enum PostgresAdmin {
+    static func run(_ statement: String, on url: String) async throws {
+        let app = try await Application.make(.testing)
+        app.logger.logLevel = .error
+        do {
+            app.databases.use(try .postgres(url: url), as: .psql)
+            try await (app.db as! any SQLDatabase).raw("\(unsafeRaw: statement)").run()
+        } catch {
+            try await app.asyncShutdown()
+            throw error
+        }
+        try await app.asyncShutdown()
+    }
+
+    static func url(_ url: String, database: String) -> String {
+        var components = URLComponents(string: url)!
+        components.path = "/" + database
+        return components.string!
+    }
 }
 
 private func removeSQLiteFiles(_ path: String, keep: Bool) {

@@ -75,3 +75,27 @@ struct TokenCommand: AsyncCommand {
         context.console.print(token)
     }
 }
+
+/// `switchboard rotate-encryption-key --old BASE64 --new BASE64`.
+struct RotateEncryptionKeyCommand: AsyncCommand {
+    struct Signature: CommandSignature {
+        @Option(name: "old", help: "The current key (base64 of 32 bytes).")
+        var old: String?
+        @Option(name: "new", help: "The new key (base64 of 32 bytes).")
+        var new: String?
+    }
+
+    var help: String { "Re-encrypts every channel's credentials under a new key, all or nothing." }
+
+    func run(using context: CommandContext, signature: Signature) async throws {
+        guard let oldText = signature.old, let newText = signature.new else {
+            throw ConfigurationError("both --old and --new are required")
+        }
+        let old = try SwitchboardConfiguration.parseEncryptionKey(oldText, variable: "--old")
+        let new = try SwitchboardConfiguration.parseEncryptionKey(newText, variable: "--new")
+        let app = context.application
+        try await app.prepareDatabase()
+        let count = try await EncryptionKeyRotation.rotate(in: app.store(), from: old, to: new)
+        context.console.print("Re-encrypted the credentials of \(count) channel(s). Restart the server with SWITCHBOARD_ENCRYPTION_KEY set to the new key.")
+    }
+}

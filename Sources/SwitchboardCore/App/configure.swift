@@ -8,6 +8,15 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
     app.routes.defaultMaxBodySize = "1mb"
 
     app.middleware = Middlewares()
+    if !config.corsOrigins.isEmpty {
+        app.middleware.use(CORSMiddleware(configuration: .init(
+            allowedOrigin: .any(config.corsOrigins),
+            allowedMethods: [.GET, .POST, .PUT, .DELETE, .OPTIONS],
+            allowedHeaders: [.accept, .authorization, .contentType, .origin, "Idempotency-Key"],
+            cacheExpiration: 600
+        )))
+    }
+    app.middleware.use(SecurityHeadersMiddleware())
     app.middleware.use(RequestMetricsMiddleware(metrics: app.metrics))
     app.middleware.use(ErrorEnvelopeMiddleware())
 
@@ -25,6 +34,7 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
 
     app.asyncCommands.use(MigrateOnlyCommand(), as: "migrate")
     app.asyncCommands.use(TokenCommand(), as: "token")
+    app.asyncCommands.use(RotateEncryptionKeyCommand(), as: "rotate-encryption-key")
 }
 
 extension Application {

@@ -26,6 +26,10 @@ func routes(_ app: Application) throws {
     analytics.readRoutes(api)
     analytics.adminRoutes(admin)
 
+    let channels = ChannelsController()
+    channels.readRoutes(api)
+    channels.adminRoutes(admin)
+
     let settings = SettingsController()
     settings.readRoutes(api)
     settings.adminRoutes(admin)

@@ -13,5 +13,6 @@ enum SwitchboardMigrations {
         CreateRoutingDecisions(),
         CreateSettings(),
         CreateAggregatorState(),
+        CreateChannels(),
     ]
 }

@@ -1,0 +1,141 @@
+import FluentKit
+import Foundation
+
+/// Channel configurations per tenant. Credentials are sealed before they reach the database and are never
+/// returned, logged or audited (the audit says only that they changed).
+struct ChannelService: Sendable {
+    let store: Store
+    let tenant: Tenant
+    let cipher: CredentialCipher
+
+    private var scope: TenantScope { tenant.scope }
+
+    func list(type: ChannelType?, page: Page) async throws -> (channels: [ChannelDTO], total: Int) {
+        var query = scope.query(ChannelRecord.self, on: store.db)
+        if let type { query = query.filter(\.$type == type) }
+        let total = try await query.copy().count()
+        let rows = try await query.sort(\.$name).sort(\.$id).range(page.offset..<(page.offset + page.limit)).all()
+        return (try rows.map(ChannelDTO.init), total)
+    }
+
+    func get(_ id: UUID) async throws -> ChannelDTO {
+        try ChannelDTO(try await scope.find(ChannelRecord.self, id, on: store.db))
+    }
+
+    func create(_ input: ChannelInput) async throws -> ChannelDTO {
+        guard let rawType = input.type else { throw AppError.badRequest("type is required") }
+        let type = try Check.oneOf(rawType, "type", as: ChannelType.self)
+        guard let rawName = input.name else { throw AppError.badRequest("name is required") }
+        let name = try Check.text(rawName, "name", length: 1...120)
+        let status = try input.status.map { try Check.oneOf($0, "status", as: ActiveStatus.self) } ?? .active
+        let config = try ChannelConfigSchema.validate(input.config ?? [:], for: type)
+        let credentials = try credentialsToSeal(input.credentials)
+        let scope = self.scope, tenant = self.tenant, cipher = self.cipher
+        let record = try await store.write { db in
+            try await Self.ensureNameIsFree(name, except: nil, scope: scope, on: db)
+            let record = scope.owned(ChannelRecord())
+            record.id = UUID()
+            record.type = type
+            record.name = name
+            record.status = status
+            record.config = JSONValue.object(config).canonicalText
+            if let credentials {
+                record.credentialsSealed = try cipher.seal(credentials, clientId: tenant.clientId, channelId: record.id!)
+            }
+            try await record.create(on: db)
+            try await AuditLog.record("channel.create", "channel", id: record.id, by: tenant, on: db)
+            if credentials != nil {
+                try await AuditLog.record("channel.credentials_changed", "channel", id: record.id, by: tenant, on: db)
+            }
+            return record
+        }
+        return try ChannelDTO(record)
+    }
+
+    func update(_ id: UUID, with input: ChannelInput) async throws -> ChannelDTO {
+        let credentials = try credentialsToSeal(input.credentials)
+        let scope = self.scope, tenant = self.tenant, cipher = self.cipher
+        let record = try await store.write { db in
+            let record = try await scope.find(ChannelRecord.self, id, on: db)
+            if let rawType = input.type, try Check.oneOf(rawType, "type", as: ChannelType.self) != record.type {
+                throw AppError.badRequest("type cannot change; create a new channel instead")
+            }
+            if let rawName = input.name {
+                record.name = try Check.text(rawName, "name", length: 1...120)
+                try await Self.ensureNameIsFree(record.name, except: id, scope: scope, on: db)
+            }
+            if let status = input.status { record.status = try Check.oneOf(status, "status", as: ActiveStatus.self) }
+            if let config = input.config {
+                record.config = JSONValue.object(try ChannelConfigSchema.validate(config, for: record.type)).canonicalText
+            }
+            switch input.credentials {
+            case .keep: break
+            case .remove: record.credentialsSealed = nil
+            case .replace:
+                record.credentialsSealed = try cipher.seal(credentials!, clientId: tenant.clientId, channelId: id)
+            }
+            try await record.save(on: db)
+            try await AuditLog.record("channel.update", "channel", id: id, by: tenant, on: db)
+            if input.credentials != .keep {
+                try await AuditLog.record("channel.credentials_changed", "channel", id: id, by: tenant, on: db)
+            }
+            return record
+        }
+        return try ChannelDTO(record)
+    }
+
+    func delete(_ id: UUID) async throws {
+        let scope = self.scope, tenant = self.tenant
+        try await store.write { db in
+            let record = try await scope.find(ChannelRecord.self, id, on: db)
+            try await record.delete(on: db)
+            try await AuditLog.record("channel.delete", "channel", id: id, by: tenant, on: db)
+        }
+    }
+
+    /// Checks the configuration and that the stored credentials are present and decrypt. Makes no outside call.
+    func test(_ id: UUID) async throws -> ChannelTestDTO {
+        let record = try await scope.find(ChannelRecord.self, id, on: store.db)
+        var checks: [ChannelTestDTO.Check] = []
+        do {
+            let config = try JSONValue(canonicalText: record.config).objectValue ?? [:]
+            _ = try ChannelConfigSchema.validate(config, for: record.type)
+            checks.append(.init(check: "config", ok: true, detail: "the \(record.type.rawValue) configuration is complete"))
+        } catch let error as AppError {
+            checks.append(.init(check: "config", ok: false, detail: error.message))
+        }
+        let required = ChannelConfigSchema.requiredCredentials(for: record.type)
+        if let sealed = record.credentialsSealed {
+            do {
+                let credentials = try cipher.open(sealed, clientId: tenant.clientId, channelId: id)
+                checks.append(.init(check: "credentials_decrypt", ok: true, detail: "the stored credentials decrypt"))
+                let missing = required.filter { credentials[$0] == nil }
+                checks.append(.init(check: "credentials_complete", ok: missing.isEmpty,
+                                    detail: missing.isEmpty ? "every required credential is present"
+                                        : "missing: \(missing.joined(separator: ", "))"))
+            } catch {
+                checks.append(.init(check: "credentials_decrypt", ok: false,
+                                    detail: "the stored credentials cannot be decrypted (wrong key, or the data was altered or moved)"))
+            }
+        } else {
+            checks.append(.init(check: "credentials_complete", ok: required.isEmpty,
+                                detail: required.isEmpty ? "this channel type needs no credentials"
+                                    : "no credentials stored; needed: \(required.joined(separator: ", "))"))
+        }
+        return ChannelTestDTO(
+            channelId: id, ok: checks.allSatisfy(\.ok), checks: checks, networkCallMade: false,
+            note: "checked locally; no call was made to the provider"
+        )
+    }
+
+    private func credentialsToSeal(_ change: ChannelInput.CredentialsChange) throws -> [String: String]? {
+        guard case .replace(let raw) = change else { return nil }
+        return try ChannelConfigSchema.validateCredentials(raw)
+    }
+
+    private static func ensureNameIsFree(_ name: String, except id: UUID?, scope: TenantScope, on db: any Database) async throws {
+        var query = scope.query(ChannelRecord.self, on: db).filter(\.$name == name)
+        if let id { query = query.filter(\.$id != id) }
+        if try await query.count() > 0 { throw AppError.conflict("a channel named '\(name)' already exists") }
+    }
+}
