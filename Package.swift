@@ -38,6 +38,13 @@ let package = Package(
             dependencies: ["SwitchboardCore"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Benchmarks, run by hand or by bench/run-all.sh; results go to docs/PERFORMANCE.md.
+        .executableTarget(
+            name: "SwitchboardBench",
+            dependencies: ["SwitchboardCore"],
+            path: "bench/SwitchboardBench",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .testTarget(
             name: "SwitchboardCoreTests",
             dependencies: [

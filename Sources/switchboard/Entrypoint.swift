@@ -16,12 +16,17 @@ enum Entrypoint {
             exit(1)
         }
 
+        // `demo` is `serve` plus a seeded, simulated demo tenant.
+        let isDemo = env.arguments.dropFirst().first == "demo"
+        if isDemo { env.arguments[1] = "serve" }
+
         let app = try await Application.make(env)
         do {
             try await configure(app, config)
             let command = env.arguments.dropFirst().first ?? "serve"
             if command == "serve" || command.hasPrefix("-") {
                 try await app.prepareToServe(arguments: env.arguments)
+                if isDemo { try await app.startDemo() }
             }
             try await app.execute()
         } catch {

@@ -19,6 +19,7 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
     app.middleware.use(SecurityHeadersMiddleware())
     app.middleware.use(RequestMetricsMiddleware(metrics: app.metrics))
     app.middleware.use(ErrorEnvelopeMiddleware())
+    app.middleware.use(DashboardFilesMiddleware(publicDirectory: app.directory.publicDirectory))
 
     try await DatabaseSelection.configure(app, for: config.database)
     app.migrations.add(SwitchboardMigrations.all)

@@ -1,0 +1,51 @@
+// Calls the JSON API with the user's token and unwraps the envelope. Errors carry the API's own message.
+import { session } from "./session.js";
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+let onUnauthorized = () => {};
+export function whenUnauthorized(handler) { onUnauthorized = handler; }
+
+export async function api(method, path, body) {
+  const headers = { Authorization: `Bearer ${session.token() ?? ""}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new ApiError(0, "The server cannot be reached. Check your connection and try again.");
+  }
+  let json = null;
+  try { json = await response.json(); } catch { /* not JSON */ }
+  if (response.status === 401) {
+    onUnauthorized(json?.error ?? "Your token is missing, invalid or expired.");
+    throw new ApiError(401, json?.error ?? "unauthorized");
+  }
+  if (!json || json.success !== true) {
+    throw new ApiError(response.status, json?.error ?? `The server answered ${response.status}.`);
+  }
+  return json;
+}
+
+export const get = (path) => api("GET", path).then(json => json.data);
+export const getPage = (path) => api("GET", path);
+export const post = (path, body) => api("POST", path, body ?? {}).then(json => json.data);
+export const put = (path, body) => api("PUT", path, body).then(json => json.data);
+export const del = (path) => api("DELETE", path).then(json => json.data);
+
+/// Every page of a list endpoint (the API caps `limit` at 500).
+export async function getAll(path) {
+  const separator = path.includes("?") ? "&" : "?";
+  let offset = 0, items = [];
+  for (;;) {
+    const page = await getPage(`${path}${separator}limit=500&offset=${offset}`);
+    items = items.concat(page.data);
+    offset += page.data.length;
+    if (page.data.length === 0 || offset >= page.meta.total) return items;
+  }
+}

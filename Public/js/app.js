@@ -1,0 +1,63 @@
+// The dashboard shell: sign-in, the header, and a hash router over the pages.
+import { whenUnauthorized } from "./api.js";
+import { renderAgents } from "./pages/agents.js";
+import { renderAnalytics } from "./pages/analytics.js";
+import { renderRouting } from "./pages/routing.js";
+import { renderTeam } from "./pages/team.js";
+import { renderTeams } from "./pages/teams.js";
+import { session, takeTokenFromAddress } from "./session.js";
+import { hideBanner, mount, showBanner } from "./ui.js";
+
+function showSignIn(message) {
+  session.clear();
+  document.getElementById("nav").hidden = true;
+  document.getElementById("who").hidden = true;
+  document.getElementById("signin").hidden = false;
+  mount();
+  if (message) showBanner(message);
+}
+
+function showShell() {
+  const claims = session.claims();
+  document.getElementById("signin").hidden = true;
+  document.getElementById("nav").hidden = false;
+  document.getElementById("who").hidden = false;
+  document.getElementById("who-tenant").textContent = claims.client_id;
+  document.getElementById("who-role").textContent = claims.role;
+  document.body.dataset.role = claims.role;
+}
+
+async function route() {
+  if (takeTokenFromAddress()) hideBanner();
+  if (!session.token()) { showSignIn(); return; }
+  const claims = session.claims();
+  if (claims?.exp && claims.exp * 1000 < Date.now()) { showSignIn("Your token has expired. Paste a new one to continue."); return; }
+  showShell();
+  const [path, queryString] = (location.hash.replace(/^#/, "") || "/teams").split("?");
+  const query = new URLSearchParams(queryString ?? "");
+  const parts = path.split("/").filter(Boolean);
+  document.querySelectorAll("[data-nav]").forEach(link => link.classList.toggle("active", link.dataset.nav === parts[0]));
+  switch (parts[0]) {
+    case "teams": return parts[1] ? renderTeam(parts[1], parts[2] ?? "members", query) : renderTeams(query);
+    case "agents": return renderAgents(query);
+    case "routing": return renderRouting();
+    case "analytics": return renderAnalytics(query);
+    default: location.hash = "#/teams";
+  }
+}
+
+whenUnauthorized(message => showSignIn(`Signed out: ${message}`));
+
+document.getElementById("signin-form").addEventListener("submit", event => {
+  event.preventDefault();
+  const token = document.getElementById("signin-token").value;
+  if (!session.save(token)) { showBanner("That does not look like a Switchboard token (a JWT with client_id and role)."); return; }
+  document.getElementById("signin-token").value = "";
+  hideBanner();
+  if (location.hash.startsWith("#/")) route(); else location.hash = "#/teams";
+});
+document.getElementById("sign-out").addEventListener("click", () => { showSignIn(); showBanner("You are signed out.", "info"); });
+document.getElementById("banner-close").addEventListener("click", hideBanner);
+window.addEventListener("hashchange", route);
+window.addEventListener("unhandledrejection", event => showBanner(event.reason?.message ?? "Something went wrong."));
+route();

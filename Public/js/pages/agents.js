@@ -1,0 +1,74 @@
+// The agent catalogue with live load; admins create and edit agents.
+import { getAll, post, put } from "../api.js";
+import { session } from "../session.js";
+import { attempt, empty, field, h, loadBar, loading, mount, percent, seconds, select, statusPill, table } from "../ui.js";
+
+export async function renderAgents(query) {
+  const sector = query.get("sector") ?? "";
+  const status = query.get("status") ?? "";
+  const list = h("div", {}, loading("Loading agents…"));
+  const editor = h("div", {});
+  mount(h("div", { class: "toolbar" }, h("h1", {}, "Agents"), h("div", { class: "spacer" }), filters(sector, status)),
+    session.isAdmin() ? agentForm(null, editor) : null, editor, list);
+  const params = new URLSearchParams();
+  if (sector) params.set("sector", sector);
+  if (status) params.set("status", status);
+  const agents = await attempt(() => getAll(`/api/agents?${params}`));
+  if (!agents) { list.replaceChildren(); return; }
+  if (agents.length === 0) { list.replaceChildren(empty("No agents match.")); return; }
+  list.replaceChildren(h("div", { class: "card" }, table(
+    ["Name", "Sector", "Status", "Load", { label: "Priority", num: true }, "Capabilities", { label: "Success (7 d)", num: true },
+      { label: "Avg handling", num: true }, ""],
+    agents.map(agent => h("tr", { dataset: { test: "agent-row", agentId: agent.id } },
+      h("td", {}, agent.name), h("td", {}, agent.sector), h("td", {}, statusPill(agent.status)),
+      h("td", {}, loadBar(agent.current_load, agent.max_concurrent)), h("td", { class: "num" }, agent.priority),
+      h("td", {}, h("span", { class: "chips" }, agent.capabilities.map(capability => h("span", { class: "pill" }, capability)))),
+      h("td", { class: "num" }, percent(agent.success_rate)), h("td", { class: "num" }, seconds(agent.avg_handling_time)),
+      h("td", {}, session.isAdmin() ? h("button", {
+        type: "button", dataset: { test: "edit-agent" },
+        onclick: () => { editor.replaceChildren(agentForm(agent, editor)); editor.scrollIntoView({ behavior: "smooth" }); },
+      }, "Edit") : null))),
+    { test: "agents" })));
+}
+
+function filters(sector, status) {
+  const sectorInput = h("input", { value: sector, placeholder: "any sector" });
+  const statusSelect = select([["", "All"], ["active", "Active"], ["inactive", "Inactive"]], status);
+  const apply = () => {
+    const params = new URLSearchParams();
+    if (sectorInput.value.trim()) params.set("sector", sectorInput.value.trim().toLowerCase());
+    if (statusSelect.value) params.set("status", statusSelect.value);
+    location.hash = `#/agents?${params}`;
+  };
+  sectorInput.addEventListener("change", apply);
+  statusSelect.addEventListener("change", apply);
+  return h("div", { class: "form-grid" }, field("Sector", sectorInput), field("Status", statusSelect));
+}
+
+/// Create (agent null) or edit an agent. Load is shown, never edited: it follows the calls.
+function agentForm(agent, editor) {
+  const name = h("input", { required: true, maxlength: 120, value: agent?.name ?? "", dataset: { test: "agent-name" } });
+  const sector = h("input", { required: true, maxlength: 64, value: agent?.sector ?? "", dataset: { test: "agent-sector" } });
+  const priority = h("input", { type: "number", min: 1, max: 10, value: agent?.priority ?? 5 });
+  const capacity = h("input", { type: "number", min: 1, max: 100, value: agent?.max_concurrent ?? 10 });
+  const capabilities = h("input", { value: agent?.capabilities.join(", ") ?? "", placeholder: "french, refunds" });
+  const status = select([["active", "Active"], ["inactive", "Inactive"]], agent?.status ?? "active");
+  const error = h("div", { class: "form-error", dataset: { test: "form-error" } });
+  const form = h("form", { class: "card", dataset: { test: agent ? "edit-agent-form" : "create-agent" } },
+    h("h2", {}, agent ? `Edit ${agent.name}` : "New agent"),
+    h("div", { class: "form-grid" }, field("Name", name, true), field("Sector", sector), field("Priority (1–10)", priority),
+      field("Max concurrent calls", capacity), field("Capabilities (comma-separated)", capabilities, true), field("Status", status),
+      h("button", { type: "submit", class: "primary" }, agent ? "Save" : "Create agent"),
+      agent ? h("button", { type: "button", onclick: () => editor.replaceChildren() }, "Cancel") : null),
+    error);
+  form.addEventListener("submit", async event => {
+    event.preventDefault();
+    const body = {
+      name: name.value, sector: sector.value, priority: Number(priority.value), max_concurrent: Number(capacity.value),
+      capabilities: capabilities.value.split(",").map(value => value.trim()).filter(Boolean), status: status.value,
+    };
+    const saved = await attempt(() => agent ? put(`/api/agents/${agent.id}`, body) : post("/api/agents", body), error);
+    if (saved) window.dispatchEvent(new HashChangeEvent("hashchange"));
+  });
+  return form;
+}

@@ -1,0 +1,83 @@
+// Try a route and see every candidate's score; the recent decisions; the queue.
+import { get, getAll, post } from "../api.js";
+import { session } from "../session.js";
+import { attempt, empty, field, h, loading, mount, number, select, statusPill, table } from "../ui.js";
+
+export async function renderRouting() {
+  const result = h("div", { dataset: { test: "route-result" } });
+  const decisions = h("div", {}, loading("Loading decisions…"));
+  const queue = h("div", {}, loading("Loading the queue…"));
+  const [teams, agents] = await Promise.all([
+    attempt(() => getAll("/api/teams?status=active")), attempt(() => getAll("/api/agents")),
+  ]);
+  const names = new Map((agents ?? []).map(agent => [agent.id, agent.name]));
+  mount(
+    h("h1", {}, "Routing"),
+    session.canWrite() ? routeForm(teams ?? [], names, result)
+      : h("p", { class: "card muted" }, "Trying a route needs the manager or admin role."),
+    result,
+    h("h2", {}, "Queue"), queue,
+    h("h2", {}, "Recent decisions"), decisions);
+
+  const queued = await attempt(() => get("/api/calls?status=queued&limit=100"));
+  queue.replaceChildren(!queued ? "" : queued.length === 0 ? empty("Nobody is waiting.") :
+    h("div", { class: "card" }, table(["Call", "Sector", "Channel", "Waiting", "Since"], queued.map(call =>
+      h("tr", { dataset: { test: "queued-call" } }, h("td", { class: "small" }, call.id.slice(0, 8)), h("td", {}, call.sector),
+        h("td", {}, call.channel), h("td", {}, wait(call.created_at)), h("td", { class: "small" }, new Date(call.created_at).toLocaleString()))),
+      { test: "queue" })));
+
+  const log = await attempt(() => get("/api/routing/decisions?limit=20"));
+  decisions.replaceChildren(!log ? "" : log.length === 0 ? empty("No decisions yet: they appear as calls come in.") :
+    h("div", { class: "card" }, table(["When", "Trigger", "Strategy", "Agent", { label: "Score", num: true }, { label: "Candidates", num: true }],
+      log.map(decision => h("tr", { dataset: { test: "decision-row" } },
+        h("td", { class: "small" }, new Date(decision.created_at).toLocaleTimeString()), h("td", {}, decision.trigger),
+        h("td", {}, statusPill(decision.strategy)), h("td", {}, decision.agent_id ? names.get(decision.agent_id) ?? decision.agent_id.slice(0, 8) : "—"),
+        h("td", { class: "num" }, number(decision.score, 1)), h("td", { class: "num" }, decision.eligible_count))),
+      { test: "decisions" })));
+}
+
+function wait(createdAt) {
+  const secondsWaiting = Math.max(0, Math.round((Date.now() - new Date(createdAt).getTime()) / 1000));
+  return secondsWaiting < 120 ? `${secondsWaiting} s` : `${Math.round(secondsWaiting / 60)} min`;
+}
+
+function routeForm(teams, names, result) {
+  const team = select([["", "— by sector only —"], ...teams.map(team => [team.id, `${team.name} (${team.sector})`])], "",
+    { dataset: { test: "route-team" } });
+  const sector = h("input", { placeholder: "billing", dataset: { test: "route-sector" } });
+  const capabilities = h("input", { placeholder: "french, vip", dataset: { test: "route-capabilities" } });
+  const error = h("div", { class: "form-error", dataset: { test: "form-error" } });
+  const form = h("form", { class: "card", dataset: { test: "route-form" } },
+    h("h2", {}, "Try a route"),
+    h("p", { class: "muted small" }, "Shows who would take a call now and why. Nothing is changed or logged."),
+    h("div", { class: "form-grid" }, field("Team", team, true), field("or sector", sector), field("Capabilities", capabilities, true),
+      h("button", { type: "submit", class: "primary" }, "Route")),
+    error);
+  form.addEventListener("submit", async event => {
+    event.preventDefault();
+    const body = { capabilities: capabilities.value.split(",").map(value => value.trim()).filter(Boolean) };
+    if (team.value) body.team_id = team.value; else body.sector = sector.value.trim();
+    const route = await attempt(() => post("/api/routing/route", body), error);
+    if (route) result.replaceChildren(routeResult(route, names));
+  });
+  return form;
+}
+
+function routeResult(route, names) {
+  const header = route.agent_id
+    ? h("p", {}, "Chosen: ", h("strong", { dataset: { test: "chosen-agent" } }, names.get(route.agent_id) ?? route.agent_id),
+      ` — score ${number(route.score, 2)} via the ${route.strategy} pool (${route.eligible_count} eligible).`)
+    : h("p", { dataset: { test: "chosen-agent" } }, "No agent is free: the call would wait in the queue (or be refused if overflow is 'reject').");
+  const factor = (f) => h("td", { class: "num breakdown" }, number(f.contribution, 2), h("small", {}, `value ${number(f.value, 2)}`));
+  return h("section", { class: "card" }, h("h2", {}, "Result"), header,
+    route.candidates.length === 0 ? null : table(
+      ["Agent", { label: "Score", num: true }, { label: "Success", num: true }, { label: "Priority", num: true },
+        { label: "Load", num: true }, { label: "Handling", num: true }, { label: "Skills", num: true }],
+      route.candidates.map(candidate => h("tr", { class: candidate.agent_id === route.agent_id ? "chosen" : null, dataset: { test: "candidate-row" } },
+        h("td", {}, names.get(candidate.agent_id) ?? candidate.agent_id.slice(0, 8), " ",
+          h("span", { class: "muted small" }, `${candidate.current_load}/${candidate.max_concurrent}`)),
+        h("td", { class: "num" }, h("strong", {}, number(candidate.score, 2))),
+        factor(candidate.breakdown.success_rate), factor(candidate.breakdown.priority), factor(candidate.breakdown.load),
+        factor(candidate.breakdown.handling_time), factor(candidate.breakdown.capabilities))),
+      { test: "breakdown" }));
+}

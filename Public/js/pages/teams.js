@@ -1,0 +1,86 @@
+// Teams overview: every team with today's figures, filters, and a form to create one.
+import { get, getAll, post } from "../api.js";
+import { session } from "../session.js";
+import { attempt, empty, field, h, loading, mount, percent, select, statusPill, today } from "../ui.js";
+
+export async function renderTeams(query) {
+  const sector = query.get("sector") ?? "";
+  const status = query.get("status") ?? "active";
+  const list = h("div", {}, loading("Loading teams…"));
+  mount(
+    h("div", { class: "toolbar" },
+      h("h1", {}, "Teams"), h("div", { class: "spacer" }),
+      filters(sector, status)),
+    session.canWrite() ? createForm() : null,
+    list);
+
+  const params = new URLSearchParams();
+  if (sector) params.set("sector", sector);
+  if (status) params.set("status", status);
+  const teams = await attempt(() => getAll(`/api/teams?${params}`));
+  if (!teams) { list.replaceChildren(); return; }
+  if (teams.length === 0) {
+    list.replaceChildren(empty(sector || status !== "active" ? "No team matches these filters."
+      : "No teams yet." + (session.canWrite() ? " Create the first one above." : "")));
+    return;
+  }
+  const todays = await todaysFigures(teams.map(team => team.id));
+  list.replaceChildren(h("div", { class: "cards", dataset: { test: "team-list" } }, teams.map(team => teamCard(team, todays.get(team.id)))));
+}
+
+function filters(sector, status) {
+  const sectorInput = h("input", { value: sector, placeholder: "any sector", dataset: { test: "filter-sector" } });
+  const statusSelect = select([["active", "Active"], ["inactive", "Inactive"], ["", "All"]], status, { dataset: { test: "filter-status" } });
+  const apply = () => {
+    const params = new URLSearchParams();
+    if (sectorInput.value.trim()) params.set("sector", sectorInput.value.trim().toLowerCase());
+    params.set("status", statusSelect.value);
+    location.hash = `#/teams?${params}`;
+  };
+  sectorInput.addEventListener("change", apply);
+  statusSelect.addEventListener("change", apply);
+  return h("div", { class: "form-grid" }, field("Sector", sectorInput), field("Status", statusSelect));
+}
+
+function createForm() {
+  const name = h("input", { required: true, maxlength: 120, dataset: { test: "team-name" } });
+  const sector = h("input", { required: true, maxlength: 64, placeholder: "billing", dataset: { test: "team-sector" } });
+  const description = h("input", { maxlength: 1000, dataset: { test: "team-description" } });
+  const error = h("div", { class: "form-error", dataset: { test: "form-error" } });
+  const form = h("form", { class: "card", dataset: { test: "create-team" } },
+    h("h2", {}, "New team"),
+    h("div", { class: "form-grid" }, field("Name", name, true), field("Sector", sector), field("Description", description, true),
+      h("button", { type: "submit", class: "primary" }, "Create team")),
+    error);
+  form.addEventListener("submit", async event => {
+    event.preventDefault();
+    const team = await attempt(() => post("/api/teams", {
+      name: name.value, sector: sector.value, description: description.value || undefined,
+    }), error);
+    if (team) location.hash = `#/teams/${team.id}/members`;
+  });
+  return form;
+}
+
+/// Today's calls and success rate per team, from the aggregated daily rows (20 teams per request).
+async function todaysFigures(teamIds) {
+  const figures = new Map();
+  for (let start = 0; start < teamIds.length; start += 20) {
+    const ids = teamIds.slice(start, start + 20).join(",");
+    const rows = await attempt(() => get(`/api/analytics/teams/compare?team_ids=${ids}&from=${today()}&to=${today()}`));
+    for (const row of rows ?? []) figures.set(row.team_id, row.totals);
+  }
+  return figures;
+}
+
+function teamCard(team, totals) {
+  return h("a", { class: "card team-card", href: `#/teams/${team.id}/members`, dataset: { test: "team-card", teamId: team.id } },
+    h("div", {}, statusPill(team.status), " ", h("span", { class: "pill" }, team.sector)),
+    h("h3", {}, team.name),
+    team.description ? h("div", { class: "muted small" }, team.description) : null,
+    h("div", { class: "stats" },
+      h("div", { class: "stat" }, h("b", {}, team.member_count), h("span", {}, "members")),
+      h("div", { class: "stat" }, h("b", {}, totals?.calls_handled ?? 0), h("span", {}, "calls today")),
+      h("div", { class: "stat" }, h("b", {}, totals && totals.calls_handled > 0 ? percent(totals.success_rate) : "—"),
+        h("span", {}, "success today"))));
+}

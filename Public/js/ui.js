@@ -1,0 +1,82 @@
+// Small DOM helpers: elements built from data with textContent, never from HTML strings.
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes ?? {})) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else if (name === "class") element.className = value;
+    else if (name === "dataset") Object.assign(element.dataset, value);
+    else if (value === true) element.setAttribute(name, "");
+    else element.setAttribute(name, value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+export function mount(...children) {
+  const page = document.getElementById("page");
+  page.replaceChildren(...children);
+  return page;
+}
+
+export const loading = (what = "Loading…") => h("div", { class: "loading" }, what);
+export const empty = (text, ...extra) => h("div", { class: "empty card" }, h("p", {}, text), ...extra);
+
+export function showBanner(message, kind = "error") {
+  const banner = document.getElementById("banner");
+  banner.className = kind === "info" ? "banner info" : "banner";
+  document.getElementById("banner-text").textContent = message;
+  banner.hidden = false;
+}
+
+export function hideBanner() { document.getElementById("banner").hidden = true; }
+
+/// Runs an action; shows the API's error in the banner (or in `errorTarget`) instead of throwing.
+export async function attempt(action, errorTarget) {
+  try {
+    if (errorTarget) errorTarget.textContent = "";
+    return await action();
+  } catch (error) {
+    if (error.status === 401) return undefined;
+    if (errorTarget) errorTarget.textContent = error.message;
+    else showBanner(error.message);
+    return undefined;
+  }
+}
+
+export const percent = (value) => value === null || value === undefined ? "—" : `${(value * 100).toFixed(1)}%`;
+export const number = (value, digits = 0) => value === null || value === undefined ? "—" : Number(value).toFixed(digits);
+export const seconds = (value) => value === null || value === undefined ? "—" : `${Math.round(value)} s`;
+
+export function today() { return new Date().toISOString().slice(0, 10); }
+export function daysAgo(days) { return new Date(Date.now() - days * 86400000).toISOString().slice(0, 10); }
+
+export function statusPill(status) { return h("span", { class: `pill ${status}` }, status); }
+
+export function loadBar(load, max) {
+  const ratio = max > 0 ? Math.min(load / max, 1) : 1;
+  const fill = h("i");
+  fill.style.width = `${Math.round(ratio * 100)}%`;
+  const bar = h("span", { class: `loadbar${ratio >= 1 ? " full" : ratio >= 0.7 ? " busy" : ""}`, title: `${load} of ${max}` }, fill);
+  return h("span", { class: "load", dataset: { test: "load" } }, bar, `${load}/${max}`);
+}
+
+export function table(headers, rows, options = {}) {
+  return h("div", { class: "table-wrap" },
+    h("table", { dataset: options.test ? { test: options.test } : undefined },
+      h("thead", {}, h("tr", {}, headers.map(header => h("th", { class: header.num ? "num" : null }, header.label ?? header)))),
+      h("tbody", {}, rows)));
+}
+
+export function field(label, control, grow = false) {
+  if (!control.id) control.id = `f-${Math.random().toString(36).slice(2, 9)}`;
+  return h("div", { class: grow ? "field grow" : "field" }, h("label", { for: control.id }, label), control);
+}
+
+export function select(options, value, attributes = {}) {
+  return h("select", attributes, options.map(([optionValue, text]) =>
+    h("option", { value: optionValue, selected: optionValue === value }, text)));
+}

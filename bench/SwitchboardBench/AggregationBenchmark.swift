@@ -1,0 +1,129 @@
+import FluentKit
+import Foundation
+import SQLKit
+import Vapor
+@testable import SwitchboardCore
+
+/// Generates completed calls (default 1,000,000 over 30 days for 1,000 agents and 50 teams), then times a full
+/// aggregation and an incremental one after 1,000 new calls. SQLite by default; PostgreSQL with DATABASE_URL.
+enum AggregationBenchmark {
+    static func run(calls: Int, agents: Int, teams: Int, days: Int) async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let sqlitePath = FileManager.default.temporaryDirectory.appendingPathComponent("bench-agg-\(UUID().uuidString).sqlite").path
+        let database: SwitchboardConfiguration.DatabaseChoice = environment["DATABASE_URL"].map { .postgres(url: $0) }
+            ?? .sqlite(path: sqlitePath)
+        let config = SwitchboardConfiguration(
+            mode: .development, database: database, jwtSecret: String(repeating: "b", count: 40),
+            encryptionKey: [UInt8](repeating: 1, count: 32)
+        )
+        var env = Environment.production
+        env.arguments = ["bench"]
+        let app = try await Application.make(env)
+        app.logger.logLevel = .warning
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: sqlitePath + suffix) } }
+        do {
+            try await configure(app, config)
+            try await app.autoMigrate()
+            print("database: \(database.displayName)")
+            let store = app.store()
+            let clientId = "bench-\(UUID().uuidString.prefix(8))"
+            let agentIds = (0..<agents).map { _ in UUID() }
+            let teamIds = (0..<teams).map { _ in UUID() }
+            try await seedCatalogue(store, clientId: clientId, agentIds: agentIds, teamIds: teamIds)
+
+            let today = Day(containing: Date())
+            var generator = SplitMix(seed: 7)
+            let seedStart = ContinuousClock.now
+            try await insertCalls(store, count: calls, clientId: clientId, agentIds: agentIds, teamIds: teamIds,
+                                  days: (0..<days).map { today.adding(days: -$0) }, generator: &generator,
+                                  completedAt: Date().addingTimeInterval(-3600))
+            print("generated \(calls) completed calls over \(days) days for \(agents) agents and \(teams) teams in \(format(ContinuousClock.now - seedStart))")
+
+            let full = try await timed { try await PerformanceAggregator.aggregate(store: store, startedAt: Date()) }
+            print("full aggregation:        \(format(full.1))  (\(full.0?.groups ?? 0) groups, \(full.0?.agentsRefreshed ?? 0) agents refreshed)")
+
+            let again = try await timed { try await PerformanceAggregator.aggregate(store: store, startedAt: Date()) }
+            print("incremental, no new calls: \(format(again.1))  (\(again.0?.groups ?? 0) groups)")
+
+            try await insertCalls(store, count: 1_000, clientId: clientId, agentIds: agentIds, teamIds: teamIds,
+                                  days: [today], generator: &generator, completedAt: Date())
+            let incremental = try await timed { try await PerformanceAggregator.aggregate(store: store, startedAt: Date()) }
+            print("incremental, 1,000 new calls: \(format(incremental.1))  (\(incremental.0?.groups ?? 0) groups)")
+        } catch {
+            try await app.asyncShutdown()
+            throw error
+        }
+        try await app.asyncShutdown()
+    }
+
+    private static func seedCatalogue(_ store: Store, clientId: String, agentIds: [UUID], teamIds: [UUID]) async throws {
+        try await store.write { db in
+            let sql = db as! any SQLDatabase
+            for (index, id) in teamIds.enumerated() {
+                try await sql.insert(into: Team.schema).columns("id", "client_id", "name", "sector", "status", "created_at", "updated_at")
+                    .values(SQLBind(id), SQLBind(clientId), SQLBind("Team \(index)"), SQLBind("billing"), SQLBind("active"),
+                            SQLBind(Date()), SQLBind(Date())).run()
+            }
+            for start in stride(from: 0, to: agentIds.count, by: 200) {
+                var insert = sql.insert(into: SectorAgent.schema).columns(
+                    "id", "client_id", "name", "sector", "status", "priority", "capabilities", "max_concurrent",
+                    "current_load", "success_rate", "avg_handling_time", "created_at", "updated_at")
+                for (offset, id) in agentIds[start..<min(start + 200, agentIds.count)].enumerated() {
+                    insert = insert.values([SQLBind(id), SQLBind(clientId), SQLBind("Agent \(start + offset)"), SQLBind("billing"),
+                                            SQLBind("active"), SQLBind(5), SQLBind([String]()), SQLBind(10), SQLBind(0),
+                                            SQLBind(0.5), SQLBind(180.0), SQLBind(Date()), SQLBind(Date())])
+                }
+                try await insert.run()
+            }
+        }
+    }
+
+    private static func insertCalls(
+        _ store: Store, count: Int, clientId: String, agentIds: [UUID], teamIds: [UUID], days: [Day],
+        generator: inout SplitMix, completedAt: Date
+    ) async throws {
+        let columns = ["id", "client_id", "team_id", "agent_id", "sector", "capabilities", "channel", "status", "outcome",
+                       "resolved", "satisfaction", "handling_time_seconds", "created_at", "assigned_at", "completed_at",
+                       "call_day", "updated_at"]
+        // 10,000 rows per transaction, 500 per INSERT (17 binds a row stays under both databases' limits).
+        var remaining = count
+        while remaining > 0 {
+            let size = min(10_000, remaining)
+            var rows: [[any SQLExpression]] = []
+            for _ in 0..<size {
+                let day = days[Int(generator.next() % UInt64(days.count))]
+                let created = day.startDate.addingTimeInterval(Double(generator.next() % 80_000))
+                let rated = generator.next() % 3 != 0
+                rows.append([
+                    SQLBind(UUID()), SQLBind(clientId), SQLBind(teamIds[Int(generator.next() % UInt64(teamIds.count))]),
+                    SQLBind(agentIds[Int(generator.next() % UInt64(agentIds.count))]), SQLBind("billing"), SQLBind([String]()),
+                    SQLBind("voice"), SQLBind("completed"), SQLBind(generator.next() % 4 == 0 ? "failed" : "successful"),
+                    SQLBind(generator.next() % 2 == 0), SQLBind(rated ? Int(generator.next() % 5) + 1 : nil as Int?),
+                    SQLBind(Double(30 + generator.next() % 600)), SQLBind(created), SQLBind(created), SQLBind(completedAt),
+                    SQLBind(day.description), SQLBind(completedAt),
+                ])
+            }
+            let chunk = rows
+            try await store.write { db in
+                let sql = db as! any SQLDatabase
+                for start in stride(from: 0, to: chunk.count, by: 500) {
+                    var insert = sql.insert(into: Call.schema).columns(columns)
+                    for row in chunk[start..<min(start + 500, chunk.count)] { insert = insert.values(row) }
+                    try await insert.run()
+                }
+            }
+            remaining -= size
+        }
+    }
+
+    private static func timed<T: Sendable>(_ body: () async throws -> T) async throws -> (T, Duration) {
+        let start = ContinuousClock.now
+        let value = try await body()
+        return (value, ContinuousClock.now - start)
+    }
+
+    static func format(_ duration: Duration) -> String {
+        let ms = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+        return ms >= 1000 ? String(format: "%.2f s", ms / 1000) : String(format: "%.1f ms", ms)
+    }
+}

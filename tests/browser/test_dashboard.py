@@ -1,0 +1,228 @@
+"""Browser tests of the dashboard in a real headless Chromium.
+
+Starts `switchboard demo` on a temporary SQLite database, signs in with tokens printed by `switchboard token`, and
+walks through what a manager does every day. Screenshots of each page go to $SCREENSHOT_DIR
+(default: ci-artifacts/screenshots).
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BINARY = os.environ.get("SWITCHBOARD_BINARY", os.path.join(ROOT, ".build", "debug", "switchboard"))
+SCREENSHOTS = os.environ.get("SCREENSHOT_DIR", os.path.join(ROOT, "ci-artifacts", "screenshots"))
+PREFIX = os.environ.get("SCREENSHOT_PREFIX", "")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    workdir = tempfile.mkdtemp(prefix="switchboard-browser-")
+    env = dict(os.environ, SWITCHBOARD_SQLITE_PATH=os.path.join(workdir, "demo.sqlite"), LOG_LEVEL="warning")
+    env.pop("DATABASE_URL", None)
+    if os.environ.get("SWITCHBOARD_BROWSER_DATABASE_URL"):
+        env["DATABASE_URL"] = os.environ["SWITCHBOARD_BROWSER_DATABASE_URL"]
+    env.pop("SWITCHBOARD_JWT_SECRET", None)
+    port = free_port()
+    log = open(os.path.join(workdir, "server.log"), "w")
+    process = subprocess.Popen([BINARY, "demo", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(base + "/health", timeout=1)
+            break
+        except Exception:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        raise RuntimeError(open(os.path.join(workdir, "server.log")).read())
+
+    def token(role, ttl=3600):
+        return subprocess.check_output([BINARY, "token", "--client-id", "demo", "--role", role, "--ttl", str(ttl)],
+                                       cwd=ROOT, env=env, text=True).strip().splitlines()[-1]
+
+    yield {"base": base, "token": token}
+    process.terminate()
+    process.wait(timeout=20)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture()
+def browser():
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800", "--disable-gpu"]:
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
+    driver.set_window_size(1280, 800)
+    yield driver
+    driver.quit()
+
+
+def wait(driver, css, timeout=15):
+    return WebDriverWait(driver, timeout).until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def wait_all(driver, css, minimum=1, timeout=15):
+    WebDriverWait(driver, timeout).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, css)) >= minimum)
+    return driver.find_elements(By.CSS_SELECTOR, css)
+
+
+def shot(driver, name):
+    time.sleep(0.4)  # let charts finish drawing
+    path = os.path.join(SCREENSHOTS, f"{PREFIX}{name}.png")
+    driver.save_screenshot(path)
+    return path
+
+
+def severe_console_errors(driver):
+    # Network entries are the API's own 4xx answers, which the page shows; script errors are bugs.
+    return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE" and entry.get("source") != "network"]
+
+
+def test_manager_day(server, browser):
+    base = server["base"]
+    browser.get(f"{base}/#token={server['token']('admin')}")
+    cards = wait_all(browser, "[data-test=team-card]", minimum=4)
+    assert "token=" not in browser.current_url, "the token leaves the address bar"
+    assert browser.find_element(By.ID, "who-tenant").text == "demo"
+    assert browser.find_element(By.ID, "who-role").text.lower() == "admin"
+    assert not browser.find_element(By.ID, "banner").is_displayed(), "no error banner without an error"
+    assert any("Billing Europe" in card.text for card in cards)
+    shot(browser, "01-teams")
+
+    # Create a team; a validation error from the API is shown in the form.
+    form = browser.find_element(By.CSS_SELECTOR, "[data-test=create-team]")
+    form.find_element(By.CSS_SELECTOR, "[data-test=team-name]").send_keys("Billing Europe")
+    form.find_element(By.CSS_SELECTOR, "[data-test=team-sector]").send_keys("billing")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 10).until(lambda d: "already exists" in form.find_element(By.CSS_SELECTOR, "[data-test=form-error]").text)
+    name = form.find_element(By.CSS_SELECTOR, "[data-test=team-name]")
+    name.clear()
+    name.send_keys("Night Shift")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert wait(browser, "[data-test=team-title]").text == "Night Shift"
+
+    # Add a member.
+    member_form = wait(browser, "[data-test=add-member]")
+    member_form.find_element(By.CSS_SELECTOR, "[data-test=member-name]").send_keys("Rosa Diaz")
+    member_form.find_element(By.CSS_SELECTOR, "[data-test=member-email]").send_keys("rosa@demo.example")
+    Select(member_form.find_element(By.CSS_SELECTOR, "[data-test=member-role]")).select_by_value("lead")
+    member_form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    rows = wait_all(browser, "[data-test=member-row]")
+    assert "Rosa Diaz" in rows[0].text
+    shot(browser, "02-team-members")
+
+    # Assign an agent of the team's sector.
+    browser.find_element(By.CSS_SELECTOR, "[data-test=tab-agents]").click()
+    picker = Select(wait(browser, "[data-test=assign-select]"))
+    assert len(picker.options) > 1, "agents of the sector are offered"
+    picker.select_by_index(1)
+    browser.find_element(By.CSS_SELECTOR, "[data-test=assign-form] button[type=submit]").click()
+    assigned = wait_all(browser, "[data-test=assigned-agent]")
+    assert assigned[0].find_element(By.CSS_SELECTOR, "[data-test=load]").text.count("/") == 1
+    shot(browser, "03-team-agents")
+
+    # A demo team's performance, with charts.
+    browser.get(f"{base}/#/teams")
+    billing = [card for card in wait_all(browser, "[data-test=team-card]", minimum=4) if "Billing Europe" in card.text][0]
+    billing.click()
+    wait(browser, "[data-test=tab-performance]").click()
+    charts = wait_all(browser, "[data-test=chart]", minimum=3)
+    assert all(chart.find_elements(By.TAG_NAME, "canvas") for chart in charts), "Chart.js is served and draws"
+    assert "calls handled" in wait(browser, "[data-test=totals]").text
+    shot(browser, "04-team-performance")
+
+    # Try a route and see the breakdown.
+    browser.get(f"{base}/#/routing")
+    Select(wait(browser, "[data-test=route-team]")).select_by_visible_text("Billing Europe (billing)")
+    browser.find_element(By.CSS_SELECTOR, "[data-test=route-capabilities]").send_keys("french")
+    browser.find_element(By.CSS_SELECTOR, "[data-test=route-form] button[type=submit]").click()
+    candidates = wait_all(browser, "[data-test=candidate-row]")
+    chosen = wait(browser, "[data-test=chosen-agent]").text
+    assert chosen and chosen in candidates[0].text, "the chosen agent heads the breakdown"
+    assert "value" in candidates[0].text
+    wait_all(browser, "[data-test=decision-row]")
+    shot(browser, "05-routing")
+
+    # Analytics with charts.
+    browser.get(f"{base}/#/analytics")
+    wait_all(browser, "[data-test=comparison-row]", minimum=4)
+    wait_all(browser, "[data-test=top-agent-row]")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "[data-test=chart] canvas")) >= 3
+    shot(browser, "06-analytics")
+
+    browser.get(f"{base}/#/agents")
+    agents = wait_all(browser, "[data-test=agent-row]", minimum=15)
+    assert agents[0].find_element(By.CSS_SELECTOR, "[data-test=load]")
+    assert browser.find_elements(By.CSS_SELECTOR, "[data-test=create-agent]")
+    shot(browser, "07-agents")
+
+    # A narrow screen keeps everything reachable without sideways scrolling of the page.
+    browser.set_window_size(390, 844)
+    browser.get(f"{base}/#/teams")
+    wait_all(browser, "[data-test=team-card]", minimum=4)
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+    assert browser.find_element(By.ID, "nav").is_displayed()
+    shot(browser, "08-teams-narrow")
+    assert not severe_console_errors(browser), severe_console_errors(browser)
+
+
+def test_viewer_sees_no_write_controls(server, browser):
+    base = server["base"]
+    browser.get(f"{base}/#token={server['token']('viewer')}")
+    wait_all(browser, "[data-test=team-card]", minimum=4)
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-test=create-team]")
+    browser.find_elements(By.CSS_SELECTOR, "[data-test=team-card]")[0].click()
+    wait_all(browser, "[data-test=member-row]")
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-test=add-member]")
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-test=remove-member]")
+    assert all(not s.is_enabled() for s in browser.find_elements(By.CSS_SELECTOR, "[data-test=member-row] select"))
+    browser.find_element(By.CSS_SELECTOR, "[data-test=tab-agents]").click()
+    wait_all(browser, "[data-test=member-agents]")
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-test=assign-form]")
+    browser.get(f"{base}/#/agents")
+    wait_all(browser, "[data-test=agent-row]")
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-test=edit-agent]")
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-test=create-agent]")
+    browser.get(f"{base}/#/routing")
+    wait_all(browser, "[data-test=decision-row]")
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-test=route-form]")
+    shot(browser, "09-viewer-routing")
+
+
+def test_bad_token_shows_sign_in(server, browser):
+    base = server["base"]
+    token = server["token"]("admin")
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    browser.get(f"{base}/#token={forged}")
+    wait(browser, "#signin")
+    banner = wait(browser, "#banner")
+    assert "Signed out" in banner.text
+    shot(browser, "10-signed-out")
+    # Signing in with a good token from the form works.
+    browser.find_element(By.ID, "signin-token").send_keys(token)
+    browser.find_element(By.CSS_SELECTOR, "#signin-form button[type=submit]").click()
+    wait_all(browser, "[data-test=team-card]", minimum=4)
+    browser.find_element(By.ID, "sign-out").click()
+    wait(browser, "#signin")
+    assert browser.execute_script("return sessionStorage.getItem('switchboard.token')") is None
