@@ -177,3 +177,51 @@ struct ConfigurationTests {
         }
     }
 }
+
+@Suite("Rate limiting")
+struct RateLimitTests {
+    @Test func bucketRefillsOverTime() {
+        let limiter = RateLimiter(limit: RateLimit(requestsPerSecond: 2, burst: 3))
+        let start = ContinuousClock.now
+        for _ in 0..<3 { #expect(limiter.retryAfter(for: "a", now: start) == nil) }
+        #expect(limiter.retryAfter(for: "a", now: start) == 1)
+        #expect(limiter.retryAfter(for: "b", now: start) == nil, "tenants have their own buckets")
+        #expect(limiter.retryAfter(for: "a", now: start + .milliseconds(600)) == nil, "0.6 s refills one token at 2/s")
+        #expect(limiter.retryAfter(for: "a", now: start + .milliseconds(600)) == 1)
+    }
+
+    @Test func tenantsOverTheirLimitGet429WithRetryAfter() async throws {
+        let config = SwitchboardConfiguration(
+            mode: .development,
+            database: .sqlite(path: FileManager.default.temporaryDirectory.appendingPathComponent("rl-\(UUID()).sqlite").path),
+            jwtSecret: TestDatabase.jwtSecret, encryptionKey: TestDatabase.encryptionKey,
+            rateLimit: RateLimit(requestsPerSecond: 0.5, burst: 3)
+        )
+        let app = try await Application.make(.testing)
+        do {
+            try await configure(app, config)
+            try await app.autoMigrate()
+            let busy = try await APIClient.make(app), calm = try await APIClient.make(app)
+            for _ in 0..<3 { #expect(try await busy.send(.GET, "/api/teams").status == .ok) }
+            let limited = try await busy.send(.GET, "/api/teams")
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.headers.first(name: "Retry-After") == "2")
+            #expect(limited.json["success"] == .bool(false))
+            #expect(try await calm.send(.GET, "/api/teams").status == .ok)
+        } catch {
+            try await app.asyncShutdown()
+            throw error
+        }
+        try await app.asyncShutdown()
+    }
+
+    @Test func limitIsConfigurable() throws {
+        #expect(try RateLimit.parse("50/100") == RateLimit(requestsPerSecond: 50, burst: 100))
+        #expect(try RateLimit.parse("10") == RateLimit(requestsPerSecond: 10, burst: 20))
+        #expect(try RateLimit.parse("off") == nil)
+        #expect(throws: ConfigurationError.self) { try RateLimit.parse("fast") }
+        #expect(try SwitchboardConfiguration.fromEnvironment(["SWITCHBOARD_RATE_LIMIT": "off",
+            "SWITCHBOARD_JWT_SECRET": String(repeating: "x", count: 32),
+            "SWITCHBOARD_ENCRYPTION_KEY": Data(repeating: 1, count: 32).base64EncodedString()]).rateLimit == nil)
+    }
+}

@@ -36,6 +36,8 @@ public struct SwitchboardConfiguration: Sendable {
     public var encryptionKey: [UInt8]
     public var aggregationIntervalSeconds: Int
     public var corsOrigins: [String]
+    /// Per-tenant API rate limit; nil turns it off.
+    public var rateLimit: RateLimit?
     /// Where development mode keeps the secrets it generated, when it did.
     public var generatedSecretsFile: String?
 
@@ -46,6 +48,7 @@ public struct SwitchboardConfiguration: Sendable {
         encryptionKey: [UInt8],
         aggregationIntervalSeconds: Int = 60,
         corsOrigins: [String] = [],
+        rateLimit: RateLimit? = nil,
         generatedSecretsFile: String? = nil
     ) {
         self.mode = mode
@@ -54,6 +57,7 @@ public struct SwitchboardConfiguration: Sendable {
         self.encryptionKey = encryptionKey
         self.aggregationIntervalSeconds = aggregationIntervalSeconds
         self.corsOrigins = corsOrigins
+        self.rateLimit = rateLimit
         self.generatedSecretsFile = generatedSecretsFile
     }
 
@@ -99,6 +103,11 @@ public struct SwitchboardConfiguration: Sendable {
             .map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }
 
+        var rateLimit: RateLimit? = RateLimit.defaultLimit
+        if let raw = value("SWITCHBOARD_RATE_LIMIT") {
+            rateLimit = try RateLimit.parse(raw)
+        }
+
         var jwtSecret = value("SWITCHBOARD_JWT_SECRET")
         if let secret = jwtSecret, secret.count < minimumSecretLength {
             throw ConfigurationError("SWITCHBOARD_JWT_SECRET must be at least \(minimumSecretLength) characters")
@@ -128,6 +137,7 @@ public struct SwitchboardConfiguration: Sendable {
             encryptionKey: encryptionKey!,
             aggregationIntervalSeconds: interval,
             corsOrigins: corsOrigins,
+            rateLimit: rateLimit,
             generatedSecretsFile: generatedSecretsFile
         )
     }
@@ -137,6 +147,30 @@ public struct SwitchboardConfiguration: Sendable {
             throw ConfigurationError("\(variable) must be the base64 encoding of exactly \(encryptionKeyLength) bytes (try: openssl rand -base64 32)")
         }
         return Array(data)
+    }
+}
+
+/// `SWITCHBOARD_RATE_LIMIT`: `REQUESTS_PER_SECOND[/BURST]` per tenant, or `off`.
+public struct RateLimit: Sendable, Equatable {
+    public var requestsPerSecond: Double
+    public var burst: Int
+
+    public init(requestsPerSecond: Double, burst: Int) {
+        self.requestsPerSecond = requestsPerSecond
+        self.burst = burst
+    }
+
+    public static let defaultLimit: RateLimit? = RateLimit(requestsPerSecond: 1_000, burst: 2_000)
+
+    static func parse(_ text: String) throws -> RateLimit? {
+        if text.lowercased() == "off" { return nil }
+        let parts = text.split(separator: "/").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard (1...2).contains(parts.count), let rate = Double(parts[0]), rate > 0, rate.isFinite,
+              let burst = parts.count == 2 ? Int(parts[1]) : Int(max(1, (rate * 2).rounded())), burst >= 1
+        else {
+            throw ConfigurationError("SWITCHBOARD_RATE_LIMIT must be REQUESTS_PER_SECOND[/BURST] (such as 50/100) or off")
+        }
+        return RateLimit(requestsPerSecond: rate, burst: burst)
     }
 }
 

@@ -4,7 +4,11 @@ import Vapor
 func routes(_ app: Application) throws {
     try app.register(collection: SystemController())
 
-    let api = app.grouped("api").grouped(TenantAuthMiddleware(), ReadOnlyForViewers())
+    var api = app.grouped("api").grouped(TenantAuthMiddleware())
+    if let limit = app.switchboardConfiguration.rateLimit {
+        api = api.grouped(RateLimitMiddleware(limiter: RateLimiter(limit: limit)))
+    }
+    api = api.grouped(ReadOnlyForViewers())
     let admin = api.grouped(RoleGuard(minimum: .admin))
 
     let teams = TeamsController()

@@ -7,6 +7,8 @@ struct AppError: Error, Sendable {
     /// Set when a lookup failed because the id belongs to another tenant; the client sees a plain 404,
     /// the audit log records the attempt.
     var crossTenantProbe: CrossTenantProbe? = nil
+    /// For 429: how long the client should wait, sent as `Retry-After`.
+    var retryAfterSeconds: Int? = nil
 
     init(_ status: HTTPResponseStatus, _ message: String) {
         self.status = status

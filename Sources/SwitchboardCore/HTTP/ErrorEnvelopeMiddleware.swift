@@ -14,6 +14,9 @@ struct ErrorEnvelopeMiddleware: AsyncMiddleware {
             let body = (try? WireJSON.encoder().encode(ErrorBody(error: message))) ?? Data()
             var headers = HTTPHeaders()
             headers.contentType = .json
+            if let retryAfter = (error as? AppError)?.retryAfterSeconds {
+                headers.replaceOrAdd(name: .retryAfter, value: String(retryAfter))
+            }
             if status == .unauthorized {
                 headers.replaceOrAdd(name: .wwwAuthenticate, value: "Bearer")
             }
