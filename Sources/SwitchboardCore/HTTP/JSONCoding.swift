@@ -54,7 +54,13 @@ extension Request {
         if let contentType = headers.contentType, contentType != .json {
             throw AppError(.unsupportedMediaType, "the body must be JSON (Content-Type: application/json)")
         }
-        let decoder = literalKeys ? WireJSON.literalDecoder() : WireJSON.decoder()
-        return try decoder.decode(T.self, from: Data(buffer: body))
+        let data = Data(buffer: body)
+        if literalKeys { return try WireJSON.literalDecoder().decode(T.self, from: data) }
+        // Optional fields may be left out, but an explicit null is a wrong type, not "absent".
+        if let object = try? JSONDecoder().decode([String: JSONValue].self, from: data),
+           let key = object.keys.sorted().first(where: { object[$0] == .null }) {
+            throw AppError.badRequest("field '\(key)' must not be null; leave it out instead")
+        }
+        return try WireJSON.decoder().decode(T.self, from: data)
     }
 }

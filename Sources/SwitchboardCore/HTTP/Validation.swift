@@ -65,8 +65,9 @@ struct QueryParameters {
 
     init(_ request: Request) { self.request = request }
 
+    /// Present-but-empty (`?to=`) counts as given, so typed parameters reject it rather than silently ignore it.
     func string(_ name: String, maxLength: Int = 200) throws -> String? {
-        guard let raw = request.query[String.self, at: name], !raw.isEmpty else { return nil }
+        guard let raw = request.query[String.self, at: name] else { return nil }
         guard raw.count <= maxLength else { throw AppError.badRequest("\(name) must be at most \(maxLength) characters") }
         return raw
     }
