@@ -6,14 +6,17 @@ import Testing
 struct AgentScorerTests {
     static func candidate(
         _ id: String = "00000000-0000-0000-0000-000000000001", priority: Int = 5, load: Int = 0, max: Int = 10,
-        success: Double = 0.5, aht: Double = 180, capabilities: [String] = [], active: Bool = true
+        success: Double = 0.5, aht: Double = 180, active: Bool = true
     ) -> RoutingCandidate {
         RoutingCandidate(id: UUID(uuidString: id)!, isActive: active, priority: priority, currentLoad: load, maxConcurrent: max,
-                         successRate: success, avgHandlingTime: aht, capabilities: capabilities)
+                         successRate: success, avgHandlingTime: aht)
     }
+
+    static func pool(_ candidates: RoutingCandidate...) -> CandidatePool { CandidatePool(candidates: candidates) }
 
     struct ScoreCase: Sendable, CustomTestStringConvertible {
         let candidate: RoutingCandidate
+        var capabilities: [String] = []
         let requested: [String]
         let expected: Double
         let testDescription: String
@@ -30,16 +33,16 @@ struct AgentScorerTests {
                   testDescription: "clamped above"),
         ScoreCase(candidate: candidate(success: -0.3, aht: -50), requested: [], expected: 47.5,
                   testDescription: "clamped below"),
-        ScoreCase(candidate: candidate(capabilities: ["french", "refunds", "vip"]), requested: ["french", "vip", "spanish"],
+        ScoreCase(candidate: candidate(), capabilities: ["french", "refunds", "vip"], requested: ["french", "vip", "spanish"],
                   expected: 68.5, testDescription: "two matching capabilities"),
-        ScoreCase(candidate: candidate(capabilities: ["french"]), requested: ["spanish"], expected: 58.5,
+        ScoreCase(candidate: candidate(), capabilities: ["french"], requested: ["spanish"], expected: 58.5,
                   testDescription: "no matching capability"),
     ]
 
     @Test(arguments: scoreCases)
     func scoreMatchesHandComputedValues(_ scoreCase: ScoreCase) {
-        let pool = CandidatePool([scoreCase.candidate])
-        let ranking = AgentScorer.rank(pool.candidates, requesting: pool.request(scoreCase.requested))
+        let pool = CandidatePool([.init(candidate: scoreCase.candidate, capabilities: scoreCase.capabilities)])
+        let ranking = AgentScorer.rank(pool, requesting: pool.request(scoreCase.requested))
         let best = ranking.best!
         #expect(abs(best.score - scoreCase.expected) < 1e-9, "\(best.score) vs \(scoreCase.expected)")
         let parts = best.breakdown
@@ -60,10 +63,10 @@ struct AgentScorerTests {
         let full = Self.candidate("00000000-0000-0000-0000-00000000000a", load: 3, max: 3, success: 1)
         let inactive = Self.candidate("00000000-0000-0000-0000-00000000000b", success: 1, active: false)
         let ok = Self.candidate("00000000-0000-0000-0000-00000000000c", success: 0.1)
-        let ranking = AgentScorer.rank([full, inactive, ok])
+        let ranking = AgentScorer.rank(Self.pool(full, inactive, ok))
         #expect(ranking.eligibleCount == 1)
         #expect(ranking.best?.agentId == ok.id)
-        #expect(AgentScorer.rank([full, inactive]).best == nil)
+        #expect(AgentScorer.rank(Self.pool(full, inactive)).best == nil)
     }
 
     @Test func tiesGoToLowerLoadThenHigherPriorityThenSmallerId() {
@@ -71,40 +74,41 @@ struct AgentScorerTests {
         let flat = ScoringWeights(successRate: 1, priority: 0, load: 0, handlingTime: 0, capabilities: 0)
         let a = Self.candidate("00000000-0000-0000-0000-000000000003", priority: 5, load: 2)
         let b = Self.candidate("00000000-0000-0000-0000-000000000002", priority: 5, load: 1)
-        #expect(AgentScorer.rank([a, b], weights: flat).best?.agentId == b.id, "lower load first")
+        #expect(AgentScorer.rank(Self.pool(a, b), weights: flat).best?.agentId == b.id, "lower load first")
 
         let c = Self.candidate("00000000-0000-0000-0000-000000000003", priority: 9, load: 1)
-        #expect(AgentScorer.rank([b, c], weights: flat).best?.agentId == c.id, "then higher priority")
+        #expect(AgentScorer.rank(Self.pool(b, c), weights: flat).best?.agentId == c.id, "then higher priority")
 
         let d = Self.candidate("00000000-0000-0000-0000-0000000000ff", priority: 5, load: 1)
         let e = Self.candidate("00000000-0000-0000-0000-0000000000fe", priority: 5, load: 1)
-        #expect(AgentScorer.rank([d, e], weights: flat).best?.agentId == e.id, "then the smaller id")
+        #expect(AgentScorer.rank(Self.pool(d, e), weights: flat).best?.agentId == e.id, "then the smaller id")
         let f = Self.candidate("a0000000-0000-0000-0000-000000000000", priority: 5, load: 1)
         let g = Self.candidate("0b000000-0000-0000-0000-000000000000", priority: 5, load: 1)
-        #expect(AgentScorer.rank([f, g], weights: flat).best?.agentId == g.id, "ids compare as their strings do")
+        #expect(AgentScorer.rank(Self.pool(f, g), weights: flat).best?.agentId == g.id, "ids compare as their strings do")
     }
 
     @Test func rankKeepsTheTopNInOrder() {
         let candidates = (0..<200).map { index in
             Self.candidate(String(format: "00000000-0000-0000-0000-%012d", index), success: Double(index % 97) / 100)
         }
-        let ranking = AgentScorer.rank(candidates, keep: 20)
+        let ranking = AgentScorer.rank(CandidatePool(candidates: candidates), keep: 20)
         #expect(ranking.top.count == 20)
         #expect(ranking.eligibleCount == 200)
         let scores = ranking.top.map(\.score)
         #expect(scores == scores.sorted(by: >))
         let bruteForce = candidates.map { AgentScorer.score($0, matches: 0, weights: .contractDefaults) }.sorted(by: >)
         #expect(scores == Array(bruteForce.prefix(20)))
-        #expect(AgentScorer.rank(candidates, keep: 0).top.count == 1, "the best is always kept")
+        #expect(AgentScorer.rank(CandidatePool(candidates: candidates), keep: 0).top.count == 1, "the best is always kept")
     }
 
     @Test func capabilityMatchingWorksBeyondSixtyFourDistinctNames() {
         let many = (0..<70).map { index in
-            Self.candidate(String(format: "00000000-0000-0000-0000-%012d", index), capabilities: ["cap\(index)"])
+            CandidatePool.Entry(candidate: Self.candidate(String(format: "00000000-0000-0000-0000-%012d", index)),
+                                capabilities: ["cap\(index)"])
         }
         let pool = CandidatePool(many)
-        let ranking = AgentScorer.rank(pool.candidates, requesting: pool.request(["cap69"]))
-        #expect(ranking.best?.agentId == many[69].id)
+        let ranking = AgentScorer.rank(pool, requesting: pool.request(["cap69"]))
+        #expect(ranking.best?.agentId == many[69].candidate.id)
         #expect(ranking.best?.breakdown.capabilities.value == 1)
     }
 
@@ -112,7 +116,7 @@ struct AgentScorerTests {
         let weights = ScoringWeights(successRate: 0, priority: 100, load: 0, handlingTime: 0, capabilities: 0)
         let low = Self.candidate("00000000-0000-0000-0000-000000000001", priority: 2, success: 1)
         let high = Self.candidate("00000000-0000-0000-0000-000000000002", priority: 8, success: 0)
-        let best = AgentScorer.rank([low, high], weights: weights).best
+        let best = AgentScorer.rank(Self.pool(low, high), weights: weights).best
         #expect(best?.agentId == high.id)
         #expect(best?.score == 80)
     }

@@ -11,12 +11,14 @@ enum ScorerBenchmark {
             var generator = SplitMix(seed: 42)
             let capabilities = ["french", "spanish", "refunds", "vip", "billing", "tech", "sales", "retention"]
             let pool = CandidatePool((0..<size).map { _ in
-                RoutingCandidate(
-                    id: UUID(), isActive: generator.next() % 10 != 0,
-                    priority: Int(generator.next() % 10) + 1,
-                    currentLoad: Int(generator.next() % 12), maxConcurrent: 10,
-                    successRate: Double(generator.next() % 1000) / 1000,
-                    avgHandlingTime: Double(generator.next() % 600),
+                CandidatePool.Entry(
+                    candidate: RoutingCandidate(
+                        id: UUID(), isActive: generator.next() % 10 != 0,
+                        priority: Int(generator.next() % 10) + 1,
+                        currentLoad: Int(generator.next() % 12), maxConcurrent: 10,
+                        successRate: Double(generator.next() % 1000) / 1000,
+                        avgHandlingTime: Double(generator.next() % 600)
+                    ),
                     capabilities: (0..<3).map { _ in capabilities[Int(generator.next() % UInt64(capabilities.count))] }
                 )
             })
@@ -26,7 +28,7 @@ enum ScorerBenchmark {
             var checksum = 0.0
             for _ in 0..<decisions {
                 let start = ContinuousClock.now
-                let ranking = AgentScorer.rank(pool.candidates, requesting: request, weights: .contractDefaults, keep: 20)
+                let ranking = AgentScorer.rank(pool, requesting: request, weights: .contractDefaults, keep: 20)
                 let elapsed = ContinuousClock.now - start
                 checksum += ranking.best?.score ?? 0
                 samples.append(Double(elapsed.components.attoseconds) / 1e12 + Double(elapsed.components.seconds) * 1e6)

@@ -69,7 +69,7 @@ struct AgentRouter: Sendable {
         if let decision = try await choose(from: sectorPool, strategy: .sector, sector: sector, request, claiming, db) {
             return record(decision)
         }
-        let ranking = AgentScorer.rank(sectorPool.candidates, requesting: sectorPool.request(request.capabilities),
+        let ranking = AgentScorer.rank(sectorPool, requesting: sectorPool.request(request.capabilities),
                                        weights: policy.weights, keep: policy.decisionLogCandidates)
         return record(RoutingDecision(strategy: .none, sector: sector, teamId: request.teamId, ranking: ranking,
                                       chosen: nil, poolSize: sectorPool.candidates.count))
@@ -83,7 +83,7 @@ struct AgentRouter: Sendable {
         let capabilityRequest = pool.request(request.capabilities)
         var lostClaims: Set<UUID> = []
         while true {
-            let ranking = AgentScorer.rank(pool.candidates, requesting: capabilityRequest, weights: policy.weights,
+            let ranking = AgentScorer.rank(pool, requesting: capabilityRequest, weights: policy.weights,
                                            keep: policy.decisionLogCandidates, excluding: lostClaims)
             guard let best = ranking.best else { return nil }
             if !claiming {
@@ -129,7 +129,7 @@ struct AgentRouter: Sendable {
             agents = try await scope.query(SectorAgent.self, on: db)
                 .filter(\.$sector == sector).filter(\.$status == .active).all()
         }
-        return CandidatePool(agents.map(RoutingCandidate.init))
+        return CandidatePool(agents.map { CandidatePool.Entry(candidate: RoutingCandidate($0), capabilities: $0.capabilities) })
     }
 
     /// Load, capacity and status as committed now; the cache never decides whether an agent is full.
@@ -160,7 +160,7 @@ extension RoutingCandidate {
         self.init(
             id: agent.id!, isActive: agent.status == .active, priority: agent.priority,
             currentLoad: agent.currentLoad, maxConcurrent: agent.maxConcurrent, successRate: agent.successRate,
-            avgHandlingTime: agent.avgHandlingTime, capabilities: agent.capabilities
+            avgHandlingTime: agent.avgHandlingTime
         )
     }
 }

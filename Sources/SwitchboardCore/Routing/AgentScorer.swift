@@ -11,7 +11,8 @@ struct ScoringWeights: Codable, Sendable, Equatable {
     static let contractDefaults = ScoringWeights()
 }
 
-/// What the scorer needs to know about one agent; no I/O, no Fluent.
+/// What the scorer needs to know about one agent: plain values only (no references), so ranking a large pool
+/// moves no reference counts. Capability names live beside it in `CandidatePool`.
 struct RoutingCandidate: Sendable, Equatable {
     let id: UUID
     var isActive: Bool
@@ -20,8 +21,7 @@ struct RoutingCandidate: Sendable, Equatable {
     var maxConcurrent: Int
     var successRate: Double
     var avgHandlingTime: Double
-    var capabilities: [String]
-    /// Bits of `capabilities` in the pool's capability index (see `CandidatePool`).
+    /// Bits of the agent's capabilities in the pool's capability index (see `CandidatePool`).
     var capabilityMask: UInt64 = 0
 
     var isEligible: Bool { isActive && currentLoad < maxConcurrent }
@@ -35,18 +35,27 @@ struct RoutingCandidate: Sendable, Equatable {
     }
 }
 
-/// The requested capabilities, resolved against a pool once per decision.
+/// The requested capabilities, resolved against one pool once per decision.
 struct CapabilityRequest: Sendable {
-    let names: Set<String>
-    /// Set when every requested name could be mapped to the pool's bit index.
-    let mask: UInt64?
+    enum Matching: Sendable {
+        case none
+        /// Every agent's capabilities fit the pool's 64-bit index: one AND and a popcount per candidate.
+        case mask(UInt64)
+        /// More than 64 distinct capabilities in the pool: counts computed once for the decision.
+        case counts([Int])
+    }
 
-    static let none = CapabilityRequest(names: [], mask: 0)
+    let matching: Matching
 
-    func matches(_ candidate: RoutingCandidate) -> Int {
-        if names.isEmpty { return 0 }
-        if let mask { return (candidate.capabilityMask & mask).nonzeroBitCount }
-        return candidate.capabilities.reduce(0) { $0 + (names.contains($1) ? 1 : 0) }
+    static let none = CapabilityRequest(matching: .none)
+
+    @inline(__always)
+    func matches(_ candidate: RoutingCandidate, at index: Int) -> Int {
+        switch matching {
+        case .none: 0
+        case .mask(let mask): (candidate.capabilityMask & mask).nonzeroBitCount
+        case .counts(let counts): counts[index]
+        }
     }
 }
 
@@ -86,6 +95,7 @@ struct Ranking: Sendable {
 /// each factor clamped to [0, 1] (the capability term counts matches and is not clamped);
 /// ties go to lower load, then higher priority, then the smaller id.
 enum AgentScorer {
+    @inline(__always)
     static func factors(of candidate: RoutingCandidate, matches: Int) -> (Double, Double, Double, Double, Double) {
         (
             clamp(candidate.successRate),
@@ -96,6 +106,7 @@ enum AgentScorer {
         )
     }
 
+    @inline(__always)
     static func score(_ candidate: RoutingCandidate, matches: Int, weights: ScoringWeights) -> Double {
         let (success, priority, load, handling, capabilities) = factors(of: candidate, matches: matches)
         return weights.successRate * success + weights.priority * priority + weights.load * load
@@ -120,10 +131,10 @@ enum AgentScorer {
         )
     }
 
-    /// Ranks the eligible candidates and keeps the best `keep` (a bounded insertion, so ranking stays
+    /// Ranks the pool's eligible candidates and keeps the best `keep` (a bounded insertion, so ranking stays
     /// linear in the pool size). `excluding` skips agents whose claim was already lost.
     static func rank(
-        _ candidates: [RoutingCandidate],
+        _ pool: CandidatePool,
         requesting request: CapabilityRequest = .none,
         weights: ScoringWeights = .contractDefaults,
         keep: Int = 20,
@@ -133,29 +144,33 @@ enum AgentScorer {
         var top: [(score: Double, index: Int)] = []
         top.reserveCapacity(limit + 1)
         var eligible = 0
-        for index in candidates.indices {
-            let candidate = candidates[index]
-            guard candidate.isEligible, excluded.isEmpty || !excluded.contains(candidate.id) else { continue }
-            eligible += 1
-            let entry = (score: score(candidate, matches: request.matches(candidate), weights: weights), index: index)
-            if top.count == limit {
-                guard ranksBefore(entry, top[limit - 1], in: candidates) else { continue }
-                top.removeLast()
+        pool.candidates.withUnsafeBufferPointer { candidates in
+            for index in candidates.indices {
+                guard candidates[index].isEligible, excluded.isEmpty || !excluded.contains(candidates[index].id) else { continue }
+                eligible += 1
+                let entry = (score: score(candidates[index], matches: request.matches(candidates[index], at: index), weights: weights),
+                             index: index)
+                if top.count == limit {
+                    guard ranksBefore(entry, top[limit - 1], in: candidates) else { continue }
+                    top.removeLast()
+                }
+                var position = top.count
+                while position > 0 && ranksBefore(entry, top[position - 1], in: candidates) { position -= 1 }
+                top.insert(entry, at: position)
             }
-            var position = top.count
-            while position > 0 && ranksBefore(entry, top[position - 1], in: candidates) { position -= 1 }
-            top.insert(entry, at: position)
         }
         let explained = top.map { entry in
-            explain(candidates[entry.index], matches: request.matches(candidates[entry.index]), weights: weights)
+            explain(pool.candidates[entry.index], matches: request.matches(pool.candidates[entry.index], at: entry.index),
+                    weights: weights)
         }
         return Ranking(top: explained, eligibleCount: eligible)
     }
 
     private static let scoreTolerance = 1e-9
 
+    @inline(__always)
     private static func ranksBefore(
-        _ a: (score: Double, index: Int), _ b: (score: Double, index: Int), in candidates: [RoutingCandidate]
+        _ a: (score: Double, index: Int), _ b: (score: Double, index: Int), in candidates: UnsafeBufferPointer<RoutingCandidate>
     ) -> Bool {
         if abs(a.score - b.score) > scoreTolerance { return a.score > b.score }
         let x = candidates[a.index], y = candidates[b.index]
@@ -164,8 +179,9 @@ enum AgentScorer {
         return x.idOrder < y.idOrder
     }
 
+    /// Clamps to [0, 1]; NaN becomes 0 (infinities clamp like any other number).
+    @inline(__always)
     private static func clamp(_ value: Double) -> Double {
-        guard value.isFinite else { return 0 }
-        return min(max(value, 0), 1)
+        value >= 0 ? (value <= 1 ? value : 1) : 0
     }
 }

@@ -1,51 +1,67 @@
 import Foundation
 
-/// The agents a request may be routed to, with their capabilities indexed as bits so that matching
-/// costs one AND and a popcount per candidate.
+/// The agents a request may be routed to. Capabilities are indexed as bits when the pool has at most 64
+/// distinct ones, so matching costs one AND and a popcount per candidate.
 struct CandidatePool: Sendable {
+    struct Entry: Sendable {
+        var candidate: RoutingCandidate
+        var capabilities: [String]
+    }
+
     private(set) var candidates: [RoutingCandidate]
+    /// Parallel to `candidates`.
+    private let capabilities: [[String]]
     private let capabilityBits: [String: Int]?
 
-    init(_ candidates: [RoutingCandidate]) {
+    init(_ entries: [Entry]) {
         var bits: [String: Int] = [:]
-        for name in candidates.lazy.flatMap(\.capabilities) where bits[name] == nil {
+        for name in entries.lazy.flatMap(\.capabilities) where bits[name] == nil {
             bits[name] = bits.count
         }
         let indexable = bits.count <= UInt64.bitWidth
-        self.capabilityBits = indexable ? bits : nil
-        self.candidates = candidates.map { candidate in
-            var candidate = candidate
-            if indexable {
-                candidate.capabilityMask = candidate.capabilities.reduce(UInt64(0)) { $0 | (1 << UInt64(bits[$1]!)) }
-            }
+        capabilityBits = indexable ? bits : nil
+        capabilities = entries.map(\.capabilities)
+        candidates = entries.map { entry in
+            var candidate = entry.candidate
+            candidate.capabilityMask = indexable
+                ? entry.capabilities.reduce(UInt64(0)) { $0 | (1 << UInt64(bits[$1]!)) } : 0
             return candidate
         }
+    }
+
+    /// A pool of agents without capabilities.
+    init(candidates: [RoutingCandidate]) {
+        self.init(candidates.map { Entry(candidate: $0, capabilities: []) })
     }
 
     var agentIds: [UUID] { candidates.map(\.id) }
     var isEmpty: Bool { candidates.isEmpty }
 
-    func request(_ capabilities: [String]) -> CapabilityRequest {
-        let names = Set(capabilities)
+    func request(_ requested: [String]) -> CapabilityRequest {
+        let names = Set(requested)
         guard !names.isEmpty else { return .none }
-        guard let capabilityBits else { return CapabilityRequest(names: names, mask: nil) }
+        guard let capabilityBits else {
+            return CapabilityRequest(matching: .counts(capabilities.map { $0.reduce(0) { $0 + (names.contains($1) ? 1 : 0) } }))
+        }
         // A name no agent has can match nobody, so it contributes no bit.
         let mask = names.reduce(UInt64(0)) { mask, name in
             capabilityBits[name].map { mask | (1 << UInt64($0)) } ?? mask
         }
-        return CapabilityRequest(names: names, mask: mask)
+        return CapabilityRequest(matching: .mask(mask))
     }
 
-    /// The pool with live values (load, status, capacity) read fresh from the database.
+    /// The pool with live values (load, status, capacity) read fresh from the database; agents that are
+    /// gone keep their place but are never eligible.
     func withLiveState(_ live: [UUID: LiveAgentState]) -> CandidatePool {
         var copy = self
-        copy.candidates = candidates.compactMap { candidate in
-            guard let state = live[candidate.id] else { return nil }
-            var candidate = candidate
-            candidate.currentLoad = state.currentLoad
-            candidate.maxConcurrent = state.maxConcurrent
-            candidate.isActive = state.isActive
-            return candidate
+        for index in copy.candidates.indices {
+            guard let state = live[copy.candidates[index].id] else {
+                copy.candidates[index].isActive = false
+                continue
+            }
+            copy.candidates[index].currentLoad = state.currentLoad
+            copy.candidates[index].maxConcurrent = state.maxConcurrent
+            copy.candidates[index].isActive = state.isActive
         }
         return copy
     }

@@ -46,7 +46,7 @@ struct QueueAssigner: Sendable {
                 continue
             }
             let candidate = RoutingCandidate(agent)
-            let matches = CapabilityRequest(names: Set(call.capabilities), mask: nil).matches(candidate)
+            let matches = Set(call.capabilities).intersection(agent.capabilities).count
             let scored = AgentScorer.explain(candidate, matches: matches, weights: policy.weights)
             let decision = RoutingDecision(
                 strategy: .queue, sector: call.sector, teamId: call.teamId,
