@@ -186,8 +186,9 @@ struct PerformanceTests {
                 let response = try await client.complete(callId, outcome: agentId == star ? "failed" : "successful", seconds: 100)
                 #expect(response.status == .ok)
             }
-            let status = try await aggregate(app)
-            #expect(status.agentsRefreshed >= 2)
+            try await aggregate(app)
+            #expect(try await client.agent(star)["success_rate"] == .number(0))
+            #expect(try await client.agent(rookie)["success_rate"] == .number(1))
 
             let route = try await client.send(.POST, "/api/routing/route", json: #"{"sector":"billing"}"#)
             #expect(route.data["agent_id"].uuid == rookie)

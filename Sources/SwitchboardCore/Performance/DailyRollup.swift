@@ -150,23 +150,31 @@ enum DailyRollup {
         return byTenant
     }
 
-    /// One UPDATE per tenant batch, with CASE expressions carrying each agent's new values.
-    static func applyRolling(_ values: [Rolling], clientId: String, on sql: any SQLDatabase) async throws {
-        for start in stride(from: 0, to: values.count, by: batchSize) {
-            let batch = values[start..<min(start + batchSize, values.count)]
-            var successCase: SQLQueryString = "CASE id"
-            var handlingCase: SQLQueryString = "CASE id"
-            for value in batch {
-                successCase = successCase + " WHEN \(bind: value.agentId) THEN \(bind: value.successRate)"
-                handlingCase = handlingCase + " WHEN \(bind: value.agentId) THEN \(bind: value.avgHandlingTime)"
-            }
-            successCase = successCase + " ELSE success_rate END"
-            handlingCase = handlingCase + " ELSE avg_handling_time END"
-            let ids = batch.map(\.agentId) as [any Encodable & Sendable]
-            let statement: SQLQueryString = "UPDATE sector_agents SET success_rate = "
-                + successCase + ", avg_handling_time = " + handlingCase
-                + " WHERE client_id = \(bind: clientId) AND id IN (\(binds: ids))"
-            try await sql.raw(statement).run()
+    /// Writes the values that differ from the agents' current ones: one UPDATE … FROM (VALUES …) per tenant batch,
+    /// a join both databases run as a lookup per row. VALUES columns are `column1…` on both.
+    static func applyRolling(_ values: [Rolling], clientId: String, on sql: any SQLDatabase) async throws -> Int {
+        let current = try await sql.select().columns("id", "success_rate", "avg_handling_time").from(SectorAgent.schema)
+            .where("client_id", .equal, clientId).where("id", .in, values.map(\.agentId)).all()
+        var currentById: [UUID: (Double, Double)] = [:]
+        for row in current {
+            currentById[try row.decode("id")] = (try row.decode("success_rate"), try row.decode("avg_handling_time"))
         }
+        let changed = values.filter { value in
+            guard let (successRate, handling) = currentById[value.agentId] else { return false }
+            return abs(successRate - value.successRate) > 1e-12 || abs(handling - value.avgHandlingTime) > 1e-9
+        }
+        for start in stride(from: 0, to: changed.count, by: batchSize) {
+            let batch = changed[start..<min(start + batchSize, changed.count)]
+            var rows: [any SQLExpression] = []
+            for value in batch {
+                rows.append(SQLGroupExpression([SQLBind(value.agentId), SQLBind(value.successRate), SQLBind(value.avgHandlingTime)]))
+            }
+            try await sql.raw("""
+                UPDATE sector_agents SET success_rate = v.column2, avg_handling_time = v.column3
+                FROM (VALUES \(SQLList(rows))) AS v
+                WHERE sector_agents.id = v.column1 AND sector_agents.client_id = \(bind: clientId)
+                """).run()
+        }
+        return changed.count
     }
 }

@@ -159,8 +159,12 @@ actor PerformanceAggregator {
 
             let firstDay = Day(containing: startedAt).adding(days: -(rollingWindowDays - 1))
             let rolling = try await DailyRollup.rollingValues(from: firstDay, on: sql)
+            var refreshed = 0
+            var refreshedTenants: Set<String> = []
             for (clientId, values) in rolling {
-                try await DailyRollup.applyRolling(values, clientId: clientId, on: sql)
+                let changed = try await DailyRollup.applyRolling(values, clientId: clientId, on: sql)
+                refreshed += changed
+                if changed > 0 { refreshedTenants.insert(clientId) }
             }
 
             try await sql.insert(into: "aggregator_state")
@@ -173,8 +177,8 @@ actor PerformanceAggregator {
                 mode: watermark == nil ? "full" : "incremental",
                 groups: groups,
                 rowsWritten: groups,
-                agentsRefreshed: rolling.values.reduce(0) { $0 + $1.count },
-                refreshedTenants: Set(rolling.keys).union(touched?.tenants ?? [])
+                agentsRefreshed: refreshed,
+                refreshedTenants: refreshedTenants
             )
         }
     }
