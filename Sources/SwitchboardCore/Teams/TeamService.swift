@@ -214,6 +214,7 @@ struct TeamService: Sendable {
         let scope = self.scope, tenant = self.tenant
         try await store.write { db in
             _ = try await findMember(memberId, in: teamId, on: db)
+            _ = try await scope.find(SectorAgent.self, agentId, on: db)
             let assignment = try await scope.query(TeamAgentAssignment.self, on: db)
                 .filter(\.$member.$id == memberId)
                 .filter(\.$agent.$id == agentId)
