@@ -1,6 +1,7 @@
 import Foundation
 
-/// `swift run -c release SwitchboardBench scorer | aggregate [calls agents teams days]`
+/// `SwitchboardBench scorer | aggregate [calls agents teams days] | hello [port] | seed-agents N [client_id]`
+/// (build with `swift build -c release -Xswiftc -enable-testing --scratch-path .build-release`; see bench/run-all.sh)
 @main
 enum BenchEntrypoint {
     static func main() async throws {
@@ -16,8 +17,13 @@ enum BenchEntrypoint {
                 teams: numbers.count > 2 ? numbers[2] : 50,
                 days: numbers.count > 3 ? numbers[3] : 30
             )
+        case "hello":
+            try await HelloServer.run(port: arguments.count > 1 ? Int(arguments[1]) ?? 18080 : 18080)
+        case "seed-agents":
+            try await SeedAgents.run(count: arguments.count > 1 ? Int(arguments[1]) ?? 10_000 : 10_000,
+                                     clientId: arguments.count > 2 ? arguments[2] : "bench")
         default:
-            print("usage: SwitchboardBench scorer | aggregate [calls agents teams days]")
+            print("usage: SwitchboardBench scorer | aggregate [calls agents teams days] | hello [port] | seed-agents N [client_id]")
             exit(2)
         }
     }

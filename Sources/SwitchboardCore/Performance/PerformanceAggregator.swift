@@ -28,6 +28,8 @@ actor PerformanceAggregator {
         var lastError: String?
         /// Whether this process held the lease in its last attempt (false when another process was aggregating).
         var holdsLease = false
+        /// Milliseconds spent in each step of the last run, to see where time goes.
+        var lastPhasesMs: [String: Double] = [:]
     }
 
     static let advisoryLockKey = 4_242_001
@@ -111,6 +113,7 @@ actor PerformanceAggregator {
             status.groupsRecomputed = outcome.groups
             status.rowsWritten = outcome.rowsWritten
             status.agentsRefreshed = outcome.agentsRefreshed
+            status.lastPhasesMs = outcome.phasesMs
             status.watermark = started
             status.lastError = nil
             metrics.counter("switchboard_aggregator_runs_total", [("result", "ok")]).increment()
@@ -134,12 +137,21 @@ actor PerformanceAggregator {
         let rowsWritten: Int
         let agentsRefreshed: Int
         let refreshedTenants: Set<String>
+        let phasesMs: [String: Double]
     }
 
     /// One run in one transaction. Nil when another process holds the lease.
     static func aggregate(store: Store, startedAt: Date) async throws -> Outcome? {
         try await store.write { db in
             let sql = db as! any SQLDatabase
+            var phases: [String: Double] = [:]
+            var clock = ContinuousClock.now
+            func lap(_ phase: String) {
+                let now = ContinuousClock.now
+                let elapsed = now - clock
+                phases[phase, default: 0] += Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+                clock = now
+            }
             if store.isPostgres {
                 let row = try await sql.raw("SELECT pg_try_advisory_xact_lock(\(bind: advisoryLockKey)) AS locked").first()
                 guard try row?.decode(column: "locked", as: Bool.self) == true else { return nil }
@@ -150,10 +162,13 @@ actor PerformanceAggregator {
             if let watermark {
                 touched = try await DailyRollup.touched(since: watermark.addingTimeInterval(-watermarkOverlap), on: sql)
             }
+            lap("find_touched")
             var groups = 0
             for subject in DailyRollup.Subject.allCases {
                 let rows = try await DailyRollup.recount(subject, touched: touched, on: sql)
+                lap("recount")
                 try await DailyRollup.upsert(rows, into: subject, at: startedAt, on: sql)
+                lap("upsert")
                 groups += rows.count
             }
 
@@ -166,6 +181,7 @@ actor PerformanceAggregator {
                 refreshed += changed
                 if changed > 0 { refreshedTenants.insert(clientId) }
             }
+            lap("rolling")
 
             try await sql.insert(into: "aggregator_state")
                 .columns("name", "watermark", "updated_at")
@@ -178,7 +194,8 @@ actor PerformanceAggregator {
                 groups: groups,
                 rowsWritten: groups,
                 agentsRefreshed: refreshed,
-                refreshedTenants: refreshedTenants
+                refreshedTenants: refreshedTenants,
+                phasesMs: phases
             )
         }
     }

@@ -1,0 +1,97 @@
+"""Helpers for the reliability scripts: start and stop servers, call the API."""
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SECRET = "reliability-secret-reliability-secret-0000"
+KEY = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
+
+
+def binary():
+    release = os.path.join(ROOT, ".build-release", "release", "switchboard")
+    debug = os.path.join(ROOT, ".build", "debug", "switchboard")
+    return os.environ.get("SWITCHBOARD_BINARY") or (release if os.path.exists(release) else debug)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_env(sqlite_path=None, database_url=None, extra=None):
+    env = dict(os.environ, SWITCHBOARD_JWT_SECRET=SECRET, SWITCHBOARD_ENCRYPTION_KEY=KEY, SWITCHBOARD_RATE_LIMIT="off",
+               LOG_LEVEL="warning")
+    env.pop("DATABASE_URL", None)
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    if sqlite_path:
+        env["SWITCHBOARD_SQLITE_PATH"] = sqlite_path
+    env.update(extra or {})
+    return env
+
+
+def start(env, port, log_path):
+    log = open(log_path, "a")
+    process = subprocess.Popen([binary(), "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(base + "/health", timeout=1)
+            return process, base
+        except Exception:
+            if process.poll() is not None:
+                raise RuntimeError(open(log_path).read())
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the server did not start:\n" + open(log_path).read())
+
+
+def token(env, client_id, role="admin"):
+    return subprocess.check_output([binary(), "token", "--client-id", client_id, "--role", role, "--ttl", "3600"],
+                                   cwd=ROOT, env=env, text=True).strip().splitlines()[-1]
+
+
+def call(base, token_value, method, path, body=None, timeout=10):
+    """Returns (status, json); raises OSError when no answer came back."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method=method,
+                                     headers={"Authorization": f"Bearer {token_value}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def get_all(base, token_value, path):
+    items, offset = [], 0
+    separator = "&" if "?" in path else "?"
+    while True:
+        status, page = call(base, token_value, "GET", f"{path}{separator}limit=500&offset={offset}")
+        assert status == 200, (status, page)
+        items += page["data"]
+        offset += len(page["data"])
+        if not page["data"] or offset >= page["meta"]["total"]:
+            return items
+
+
+def check_loads(base, token_value):
+    """Every agent's current_load equals its active calls and never exceeds its capacity."""
+    agents = get_all(base, token_value, "/api/agents")
+    active = get_all(base, token_value, "/api/calls?status=active")
+    counts = {}
+    for item in active:
+        counts[item["agent_id"]] = counts.get(item["agent_id"], 0) + 1
+    problems = []
+    for agent in agents:
+        if agent["current_load"] != counts.get(agent["id"], 0):
+            problems.append(f"agent {agent['name']}: current_load {agent['current_load']} but {counts.get(agent['id'], 0)} active calls")
+        if agent["current_load"] > agent["max_concurrent"]:
+            problems.append(f"agent {agent['name']}: load {agent['current_load']} over capacity {agent['max_concurrent']}")
+    return agents, active, problems
