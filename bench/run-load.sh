@@ -41,7 +41,7 @@ done
 
 echo "database=$database connections=$connections threads=2 duration_s=$duration"
 wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/load/create_calls.lua "http://127.0.0.1:$port/api/calls" \
-  | grep -E "^(requests|p[0-9]+_ms)="
+  | grep -E "^(requests|rps|errors|p[0-9]+_ms)="
 active=$(curl -sf -H "Authorization: Bearer $TOKEN" "$api/calls?status=active&limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["meta"]["total"])')
 queued=$(curl -sf -H "Authorization: Bearer $TOKEN" "$api/calls?status=queued&limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["meta"]["total"])')
 echo "calls_active=$active calls_queued=$queued"

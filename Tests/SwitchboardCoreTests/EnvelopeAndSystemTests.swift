@@ -1,4 +1,5 @@
 import Foundation
+import SQLKit
 import Testing
 import VaporTesting
 @testable import SwitchboardCore
@@ -75,6 +76,7 @@ struct EnvelopeAndSystemTests {
             #expect(response.status == .ok)
             #expect(response.text.contains(#"switchboard_http_requests_total{method="GET",route="/api/teams",status="200"} 1"#))
             #expect(response.text.contains("switchboard_http_request_duration_seconds_bucket"))
+            #expect(response.text.contains("switchboard_calls_queued"))
         }
     }
 
@@ -223,5 +225,22 @@ struct RateLimitTests {
         #expect(try SwitchboardConfiguration.fromEnvironment(["SWITCHBOARD_RATE_LIMIT": "off",
             "SWITCHBOARD_JWT_SECRET": String(repeating: "x", count: 32),
             "SWITCHBOARD_ENCRYPTION_KEY": Data(repeating: 1, count: 32).base64EncodedString()]).rateLimit == nil)
+    }
+}
+
+@Suite("Database failures")
+struct DatabaseFailureTests {
+    /// A broken database answers 503 with a generic message: no SQL, no driver text, no stack trace.
+    @Test func databaseErrorsAre503WithoutDetails() async throws {
+        try await withSwitchboard(isolated: true) { app in
+            let client = try await APIClient.make(app)
+            _ = try await client.createTeam()
+            try await (app.db as! any SQLDatabase).raw("DROP TABLE team_agent_assignments").run()
+            let response = try await client.send(.GET, "/api/teams")
+            #expect(response.status == .serviceUnavailable)
+            #expect(response.json == .object(["success": .bool(false), "error": .string("the database is unavailable; try again shortly")]))
+            #expect(!response.text.lowercased().contains("table"))
+            #expect(!response.text.lowercased().contains("select"))
+        }
     }
 }

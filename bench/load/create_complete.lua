@@ -21,8 +21,8 @@ response = function(status, headers, body)
 end
 
 done = function(summary, latency, requests)
-  io.write(string.format("requests=%d duration_s=%.2f rps=%.1f errors=%d\n", summary.requests,
-    summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
+  io.write(string.format("requests=%d\nrps=%.1f\nerrors=%d\n", summary.requests,
+    summary.requests / (summary.duration / 1e6),
     summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
   for _, p in ipairs({50, 90, 99}) do
     io.write(string.format("p%d_ms=%.3f\n", p, latency:percentile(p) / 1000))

@@ -20,14 +20,10 @@ struct AuditEntry: Sendable {
 /// Who did what to which entity, for every write and every denied request.
 enum AuditLog {
     static func record(_ entry: AuditEntry, on db: any Database) async throws {
-        let row = AuditLogEntry()
-        row.clientId = entry.clientId
-        row.actor = entry.actor
-        row.action = entry.action
-        row.entityType = entry.entityType
-        row.entityId = entry.entityId
-        row.outcome = entry.outcome.rawValue
-        try await row.create(on: db)
+        try await TenantScope(clientId: entry.clientId).insert(into: AuditLogEntry.schema, [
+            ("id", UUID()), ("actor", entry.actor), ("action", entry.action), ("entity_type", entry.entityType),
+            ("entity_id", entry.entityId), ("outcome", entry.outcome.rawValue), ("created_at", Date()),
+        ], on: db)
     }
 
     /// A successful write by `tenant`, recorded in the write's own transaction.

@@ -14,18 +14,15 @@ enum RoutingDecisionLog {
         tenant: Tenant, on db: any Database
     ) async throws {
         let encoder = WireJSON.encoder()
-        let row = tenant.scope.owned(RoutingDecisionRecord())
-        row.callId = callId
-        row.trigger = trigger
-        row.request = String(decoding: try encoder.encode(
-            RequestRecord(teamId: decision.teamId, sector: decision.sector, capabilities: capabilities)), as: UTF8.self)
-        row.strategy = decision.strategy.rawValue
-        row.agentId = decision.chosen?.agentId
-        row.score = decision.chosen?.score
-        row.candidateCount = decision.ranking.eligibleCount
-        row.candidates = String(decoding: try encoder.encode(decision.ranking.top), as: UTF8.self)
-        row.createdAt = Date()
-        try await row.create(on: db)
+        let request = RequestRecord(teamId: decision.teamId, sector: decision.sector, capabilities: capabilities)
+        try await tenant.scope.insert(into: RoutingDecisionRecord.schema, [
+            ("id", UUID()), ("call_id", callId), ("trigger", trigger),
+            ("request", String(decoding: try encoder.encode(request), as: UTF8.self)),
+            ("strategy", decision.strategy.rawValue), ("agent_id", decision.chosen?.agentId), ("score", decision.chosen?.score),
+            ("candidate_count", decision.ranking.eligibleCount),
+            ("candidates", String(decoding: try encoder.encode(decision.ranking.top), as: UTF8.self)),
+            ("created_at", Date()),
+        ], on: db)
     }
 }
 

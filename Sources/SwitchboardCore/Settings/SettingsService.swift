@@ -1,5 +1,6 @@
 import FluentKit
 import Foundation
+import SQLKit
 
 /// The tenant's settings with defaults filled in, all-or-nothing updates and their audit trail.
 struct SettingsService: Sendable {
@@ -54,10 +55,13 @@ struct SettingsService: Sendable {
         return (try rows.map(SettingAuditDTO.init), total)
     }
 
+    /// Read on every call (routing policy), so in SQL rather than through Fluent's reflective models.
     static func effectiveSettings(scope: TenantScope, on db: any Database) async throws -> [String: JSONValue] {
         var settings = SettingsSchema.defaults
-        for row in try await scope.query(Setting.self, on: db).all() where settings[row.key] != nil {
-            settings[row.key] = try JSONValue(canonicalText: row.value)
+        for row in try await scope.select(from: Setting.schema, on: db).columns("key", "value").all() {
+            let key: String = try row.decode("key")
+            guard settings[key] != nil else { continue }
+            settings[key] = try JSONValue(canonicalText: try row.decode("value"))
         }
         return settings
     }

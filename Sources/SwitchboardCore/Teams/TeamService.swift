@@ -20,14 +20,23 @@ struct TeamService: Sendable {
         let total = try await query.copy().count()
         let teams = try await query.sort(\.$name).sort(\.$id).range(page.offset..<(page.offset + page.limit)).all()
         let ids = teams.compactMap(\.id)
-        let members = try await scope.query(TeamMember.self, on: store.db).filter(\.$team.$id ~~ ids).all()
-        let assignments = try await scope.query(TeamAgentAssignment.self, on: store.db).filter(\.$team.$id ~~ ids).all()
-        let memberCounts = Dictionary(grouping: members, by: { $0.$team.id }).mapValues(\.count)
-        let agentCounts = Dictionary(grouping: assignments, by: { $0.$team.id }).mapValues { Set($0.map(\.$agent.id)).count }
+        let memberCounts = try await countsByTeam(TeamMember.schema, counting: "COUNT(*)", teams: ids)
+        let agentCounts = try await countsByTeam(TeamAgentAssignment.schema, counting: "COUNT(DISTINCT agent_id)", teams: ids)
         let summaries = teams.map {
             TeamSummaryDTO(team: TeamDTO($0), memberCount: memberCounts[$0.id!] ?? 0, agentCount: agentCounts[$0.id!] ?? 0)
         }
         return (summaries, total)
+    }
+
+    /// Per-team counts with one GROUP BY, rather than loading every member and assignment row.
+    private func countsByTeam(_ table: String, counting aggregate: String, teams: [UUID]) async throws -> [UUID: Int] {
+        guard !teams.isEmpty else { return [:] }
+        let rows = try await scope.select(from: table, on: store.db)
+            .column("team_id").column(SQLRaw(aggregate), as: "n")
+            .where("team_id", .in, teams).groupBy("team_id").all()
+        var counts: [UUID: Int] = [:]
+        for row in rows { counts[try row.decode("team_id")] = try row.decode("n") }
+        return counts
     }
 
     func detail(_ teamId: UUID) async throws -> TeamDetailDTO {

@@ -31,6 +31,9 @@ struct CreateCalls: AsyncMigration {
             .on(Call.schema).column("client_id").column("status").column("created_at").run()
         try await sql.create(index: "idx_calls_agent_status")
             .on(Call.schema).column("agent_id").column("status").run()
+        // Queue depth (scraped with /metrics) and start-up load reconciliation look across tenants by status.
+        try await sql.create(index: "idx_calls_status")
+            .on(Call.schema).column("status").run()
         try await sql.create(index: "idx_calls_completed_at")
             .on(Call.schema).column("completed_at").run()
         // The aggregator recomputes (agent, day) and (team, day) groups.
