@@ -175,11 +175,8 @@ actor PerformanceAggregator {
             let firstDay = Day(containing: startedAt).adding(days: -(rollingWindowDays - 1))
             let rolling = try await DailyRollup.rollingValues(from: firstDay, on: sql)
             var refreshed = 0
-            var refreshedTenants: Set<String> = []
             for (clientId, values) in rolling {
-                let changed = try await DailyRollup.applyRolling(values, clientId: clientId, on: sql)
-                refreshed += changed
-                if changed > 0 { refreshedTenants.insert(clientId) }
+                refreshed += try await DailyRollup.applyRolling(values, clientId: clientId, on: sql)
             }
             lap("rolling")
 
@@ -194,7 +191,8 @@ actor PerformanceAggregator {
                 groups: groups,
                 rowsWritten: groups,
                 agentsRefreshed: refreshed,
-                refreshedTenants: refreshedTenants,
+                // Another process may have written these values first; this process's pools are stale all the same.
+                refreshedTenants: Set(rolling.keys).union(touched?.tenants ?? []),
                 phasesMs: phases
             )
         }

@@ -39,21 +39,41 @@ struct LoadLedger: Sendable {
     }
 
     /// Sets every agent's load to its number of active calls and returns the agents that were wrong.
-    /// On PostgreSQL the calls table is locked against writers for the moment it takes, so a claim
-    /// committing in between cannot be overwritten by a stale count.
+    ///
+    /// SQLite (one process, writes serialised by the gate): one statement. PostgreSQL, where other processes may
+    /// be claiming and releasing meanwhile: each suspect agent is fixed in its own transaction that first locks
+    /// the agent's row, the same row every claim and release locks, so the count cannot miss a claim that is
+    /// committing, and no table lock can deadlock with a call being written.
     static func reconcileAll(in store: Store) async throws -> [Correction] {
-        try await store.write { tx in
-            let sql = tx as! any SQLDatabase
-            if store.isPostgres {
-                try await sql.raw("LOCK TABLE calls IN SHARE ROW EXCLUSIVE MODE").run()
+        let activeCalls = SQLRaw("(SELECT COUNT(*) FROM calls WHERE calls.agent_id = sector_agents.id AND calls.status = 'active')")
+        guard store.isPostgres else {
+            return try await store.write { tx in
+                try await (tx as! any SQLDatabase).update(SectorAgent.schema)
+                    .set("current_load", to: activeCalls)
+                    .where(SQLIdentifier("current_load"), .notEqual, activeCalls)
+                    .returning("id", "current_load")
+                    .all()
+                    .map { Correction(agentId: try $0.decode("id"), currentLoad: try $0.decode("current_load")) }
             }
-            let activeCalls = SQLRaw("(SELECT COUNT(*) FROM calls WHERE calls.agent_id = sector_agents.id AND calls.status = 'active')")
-            let rows = try await sql.update(SectorAgent.schema)
-                .set("current_load", to: activeCalls)
-                .where(SQLIdentifier("current_load"), .notEqual, activeCalls)
-                .returning("id", "current_load")
-                .all()
-            return try rows.map { Correction(agentId: try $0.decode("id"), currentLoad: try $0.decode("current_load")) }
         }
+        let suspects = try await store.sql.select().column("id").from(SectorAgent.schema)
+            .where(SQLIdentifier("current_load"), .notEqual, activeCalls).all()
+            .map { try $0.decode(column: "id", as: UUID.self) }
+        var corrections: [Correction] = []
+        for agentId in suspects {
+            let fixed = try await store.write { tx in
+                let sql = tx as! any SQLDatabase
+                try await sql.raw("SELECT id FROM sector_agents WHERE id = \(bind: agentId) FOR UPDATE").run()
+                return try await sql.update(SectorAgent.schema)
+                    .set("current_load", to: activeCalls)
+                    .where("id", .equal, agentId)
+                    .where(SQLIdentifier("current_load"), .notEqual, activeCalls)
+                    .returning("id", "current_load")
+                    .first()
+                    .map { Correction(agentId: try $0.decode("id"), currentLoad: try $0.decode("current_load")) }
+            }
+            if let fixed { corrections.append(fixed) }
+        }
+        return corrections
     }
 }
