@@ -86,14 +86,18 @@ def main():
             print("FAILED: the aggregator did not run cleanly", statuses)
 
         # A change through process 0 reaches routing on process 1 within the cache TTL (2 s here).
-        status, before = common.call(bases[1], token_value, "POST", "/api/routing/route", {"sector": "billing"})
+        # (A sector of its own, so queued billing calls do not take the new agent's capacity at once.)
+        status, before = common.call(bases[1], token_value, "POST", "/api/routing/route", {"sector": "vip"})
+        assert before["data"]["agent_id"] is None, before
         status, star = common.call(bases[0], token_value, "POST", "/api/agents",
-                                   {"name": "Star", "sector": "billing", "max_concurrent": 3, "success_rate": 1, "priority": 10,
-                                    "avg_handling_time": 1})
+                                   {"name": "Star", "sector": "vip", "max_concurrent": 3})
         time.sleep(2.5)
-        status, after = common.call(bases[1], token_value, "POST", "/api/routing/route", {"sector": "billing"})
+        status, after = common.call(bases[1], token_value, "POST", "/api/routing/route", {"sector": "vip"})
         seen = after["data"]["agent_id"] == star["data"]["id"]
         print(f"agent created through process 0 chosen by process 1 after the TTL: {seen}")
+        if not seen:
+            print("  route on process 1:", after["data"]["agent_id"], after["data"]["strategy"], after["data"]["score"],
+                  "star:", star["data"]["id"], "candidates:", [(c["agent_id"][:8], round(c["score"], 1)) for c in after["data"]["candidates"][:5]])
         ok = ok and seen
     finally:
         for process, _ in servers:

@@ -1,5 +1,6 @@
 import FluentKit
 import FluentSQL
+import PostgresNIO
 import SQLKit
 import Vapor
 
@@ -17,9 +18,24 @@ struct Store: Sendable {
     var isPostgres: Bool { writeGate == nil }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
-        guard let writeGate else { return try await db.transaction(body) }
+        guard let writeGate else { return try await retryingConflicts { try await db.transaction(body) } }
         return try await writeGate.serialize { try await db.transaction(body) }
     }
+
+    /// PostgreSQL aborts one of two transactions that wait on each other's rows (a deadlock, 40P01) or that
+    /// cannot be serialised (40001); the transaction rolled back completely, so running it again is safe.
+    private func retryingConflicts<T>(_ attempt: () async throws -> T) async throws -> T {
+        for retry in 1...Self.conflictRetries {
+            do {
+                return try await attempt()
+            } catch let error as PSQLError where ["40P01", "40001"].contains(error.serverInfo?[.sqlState] ?? "") {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(10 * retry))))
+            }
+        }
+        return try await attempt()
+    }
+
+    private static let conflictRetries = 3
 }
 
 /// An async mutex (FIFO) for SQLite writers.
