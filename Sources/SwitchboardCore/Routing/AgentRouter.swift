@@ -116,20 +116,40 @@ struct AgentRouter: Sendable {
         return pool.withLiveState(try await liveState(of: key, pool: pool, on: db))
     }
 
+    /// Pools are read with SQL into plain values: a sector can hold 100,000 agents, and hydrating that many
+    /// Fluent models cost seconds and hundreds of megabytes (docs/PERFORMANCE.md).
     private static func loadPool(_ key: PoolKey, scope: TenantScope, on db: any Database) async throws -> CandidatePool {
-        let agents: [SectorAgent]
+        var query = scope.select(from: SectorAgent.schema, on: db)
+            .columns("id", "status", "priority", "capabilities", "max_concurrent", "current_load", "success_rate",
+                     "avg_handling_time")
         switch key {
         case .team(let teamId):
-            let memberIds = try await scope.query(TeamMember.self, on: db)
-                .filter(\.$team.$id == teamId).filter(\.$status == .active).all().compactMap(\.id)
-            let agentIds = try await scope.query(TeamAgentAssignment.self, on: db)
-                .filter(\.$member.$id ~~ memberIds).all().map(\.$agent.id)
-            agents = try await scope.query(SectorAgent.self, on: db).filter(\.$id ~~ Array(Set(agentIds))).all()
+            let memberIds = try await scope.select(from: TeamMember.schema, on: db).column("id")
+                .where("team_id", .equal, teamId).where("status", .equal, ActiveStatus.active.rawValue).all()
+                .map { try $0.decode(column: "id", as: UUID.self) }
+            guard !memberIds.isEmpty else { return CandidatePool([]) }
+            let agentIds = try await scope.select(from: TeamAgentAssignment.schema, on: db).column("agent_id")
+                .where("member_id", .in, memberIds).all()
+                .map { try $0.decode(column: "agent_id", as: UUID.self) }
+            guard !agentIds.isEmpty else { return CandidatePool([]) }
+            query = query.where("id", .in, Array(Set(agentIds)))
         case .sector(let sector):
-            agents = try await scope.query(SectorAgent.self, on: db)
-                .filter(\.$sector == sector).filter(\.$status == .active).all()
+            query = query.where("sector", .equal, sector).where("status", .equal, ActiveStatus.active.rawValue)
         }
-        return CandidatePool(agents.map { CandidatePool.Entry(candidate: RoutingCandidate($0), capabilities: $0.capabilities) })
+        return CandidatePool(try await query.all().map { row in
+            CandidatePool.Entry(
+                candidate: RoutingCandidate(
+                    id: try row.decode("id"),
+                    isActive: try row.decode(column: "status", as: String.self) == ActiveStatus.active.rawValue,
+                    priority: try row.decode("priority"),
+                    currentLoad: try row.decode("current_load"),
+                    maxConcurrent: try row.decode("max_concurrent"),
+                    successRate: try row.decode("success_rate"),
+                    avgHandlingTime: try row.decode("avg_handling_time")
+                ),
+                capabilities: try row.decode("capabilities")
+            )
+        })
     }
 
     /// Load, capacity and status as committed now; the cache never decides whether an agent is full.
