@@ -25,11 +25,12 @@ struct AgentService: Sendable {
 
     func create(_ fields: AgentFields) async throws -> AgentDTO {
         let scope = self.scope, tenant = self.tenant
+        let queue = QueueAssigner(tenant: tenant, policy: try await RoutingPolicy.load(for: tenant.clientId, on: store.db))
         let agent = try await store.write { db in
             let agent = scope.owned(fields.makeModel())
             try await agent.create(on: db)
             try await AuditLog.record("agent.create", "agent", id: agent.id, by: tenant, on: db)
-            try await QueueAssigner(tenant: tenant).offerCapacity(of: agent.id!, on: db)
+            try await queue.offerCapacity(of: agent.id!, on: db)
             return try await scope.find(SectorAgent.self, agent.id!, on: db)
         }
         await pools.invalidate(tenant.clientId)
@@ -38,12 +39,13 @@ struct AgentService: Sendable {
 
     func update(_ id: UUID, with input: UpdateAgentInput) async throws -> AgentDTO {
         let scope = self.scope, tenant = self.tenant
+        let queue = QueueAssigner(tenant: tenant, policy: try await RoutingPolicy.load(for: tenant.clientId, on: store.db))
         let agent = try await store.write { db in
             let agent = try await scope.find(SectorAgent.self, id, on: db)
             try input.apply(to: agent)
             try await agent.save(on: db)
             try await AuditLog.record("agent.update", "agent", id: id, by: tenant, on: db)
-            try await QueueAssigner(tenant: tenant).offerCapacity(of: id, on: db)
+            try await queue.offerCapacity(of: id, on: db)
             return try await scope.find(SectorAgent.self, id, on: db)
         }
         await pools.invalidate(tenant.clientId)

@@ -137,8 +137,6 @@ extension Request {
 struct WholeNumber: Decodable, Sendable {
     let value: Int
 
-    init(_ value: Int) { self.value = value }
-
     init(from decoder: any Decoder) throws {
         let number = try decoder.singleValueContainer().decode(Double.self)
         guard number.isFinite, number.rounded() == number else {

@@ -6,7 +6,8 @@ import SQLKit
 /// a team whose active member it is assigned to. Runs inside the transaction that freed the capacity.
 struct QueueAssigner: Sendable {
     let tenant: Tenant
-    var policy: RoutingPolicy = .defaults
+    /// The tenant's policy, for the weights shown in the logged breakdown.
+    let policy: RoutingPolicy
 
     private var scope: TenantScope { tenant.scope }
 
