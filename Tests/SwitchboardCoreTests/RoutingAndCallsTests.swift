@@ -260,4 +260,26 @@ struct RoutingAndCallsTests {
             #expect(health.data["cache"]["cached_pools"] == .number(1))
         }
     }
+
+    @Test(.enabled(if: TestDatabase.isPostgres, "invalidations travel between processes through PostgreSQL"))
+    func otherProcessesSeeChangesAtOnce() async throws {
+        try await withSwitchboard { first in
+            try await withSwitchboard { second in
+                let viaFirst = try await APIClient.make(first)
+                let viaSecond = APIClient(app: second, clientId: viaFirst.clientId, role: .admin, token: viaFirst.token)
+                _ = try await viaFirst.createAgent("Old", successRate: 0.2)
+                // The second process caches the pool (TTL 300 s by default).
+                let before = try await viaSecond.send(.POST, "/api/routing/route", json: #"{"sector":"billing"}"#)
+                #expect(before.status == .ok)
+                let star = try await viaFirst.createAgent("Star", successRate: 1.0)
+                var seen = false
+                for _ in 0..<40 where !seen {
+                    let route = try await viaSecond.send(.POST, "/api/routing/route", json: #"{"sector":"billing"}"#)
+                    seen = route.data["agent_id"].uuid == star
+                    if !seen { try await Task.sleep(for: .milliseconds(50)) }
+                }
+                #expect(seen, "the change reached the other process well within the cache TTL")
+            }
+        }
+    }
 }

@@ -13,9 +13,8 @@ KEY = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
 
 
 def binary():
-    release = os.path.join(ROOT, ".build-release", "release", "switchboard")
-    debug = os.path.join(ROOT, ".build", "debug", "switchboard")
-    return os.environ.get("SWITCHBOARD_BINARY") or (release if os.path.exists(release) else debug)
+    """The debug build that `swift build`/`swift test` keeps current; SWITCHBOARD_BINARY picks another."""
+    return os.environ.get("SWITCHBOARD_BINARY") or os.path.join(ROOT, ".build", "debug", "switchboard")
 
 
 def free_port():

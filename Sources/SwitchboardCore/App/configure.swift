@@ -30,6 +30,15 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
         intervalSeconds: config.aggregationIntervalSeconds, logger: app.logger
     )
     app.lifecycle.use(AggregatorLifecycle())
+    if case .postgres(let url) = config.database {
+        let store = app.store(), logger = app.logger
+        await app.routingPools.broadcastInvalidations { clientId in
+            await PoolInvalidationChannel.notify(clientId, on: store, logger: logger)
+        }
+        app.poolInvalidationChannel = try PoolInvalidationChannel(
+            url: url, eventLoopGroup: app.eventLoopGroup, pools: app.routingPools, logger: app.logger)
+        app.lifecycle.use(PoolInvalidationLifecycle())
+    }
 
     try routes(app)
 

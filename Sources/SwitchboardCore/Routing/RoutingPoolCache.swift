@@ -20,6 +20,12 @@ actor RoutingPoolCache {
     private var generations: [String: Int] = [:]
     private(set) var hits = 0
     private(set) var misses = 0
+    /// Tells other processes (PostgreSQL NOTIFY); nil on SQLite, where one process is assumed.
+    private var broadcast: (@Sendable (String) async -> Void)?
+
+    func broadcastInvalidations(with broadcast: @escaping @Sendable (String) async -> Void) {
+        self.broadcast = broadcast
+    }
 
     func pool(
         _ key: PoolKey, clientId: String, ttl: Duration,
@@ -39,13 +45,20 @@ actor RoutingPoolCache {
         return pool
     }
 
-    func invalidate(_ clientId: String) {
-        entries[clientId] = nil
-        generations[clientId, default: 0] += 1
+    /// Drops the tenant's pools here and in every other process that listens.
+    func invalidate(_ clientId: String) async {
+        invalidateHere(clientId)
+        await broadcast?(clientId)
     }
 
-    func invalidate(_ clientIds: some Sequence<String>) {
-        for clientId in clientIds { invalidate(clientId) }
+    func invalidate(_ clientIds: some Sequence<String> & Sendable) async {
+        for clientId in clientIds { await invalidate(clientId) }
+    }
+
+    /// For invalidations that arrive from other processes.
+    func invalidateHere(_ clientId: String) {
+        entries[clientId] = nil
+        generations[clientId, default: 0] += 1
     }
 
     struct Snapshot: Content {
