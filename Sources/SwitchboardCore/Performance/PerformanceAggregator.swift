@@ -111,16 +111,16 @@ actor PerformanceAggregator {
             status.lastDurationMs = seconds * 1000
             status.lastRunMode = outcome.mode
             status.groupsRecomputed = outcome.groups
-            status.rowsWritten = outcome.rowsWritten
+            status.rowsWritten = outcome.groups  // one upserted row per recomputed group
             status.agentsRefreshed = outcome.agentsRefreshed
             status.lastPhasesMs = outcome.phasesMs
             status.watermark = started
             status.lastError = nil
             metrics.counter("switchboard_aggregator_runs_total", [("result", "ok")]).increment()
             metrics.histogram("switchboard_aggregator_run_seconds", buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30]).record(seconds)
-            metrics.counter("switchboard_aggregator_rows_written_total").increment(by: Int64(outcome.rowsWritten))
+            metrics.counter("switchboard_aggregator_rows_written_total").increment(by: Int64(outcome.groups))
             logger.info("aggregation finished", metadata: [
-                "mode": "\(outcome.mode)", "groups": "\(outcome.groups)", "rows": "\(outcome.rowsWritten)",
+                "mode": "\(outcome.mode)", "groups": "\(outcome.groups)",
                 "agents_refreshed": "\(outcome.agentsRefreshed)", "ms": "\(Int(seconds * 1000))",
             ])
         } catch {
@@ -134,7 +134,6 @@ actor PerformanceAggregator {
     struct Outcome: Sendable {
         let mode: String
         let groups: Int
-        let rowsWritten: Int
         let agentsRefreshed: Int
         let refreshedTenants: Set<String>
         let phasesMs: [String: Double]
@@ -189,7 +188,6 @@ actor PerformanceAggregator {
             return Outcome(
                 mode: watermark == nil ? "full" : "incremental",
                 groups: groups,
-                rowsWritten: groups,
                 agentsRefreshed: refreshed,
                 // Another process may have written these values first; this process's pools are stale all the same.
                 refreshedTenants: Set(rolling.keys).union(touched?.tenants ?? []),
