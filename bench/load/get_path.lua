@@ -4,11 +4,6 @@ local token = os.getenv("TOKEN")
 if token and #token > 0 then wrk.headers["Authorization"] = "Bearer " .. token end
 wrk.path = os.getenv("PATH_TO_GET") or "/health"
 
-done = function(summary, latency, requests)
-  io.write(string.format("requests=%d\nrps=%.1f\nerrors=%d\n", summary.requests,
-    summary.requests / (summary.duration / 1e6),
-    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
-  for _, p in ipairs({50, 90, 99}) do
-    io.write(string.format("p%d_ms=%.3f\n", p, latency:percentile(p) / 1000))
-  end
-end
+-- Run from the repository root (bench/run-all.sh and bench/run-load.sh do).
+dofile("bench/load/report.lua")
+done = function(summary, latency, requests) report(summary, latency) end

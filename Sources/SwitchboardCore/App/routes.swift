@@ -11,20 +11,14 @@ func routes(_ app: Application) throws {
     api = api.grouped(ReadOnlyForViewers())
     let admin = api.grouped(RoleGuard(minimum: .admin))
 
-    let teams = TeamsController()
-    teams.routes(api)
+    TeamsController().routes(api)
 
     let agents = AgentsController()
     agents.readRoutes(api)
     agents.adminRoutes(admin)
 
-    let calls = CallsController()
-    calls.readRoutes(api)
-    calls.writeRoutes(api)
-
-    let routing = RoutingController()
-    routing.readRoutes(api)
-    routing.writeRoutes(api)
+    CallsController().routes(api)
+    RoutingController().routes(api)
 
     let analytics = AnalyticsController()
     analytics.readRoutes(api)

@@ -1,14 +1,10 @@
 import Vapor
 
 struct CallsController: Sendable {
-    func readRoutes(_ routes: any RoutesBuilder) {
+    func routes(_ routes: any RoutesBuilder) {
         let calls = routes.grouped("calls")
         calls.get(use: list)
         calls.get(":call_id", use: get)
-    }
-
-    func writeRoutes(_ routes: any RoutesBuilder) {
-        let calls = routes.grouped("calls")
         calls.post(use: create)
         calls.post(":call_id", "complete", use: complete)
         calls.post(":call_id", "cancel", use: cancel)

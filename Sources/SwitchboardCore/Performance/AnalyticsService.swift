@@ -30,7 +30,7 @@ struct AnalyticsService: Sendable {
         return teams.map { team in
             TeamComparisonDTO(
                 teamId: team.id!, name: team.name, sector: team.sector,
-                totals: MetricTotalsDTO(counts: .combine((rowsByTeam[team.id!] ?? []).map(DailyCounts.init)))
+                totals: DailyMetricsDTO(date: nil, .combine((rowsByTeam[team.id!] ?? []).map(DailyCounts.init)))
             )
         }
     }
@@ -66,7 +66,7 @@ struct AnalyticsService: Sendable {
         MetricSeriesDTO(
             subjectId: subjectId, from: range.from.description, to: range.to.description,
             daily: days.map { DailyMetricsDTO(date: $0.0, $0.1) },
-            totals: MetricTotalsDTO(counts: .combine(days.map(\.1)))
+            totals: DailyMetricsDTO(date: nil, .combine(days.map(\.1)))
         )
     }
 }

@@ -59,7 +59,7 @@ extension DailyCounts {
 }
 
 extension DailyMetricsDTO {
-    init(date: String, _ counts: DailyCounts) {
+    init(date: String?, _ counts: DailyCounts) {
         self.init(date: date, callsHandled: counts.callsHandled, callsSuccessful: counts.callsSuccessful,
                   callsFailed: counts.callsFailed, callsResolved: counts.callsResolved,
                   avgSatisfaction: counts.avgSatisfaction, avgHandlingTime: counts.avgHandlingTime,

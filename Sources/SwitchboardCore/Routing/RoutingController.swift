@@ -2,14 +2,11 @@ import FluentKit
 import Vapor
 
 struct RoutingController: Sendable {
-    func readRoutes(_ routes: any RoutesBuilder) {
+    func routes(_ routes: any RoutesBuilder) {
         let routing = routes.grouped("routing")
         routing.get("decisions", use: decisions)
         routing.get("health", use: health)
-    }
-
-    func writeRoutes(_ routes: any RoutesBuilder) {
-        routes.grouped("routing").post("route", use: route)
+        routing.post("route", use: route)
     }
 
     /// A dry run: the recommendation and every candidate's breakdown; nothing is claimed or logged.

@@ -76,9 +76,9 @@ struct MemberDTO: Codable, Sendable, Equatable {
     }
 }
 
-/// One day of team or agent figures.
-struct DailyMetricsDTO: Codable, Sendable, Equatable {
-    let date: String
+/// One day of team or agent figures, or (without a date) the totals over a range.
+struct DailyMetricsDTO: Encodable, Sendable, Equatable {
+    let date: String?
     let callsHandled: Int
     let callsSuccessful: Int
     let callsFailed: Int
@@ -97,7 +97,7 @@ struct DailyMetricsDTO: Codable, Sendable, Equatable {
 
     init(_ row: AgentDailyMetrics) { self.init(date: row.date, DailyCounts(row)) }
 
-    init(date: String, callsHandled: Int, callsSuccessful: Int, callsFailed: Int, callsResolved: Int,
+    init(date: String?, callsHandled: Int, callsSuccessful: Int, callsFailed: Int, callsResolved: Int,
          avgSatisfaction: Double?, avgHandlingTime: Double, successRate: Double, resolutionRate: Double) {
         self.date = date
         self.callsHandled = callsHandled
@@ -110,10 +110,10 @@ struct DailyMetricsDTO: Codable, Sendable, Equatable {
         self.resolutionRate = resolutionRate
     }
 
-    /// `avg_satisfaction` is written as null when no call was rated, rather than left out.
+    /// `avg_satisfaction` is written as null when no call was rated, rather than left out; totals have no date.
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(date, forKey: .date)
+        try container.encodeIfPresent(date, forKey: .date)
         try container.encode(callsHandled, forKey: .callsHandled)
         try container.encode(callsSuccessful, forKey: .callsSuccessful)
         try container.encode(callsFailed, forKey: .callsFailed)
