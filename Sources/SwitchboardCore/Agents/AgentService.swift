@@ -5,7 +5,7 @@ import Foundation
 struct AgentService: Sendable {
     let store: Store
     let tenant: Tenant
-    let pools: RoutingPoolCache
+    let book: LoadBook
 
     private var scope: TenantScope { tenant.scope }
 
@@ -33,7 +33,7 @@ struct AgentService: Sendable {
             try await queue.offerCapacity(of: agent.id!, on: db)
             return try await scope.find(SectorAgent.self, agent.id!, on: db)
         }
-        await pools.invalidate(tenant.clientId)
+        await book.invalidate(tenant.clientId)
         return AgentDTO(agent)
     }
 
@@ -48,7 +48,7 @@ struct AgentService: Sendable {
             try await queue.offerCapacity(of: id, on: db)
             return try await scope.find(SectorAgent.self, id, on: db)
         }
-        await pools.invalidate(tenant.clientId)
+        await book.invalidate(tenant.clientId)
         return AgentDTO(agent)
     }
 
@@ -62,7 +62,7 @@ struct AgentService: Sendable {
             try await AuditLog.record("agent.deactivate", "agent", id: id, by: tenant, on: db)
             return agent
         }
-        await pools.invalidate(tenant.clientId)
+        await book.invalidate(tenant.clientId)
         return AgentDTO(agent)
     }
 }

@@ -15,7 +15,7 @@ struct AgentsController: Sendable {
     }
 
     private func service(_ req: Request) throws -> AgentService {
-        AgentService(store: req.store, tenant: try req.tenant, pools: req.application.routingPools)
+        AgentService(store: req.store, tenant: try req.tenant, book: req.application.loadBook)
     }
 
     @Sendable func list(req: Request) async throws -> Envelope<[AgentDTO]> {

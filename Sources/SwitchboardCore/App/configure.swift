@@ -25,18 +25,19 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
     app.migrations.add(SwitchboardMigrations.all)
 
     await app.jwt.keys.add(hmac: HMACKey(from: config.jwtSecret), digestAlgorithm: .sha256)
+    app.callWriter = CallWriter(store: app.store(), book: app.loadBook, metrics: app.metrics, logger: app.logger)
     app.aggregator = PerformanceAggregator(
-        store: app.store(), pools: app.routingPools, metrics: app.metrics,
+        store: app.store(), book: app.loadBook, metrics: app.metrics,
         intervalSeconds: config.aggregationIntervalSeconds, logger: app.logger
     )
     app.lifecycle.use(AggregatorLifecycle())
     if case .postgres(let url) = config.database {
         let store = app.store(), logger = app.logger
-        await app.routingPools.broadcastInvalidations { clientId in
+        app.loadBook.broadcastInvalidations { clientId in
             await PoolInvalidationChannel.notify(clientId, on: store, logger: logger)
         }
         app.poolInvalidationChannel = try PoolInvalidationChannel(
-            url: url, eventLoopGroup: app.eventLoopGroup, pools: app.routingPools, logger: app.logger)
+            url: url, eventLoopGroup: app.eventLoopGroup, pools: app.loadBook, logger: app.logger)
         app.lifecycle.use(PoolInvalidationLifecycle())
     }
 
@@ -48,6 +49,13 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
 }
 
 extension Application {
+    private struct CallWriterKey: StorageKey { typealias Value = CallWriter }
+
+    var callWriter: CallWriter {
+        get { storage[CallWriterKey.self]! }
+        set { storage[CallWriterKey.self] = newValue }
+    }
+
     private struct ConfigurationKey: StorageKey { typealias Value = SwitchboardConfiguration }
 
     public internal(set) var switchboardConfiguration: SwitchboardConfiguration {

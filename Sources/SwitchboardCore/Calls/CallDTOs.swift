@@ -18,23 +18,36 @@ struct CallDTO: Encodable, Sendable {
     let completedAt: Date?
     let cancelledAt: Date?
 
+    init(
+        id: UUID, status: CallStatus, agentId: UUID?, teamId: UUID?, sector: String, channel: CallChannel,
+        capabilities: [String], externalRef: String?, outcome: CallOutcome?, resolved: Bool?, satisfaction: Int?,
+        handlingTimeSeconds: Double?, createdAt: Date, assignedAt: Date?, completedAt: Date?, cancelledAt: Date?
+    ) {
+        self.id = id
+        self.status = status
+        self.agentId = agentId
+        self.teamId = teamId
+        self.sector = sector
+        self.channel = channel
+        self.capabilities = capabilities
+        self.externalRef = externalRef
+        self.outcome = outcome
+        self.resolved = resolved
+        self.satisfaction = satisfaction
+        self.handlingTimeSeconds = handlingTimeSeconds
+        self.createdAt = createdAt
+        self.assignedAt = assignedAt
+        self.completedAt = completedAt
+        self.cancelledAt = cancelledAt
+    }
+
     init(_ call: Call) {
-        id = call.id!
-        status = call.status
-        agentId = call.agentId
-        teamId = call.teamId
-        sector = call.sector
-        channel = call.channel
-        capabilities = call.capabilities
-        externalRef = call.externalRef
-        outcome = call.outcome
-        resolved = call.resolved
-        satisfaction = call.satisfaction
-        handlingTimeSeconds = call.handlingTimeSeconds
-        createdAt = call.createdAt
-        assignedAt = call.assignedAt
-        completedAt = call.completedAt
-        cancelledAt = call.cancelledAt
+        self.init(
+            id: call.id!, status: call.status, agentId: call.agentId, teamId: call.teamId, sector: call.sector,
+            channel: call.channel, capabilities: call.capabilities, externalRef: call.externalRef, outcome: call.outcome,
+            resolved: call.resolved, satisfaction: call.satisfaction, handlingTimeSeconds: call.handlingTimeSeconds,
+            createdAt: call.createdAt, assignedAt: call.assignedAt, completedAt: call.completedAt,
+            cancelledAt: call.cancelledAt)
     }
 
     private enum CodingKeys: String, CodingKey {
@@ -96,10 +109,11 @@ struct CreateCallInput: Decodable, Sendable {
     var channel: String?
     var externalRef: String?
 
-    func validated(defaultChannel: CallChannel) throws -> (route: RouteRequest, channel: CallChannel, externalRef: String?) {
+    /// The channel stays nil when absent: the writer fills in the tenant's default.
+    func validated() throws -> (route: RouteRequest, channel: CallChannel?, externalRef: String?) {
         (
             try RouteInput(teamId: teamId, sector: sector, capabilities: capabilities).validated(),
-            try channel.map { try Check.oneOf($0, "channel", as: CallChannel.self) } ?? defaultChannel,
+            try channel.map { try Check.oneOf($0, "channel", as: CallChannel.self) },
             try Check.optionalText(externalRef, "external_ref", maxLength: CallLimits.externalRef)
         )
     }

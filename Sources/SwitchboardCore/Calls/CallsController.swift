@@ -11,8 +11,7 @@ struct CallsController: Sendable {
     }
 
     private func service(_ req: Request) throws -> CallService {
-        CallService(store: req.store, tenant: try req.tenant, pools: req.application.routingPools,
-                    metrics: req.application.metrics)
+        CallService(store: req.store, tenant: try req.tenant, writer: req.application.callWriter)
     }
 
     @Sendable func create(req: Request) async throws -> Envelope<CallDTO> {

@@ -35,7 +35,7 @@ actor DemoSimulator {
     private static func step(_ app: Application) async throws {
         let tenant = DemoData.tenant
         let store = app.store()
-        let calls = CallService(store: store, tenant: tenant, pools: app.routingPools, metrics: app.metrics)
+        let calls = CallService(store: store, tenant: tenant, writer: app.callWriter)
         let teams = try await tenant.scope.query(Team.self, on: store.db).filter(\.$status == .active).all()
         let capabilities = ["french", "spanish", "german", "vip", "refunds", "hardware", "software", "enterprise"]
         for _ in 0..<Int.random(in: 1...3) {

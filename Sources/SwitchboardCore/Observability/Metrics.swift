@@ -32,6 +32,12 @@ final class SwitchboardMetrics: Sendable {
         registry.makeValueHistogram(name: name, labels: [], buckets: buckets)
     }
 
+    func recordRoutingDecision(since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        histogram("switchboard_routing_decision_seconds")
+            .record(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+
     func exposition() -> String {
         registry.emitToString()
     }

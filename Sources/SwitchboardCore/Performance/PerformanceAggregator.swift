@@ -37,16 +37,16 @@ actor PerformanceAggregator {
     static let rollingWindowDays = 7
 
     private let store: Store
-    private let pools: RoutingPoolCache
+    private let book: LoadBook
     private let metrics: SwitchboardMetrics
     private let logger: Logger
     private var status: Status
     private var currentRun: Task<Status, Never>?
     private var loop: Task<Void, Never>?
 
-    init(store: Store, pools: RoutingPoolCache, metrics: SwitchboardMetrics, intervalSeconds: Int, logger: Logger) {
+    init(store: Store, book: LoadBook, metrics: SwitchboardMetrics, intervalSeconds: Int, logger: Logger) {
         self.store = store
-        self.pools = pools
+        self.book = book
         self.metrics = metrics
         self.logger = logger
         self.status = Status(intervalSeconds: intervalSeconds)
@@ -102,7 +102,7 @@ actor PerformanceAggregator {
                 logger.info("aggregation skipped: another process holds the lease")
                 return status
             }
-            await pools.invalidate(outcome.refreshedTenants)
+            await book.invalidate(outcome.refreshedTenants)
             let elapsed = ContinuousClock.now - clock
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             status.runs += 1

@@ -35,6 +35,15 @@ struct CandidatePool: Sendable {
     }
 
     var agentIds: [UUID] { candidates.map(\.id) }
+
+    func capabilities(at index: Int) -> [String] { capabilities[index] }
+
+    /// The load book keeps each pool's live values current in place, without rebuilding it.
+    mutating func setLiveState(at index: Int, load: Int, maxConcurrent: Int, isActive: Bool) {
+        candidates[index].currentLoad = load
+        candidates[index].maxConcurrent = maxConcurrent
+        candidates[index].isActive = isActive
+    }
     var isEmpty: Bool { candidates.isEmpty }
 
     func request(_ requested: [String]) -> CapabilityRequest {

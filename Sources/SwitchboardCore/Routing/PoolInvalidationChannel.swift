@@ -5,19 +5,59 @@ import PostgresNIO
 import SQLKit
 import Vapor
 
-/// Carries routing-pool invalidations between server processes that share one PostgreSQL: every process
-/// NOTIFYs the tenant id after a change and LISTENs on one dedicated connection, so a change made through one
-/// process is routed by all the others at once rather than after the cache TTL.
+/// Agents' loads as one process committed them, for the load books of the others (PostgreSQL NOTIFY, sent in the
+/// committing transaction, so delivered only if it commits). Payloads stay under PostgreSQL's 8,000-byte limit.
+struct LoadNotification: Codable, Sendable {
+    static let channel = "switchboard_loads"
+    /// This process, so that it skips its own notifications (its book already holds those values).
+    static let origin = UUID().uuidString
+
+    struct State: Codable, Sendable {
+        let a: UUID
+        let l: Int
+        let m: Int
+        let on: Bool
+    }
+
+    let origin: String
+    let clientId: String
+    let states: [State]
+
+    static func payloads(_ loads: [String: [(agentId: UUID, load: Int, maxConcurrent: Int, isActive: Bool)]]) -> [String] {
+        var payloads: [String] = []
+        let encoder = JSONEncoder()
+        for (clientId, states) in loads {
+            // About 90 bytes a state: 60 a notification keeps well under the limit.
+            for start in stride(from: 0, to: states.count, by: 60) {
+                let chunk = states[start..<min(start + 60, states.count)]
+                let note = LoadNotification(origin: origin, clientId: clientId,
+                                            states: chunk.map { State(a: $0.agentId, l: $0.load, m: $0.maxConcurrent, on: $0.isActive) })
+                if let data = try? encoder.encode(note) { payloads.append(String(decoding: data, as: UTF8.self)) }
+            }
+        }
+        return payloads
+    }
+
+    func apply(to book: LoadBook) {
+        guard origin != Self.origin else { return }
+        book.applyCommitted(clientId, states.map { ($0.a, $0.l, $0.m, $0.on) })
+    }
+}
+
+/// Carries load-book invalidations and committed loads between server processes that share one PostgreSQL: every
+/// process NOTIFYs after a change and LISTENs on one dedicated connection, so a change made through one process is
+/// routed by all the others at once rather than after the cache TTL. A reconnect drops every book (changes may
+/// have been missed meanwhile).
 actor PoolInvalidationChannel {
     static let channel = "switchboard_routing_pools"
 
     private let configuration: PostgresConnection.Configuration
     private let eventLoopGroup: any EventLoopGroup
-    private let pools: RoutingPoolCache
+    private let pools: LoadBook
     private let logger: Logger
     private var listening: Task<Void, Never>?
 
-    init(url: String, eventLoopGroup: any EventLoopGroup, pools: RoutingPoolCache, logger: Logger) throws {
+    init(url: String, eventLoopGroup: any EventLoopGroup, pools: LoadBook, logger: Logger) throws {
         configuration = try SQLPostgresConfiguration(url: url).coreConfiguration
         self.eventLoopGroup = eventLoopGroup
         self.pools = pools
@@ -42,11 +82,27 @@ actor PoolInvalidationChannel {
                     let connection = try await PostgresConnection.connect(
                         on: group.any(), configuration: configuration, id: 0, logger: logger
                     ).get()
+                    await pools.invalidateEverythingHere()
                     do {
-                        try await connection.listen(on: Self.channel) { notifications in
-                            for try await notification in notifications {
-                                await pools.invalidateHere(notification.payload)
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            group.addTask {
+                                try await connection.listen(on: Self.channel) { notifications in
+                                    for try await notification in notifications {
+                                        pools.invalidateHere(notification.payload)
+                                    }
+                                }
                             }
+                            group.addTask {
+                                try await connection.listen(on: LoadNotification.channel) { notifications in
+                                    let decoder = JSONDecoder()
+                                    for try await notification in notifications {
+                                        try? decoder.decode(LoadNotification.self, from: Data(notification.payload.utf8))
+                                            .apply(to: pools)
+                                    }
+                                }
+                            }
+                            try await group.next()
+                            group.cancelAll()
                         }
                     } catch {
                         if !Task.isCancelled {

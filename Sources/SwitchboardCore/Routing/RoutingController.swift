@@ -12,11 +12,9 @@ struct RoutingController: Sendable {
     /// A dry run: the recommendation and every candidate's breakdown; nothing is claimed or logged.
     @Sendable func route(req: Request) async throws -> Envelope<RouteRecommendationDTO> {
         let request = try req.decodeBody(RouteInput.self).validated()
-        let tenant = try req.tenant
-        let policy = try await RoutingPolicy.load(for: tenant.clientId, on: req.db)
-        let router = AgentRouter(tenant: tenant, pools: req.application.routingPools, policy: policy,
+        let router = AgentRouter(tenant: try req.tenant, book: req.application.loadBook, store: req.store,
                                  metrics: req.application.metrics)
-        return Envelope(data: RouteRecommendationDTO(try await router.recommend(request, on: req.db)))
+        return Envelope(data: RouteRecommendationDTO(try await router.recommend(request)))
     }
 
     @Sendable func decisions(req: Request) async throws -> Envelope<[RoutingDecisionDTO]> {
@@ -31,7 +29,7 @@ struct RoutingController: Sendable {
     }
 
     struct Health: Content {
-        let cache: RoutingPoolCache.Snapshot
+        let cache: LoadBook.Snapshot
         let cacheTtlSeconds: Int
         let decisionsLogged: Int
         let queuedCalls: Int
@@ -46,7 +44,7 @@ struct RoutingController: Sendable {
         let lastDecision = try await scope.query(RoutingDecisionRecord.self, on: req.db)
             .sort(\.$createdAt, .descending).first()
         return Envelope(data: Health(
-            cache: await req.application.routingPools.snapshot(clientId: tenant.clientId),
+            cache: req.application.loadBook.snapshot(clientId: tenant.clientId),
             cacheTtlSeconds: policy.cacheTTLSeconds,
             decisionsLogged: try await scope.query(RoutingDecisionRecord.self, on: req.db).count(),
             queuedCalls: try await scope.query(Call.self, on: req.db).filter(\.$status == .queued).count(),

@@ -13,16 +13,10 @@ enum RoutingDecisionLog {
         _ decision: RoutingDecision, trigger: String, callId: UUID?, capabilities: [String],
         tenant: Tenant, on db: any Database
     ) async throws {
-        let encoder = WireJSON.encoder()
-        let request = RequestRecord(teamId: decision.teamId, sector: decision.sector, capabilities: capabilities)
-        try await tenant.scope.insert(into: RoutingDecisionRecord.schema, [
-            ("id", UUID()), ("call_id", callId), ("trigger", trigger),
-            ("request", String(decoding: try encoder.encode(request), as: UTF8.self)),
-            ("strategy", decision.strategy.rawValue), ("agent_id", decision.chosen?.agentId), ("score", decision.chosen?.score),
-            ("candidate_count", decision.ranking.eligibleCount),
-            ("candidates", String(decoding: try encoder.encode(decision.ranking.top), as: UTF8.self)),
-            ("created_at", Date()),
-        ], on: db)
+        let row = DecisionRow(decision, trigger: trigger, callId: callId, capabilities: capabilities,
+                              clientId: tenant.clientId, at: Date())
+        try await TenantScope.insert(into: RoutingDecisionRecord.schema, columns: DecisionRow.columns,
+                                     rows: [(row.clientId, row.values)], on: db)
     }
 }
 

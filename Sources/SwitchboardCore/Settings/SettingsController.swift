@@ -11,7 +11,7 @@ struct SettingsController: Sendable {
     }
 
     private func service(_ req: Request) throws -> SettingsService {
-        SettingsService(store: req.store, tenant: try req.tenant, pools: req.application.routingPools)
+        SettingsService(store: req.store, tenant: try req.tenant, book: req.application.loadBook)
     }
 
     @Sendable func get(req: Request) async throws -> Response {

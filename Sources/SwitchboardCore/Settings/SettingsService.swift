@@ -6,7 +6,7 @@ import SQLKit
 struct SettingsService: Sendable {
     let store: Store
     let tenant: Tenant
-    let pools: RoutingPoolCache
+    let book: LoadBook
 
     private var scope: TenantScope { tenant.scope }
 
@@ -42,7 +42,7 @@ struct SettingsService: Sendable {
             }
         }
         // The pool TTL may have changed; the next route rebuilds pools under the new policy.
-        await pools.invalidate(tenant.clientId)
+        await book.invalidate(tenant.clientId)
         return try await all()
     }
 

@@ -53,4 +53,19 @@ extension TenantScope {
             .values([SQLBind(clientId)] + values.map { SQLBind($0.1) })
             .run()
     }
+
+    /// Many rows, possibly of several tenants, in one statement (the call writer's group commit). Each row names
+    /// its tenant, and `client_id` is added here as in `insert(into:_:on:)`.
+    static func insert(
+        into table: String, columns: [String], rows: [(clientId: String, values: [any Encodable & Sendable])],
+        on db: any Database
+    ) async throws {
+        guard !rows.isEmpty else { return }
+        var insert = (db as! any SQLDatabase).insert(into: table).columns(["client_id"] + columns)
+        for row in rows {
+            precondition(row.values.count == columns.count, "a row of \(table) does not match its columns")
+            insert = insert.values([SQLBind(row.clientId)] + row.values.map { SQLBind($0) })
+        }
+        try await insert.run()
+    }
 }

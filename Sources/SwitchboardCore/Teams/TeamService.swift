@@ -7,7 +7,7 @@ import SQLKit
 struct TeamService: Sendable {
     let store: Store
     let tenant: Tenant
-    let pools: RoutingPoolCache
+    let book: LoadBook
 
     private var scope: TenantScope { tenant.scope }
 
@@ -102,7 +102,7 @@ struct TeamService: Sendable {
             try await AuditLog.record("team.create", "team", id: team.id, by: tenant, on: db)
             return team
         }
-        await pools.invalidate(tenant.clientId)
+        await book.invalidate(tenant.clientId)
         return TeamDTO(team)
     }
 
@@ -119,7 +119,7 @@ struct TeamService: Sendable {
             try await AuditLog.record("team.update", "team", id: teamId, by: tenant, on: db)
             return team
         }
-        await pools.invalidate(tenant.clientId)
+        await book.invalidate(tenant.clientId)
         return TeamDTO(team)
     }
 
@@ -163,7 +163,7 @@ struct TeamService: Sendable {
             try await AuditLog.record(created ? "member.create" : "member.update", "member", id: memberId, by: tenant, on: db)
             return (memberId, created)
         }
-        await pools.invalidate(tenant.clientId)
+        await book.invalidate(tenant.clientId)
         let member = try await membersWithAgents(of: teamId, memberId: result.0, on: store.db)[0]
         return (member, result.1)
     }
@@ -176,7 +176,7 @@ struct TeamService: Sendable {
             try await member.save(on: db)
             try await AuditLog.record("member.update", "member", id: memberId, by: tenant, on: db)
         }
-        await pools.invalidate(tenant.clientId)
+        await book.invalidate(tenant.clientId)
         return try await membersWithAgents(of: teamId, memberId: memberId, on: store.db)[0]
     }
 
@@ -189,7 +189,7 @@ struct TeamService: Sendable {
             try await member.delete(on: db)
             try await AuditLog.record("member.delete", "member", id: memberId, by: tenant, on: db)
         }
-        await pools.invalidate(tenant.clientId)
+        await book.invalidate(tenant.clientId)
     }
 
     // MARK: Assignments
@@ -215,7 +215,7 @@ struct TeamService: Sendable {
                 try await AuditLog.record("assignment.create", "member", id: memberId, by: tenant, on: db)
             }
         }
-        await pools.invalidate(tenant.clientId)
+        await book.invalidate(tenant.clientId)
         return try await membersWithAgents(of: teamId, memberId: memberId, on: store.db)[0]
     }
 
@@ -232,7 +232,7 @@ struct TeamService: Sendable {
             try await assignment.delete(on: db)
             try await AuditLog.record("assignment.delete", "member", id: memberId, by: tenant, on: db)
         }
-        await pools.invalidate(tenant.clientId)
+        await book.invalidate(tenant.clientId)
     }
 
     /// A member addressed under a team it does not belong to is as absent as an unknown one.

@@ -21,7 +21,7 @@ struct TeamsController: Sendable {
     }
 
     private func service(_ req: Request) throws -> TeamService {
-        TeamService(store: req.store, tenant: try req.tenant, pools: req.application.routingPools)
+        TeamService(store: req.store, tenant: try req.tenant, book: req.application.loadBook)
     }
 
     @Sendable func list(req: Request) async throws -> Envelope<[TeamSummaryDTO]> {

@@ -1,0 +1,96 @@
+import Foundation
+import SQLKit
+
+/// A call as plain values: what the call writer reads, changes and writes, without Fluent's reflective models.
+struct CallRow: Sendable {
+    var id: UUID
+    var clientId: String
+    var teamId: UUID?
+    var agentId: UUID?
+    var sector: String
+    var capabilities: [String]
+    var channel: CallChannel
+    var externalRef: String?
+    var idempotencyKey: String?
+    var status: CallStatus
+    var outcome: CallOutcome?
+    var resolved: Bool?
+    var satisfaction: Int?
+    var handlingTimeSeconds: Double?
+    var createdAt: Date
+    var assignedAt: Date?
+    var completedAt: Date?
+    var callDay: String
+    var cancelledAt: Date?
+    var updatedAt: Date?
+
+    static let columns = [
+        "id", "client_id", "team_id", "agent_id", "sector", "capabilities", "channel", "external_ref", "idempotency_key",
+        "status", "outcome", "resolved", "satisfaction", "handling_time_seconds", "created_at", "assigned_at",
+        "completed_at", "call_day", "cancelled_at", "updated_at",
+    ]
+
+    /// The columns of `values`: all but `client_id`, which `TenantScope` adds.
+    static let insertColumns = columns.filter { $0 != "client_id" }
+
+    init(
+        id: UUID, clientId: String, teamId: UUID?, agentId: UUID?, sector: String, capabilities: [String],
+        channel: CallChannel, externalRef: String?, idempotencyKey: String?, status: CallStatus, createdAt: Date
+    ) {
+        self.id = id
+        self.clientId = clientId
+        self.teamId = teamId
+        self.agentId = agentId
+        self.sector = sector
+        self.capabilities = capabilities
+        self.channel = channel
+        self.externalRef = externalRef
+        self.idempotencyKey = idempotencyKey
+        self.status = status
+        self.createdAt = createdAt
+        self.assignedAt = status == .active ? createdAt : nil
+        self.callDay = Day(containing: createdAt).description
+        self.updatedAt = createdAt
+    }
+
+    init(_ row: any SQLRow) throws {
+        id = try row.decode("id")
+        clientId = try row.decode("client_id")
+        teamId = try row.decode("team_id")
+        agentId = try row.decode("agent_id")
+        sector = try row.decode("sector")
+        capabilities = try row.decode("capabilities")
+        channel = try row.decode("channel")
+        externalRef = try row.decode("external_ref")
+        idempotencyKey = try row.decode("idempotency_key")
+        status = try row.decode("status")
+        outcome = try row.decode("outcome")
+        resolved = try row.decode("resolved")
+        satisfaction = try row.decode("satisfaction")
+        handlingTimeSeconds = try row.decode("handling_time_seconds")
+        createdAt = try row.decode("created_at")
+        assignedAt = try row.decode("assigned_at")
+        completedAt = try row.decode("completed_at")
+        callDay = try row.decode("call_day")
+        cancelledAt = try row.decode("cancelled_at")
+        updatedAt = try row.decode("updated_at")
+    }
+
+    /// Every column but `client_id`, in `columns` order (the tenant's id is added by `TenantScope`).
+    var values: [any Encodable & Sendable] {
+        [id, teamId, agentId, sector, capabilities, channel.rawValue, externalRef, idempotencyKey, status.rawValue,
+         outcome?.rawValue, resolved, satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, callDay,
+         cancelledAt, updatedAt]
+    }
+}
+
+extension CallDTO {
+    init(_ row: CallRow) {
+        self.init(
+            id: row.id, status: row.status, agentId: row.agentId, teamId: row.teamId, sector: row.sector,
+            channel: row.channel, capabilities: row.capabilities, externalRef: row.externalRef, outcome: row.outcome,
+            resolved: row.resolved, satisfaction: row.satisfaction, handlingTimeSeconds: row.handlingTimeSeconds,
+            createdAt: row.createdAt, assignedAt: row.assignedAt, completedAt: row.completedAt,
+            cancelledAt: row.cancelledAt)
+    }
+}

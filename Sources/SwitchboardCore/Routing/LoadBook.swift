@@ -1,0 +1,365 @@
+import FluentKit
+import Foundation
+import SQLKit
+import NIOConcurrencyHelpers
+import Vapor
+
+enum PoolKey: Hashable, Sendable {
+    case team(UUID)
+    case sector(String)
+}
+
+/// Where an agent sits in one of the book's pools.
+struct PoolPosition: Sendable {
+    let key: PoolKey
+    let index: Int
+}
+
+/// One agent as the load book sees it: whether it can take a call, and where its copies in the pools are.
+struct BookAgent: Sendable {
+    let sector: String
+    var isActive: Bool
+    var load: Int
+    var maxConcurrent: Int
+    /// Teams with an active member this agent is assigned to: their queued calls may go to it.
+    var teams: [UUID]
+    var positions: [PoolPosition]
+
+    var hasRoom: Bool { isActive && load < maxConcurrent }
+}
+
+/// A tenant's agent as read from the database to build its book.
+struct BookAgentRow: Sendable {
+    let id: UUID
+    let sector: String
+    let isActive: Bool
+    let priority: Int
+    let capabilities: [String]
+    let maxConcurrent: Int
+    let load: Int
+    let successRate: Double
+    let avgHandlingTime: Double
+}
+
+/// One tenant's routing state in memory: every pool a call can be routed to (each team's agents, each sector's
+/// active agents) with live loads, the tenant's policy, and, where this process is the only writer, the depth
+/// of its queue. Pure: it decides and books claims; the database write is `CallWriter`'s.
+struct TenantBook: Sendable {
+    let policy: RoutingPolicy
+    let loadedAt: ContinuousClock.Instant
+    private(set) var agents: [UUID: BookAgent] = [:]
+    private(set) var pools: [PoolKey: CandidatePool] = [:]
+    private let teamSectors: [UUID: String]
+    /// Exact on SQLite (one process writes); nil on PostgreSQL, where other processes queue calls too.
+    var queuedCalls: Int?
+
+    /// Pools hold plain copies of each agent's live values, so the scorer reads them without a lookup.
+    init(policy: RoutingPolicy, agents rows: [BookAgentRow], teams: [UUID: String],
+         assignments: [(agentId: UUID, teamId: UUID)], queuedCalls: Int?, loadedAt: ContinuousClock.Instant = .now) {
+        self.policy = policy
+        self.teamSectors = teams
+        self.queuedCalls = queuedCalls
+        self.loadedAt = loadedAt
+        let rowsById = Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        func entry(_ row: BookAgentRow) -> CandidatePool.Entry {
+            CandidatePool.Entry(
+                candidate: RoutingCandidate(id: row.id, isActive: row.isActive, priority: row.priority, currentLoad: row.load,
+                                            maxConcurrent: row.maxConcurrent, successRate: row.successRate,
+                                            avgHandlingTime: row.avgHandlingTime),
+                capabilities: row.capabilities)
+        }
+        var teamsByAgent: [UUID: [UUID]] = [:]
+        var agentsByTeam: [UUID: [UUID]] = [:]
+        for assignment in assignments where rowsById[assignment.agentId] != nil && teams[assignment.teamId] != nil {
+            if teamsByAgent[assignment.agentId, default: []].contains(assignment.teamId) { continue }
+            teamsByAgent[assignment.agentId, default: []].append(assignment.teamId)
+            agentsByTeam[assignment.teamId, default: []].append(assignment.agentId)
+        }
+        for row in rows {
+            agents[row.id] = BookAgent(sector: row.sector, isActive: row.isActive, load: row.load,
+                                       maxConcurrent: row.maxConcurrent, teams: teamsByAgent[row.id] ?? [], positions: [])
+        }
+        var bySector: [String: [BookAgentRow]] = [:]
+        for row in rows where row.isActive { bySector[row.sector, default: []].append(row) }
+        for (sector, members) in bySector { install(.sector(sector), members.map(entry)) }
+        for (teamId, agentIds) in agentsByTeam { install(.team(teamId), agentIds.compactMap { rowsById[$0] }.map(entry)) }
+    }
+
+    private mutating func install(_ key: PoolKey, _ entries: [CandidatePool.Entry]) {
+        let pool = CandidatePool(entries)
+        for (index, candidate) in pool.candidates.enumerated() {
+            agents[candidate.id]?.positions.append(PoolPosition(key: key, index: index))
+        }
+        pools[key] = pool
+    }
+
+    enum Miss: Error {
+        /// The team is not the tenant's (or does not exist): the caller answers 404 the usual way.
+        case unknownTeam(UUID)
+    }
+
+    /// The team pool first, then the sector pool; claims the chosen agent here when asked. The ranking shows
+    /// loads as they were before this claim, as the decision log always has.
+    mutating func decide(_ request: RouteRequest, claiming: Bool) throws -> RoutingDecision {
+        let sector: String
+        if let teamId = request.teamId {
+            guard let teamSector = teamSectors[teamId] else { throw Miss.unknownTeam(teamId) }
+            sector = teamSector
+            if let decision = choose(.team(teamId), strategy: .team, sector: sector, request, claiming) { return decision }
+        } else if let requested = request.sector {
+            sector = requested
+        } else {
+            throw AppError.badRequest("team_id or sector is required")
+        }
+        if let decision = choose(.sector(sector), strategy: .sector, sector: sector, request, claiming) { return decision }
+        let pool = pools[.sector(sector)] ?? CandidatePool([])
+        let ranking = AgentScorer.rank(pool, requesting: pool.request(request.capabilities), weights: policy.weights,
+                                       keep: policy.decisionLogCandidates)
+        return RoutingDecision(strategy: .none, sector: sector, teamId: request.teamId, ranking: ranking, chosen: nil,
+                               poolSize: pool.candidates.count)
+    }
+
+    private mutating func choose(
+        _ key: PoolKey, strategy: RoutingStrategy, sector: String, _ request: RouteRequest, _ claiming: Bool
+    ) -> RoutingDecision? {
+        guard let pool = pools[key], !pool.isEmpty else { return nil }
+        let ranking = AgentScorer.rank(pool, requesting: pool.request(request.capabilities), weights: policy.weights,
+                                       keep: policy.decisionLogCandidates)
+        guard let best = ranking.best else { return nil }
+        if claiming { adjustLoad(of: best.agentId, by: 1) }
+        return RoutingDecision(strategy: strategy, sector: sector, teamId: request.teamId, ranking: ranking,
+                               chosen: best, poolSize: pool.candidates.count)
+    }
+
+    func agent(_ id: UUID) -> BookAgent? { agents[id] }
+
+    /// Books a claim (+1) or a release (-1); never below zero.
+    mutating func adjustLoad(of agentId: UUID, by delta: Int) {
+        guard let agent = agents[agentId] else { return }
+        setLiveState(of: agentId, load: max(0, agent.load + delta), maxConcurrent: agent.maxConcurrent, isActive: agent.isActive)
+    }
+
+    /// Values as committed in the database (after a batch, a lost claim, or another process's change).
+    mutating func setLiveState(of agentId: UUID, load: Int, maxConcurrent: Int, isActive: Bool) {
+        guard var agent = agents[agentId] else { return }
+        agent.load = load
+        agent.maxConcurrent = maxConcurrent
+        agent.isActive = isActive
+        for position in agent.positions {
+            pools[position.key]?.setLiveState(at: position.index, load: load, maxConcurrent: maxConcurrent, isActive: isActive)
+        }
+        agents[agentId] = agent
+    }
+
+    /// Whether a queued call of this sector or team may go to the agent.
+    func agent(_ agentId: UUID, serves sector: String, team teamId: UUID?) -> Bool {
+        guard let agent = agents[agentId] else { return false }
+        return agent.sector == sector || teamId.map(agent.teams.contains) == true
+    }
+
+    /// The agents a request could be routed to, for refreshing their live values before deciding to queue.
+    func agentIds(for request: RouteRequest) -> [UUID] {
+        var ids: [UUID] = []
+        if let teamId = request.teamId, let pool = pools[.team(teamId)] { ids += pool.agentIds }
+        let sector = request.teamId.flatMap { teamSectors[$0] } ?? request.sector
+        if let sector, let pool = pools[.sector(sector)] { ids += pool.agentIds }
+        return ids
+    }
+
+    var poolCount: Int { pools.count }
+
+    /// The agent's values as the scorer sees them (from any pool it sits in).
+    func candidate(_ agentId: UUID) -> RoutingCandidate? {
+        guard let position = agents[agentId]?.positions.first, let pool = pools[position.key] else { return nil }
+        return pool.candidates[position.index]
+    }
+
+    func capabilities(of agentId: UUID) -> [String] {
+        guard let position = agents[agentId]?.positions.first, let pool = pools[position.key] else { return [] }
+        return pool.capabilities(at: position.index)
+    }
+}
+
+/// Every tenant's `TenantBook`, loaded on first use and kept current by the call writer. The database is the
+/// record; this is the index. Any write to agents, teams, members, assignments or settings drops the tenant's
+/// book (here and, over PostgreSQL, in every process), and the next decision reloads it.
+final class LoadBook: Sendable {
+    private struct Slot {
+        var book: TenantBook?
+        /// Bumped by every change, so that a load racing with a change never installs a stale book.
+        var generation = 0
+        var hits = 0
+        var misses = 0
+    }
+
+    private let slots = NIOLockedValueBox<[String: Slot]>([:])
+    /// Tells other processes (PostgreSQL NOTIFY); nil on SQLite, where one process is assumed.
+    private let broadcast = NIOLockedValueBox<(@Sendable (String) async -> Void)?>(nil)
+
+    func broadcastInvalidations(with broadcast: @escaping @Sendable (String) async -> Void) {
+        self.broadcast.withLockedValue { $0 = broadcast }
+    }
+
+    /// Runs `body` on the tenant's book, loading it first if needed (or when older than the tenant's TTL).
+    /// `body` runs under the book's lock: keep it to in-memory work.
+    func withBook<T>(
+        _ clientId: String, store: Store, on db: (any Database)? = nil, _ body: (inout TenantBook) throws -> T
+    ) async throws -> T {
+        while true {
+            let attempt: Result<T, any Error>? = slots.withLockedValue { slots in
+                guard let book = slots[clientId]?.book else { return nil }
+                let ttl = Duration.seconds(book.policy.cacheTTLSeconds)
+                guard ContinuousClock.now - book.loadedAt < ttl else { return nil }
+                slots[clientId]!.hits += 1
+                slots[clientId]!.generation += 1
+                return Result { try body(&slots[clientId]!.book!) }
+            }
+            if let attempt { return try attempt.get() }
+            try await load(clientId, store: store, on: db)
+        }
+    }
+
+    /// Reads the tenant's book from the database and installs it unless something changed meanwhile.
+    private func load(_ clientId: String, store: Store, on db: (any Database)?) async throws {
+        let generation = slots.withLockedValue { slots in
+            slots[clientId, default: Slot()].misses += 1
+            return slots[clientId]!.generation
+        }
+        // On SQLite the read takes the write gate (unless the caller holds it, passing its transaction), so no
+        // batch is half-way between booking its claims and committing them: the book is exact there.
+        let book: TenantBook
+        if let db {
+            book = try await Self.read(clientId, store: store, on: db)
+        } else if store.isPostgres {
+            book = try await Self.read(clientId, store: store, on: store.db)
+        } else {
+            book = try await store.write { db in try await Self.read(clientId, store: store, on: db) }
+        }
+        slots.withLockedValue { slots in
+            if slots[clientId]?.generation == generation {
+                slots[clientId]!.book = book
+            }
+        }
+    }
+
+    static func read(_ clientId: String, store: Store, on db: any Database) async throws -> TenantBook {
+        let scope = TenantScope(clientId: clientId)
+        let policy = try await RoutingPolicy.load(for: clientId, on: db)
+        let agents = try await scope.select(from: SectorAgent.schema, on: db)
+            .columns("id", "sector", "status", "priority", "capabilities", "max_concurrent", "current_load",
+                     "success_rate", "avg_handling_time")
+            .all()
+            .map { row in
+                BookAgentRow(
+                    id: try row.decode("id"), sector: try row.decode("sector"),
+                    isActive: try row.decode(column: "status", as: String.self) == ActiveStatus.active.rawValue,
+                    priority: try row.decode("priority"), capabilities: try row.decode("capabilities"),
+                    maxConcurrent: try row.decode("max_concurrent"), load: try row.decode("current_load"),
+                    successRate: try row.decode("success_rate"), avgHandlingTime: try row.decode("avg_handling_time"))
+            }
+        var teams: [UUID: String] = [:]
+        for row in try await scope.select(from: Team.schema, on: db).columns("id", "sector").all() {
+            teams[try row.decode("id")] = try row.decode("sector")
+        }
+        let activeMembers = Set(try await scope.select(from: TeamMember.schema, on: db).column("id")
+            .where("status", .equal, ActiveStatus.active.rawValue).all()
+            .map { try $0.decode(column: "id", as: UUID.self) })
+        let assignments = try await scope.select(from: TeamAgentAssignment.schema, on: db)
+            .columns("agent_id", "team_id", "member_id").all()
+            .compactMap { row -> (agentId: UUID, teamId: UUID)? in
+                guard activeMembers.contains(try row.decode(column: "member_id", as: UUID.self)) else { return nil }
+                return (try row.decode("agent_id"), try row.decode("team_id"))
+            }
+        var queued: Int?
+        if !store.isPostgres {
+            queued = try await scope.select(from: Call.schema, on: db).column(SQLRaw("COUNT(*)"), as: "n")
+                .where("status", .equal, CallStatus.queued.rawValue).first()?.decode(column: "n", as: Int.self) ?? 0
+        }
+        return TenantBook(policy: policy, agents: agents, teams: teams, assignments: assignments, queuedCalls: queued)
+    }
+
+    /// Applies values committed elsewhere, if the tenant's book is loaded; unknown agents are ignored.
+    func applyCommitted(_ clientId: String, _ states: [(agentId: UUID, load: Int, maxConcurrent: Int, isActive: Bool)]) {
+        slots.withLockedValue { slots in
+            guard slots[clientId]?.book != nil else { return }
+            slots[clientId]!.generation += 1
+            for state in states {
+                slots[clientId]!.book!.setLiveState(of: state.agentId, load: state.load, maxConcurrent: state.maxConcurrent,
+                                                   isActive: state.isActive)
+            }
+        }
+    }
+
+    /// Gives back (or re-books) what a rolled-back batch booked, if the book is still the one it booked in.
+    func adjust(_ clientId: String, _ agentId: UUID, by delta: Int) {
+        slots.withLockedValue { slots in
+            guard slots[clientId]?.book != nil else { return }
+            slots[clientId]!.generation += 1
+            slots[clientId]!.book!.adjustLoad(of: agentId, by: delta)
+        }
+    }
+
+    func policy(of clientId: String) -> RoutingPolicy? {
+        slots.withLockedValue { $0[clientId]?.book?.policy }
+    }
+
+    /// Drops the tenant's book here and in every other process that listens.
+    func invalidate(_ clientId: String) async {
+        invalidateHere(clientId)
+        await broadcast.withLockedValue { $0 }?(clientId)
+    }
+
+    func invalidate(_ clientIds: some Sequence<String> & Sendable) async {
+        for clientId in clientIds { await invalidate(clientId) }
+    }
+
+    /// For invalidations that arrive from other processes, and after a failed write.
+    func invalidateHere(_ clientId: String) {
+        slots.withLockedValue { slots in
+            slots[clientId, default: Slot()].book = nil
+            slots[clientId]!.generation += 1
+        }
+    }
+
+    /// After a lost connection to other processes: their changes meanwhile are unknown.
+    func invalidateEverythingHere() {
+        slots.withLockedValue { slots in
+            for clientId in slots.keys {
+                slots[clientId]!.book = nil
+                slots[clientId]!.generation += 1
+            }
+        }
+    }
+
+    struct Snapshot: Content {
+        let cachedPools: Int
+        let oldestPoolAgeSeconds: Double?
+        let cacheHits: Int
+        let cacheMisses: Int
+    }
+
+    /// The tenant's own figures only.
+    func snapshot(clientId: String) -> Snapshot {
+        slots.withLockedValue { slots in
+            let slot = slots[clientId] ?? Slot()
+            let age = slot.book.map { ContinuousClock.now - $0.loadedAt }
+            return Snapshot(
+                cachedPools: slot.book?.poolCount ?? 0,
+                oldestPoolAgeSeconds: age.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 },
+                cacheHits: slot.hits,
+                cacheMisses: slot.misses
+            )
+        }
+    }
+}
+
+extension Application {
+    private struct LoadBookKey: StorageKey { typealias Value = LoadBook }
+
+    var loadBook: LoadBook {
+        if let book = storage[LoadBookKey.self] { return book }
+        let book = LoadBook()
+        storage[LoadBookKey.self] = book
+        return book
+    }
+}
