@@ -25,6 +25,8 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
     app.migrations.add(SwitchboardMigrations.all)
 
     await app.jwt.keys.add(hmac: HMACKey(from: config.jwtSecret), digestAlgorithm: .sha256)
+    _ = app.verifiedTokens
+    _ = app.readCache  // created before requests arrive, as application storage is not for concurrent first use
     app.callWriter = CallWriter(store: app.store(), book: app.loadBook, metrics: app.metrics, logger: app.logger)
     app.aggregator = PerformanceAggregator(
         store: app.store(), book: app.loadBook, metrics: app.metrics,

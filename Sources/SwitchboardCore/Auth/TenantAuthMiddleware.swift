@@ -7,16 +7,24 @@ struct TenantAuthMiddleware: AsyncMiddleware {
         guard let bearer = request.headers.bearerAuthorization else {
             throw AppError.unauthorized("missing bearer token")
         }
-        let claims: TenantClaims
-        do {
-            claims = try await request.jwt.verify(bearer.token, as: TenantClaims.self)
-        } catch let error as JWTError where error.errorType == .claimVerificationFailure && "\(error)".contains("exp") {
-            throw AppError.unauthorized("token expired")
-        } catch {
-            throw AppError.unauthorized("invalid token")
+        let tokens = request.application.verifiedTokens
+        let tenant: Tenant
+        if let known = tokens.tenant(for: bearer.token) {
+            tenant = known
+        } else {
+            let claims: TenantClaims
+            do {
+                claims = try await request.jwt.verify(bearer.token, as: TenantClaims.self)
+            } catch let error as JWTError where error.errorType == .claimVerificationFailure && "\(error)".contains("exp") {
+                throw AppError.unauthorized("token expired")
+            } catch {
+                throw AppError.unauthorized("invalid token")
+            }
+            tenant = Tenant(clientId: claims.clientId, userId: claims.sub.value, role: claims.role)
+            tokens.remember(bearer.token, as: tenant, until: claims.exp.value)
         }
-        request.auth.login(Tenant(clientId: claims.clientId, userId: claims.sub.value, role: claims.role))
-        request.logger[metadataKey: "client_id"] = .string(claims.clientId)
+        request.auth.login(tenant)
+        request.logger[metadataKey: "client_id"] = .string(tenant.clientId)
         return try await next.respond(to: request)
     }
 }

@@ -52,6 +52,7 @@ final class CallWriter: Sendable {
     let metrics: SwitchboardMetrics
     let logger: Logger
     private let queue = NIOLockedValueBox(Queue())
+    private let stamps = CallStamps()
 
     static let maxBatch = 256
     private static let lostClaimRetries = 5
@@ -167,7 +168,7 @@ final class CallWriter: Sendable {
         _ batch: [Pending], _ plan: BatchPlan, on db: any Database
     ) async throws -> [Result<CallChangeResult, any Error>] {
         plan.rolledBack(in: book)  // a retried transaction starts from the book as committed
-        var work = BatchWork(plan: plan, now: Date())
+        var work = BatchWork(plan: plan, now: stamps.next())
         try await work.readExisting(batch.map { ($0.tenant, $0.change) }, on: db)
         var results: [Result<CallChangeResult, any Error>] = []
         results.reserveCapacity(batch.count)
@@ -205,7 +206,7 @@ final class CallWriter: Sendable {
                 id: UUID(), clientId: tenant.clientId, teamId: decision.teamId, agentId: decision.chosen?.agentId,
                 sector: decision.sector, capabilities: new.route.capabilities, channel: new.channel ?? policy.defaultChannel,
                 externalRef: new.externalRef, idempotencyKey: new.idempotencyKey,
-                status: decision.chosen == nil ? .queued : .active, createdAt: work.now)
+                status: decision.chosen == nil ? .queued : .active, createdAt: stamps.next())
             if call.status == .queued {
                 try await book.withBook(tenant.clientId, store: store, on: db) { book in
                     book.queuedCalls = book.queuedCalls.map { $0 + 1 }
@@ -329,6 +330,20 @@ final class CallWriter: Sendable {
                 work.decisions.append(DecisionRow(decision, trigger: "queue", callId: waiting.id,
                                                   capabilities: waiting.capabilities, clientId: clientId, at: work.now))
             }
+        }
+    }
+}
+
+/// Creation times that strictly increase, even for calls of one batch: the queue is served oldest first by
+/// `created_at`, so arrival order must survive the batch. Stored with microsecond precision on both databases.
+final class CallStamps: Sendable {
+    private let last = NIOLockedValueBox(Date.distantPast)
+
+    func next() -> Date {
+        last.withLockedValue { last in
+            let now = Date()
+            last = now > last.addingTimeInterval(0.000_001) ? now : last.addingTimeInterval(0.000_001)
+            return last
         }
     }
 }

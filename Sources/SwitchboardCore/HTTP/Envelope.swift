@@ -14,8 +14,12 @@ struct Envelope<Payload: Encodable & Sendable>: AsyncResponseEncodable, Sendable
         let meta: PageMeta?
     }
 
+    func encodedData() throws -> Data {
+        try WireJSON.encoder().encode(Body(data: data, meta: meta))
+    }
+
     func encodeResponse(for request: Request) async throws -> Response {
-        let bytes = try WireJSON.encoder().encode(Body(data: data, meta: meta))
+        let bytes = try encodedData()
         var headers = self.headers
         headers.contentType = .json
         return Response(status: status, headers: headers, body: .init(data: bytes))

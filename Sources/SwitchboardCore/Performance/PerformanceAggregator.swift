@@ -163,8 +163,10 @@ actor PerformanceAggregator {
             }
             lap("find_touched")
             var groups = 0
+            var rewrittenTenants: Set<String> = []
             for subject in DailyRollup.Subject.allCases {
                 let rows = try await DailyRollup.recount(subject, touched: touched, on: sql)
+                for row in rows { rewrittenTenants.insert(row.group.clientId) }
                 lap("recount")
                 try await DailyRollup.upsert(rows, into: subject, at: startedAt, on: sql)
                 lap("upsert")
@@ -189,8 +191,9 @@ actor PerformanceAggregator {
                 mode: watermark == nil ? "full" : "incremental",
                 groups: groups,
                 agentsRefreshed: refreshed,
-                // Another process may have written these values first; this process's pools are stale all the same.
-                refreshedTenants: Set(rolling.keys).union(touched?.tenants ?? []),
+                // Another process may have written these values first; this process's books and cached reads
+                // are stale all the same.
+                refreshedTenants: Set(rolling.keys).union(touched?.tenants ?? []).union(rewrittenTenants),
                 phasesMs: phases
             )
         }

@@ -180,6 +180,11 @@ struct TenantBook: Sendable {
     }
 }
 
+struct DataVersions: Equatable, Sendable {
+    let catalogue: Int
+    let live: Int
+}
+
 /// Every tenant's `TenantBook`, loaded on first use and kept current by the call writer. The database is the
 /// record; this is the index. Any write to agents, teams, members, assignments or settings drops the tenant's
 /// book (here and, over PostgreSQL, in every process), and the next decision reloads it.
@@ -190,6 +195,10 @@ final class LoadBook: Sendable {
         var generation = 0
         var hits = 0
         var misses = 0
+        /// Bumped when the tenant's catalogue (agents, teams, members, assignments, settings, metrics) changes.
+        var catalogueVersion = 0
+        /// Bumped when committed loads change (this process's batches, or another's notifications).
+        var liveVersion = 0
     }
 
     private let slots = NIOLockedValueBox<[String: Slot]>([:])
@@ -217,6 +226,11 @@ final class LoadBook: Sendable {
             if let attempt { return try attempt.get() }
             try await load(clientId, store: store, on: db)
         }
+    }
+
+    /// The tenant's book as it is now, without loading it (for tests and diagnostics).
+    func peek(_ clientId: String) -> TenantBook? {
+        slots.withLockedValue { $0[clientId]?.book }
     }
 
     /// Reads the tenant's book from the database and installs it unless something changed meanwhile.
@@ -281,6 +295,7 @@ final class LoadBook: Sendable {
     /// Applies values committed elsewhere, if the tenant's book is loaded; unknown agents are ignored.
     func applyCommitted(_ clientId: String, _ states: [(agentId: UUID, load: Int, maxConcurrent: Int, isActive: Bool)]) {
         slots.withLockedValue { slots in
+            slots[clientId, default: Slot()].liveVersion += 1
             guard slots[clientId]?.book != nil else { return }
             slots[clientId]!.generation += 1
             for state in states {
@@ -318,6 +333,15 @@ final class LoadBook: Sendable {
         slots.withLockedValue { slots in
             slots[clientId, default: Slot()].book = nil
             slots[clientId]!.generation += 1
+            slots[clientId]!.catalogueVersion += 1
+        }
+    }
+
+    /// For read models that depend on the tenant's data: equal versions, unchanged data.
+    func versions(of clientId: String) -> DataVersions {
+        slots.withLockedValue { slots in
+            let slot = slots[clientId] ?? Slot()
+            return DataVersions(catalogue: slot.catalogueVersion, live: slot.liveVersion)
         }
     }
 
@@ -327,6 +351,8 @@ final class LoadBook: Sendable {
             for clientId in slots.keys {
                 slots[clientId]!.book = nil
                 slots[clientId]!.generation += 1
+                slots[clientId]!.catalogueVersion += 1
+                slots[clientId]!.liveVersion += 1
             }
         }
     }

@@ -24,19 +24,34 @@ struct TeamsController: Sendable {
         TeamService(store: req.store, tenant: try req.tenant, book: req.application.loadBook)
     }
 
-    @Sendable func list(req: Request) async throws -> Envelope<[TeamSummaryDTO]> {
-        let query = QueryParameters(req)
-        let page = try query.page()
-        let result = try await service(req).list(
-            sector: try query.string("sector", maxLength: TeamLimits.sector.upperBound),
-            status: try query.oneOf("status", as: ActiveStatus.self),
-            page: page
-        )
-        return Envelope(data: result.teams, meta: page.meta(total: result.total))
+    /// Served from `ReadCache` until the tenant's catalogue changes.
+    @Sendable func list(req: Request) async throws -> Response {
+        let tenant = try req.tenant
+        return try await req.application.readCache.response(
+            clientId: tenant.clientId, key: "teams?" + (req.url.query ?? ""), dependency: .catalogue
+        ) {
+            let query = QueryParameters(req)
+            let page = try query.page()
+            let result = try await service(req).list(
+                sector: try query.string("sector", maxLength: TeamLimits.sector.upperBound),
+                status: try query.oneOf("status", as: ActiveStatus.self),
+                page: page
+            )
+            return try Envelope(data: result.teams, meta: page.meta(total: result.total)).encodedBody()
+        }
     }
 
-    @Sendable func detail(req: Request) async throws -> Envelope<TeamDetailDTO> {
-        Envelope(data: try await service(req).detail(try req.idParameter("team_id")))
+    /// Served from `ReadCache` until the tenant's catalogue or its agents' loads change (and each new day,
+    /// as the performance window moves).
+    @Sendable func detail(req: Request) async throws -> Response {
+        let tenant = try req.tenant
+        let teamId = try req.idParameter("team_id")
+        let today = Day(containing: Date()).description
+        return try await req.application.readCache.response(
+            clientId: tenant.clientId, key: "team/\(teamId)/\(today)", dependency: .catalogueAndLoads
+        ) {
+            try Envelope(data: try await service(req).detail(teamId)).encodedBody()
+        }
     }
 
     @Sendable func performance(req: Request) async throws -> Envelope<[DailyMetricsDTO]> {

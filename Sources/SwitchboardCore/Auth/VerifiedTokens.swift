@@ -1,0 +1,46 @@
+import Foundation
+import NIOConcurrencyHelpers
+import Vapor
+
+/// Tokens whose signature and claims were verified, until they expire. A client sends the same token on every
+/// request; verifying it once (HMAC and JSON decoding behind an actor hop in jwt-kit) instead of every time is a
+/// large share of a cheap read. Only successful verifications are kept, expiry is checked on every use, and the
+/// table is bounded (cleared when full) so that a flood of distinct tokens costs memory only up to the bound.
+final class VerifiedTokens: Sendable {
+    private struct Entry {
+        let tenant: Tenant
+        let expiresAt: Date
+    }
+
+    private let entries = NIOLockedValueBox<[String: Entry]>([:])
+    static let capacity = 10_000
+
+    func tenant(for token: String, now: Date = Date()) -> Tenant? {
+        entries.withLockedValue { entries in
+            guard let entry = entries[token] else { return nil }
+            guard entry.expiresAt > now else {
+                entries[token] = nil
+                return nil
+            }
+            return entry.tenant
+        }
+    }
+
+    func remember(_ token: String, as tenant: Tenant, until expiresAt: Date) {
+        entries.withLockedValue { entries in
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[token] = Entry(tenant: tenant, expiresAt: expiresAt)
+        }
+    }
+}
+
+extension Application {
+    private struct VerifiedTokensKey: StorageKey { typealias Value = VerifiedTokens }
+
+    var verifiedTokens: VerifiedTokens {
+        if let tokens = storage[VerifiedTokensKey.self] { return tokens }
+        let tokens = VerifiedTokens()
+        storage[VerifiedTokensKey.self] = tokens
+        return tokens
+    }
+}

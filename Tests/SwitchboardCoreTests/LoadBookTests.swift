@@ -1,0 +1,156 @@
+import FluentKit
+import Foundation
+import SQLKit
+import Testing
+import VaporTesting
+@testable import SwitchboardCore
+
+/// The load book and the group commit: what they decide in memory must be what the database records.
+@Suite("Load book and group commit")
+struct LoadBookTests {
+    @Test func threeHundredCallsOverFiftySlotsQueueAndDrainInArrivalOrder() async throws {
+        try await withSwitchboard { app in
+            let client = try await APIClient.make(app)
+            var agents: [UUID] = []
+            for index in 0..<5 { agents.append(try await client.createAgent("A\(index)", maxConcurrent: 10)) }
+            let statuses = try await withThrowingTaskGroup(of: String?.self) { group in
+                for _ in 0..<300 {
+                    group.addTask { try await client.createCall(#"{"sector":"billing"}"#).data["status"].stringValue }
+                }
+                return try await group.reduce(into: [String?]()) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == "active" }.count == 50)
+            #expect(statuses.filter { $0 == "queued" }.count == 250)
+
+            let sql = app.db as! any SQLDatabase
+            func ids(_ status: CallStatus) async throws -> [UUID] {
+                try await sql.select().column("id").from(Call.schema)
+                    .where("client_id", .equal, client.clientId).where("status", .equal, status.rawValue)
+                    .orderBy("created_at").orderBy("id").all()
+                    .map { try $0.decode(column: "id", as: UUID.self) }
+            }
+            #expect(try await ids(.active).count == 50)
+            let queued = try await ids(.queued)
+            #expect(queued.count == 250)
+            let stamps = try await sql.select().column("created_at").from(Call.schema)
+                .where("client_id", .equal, client.clientId).orderBy("created_at").all()
+                .map { try $0.decode(column: "created_at", as: Date.self) }
+            #expect(Set(stamps).count == 300, "every call has its own arrival time, even within one batch")
+
+            // Each round completes every active call one at a time; the freed slots must go to the next 50
+            // calls in arrival order, and nothing may be left over at the end.
+            for round in 0..<5 {
+                for call in try await ids(.active) {
+                    let completed = try await client.complete(call)
+                    try #require(completed.status == .ok, "\(completed.text)")
+                }
+                let nowActive = Set(try await ids(.active))
+                #expect(nowActive == Set(queued[(round * 50)..<((round + 1) * 50)]), "round \(round)")
+            }
+            for call in try await ids(.active) { _ = try await client.complete(call) }
+            #expect(try await ids(.queued).isEmpty)
+            #expect(try await ids(.active).isEmpty)
+            for agent in agents { #expect(try await client.agent(agent)["current_load"] == .number(0)) }
+        }
+    }
+
+    /// A seeded random mix of creations (some concurrent, so batches hold several), completions, cancels, agent
+    /// edits and deactivations; afterwards the book, the agents' loads and the active calls all agree, and no
+    /// queued call waits while an agent of its sector has room.
+    @Test(arguments: [UInt64(7), 20_261_125])
+    func bookAndDatabaseAgreeAfterARandomMix(seed: UInt64) async throws {
+        try await withSwitchboard { app in
+            var random = SeededRandom(seed: seed)
+            let client = try await APIClient.make(app)
+            let sectors = ["billing", "support"]
+            var agents: [(id: UUID, sector: String)] = []
+            for index in 0..<8 {
+                let sector = sectors[index % 2]
+                agents.append((try await client.createAgent("A\(index)", sector: sector, maxConcurrent: Int.random(in: 1...3, using: &random)), sector))
+            }
+            let team = try await client.createTeam(sector: "billing")
+            let member = try await client.addMember(to: team)
+            try await client.assign([agents[0].id, agents[2].id], to: member, in: team)
+            var calls: [UUID] = []
+
+            // The last 15 steps only create and complete, so the book compared below was kept by the writer in
+            // memory, not just read back from the database after an agent edit dropped it.
+            for step in 0..<135 {
+                switch step < 120 ? Int.random(in: 0..<10, using: &random) : Int.random(in: 0..<6, using: &random) {
+                case 0..<4:
+                    let count = Int.random(in: 1...6, using: &random)
+                    let bodies = (0..<count).map { _ in
+                        Bool.random(using: &random) ? #"{"team_id":"\#(team)"}"# : #"{"sector":"\#(sectors.randomElement(using: &random)!)"}"#
+                    }
+                    let created = try await withThrowingTaskGroup(of: UUID?.self) { group in
+                        for body in bodies { group.addTask { try await client.createCall(body).data["id"].uuid } }
+                        return try await group.reduce(into: [UUID]()) { if let id = $1 { $0.append(id) } }
+                    }
+                    calls += created
+                case 4..<6:
+                    if let call = calls.randomElement(using: &random) { _ = try await client.complete(call) }
+                case 6:
+                    if let call = calls.randomElement(using: &random) { _ = try await client.send(.POST, "/api/calls/\(call)/cancel") }
+                case 7:
+                    let agent = agents.randomElement(using: &random)!
+                    _ = try await client.send(.PUT, "/api/agents/\(agent.id)",
+                                              json: #"{"max_concurrent":\#(Int.random(in: 1...4, using: &random))}"#)
+                case 8:
+                    let agent = agents.randomElement(using: &random)!
+                    _ = try await client.send(.DELETE, "/api/agents/\(agent.id)")
+                default:
+                    let agent = agents.randomElement(using: &random)!
+                    _ = try await client.send(.PUT, "/api/agents/\(agent.id)", json: #"{"status":"active"}"#)
+                }
+            }
+
+            let sql = app.db as! any SQLDatabase
+            let activeByAgent = try await sql.select().column("agent_id").column(SQLRaw("COUNT(*)"), as: "n").from(Call.schema)
+                .where("client_id", .equal, client.clientId).where("status", .equal, "active").groupBy("agent_id").all()
+                .reduce(into: [UUID: Int]()) { $0[try $1.decode(column: "agent_id", as: UUID.self)] = try $1.decode(column: "n", as: Int.self) }
+            let queuedSectors = Set(try await sql.select().column("sector").from(Call.schema)
+                .where("client_id", .equal, client.clientId).where("status", .equal, "queued").all()
+                .map { try $0.decode(column: "sector", as: String.self) })
+            let book = try #require(app.loadBook.peek(client.clientId), "the writer keeps the tenant's book")
+            for agent in agents {
+                let row = try await client.agent(agent.id)
+                let load = try #require(row["current_load"].intValue)
+                #expect(load == activeByAgent[agent.id, default: 0], "the agent's load is its number of active calls")
+                let booked = book.agent(agent.id)
+                #expect(booked?.load == load, "the book holds the committed load")
+                #expect(booked?.maxConcurrent == row["max_concurrent"].intValue)
+                #expect(booked?.isActive == (row["status"] == .string("active")))
+                if row["status"] == .string("active"), load < row["max_concurrent"].intValue ?? 0 {
+                    #expect(!queuedSectors.contains(agent.sector), "a call waits while \(agent.sector) has room")
+                }
+            }
+        }
+    }
+
+    @Test func decisionLogJSONReadsBackAsTheEncoderWouldWriteIt() throws {
+        let candidate = RoutingCandidate(id: UUID(), isActive: true, priority: 7, currentLoad: 2, maxConcurrent: 5,
+                                         successRate: 0.8125, avgHandlingTime: 1e-5)
+        let scored = AgentScorer.explain(candidate, matches: 2, weights: .contractDefaults)
+        let decoded = try WireJSON.decoder().decode([ScoredCandidate].self, from: Data(DecisionJSON.candidates([scored, scored]).utf8))
+        #expect(decoded == [scored, scored])
+        let request = try WireJSON.decoder().decode(
+            RoutingDecisionLog.RequestRecord.self,
+            from: Data(DecisionJSON.request(teamId: nil, sector: "bil\"ling\n\u{1}", capabilities: ["a\\b", "é"]).utf8))
+        #expect(request.sector == "bil\"ling\n\u{1}")
+        #expect(request.capabilities == ["a\\b", "é"])
+        #expect(request.teamId == nil)
+    }
+}
+
+/// SplitMix64: the same seed gives the same run.
+struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
