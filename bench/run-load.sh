@@ -18,7 +18,7 @@ workdir=$(mktemp -d)
 export SWITCHBOARD_JWT_SECRET="bench-secret-bench-secret-bench-secret-000"
 export SWITCHBOARD_ENCRYPTION_KEY="$(head -c 32 /dev/zero | base64)"
 export SWITCHBOARD_SQLITE_PATH="$workdir/bench.sqlite"
-export LOG_LEVEL=warning
+export LOG_LEVEL=warning SWITCHBOARD_RATE_LIMIT=off
 if [ "$database" = postgres ]; then
   export DATABASE_URL=$(scripts/start-postgres.sh switchboard_bench | tail -1)
 else

@@ -1,10 +1,16 @@
 import Logging
+import NIOCore
+import NIOPosix
 import SwitchboardCore
 import Vapor
 
 @main
 enum Entrypoint {
     static func main() async throws {
+        // Swift Concurrency's jobs run on NIO's event loops instead of a separate pool: a request no longer hops
+        // between threads (and wakes one) at every `await` between Vapor, the handlers and the database drivers.
+        // The profiles in docs/PERFORMANCE.md show those hand-offs were the largest cost of a call.
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         var env = try Environment.detect()
         try LoggingSystem.bootstrap(from: &env)
 

@@ -1,6 +1,6 @@
 import Foundation
 
-/// `SwitchboardBench scorer | aggregate [calls agents teams days] | hello [port] | seed-agents N [client_id]`
+/// `SwitchboardBench scorer | book | aggregate [calls agents teams days] | hello [port] | seed-agents N [client_id]`
 /// (build with `swift build -c release -Xswiftc -enable-testing --scratch-path .build-release`; see bench/run-all.sh)
 @main
 enum BenchEntrypoint {
@@ -9,6 +9,8 @@ enum BenchEntrypoint {
         switch arguments.first {
         case "scorer":
             ScorerBenchmark.run()
+        case "book":
+            BookBenchmark.run()
         case "aggregate":
             let numbers = arguments.dropFirst().compactMap(Int.init)
             try await AggregationBenchmark.run(
@@ -23,7 +25,7 @@ enum BenchEntrypoint {
             try await SeedAgents.run(count: arguments.count > 1 ? Int(arguments[1]) ?? 10_000 : 10_000,
                                      clientId: arguments.count > 2 ? arguments[2] : "bench")
         default:
-            print("usage: SwitchboardBench scorer | aggregate [calls agents teams days] | hello [port] | seed-agents N [client_id]")
+            print("usage: SwitchboardBench scorer | book | aggregate [calls agents teams days] | hello [port] | seed-agents N [client_id]")
             exit(2)
         }
     }

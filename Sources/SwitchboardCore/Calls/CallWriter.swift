@@ -88,6 +88,7 @@ final class CallWriter: Sendable {
                 return Array(queue.pending.prefix(count))
             }
             if batch.isEmpty { return }
+            metrics.histogram("switchboard_call_batch_size", buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256]).record(Double(batch.count))
             await commit(batch)
         }
     }
@@ -96,7 +97,7 @@ final class CallWriter: Sendable {
         let plan = BatchPlan()
         for attempt in 1...Self.lostClaimRetries {
             do {
-                let results = try await store.write { db in try await self.decideAndWrite(batch, plan, on: db) }
+                let results = try await store.writeSQL { db in try await self.decideAndWrite(batch, plan, on: db) }
                 plan.committed(in: book)
                 count(batch, results)
                 for (pending, result) in zip(batch, results) { pending.continuation.resume(with: result) }
@@ -127,7 +128,7 @@ final class CallWriter: Sendable {
     private func refresh(_ agents: [LostClaims.Agent]) async {
         do {
             for (clientId, agentIds) in Dictionary(grouping: agents, by: \.clientId) {
-                let states = try await Self.liveStates(of: agentIds.map(\.agentId), clientId: clientId, on: store.db)
+                let states = try await Self.liveStates(of: agentIds.map(\.agentId), clientId: clientId, on: store.sql)
                 book.applyCommitted(clientId, states)
             }
         } catch {
@@ -135,7 +136,7 @@ final class CallWriter: Sendable {
         }
     }
 
-    static func liveStates(of agentIds: [UUID], clientId: String, on db: any Database)
+    static func liveStates(of agentIds: [UUID], clientId: String, on db: any SQLDatabase)
         async throws -> [(agentId: UUID, load: Int, maxConcurrent: Int, isActive: Bool)] {
         guard !agentIds.isEmpty else { return [] }
         return try await TenantScope(clientId: clientId).select(from: SectorAgent.schema, on: db)
@@ -165,7 +166,7 @@ final class CallWriter: Sendable {
     // MARK: One batch
 
     private func decideAndWrite(
-        _ batch: [Pending], _ plan: BatchPlan, on db: any Database
+        _ batch: [Pending], _ plan: BatchPlan, on db: any SQLDatabase
     ) async throws -> [Result<CallChangeResult, any Error>] {
         plan.rolledBack(in: book)  // a retried transaction starts from the book as committed
         var work = BatchWork(plan: plan, now: stamps.next())
@@ -190,7 +191,7 @@ final class CallWriter: Sendable {
         }
     }
 
-    private func apply(_ change: CallChange, by tenant: Tenant, _ work: inout BatchWork, on db: any Database)
+    private func apply(_ change: CallChange, by tenant: Tenant, _ work: inout BatchWork, on db: any SQLDatabase)
         async throws -> CallChangeResult {
         switch change {
         case .create(let new):
@@ -219,7 +220,7 @@ final class CallWriter: Sendable {
             return CallChangeResult(call: CallDTO(call), replayed: false)
 
         case .complete(let callId, let input):
-            var call = try await work.existing(callId, of: tenant, on: db)
+            var call = try await work.existing(callId, of: tenant, probingWith: store.db)
             switch call.status {
             case .active: break
             case .queued: throw AppError.conflict("call is queued and has no agent yet; it cannot be completed")
@@ -238,7 +239,7 @@ final class CallWriter: Sendable {
             return CallChangeResult(call: CallDTO(call), replayed: false)
 
         case .cancel(let callId):
-            var call = try await work.existing(callId, of: tenant, on: db)
+            var call = try await work.existing(callId, of: tenant, probingWith: store.db)
             let previous = call.status
             guard previous == .queued || previous == .active else {
                 throw AppError.conflict("call is already \(previous.rawValue)")
@@ -261,7 +262,7 @@ final class CallWriter: Sendable {
 
     /// Routes in the book. Over PostgreSQL the book may lag behind other processes, so before a call is queued
     /// the candidates' committed values are read and the decision made again.
-    private func decide(_ route: RouteRequest, for tenant: Tenant, _ work: inout BatchWork, on db: any Database)
+    private func decide(_ route: RouteRequest, for tenant: Tenant, _ work: inout BatchWork, on db: any SQLDatabase)
         async throws -> (RoutingDecision, RoutingPolicy) {
         let clock = ContinuousClock.now
         defer { metrics.recordRoutingDecision(since: clock) }
@@ -285,7 +286,7 @@ final class CallWriter: Sendable {
                 book.applyCommitted(tenant.clientId, try await Self.liveStates(of: candidates, clientId: tenant.clientId, on: db))
             case .failure(TenantBook.Miss.unknownTeam(let teamId)):
                 // Not the tenant's team (the usual 404, with cross-tenant probes marked), or created after the book.
-                _ = try await tenant.scope.find(Team.self, teamId, on: db)
+                _ = try await tenant.scope.find(Team.self, teamId, on: store.db)
                 guard !refreshed else { throw AppError.notFound(Team.entityName) }
                 refreshed = true
                 book.invalidateHere(tenant.clientId)
@@ -296,7 +297,7 @@ final class CallWriter: Sendable {
     }
 
     /// Gives the agent's unit back and offers it to the oldest queued calls it can take, in the same batch.
-    private func release(_ call: CallRow, by tenant: Tenant, _ work: inout BatchWork, on db: any Database) async throws {
+    private func release(_ call: CallRow, by tenant: Tenant, _ work: inout BatchWork, on db: any SQLDatabase) async throws {
         guard let agentId = call.agentId else { return }
         let clientId = tenant.clientId
         let queued = try await book.withBook(clientId, store: store, on: db) { book in
@@ -438,8 +439,8 @@ private struct BatchWork {
     }
 
     /// One read for every call the batch completes or cancels, one per tenant for idempotency keys.
-    mutating func readExisting(_ changes: [(Tenant, CallChange)], on db: any Database) async throws {
-        let sql = db as! any SQLDatabase
+    mutating func readExisting(_ changes: [(Tenant, CallChange)], on db: any SQLDatabase) async throws {
+        let sql = db
         var ids: [UUID] = []
         var keys: [String: [String]] = [:]
         for (tenant, change) in changes {
@@ -465,12 +466,12 @@ private struct BatchWork {
         }
     }
 
-    func existing(_ id: UUID, of tenant: Tenant, on db: any Database) async throws -> CallRow {
+    func existing(_ id: UUID, of tenant: Tenant, probingWith fluent: any Database) async throws -> CallRow {
         if let index = inserted[id] { return inserts[index] }
         if let update = updates[id] { return update.row }
         guard let call = existing[id], call.clientId == tenant.clientId else {
             // Not found, with another tenant's id marked as a probe exactly as everywhere else.
-            _ = try await tenant.scope.find(Call.self, id, on: db)
+            _ = try await tenant.scope.find(Call.self, id, on: fluent)
             throw AppError.notFound(Call.entityName)
         }
         return call
@@ -512,7 +513,7 @@ private struct BatchWork {
 
     /// The oldest queued call this agent may take: first those already in the database (older than anything in
     /// this batch), then those this batch queued.
-    mutating func oldestQueued(for agentId: UUID, _ agent: BookAgent, clientId: String, on db: any Database)
+    mutating func oldestQueued(for agentId: UUID, _ agent: BookAgent, clientId: String, on db: any SQLDatabase)
         async throws -> CallRow? {
         var query = TenantScope(clientId: clientId).select(from: Call.schema, on: db)
             .columns(CallRow.columns.map { SQLIdentifier($0) })
@@ -543,8 +544,8 @@ private struct BatchWork {
     }
 
     /// Loads, new calls, changed calls, decisions and audit rows: one statement each (changed calls: one each).
-    mutating func write(on db: any Database, postgres: Bool) async throws {
-        let sql = db as! any SQLDatabase
+    mutating func write(on db: any SQLDatabase, postgres: Bool) async throws {
+        let sql = db
         let deltas = plan.netDeltas
         if !deltas.isEmpty {
             let rows = deltas.map { SQLGroupExpression([SQLBind($0.agent.agentId), SQLBind($0.delta)]) }

@@ -212,7 +212,7 @@ final class LoadBook: Sendable {
     /// Runs `body` on the tenant's book, loading it first if needed (or when older than the tenant's TTL).
     /// `body` runs under the book's lock: keep it to in-memory work.
     func withBook<T>(
-        _ clientId: String, store: Store, on db: (any Database)? = nil, _ body: (inout TenantBook) throws -> T
+        _ clientId: String, store: Store, on db: (any SQLDatabase)? = nil, _ body: (inout TenantBook) throws -> T
     ) async throws -> T {
         while true {
             let attempt: Result<T, any Error>? = slots.withLockedValue { slots in
@@ -234,7 +234,7 @@ final class LoadBook: Sendable {
     }
 
     /// Reads the tenant's book from the database and installs it unless something changed meanwhile.
-    private func load(_ clientId: String, store: Store, on db: (any Database)?) async throws {
+    private func load(_ clientId: String, store: Store, on db: (any SQLDatabase)?) async throws {
         let generation = slots.withLockedValue { slots in
             slots[clientId, default: Slot()].misses += 1
             return slots[clientId]!.generation
@@ -245,9 +245,9 @@ final class LoadBook: Sendable {
         if let db {
             book = try await Self.read(clientId, store: store, on: db)
         } else if store.isPostgres {
-            book = try await Self.read(clientId, store: store, on: store.db)
+            book = try await Self.read(clientId, store: store, on: store.sql)
         } else {
-            book = try await store.write { db in try await Self.read(clientId, store: store, on: db) }
+            book = try await store.write { db in try await Self.read(clientId, store: store, on: db as! any SQLDatabase) }
         }
         slots.withLockedValue { slots in
             if slots[clientId]?.generation == generation {
@@ -256,7 +256,7 @@ final class LoadBook: Sendable {
         }
     }
 
-    static func read(_ clientId: String, store: Store, on db: any Database) async throws -> TenantBook {
+    static func read(_ clientId: String, store: Store, on db: any SQLDatabase) async throws -> TenantBook {
         let scope = TenantScope(clientId: clientId)
         let policy = try await RoutingPolicy.load(for: clientId, on: db)
         let agents = try await scope.select(from: SectorAgent.schema, on: db)

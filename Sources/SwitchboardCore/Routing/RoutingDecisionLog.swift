@@ -1,5 +1,6 @@
 import FluentKit
 import Foundation
+import SQLKit
 
 /// Every decision that assigned (or failed to assign) a call, with its candidates' breakdowns.
 enum RoutingDecisionLog {
@@ -16,7 +17,7 @@ enum RoutingDecisionLog {
         let row = DecisionRow(decision, trigger: trigger, callId: callId, capabilities: capabilities,
                               clientId: tenant.clientId, at: Date())
         try await TenantScope.insert(into: RoutingDecisionRecord.schema, columns: DecisionRow.columns,
-                                     rows: [(row.clientId, row.values)], on: db)
+                                     rows: [(row.clientId, row.values)], on: db as! any SQLDatabase)
     }
 }
 

@@ -57,6 +57,10 @@ struct SettingsService: Sendable {
 
     /// Read on every call (routing policy), so in SQL rather than through Fluent's reflective models.
     static func effectiveSettings(scope: TenantScope, on db: any Database) async throws -> [String: JSONValue] {
+        try await effectiveSettings(scope: scope, on: db as! any SQLDatabase)
+    }
+
+    static func effectiveSettings(scope: TenantScope, on db: any SQLDatabase) async throws -> [String: JSONValue] {
         var settings = SettingsSchema.defaults
         for row in try await scope.select(from: Setting.schema, on: db).columns("key", "value").all() {
             let key: String = try row.decode("key")
@@ -70,6 +74,10 @@ struct SettingsService: Sendable {
 extension RoutingPolicy {
     /// The tenant's routing policy as its settings say now; read per decision so a change applies to the next call.
     static func load(for clientId: String, on db: any Database) async throws -> RoutingPolicy {
+        try await load(for: clientId, on: db as! any SQLDatabase)
+    }
+
+    static func load(for clientId: String, on db: any SQLDatabase) async throws -> RoutingPolicy {
         SettingsSchema.routingPolicy(from: try await SettingsService.effectiveSettings(scope: TenantScope(clientId: clientId), on: db))
     }
 }

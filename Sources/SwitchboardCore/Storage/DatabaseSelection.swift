@@ -17,6 +17,8 @@ enum DatabaseSelection {
             app.databases.use(.sqlite(.file(path), connectionPoolTimeout: .seconds(30)), as: .sqlite)
             app.writeGate = WriteGate()
             try await tuneSQLiteConnections(app)
+            app.inlineSQLite = try InlineSQLite(path: path, eventLoop: app.eventLoopGroup.any(), logger: app.logger)
+            app.lifecycle.use(InlineSQLiteLifecycle())
         case .postgres(let url):
             var configuration = try SQLPostgresConfiguration(url: url)
             configuration.searchPath = nil
@@ -38,6 +40,16 @@ enum DatabaseSelection {
                            "mmap_size = 268435456", "temp_store = MEMORY"] {
                 try await db.raw("PRAGMA \(unsafeRaw: pragma)").run()
             }
+        }
+    }
+}
+
+/// Closes the call writer's connection with the application.
+struct InlineSQLiteLifecycle: LifecycleHandler {
+    func shutdownAsync(_ application: Application) async {
+        if let gate = application.writeGate, let inline = application.inlineSQLite {
+            // Not while a batch is being written.
+            _ = try? await gate.serialize { inline.close() }
         }
     }
 }

@@ -13,6 +13,8 @@ import Vapor
 struct Store: Sendable {
     let db: any Database
     let writeGate: WriteGate?
+    /// SQLite only: the call writer's own connection (see `InlineSQLite`).
+    var inline: InlineSQLite? = nil
 
     var sql: any SQLDatabase { db as! any SQLDatabase }
     var isPostgres: Bool { writeGate == nil }
@@ -20,6 +22,13 @@ struct Store: Sendable {
     func write<T: Sendable>(_ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
         guard let writeGate else { return try await retryingConflicts { try await db.transaction(body) } }
         return try await writeGate.serialize { try await db.transaction(body) }
+    }
+
+    /// A transaction for the call writer, spoken in SQLKit: on SQLite on the inline connection under the write
+    /// gate (no thread hand-offs), on PostgreSQL through the pool like `write`.
+    func writeSQL<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        guard let writeGate, let inline else { return try await write { db in try await body(db as! any SQLDatabase) } }
+        return try await writeGate.serialize { try await inline.transaction(body) }
     }
 
     /// PostgreSQL aborts one of two transactions that wait on each other's rows (a deadlock, 40P01) or that
@@ -85,8 +94,16 @@ extension Application {
         set { storage[WriteGateKey.self] = newValue }
     }
 
+    private struct InlineSQLiteKey: StorageKey { typealias Value = InlineSQLite }
+
+    /// Present when the database is SQLite.
+    var inlineSQLite: InlineSQLite? {
+        get { storage[InlineSQLiteKey.self] }
+        set { storage[InlineSQLiteKey.self] = newValue }
+    }
+
     func store(on db: (any Database)? = nil) -> Store {
-        Store(db: db ?? self.db, writeGate: writeGate)
+        Store(db: db ?? self.db, writeGate: writeGate, inline: inlineSQLite)
     }
 }
 

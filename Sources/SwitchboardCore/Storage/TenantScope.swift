@@ -43,7 +43,11 @@ struct TenantScope: Sendable {
 extension TenantScope {
     /// `SELECT … FROM table WHERE client_id = <tenant>`; add columns and further filters.
     func select(from table: String, on db: any Database) -> SQLSelectBuilder {
-        (db as! any SQLDatabase).select().from(table).where("client_id", .equal, clientId)
+        select(from: table, on: db as! any SQLDatabase)
+    }
+
+    func select(from table: String, on sql: any SQLDatabase) -> SQLSelectBuilder {
+        sql.select().from(table).where("client_id", .equal, clientId)
     }
 
     /// One row into a tenant table; `client_id` is added here, so it cannot be forgotten.
@@ -58,10 +62,10 @@ extension TenantScope {
     /// its tenant, and `client_id` is added here as in `insert(into:_:on:)`.
     static func insert(
         into table: String, columns: [String], rows: [(clientId: String, values: [any Encodable & Sendable])],
-        on db: any Database
+        on sql: any SQLDatabase
     ) async throws {
         guard !rows.isEmpty else { return }
-        var insert = (db as! any SQLDatabase).insert(into: table).columns(["client_id"] + columns)
+        var insert = sql.insert(into: table).columns(["client_id"] + columns)
         for row in rows {
             precondition(row.values.count == columns.count, "a row of \(table) does not match its columns")
             insert = insert.values([SQLBind(row.clientId)] + row.values.map { SQLBind($0) })
