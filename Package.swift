@@ -46,7 +46,11 @@ let package = Package(
         // Benchmarks, run by hand or by bench/run-all.sh; results go to docs/PERFORMANCE.md.
         .executableTarget(
             name: "SwitchboardBench",
-            dependencies: ["SwitchboardCore"],
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             path: "bench/SwitchboardBench",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

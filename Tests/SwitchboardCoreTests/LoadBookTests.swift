@@ -154,3 +154,16 @@ struct SeededRandom: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+@Suite("Random ids")
+struct RandomUUIDTests {
+    @Test func versionFourWithTheRFCVariantAndNoRepeats() {
+        let ids = (0..<2_000).map { _ in UUID.random() }
+        #expect(Set(ids).count == ids.count)
+        for id in ids.prefix(50) {
+            let text = id.uuidString
+            #expect(Array(text)[14] == "4", "version nibble of \(text)")
+            #expect("89AB".contains(Array(text)[19]), "variant of \(text)")
+        }
+    }
+}

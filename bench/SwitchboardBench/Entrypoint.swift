@@ -1,10 +1,14 @@
 import Foundation
+import NIOCore
+import NIOPosix
 
 /// `SwitchboardBench scorer | book | aggregate [calls agents teams days] | hello [port] | seed-agents N [client_id]`
 /// (build with `swift build -c release -Xswiftc -enable-testing --scratch-path .build-release`; see bench/run-all.sh)
 @main
 enum BenchEntrypoint {
     static func main() async throws {
+        // As the service does (Sources/switchboard/Entrypoint.swift), so the hello ceiling is measured alike.
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         let arguments = Array(CommandLine.arguments.dropFirst())
         switch arguments.first {
         case "scorer":

@@ -204,7 +204,7 @@ final class CallWriter: Sendable {
             }
             if let chosen = decision.chosen { work.plan.booked(chosen.agentId, of: tenant.clientId, delta: 1) }
             let call = CallRow(
-                id: UUID(), clientId: tenant.clientId, teamId: decision.teamId, agentId: decision.chosen?.agentId,
+                id: .random(), clientId: tenant.clientId, teamId: decision.teamId, agentId: decision.chosen?.agentId,
                 sector: decision.sector, capabilities: new.route.capabilities, channel: new.channel ?? policy.defaultChannel,
                 externalRef: new.externalRef, idempotencyKey: new.idempotencyKey,
                 status: decision.chosen == nil ? .queued : .active, createdAt: stamps.next())
@@ -410,7 +410,7 @@ struct DecisionRow: Sendable {
     init(_ decision: RoutingDecision, trigger: String, callId: UUID?, capabilities: [String], clientId: String, at: Date) {
         self.clientId = clientId
         values = [
-            UUID(), callId, trigger,
+            UUID.random(), callId, trigger,
             DecisionJSON.request(teamId: decision.teamId, sector: decision.sector, capabilities: capabilities),
             decision.strategy.rawValue, decision.chosen?.agentId, decision.chosen?.score, decision.ranking.eligibleCount,
             DecisionJSON.candidates(decision.ranking.top), at,
@@ -504,7 +504,7 @@ private struct BatchWork {
     }
 
     mutating func audit(_ tenant: Tenant, _ action: String, _ callId: UUID) {
-        audits.append((tenant.clientId, [UUID(), tenant.userId, action, "call", callId.uuidString, AuditOutcome.ok.rawValue, now]))
+        audits.append((tenant.clientId, [UUID.random(), tenant.userId, action, "call", callId.uuidString, AuditOutcome.ok.rawValue, now]))
     }
 
     func weights(_ clientId: String, book: LoadBook) -> ScoringWeights {

@@ -56,11 +56,25 @@ extension Request {
         }
         let data = Data(buffer: body)
         if literalKeys { return try WireJSON.literalDecoder().decode(T.self, from: data) }
-        // Optional fields may be left out, but an explicit null is a wrong type, not "absent".
-        if let object = try? JSONDecoder().decode([String: JSONValue].self, from: data),
+        // Optional fields may be left out, but an explicit null is a wrong type, not "absent". Only a body that
+        // contains the bytes `null` somewhere can hold one, so most bodies skip this second decode.
+        if data.containsNullLiteral, let object = try? JSONDecoder().decode([String: JSONValue].self, from: data),
            let key = object.keys.sorted().first(where: { object[$0] == .null }) {
             throw AppError.badRequest("field '\(key)' must not be null; leave it out instead")
         }
         return try WireJSON.decoder().decode(T.self, from: data)
+    }
+}
+
+private extension Data {
+    var containsNullLiteral: Bool {
+        withUnsafeBytes { bytes in
+            guard bytes.count >= 4 else { return false }
+            for index in 0...(bytes.count - 4) where bytes[index] == UInt8(ascii: "n") {
+                if bytes[index + 1] == UInt8(ascii: "u") && bytes[index + 2] == UInt8(ascii: "l")
+                    && bytes[index + 3] == UInt8(ascii: "l") { return true }
+            }
+            return false
+        }
     }
 }

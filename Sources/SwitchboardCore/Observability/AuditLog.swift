@@ -21,7 +21,7 @@ struct AuditEntry: Sendable {
 enum AuditLog {
     static func record(_ entry: AuditEntry, on db: any Database) async throws {
         try await TenantScope(clientId: entry.clientId).insert(into: AuditLogEntry.schema, [
-            ("id", UUID()), ("actor", entry.actor), ("action", entry.action), ("entity_type", entry.entityType),
+            ("id", UUID.random()), ("actor", entry.actor), ("action", entry.action), ("entity_type", entry.entityType),
             ("entity_id", entry.entityId), ("outcome", entry.outcome.rawValue), ("created_at", Date()),
         ], on: db)
     }
