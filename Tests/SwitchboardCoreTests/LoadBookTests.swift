@@ -167,3 +167,23 @@ struct RandomUUIDTests {
         }
     }
 }
+
+@Suite("Hand-written JSON")
+struct FastJSONTests {
+    @Test(arguments: [true, false])
+    func aCallReadsTheSameAsTheEncoderWritesIt(filled: Bool) throws {
+        let now = Date(timeIntervalSince1970: 1_795_000_123.456)
+        let call = CallDTO(
+            id: UUID(), status: filled ? .completed : .queued, agentId: filled ? UUID() : nil, teamId: filled ? UUID() : nil,
+            sector: "bil\"ling\\é", channel: .webchat, capabilities: filled ? ["french", "vip\n"] : [],
+            externalRef: filled ? "ticket/42" : nil, outcome: filled ? .failed : nil, resolved: filled ? false : nil,
+            satisfaction: filled ? 4 : nil, handlingTimeSeconds: filled ? 140.25 : nil, createdAt: now,
+            assignedAt: filled ? now.addingTimeInterval(0.5) : nil, completedAt: filled ? now.addingTimeInterval(61) : nil,
+            cancelledAt: nil)
+        let envelope = Envelope(data: call)
+        let fast = try JSONDecoder().decode(JSONValue.self, from: try envelope.encodedData())
+        struct Body: Encodable { let success = true; let data: CallDTO }
+        let reference = try JSONDecoder().decode(JSONValue.self, from: try WireJSON.encoder().encode(Body(data: call)))
+        #expect(fast == reference)
+    }
+}

@@ -11,7 +11,7 @@ enum HelloServer {
         app.http.server.configuration.hostname = "127.0.0.1"
         app.http.server.configuration.port = port
         app.get("hello") { _ in "Hello, world!" }
-        try await app.server.start()
+        try await app.server.start(address: nil)
         print("hello server on 127.0.0.1:\(port)")
         while true { try await Task.sleep(for: .seconds(3600)) }
     }

@@ -15,7 +15,14 @@ struct Envelope<Payload: Encodable & Sendable>: AsyncResponseEncodable, Sendable
     }
 
     func encodedData() throws -> Data {
-        try WireJSON.encoder().encode(Body(data: data, meta: meta))
+        if meta == nil, let fast = data as? any FastJSONEncodable {
+            var json = "{\"data\":"
+            json.reserveCapacity(640)
+            fast.appendJSON(to: &json)
+            json += ",\"success\":true}"
+            return Data(json.utf8)
+        }
+        return try WireJSON.encoder().encode(Body(data: data, meta: meta))
     }
 
     func encodeResponse(for request: Request) async throws -> Response {

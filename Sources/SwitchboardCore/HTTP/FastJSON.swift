@@ -1,0 +1,70 @@
+import Foundation
+
+/// A wire type that writes its own JSON, for the answers sent thousands of times a second (a created call).
+/// The output is what `WireJSON.encoder()` would write: snake_case keys in sorted order, RFC 3339 UTC times
+/// without fractions; a test compares the two after decoding.
+protocol FastJSONEncodable {
+    func appendJSON(to json: inout String)
+}
+
+enum FastJSON {
+    static func appendDate(_ date: Date, to json: inout String) {
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        json += "\"\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T"
+        json += "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z\""
+    }
+
+    static func appendNumber(_ value: Double, to json: inout String) {
+        json += value.isFinite ? value.description : "null"
+    }
+
+    static func append(_ value: String?, to json: inout String) {
+        if let value { DecisionJSON.appendString(value, to: &json) } else { json += "null" }
+    }
+
+    static func append(_ value: UUID?, to json: inout String) {
+        if let value { json += "\"\(value.uuidString)\"" } else { json += "null" }
+    }
+
+    static func append(_ value: Date?, to json: inout String) {
+        if let value { appendDate(value, to: &json) } else { json += "null" }
+    }
+}
+
+extension CallDTO: FastJSONEncodable {
+    func appendJSON(to json: inout String) {
+        json += "{\"agent_id\":"
+        FastJSON.append(agentId, to: &json)
+        json += ",\"assigned_at\":"
+        FastJSON.append(assignedAt, to: &json)
+        json += ",\"cancelled_at\":"
+        FastJSON.append(cancelledAt, to: &json)
+        json += ",\"capabilities\":["
+        for (index, capability) in capabilities.enumerated() {
+            if index > 0 { json += "," }
+            DecisionJSON.appendString(capability, to: &json)
+        }
+        json += "],\"channel\":\"\(channel.rawValue)\",\"completed_at\":"
+        FastJSON.append(completedAt, to: &json)
+        json += ",\"created_at\":"
+        FastJSON.appendDate(createdAt, to: &json)
+        json += ",\"external_ref\":"
+        FastJSON.append(externalRef, to: &json)
+        json += ",\"handling_time_seconds\":"
+        if let handlingTimeSeconds { FastJSON.appendNumber(handlingTimeSeconds, to: &json) } else { json += "null" }
+        json += ",\"id\":\"\(id.uuidString)\",\"outcome\":"
+        FastJSON.append(outcome?.rawValue, to: &json)
+        json += ",\"resolved\":"
+        json += resolved.map { $0 ? "true" : "false" } ?? "null"
+        json += ",\"satisfaction\":"
+        json += satisfaction.map(String.init) ?? "null"
+        json += ",\"sector\":"
+        DecisionJSON.appendString(sector, to: &json)
+        json += ",\"status\":\"\(status.rawValue)\",\"team_id\":"
+        FastJSON.append(teamId, to: &json)
+        json += "}"
+    }
+}
