@@ -127,6 +127,39 @@ struct LoadBookTests {
         }
     }
 
+    /// Two server processes over one PostgreSQL (two applications here): a catalogue change made through one
+    /// drops the other's book, and the loads one commits reach the other's book through NOTIFY.
+    @Test(.enabled(if: TestDatabase.isPostgres))
+    func anotherProcessHearsCatalogueChangesAndCommittedLoads() async throws {
+        try await withSwitchboard { first in
+            try await withSwitchboard { second in
+                let viaFirst = try await APIClient.make(first)
+                let viaSecond = APIClient(app: second, clientId: viaFirst.clientId, role: .admin, token: viaFirst.token)
+                let agent = try await viaFirst.createAgent(maxConcurrent: 3)
+                func secondLoadsItsBook() async throws {
+                    let route = try await viaSecond.send(.POST, "/api/routing/route", json: #"{"sector":"billing"}"#)
+                    try #require(route.data["agent_id"].uuid == agent)
+                }
+                func eventually(_ condition: () -> Bool) async throws -> Bool {
+                    for _ in 0..<100 {
+                        if condition() { return true }
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                    return condition()
+                }
+                try await secondLoadsItsBook()
+                _ = try await viaFirst.createAgent("Another", sector: "support")
+                #expect(try await eventually { second.loadBook.peek(viaFirst.clientId) == nil },
+                        "the catalogue change made through the first process drops the second's book")
+                try await secondLoadsItsBook()
+                #expect(second.loadBook.peek(viaFirst.clientId)?.agent(agent)?.load == 0)
+                _ = try await viaFirst.createCall(#"{"sector":"billing"}"#)
+                #expect(try await eventually { second.loadBook.peek(viaFirst.clientId)?.agent(agent)?.load == 1 },
+                        "the load the first process committed reaches the second's book")
+            }
+        }
+    }
+
     @Test func decisionLogJSONReadsBackAsTheEncoderWouldWriteIt() throws {
         let candidate = RoutingCandidate(id: UUID(), isActive: true, priority: 7, currentLoad: 2, maxConcurrent: 5,
                                          successRate: 0.8125, avgHandlingTime: 1e-5)

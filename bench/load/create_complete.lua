@@ -1,13 +1,13 @@
--- wrk script: each connection alternates POST /api/calls and POST /api/calls/<id>/complete for the call it just
--- created, so both operations are measured under load. Token from $TOKEN.
+-- wrk script: POST /api/calls and POST /api/calls/<id>/complete alternate, every created call is completed, so
+-- both operations are measured under load. Token from $TOKEN. The connections of a wrk thread share one Lua state,
+-- so created ids wait in a list (a single variable would let one connection's id overwrite another's).
 local token = os.getenv("TOKEN")
-local pending = nil
+local pending = {}
 
 request = function()
   local headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token }
-  if pending then
-    local id = pending
-    pending = nil
+  if #pending > 0 then
+    local id = table.remove(pending, 1)
     return wrk.format("POST", "/api/calls/" .. id .. "/complete", headers,
       '{"outcome":"successful","resolved":true,"satisfaction":4,"handling_time_seconds":90}')
   end
@@ -16,7 +16,7 @@ end
 
 response = function(status, headers, body)
   if status == 201 then
-    pending = body:match('"id":"([0-9A-Fa-f%-]+)"')
+    table.insert(pending, body:match('"id":"([0-9A-Fa-f%-]+)"'))
   end
 end
 

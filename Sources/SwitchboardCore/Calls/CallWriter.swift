@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SQLKit
 import NIOConcurrencyHelpers
+import PostgresNIO
 import Vapor
 
 /// A change to calls, waiting for the next group commit.
@@ -94,10 +95,14 @@ final class CallWriter: Sendable {
     }
 
     private func commit(_ batch: [Pending]) async {
-        let plan = BatchPlan()
+        let plan = BatchPlan(origin: book.origin)
         for attempt in 1...Self.lostClaimRetries {
             do {
-                let results = try await store.writeSQL { db in try await self.decideAndWrite(batch, plan, on: db) }
+                // PostgreSQL: the batch's reads are checked again by its one conditional statement, so no
+                // transaction (and no BEGIN and COMMIT round trips) is needed around them.
+                let results = store.isPostgres
+                    ? try await decideAndWrite(batch, plan, on: store.sql)
+                    : try await store.writeSQL { db in try await self.decideAndWrite(batch, plan, on: db) }
                 plan.committed(in: book)
                 count(batch, results)
                 for (pending, result) in zip(batch, results) { pending.continuation.resume(with: result) }
@@ -106,6 +111,12 @@ final class CallWriter: Sendable {
                 plan.rolledBack(in: book)
                 metrics.counter("switchboard_routing_claims_lost_total").increment(by: Int64(lost.agents.count))
                 await refresh(lost.agents)
+            } catch let error where Self.isRefusal(error) && attempt < Self.lostClaimRetries {
+                // PostgreSQL refused a claim or a call change of the batch, or chose it as a deadlock victim.
+                let agents = plan.bookedAgents
+                plan.rolledBack(in: book)
+                metrics.counter("switchboard_routing_claims_lost_total").increment()
+                await refresh(agents)
             } catch let error as any DatabaseError where error.isConstraintFailure && batch.count == 1
                         && attempt < Self.lostClaimRetries {
                 // Another process committed a call with the same Idempotency-Key first: read again, and replay it.
@@ -122,6 +133,12 @@ final class CallWriter: Sendable {
                 return
             }
         }
+    }
+
+    private static func isRefusal(_ error: any Error) -> Bool {
+        if error is BatchRefused { return true }
+        guard let error = error as? PSQLError else { return false }
+        return ["40P01", "40001"].contains(error.serverInfo?[.sqlState] ?? "")
     }
 
     /// After a refused claim: the agents' values as committed, into the book.
@@ -278,12 +295,19 @@ final class CallWriter: Sendable {
             }
             switch outcome {
             case .success(let (decision, policy, candidates)):
-                guard decision.chosen == nil, store.isPostgres, !refreshed, !candidates.isEmpty else {
+                guard decision.chosen == nil, store.isPostgres, !refreshed, !candidates.isEmpty,
+                      work.refreshedTenants.insert(tenant.clientId).inserted
+                else {
                     metrics.counter("switchboard_routing_decisions_total", [("strategy", decision.strategy.rawValue)]).increment()
                     return (decision, policy)
                 }
+                // Once a batch per tenant: later calls of the batch see these values plus the batch's own claims.
                 refreshed = true
-                book.applyCommitted(tenant.clientId, try await Self.liveStates(of: candidates, clientId: tenant.clientId, on: db))
+                let committed = try await Self.liveStates(of: candidates, clientId: tenant.clientId, on: db)
+                book.applyCommitted(tenant.clientId, committed.map { state in
+                    (state.agentId, state.load + work.plan.delta(of: state.agentId, in: tenant.clientId), state.maxConcurrent,
+                     state.isActive)
+                })
             case .failure(TenantBook.Miss.unknownTeam(let teamId)):
                 // Not the tenant's team (the usual 404, with cross-tenant probes marked), or created after the book.
                 _ = try await tenant.scope.find(Team.self, teamId, on: store.db)
@@ -367,12 +391,23 @@ struct IdempotencyKey: Hashable {
 /// What a batch booked in memory, so that a rollback can give it back and a commit can confirm it.
 final class BatchPlan: @unchecked Sendable {
     // Used by one writer task at a time.
+    /// The load book's name in load notifications.
+    let origin: String
+    init(origin: String) { self.origin = origin }
+
     private var deltas: [LostClaims.Agent: Int] = [:]
     /// Loads as the batch's conditional update returned them.
     fileprivate var committedLoads: [String: [(agentId: UUID, load: Int, maxConcurrent: Int, isActive: Bool)]] = [:]
 
     func booked(_ agentId: UUID, of clientId: String, delta: Int) {
         deltas[LostClaims.Agent(clientId: clientId, agentId: agentId), default: 0] += delta
+    }
+
+    var bookedAgents: [LostClaims.Agent] { deltas.filter { $0.value != 0 }.map(\.key) }
+
+    /// What this batch booked for the agent so far (not yet in the database).
+    func delta(of agentId: UUID, in clientId: String) -> Int {
+        deltas[LostClaims.Agent(clientId: clientId, agentId: agentId)] ?? 0
     }
 
     var netDeltas: [(agent: LostClaims.Agent, delta: Int)] {
@@ -386,10 +421,6 @@ final class BatchPlan: @unchecked Sendable {
         }
         deltas = [:]
         committedLoads = [:]
-    }
-
-    var committedLoadsForNotify: [String: [(agentId: UUID, load: Int, maxConcurrent: Int, isActive: Bool)]] {
-        committedLoads
     }
 
     func committed(in book: LoadBook) {
@@ -430,6 +461,10 @@ private struct BatchWork {
     var decisions: [DecisionRow] = []
     private var audits: [(clientId: String, values: [any Encodable & Sendable])] = []
     var idempotent: [IdempotencyKey: CallRow] = [:]
+    /// Per tenant, whether the database held queued calls when this batch first looked.
+    private var databaseQueue: [String: Bool] = [:]
+    /// Tenants whose candidates' committed loads this batch already read (PostgreSQL, before queueing).
+    var refreshedTenants: Set<String> = []
     /// Calls of this batch or read from the database that the queue already handed out here.
     private var takenFromQueue: Set<UUID> = []
 
@@ -526,7 +561,13 @@ private struct BatchWork {
         if !takenFromQueue.isEmpty { query = query.where("id", .notIn, Array(takenFromQueue)) }
         let decided = Set(updates.keys)
         var found: CallRow?
-        for row in try await query.orderBy("created_at").orderBy("id").limit(8).all() {
+        // Whether the tenant has any queued call in the database is asked once a batch, not once a release.
+        if databaseQueue[clientId] == nil {
+            databaseQueue[clientId] = try await TenantScope(clientId: clientId).select(from: Call.schema, on: db)
+                .column("id").where("status", .equal, CallStatus.queued.rawValue).limit(1).first() != nil
+        }
+        let rows = databaseQueue[clientId] == true ? try await query.orderBy("created_at").orderBy("id").limit(8).all() : []
+        for row in rows {
             let call = try CallRow(row)
             // A call this batch already changed (cancelled, say) is not waiting any more.
             if decided.contains(call.id) { continue }
@@ -543,68 +584,161 @@ private struct BatchWork {
         return found
     }
 
-    /// Loads, new calls, changed calls, decisions and audit rows: one statement each (changed calls: one each).
+    /// Loads, new calls, changed calls, decisions and audit rows. The statements are the same on both databases;
+    /// SQLite runs them one after another in the writer's transaction (inline, so cheaply), PostgreSQL receives
+    /// them as one statement of data-modifying CTEs: one round trip, atomic on its own, which refuses everything
+    /// if any load claim or call change is refused.
     mutating func write(on db: any SQLDatabase, postgres: Bool) async throws {
-        let sql = db
         let deltas = plan.netDeltas
-        if !deltas.isEmpty {
-            let rows = deltas.map { SQLGroupExpression([SQLBind($0.agent.agentId), SQLBind($0.delta)]) }
-            let returned = try await sql.raw("""
-                WITH v(agent_id, delta) AS (VALUES \(SQLList(rows)))
-                UPDATE sector_agents SET current_load =
-                    CASE WHEN sector_agents.current_load + v.delta < 0 THEN 0 ELSE sector_agents.current_load + v.delta END
-                FROM v
-                WHERE sector_agents.id = v.agent_id AND (v.delta < 0 OR (sector_agents.status = 'active'
-                    AND sector_agents.current_load + v.delta <= sector_agents.max_concurrent))
-                RETURNING sector_agents.id, sector_agents.client_id, sector_agents.current_load,
-                    sector_agents.max_concurrent, sector_agents.status
-                """).all()
-            var confirmed: Set<UUID> = []
-            for row in returned {
-                let agentId: UUID = try row.decode("id")
-                let clientId: String = try row.decode("client_id")
-                confirmed.insert(agentId)
-                plan.committedLoads[clientId, default: []].append((
-                    agentId, try row.decode("current_load"), try row.decode("max_concurrent"),
-                    try row.decode(column: "status", as: String.self) == ActiveStatus.active.rawValue))
+        let loads = deltas.isEmpty ? nil : LoadStatement(deltas)
+        let changes = updateOrder.map { id in Self.changeQuery(updates[id]!.row, expecting: updates[id]!.expected, on: db) }
+        let inserts = [
+            TenantScope.insertQuery(into: Call.schema, columns: CallRow.insertColumns,
+                                    rows: self.inserts.map { ($0.clientId, $0.values) }, on: db),
+            TenantScope.insertQuery(into: RoutingDecisionRecord.schema, columns: DecisionRow.columns,
+                                    rows: decisions.map { ($0.clientId, $0.values) }, on: db),
+            TenantScope.insertQuery(into: AuditLogEntry.schema, columns: AuditLog.columns, rows: audits, on: db),
+        ].compactMap { $0 }
+        let committed: [CommittedLoad]
+        if postgres {
+            committed = try await Self.runAsOneStatement(loads: loads, changes: changes, inserts: inserts,
+                                                         origin: plan.origin, on: db)
+        } else {
+            if let loads { committed = try await loads.run(on: db) } else { committed = [] }
+            for change in changes {
+                // Changed by another process since this batch read it: decide the batch again on fresh rows.
+                guard try await db.raw("\(change)").first() != nil else { throw CallChangedMeanwhile() }
             }
-            let lost = deltas.filter { $0.delta > 0 && !confirmed.contains($0.agent.agentId) }.map(\.agent)
-            if !lost.isEmpty { throw LostClaims(agents: lost) }
+            for insert in inserts { try await db.execute(sql: insert) { _ in } }
         }
-        try await TenantScope.insert(into: Call.schema, columns: CallRow.insertColumns,
-                                     rows: inserts.map { ($0.clientId, $0.values) }, on: db)
-        for id in updateOrder {
-            let (call, expected) = updates[id]!
-            let changed = try await sql.update(Call.schema)
-                .set("status", to: call.status.rawValue)
-                .set("agent_id", to: call.agentId)
-                .set("outcome", to: call.outcome?.rawValue)
-                .set("resolved", to: call.resolved)
-                .set("satisfaction", to: call.satisfaction)
-                .set("handling_time_seconds", to: call.handlingTimeSeconds)
-                .set("assigned_at", to: call.assignedAt)
-                .set("completed_at", to: call.completedAt)
-                .set("cancelled_at", to: call.cancelledAt)
-                .set("updated_at", to: call.updatedAt)
-                .where("id", .equal, call.id)
-                .where("client_id", .equal, call.clientId)
-                .where("status", .equal, expected.rawValue)
-                .returning("id")
-                .first()
-            // Changed by another process since this batch read it: decide the batch again on fresh rows.
-            guard changed != nil else { throw CallChangedMeanwhile() }
+        let confirmed = Set(committed.map(\.id))
+        let lost = deltas.filter { $0.delta > 0 && !confirmed.contains($0.agent.agentId) }.map(\.agent)
+        if !lost.isEmpty { throw LostClaims(agents: lost) }
+        for load in committed {
+            plan.committedLoads[load.clientId, default: []].append(
+                (load.id, load.currentLoad, load.maxConcurrent, load.status == ActiveStatus.active.rawValue))
         }
-        try await TenantScope.insert(into: RoutingDecisionRecord.schema, columns: DecisionRow.columns,
-                                     rows: decisions.map { ($0.clientId, $0.values) }, on: db)
-        try await TenantScope.insert(into: AuditLogEntry.schema, columns: ["id", "actor", "action", "entity_type", "entity_id",
-                                                                          "outcome", "created_at"],
-                                     rows: audits, on: db)
-        if postgres, !plan.committedLoadsForNotify.isEmpty {
-            for payload in LoadNotification.payloads(plan.committedLoadsForNotify) {
-                try await sql.raw("SELECT pg_notify(\(bind: LoadNotification.channel), \(bind: payload))").run()
-            }
+    }
+
+    /// A call's new state, written only if it is still in the state this batch read.
+    private static func changeQuery(_ call: CallRow, expecting expected: CallStatus, on db: any SQLDatabase) -> any SQLExpression {
+        db.update(Call.schema)
+            .set("status", to: call.status.rawValue)
+            .set("agent_id", to: call.agentId)
+            .set("outcome", to: call.outcome?.rawValue)
+            .set("resolved", to: call.resolved)
+            .set("satisfaction", to: call.satisfaction)
+            .set("handling_time_seconds", to: call.handlingTimeSeconds)
+            .set("assigned_at", to: call.assignedAt)
+            .set("completed_at", to: call.completedAt)
+            .set("cancelled_at", to: call.cancelledAt)
+            .set("updated_at", to: call.updatedAt)
+            .where("id", .equal, call.id)
+            .where("client_id", .equal, call.clientId)
+            .where("status", .equal, expected.rawValue)
+            .returning("id")
+            .query
+    }
+
+    /// `WITH v …, loads AS (UPDATE …), c0 AS (UPDATE calls …), … , i0 AS (INSERT …), … SELECT <checked loads>`.
+    /// Data-modifying CTEs all run, on one snapshot; the final SELECT turns a refused claim or change into an
+    /// error (a cast that fails at run time), which aborts the whole statement.
+    private static func runAsOneStatement(
+        loads: LoadStatement?, changes: [any SQLExpression], inserts: [any SQLExpression], origin: String,
+        on db: any SQLDatabase
+    ) async throws -> [CommittedLoad] {
+        var ctes: [SQLQueryString] = []
+        var checks: [SQLQueryString] = []
+        if let loads {
+            ctes.append("v(agent_id, delta) AS (VALUES \(SQLList(loads.values))), loads AS (\(loads.update))")
+            checks.append("(SELECT count(*) FROM loads JOIN v ON v.agent_id = loads.id WHERE v.delta > 0) = \(literal: loads.claims)")
+            // Other processes' books learn the committed loads (delivered only if this statement commits), in
+            // notifications of at most 60 agents, well under PostgreSQL's 8,000-byte payload limit.
+            ctes.append("""
+                notified AS (SELECT pg_notify(\(bind: LoadNotification.channel), json_build_object(
+                    'origin', \(bind: origin), 'clientId', client_id, 'states', json_agg(json_build_object(
+                        'a', id, 'l', current_load, 'm', max_concurrent, 'on', status = 'active')))::text)
+                    FROM (SELECT loads.*, (row_number() OVER (PARTITION BY client_id ORDER BY id) - 1) / 60 AS chunk
+                          FROM loads) AS numbered
+                    GROUP BY client_id, chunk)
+                """)
+            checks.append("(SELECT count(*) FROM notified) >= 0")
+        }
+        for (index, change) in changes.enumerated() {
+            ctes.append("\(unsafeRaw: "c\(index)") AS (\(change))")
+            checks.append("(SELECT count(*) FROM \(unsafeRaw: "c\(index)")) = 1")
+        }
+        for (index, insert) in inserts.enumerated() { ctes.append("\(unsafeRaw: "i\(index)") AS (\(insert))") }
+        guard !ctes.isEmpty else { return [] }  // every change of the batch was refused or replayed
+        let checked: SQLQueryString = checks.isEmpty ? "TRUE" : checks.joined(separator: " AND ")
+        let rows: SQLQueryString = loads == nil ? "'[]'" : """
+            (SELECT COALESCE(json_agg(json_build_object('id', id, 'client_id', client_id, 'current_load', current_load,
+                'max_concurrent', max_concurrent, 'status', status))::text, '[]') FROM loads)
+            """
+        let statement: SQLQueryString = """
+            WITH \(ctes.joined(separator: ", "))
+            SELECT CASE WHEN \(checked) THEN \(rows) ELSE ('refused by the database: ' || now())::int::text END AS loads
+            """
+        do {
+            guard let text = try await db.raw(statement).first()?.decode(column: "loads", as: String.self) else { return [] }
+            return try JSONDecoder().decode([CommittedLoad].self, from: Data(text.utf8))
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "22P02" {
+            // A claim or a change was refused: decide again with every agent of the batch refreshed.
+            throw BatchRefused()
         }
     }
 }
+
+/// The conditional load update of a batch: net change per agent, never past `max_concurrent`.
+private struct LoadStatement {
+    let values: [any SQLExpression]
+    let claims: Int
+    let update: SQLQueryString = """
+        UPDATE sector_agents SET current_load =
+            CASE WHEN sector_agents.current_load + v.delta < 0 THEN 0 ELSE sector_agents.current_load + v.delta END
+        FROM v
+        WHERE sector_agents.id = v.agent_id AND (v.delta < 0 OR (sector_agents.status = 'active'
+            AND sector_agents.current_load + v.delta <= sector_agents.max_concurrent))
+        RETURNING sector_agents.id, sector_agents.client_id, sector_agents.current_load,
+            sector_agents.max_concurrent, sector_agents.status
+        """
+
+    init(_ deltas: [(agent: LostClaims.Agent, delta: Int)]) {
+        values = deltas.map { SQLGroupExpression([SQLBind($0.agent.agentId), SQLBind($0.delta)]) }
+        claims = deltas.filter { $0.delta > 0 }.count
+    }
+
+    func run(on db: any SQLDatabase) async throws -> [CommittedLoad] {
+        try await db.raw("WITH v(agent_id, delta) AS (VALUES \(SQLList(values))) \(update)").all().map { row in
+            CommittedLoad(id: try row.decode("id"), clientId: try row.decode("client_id"),
+                          currentLoad: try row.decode("current_load"), maxConcurrent: try row.decode("max_concurrent"),
+                          status: try row.decode("status"))
+        }
+    }
+}
+
+/// An agent's load as a batch committed it.
+private struct CommittedLoad: Decodable {
+    let id: UUID
+    let clientId: String
+    let currentLoad: Int
+    let maxConcurrent: Int
+    let status: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, clientId = "client_id", currentLoad = "current_load", maxConcurrent = "max_concurrent", status
+    }
+
+    init(id: UUID, clientId: String, currentLoad: Int, maxConcurrent: Int, status: String) {
+        self.id = id
+        self.clientId = clientId
+        self.currentLoad = currentLoad
+        self.maxConcurrent = maxConcurrent
+        self.status = status
+    }
+}
+
+/// PostgreSQL refused a batch's claim or call change as a whole (see `runAsOneStatement`).
+struct BatchRefused: Error {}
 
 struct CallChangedMeanwhile: Error {}

@@ -19,6 +19,9 @@ struct AuditEntry: Sendable {
 
 /// Who did what to which entity, for every write and every denied request.
 enum AuditLog {
+    /// The columns of a row, but `client_id` (added by `TenantScope`).
+    static let columns = ["id", "actor", "action", "entity_type", "entity_id", "outcome", "created_at"]
+
     static func record(_ entry: AuditEntry, on db: any Database) async throws {
         try await TenantScope(clientId: entry.clientId).insert(into: AuditLogEntry.schema, [
             ("id", UUID.random()), ("actor", entry.actor), ("action", entry.action), ("entity_type", entry.entityType),

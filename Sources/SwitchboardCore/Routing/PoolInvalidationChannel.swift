@@ -5,12 +5,10 @@ import PostgresNIO
 import SQLKit
 import Vapor
 
-/// Agents' loads as one process committed them, for the load books of the others (PostgreSQL NOTIFY, sent in the
-/// committing transaction, so delivered only if it commits). Payloads stay under PostgreSQL's 8,000-byte limit.
+/// Agents' loads as one process committed them, for the load books of the others: the call writer's statement
+/// sends them with `pg_notify` (so they are delivered only if it commits), at most 60 agents a notification.
 struct LoadNotification: Codable, Sendable {
     static let channel = "switchboard_loads"
-    /// This process, so that it skips its own notifications (its book already holds those values).
-    static let origin = UUID().uuidString
 
     struct State: Codable, Sendable {
         let a: UUID
@@ -23,23 +21,9 @@ struct LoadNotification: Codable, Sendable {
     let clientId: String
     let states: [State]
 
-    static func payloads(_ loads: [String: [(agentId: UUID, load: Int, maxConcurrent: Int, isActive: Bool)]]) -> [String] {
-        var payloads: [String] = []
-        let encoder = JSONEncoder()
-        for (clientId, states) in loads {
-            // About 90 bytes a state: 60 a notification keeps well under the limit.
-            for start in stride(from: 0, to: states.count, by: 60) {
-                let chunk = states[start..<min(start + 60, states.count)]
-                let note = LoadNotification(origin: origin, clientId: clientId,
-                                            states: chunk.map { State(a: $0.agentId, l: $0.load, m: $0.maxConcurrent, on: $0.isActive) })
-                if let data = try? encoder.encode(note) { payloads.append(String(decoding: data, as: UTF8.self)) }
-            }
-        }
-        return payloads
-    }
-
     func apply(to book: LoadBook) {
-        guard origin != Self.origin else { return }
+        // Skip the book's own notifications: it already holds those values.
+        guard origin != book.origin else { return }
         book.applyCommitted(clientId, states.map { ($0.a, $0.l, $0.m, $0.on) })
     }
 }

@@ -64,12 +64,21 @@ extension TenantScope {
         into table: String, columns: [String], rows: [(clientId: String, values: [any Encodable & Sendable])],
         on sql: any SQLDatabase
     ) async throws {
-        guard !rows.isEmpty else { return }
+        guard let query = insertQuery(into: table, columns: columns, rows: rows, on: sql) else { return }
+        try await sql.execute(sql: query) { _ in }
+    }
+
+    /// The statement `insert(into:columns:rows:on:)` runs, for embedding in a larger one; nil without rows.
+    static func insertQuery(
+        into table: String, columns: [String], rows: [(clientId: String, values: [any Encodable & Sendable])],
+        on sql: any SQLDatabase
+    ) -> (any SQLExpression)? {
+        guard !rows.isEmpty else { return nil }
         var insert = sql.insert(into: table).columns(["client_id"] + columns)
         for row in rows {
             precondition(row.values.count == columns.count, "a row of \(table) does not match its columns")
             insert = insert.values([SQLBind(row.clientId)] + row.values.map { SQLBind($0) })
         }
-        try await insert.run()
+        return insert.query
     }
 }
