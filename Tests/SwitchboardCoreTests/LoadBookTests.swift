@@ -160,12 +160,33 @@ struct LoadBookTests {
         }
     }
 
+    @Test func aZeroCacheTTLReadsTheBookForEveryBatchAndStillRoutes() async throws {
+        try await withSwitchboard { app in
+            let client = try await APIClient.make(app)
+            let settings = try await client.send(.PUT, "/api/settings", json: #"{"routing.cache_ttl_seconds":0}"#)
+            try #require(settings.status == .ok, "\(settings.text)")
+            let agent = try await client.createAgent(maxConcurrent: 2)
+            let calls = try await withThrowingTaskGroup(of: String?.self) { group in
+                for _ in 0..<5 { group.addTask { try await client.createCall(#"{"sector":"billing"}"#).data["status"].stringValue } }
+                return try await group.reduce(into: [String?]()) { $0.append($1) }
+            }
+            #expect(calls.filter { $0 == "active" }.count == 2)
+            #expect(calls.filter { $0 == "queued" }.count == 3)
+            #expect(try await client.agent(agent)["current_load"] == .number(2))
+            let route = try await client.send(.POST, "/api/routing/route", json: #"{"sector":"billing"}"#)
+            #expect(route.data["strategy"] == .string("none"), "the dry run reads the book afresh and sees the agent full")
+        }
+    }
+
     @Test func decisionLogJSONReadsBackAsTheEncoderWouldWriteIt() throws {
         let candidate = RoutingCandidate(id: UUID(), isActive: true, priority: 7, currentLoad: 2, maxConcurrent: 5,
                                          successRate: 0.8125, avgHandlingTime: 1e-5)
         let scored = AgentScorer.explain(candidate, matches: 2, weights: .contractDefaults)
-        let decoded = try WireJSON.decoder().decode([ScoredCandidate].self, from: Data(DecisionJSON.candidates([scored, scored]).utf8))
-        #expect(decoded == [scored, scored])
+        #expect(try DecisionJSON.candidates(from: DecisionJSON.candidates([scored, scored])) == [scored, scored])
+        #expect(try DecisionJSON.candidates(from: DecisionJSON.candidates([])) == [])
+        // Rows written before the positional form keep reading the same.
+        let keyed = String(decoding: try WireJSON.encoder().encode([scored]), as: UTF8.self)
+        #expect(try DecisionJSON.candidates(from: keyed) == [scored])
         let request = try WireJSON.decoder().decode(
             RoutingDecisionLog.RequestRecord.self,
             from: Data(DecisionJSON.request(teamId: nil, sector: "bil\"ling\n\u{1}", capabilities: ["a\\b", "é"]).utf8))

@@ -186,6 +186,9 @@ final class CallWriter: Sendable {
         _ batch: [Pending], _ plan: BatchPlan, on db: any SQLDatabase
     ) async throws -> [Result<CallChangeResult, any Error>] {
         plan.rolledBack(in: book)  // a retried transaction starts from the book as committed
+        for clientId in Set(batch.map(\.tenant.clientId)) {
+            try await book.withBook(clientId, store: store, on: db, reloadingIfOlderThanTTL: true) { _ in }
+        }
         var work = BatchWork(plan: plan, now: stamps.next())
         try await work.readExisting(batch.map { ($0.tenant, $0.change) }, on: db)
         var results: [Result<CallChangeResult, any Error>] = []

@@ -1,5 +1,6 @@
 import Foundation
 import Prometheus
+import NIOConcurrencyHelpers
 import Vapor
 
 /// The process's Prometheus registry and the instruments the product records into.
@@ -8,16 +9,18 @@ final class SwitchboardMetrics: Sendable {
 
     private static let latencyBuckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
-    func recordRequest(method: String, route: String, status: Int, seconds: Double) {
-        registry.makeCounter(
-            name: "switchboard_http_requests_total",
-            labels: [("method", method), ("route", route), ("status", String(status))]
-        ).increment()
-        registry.makeValueHistogram(
-            name: "switchboard_http_request_duration_seconds",
-            labels: [("method", method), ("route", route)],
-            buckets: Self.latencyBuckets
-        ).record(seconds)
+    func requestInstruments(method: String, route: String, status: Int) -> (Counter, ValueHistogram) {
+        (
+            registry.makeCounter(
+                name: "switchboard_http_requests_total",
+                labels: [("method", method), ("route", route), ("status", String(status))]
+            ),
+            registry.makeValueHistogram(
+                name: "switchboard_http_request_duration_seconds",
+                labels: [("method", method), ("route", route)],
+                buckets: Self.latencyBuckets
+            )
+        )
     }
 
     func counter(_ name: String, _ labels: [(String, String)] = []) -> Counter {
@@ -54,21 +57,38 @@ extension Application {
     }
 }
 
-/// Counts every request by its route pattern (not its concrete path, to keep label cardinality bounded).
+/// Counts every request by its route pattern (not its concrete path, to keep label cardinality bounded). The
+/// instruments of each (route, method, status) are looked up once and kept: the registry's lookup builds label
+/// strings and takes a lock, a visible cost at thousands of requests a second.
 struct RequestMetricsMiddleware: AsyncMiddleware {
     let metrics: SwitchboardMetrics
+    private let instruments = NIOLockedValueBox<[InstrumentKey: (Counter, ValueHistogram)]>([:])
+
+    init(metrics: SwitchboardMetrics) {
+        self.metrics = metrics
+    }
+
+    private struct InstrumentKey: Hashable {
+        let route: ObjectIdentifier?
+        let method: String
+        let status: UInt
+    }
 
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next.respond(to: request)
         let elapsed = ContinuousClock.now - start
-        let route = request.route.map { "/" + $0.path.map(\.description).joined(separator: "/") } ?? "unmatched"
-        metrics.recordRequest(
-            method: request.method.rawValue,
-            route: route,
-            status: Int(response.status.code),
-            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        )
+        let key = InstrumentKey(route: request.route.map(ObjectIdentifier.init), method: request.method.rawValue,
+                                status: response.status.code)
+        let (counter, histogram) = instruments.withLockedValue { instruments in
+            if let known = instruments[key] { return known }
+            let route = request.route.map { "/" + $0.path.map(\.description).joined(separator: "/") } ?? "unmatched"
+            let made = metrics.requestInstruments(method: request.method.rawValue, route: route, status: Int(response.status.code))
+            instruments[key] = made
+            return made
+        }
+        counter.increment()
+        histogram.record(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         return response
     }
 }

@@ -39,7 +39,7 @@ struct AgentRouter: Sendable {
         var reloaded = false
         while true {
             do {
-                let decision = try await book.withBook(tenant.clientId, store: store) { book in
+                let decision = try await book.withBook(tenant.clientId, store: store, reloadingIfOlderThanTTL: true) { book in
                     try book.decide(request, claiming: false)
                 }
                 metrics.counter("switchboard_routing_decisions_total", [("strategy", decision.strategy.rawValue)]).increment()

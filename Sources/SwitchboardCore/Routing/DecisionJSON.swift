@@ -2,7 +2,7 @@ import Foundation
 
 /// The decision log's JSON columns, written by hand: every call logs up to 20 candidate breakdowns, and
 /// `JSONEncoder` with snake_case conversion was a sixth of the CPU of creating a call (docs/PERFORMANCE.md).
-/// `RoutingDecisionDTO` reads them back with the ordinary decoder; a test checks the two agree.
+/// `RoutingDecisionDTO` reads them back through `candidates(from:)`; a test checks the round trip.
 enum DecisionJSON {
     static func request(teamId: UUID?, sector: String, capabilities: [String]) -> String {
         var json = "{\"capabilities\":["
@@ -18,28 +18,55 @@ enum DecisionJSON {
         return json
     }
 
+    /// Candidates as positional arrays, `[agent_id, score, current_load, max_concurrent, priority,` then value and
+    /// contribution of success rate, priority, load, handling time and capabilities`]`: less than half the bytes
+    /// of keyed objects, which every call writes twenty times. `candidates(from:)` reads both this and the
+    /// keyed form that earlier versions stored.
     static func candidates(_ candidates: [ScoredCandidate]) -> String {
         var json = "["
-        json.reserveCapacity(candidates.count * 420)
+        json.reserveCapacity(candidates.count * 200)
         for (index, candidate) in candidates.enumerated() {
             if index > 0 { json += "," }
-            json += "{\"agent_id\":\"\(candidate.agentId.uuidString)\",\"breakdown\":{"
-            let breakdown = candidate.breakdown
-            appendFactor("capabilities", breakdown.capabilities, to: &json, first: true)
-            appendFactor("handling_time", breakdown.handlingTime, to: &json)
-            appendFactor("load", breakdown.load, to: &json)
-            appendFactor("priority", breakdown.priority, to: &json)
-            appendFactor("success_rate", breakdown.successRate, to: &json)
-            json += "},\"current_load\":\(candidate.currentLoad),\"max_concurrent\":\(candidate.maxConcurrent)"
-            json += ",\"priority\":\(candidate.priority),\"score\":\(number(candidate.score))}"
+            let b = candidate.breakdown
+            json += "[\"\(candidate.agentId.uuidString)\",\(number(candidate.score)),\(candidate.currentLoad),"
+            json += "\(candidate.maxConcurrent),\(candidate.priority)"
+            for factor in [b.successRate, b.priority, b.load, b.handlingTime, b.capabilities] {
+                json += ",\(number(factor.value)),\(number(factor.contribution))"
+            }
+            json += "]"
         }
         json += "]"
         return json
     }
 
-    private static func appendFactor(_ name: String, _ factor: ScoreFactor, to json: inout String, first: Bool = false) {
-        if !first { json += "," }
-        json += "\"\(name)\":{\"contribution\":\(number(factor.contribution)),\"value\":\(number(factor.value))}"
+    static func candidates(from text: String) throws -> [ScoredCandidate] {
+        let data = Data(text.utf8)
+        if text.utf8.dropFirst().first(where: { $0 != UInt8(ascii: " ") }) == UInt8(ascii: "{") {
+            return try WireJSON.decoder().decode([ScoredCandidate].self, from: data)
+        }
+        return try JSONDecoder().decode([PositionalCandidate].self, from: data).map(\.candidate)
+    }
+
+    private struct PositionalCandidate: Decodable {
+        let candidate: ScoredCandidate
+
+        init(from decoder: any Decoder) throws {
+            var fields = try decoder.unkeyedContainer()
+            let agentId = try fields.decode(UUID.self)
+            let score = try fields.decode(Double.self)
+            let currentLoad = try fields.decode(Int.self)
+            let maxConcurrent = try fields.decode(Int.self)
+            let priority = try fields.decode(Int.self)
+            func factor() throws -> ScoreFactor {
+                ScoreFactor(value: try fields.decode(Double.self), contribution: try fields.decode(Double.self))
+            }
+            let successRate = try factor(), priorityFactor = try factor(), load = try factor()
+            let handlingTime = try factor(), capabilities = try factor()
+            candidate = ScoredCandidate(
+                agentId: agentId, score: score, currentLoad: currentLoad, maxConcurrent: maxConcurrent, priority: priority,
+                breakdown: ScoreBreakdown(successRate: successRate, priority: priorityFactor, load: load,
+                                          handlingTime: handlingTime, capabilities: capabilities))
+        }
     }
 
     /// Shortest round-tripping form; JSON has no NaN or infinity, and the scorer's clamps never produce them.

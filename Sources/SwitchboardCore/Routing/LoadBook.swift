@@ -211,22 +211,27 @@ final class LoadBook: Sendable {
         self.broadcast.withLockedValue { $0 = broadcast }
     }
 
-    /// Runs `body` on the tenant's book, loading it first if needed (or when older than the tenant's TTL).
-    /// `body` runs under the book's lock: keep it to in-memory work.
+    /// Runs `body` on the tenant's book, loading it first if needed. `body` runs under the book's lock: keep it
+    /// to in-memory work. `reloadingIfOlderThanTTL` also reloads a book older than the tenant's
+    /// `routing.cache_ttl_seconds` (a bound on drift from changes made behind the service's back); the call writer
+    /// asks for it once per tenant at the start of a batch, never in the middle of one, where a reload would
+    /// forget the claims the batch has booked so far.
     func withBook<T>(
-        _ clientId: String, store: Store, on db: (any SQLDatabase)? = nil, _ body: (inout TenantBook) throws -> T
+        _ clientId: String, store: Store, on db: (any SQLDatabase)? = nil, reloadingIfOlderThanTTL: Bool = false,
+        _ body: (inout TenantBook) throws -> T
     ) async throws -> T {
+        var mayReload = reloadingIfOlderThanTTL
         while true {
             let attempt: Result<T, any Error>? = slots.withLockedValue { slots in
                 guard let book = slots[clientId]?.book else { return nil }
-                let ttl = Duration.seconds(book.policy.cacheTTLSeconds)
-                guard ContinuousClock.now - book.loadedAt < ttl else { return nil }
+                if mayReload && ContinuousClock.now - book.loadedAt >= .seconds(book.policy.cacheTTLSeconds) { return nil }
                 slots[clientId]!.hits += 1
                 slots[clientId]!.generation += 1
                 return Result { try body(&slots[clientId]!.book!) }
             }
             if let attempt { return try attempt.get() }
             try await load(clientId, store: store, on: db)
+            mayReload = false  // a book just read is used even when the TTL is zero
         }
     }
 

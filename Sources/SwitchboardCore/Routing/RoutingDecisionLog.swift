@@ -43,7 +43,7 @@ struct RoutingDecisionDTO: Encodable, Sendable {
         score = record.score
         request = try decoder.decode(RoutingDecisionLog.RequestRecord.self, from: Data(record.request.utf8))
         eligibleCount = record.candidateCount
-        candidates = try decoder.decode([ScoredCandidate].self, from: Data(record.candidates.utf8))
+        candidates = try DecisionJSON.candidates(from: record.candidates)
         createdAt = record.createdAt
     }
 
