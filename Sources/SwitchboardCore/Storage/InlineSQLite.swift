@@ -39,11 +39,11 @@ final class InlineSQLite: SQLDatabase, @unchecked Sendable {
         }
         sqlite_nio_sqlite3_busy_timeout(handle, 10_000)
         // As the pool's connections (DatabaseSelection), so commits behave the same whichever connection writes.
-        // Checkpoints every 10,000 WAL pages (40 MB) rather than 1,000: the writer runs them after its commits,
-        // and the hot pages (agents' loads, index leaves) are copied back once per checkpoint however often they
-        // were rewritten, so fewer checkpoints are much less copying (docs/PERFORMANCE.md).
+        // Checkpoints are not run here after commits (they would stall an event loop for milliseconds) but by
+        // `WALCheckpointer` on sqlite-nio's thread pool; this connection checkpoints only as a backstop, should
+        // the WAL pass 20,000 pages (80 MB).
         for pragma in ["journal_mode = WAL", "synchronous = NORMAL", "temp_store = MEMORY", "foreign_keys = ON",
-                       "cache_size = -65536", "wal_autocheckpoint = 10000"] {
+                       "cache_size = -65536", "wal_autocheckpoint = 20000"] {
             try run("PRAGMA \(pragma)", [])
         }
     }
