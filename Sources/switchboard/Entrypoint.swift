@@ -36,9 +36,10 @@ enum Entrypoint {
             }
             try await app.execute()
         } catch {
-            app.logger.report(error: error)
+            // A mistake on the command line or an unreachable database: one clear line and exit 1, no backtrace.
+            FileHandle.standardError.write(Data("switchboard: \(describeFailure(error, config: config))\n".utf8))
             try? await app.asyncShutdown()
-            throw error
+            exit(1)
         }
         try await app.asyncShutdown()
     }

@@ -1,5 +1,6 @@
 import ConsoleKit
 import Foundation
+import PostgresNIO
 import Vapor
 
 extension Application {
@@ -98,4 +99,19 @@ struct RotateEncryptionKeyCommand: AsyncCommand {
         let count = try await EncryptionKeyRotation.rotate(in: app.store(), from: old, to: new)
         context.console.print("Re-encrypted the credentials of \(count) channel(s). Restart the server with SWITCHBOARD_ENCRYPTION_KEY set to the new key.")
     }
+}
+
+/// What went wrong at start-up, in one line for the operator: no driver dump, no stack.
+public func describeFailure(_ error: any Error, config: SwitchboardConfiguration) -> String {
+    if let error = error as? PSQLError {
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .uncleanShutdown:
+            let cause = error.underlying.map { " (\($0))" } ?? ""
+            return "cannot connect to \(config.database.displayName)\(cause); check DATABASE_URL and that the server is up"
+        default:
+            return "the database refused: \(error.serverInfo?[.message] ?? "\(error.code)")"
+        }
+    }
+    if let error = error as? any DebuggableError { return error.reason }
+    return "\(error)"
 }

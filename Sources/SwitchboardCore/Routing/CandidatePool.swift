@@ -58,26 +58,4 @@ struct CandidatePool: Sendable {
         }
         return CapabilityRequest(matching: .mask(mask))
     }
-
-    /// The pool with live values (load, status, capacity) read fresh from the database; agents that are
-    /// gone keep their place but are never eligible.
-    func withLiveState(_ live: [UUID: LiveAgentState]) -> CandidatePool {
-        var copy = self
-        for index in copy.candidates.indices {
-            guard let state = live[copy.candidates[index].id] else {
-                copy.candidates[index].isActive = false
-                continue
-            }
-            copy.candidates[index].currentLoad = state.currentLoad
-            copy.candidates[index].maxConcurrent = state.maxConcurrent
-            copy.candidates[index].isActive = state.isActive
-        }
-        return copy
-    }
-}
-
-struct LiveAgentState: Sendable {
-    let currentLoad: Int
-    let maxConcurrent: Int
-    let isActive: Bool
 }
