@@ -41,6 +41,7 @@ actor MigrationOnce {
 func withSwitchboard(
     sqlitePath: String? = nil,
     isolated: Bool = false,
+    configuring adjust: (inout SwitchboardConfiguration) -> Void = { _ in },
     _ body: (Application) async throws -> Void
 ) async throws {
     let temporaryFile = sqlitePath ?? FileManager.default.temporaryDirectory
@@ -56,10 +57,11 @@ func withSwitchboard(
             database = .postgres(url: PostgresAdmin.url(url, database: name))
         }
     }
-    let config = SwitchboardConfiguration(
+    var config = SwitchboardConfiguration(
         mode: .development, database: database, jwtSecret: TestDatabase.jwtSecret,
         encryptionKey: TestDatabase.encryptionKey
     )
+    adjust(&config)
     let app = try await Application.make(.testing)
     app.logger.logLevel = .warning
     func cleanUp() async throws {

@@ -34,13 +34,13 @@ struct AgentsController: Sendable {
     }
 
     @Sendable func create(req: Request) async throws -> Envelope<AgentDTO> {
-        let fields = try req.decodeBody(CreateAgentInput.self).validated()
+        let fields = try await req.decodeBody(CreateAgentInput.self).validated()
         return .created(try await service(req).create(fields))
     }
 
     @Sendable func update(req: Request) async throws -> Envelope<AgentDTO> {
         let id = try req.idParameter("agent_id")
-        let input = try req.decodeBody(UpdateAgentInput.self)
+        let input = try await req.decodeBody(UpdateAgentInput.self)
         return Envelope(data: try await service(req).update(id, with: input))
     }
 

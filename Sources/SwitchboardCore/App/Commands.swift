@@ -23,12 +23,14 @@ extension Application {
             "  Database:  \(config.database.displayName)",
         ]
         if config.mode == .development {
-            let token = try await TokenIssuer.issue(on: self, clientId: "demo", role: .admin, subject: "dev-admin")
+            let lifetime = min(86_400, config.maxTokenLifetimeSeconds)
+            let token = try await TokenIssuer.issue(on: self, clientId: "demo", role: .admin, subject: "dev-admin",
+                                                    ttlSeconds: lifetime)
             if let file = config.generatedSecretsFile {
                 lines.append("  Secrets:   generated for development, kept in \(file)")
                 lines.append("             (set SWITCHBOARD_JWT_SECRET and SWITCHBOARD_ENCRYPTION_KEY for production)")
             }
-            lines.append("  Admin token for tenant 'demo' (valid 24 h):")
+            lines.append("  Admin token for tenant 'demo' (valid \(lifetime / 3600 > 0 ? "\(lifetime / 3600) h" : "\(lifetime / 60) min")):")
             lines.append("    \(token)")
             lines.append("  Dashboard: \(url)/#token=\(token)")
         }
@@ -50,11 +52,11 @@ struct MigrateOnlyCommand: AsyncCommand {
 /// `switchboard token --client-id ID --role admin|manager|viewer [--ttl SECONDS] [--sub ID]`.
 struct TokenCommand: AsyncCommand {
     struct Signature: CommandSignature {
-        @Option(name: "client-id", help: "The tenant (1 to 64 characters).")
+        @Option(name: "client-id", help: "The tenant (1 to 64 of A-Z a-z 0-9 . _ - : @).")
         var clientId: String?
         @Option(name: "role", help: "admin, manager or viewer.")
         var role: String?
-        @Option(name: "ttl", help: "Lifetime in seconds (default 86400).")
+        @Option(name: "ttl", help: "Lifetime in seconds (default and most: SWITCHBOARD_MAX_TOKEN_LIFETIME, 86400).")
         var ttl: Int?
         @Option(name: "sub", help: "The user id recorded in audit logs (default cli).")
         var sub: String?
@@ -64,15 +66,22 @@ struct TokenCommand: AsyncCommand {
 
     func run(using context: CommandContext, signature: Signature) async throws {
         guard let clientId = signature.clientId, TenantClaims.isValidClientId(clientId) else {
-            throw ConfigurationError("--client-id is required (1 to 64 characters)")
+            throw ConfigurationError("--client-id is required (1 to 64 of A-Z a-z 0-9 . _ - : @)")
+        }
+        let subject = signature.sub ?? "cli"
+        guard TenantClaims.isValidSubject(subject) else {
+            throw ConfigurationError("--sub must be 1 to 128 of A-Z a-z 0-9 . _ - : @ + |")
         }
         guard let rawRole = signature.role, let role = Role(rawValue: rawRole) else {
             throw ConfigurationError("--role must be admin, manager or viewer")
         }
-        let ttl = signature.ttl ?? 86_400
-        guard (1...31_536_000).contains(ttl) else { throw ConfigurationError("--ttl must be 1 to 31536000 seconds") }
+        let maxLifetime = context.application.switchboardConfiguration.maxTokenLifetimeSeconds
+        let ttl = signature.ttl ?? maxLifetime
+        guard (1...maxLifetime).contains(ttl) else {
+            throw ConfigurationError("--ttl must be 1 to \(maxLifetime) seconds (the server refuses longer-lived tokens; see SWITCHBOARD_MAX_TOKEN_LIFETIME)")
+        }
         let token = try await TokenIssuer.issue(
-            on: context.application, clientId: clientId, role: role, subject: signature.sub ?? "cli", ttlSeconds: ttl)
+            on: context.application, clientId: clientId, role: role, subject: subject, ttlSeconds: ttl)
         context.console.print(token)
     }
 }

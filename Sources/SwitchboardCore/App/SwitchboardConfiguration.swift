@@ -27,6 +27,7 @@ public struct SwitchboardConfiguration: Sendable {
     }
 
     public static let minimumSecretLength = 32
+    public static let defaultMaxTokenLifetimeSeconds = 86_400
     public static let encryptionKeyLength = 32
 
     public var mode: Mode
@@ -38,6 +39,10 @@ public struct SwitchboardConfiguration: Sendable {
     public var corsOrigins: [String]
     /// Per-tenant API rate limit; nil turns it off.
     public var rateLimit: RateLimit?
+    /// Per-client-address limit on requests that carry no valid token, applied before authentication.
+    public var unauthenticatedRateLimit: RateLimit?
+    /// The longest a token may live: a token whose `exp` is further ahead (beyond the clock skew) is refused.
+    public var maxTokenLifetimeSeconds: Int
     /// Where development mode keeps the secrets it generated, when it did.
     public var generatedSecretsFile: String?
 
@@ -49,6 +54,8 @@ public struct SwitchboardConfiguration: Sendable {
         aggregationIntervalSeconds: Int = 60,
         corsOrigins: [String] = [],
         rateLimit: RateLimit? = nil,
+        unauthenticatedRateLimit: RateLimit? = RateLimit.defaultUnauthenticatedLimit,
+        maxTokenLifetimeSeconds: Int = defaultMaxTokenLifetimeSeconds,
         generatedSecretsFile: String? = nil
     ) {
         self.mode = mode
@@ -58,6 +65,8 @@ public struct SwitchboardConfiguration: Sendable {
         self.aggregationIntervalSeconds = aggregationIntervalSeconds
         self.corsOrigins = corsOrigins
         self.rateLimit = rateLimit
+        self.unauthenticatedRateLimit = unauthenticatedRateLimit
+        self.maxTokenLifetimeSeconds = maxTokenLifetimeSeconds
         self.generatedSecretsFile = generatedSecretsFile
     }
 
@@ -105,7 +114,18 @@ public struct SwitchboardConfiguration: Sendable {
 
         var rateLimit: RateLimit? = RateLimit.defaultLimit
         if let raw = value("SWITCHBOARD_RATE_LIMIT") {
-            rateLimit = try RateLimit.parse(raw)
+            rateLimit = try RateLimit.parse(raw, variable: "SWITCHBOARD_RATE_LIMIT")
+        }
+        var unauthenticatedRateLimit = RateLimit.defaultUnauthenticatedLimit
+        if let raw = value("SWITCHBOARD_UNAUTHENTICATED_RATE_LIMIT") {
+            unauthenticatedRateLimit = try RateLimit.parse(raw, variable: "SWITCHBOARD_UNAUTHENTICATED_RATE_LIMIT")
+        }
+        var maxTokenLifetime = defaultMaxTokenLifetimeSeconds
+        if let raw = value("SWITCHBOARD_MAX_TOKEN_LIFETIME") {
+            guard let seconds = Int(raw), (60...31_536_000).contains(seconds) else {
+                throw ConfigurationError("SWITCHBOARD_MAX_TOKEN_LIFETIME must be a whole number of seconds from 60 to 31536000")
+            }
+            maxTokenLifetime = seconds
         }
 
         var jwtSecret = value("SWITCHBOARD_JWT_SECRET")
@@ -138,6 +158,8 @@ public struct SwitchboardConfiguration: Sendable {
             aggregationIntervalSeconds: interval,
             corsOrigins: corsOrigins,
             rateLimit: rateLimit,
+            unauthenticatedRateLimit: unauthenticatedRateLimit,
+            maxTokenLifetimeSeconds: maxTokenLifetime,
             generatedSecretsFile: generatedSecretsFile
         )
     }
@@ -150,7 +172,8 @@ public struct SwitchboardConfiguration: Sendable {
     }
 }
 
-/// `SWITCHBOARD_RATE_LIMIT`: `REQUESTS_PER_SECOND[/BURST]` per tenant, or `off`.
+/// `SWITCHBOARD_RATE_LIMIT` (per tenant) and `SWITCHBOARD_UNAUTHENTICATED_RATE_LIMIT` (per client address, for
+/// requests without a valid token): `REQUESTS_PER_SECOND[/BURST]`, or `off`.
 public struct RateLimit: Sendable, Equatable {
     public var requestsPerSecond: Double
     public var burst: Int
@@ -161,14 +184,15 @@ public struct RateLimit: Sendable, Equatable {
     }
 
     public static let defaultLimit: RateLimit? = RateLimit(requestsPerSecond: 1_000, burst: 2_000)
+    public static let defaultUnauthenticatedLimit: RateLimit? = RateLimit(requestsPerSecond: 10, burst: 20)
 
-    static func parse(_ text: String) throws -> RateLimit? {
+    static func parse(_ text: String, variable: String = "SWITCHBOARD_RATE_LIMIT") throws -> RateLimit? {
         if text.lowercased() == "off" { return nil }
         let parts = text.split(separator: "/").map { $0.trimmingCharacters(in: .whitespaces) }
         guard (1...2).contains(parts.count), let rate = Double(parts[0]), rate > 0, rate.isFinite,
               let burst = parts.count == 2 ? Int(parts[1]) : Int(max(1, (rate * 2).rounded())), burst >= 1
         else {
-            throw ConfigurationError("SWITCHBOARD_RATE_LIMIT must be REQUESTS_PER_SECOND[/BURST] (such as 50/100) or off")
+            throw ConfigurationError("\(variable) must be REQUESTS_PER_SECOND[/BURST] (such as 50/100) or off")
         }
         return RateLimit(requestsPerSecond: rate, burst: burst)
     }

@@ -5,10 +5,12 @@ import Vapor
 /// Builds the application from a configuration: database, migrations, keys, middleware, routes, commands.
 public func configure(_ app: Application, _ config: SwitchboardConfiguration) async throws {
     app.switchboardConfiguration = config
-    app.routes.defaultMaxBodySize = "1mb"
+    app.routes.defaultMaxBodySize = ByteCount(value: BodyLimit.standard)
+    app.unauthenticatedLimiter = config.unauthenticatedRateLimit.map { RateLimiter(limit: $0) }
 
     app.middleware = Middlewares()
     if !config.corsOrigins.isEmpty {
+        app.middleware.use(VaryOriginMiddleware())
         app.middleware.use(CORSMiddleware(configuration: .init(
             allowedOrigin: .any(config.corsOrigins),
             allowedMethods: [.GET, .POST, .PUT, .DELETE, .OPTIONS],
@@ -19,6 +21,7 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
     app.middleware.use(SecurityHeadersMiddleware())
     app.middleware.use(RequestMetricsMiddleware(metrics: app.metrics))
     app.middleware.use(ErrorEnvelopeMiddleware())
+    app.middleware.use(RequestLimitsMiddleware())
     app.middleware.use(DashboardFilesMiddleware(publicDirectory: app.directory.publicDirectory))
 
     try await DatabaseSelection.configure(app, for: config.database)
@@ -33,6 +36,9 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
         intervalSeconds: config.aggregationIntervalSeconds, logger: app.logger
     )
     app.lifecycle.use(AggregatorLifecycle())
+    app.denialLog = DenialLog(logger: app.logger)
+    app.denialLog.start(every: .seconds(1), to: app.store())
+    app.lifecycle.use(DenialLogLifecycle())
     if case .postgres(let url) = config.database {
         let store = app.store(), logger = app.logger
         app.loadBook.broadcastInvalidations { clientId in
@@ -44,6 +50,7 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
     }
 
     try routes(app)
+    app.routeMethods = RouteMethods(app.routes.all)
 
     app.asyncCommands.use(MigrateOnlyCommand(), as: "migrate")
     app.asyncCommands.use(TokenCommand(), as: "token")

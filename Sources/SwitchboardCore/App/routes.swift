@@ -4,7 +4,7 @@ import Vapor
 func routes(_ app: Application) throws {
     try app.register(collection: SystemController())
 
-    var api = app.grouped("api").grouped(TenantAuthMiddleware())
+    var api = app.grouped("api").grouped(RouteBodyLimitMiddleware()).grouped(TenantAuthMiddleware())
     if let limit = app.switchboardConfiguration.rateLimit {
         api = api.grouped(RateLimitMiddleware(limiter: RateLimiter(limit: limit)))
     }

@@ -2,16 +2,26 @@ import JWT
 import Vapor
 
 /// Verifies the bearer token and puts the `Tenant` on the request; 401 otherwise.
+///
+/// A request whose token is not already known to be valid first spends a token from its client address's
+/// bucket: without one it is refused with 429 before it costs a signature check or a denial record. Valid
+/// tokens are verified once and then known, so clients with tokens never meet this limit.
 struct TenantAuthMiddleware: AsyncMiddleware {
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        guard let bearer = request.headers.bearerAuthorization else {
-            throw AppError.unauthorized("missing bearer token")
-        }
+        let bearer = request.headers.bearerAuthorization
         let tokens = request.application.verifiedTokens
         let tenant: Tenant
-        if let known = tokens.tenant(for: bearer.token) {
+        if let bearer, let known = tokens.tenant(for: bearer.token) {
             tenant = known
         } else {
+            if let limiter = request.application.unauthenticatedLimiter,
+               let seconds = limiter.retryAfter(for: request.clientAddress) {
+                var error = AppError(.tooManyRequests, "too many requests without a valid token from this address; retry in \(seconds) s")
+                error.retryAfterSeconds = seconds
+                throw error
+            }
+            guard let bearer else { throw AppError.unauthorized("missing bearer token") }
+            guard TokenHeader.isAcceptable(bearer.token) else { throw AppError.unauthorized("invalid token") }
             let claims: TenantClaims
             do {
                 claims = try await request.jwt.verify(bearer.token, as: TenantClaims.self)
@@ -20,6 +30,7 @@ struct TenantAuthMiddleware: AsyncMiddleware {
             } catch {
                 throw AppError.unauthorized("invalid token")
             }
+            try claims.check(now: Date(), maxLifetime: TimeInterval(request.application.switchboardConfiguration.maxTokenLifetimeSeconds))
             tenant = Tenant(clientId: claims.clientId, userId: claims.sub.value, role: claims.role)
             tokens.remember(bearer.token, as: tenant, until: claims.exp.value)
         }

@@ -19,6 +19,16 @@ struct NewCall: Sendable {
     let channel: CallChannel?
     let externalRef: String?
     let idempotencyKey: String?
+
+    /// Whether `earlier` is what this request would have made: a replay under the same Idempotency-Key must
+    /// ask for the same call (as payment APIs do), or the client has a bug that silently loses a call.
+    func asksFor(_ earlier: CallRow) -> Bool {
+        earlier.teamId == route.teamId
+            && (route.teamId != nil || earlier.sector == route.sector)
+            && Set(earlier.capabilities) == Set(route.capabilities)
+            && (channel == nil || channel == earlier.channel)
+            && earlier.externalRef == externalRef
+    }
 }
 
 struct CallChangeResult: Sendable {
@@ -216,6 +226,10 @@ final class CallWriter: Sendable {
         switch change {
         case .create(let new):
             if let key = new.idempotencyKey, let earlier = work.idempotent[IdempotencyKey(clientId: tenant.clientId, key: key)] {
+                guard new.asksFor(earlier) else {
+                    throw AppError(.unprocessableEntity,
+                                   "this Idempotency-Key was already used for a different request; use a new key")
+                }
                 return CallChangeResult(call: CallDTO(earlier), replayed: true)
             }
             let (decision, policy) = try await decide(new.route, for: tenant, &work, on: db)

@@ -15,7 +15,7 @@ struct CallsController: Sendable {
     }
 
     @Sendable func create(req: Request) async throws -> Envelope<CallDTO> {
-        let input = try req.decodeBody(CreateCallInput.self)
+        let input = try await req.decodeBody(CreateCallInput.self)
         let result = try await service(req).create(input, idempotencyKey: req.headers.first(name: "Idempotency-Key"))
         var headers = HTTPHeaders()
         if result.replayed { headers.add(name: "Idempotent-Replayed", value: "true") }
@@ -24,7 +24,7 @@ struct CallsController: Sendable {
 
     @Sendable func complete(req: Request) async throws -> Envelope<CallDTO> {
         let callId = try req.idParameter("call_id")
-        let input = try req.decodeBody(CompleteCallInput.self).validated()
+        let input = try await req.decodeBody(CompleteCallInput.self).validated()
         return Envelope(data: try await service(req).complete(callId, with: input))
     }
 

@@ -39,9 +39,11 @@ enum ChannelConfigSchema {
         guard credentials.count <= 20 else { throw AppError.badRequest("credentials may hold at most 20 entries") }
         var result: [String: String] = [:]
         for (key, value) in credentials {
-            guard (1...64).contains(key.count) else { throw AppError.badRequest("credentials keys must be 1 to 64 characters") }
-            guard let text = value.stringValue, (1...4096).contains(text.count) else {
-                throw AppError.badRequest("credentials.\(key) must be a string of 1 to 4096 characters")
+            guard (1...64).contains(key.unicodeScalars.count), !key.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                throw AppError.badRequest("credentials keys must be 1 to 64 characters, without control characters")
+            }
+            guard let text = value.stringValue, (1...4096).contains(text.utf8.count) else {
+                throw AppError.badRequest("credentials.\(key) must be a string of 1 to 4096 bytes")
             }
             result[key] = text
         }
@@ -73,26 +75,45 @@ enum ChannelConfigSchema {
 
     private static func text(_ length: ClosedRange<Int>) -> (JSONValue, String) throws -> JSONValue {
         { value, path in
-            guard let text = value.stringValue, length.contains(text.count) else {
+            guard let text = value.stringValue else {
                 throw AppError.badRequest("\(path) must be a string of \(length.lowerBound) to \(length.upperBound) characters")
             }
-            return .string(text)
+            return .string(try Check.text(text, path, length: length))
         }
     }
 
+    /// `pattern` matching the whole text: `\A…\z`, because `^…$` also accepts a trailing line break.
+    private static func whole(_ text: String, _ pattern: String) -> Bool {
+        text.range(of: "\\A(?:" + pattern + ")\\z", options: .regularExpression) != nil
+    }
+
     private static func e164(_ value: JSONValue, _ path: String) throws -> JSONValue {
-        guard let text = value.stringValue, text.range(of: #"^\+[1-9][0-9]{6,14}$"#, options: .regularExpression) != nil else {
+        guard let text = value.stringValue, whole(text, #"\+[1-9][0-9]{6,14}"#) else {
             throw AppError.badRequest("\(path) must be a phone number in E.164 form, such as +442071838750")
         }
         return .string(text)
     }
 
+    /// A mail host on the internet: a DNS name or IPv4 address, but never this machine or the link-local
+    /// network (cloud metadata lives at 169.254.169.254): the service would be made to connect to itself.
     private static func hostname(_ value: JSONValue, _ path: String) throws -> JSONValue {
-        guard let text = value.stringValue, text.count <= 253,
-              text.range(of: #"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"#,
-                         options: .regularExpression) != nil
+        guard let text = value.stringValue?.lowercased(), text.utf8.count <= 253,
+              whole(text, #"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"#)
         else { throw AppError.badRequest("\(path) must be a host name") }
-        return .string(text.lowercased())
+        if text == "localhost" || text.hasSuffix(".localhost") || isLocalIPv4(text) {
+            throw AppError.badRequest("\(path) must be a host on the network, not a loopback or link-local address")
+        }
+        return .string(text)
+    }
+
+    static func isLocalIPv4(_ text: String) -> Bool {
+        let octets = text.split(separator: ".", omittingEmptySubsequences: false).map { Int($0) }
+        guard octets.count == 4, octets.allSatisfy({ $0 != nil }) else {
+            // Not an address in dotted form; a name made only of digits is read by resolvers as a number.
+            return !text.isEmpty && text.allSatisfy { $0.isNumber || $0 == "." }
+        }
+        let first = octets[0]!, second = octets[1]!
+        return first == 127 || first == 0 || (first == 169 && second == 254) || octets.contains { $0! > 255 }
     }
 
     private static func port(_ value: JSONValue, _ path: String) throws -> JSONValue {
@@ -112,15 +133,16 @@ enum ChannelConfigSchema {
             throw AppError.badRequest("\(path) must list 1 to 20 origins")
         }
         return .array(try items.enumerated().map { index, item in
-            guard let text = item.stringValue, text.count <= 253,
-                  text.range(of: #"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$"#, options: .regularExpression) != nil
+            guard let text = item.stringValue?.lowercased(), text.utf8.count <= 253,
+                  whole(text, #"https?://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?"#),
+                  text.split(separator: ":").count < 3 || (1...65_535).contains(Int(text.split(separator: ":")[2]) ?? 0)
             else { throw AppError.badRequest("\(path)[\(index)] must be an origin such as https://shop.example.com") }
-            return .string(text.lowercased())
+            return .string(text)
         })
     }
 
     private static func colour(_ value: JSONValue, _ path: String) throws -> JSONValue {
-        guard let text = value.stringValue, text.range(of: #"^#[0-9A-Fa-f]{6}$"#, options: .regularExpression) != nil else {
+        guard let text = value.stringValue, whole(text, #"#[0-9A-Fa-f]{6}"#) else {
             throw AppError.badRequest("\(path) must be a colour such as #1A73E8")
         }
         return .string(text.uppercased())

@@ -32,12 +32,12 @@ struct ChannelsController: Sendable {
     }
 
     @Sendable func create(req: Request) async throws -> Envelope<ChannelDTO> {
-        .created(try await service(req).create(try req.decodeBody(ChannelInput.self, literalKeys: true)))
+        .created(try await service(req).create(try await req.decodeBody(ChannelInput.self, literalKeys: true)))
     }
 
     @Sendable func update(req: Request) async throws -> Envelope<ChannelDTO> {
         let id = try req.idParameter("channel_id")
-        return Envelope(data: try await service(req).update(id, with: try req.decodeBody(ChannelInput.self, literalKeys: true)))
+        return Envelope(data: try await service(req).update(id, with: try await req.decodeBody(ChannelInput.self, literalKeys: true)))
     }
 
     @Sendable func delete(req: Request) async throws -> Envelope<DeletedDTO> {

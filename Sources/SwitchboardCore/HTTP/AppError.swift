@@ -4,9 +4,9 @@ import Vapor
 struct AppError: Error, Sendable {
     let status: HTTPResponseStatus
     let message: String
-    /// Set when a lookup failed because the id belongs to another tenant; the client sees a plain 404,
-    /// the audit log records the attempt.
-    var crossTenantProbe: CrossTenantProbe? = nil
+    /// Set when a lookup by id found nothing for the tenant; the client sees a plain 404, and the denial log
+    /// records the attempt if the id turns out to be another tenant's.
+    var lookupMiss: LookupMiss? = nil
     /// For 429: how long the client should wait, sent as `Retry-After`.
     var retryAfterSeconds: Int? = nil
 
@@ -22,7 +22,8 @@ struct AppError: Error, Sendable {
     static func unauthorized(_ message: String) -> AppError { AppError(.unauthorized, message) }
 }
 
-struct CrossTenantProbe: Sendable {
+struct LookupMiss: Sendable {
+    let table: String
     let entity: String
-    let id: String
+    let id: UUID
 }

@@ -9,10 +9,16 @@ struct ErrorEnvelopeMiddleware: AsyncMiddleware {
         do {
             return try await next.respond(to: request)
         } catch {
-            let (status, message) = Self.classify(error, logger: request.logger)
-            await recordDenial(of: request, status: status, error: error)
-            let body = (try? WireJSON.encoder().encode(ErrorBody(error: message))) ?? Data()
+            var (status, message) = Self.classify(error, logger: request.logger)
+            recordDenial(of: request, status: status, error: error)
             var headers = HTTPHeaders()
+            if status == .notFound, request.route == nil,
+               let allowed = request.application.routeMethods?.allowed(for: request.url.path), !allowed.isEmpty {
+                status = .methodNotAllowed
+                message = "method \(request.method.rawValue) not allowed here; allowed: \(allowed.joined(separator: ", "))"
+                headers.replaceOrAdd(name: .allow, value: allowed.joined(separator: ", "))
+            }
+            let body = (try? WireJSON.encoder().encode(ErrorBody(error: message))) ?? Data()
             headers.contentType = .json
             if let retryAfter = (error as? AppError)?.retryAfterSeconds {
                 headers.replaceOrAdd(name: .retryAfter, value: String(retryAfter))
@@ -52,7 +58,7 @@ struct ErrorEnvelopeMiddleware: AsyncMiddleware {
     private static func abortMessage(_ error: any AbortError) -> String {
         switch error.status {
         case .notFound: return "not found"
-        case .payloadTooLarge: return "request body too large (limit 1 MiB)"
+        case .payloadTooLarge: return "request body too large (limit \(BodyLimit.describe(BodyLimit.standard)))"
         case .methodNotAllowed: return "method not allowed"
         case .unauthorized: return "missing or invalid bearer token"
         default: return error.reason
@@ -107,23 +113,31 @@ struct ErrorEnvelopeMiddleware: AsyncMiddleware {
         return "of type \(name)"
     }
 
-    /// 401/403 and cross-tenant 404s are security events: they go to the audit log.
-    private func recordDenial(of request: Request, status: HTTPResponseStatus, error: any Error) async {
-        let probe = (error as? AppError)?.crossTenantProbe
-        guard status == .unauthorized || status == .forbidden || probe != nil else { return }
+    /// 401/403 and cross-tenant 404s are security events for the audit log; the denial log counts them and
+    /// writes them later, in bulk, so recording costs the request nothing.
+    private func recordDenial(of request: Request, status: HTTPResponseStatus, error: any Error) {
         let tenant = request.auth.get(Tenant.self)
-        let entry = AuditEntry(
-            clientId: tenant?.clientId ?? AuditEntry.unauthenticatedClient,
-            actor: tenant?.userId ?? "anonymous",
-            action: "denied.\(status.code)",
-            entityType: probe?.entity ?? "request",
-            entityId: probe?.id ?? "\(request.method.rawValue) \(request.url.path)",
-            outcome: .denied
-        )
-        do {
-            try await request.store.write { db in try await AuditLog.record(entry, on: db) }
-        } catch {
-            request.logger.warning("could not record denied request in the audit log", metadata: ["error": "\(error)"])
+        let log = request.application.denialLog
+        if status == .notFound, let miss = (error as? AppError)?.lookupMiss, let tenant {
+            log.recordMiss(.init(clientId: tenant.clientId, actor: tenant.userId, table: miss.table,
+                                 entity: miss.entity, id: miss.id))
+            return
         }
+        guard status == .unauthorized || status == .forbidden else { return }
+        log.record(.init(
+            clientId: tenant?.clientId ?? AuditEntry.unauthenticatedClient,
+            actor: tenant?.userId ?? "anonymous from \(request.remoteAddress?.ipAddress ?? "unknown address")",
+            action: "denied.\(status.code)",
+            entityType: "request",
+            entityId: "\(request.method.rawValue) \(request.routePattern)"
+        ))
+    }
+}
+
+extension Request {
+    /// The matched route as declared (`/api/teams/:id`), bounded whatever path was sent.
+    var routePattern: String {
+        guard let route else { return "(no route)" }
+        return "/" + route.path.map(\.description).joined(separator: "/")
     }
 }

@@ -46,8 +46,12 @@ enum WireJSON {
 }
 
 extension Request {
-    /// Decodes the JSON body; decoding failures become 400s naming the field (see ErrorEnvelopeMiddleware).
-    func decodeBody<T: Decodable>(_ type: T.Type, literalKeys: Bool = false) throws -> T {
+    /// Decodes the JSON body in one pass of the decoder; decoding failures become 400s naming the field (see
+    /// ErrorEnvelopeMiddleware). A byte scan first bounds the work (nesting depth, number of values) and finds
+    /// explicit nulls among the top-level fields: an optional field may be left out, but `null` is a wrong
+    /// type, not "absent". Bodies larger than `offLoopThreshold` are decoded on the thread pool, so a large
+    /// body never holds up the event loop's other connections.
+    func decodeBody<T: Decodable & Sendable>(_ type: T.Type, literalKeys: Bool = false) async throws -> T {
         guard let body = self.body.data, body.readableBytes > 0 else {
             throw AppError.badRequest("a JSON body is required")
         }
@@ -55,25 +59,95 @@ extension Request {
             throw AppError(.unsupportedMediaType, "the body must be JSON (Content-Type: application/json)")
         }
         let data = Data(buffer: body)
-        if literalKeys { return try WireJSON.literalDecoder().decode(T.self, from: data) }
-        // Optional fields may be left out, but an explicit null is a wrong type, not "absent". Only a body that
-        // contains the bytes `null` somewhere can hold one, so most bodies skip this second decode.
-        if data.containsNullLiteral, let object = try? JSONDecoder().decode([String: JSONValue].self, from: data),
-           let key = object.keys.sorted().first(where: { object[$0] == .null }) {
-            throw AppError.badRequest("field '\(key)' must not be null; leave it out instead")
+        let decode: @Sendable () throws -> T = {
+            let shape = try JSONShape.inspect(data)
+            if literalKeys { return try WireJSON.literalDecoder().decode(T.self, from: data) }
+            if let key = shape.firstNullField {
+                throw AppError.badRequest("field '\(key)' must not be null; leave it out instead")
+            }
+            return try WireJSON.decoder().decode(T.self, from: data)
         }
-        return try WireJSON.decoder().decode(T.self, from: data)
+        guard data.count > JSONShape.offLoopThreshold else { return try decode() }
+        return try await application.threadPool.runIfActive(eventLoop: eventLoop, decode).get()
     }
 }
 
-private extension Data {
-    var containsNullLiteral: Bool {
-        withUnsafeBytes { bytes in
-            guard bytes.count >= 4 else { return false }
-            for index in 0...(bytes.count - 4) where bytes[index] == UInt8(ascii: "n") {
-                if bytes[index + 1] == UInt8(ascii: "u") && bytes[index + 2] == UInt8(ascii: "l")
-                    && bytes[index + 3] == UInt8(ascii: "l") { return true }
+/// A single linear scan of a JSON text that bounds what decoding it may cost, before it is decoded. It does
+/// not validate (the decoder does); it tracks strings, so brackets and `null` inside them are not counted.
+enum JSONShape {
+    static let maxDepth = 32
+    static let maxValues = 10_000
+    static let offLoopThreshold = 64 * 1024
+
+    struct Shape: Equatable {
+        /// The first field of a top-level object whose value is the literal `null`.
+        var firstNullField: String?
+    }
+
+    static func inspect(_ data: Data) throws -> Shape {
+        try data.withUnsafeBytes { try inspect($0) }
+    }
+
+    static func inspect(_ bytes: UnsafeRawBufferPointer) throws -> Shape {
+        var shape = Shape()
+        var depth = 0, values = 0, index = 0
+        var topIsObject = false, awaitingKey = false
+        var lastKey = ""
+        func countValue() throws {
+            values += 1
+            guard values <= maxValues else {
+                throw AppError.badRequest("the JSON body has too many values (limit \(maxValues))")
             }
+        }
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "\""):
+                let start = index + 1
+                index = start
+                while index < bytes.count && bytes[index] != UInt8(ascii: "\"") {
+                    index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                if depth == 1 && topIsObject && awaitingKey {
+                    lastKey = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<min(index, bytes.count)]), as: UTF8.self)
+                    awaitingKey = false
+                } else {
+                    try countValue()
+                }
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                try countValue()
+                depth += 1
+                guard depth <= maxDepth else {
+                    throw AppError.badRequest("the JSON body is nested too deeply (limit \(maxDepth) levels)")
+                }
+                if depth == 1 {
+                    topIsObject = byte == UInt8(ascii: "{")
+                    awaitingKey = topIsObject
+                }
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+            case UInt8(ascii: ","):
+                if depth == 1 && topIsObject { awaitingKey = true }
+            case UInt8(ascii: "n"), UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                if byte == UInt8(ascii: "n") && depth == 1 && topIsObject && !awaitingKey && shape.firstNullField == nil {
+                    shape.firstNullField = lastKey
+                }
+                try countValue()
+                while index + 1 < bytes.count, isLiteralByte(bytes[index + 1]) { index += 1 }
+            default:
+                break
+            }
+            index += 1
+        }
+        return shape
+    }
+
+    private static func isLiteralByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "."), UInt8(ascii: "+"), UInt8(ascii: "-"):
+            return true
+        default:
             return false
         }
     }

@@ -2,8 +2,10 @@ import Foundation
 import NIOConcurrencyHelpers
 import Vapor
 
-/// Per-tenant token buckets: each tenant may send `burst` requests at once and `requestsPerSecond` on average.
-/// A lock rather than an actor, because every API request passes through here.
+/// Token buckets by key (a tenant, or a client address): each key may send `burst` requests at once and
+/// `requestsPerSecond` on average. A lock rather than an actor, because every API request passes through here.
+/// The table is bounded: past `capacity` keys, the buckets that have refilled (indistinguishable from new ones)
+/// are forgotten.
 final class RateLimiter: Sendable {
     private struct Bucket {
         var tokens: Double
@@ -11,19 +13,27 @@ final class RateLimiter: Sendable {
     }
 
     let limit: RateLimit
+    let capacity: Int
     private let buckets = NIOLockedValueBox<[String: Bucket]>([:])
 
-    init(limit: RateLimit) { self.limit = limit }
+    init(limit: RateLimit, capacity: Int = 100_000) {
+        self.limit = limit
+        self.capacity = capacity
+    }
 
     /// Nil when the request may go ahead; otherwise the whole seconds until a token is available.
-    func retryAfter(for clientId: String, now: ContinuousClock.Instant = .now) -> Int? {
+    func retryAfter(for key: String, now: ContinuousClock.Instant = .now) -> Int? {
         buckets.withLockedValue { buckets in
-            var bucket = buckets[clientId] ?? Bucket(tokens: Double(limit.burst), updatedAt: now)
+            if buckets[key] == nil && buckets.count >= capacity {
+                let refill = Duration.seconds(Double(limit.burst) / limit.requestsPerSecond)
+                buckets = buckets.filter { now - $0.value.updatedAt < refill }
+            }
+            var bucket = buckets[key] ?? Bucket(tokens: Double(limit.burst), updatedAt: now)
             let elapsed = now - bucket.updatedAt
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             bucket.tokens = min(Double(limit.burst), bucket.tokens + seconds * limit.requestsPerSecond)
             bucket.updatedAt = now
-            defer { buckets[clientId] = bucket }
+            defer { buckets[key] = bucket }
             guard bucket.tokens >= 1 else {
                 return max(1, Int(((1 - bucket.tokens) / limit.requestsPerSecond).rounded(.up)))
             }
@@ -44,5 +54,20 @@ struct RateLimitMiddleware: AsyncMiddleware {
             throw error
         }
         return try await next.respond(to: request)
+    }
+}
+
+extension Request {
+    /// The peer's IP address as the rate limit and the audit log know it (the connection's, not a header's).
+    var clientAddress: String { remoteAddress?.ipAddress ?? "unknown address" }
+}
+
+extension Application {
+    private struct UnauthenticatedLimiterKey: StorageKey { typealias Value = RateLimiter }
+
+    /// Token buckets per client address for requests that have not (yet) proved a tenant; nil when turned off.
+    var unauthenticatedLimiter: RateLimiter? {
+        get { storage[UnauthenticatedLimiterKey.self] }
+        set { storage[UnauthenticatedLimiterKey.self] = newValue }
     }
 }

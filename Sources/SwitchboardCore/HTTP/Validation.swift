@@ -3,18 +3,31 @@ import Vapor
 
 /// Field checks shared by every DTO. Each throws a 400 that names the field in wire spelling.
 enum Check {
-    static func text(_ value: String, _ field: String, length: ClosedRange<Int>) throws -> String {
+    /// Trimmed, at most `length` Unicode scalars (what JSON Schema's `maxLength` counts; a character count
+    /// would let one base letter carry any number of combining marks), free of control characters (line
+    /// breaks and tabs only where `lineBreaks` allows them), and normalised to NFC so that the same text typed
+    /// two ways is one name.
+    static func text(_ value: String, _ field: String, length: ClosedRange<Int>, lineBreaks: Bool = false) throws -> String {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard length.contains(trimmed.count) else {
+        guard length.contains(trimmed.unicodeScalars.count) else {
             if trimmed.isEmpty && length.lowerBound > 0 { throw AppError.badRequest("\(field) must not be empty") }
             throw AppError.badRequest("\(field) must be \(length.lowerBound) to \(length.upperBound) characters")
         }
-        return trimmed
+        if trimmed.unicodeScalars.contains(where: { isControl($0, lineBreaks: lineBreaks) }) {
+            throw AppError.badRequest("\(field) must not contain control characters")
+        }
+        return trimmed.precomposedStringWithCanonicalMapping
     }
 
-    static func optionalText(_ value: String?, _ field: String, maxLength: Int) throws -> String? {
+    static func optionalText(_ value: String?, _ field: String, maxLength: Int, lineBreaks: Bool = false) throws -> String? {
         guard let value else { return nil }
-        return try text(value, field, length: 0...maxLength)
+        return try text(value, field, length: 0...maxLength, lineBreaks: lineBreaks)
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar, lineBreaks: Bool) -> Bool {
+        if lineBreaks && (scalar == "\n" || scalar == "\r" || scalar == "\t") { return false }
+        return scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+            || scalar.value == 0x2028 || scalar.value == 0x2029
     }
 
     static func number<N: Comparable & CustomStringConvertible>(_ value: N, _ field: String, in range: ClosedRange<N>) throws -> N {
@@ -68,7 +81,9 @@ struct QueryParameters {
     /// Present-but-empty (`?to=`) counts as given, so typed parameters reject it rather than silently ignore it.
     func string(_ name: String, maxLength: Int = 200) throws -> String? {
         guard let raw = request.query[String.self, at: name] else { return nil }
-        guard raw.count <= maxLength else { throw AppError.badRequest("\(name) must be at most \(maxLength) characters") }
+        guard raw.unicodeScalars.count <= maxLength else {
+            throw AppError.badRequest("\(name) must be at most \(maxLength) characters")
+        }
         return raw
     }
 

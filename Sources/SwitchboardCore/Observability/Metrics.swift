@@ -82,7 +82,7 @@ struct RequestMetricsMiddleware: AsyncMiddleware {
                                 status: response.status.code)
         let (counter, histogram) = instruments.withLockedValue { instruments in
             if let known = instruments[key] { return known }
-            let route = request.route.map { "/" + $0.path.map(\.description).joined(separator: "/") } ?? "unmatched"
+            let route = request.route == nil ? "unmatched" : request.routePattern
             let made = metrics.requestInstruments(method: request.method.rawValue, route: route, status: Int(response.status.code))
             instruments[key] = made
             return made

@@ -54,11 +54,11 @@ struct AnalyticsController: Sendable {
     }
 
     @Sendable func aggregatorStatus(req: Request) async throws -> Envelope<PerformanceAggregator.Status> {
-        Envelope(data: await req.application.aggregator.currentStatus())
+        Envelope(data: await req.application.aggregator.currentStatus(for: try req.tenant.clientId))
     }
 
     @Sendable func runAggregator(req: Request) async throws -> Envelope<PerformanceAggregator.Status> {
-        let status = await req.application.aggregator.runNow()
+        let status = await req.application.aggregator.runNow(for: try req.tenant.clientId)
         try await req.store.write { db in
             try await AuditLog.record("aggregator.run", "aggregator", id: nil, by: try req.tenant, on: db)
         }

@@ -28,8 +28,12 @@ actor PerformanceAggregator {
         var lastError: String?
         /// Whether this process held the lease in its last attempt (false when another process was aggregating).
         var holdsLease = false
-        /// Milliseconds spent in each step of the last run, to see where time goes.
-        var lastPhasesMs: [String: Double] = [:]
+    }
+
+    /// What the last run did for one tenant.
+    struct TenantFigures: Sendable {
+        var groups = 0
+        var agentsRefreshed = 0
     }
 
     static let advisoryLockKey = 4_242_001
@@ -40,7 +44,10 @@ actor PerformanceAggregator {
     private let book: LoadBook
     private let metrics: SwitchboardMetrics
     private let logger: Logger
+    /// Server-wide: the schedule and the totals of the last run, which tenants never see (their figures
+    /// would tell one tenant how much another works); the totals are on `/metrics`.
     private var status: Status
+    private var lastRunByTenant: [String: TenantFigures] = [:]
     private var currentRun: Task<Status, Never>?
     private var loop: Task<Void, Never>?
 
@@ -52,9 +59,21 @@ actor PerformanceAggregator {
         self.status = Status(intervalSeconds: intervalSeconds)
     }
 
+    /// The server-wide status: for this process's own use (tests, the demo), never answered to a tenant.
     func currentStatus() -> Status { status }
 
+    /// The status as one tenant sees it: the shared schedule, and that tenant's own figures of the last run.
+    func currentStatus(for clientId: String) -> Status {
+        var view = status
+        let figures = lastRunByTenant[clientId] ?? TenantFigures()
+        view.groupsRecomputed = figures.groups
+        view.rowsWritten = figures.groups  // one upserted row per recomputed group
+        view.agentsRefreshed = figures.agentsRefreshed
+        return view
+    }
+
     /// Runs now, or joins the run already in progress in this process.
+    @discardableResult
     func runNow() async -> Status {
         if let currentRun { return await currentRun.value }
         let run = Task { await self.performRun() }
@@ -62,6 +81,11 @@ actor PerformanceAggregator {
         let result = await run.value
         currentRun = nil
         return result
+    }
+
+    func runNow(for clientId: String) async -> Status {
+        await runNow()
+        return currentStatus(for: clientId)
     }
 
     func startBackgroundLoop() {
@@ -113,7 +137,10 @@ actor PerformanceAggregator {
             status.groupsRecomputed = outcome.groups
             status.rowsWritten = outcome.groups  // one upserted row per recomputed group
             status.agentsRefreshed = outcome.agentsRefreshed
-            status.lastPhasesMs = outcome.phasesMs
+            lastRunByTenant = outcome.perTenant
+            for (phase, milliseconds) in outcome.phasesMs {
+                metrics.gauge("switchboard_aggregator_last_phase_seconds", [("phase", phase)]).record(milliseconds / 1000)
+            }
             status.watermark = started
             status.lastError = nil
             metrics.counter("switchboard_aggregator_runs_total", [("result", "ok")]).increment()
@@ -136,6 +163,7 @@ actor PerformanceAggregator {
         let groups: Int
         let agentsRefreshed: Int
         let refreshedTenants: Set<String>
+        let perTenant: [String: TenantFigures]
         let phasesMs: [String: Double]
     }
 
@@ -163,10 +191,10 @@ actor PerformanceAggregator {
             }
             lap("find_touched")
             var groups = 0
-            var rewrittenTenants: Set<String> = []
+            var perTenant: [String: TenantFigures] = [:]
             for subject in DailyRollup.Subject.allCases {
                 let rows = try await DailyRollup.recount(subject, touched: touched, on: sql)
-                for row in rows { rewrittenTenants.insert(row.group.clientId) }
+                for row in rows { perTenant[row.group.clientId, default: TenantFigures()].groups += 1 }
                 lap("recount")
                 try await DailyRollup.upsert(rows, into: subject, at: startedAt, on: sql)
                 lap("upsert")
@@ -177,7 +205,9 @@ actor PerformanceAggregator {
             let rolling = try await DailyRollup.rollingValues(from: firstDay, on: sql)
             var refreshed = 0
             for (clientId, values) in rolling {
-                refreshed += try await DailyRollup.applyRolling(values, clientId: clientId, on: sql)
+                let changed = try await DailyRollup.applyRolling(values, clientId: clientId, on: sql)
+                if changed > 0 { perTenant[clientId, default: TenantFigures()].agentsRefreshed += changed }
+                refreshed += changed
             }
             lap("rolling")
 
@@ -193,7 +223,8 @@ actor PerformanceAggregator {
                 agentsRefreshed: refreshed,
                 // Another process may have written these values first; this process's books and cached reads
                 // are stale all the same.
-                refreshedTenants: Set(rolling.keys).union(touched?.tenants ?? []).union(rewrittenTenants),
+                refreshedTenants: Set(rolling.keys).union(touched?.tenants ?? []).union(perTenant.keys),
+                perTenant: perTenant,
                 phasesMs: phases
             )
         }

@@ -11,7 +11,7 @@ struct RoutingController: Sendable {
 
     /// A dry run: the recommendation and every candidate's breakdown; nothing is claimed or logged.
     @Sendable func route(req: Request) async throws -> Envelope<RouteRecommendationDTO> {
-        let request = try req.decodeBody(RouteInput.self).validated()
+        let request = try await req.decodeBody(RouteInput.self).validated()
         let router = AgentRouter(tenant: try req.tenant, book: req.application.loadBook, store: req.store,
                                  metrics: req.application.metrics)
         return Envelope(data: RouteRecommendationDTO(try await router.recommend(request)))

@@ -19,7 +19,7 @@ struct SettingsController: Sendable {
     }
 
     @Sendable func update(req: Request) async throws -> Response {
-        let changes = try req.decodeBody([String: JSONValue].self, literalKeys: true)
+        let changes = try await req.decodeBody([String: JSONValue].self, literalKeys: true)
         return try await SettingsEnvelope(data: try await service(req).update(changes)).encodeResponse(for: req)
     }
 

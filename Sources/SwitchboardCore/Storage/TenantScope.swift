@@ -19,16 +19,15 @@ struct TenantScope: Sendable {
         M.query(on: db).filter(M.tenantKey == clientId)
     }
 
-    /// The tenant's row with this id, or a 404 that reads the same whether the id is unknown or another
-    /// tenant's. The second case is marked so the error middleware can audit it.
+    /// The tenant's row with this id, or a 404 that reads the same, and costs the same, whether the id is
+    /// unknown or another tenant's. The miss is marked so that the denial log can tell later, off the
+    /// request path, whether it was a probe for another tenant's id.
     func find<M: TenantOwned>(_ type: M.Type, _ id: UUID, on db: any Database) async throws -> M {
         if let model = try await query(M.self, on: db).filter(\M._$id == id).first() {
             return model
         }
         var error = AppError.notFound(M.entityName)
-        if try await M.query(on: db).filter(\M._$id == id).count() > 0 {
-            error.crossTenantProbe = CrossTenantProbe(entity: M.entityName, id: id.uuidString)
-        }
+        error.lookupMiss = LookupMiss(table: M.schema, entity: M.entityName, id: id)
         throw error
     }
 

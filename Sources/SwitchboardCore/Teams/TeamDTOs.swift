@@ -142,7 +142,7 @@ struct CreateTeamInput: Decodable, Sendable {
         Team(
             name: try Check.text(name, "name", length: TeamLimits.name),
             sector: try Check.text(sector, "sector", length: TeamLimits.sector).lowercased(),
-            description: try Check.optionalText(description, "description", maxLength: TeamLimits.description)
+            description: try Check.optionalText(description, "description", maxLength: TeamLimits.description, lineBreaks: true)
         )
     }
 }
@@ -157,7 +157,7 @@ struct UpdateTeamInput: Decodable, Sendable {
         if let name { team.name = try Check.text(name, "name", length: TeamLimits.name) }
         if let sector { team.sector = try Check.text(sector, "sector", length: TeamLimits.sector).lowercased() }
         if let description {
-            team.description = try Check.optionalText(description, "description", maxLength: TeamLimits.description)
+            team.description = try Check.optionalText(description, "description", maxLength: TeamLimits.description, lineBreaks: true)
         }
         if let status { team.status = try Check.oneOf(status, "status", as: ActiveStatus.self) }
     }

@@ -61,12 +61,12 @@ struct TeamsController: Sendable {
     }
 
     @Sendable func create(req: Request) async throws -> Envelope<TeamDTO> {
-        .created(try await service(req).create(try req.decodeBody(CreateTeamInput.self)))
+        .created(try await service(req).create(try await req.decodeBody(CreateTeamInput.self)))
     }
 
     @Sendable func update(req: Request) async throws -> Envelope<TeamDTO> {
         let teamId = try req.idParameter("team_id")
-        return Envelope(data: try await service(req).update(teamId, with: try req.decodeBody(UpdateTeamInput.self)))
+        return Envelope(data: try await service(req).update(teamId, with: try await req.decodeBody(UpdateTeamInput.self)))
     }
 
     @Sendable func deactivate(req: Request) async throws -> Envelope<TeamDTO> {
@@ -79,13 +79,13 @@ struct TeamsController: Sendable {
 
     @Sendable func upsertMember(req: Request) async throws -> Envelope<MemberDTO> {
         let teamId = try req.idParameter("team_id")
-        let result = try await service(req).upsertMember(in: teamId, try req.decodeBody(MemberInput.self))
+        let result = try await service(req).upsertMember(in: teamId, try await req.decodeBody(MemberInput.self))
         return Envelope(status: result.created ? .created : .ok, data: result.member)
     }
 
     @Sendable func updateMember(req: Request) async throws -> Envelope<MemberDTO> {
         let teamId = try req.idParameter("team_id"), memberId = try req.idParameter("member_id")
-        let input = try req.decodeBody(UpdateMemberInput.self)
+        let input = try await req.decodeBody(UpdateMemberInput.self)
         return Envelope(data: try await service(req).updateMember(memberId, in: teamId, with: input))
     }
 
@@ -97,7 +97,7 @@ struct TeamsController: Sendable {
 
     @Sendable func assignAgents(req: Request) async throws -> Envelope<MemberDTO> {
         let teamId = try req.idParameter("team_id"), memberId = try req.idParameter("member_id")
-        let agentIds = try req.decodeBody(AssignAgentsInput.self).validated()
+        let agentIds = try await req.decodeBody(AssignAgentsInput.self).validated()
         return Envelope(data: try await service(req).assignAgents(agentIds, to: memberId, in: teamId))
     }
 

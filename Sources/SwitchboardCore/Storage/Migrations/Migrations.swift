@@ -14,5 +14,6 @@ enum SwitchboardMigrations {
         CreateSettings(),
         CreateAggregatorState(),
         CreateChannels(),
+        AddAuditOccurrences(),
     ]
 }

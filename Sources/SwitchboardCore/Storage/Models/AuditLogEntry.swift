@@ -13,6 +13,8 @@ final class AuditLogEntry: Model, TenantOwned, @unchecked Sendable {
     @Field(key: "entity_type") var entityType: String
     @Field(key: "entity_id") var entityId: String
     @Field(key: "outcome") var outcome: String
+    /// How many denied requests this row stands for (1 for everything else).
+    @Field(key: "occurrences") var occurrences: Int
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
 
     init() {}

@@ -1,0 +1,49 @@
+import Vapor
+
+/// How large a request may be. Every write in the API is a small JSON object, so every route takes `standard`;
+/// a route that takes bulk input opts into `bulk` with `on(_:_:body: .collect(maxSize: BodyLimit.bulkSize))`
+/// and `route.userInfo[BodyLimit.key]`. Checked twice: from the declared `Content-Length` before anything is
+/// read (an early 413), and by Vapor while it collects the body (for chunked bodies that declare nothing).
+enum BodyLimit {
+    static let standard = 16 * 1024
+    static let bulk = 1024 * 1024
+    static let key = "max_body_bytes"
+    static let maxURLLength = 8 * 1024
+
+    static var bulkSize: ByteCount { ByteCount(value: bulk) }
+
+    static func describe(_ bytes: Int) -> String {
+        bytes >= 1024 * 1024 ? "\(bytes / (1024 * 1024)) MiB" : "\(bytes / 1024) KiB"
+    }
+}
+
+/// Refuses what is too large before any work: a URL over 8 KiB (414), and a declared body over the largest
+/// limit of any route (413); it runs before routing, so `RouteBodyLimitMiddleware` applies the route's own.
+struct RequestLimitsMiddleware: AsyncMiddleware {
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        guard request.url.string.utf8.count <= BodyLimit.maxURLLength else {
+            throw AppError(.uriTooLong, "the URL is too long (limit \(BodyLimit.describe(BodyLimit.maxURLLength)))")
+        }
+        try Self.checkDeclaredLength(of: request, limit: BodyLimit.bulk)
+        return try await next.respond(to: request)
+    }
+
+    static func checkDeclaredLength(of request: Request, limit: Int) throws {
+        guard let declared = request.headers.first(name: .contentLength) else { return }
+        guard let length = Int(declared), length >= 0 else {
+            throw AppError.badRequest("Content-Length must be a whole number of bytes")
+        }
+        guard length <= limit else {
+            throw AppError(.payloadTooLarge, "request body too large (limit \(BodyLimit.describe(limit)))")
+        }
+    }
+}
+
+/// The per-route check, once routing has chosen the route: first in the API's middleware, before authentication.
+struct RouteBodyLimitMiddleware: AsyncMiddleware {
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        try RequestLimitsMiddleware.checkDeclaredLength(
+            of: request, limit: request.route?.userInfo[BodyLimit.key] as? Int ?? BodyLimit.standard)
+        return try await next.respond(to: request)
+    }
+}
