@@ -24,15 +24,16 @@ struct EnvelopeAndSystemTests {
         }
     }
 
-    @Test func bodiesOverOneMebibyteAre413() async throws {
+    @Test(arguments: [20_000, 1_100_000])
+    func bodiesOverTheLimitAre413(size: Int) async throws {
         try await withSwitchboard { app in
             let client = try await APIClient.make(app)
-            let huge = #"{"name":"x","sector":"billing","description":""# + String(repeating: "a", count: 1_100_000) + #""}"#
+            let huge = #"{"name":"x","sector":"billing","description":""# + String(repeating: "a", count: size) + #""}"#
             var headers = HTTPHeaders()
             headers.bearerAuthorization = BearerAuthorization(token: client.token)
             headers.contentType = .json
-            // Through a real socket: the limit applies while the body streams in.
-            let response = try await app.testing(method: .running(hostname: "127.0.0.1", port: 0))
+            // Through a real socket and the service's own server: refused from the declared length.
+            let response = try await app.testing(method: .running(hostname: "127.0.0.1", port: try freePort()))
                 .sendRequest(.POST, "/api/teams", headers: headers, body: ByteBuffer(string: huge))
             #expect(response.status == .payloadTooLarge)
             #expect(response.body.string.contains(#""success":false"#))

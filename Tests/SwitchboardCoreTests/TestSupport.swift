@@ -227,3 +227,11 @@ extension APIClient {
                               json: #"{"outcome":"\#(outcome)","resolved":\#(resolved),"handling_time_seconds":\#(seconds)\#(rating)}"#)
     }
 }
+
+/// A TCP port nobody listens on right now, for tests that start the real server.
+func freePort() throws -> Int {
+    let socket = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .bind(host: "127.0.0.1", port: 0).wait()
+    defer { try? socket.close().wait() }
+    return try #require(socket.localAddress?.port)
+}

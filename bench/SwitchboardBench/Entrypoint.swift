@@ -2,7 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 
-/// `SwitchboardBench scorer | book | aggregate [calls agents teams days] | hello [port] | seed-agents N [client_id]`
+/// `SwitchboardBench scorer | book | aggregate [calls agents teams days] | hello [port [vapor]] | seed-agents N [client_id]`
 /// (build with `swift build -c release -Xswiftc -enable-testing --scratch-path .build-release`; see bench/run-all.sh)
 @main
 enum BenchEntrypoint {
@@ -24,12 +24,13 @@ enum BenchEntrypoint {
                 days: numbers.count > 3 ? numbers[3] : 30
             )
         case "hello":
-            try await HelloServer.run(port: arguments.count > 1 ? Int(arguments[1]) ?? 18080 : 18080)
+            try await HelloServer.run(port: arguments.count > 1 ? Int(arguments[1]) ?? 18080 : 18080,
+                                      vaporServer: arguments.count > 2 && arguments[2] == "vapor")
         case "seed-agents":
             try await SeedAgents.run(count: arguments.count > 1 ? Int(arguments[1]) ?? 10_000 : 10_000,
                                      clientId: arguments.count > 2 ? arguments[2] : "bench")
         default:
-            print("usage: SwitchboardBench scorer | book | aggregate [calls agents teams days] | hello [port] | seed-agents N [client_id]")
+            print("usage: SwitchboardBench scorer | book | aggregate [calls agents teams days] | hello [port [vapor]] | seed-agents N [client_id]")
             exit(2)
         }
     }

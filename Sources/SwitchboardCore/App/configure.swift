@@ -6,6 +6,8 @@ import Vapor
 public func configure(_ app: Application, _ config: SwitchboardConfiguration) async throws {
     app.switchboardConfiguration = config
     app.routes.defaultMaxBodySize = ByteCount(value: BodyLimit.standard)
+    app.switchboardServer = SwitchboardServer(application: app)
+    app.servers.use { app in app.switchboardServer }
     app.unauthenticatedLimiter = config.unauthenticatedRateLimit.map { RateLimiter(limit: $0) }
 
     app.middleware = Middlewares()

@@ -19,13 +19,18 @@ enum BodyLimit {
 
 /// Refuses what is too large before any work: a URL over 8 KiB (414), and a declared body over the largest
 /// limit of any route (413); it runs before routing, so `RouteBodyLimitMiddleware` applies the route's own.
-struct RequestLimitsMiddleware: AsyncMiddleware {
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        guard request.url.string.utf8.count <= BodyLimit.maxURLLength else {
-            throw AppError(.uriTooLong, "the URL is too long (limit \(BodyLimit.describe(BodyLimit.maxURLLength)))")
+/// A plain (future-based) middleware: it never waits, and an async one would cost a task per request.
+struct RequestLimitsMiddleware: Middleware {
+    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
+        do {
+            guard request.url.string.utf8.count <= BodyLimit.maxURLLength else {
+                throw AppError(.uriTooLong, "the URL is too long (limit \(BodyLimit.describe(BodyLimit.maxURLLength)))")
+            }
+            try Self.checkDeclaredLength(of: request, limit: BodyLimit.bulk)
+        } catch {
+            return request.eventLoop.makeFailedFuture(error)
         }
-        try Self.checkDeclaredLength(of: request, limit: BodyLimit.bulk)
-        return try await next.respond(to: request)
+        return next.respond(to: request)
     }
 
     static func checkDeclaredLength(of request: Request, limit: Int) throws {
@@ -40,10 +45,14 @@ struct RequestLimitsMiddleware: AsyncMiddleware {
 }
 
 /// The per-route check, once routing has chosen the route: first in the API's middleware, before authentication.
-struct RouteBodyLimitMiddleware: AsyncMiddleware {
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        try RequestLimitsMiddleware.checkDeclaredLength(
-            of: request, limit: request.route?.userInfo[BodyLimit.key] as? Int ?? BodyLimit.standard)
-        return try await next.respond(to: request)
+struct RouteBodyLimitMiddleware: Middleware {
+    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
+        do {
+            try RequestLimitsMiddleware.checkDeclaredLength(
+                of: request, limit: request.route?.userInfo[BodyLimit.key] as? Int ?? BodyLimit.standard)
+        } catch {
+            return request.eventLoop.makeFailedFuture(error)
+        }
+        return next.respond(to: request)
     }
 }

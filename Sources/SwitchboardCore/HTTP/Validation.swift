@@ -16,7 +16,8 @@ enum Check {
         if trimmed.unicodeScalars.contains(where: { isControl($0, lineBreaks: lineBreaks) }) {
             throw AppError.badRequest("\(field) must not contain control characters")
         }
-        return trimmed.precomposedStringWithCanonicalMapping
+        // ASCII is already NFC; Foundation's normalisation is costly enough to matter on every call.
+        return trimmed.utf8.allSatisfy { $0 < 0x80 } ? trimmed : trimmed.precomposedStringWithCanonicalMapping
     }
 
     static func optionalText(_ value: String?, _ field: String, maxLength: Int, lineBreaks: Bool = false) throws -> String? {

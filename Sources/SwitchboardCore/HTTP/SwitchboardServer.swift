@@ -1,0 +1,327 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Vapor
+
+/// The HTTP/1.1 server in front of Vapor's responder.
+///
+/// Vapor's own server offers no way into a connection's pipeline, and three protections live there: a
+/// connection must deliver a complete request head within `headTimeout` (a slowloris client that trickles
+/// header bytes is cut off) and its body within `bodyTimeout`; an idle keep-alive connection is closed after
+/// `idleTimeout`; and a body is judged by its declared length as soon as the head arrives: too large is a 413
+/// before a byte is read, and `Expect: 100-continue` gets its `100 Continue` (or the 413) at once instead of
+/// leaving the client to wait. Everything after the head (routing, middleware, handlers) is Vapor's.
+public final class SwitchboardServer: Server, Sendable {
+    public struct Timeouts: Sendable {
+        public var head: TimeAmount = .seconds(10)
+        public var body: TimeAmount = .seconds(30)
+        public var idle: TimeAmount = .seconds(60)
+        public init() {}
+    }
+
+    private struct State {
+        var serverChannel: (any Channel)?
+        var connections: [ObjectIdentifier: any Channel] = [:]
+        var shuttingDown = false
+    }
+
+    private let application: Application
+    private let timeouts: Timeouts
+    private let state = NIOLockedValueBox(State())
+    private let shutdownPromise: EventLoopPromise<Void>
+
+    public init(application: Application, timeouts: Timeouts = Timeouts()) {
+        self.application = application
+        self.timeouts = timeouts
+        shutdownPromise = application.eventLoopGroup.any().makePromise()
+    }
+
+    public var onShutdown: EventLoopFuture<Void> { shutdownPromise.futureResult }
+
+    deinit {
+        // A server that was never started (a command other than serve) still settles its promise.
+        shutdownPromise.succeed(())
+    }
+
+    /// The address the server listens on (useful with port 0).
+    public var localAddress: SocketAddress? { state.withLockedValue { $0.serverChannel?.localAddress } }
+
+    public func start(address: BindAddress?) throws {
+        try application.eventLoopGroup.any().makeFutureWithTask { try await self.start(address: address) }.wait()
+    }
+
+    public func start(address: BindAddress?) async throws {
+        let configuration = application.http.server.configuration
+        let application = application, timeouts = timeouts
+        // Built once: making the responder builds the whole router.
+        let responder = application.responder.current
+        let server = WeakServer(self)
+        let bootstrap = ServerBootstrap(group: application.eventLoopGroup)
+            .serverChannelOption(ChannelOptions.backlog, value: Int32(configuration.backlog))
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                        withPipeliningAssistance: true, withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(
+                        ConnectionHandler(application: application, responder: responder, timeouts: timeouts,
+                                          isShuttingDown: { server.value?.isShuttingDown ?? true }))
+                    server.value?.track(channel)
+                }
+            }
+        let channel: any Channel
+        switch address {
+        case .unixDomainSocket(let path):
+            channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
+        case .hostname(let hostname, let port):
+            channel = try await bootstrap.bind(host: hostname ?? configuration.hostname, port: port ?? configuration.port).get()
+        case nil:
+            channel = try await bootstrap.bind(host: configuration.hostname, port: configuration.port).get()
+        }
+        state.withLockedValue { $0.serverChannel = channel }
+        if let local = channel.localAddress {
+            application.logger.notice("Server started on http://\(local.ipAddress ?? configuration.hostname):\(local.port ?? configuration.port)")
+        }
+    }
+
+    public func shutdown() {
+        try? application.eventLoopGroup.any().makeFutureWithTask { await self.shutdown() }.wait()
+    }
+
+    /// Stops accepting, lets requests in progress finish (up to 10 s), then closes every connection.
+    public func shutdown() async {
+        let (server, connections) = state.withLockedValue { state -> ((any Channel)?, [any Channel]) in
+            state.shuttingDown = true
+            defer { state.serverChannel = nil }
+            return (state.serverChannel, Array(state.connections.values))
+        }
+        try? await server?.close()
+        for connection in connections { connection.pipeline.fireUserInboundEventTriggered(ConnectionHandler.Quiesce()) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline, !state.withLockedValue({ $0.connections.isEmpty }) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for connection in state.withLockedValue({ Array($0.connections.values) }) { try? await connection.close() }
+        shutdownPromise.succeed(())
+    }
+
+    fileprivate var isShuttingDown: Bool { state.withLockedValue { $0.shuttingDown } }
+
+    fileprivate func track(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        state.withLockedValue { $0.connections[id] = channel }
+        channel.closeFuture.whenComplete { [weak self] _ in
+            _ = self?.state.withLockedValue { $0.connections.removeValue(forKey: id) }
+        }
+    }
+}
+
+extension Application {
+    private struct ServerKey: StorageKey { typealias Value = SwitchboardServer }
+
+    /// One server per application: Vapor asks its server factory again at every use.
+    var switchboardServer: SwitchboardServer {
+        get { storage[ServerKey.self]! }
+        set { storage[ServerKey.self] = newValue }
+    }
+}
+
+private struct WeakServer: Sendable {
+    weak var value: SwitchboardServer?
+    init(_ value: SwitchboardServer) { self.value = value }
+}
+
+/// One connection: collects each request, hands it to Vapor's responder, writes the answer.
+private final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    struct Quiesce {}
+
+    private enum Phase {
+        /// Waiting for a request head; `since` the connection opened or the last answer was written.
+        case waitingForHead(first: Bool)
+        /// The body so far; the first chunk is kept as it came (most bodies are one chunk), later ones appended.
+        case readingBody(HTTPRequestHead, ByteBuffer?)
+        case responding(keepAlive: Bool)
+        /// An answer was sent before the body was read; the rest of the connection is discarded.
+        case closing
+    }
+
+    private let application: Application
+    private let responder: any Responder
+    private let timeouts: SwitchboardServer.Timeouts
+    private let isShuttingDown: @Sendable () -> Bool
+    private var phase = Phase.waitingForHead(first: true)
+    private var timer: Scheduled<Void>?
+    private var quiescing = false
+
+    init(application: Application, responder: any Responder, timeouts: SwitchboardServer.Timeouts,
+         isShuttingDown: @escaping @Sendable () -> Bool) {
+        self.application = application
+        self.responder = responder
+        self.timeouts = timeouts
+        self.isShuttingDown = isShuttingDown
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { arm(timeouts.head, context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        arm(timeouts.head, context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is Quiesce {
+            quiescing = true
+            if case .waitingForHead = phase { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch (unwrapInboundIn(data), phase) {
+        case (.head(let head), .waitingForHead):
+            if let refusal = refusal(of: head) {
+                phase = .closing
+                timer?.cancel()
+                write(refusal, body: refusal.body.buffer, version: head.version, keepAlive: false, head: false, context: context)
+                return
+            }
+            if head.headers[.expect].contains(where: { $0.lowercased() == "100-continue" }) {
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
+                                      promise: nil)
+            }
+            phase = .readingBody(head, nil)
+            arm(timeouts.body, context: context)
+        case (.body(var chunk), .readingBody(let head, var body)):
+            guard (body?.readableBytes ?? 0) + chunk.readableBytes <= BodyLimit.bulk else {
+                phase = .closing
+                timer?.cancel()
+                let refusal = Self.error(.payloadTooLarge, "request body too large (limit \(BodyLimit.describe(BodyLimit.bulk)))")
+                write(refusal, body: refusal.body.buffer, version: head.version, keepAlive: false, head: false, context: context)
+                return
+            }
+            guard body != nil else {
+                phase = .readingBody(head, chunk)
+                return
+            }
+            phase = .readingBody(head, nil)  // so that `body` is uniquely owned and appended in place
+            body!.writeBuffer(&chunk)
+            phase = .readingBody(head, body)
+        case (.end, .readingBody(let head, let body)):
+            timer?.cancel()
+            let keepAlive = head.isKeepAlive && !quiescing && !isShuttingDown()
+            phase = .responding(keepAlive: keepAlive)
+            respond(to: head, body: body, keepAlive: keepAlive, context: context)
+        case (_, .closing):
+            break  // the rest of a request that was already refused
+        default:
+            // Parts out of order cannot come from NIO's decoder; end the connection rather than guess.
+            context.close(promise: nil)
+        }
+    }
+
+    /// A request refused from its head alone: a declared body over the largest limit, or an expectation we
+    /// cannot meet (RFC 9110 §10.1.1).
+    private func refusal(of head: HTTPRequestHead) -> Response? {
+        if let declared = head.headers.first(name: .contentLength), let length = Int(declared), length > BodyLimit.bulk {
+            return Self.error(.payloadTooLarge, "request body too large (limit \(BodyLimit.describe(BodyLimit.bulk)))")
+        }
+        if let expectation = head.headers.first(name: .expect), expectation.lowercased() != "100-continue" {
+            return Self.error(.expectationFailed, "only 'Expect: 100-continue' is supported")
+        }
+        return nil
+    }
+
+    private func respond(to head: HTTPRequestHead, body: ByteBuffer?, keepAlive: Bool, context: ChannelHandlerContext) {
+        let request = Request(
+            application: application, method: head.method, url: URI(path: head.uri), version: head.version,
+            headersNoUpdate: head.headers,
+            collectedBody: body ?? (head.headers.contains(name: .contentLength) ? context.channel.allocator.buffer(capacity: 0) : nil),
+            remoteAddress: context.channel.remoteAddress, logger: application.logger,
+            byteBufferAllocator: context.channel.allocator, on: context.eventLoop
+        )
+        let isHead = head.method == .HEAD
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        responder.respond(to: request)
+            .flatMap { response in
+                // Streamed bodies (files) are collected; every other kind is already a buffer.
+                if let buffer = response.body.buffer { return request.eventLoop.makeSucceededFuture((response, Optional(buffer))) }
+                if response.body.count == 0 { return request.eventLoop.makeSucceededFuture((response, ByteBuffer?.none)) }
+                return response.body.collect(on: request.eventLoop).map { (response, $0) }
+            }
+            .whenComplete { result in
+                let (handler, context) = loopBound.value
+                switch result {
+                case .success(let (response, collected)):
+                    handler.write(response, body: collected, version: head.version, keepAlive: keepAlive, head: isHead,
+                                  context: context)
+                case .failure(let error):
+                    handler.application.logger.error("responder failed", metadata: ["error": "\(String(reflecting: error))"])
+                    let failure = Self.error(.internalServerError, "internal error")
+                    handler.write(failure, body: failure.body.buffer, version: head.version, keepAlive: false, head: isHead,
+                                  context: context)
+                }
+            }
+    }
+
+    private func write(_ response: Response, body: ByteBuffer?, version: HTTPVersion, keepAlive: Bool, head: Bool,
+                       context: ChannelHandlerContext) {
+        var headers = response.headers
+        let payload = body
+        let bodyless = response.status == .noContent || response.status == .notModified
+            || response.status.code < 200
+        if !bodyless {
+            headers.replaceOrAdd(name: .contentLength, value: String(payload?.readableBytes ?? 0))
+        } else {
+            headers.remove(name: .contentLength)
+        }
+        headers.remove(name: .transferEncoding)
+        headers.replaceOrAdd(name: .connection, value: keepAlive ? "keep-alive" : "close")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: response.status, headers: headers))),
+                      promise: nil)
+        if !head && !bodyless, let payload, payload.readableBytes > 0 {
+            context.write(wrapOutboundOut(.body(.byteBuffer(payload))), promise: nil)
+        }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            let (handler, context) = loopBound.value
+            guard keepAlive, !handler.quiescing, case .responding = handler.phase else {
+                context.close(promise: nil)
+                return
+            }
+            handler.phase = .waitingForHead(first: false)
+            handler.arm(handler.timeouts.idle, context: context)
+        }
+    }
+
+    /// Closes the connection unless the phase moves on before `timeout`.
+    private func arm(_ timeout: TimeAmount, context: ChannelHandlerContext) {
+        timer?.cancel()
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: timeout) {
+            loopBound.value.close(promise: nil)
+        }
+    }
+
+    private static func error(_ status: HTTPResponseStatus, _ message: String) -> Response {
+        let body = (try? WireJSON.encoder().encode(ErrorBody(error: message))) ?? Data()
+        var headers = HTTPHeaders()
+        headers.contentType = .json
+        return Response(status: status, headers: headers, body: .init(data: body))
+    }
+}
