@@ -101,6 +101,9 @@ import VaporTesting
             let declared = Request(application: app, method: .POST, url: "/api/teams",
                                    headers: ["Content-Length": "10000000000"], on: app.eventLoopGroup.next())
             #expect(throws: AppError.self) { try RequestLimitsMiddleware.checkDeclaredLength(of: declared, limit: BodyLimit.bulk) }
+            // Above the off-loop threshold and within the limit: decoded on the thread pool, and fine.
+            let padded = #"{"name":"padded","sector":"b","junk":[""# + String(repeating: "x", count: 8_000) + #""]}"#
+            #expect(try await client.send(.POST, "/api/teams", json: padded).status == .created)
             let large = #"{"name":"a","sector":"b","junk":""# + String(repeating: "x", count: 20_000) + #""}"#
             #expect(try await client.send(.POST, "/api/teams", json: large).status == .payloadTooLarge)
             // Unauthenticated: refused for its size before the token is even looked at.
@@ -260,6 +263,12 @@ import VaporTesting
             let busyStatus = try await busy.send(.GET, "/api/system/aggregator")
             #expect((busyStatus.data["groups_recomputed"].numberValue ?? 0) >= 1, "\(busyStatus.text)")
             #expect((await app.aggregator.currentStatus().groupsRecomputed) >= 1)
+
+            // The routing cache's figures are the caller's too.
+            let busyHealth = try await busy.send(.GET, "/api/routing/health").data["cache"]
+            let quietHealth = try await quiet.send(.GET, "/api/routing/health").data["cache"]
+            #expect((busyHealth["cache_hits"].numberValue ?? 0) + (busyHealth["cache_misses"].numberValue ?? 0) >= 1, "\(busyHealth)")
+            #expect(quietHealth["cache_hits"] == .number(0) && quietHealth["cache_misses"] == .number(0), "\(quietHealth)")
         }
     }
 

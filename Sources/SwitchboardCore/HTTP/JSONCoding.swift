@@ -77,7 +77,8 @@ extension Request {
 enum JSONShape {
     static let maxDepth = 32
     static let maxValues = 10_000
-    static let offLoopThreshold = 64 * 1024
+    /// Well above any ordinary write (a call is about 100 bytes), so only unusual bodies pay for the hand-off.
+    static let offLoopThreshold = 4 * 1024
 
     struct Shape: Equatable {
         /// The first field of a top-level object whose value is the literal `null`.

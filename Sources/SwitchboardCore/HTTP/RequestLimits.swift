@@ -1,16 +1,13 @@
 import Vapor
 
-/// How large a request may be. Every write in the API is a small JSON object, so every route takes `standard`;
-/// a route that takes bulk input opts into `bulk` with `on(_:_:body: .collect(maxSize: BodyLimit.bulkSize))`
-/// and `route.userInfo[BodyLimit.key]`. Checked twice: from the declared `Content-Length` before anything is
-/// read (an early 413), and by Vapor while it collects the body (for chunked bodies that declare nothing).
+/// How large a request may be. Every write in the API is a small JSON object, so every route takes `standard`
+/// (Vapor's collection limit, and `RouteBodyLimitMiddleware` from the declared length). `bulk` is the most the
+/// server reads for any request before routing; a route for bulk input would be declared with
+/// `.collect(maxSize:)` and exempted in `RouteBodyLimitMiddleware`.
 enum BodyLimit {
     static let standard = 16 * 1024
     static let bulk = 1024 * 1024
-    static let key = "max_body_bytes"
     static let maxURLLength = 8 * 1024
-
-    static var bulkSize: ByteCount { ByteCount(value: bulk) }
 
     static func describe(_ bytes: Int) -> String {
         bytes >= 1024 * 1024 ? "\(bytes / (1024 * 1024)) MiB" : "\(bytes / 1024) KiB"
@@ -48,8 +45,7 @@ struct RequestLimitsMiddleware: Middleware {
 struct RouteBodyLimitMiddleware: Middleware {
     func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
         do {
-            try RequestLimitsMiddleware.checkDeclaredLength(
-                of: request, limit: request.route?.userInfo[BodyLimit.key] as? Int ?? BodyLimit.standard)
+            try RequestLimitsMiddleware.checkDeclaredLength(of: request, limit: BodyLimit.standard)
         } catch {
             return request.eventLoop.makeFailedFuture(error)
         }
