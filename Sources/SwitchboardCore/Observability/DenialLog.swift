@@ -137,8 +137,13 @@ final class DenialLog: Sendable {
     }
 
     func stop(flushingTo store: Store) async {
-        flushing.withLockedValue { $0 }?.cancel()
+        stopPeriodicFlush()
         await flush(to: store)
+    }
+
+    /// Ends the periodic flush; what is counted stays until `flush` or `stop`.
+    func stopPeriodicFlush() {
+        flushing.withLockedValue { $0 }?.cancel()
     }
 
     static func truncated(_ text: String) -> String {
