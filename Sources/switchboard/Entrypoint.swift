@@ -35,6 +35,7 @@ enum Entrypoint {
                 if isDemo { try await app.startDemo() }
             }
             try await app.execute()
+            await app.stopServing()
         } catch {
             // A mistake on the command line or an unreachable database: one clear line and exit 1, no backtrace.
             FileHandle.standardError.write(Data("switchboard: \(describeFailure(error, config: config))\n".utf8))

@@ -202,15 +202,18 @@ def probe_command_line(env):
         (["serve", "--port", "not-a-port"], {}),
         (["token", "--client-id", "acme corp", "--role", "admin"], {}),
         (["token", "--client-id", "acme", "--role", "admin", "--ttl", "999999"], {}),
-        (["migrate"], {"DATABASE_URL": "postgres://nobody:x@127.0.0.1:1/none"}),
+        (["migrate"], {"DATABASE_URL": "postgres://nobody:secretword@127.0.0.1:1/none", "SWITCHBOARD_DATABASE_WAIT": "2"}),
     ]
     for arguments, extra in cases:
         result = subprocess.run([binary()] + arguments, cwd=ROOT, env=dict(env, **extra), capture_output=True, text=True,
                                 timeout=60)
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         clean = result.returncode == 1 and len(lines) == 1 and "Fatal" not in result.stderr and "Backtrace" not in result.stderr
-        check(clean, f"`switchboard {' '.join(arguments)}` ends in one line and exit 1 "
-                     f"(exit {result.returncode}: {lines[:1]})")
+        check(clean and "secretword" not in result.stderr + result.stdout,
+              f"`switchboard {' '.join(arguments)}` ends in one line and exit 1 (exit {result.returncode}: {lines[:1]})")
+        if "DATABASE_URL" in extra:
+            check(result.stdout.count("is not reachable yet") >= 1 and "127.0.0.1" in lines[-1],
+                  "an unreachable database is retried with a log line, then named (host, never the password)")
 
 
 def main():

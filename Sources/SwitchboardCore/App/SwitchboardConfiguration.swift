@@ -43,6 +43,12 @@ public struct SwitchboardConfiguration: Sendable {
     public var unauthenticatedRateLimit: RateLimit?
     /// The longest a token may live: a token whose `exp` is further ahead (beyond the clock skew) is refused.
     public var maxTokenLifetimeSeconds: Int
+    /// On SIGTERM, how long requests in progress may take to finish before their connections are closed.
+    public var shutdownGraceSeconds: Int
+    /// At start-up, how long to keep trying an unreachable PostgreSQL before giving up (0: try once).
+    public var databaseWaitSeconds: Int
+    /// Requests answered at once, server-wide; beyond it, 503 with `Retry-After` at once.
+    public var maxInFlight: Int
     /// Where development mode keeps the secrets it generated, when it did.
     public var generatedSecretsFile: String?
 
@@ -56,6 +62,9 @@ public struct SwitchboardConfiguration: Sendable {
         rateLimit: RateLimit? = nil,
         unauthenticatedRateLimit: RateLimit? = RateLimit.defaultUnauthenticatedLimit,
         maxTokenLifetimeSeconds: Int = defaultMaxTokenLifetimeSeconds,
+        shutdownGraceSeconds: Int = 10,
+        databaseWaitSeconds: Int = 30,
+        maxInFlight: Int = 64,
         generatedSecretsFile: String? = nil
     ) {
         self.mode = mode
@@ -67,6 +76,9 @@ public struct SwitchboardConfiguration: Sendable {
         self.rateLimit = rateLimit
         self.unauthenticatedRateLimit = unauthenticatedRateLimit
         self.maxTokenLifetimeSeconds = maxTokenLifetimeSeconds
+        self.shutdownGraceSeconds = shutdownGraceSeconds
+        self.databaseWaitSeconds = databaseWaitSeconds
+        self.maxInFlight = maxInFlight
         self.generatedSecretsFile = generatedSecretsFile
     }
 
@@ -128,6 +140,30 @@ public struct SwitchboardConfiguration: Sendable {
             maxTokenLifetime = seconds
         }
 
+        var shutdownGrace = 10
+        if let raw = value("SWITCHBOARD_SHUTDOWN_GRACE") {
+            guard let seconds = Int(raw), (0...600).contains(seconds) else {
+                throw ConfigurationError("SWITCHBOARD_SHUTDOWN_GRACE must be a whole number of seconds from 0 to 600")
+            }
+            shutdownGrace = seconds
+        }
+
+        var databaseWait = 30
+        if let raw = value("SWITCHBOARD_DATABASE_WAIT") {
+            guard let seconds = Int(raw), (0...3_600).contains(seconds) else {
+                throw ConfigurationError("SWITCHBOARD_DATABASE_WAIT must be a whole number of seconds from 0 to 3600")
+            }
+            databaseWait = seconds
+        }
+
+        var maxInFlight = 64
+        if let raw = value("SWITCHBOARD_MAX_IN_FLIGHT") {
+            guard let count = Int(raw), (1...100_000).contains(count) else {
+                throw ConfigurationError("SWITCHBOARD_MAX_IN_FLIGHT must be a whole number from 1 to 100000")
+            }
+            maxInFlight = count
+        }
+
         var jwtSecret = value("SWITCHBOARD_JWT_SECRET")
         if let secret = jwtSecret, secret.count < minimumSecretLength {
             throw ConfigurationError("SWITCHBOARD_JWT_SECRET must be at least \(minimumSecretLength) characters")
@@ -160,6 +196,9 @@ public struct SwitchboardConfiguration: Sendable {
             rateLimit: rateLimit,
             unauthenticatedRateLimit: unauthenticatedRateLimit,
             maxTokenLifetimeSeconds: maxTokenLifetime,
+            shutdownGraceSeconds: shutdownGrace,
+            databaseWaitSeconds: databaseWait,
+            maxInFlight: maxInFlight,
             generatedSecretsFile: generatedSecretsFile
         )
     }

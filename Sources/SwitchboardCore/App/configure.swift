@@ -1,12 +1,15 @@
 import Fluent
 import JWT
+import SQLKit
 import Vapor
 
 /// Builds the application from a configuration: database, migrations, keys, middleware, routes, commands.
 public func configure(_ app: Application, _ config: SwitchboardConfiguration) async throws {
     app.switchboardConfiguration = config
     app.routes.defaultMaxBodySize = ByteCount(value: BodyLimit.standard)
-    app.switchboardServer = SwitchboardServer(application: app)
+    var timeouts = SwitchboardServer.Timeouts()
+    timeouts.shutdownGrace = .seconds(config.shutdownGraceSeconds)
+    app.switchboardServer = SwitchboardServer(application: app, timeouts: timeouts, maxInFlight: config.maxInFlight)
     app.servers.use { app in app.switchboardServer }
     app.unauthenticatedLimiter = config.unauthenticatedRateLimit.map { RateLimiter(limit: $0) }
 
@@ -60,6 +63,33 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
 }
 
 extension Application {
+    /// The first step of a graceful stop (SIGTERM, SIGINT): stop taking requests and let those in progress finish
+    /// (up to `SWITCHBOARD_SHUTDOWN_GRACE`), before `asyncShutdown` stops the background workers and closes the
+    /// databases under them.
+    public func stopServing() async {
+        await switchboardServer.shutdown()
+    }
+
+    /// PostgreSQL may still be starting (a deploy, a failover): try it for `SWITCHBOARD_DATABASE_WAIT` seconds,
+    /// saying so once a second, before giving up with the last error.
+    func waitForDatabase() async throws {
+        let config = switchboardConfiguration
+        guard case .postgres = config.database else { return }
+        let deadline = ContinuousClock.now + .seconds(config.databaseWaitSeconds)
+        while true {
+            do {
+                try await (db as! any SQLDatabase).raw("SELECT 1").run()
+                return
+            } catch {
+                let left = deadline - ContinuousClock.now
+                guard left > .zero else { throw error }
+                logger.warning("\(config.database.displayName) is not reachable yet; retrying for \(left.components.seconds) s more",
+                               metadata: ["reason": "\(describeFailure(error, config: config))"])
+                try await Task.sleep(for: min(.seconds(1), left))
+            }
+        }
+    }
+
     private struct CallWriterKey: StorageKey { typealias Value = CallWriter }
 
     var callWriter: CallWriter {
@@ -76,6 +106,7 @@ extension Application {
 
     /// Migrates, then sets every agent's load from its active calls (a crash may have left them wrong).
     public func prepareDatabase() async throws {
+        try await waitForDatabase()
         try await autoMigrate()
         let corrections = try await LoadLedger.reconcileAll(in: store())
         for correction in corrections {

@@ -1,8 +1,10 @@
 import Logging
 import NIOConcurrencyHelpers
+import Synchronization
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Prometheus
 import Vapor
 
 /// The HTTP/1.1 server in front of Vapor's responder.
@@ -18,23 +20,48 @@ public final class SwitchboardServer: Server, Sendable {
         public var head: TimeAmount = .seconds(10)
         public var body: TimeAmount = .seconds(30)
         public var idle: TimeAmount = .seconds(60)
+        /// How long a shutdown waits for requests in progress before it closes their connections.
+        public var shutdownGrace: Duration = .seconds(10)
         public init() {}
+    }
+
+    /// Requests being answered at once, server-wide. Beyond `limit`, a request is answered 503 with `Retry-After`
+    /// at once: under a burst far beyond capacity, the requests that are served keep their latency, instead of
+    /// every request waiting behind a queue that grows without bound. `/health` and `/metrics` are never refused.
+    final class InFlight: Sendable {
+        let limit: Int
+        private let count = Atomic<Int>(0)
+
+        init(limit: Int) { self.limit = limit }
+
+        func enter() -> Bool {
+            if count.wrappingAdd(1, ordering: .relaxed).newValue <= limit { return true }
+            count.wrappingSubtract(1, ordering: .relaxed)
+            return false
+        }
+
+        func leave() { count.wrappingSubtract(1, ordering: .relaxed) }
+
+        var current: Int { count.load(ordering: .relaxed) }
     }
 
     private struct State {
         var serverChannel: (any Channel)?
         var connections: [ObjectIdentifier: any Channel] = [:]
         var shuttingDown = false
+        var stopped = false
     }
 
     private let application: Application
     private let timeouts: Timeouts
+    let inFlight: InFlight
     private let state = NIOLockedValueBox(State())
     private let shutdownPromise: EventLoopPromise<Void>
 
-    public init(application: Application, timeouts: Timeouts = Timeouts()) {
+    public init(application: Application, timeouts: Timeouts = Timeouts(), maxInFlight: Int = 64) {
         self.application = application
         self.timeouts = timeouts
+        self.inFlight = InFlight(limit: maxInFlight)
         shutdownPromise = application.eventLoopGroup.any().makePromise()
     }
 
@@ -42,7 +69,7 @@ public final class SwitchboardServer: Server, Sendable {
 
     deinit {
         // A server that was never started (a command other than serve) still settles its promise.
-        shutdownPromise.succeed(())
+        if !state.withLockedValue({ $0.stopped }) { shutdownPromise.succeed(()) }
     }
 
     /// The address the server listens on (useful with port 0).
@@ -54,7 +81,8 @@ public final class SwitchboardServer: Server, Sendable {
 
     public func start(address: BindAddress?) async throws {
         let configuration = application.http.server.configuration
-        let application = application, timeouts = timeouts
+        let application = application, timeouts = timeouts, inFlight = inFlight
+        let refusals = application.metrics.counter("switchboard_overload_refusals_total")
         // Built once: making the responder builds the whole router.
         let responder = application.responder.current
         let server = WeakServer(self)
@@ -70,6 +98,7 @@ public final class SwitchboardServer: Server, Sendable {
                         withPipeliningAssistance: true, withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(
                         ConnectionHandler(application: application, responder: responder, timeouts: timeouts,
+                                          inFlight: inFlight, refusals: refusals,
                                           isShuttingDown: { server.value?.isShuttingDown ?? true }))
                     server.value?.track(channel)
                 }
@@ -93,20 +122,31 @@ public final class SwitchboardServer: Server, Sendable {
         try? application.eventLoopGroup.any().makeFutureWithTask { await self.shutdown() }.wait()
     }
 
-    /// Stops accepting, lets requests in progress finish (up to 10 s), then closes every connection.
+    /// Stops accepting, closes idle connections, lets requests in progress finish and answers them with
+    /// `Connection: close` (up to `shutdownGrace`), then closes what is left. A second call does nothing.
     public func shutdown() async {
-        let (server, connections) = state.withLockedValue { state -> ((any Channel)?, [any Channel]) in
-            state.shuttingDown = true
-            defer { state.serverChannel = nil }
-            return (state.serverChannel, Array(state.connections.values))
+        let (server, connections, first) = state.withLockedValue { state -> ((any Channel)?, [any Channel], Bool) in
+            defer {
+                state.shuttingDown = true
+                state.serverChannel = nil
+            }
+            return (state.serverChannel, Array(state.connections.values), !state.shuttingDown)
         }
+        guard first else { return }
         try? await server?.close()
-        for connection in connections { connection.pipeline.fireUserInboundEventTriggered(ConnectionHandler.Quiesce()) }
-        let deadline = ContinuousClock.now + .seconds(10)
+        for connection in connections {
+            connection.eventLoop.execute { connection.pipeline.fireUserInboundEventTriggered(ConnectionHandler.Quiesce()) }
+        }
+        let deadline = ContinuousClock.now + timeouts.shutdownGrace
         while ContinuousClock.now < deadline, !state.withLockedValue({ $0.connections.isEmpty }) {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        for connection in state.withLockedValue({ Array($0.connections.values) }) { try? await connection.close() }
+        let left = state.withLockedValue { Array($0.connections.values) }
+        if !left.isEmpty {
+            application.logger.warning("closing connections still busy after the shutdown grace", metadata: ["count": "\(left.count)"])
+        }
+        for connection in left { try? await connection.close() }
+        state.withLockedValue { $0.stopped = true }
         shutdownPromise.succeed(())
     }
 
@@ -156,15 +196,19 @@ private final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHa
     private let application: Application
     private let responder: any Responder
     private let timeouts: SwitchboardServer.Timeouts
+    private let inFlight: SwitchboardServer.InFlight
+    private let refusals: Counter
     private let isShuttingDown: @Sendable () -> Bool
     private var phase = Phase.waitingForHead(first: true)
     private var timer: Scheduled<Void>?
     private var quiescing = false
 
     init(application: Application, responder: any Responder, timeouts: SwitchboardServer.Timeouts,
-         isShuttingDown: @escaping @Sendable () -> Bool) {
+         inFlight: SwitchboardServer.InFlight, refusals: Counter, isShuttingDown: @escaping @Sendable () -> Bool) {
         self.application = application
         self.responder = responder
+        self.inFlight = inFlight
+        self.refusals = refusals
         self.timeouts = timeouts
         self.isShuttingDown = isShuttingDown
     }
@@ -226,7 +270,16 @@ private final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHa
             timer?.cancel()
             let keepAlive = head.isKeepAlive && !quiescing && !isShuttingDown()
             phase = .responding(keepAlive: keepAlive)
-            respond(to: head, body: body, keepAlive: keepAlive, context: context)
+            let exempt = head.uri == "/health" || head.uri == "/metrics"
+            guard exempt || inFlight.enter() else {
+                refusals.increment()
+                let busy = Self.error(.serviceUnavailable, "the server is at capacity; retry in a second")
+                busy.headers.replaceOrAdd(name: .retryAfter, value: "1")
+                write(busy, body: busy.body.buffer, version: head.version, keepAlive: keepAlive, head: head.method == .HEAD,
+                      context: context)
+                return
+            }
+            respond(to: head, body: body, keepAlive: keepAlive, counted: !exempt, context: context)
         case (_, .closing):
             break  // the rest of a request that was already refused
         default:
@@ -247,7 +300,8 @@ private final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHa
         return nil
     }
 
-    private func respond(to head: HTTPRequestHead, body: ByteBuffer?, keepAlive: Bool, context: ChannelHandlerContext) {
+    private func respond(to head: HTTPRequestHead, body: ByteBuffer?, keepAlive: Bool, counted: Bool,
+                         context: ChannelHandlerContext) {
         let request = Request(
             application: application, method: head.method, url: URI(path: head.uri), version: head.version,
             headersNoUpdate: head.headers,
@@ -266,6 +320,7 @@ private final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHa
             }
             .whenComplete { result in
                 let (handler, context) = loopBound.value
+                if counted { handler.inFlight.leave() }
                 switch result {
                 case .success(let (response, collected)):
                     handler.write(response, body: collected, version: head.version, keepAlive: keepAlive, head: isHead,
