@@ -17,7 +17,7 @@ import VaporTesting
             let owner = try await APIClient.make(app)
             _ = try await owner.createTeam()  // the owner's token is known before the flood
             let pagesBefore = TestDatabase.isPostgres ? 0 : try await databasePages(app)
-            let longSegment = String(repeating: "x", count: 6_000)
+            let longSegment = String(repeating: "x", count: 900)
             var statuses: [UInt: Int] = [:]
             let started = ContinuousClock.now
             for index in 0..<1_000 {
@@ -71,6 +71,8 @@ import VaporTesting
             let response = try await client.send(.GET, "/api/teams?name=" + String(repeating: "a", count: 9_000))
             #expect(response.status == .uriTooLong)
             #expect(response.json["success"] == .bool(false))
+            #expect(try await client.send(.GET, "/api/teams/" + String(repeating: "a", count: 1_100)).status == .uriTooLong)
+            #expect(try await client.send(.GET, "/api/teams?name=" + String(repeating: "a", count: 7_000)).status != .uriTooLong)
         }
     }
 

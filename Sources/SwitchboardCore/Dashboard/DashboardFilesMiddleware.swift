@@ -21,7 +21,7 @@ struct DashboardFilesMiddleware: AsyncMiddleware {
     }
 
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        let path = request.url.path
+        let path = request.targetPath
         if path.hasPrefix("/api/") || request.method != .GET && request.method != .HEAD {
             return try await next.respond(to: request)
         }
@@ -41,7 +41,7 @@ struct DashboardFilesMiddleware: AsyncMiddleware {
         }
     }
 
-    static func isPlain(_ path: String) -> Bool {
+    static func isPlain(_ path: Substring) -> Bool {
         guard let decoded = path.removingPercentEncoding else { return false }
         return !decoded.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F || $0 == "\\" }
             && !decoded.split(separator: "/").contains("..")

@@ -8,21 +8,29 @@ enum BodyLimit {
     static let standard = 16 * 1024
     static let bulk = 1024 * 1024
     static let maxURLLength = 8 * 1024
+    /// The path alone (before `?`): the longest API path is about 100 bytes, and routing a long one is costly.
+    static let maxPathLength = 1024
+
+    /// The 414 for a request target over either limit, or nil.
+    static func uriRefusal(_ target: String) -> AppError? {
+        let bytes = target.utf8
+        let pathLength = bytes.firstIndex(of: UInt8(ascii: "?")).map { bytes.distance(from: bytes.startIndex, to: $0) } ?? bytes.count
+        guard bytes.count > maxURLLength || pathLength > maxPathLength else { return nil }
+        return AppError(.uriTooLong, "the URL is too long (limits: \(maxPathLength) bytes of path, \(describe(maxURLLength)) in all)")
+    }
 
     static func describe(_ bytes: Int) -> String {
         bytes >= 1024 * 1024 ? "\(bytes / (1024 * 1024)) MiB" : "\(bytes / 1024) KiB"
     }
 }
 
-/// Refuses what is too large before any work: a URL over 8 KiB (414), and a declared body over the largest
+/// Refuses what is too large before any work: a URL over its limits (414), and a declared body over the largest
 /// limit of any route (413); it runs before routing, so `RouteBodyLimitMiddleware` applies the route's own.
 /// A plain (future-based) middleware: it never waits, and an async one would cost a task per request.
 struct RequestLimitsMiddleware: Middleware {
     func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
         do {
-            guard request.url.string.utf8.count <= BodyLimit.maxURLLength else {
-                throw AppError(.uriTooLong, "the URL is too long (limit \(BodyLimit.describe(BodyLimit.maxURLLength)))")
-            }
+            if let refusal = BodyLimit.uriRefusal(request.target) { throw refusal }
             try Self.checkDeclaredLength(of: request, limit: BodyLimit.bulk)
         } catch {
             return request.eventLoop.makeFailedFuture(error)

@@ -16,7 +16,7 @@ struct SecurityHeadersMiddleware: AsyncMiddleware {
         for (name, value) in headers where !response.headers.contains(name: name) {
             response.headers.replaceOrAdd(name: name, value: value)
         }
-        if request.url.path.hasPrefix("/api/") {
+        if request.targetPath.hasPrefix("/api/") {
             response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")
         }
         return response

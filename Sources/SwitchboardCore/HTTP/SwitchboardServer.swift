@@ -161,6 +161,20 @@ public final class SwitchboardServer: Server, Sendable {
     }
 }
 
+private struct RequestTargetKey: StorageKey { typealias Value = String }
+
+extension Request {
+    /// The request target as it arrived (`/api/teams?limit=5`). `url.path` goes through Foundation's
+    /// `URLComponents` at every use, a cost that grows with the URL; checks that need only the raw text read this.
+    var target: String { storage[RequestTargetKey.self] ?? url.string }
+
+    /// The path part of `target`, still percent-encoded, as `url.path` is.
+    var targetPath: Substring {
+        let target = self.target
+        return target[..<(target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex)]
+    }
+}
+
 extension Application {
     private struct ServerKey: StorageKey { typealias Value = SwitchboardServer }
 
@@ -288,9 +302,12 @@ private final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHa
         }
     }
 
-    /// A request refused from its head alone: a declared body over the largest limit, or an expectation we
-    /// cannot meet (RFC 9110 §10.1.1).
+    /// A request refused from its head alone, before Vapor routes it: a URL over its limits, a declared body over
+    /// the largest limit, or an expectation we cannot meet (RFC 9110 §10.1.1).
     private func refusal(of head: HTTPRequestHead) -> Response? {
+        if let tooLong = BodyLimit.uriRefusal(head.uri) {
+            return Self.error(.uriTooLong, tooLong.message)
+        }
         if let declared = head.headers.first(name: .contentLength), let length = Int(declared), length > BodyLimit.bulk {
             return Self.error(.payloadTooLarge, "request body too large (limit \(BodyLimit.describe(BodyLimit.bulk)))")
         }
@@ -309,6 +326,7 @@ private final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHa
             remoteAddress: context.channel.remoteAddress, logger: application.logger,
             byteBufferAllocator: context.channel.allocator, on: context.eventLoop
         )
+        request.storage[RequestTargetKey.self] = head.uri
         let isHead = head.method == .HEAD
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         responder.respond(to: request)
