@@ -115,6 +115,10 @@ def main():
     env = common.server_env(database_url=URL)
     port = common.free_port()
     process, base = common.start(env, port, os.path.join(workdir, "server.log"))
+    # A second process on the same database: after the outage, it must hear the first one's changes again
+    # (its LISTEN connection re-subscribed).
+    other_port = common.free_port()
+    other, other_base = common.start(env, other_port, os.path.join(workdir, "other.log"))
     failures = []
     try:
         token_value = common.token(env, f"outage-{random.randrange(10**9)}")
@@ -175,6 +179,27 @@ def main():
                 failures.append(f"a client lost its connection: {client.gone[0]}")
                 break
 
+        # The second process hears the first one again: an agent created through the first is routed to by the
+        # second at once (its book is dropped by the NOTIFY), not after the cache's TTL.
+        assert common.call(other_base, token_value, "POST", "/api/routing/route", {"sector": "billing"})[0] == 200
+        status, star = common.call(base, token_value, "POST", "/api/agents",
+                                   {"name": "Star", "sector": "billing", "max_concurrent": 10, "success_rate": 1.0,
+                                    "avg_handling_time": 1, "priority": 10})
+        heard_after = None
+        started = time.time()
+        while status == 201 and time.time() - started < 5:
+            _, route = common.call(other_base, token_value, "POST", "/api/routing/route", {"sector": "billing"})
+            if route["data"]["agent_id"] == star["data"]["id"]:
+                heard_after = time.time() - started
+                break
+            time.sleep(0.05)
+        print(f"after the outage, the other process routed to an agent created through this one in "
+              f"{heard_after and round(heard_after, 2)} s")
+        if heard_after is None or heard_after > 2:
+            failures.append("the second process did not hear a change after the outage (LISTEN not re-subscribed)")
+        if other.poll() is not None:
+            failures.append("the second process died")
+
         # Background work resumes: the aggregator runs cleanly on the database that came back.
         status, run = common.call(base, token_value, "POST", "/api/system/aggregator/run")
         if status != 200 or run["data"].get("last_error"):
@@ -189,8 +214,9 @@ def main():
         _, _, problems = common.check_loads(base, token_value)
         failures += problems
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        for server in (process, other):
+            server.terminate()
+            server.wait(timeout=30)
         cluster("stop")
     if failures:
         print("FAILED")
