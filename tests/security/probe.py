@@ -182,6 +182,8 @@ def probe_connections(port):
     elapsed, answer = raw_exchange(port, b"POST /api/teams HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n"
                                          b"Expect: 100-continue\r\n\r\n", 0.5)
     check(answer.startswith(b"HTTP/1.1 100 Continue"), "Expect: 100-continue is answered with 100 Continue")
+    elapsed, answer = raw_exchange(port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" * 3, 0.5)
+    check(answer.count(b"HTTP/1.1 200 OK") == 3, "three pipelined requests get three answers, in order")
     elapsed, answer = raw_exchange(port, b"GET /css/app.css%00.html HTTP/1.1\r\nHost: x\r\n\r\n", 0.5)
     check(answer.startswith(b"HTTP/1.1 404") and b"text/css" not in answer and b"text/html" not in answer,
           "a NUL in a static path is a 404, not another file")

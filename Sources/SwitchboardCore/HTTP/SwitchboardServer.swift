@@ -202,7 +202,7 @@ private final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHa
         case waitingForHead(first: Bool)
         /// The body so far; the first chunk is kept as it came (most bodies are one chunk), later ones appended.
         case readingBody(HTTPRequestHead, ByteBuffer?)
-        case responding(keepAlive: Bool)
+        case responding
         /// An answer was sent before the body was read; the rest of the connection is discarded.
         case closing
     }
@@ -283,7 +283,7 @@ private final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHa
         case (.end, .readingBody(let head, let body)):
             timer?.cancel()
             let keepAlive = head.isKeepAlive && !quiescing && !isShuttingDown()
-            phase = .responding(keepAlive: keepAlive)
+            phase = .responding
             let exempt = head.uri == "/health" || head.uri == "/metrics"
             guard exempt || inFlight.enter() else {
                 refusals.increment()
@@ -370,15 +370,19 @@ private final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHa
         if !head && !bodyless, let payload, payload.readableBytes > 0 {
             context.write(wrapOutboundOut(.body(.byteBuffer(payload))), promise: nil)
         }
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        // The next state is set before `.end` is written: NIO's pipelining handler hands over a request that
+        // was already waiting as soon as it sees the end of this answer, before the write completes.
+        let closing = !keepAlive || quiescing
+        if closing {
+            phase = .closing
+            timer?.cancel()
+        } else {
+            phase = .waitingForHead(first: false)
+            arm(timeouts.idle, context: context)
+        }
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-            let (handler, context) = loopBound.value
-            guard keepAlive, !handler.quiescing, case .responding = handler.phase else {
-                context.close(promise: nil)
-                return
-            }
-            handler.phase = .waitingForHead(first: false)
-            handler.arm(handler.timeouts.idle, context: context)
+            if closing { loopBound.value.close(promise: nil) }
         }
     }
 
