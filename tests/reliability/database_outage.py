@@ -180,15 +180,17 @@ def main():
                 break
 
         # The second process hears the first one again: an agent created through the first is routed to by the
-        # second at once (its book is dropped by the NOTIFY), not after the cache's TTL.
-        assert common.call(other_base, token_value, "POST", "/api/routing/route", {"sector": "billing"})[0] == 200
+        # second at once (its book is dropped by the NOTIFY), not after the cache's TTL. A sector of its own, so
+        # that no queued call takes the new agent's capacity first.
+        probe_sector = {"sector": "outage-check"}
+        assert common.call(other_base, token_value, "POST", "/api/routing/route", probe_sector)[0] == 200
         status, star = common.call(base, token_value, "POST", "/api/agents",
-                                   {"name": "Star", "sector": "billing", "max_concurrent": 10, "success_rate": 1.0,
-                                    "avg_handling_time": 1, "priority": 10})
+                                   {"name": "Star", "sector": "outage-check", "max_concurrent": 10})
         heard_after = None
         started = time.time()
+        route = None
         while status == 201 and time.time() - started < 5:
-            _, route = common.call(other_base, token_value, "POST", "/api/routing/route", {"sector": "billing"})
+            _, route = common.call(other_base, token_value, "POST", "/api/routing/route", probe_sector)
             if route["data"]["agent_id"] == star["data"]["id"]:
                 heard_after = time.time() - started
                 break
@@ -196,7 +198,9 @@ def main():
         print(f"after the outage, the other process routed to an agent created through this one in "
               f"{heard_after and round(heard_after, 2)} s")
         if heard_after is None or heard_after > 2:
-            failures.append("the second process did not hear a change after the outage (LISTEN not re-subscribed)")
+            failures.append(f"the second process did not hear a change after the outage (LISTEN not re-subscribed): "
+                            f"creating the agent answered {status}; the other process routes to "
+                            f"{route and route['data'].get('agent_id')} (score {route and route['data'].get('score')})")
         if other.poll() is not None:
             failures.append("the second process died")
 
