@@ -191,15 +191,15 @@ private struct WeakServer: Sendable {
 }
 
 /// One connection: collects each request, hands it to Vapor's responder, writes the answer.
-private final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+private final class ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     struct Quiesce {}
 
     private enum Phase {
-        /// Waiting for a request head; `since` the connection opened or the last answer was written.
-        case waitingForHead(first: Bool)
+        /// Waiting for a request head; the timer runs from the connection's start or the last answer.
+        case waitingForHead
         /// The body so far; the first chunk is kept as it came (most bodies are one chunk), later ones appended.
         case readingBody(HTTPRequestHead, ByteBuffer?)
         case responding
@@ -213,7 +213,7 @@ private final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHa
     private let inFlight: SwitchboardServer.InFlight
     private let refusals: Counter
     private let isShuttingDown: @Sendable () -> Bool
-    private var phase = Phase.waitingForHead(first: true)
+    private var phase = Phase.waitingForHead
     private var timer: Scheduled<Void>?
     private var quiescing = false
 
@@ -377,7 +377,7 @@ private final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHa
             phase = .closing
             timer?.cancel()
         } else {
-            phase = .waitingForHead(first: false)
+            phase = .waitingForHead
             arm(timeouts.idle, context: context)
         }
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
