@@ -111,14 +111,17 @@ public struct SwitchboardConfiguration: Sendable {
             database = .sqlite(path: sqlitePath)
         }
 
-        var interval = 60
-        if let raw = value("SWITCHBOARD_AGGREGATION_INTERVAL") {
-            guard let seconds = Int(raw), (1...86_400).contains(seconds) else {
-                throw ConfigurationError("SWITCHBOARD_AGGREGATION_INTERVAL must be a whole number of seconds from 1 to 86400")
+        /// A whole number in `range`, or `defaultValue` when the variable is unset.
+        func wholeNumber(_ name: String, in range: ClosedRange<Int>, default defaultValue: Int, of unit: String? = "seconds") throws -> Int {
+            guard let raw = value(name) else { return defaultValue }
+            guard let number = Int(raw), range.contains(number) else {
+                let what = unit.map { "a whole number of \($0)" } ?? "a whole number"
+                throw ConfigurationError("\(name) must be \(what) from \(range.lowerBound) to \(range.upperBound)")
             }
-            interval = seconds
+            return number
         }
 
+        let interval = try wholeNumber("SWITCHBOARD_AGGREGATION_INTERVAL", in: 1...86_400, default: 60)
         let corsOrigins = (value("SWITCHBOARD_CORS_ORIGINS") ?? "")
             .split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }
@@ -132,37 +135,11 @@ public struct SwitchboardConfiguration: Sendable {
         if let raw = value("SWITCHBOARD_UNAUTHENTICATED_RATE_LIMIT") {
             unauthenticatedRateLimit = try RateLimit.parse(raw, variable: "SWITCHBOARD_UNAUTHENTICATED_RATE_LIMIT")
         }
-        var maxTokenLifetime = defaultMaxTokenLifetimeSeconds
-        if let raw = value("SWITCHBOARD_MAX_TOKEN_LIFETIME") {
-            guard let seconds = Int(raw), (60...31_536_000).contains(seconds) else {
-                throw ConfigurationError("SWITCHBOARD_MAX_TOKEN_LIFETIME must be a whole number of seconds from 60 to 31536000")
-            }
-            maxTokenLifetime = seconds
-        }
-
-        var shutdownGrace = 10
-        if let raw = value("SWITCHBOARD_SHUTDOWN_GRACE") {
-            guard let seconds = Int(raw), (0...600).contains(seconds) else {
-                throw ConfigurationError("SWITCHBOARD_SHUTDOWN_GRACE must be a whole number of seconds from 0 to 600")
-            }
-            shutdownGrace = seconds
-        }
-
-        var databaseWait = 30
-        if let raw = value("SWITCHBOARD_DATABASE_WAIT") {
-            guard let seconds = Int(raw), (0...3_600).contains(seconds) else {
-                throw ConfigurationError("SWITCHBOARD_DATABASE_WAIT must be a whole number of seconds from 0 to 3600")
-            }
-            databaseWait = seconds
-        }
-
-        var maxInFlight = 64
-        if let raw = value("SWITCHBOARD_MAX_IN_FLIGHT") {
-            guard let count = Int(raw), (1...100_000).contains(count) else {
-                throw ConfigurationError("SWITCHBOARD_MAX_IN_FLIGHT must be a whole number from 1 to 100000")
-            }
-            maxInFlight = count
-        }
+        let maxTokenLifetime = try wholeNumber("SWITCHBOARD_MAX_TOKEN_LIFETIME", in: 60...31_536_000,
+                                               default: defaultMaxTokenLifetimeSeconds)
+        let shutdownGrace = try wholeNumber("SWITCHBOARD_SHUTDOWN_GRACE", in: 0...600, default: 10)
+        let databaseWait = try wholeNumber("SWITCHBOARD_DATABASE_WAIT", in: 0...3_600, default: 30)
+        let maxInFlight = try wholeNumber("SWITCHBOARD_MAX_IN_FLIGHT", in: 1...100_000, default: 64, of: nil)
 
         var jwtSecret = value("SWITCHBOARD_JWT_SECRET")
         if let secret = jwtSecret, secret.count < minimumSecretLength {

@@ -41,14 +41,3 @@ extension Application {
         set { storage[RouteMethodsKey.self] = newValue }
     }
 }
-
-/// With CORS on, an answer depends on the request's `Origin` (it is echoed when allowed), so every answer
-/// says so: otherwise a shared cache could hand one origin's answer to another.
-struct VaryOriginMiddleware: AsyncMiddleware {
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        let response = try await next.respond(to: request)
-        let vary = response.headers[.vary].flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        if !vary.contains("origin") && !vary.contains("*") { response.headers.add(name: .vary, value: "Origin") }
-        return response
-    }
-}
