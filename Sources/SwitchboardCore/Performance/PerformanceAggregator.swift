@@ -6,9 +6,10 @@ import Vapor
 
 /// Turns completed calls into daily agent and team rows, then feeds agents' 7-day values back into routing.
 ///
-/// Each run recounts only the groups touched by calls completed since the last watermark (minus an overlap,
-/// because a transaction may commit a completion stamped a little before the previous run began), so the work
-/// grows with new calls, not with history. Recounting from calls makes every run idempotent. On PostgreSQL a
+/// The first run recounts every group from calls; each later run adds to the stored rows only the calls completed
+/// since the last watermark (minus an overlap, because a transaction may commit a completion stamped a little
+/// before the previous run began) that no run has counted, marking them in the same transaction, so the work grows
+/// with new calls, not with history or with the size of a day, and a call is never counted twice. On PostgreSQL a
 /// transaction-scoped advisory lock lets one process aggregate at a time; the others skip the run.
 actor PerformanceAggregator {
     struct Status: Content, Sendable {
@@ -37,6 +38,8 @@ actor PerformanceAggregator {
     }
 
     static let advisoryLockKey = 4_242_001
+    /// The row of `aggregator_state` holding this aggregator's watermark.
+    static let stateName = "performance"
     static let watermarkOverlap: TimeInterval = 120
     static let rollingWindowDays = 7
 
@@ -183,26 +186,50 @@ actor PerformanceAggregator {
                 let row = try await sql.raw("SELECT pg_try_advisory_xact_lock(\(bind: advisoryLockKey)) AS locked").first()
                 guard try row?.decode(column: "locked", as: Bool.self) == true else { return nil }
             }
-            let watermark = try await sql.raw("SELECT watermark FROM aggregator_state WHERE name = 'performance'")
+            let watermark = try await sql.raw("SELECT watermark FROM aggregator_state WHERE name = \(bind: stateName)")
                 .first()?.decode(column: "watermark", as: Date?.self)
-            var touched: DailyRollup.Touched? = nil
-            if let watermark {
-                touched = try await DailyRollup.touched(since: watermark.addingTimeInterval(-watermarkOverlap), on: sql)
-            }
-            lap("find_touched")
             var groups = 0
             var perTenant: [String: TenantFigures] = [:]
-            for subject in DailyRollup.Subject.allCases {
-                let rows = try await DailyRollup.recount(subject, touched: touched, on: sql)
-                for row in rows { perTenant[row.group.clientId, default: TenantFigures()].groups += 1 }
-                lap("recount")
-                try await DailyRollup.upsert(rows, into: subject, at: startedAt, on: sql)
-                lap("upsert")
-                groups += rows.count
+            // Agents whose 7-day values may have moved; nil for all of them.
+            var rollingAgents: [String: Set<UUID>]? = nil
+            if let watermark {
+                let newCalls = try await DailyRollup.claimUncounted(after: watermark.addingTimeInterval(-watermarkOverlap), on: sql)
+                lap("claim")
+                for subject in DailyRollup.Subject.allCases {
+                    let additions = DailyRollup.additions(newCalls, for: subject)
+                    let stored = try await DailyRollup.storedCounts(of: additions.keys, in: subject, on: sql)
+                    let rows = DailyRollup.merged(additions, into: stored)
+                    lap("count")
+                    try await DailyRollup.upsert(rows, into: subject, at: startedAt, on: sql)
+                    lap("upsert")
+                    for row in rows { perTenant[row.group.clientId, default: TenantFigures()].groups += 1 }
+                    groups += rows.count
+                }
+                // The 7-day window moves at midnight; within a day only agents with new calls change.
+                if Day(containing: watermark) == Day(containing: startedAt) {
+                    var agents: [String: Set<UUID>] = [:]
+                    for call in newCalls { if let agentId = call.agentId { agents[call.clientId, default: []].insert(agentId) } }
+                    rollingAgents = agents
+                }
+            } else {
+                let cutoff = startedAt.addingTimeInterval(-watermarkOverlap)
+                try await DailyRollup.markRecent(after: cutoff, on: sql)
+                lap("claim")
+                for subject in DailyRollup.Subject.allCases {
+                    let rows = try await DailyRollup.recountAll(subject, cutoff: cutoff, on: sql)
+                    lap("count")
+                    try await DailyRollup.upsert(rows, into: subject, at: startedAt, on: sql)
+                    lap("upsert")
+                    for row in rows { perTenant[row.group.clientId, default: TenantFigures()].groups += 1 }
+                    groups += rows.count
+                }
             }
 
-            let firstDay = Day(containing: startedAt).adding(days: -(rollingWindowDays - 1))
-            let rolling = try await DailyRollup.rollingValues(from: firstDay, on: sql)
+            var rolling: [String: [DailyRollup.Rolling]] = [:]
+            if rollingAgents?.isEmpty != true {
+                let firstDay = Day(containing: startedAt).adding(days: -(rollingWindowDays - 1))
+                rolling = try await DailyRollup.rollingValues(from: firstDay, agents: rollingAgents, on: sql)
+            }
             var refreshed = 0
             for (clientId, values) in rolling {
                 let changed = try await DailyRollup.applyRolling(values, clientId: clientId, on: sql)
@@ -213,7 +240,7 @@ actor PerformanceAggregator {
 
             try await sql.insert(into: "aggregator_state")
                 .columns("name", "watermark", "updated_at")
-                .values(SQLBind("performance"), SQLBind(startedAt), SQLBind(Date()))
+                .values(SQLBind(stateName), SQLBind(startedAt), SQLBind(Date()))
                 .onConflict(with: ["name"]) { $0.set(excludedValueOf: "watermark").set(excludedValueOf: "updated_at") }
                 .run()
 
@@ -223,7 +250,7 @@ actor PerformanceAggregator {
                 agentsRefreshed: refreshed,
                 // Another process may have written these values first; this process's books and cached reads
                 // are stale all the same.
-                refreshedTenants: Set(rolling.keys).union(touched?.tenants ?? []).union(perTenant.keys),
+                refreshedTenants: Set(rolling.keys).union(perTenant.keys),
                 perTenant: perTenant,
                 phasesMs: phases
             )

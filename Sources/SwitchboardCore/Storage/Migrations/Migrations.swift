@@ -15,5 +15,6 @@ enum SwitchboardMigrations {
         CreateAggregatorState(),
         CreateChannels(),
         AddAuditOccurrences(),
+        AddCallRollupMark(),
     ]
 }
