@@ -1,0 +1,166 @@
+import Foundation
+import SwitchboardClient
+import Testing
+
+/// A running server and an admin token for it; `scripts/client-e2e.sh` (run by .ci/run) starts one and sets both.
+private let serverURL = ProcessInfo.processInfo.environment["SWITCHBOARD_URL"].flatMap(URL.init(string:))
+private let adminToken = ProcessInfo.processInfo.environment["SWITCHBOARD_TOKEN"]
+
+@Suite(.enabled(if: serverURL != nil && adminToken != nil,
+                "needs SWITCHBOARD_URL and SWITCHBOARD_TOKEN (an admin token) of a running server: scripts/client-e2e.sh"))
+struct EndToEndTests {
+    let switchboard = Switchboard(serverURL: serverURL ?? URL(string: "http://127.0.0.1:8080")!, token: adminToken ?? "")
+    /// A sector of its own, so the test can run again against the same server and tenant.
+    let sector = "e2e-\(UUID().uuidString.prefix(8).lowercased())"
+
+    @Test func aDayAtTheContactCentreThroughTheGeneratedClient() async throws {
+        let team = try await switchboard.data {
+            try await $0.createTeam(body: .json(.init(name: "Team \(sector)", sector: sector))).created.body.json
+        }
+        #expect(team.sector == sector)
+        let member = try await switchboard.data {
+            try await $0.upsertMember(path: .init(teamId: team.id),
+                                      body: .json(.init(email: "lea@example.com", name: "Léa", role: .lead))).created.body.json
+        }
+        var agentIds: [String] = []
+        for (name, priority) in [("Ada", 9), ("Bo", 3)] {
+            let agent = try await switchboard.data {
+                try await $0.createAgent(body: .json(.init(name: name, sector: sector, priority: priority, maxConcurrent: 5)))
+                    .created.body.json
+            }
+            agentIds.append(agent.id)
+        }
+        let assigned = try await switchboard.data {
+            try await $0.assignAgents(path: .init(teamId: team.id, memberId: member.id),
+                                      body: .json(.init(agentIds: agentIds))).ok.body.json
+        }
+        #expect(Set(assigned.agents.map(\.id)) == Set(agentIds))
+
+        // A recommendation changes nothing; the breakdown is the chosen agent's.
+        let route = try await switchboard.data { try await $0.recommendRoute(body: .json(.init(teamId: team.id))).ok.body.json }
+        #expect(route.agentId == agentIds[0], "the higher priority wins when all else is equal")
+        #expect(route.strategy == .team)
+        #expect(route.breakdown?.priority.value == 0.9, "priority 9 of 10, normalised")
+
+        let call = try await switchboard.data {
+            try await $0.createCall(body: .json(.init(teamId: team.id, channel: .voice))).created.body.json
+        }
+        #expect(call.status == .active)
+        #expect(call.agentId == agentIds[0])
+        let completed = try await switchboard.data {
+            try await $0.completeCall(path: .init(callId: call.id),
+                                      body: .json(.init(outcome: .successful, resolved: true, satisfaction: 4,
+                                                        handlingTimeSeconds: 120))).ok.body.json
+        }
+        #expect(completed.status == .completed)
+        let decisions = try await switchboard.data {
+            try await $0.listRoutingDecisions(query: .init(callId: call.id)).ok.body.json
+        }
+        #expect(decisions.map(\.agentId) == [agentIds[0]])
+
+        let run = try await switchboard.data { try await $0.runAggregator().ok.body.json }
+        #expect(run.lastError == nil)
+        let performance = try await switchboard.data {
+            try await $0.getTeamPerformance(path: .init(teamId: team.id)).ok.body.json
+        }
+        #expect(performance.map(\.callsHandled) == [1])
+        #expect(performance.first?.avgSatisfaction == 4)
+        #expect(performance.first?.successRate == 1)
+
+        // Five more calls, then every call of the team, two to a page.
+        for _ in 0..<5 {
+            _ = try await switchboard.data { try await $0.createCall(body: .json(.init(teamId: team.id))).created.body.json }
+        }
+        let teamId = team.id
+        var seen: [String] = []
+        for try await listed in switchboard.all(pageSize: 2, {
+            try await $0.listCalls(query: .init(teamId: teamId, limit: $1, offset: $2)).ok.body.json
+        }) {
+            seen.append(listed.id)
+        }
+        #expect(seen.count == 6)
+        #expect(Set(seen).count == 6)
+        #expect(seen.last == call.id, "newest first, the first call last")
+    }
+
+    @Test func errorAnswersAreThrownWithTheirStatusAndMessage() async throws {
+        let unknown = UUID().uuidString.lowercased()
+        do {
+            _ = try await switchboard.data { try await $0.getTeam(path: .init(teamId: unknown)).ok.body.json }
+            Issue.record("an unknown team was found")
+        } catch let error as SwitchboardError {
+            #expect(error.status == 404)
+            #expect(error.message.contains("team"))
+        }
+        do {
+            _ = try await switchboard.data {
+                try await $0.createTeam(body: .json(.init(name: "", sector: sector))).created.body.json
+            }
+            Issue.record("an empty name was accepted")
+        } catch let error as SwitchboardError {
+            #expect(error.status == 400)
+            #expect(error.message.contains("name"))
+        }
+    }
+
+    @Test func settingsWithClosedDaysAndChannelCredentialsRoundTrip() async throws {
+        let hours: [String: Components.Schemas.BusinessHours.AdditionalPropertiesPayload?] = [
+            "monday": .init(open: "09:00", close: "17:00"), "sunday": nil,
+        ]
+        let settings = try await switchboard.data {
+            try await $0.updateSettings(body: .json(.init(value1: .init(businessHours: .init(additionalProperties: hours)),
+                                                          value2: .init()))).ok.body.json
+        }
+        let days = try #require(settings.businessHours?.additionalProperties)
+        #expect(days["monday"]??.open == "09:00")
+        #expect(days.count == 7, "every weekday, closed ones as null")
+        guard case .some(.none) = days["sunday"] else {
+            Issue.record("sunday should be present and null (closed), got \(String(describing: days["sunday"]))")
+            return
+        }
+
+        let channel = try await switchboard.data {
+            try await $0.createChannel(body: .json(.init(
+                _type: .sms, name: "SMS \(sector)",
+                config: try .init(unvalidatedValue: ["provider": "twilio", "sender": "Switchboard"]),
+                credentials: .init(additionalProperties: ["api_key": "secret-\(sector)"])
+            ))).created.body.json
+        }
+        #expect(channel.credentialsSet)
+        let checked = try await switchboard.data { try await $0.testChannel(path: .init(channelId: channel.id)).ok.body.json }
+        #expect(checked.ok)
+    }
+
+    /// Every operation of the document is a method of the generated client: naming each operation's id here makes
+    /// this file fail to compile if the generator ever skipped one, and the comparison catches an operation added to
+    /// the document but not to this list.
+    @Test func everyOperationOfTheDocumentIsGenerated() throws {
+        let generated: Set<String> = [
+            Operations.Health.id, Operations.Metrics.id, Operations.Openapi.id,
+            Operations.ListTeams.id, Operations.CreateTeam.id, Operations.GetTeam.id, Operations.UpdateTeam.id,
+            Operations.DeactivateTeam.id, Operations.GetTeamPerformance.id, Operations.ListMembers.id,
+            Operations.UpsertMember.id, Operations.UpdateMember.id, Operations.RemoveMember.id,
+            Operations.AssignAgents.id, Operations.UnassignAgent.id,
+            Operations.ListAgents.id, Operations.CreateAgent.id, Operations.GetAgent.id, Operations.UpdateAgent.id,
+            Operations.DeactivateAgent.id,
+            Operations.RecommendRoute.id, Operations.ListRoutingDecisions.id, Operations.RoutingHealth.id,
+            Operations.ListCalls.id, Operations.CreateCall.id, Operations.GetCall.id, Operations.CompleteCall.id,
+            Operations.CancelCall.id,
+            Operations.GetSettings.id, Operations.UpdateSettings.id, Operations.ListSettingsAudit.id,
+            Operations.GetAgentMetrics.id, Operations.GetTeamTrends.id, Operations.CompareTeams.id,
+            Operations.TopAgents.id, Operations.AggregatorStatus.id, Operations.RunAggregator.id,
+            Operations.ListChannels.id, Operations.CreateChannel.id, Operations.GetChannel.id,
+            Operations.UpdateChannel.id, Operations.DeleteChannel.id, Operations.TestChannel.id,
+        ]
+        let document = try String(contentsOf: URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/SwitchboardClient/openapi.yaml"), encoding: .utf8)
+        let inDocument = Set(document.split(separator: "\n").compactMap { line -> String? in
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard trimmed.hasPrefix("operationId:") else { return nil }
+            return trimmed.dropFirst("operationId:".count).trimmingCharacters(in: .whitespaces)
+        })
+        #expect(inDocument.count > 40)
+        #expect(generated == inDocument)
+    }
+}
