@@ -1,6 +1,7 @@
 import ConsoleKit
 import Foundation
 import PostgresNIO
+import SQLKit
 import Vapor
 
 extension Application {
@@ -83,6 +84,38 @@ struct TokenCommand: AsyncCommand {
         let token = try await TokenIssuer.issue(
             on: context.application, clientId: clientId, role: role, subject: subject, ttlSeconds: ttl)
         context.console.print(token)
+    }
+}
+
+/// `switchboard backup --to FILE`: an online copy of the SQLite database (see `SQLiteBackup`).
+struct BackupCommand: AsyncCommand {
+    struct Signature: CommandSignature {
+        @Option(name: "to", help: "The backup file to write (it must not exist yet).")
+        var to: String?
+    }
+
+    var help: String { "Copies the SQLite database while the server runs, and checks the copy by opening it." }
+
+    func run(using context: CommandContext, signature: Signature) async throws {
+        let app = context.application
+        guard case .sqlite(let source) = app.switchboardConfiguration.database else {
+            throw ConfigurationError(
+                "backup copies an SQLite database; this server uses PostgreSQL: back it up with pg_dump, "
+                    + "for example pg_dump --format=custom --file=switchboard.dump \"$DATABASE_URL\"")
+        }
+        guard let destination = signature.to, !destination.isEmpty else { throw ConfigurationError("--to FILE is required") }
+        guard FileManager.default.fileExists(atPath: source) else {
+            throw ConfigurationError("there is no database at \(source) (set SWITCHBOARD_SQLITE_PATH to the server's)")
+        }
+        let started = ContinuousClock.now
+        let summary = try await SQLiteBackup.copy(app.store().db as! any SQLDatabase, to: destination,
+                                                  eventLoop: app.eventLoopGroup.any(), logger: app.logger)
+        let elapsed = ContinuousClock.now - started
+        let rows = summary.rowCounts.map { "\($0.rows) \($0.table)" }.joined(separator: ", ")
+        context.console.print("Backed up \(source) to \(destination): \(rows); "
+            + String(format: "%.1f MB in %.2f s; the copy passed SQLite's integrity check.",
+                     Double(summary.bytes) / 1_048_576,
+                     Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
     }
 }
 

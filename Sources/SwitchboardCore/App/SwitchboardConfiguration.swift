@@ -51,6 +51,8 @@ public struct SwitchboardConfiguration: Sendable {
     public var maxInFlight: Int
     /// Where development mode keeps the secrets it generated, when it did.
     public var generatedSecretsFile: String?
+    /// The folder holding `Public/` and `docs/openapi.yaml`; nil to look for it (see `AssetLocation`).
+    public var assetsDirectory: String?
 
     public init(
         mode: Mode,
@@ -65,7 +67,8 @@ public struct SwitchboardConfiguration: Sendable {
         shutdownGraceSeconds: Int = 10,
         databaseWaitSeconds: Int = 30,
         maxInFlight: Int = 64,
-        generatedSecretsFile: String? = nil
+        generatedSecretsFile: String? = nil,
+        assetsDirectory: String? = nil
     ) {
         self.mode = mode
         self.database = database
@@ -80,6 +83,7 @@ public struct SwitchboardConfiguration: Sendable {
         self.databaseWaitSeconds = databaseWaitSeconds
         self.maxInFlight = maxInFlight
         self.generatedSecretsFile = generatedSecretsFile
+        self.assetsDirectory = assetsDirectory
     }
 
     /// Reads the contract's variables. Production refuses weak or missing secrets; development generates
@@ -141,6 +145,14 @@ public struct SwitchboardConfiguration: Sendable {
         let databaseWait = try wholeNumber("SWITCHBOARD_DATABASE_WAIT", in: 0...3_600, default: 30)
         let maxInFlight = try wholeNumber("SWITCHBOARD_MAX_IN_FLIGHT", in: 1...100_000, default: 64, of: nil)
 
+        var assetsDirectory: String? = nil
+        if let folder = value("SWITCHBOARD_ASSETS_DIR") {
+            guard AssetLocation.holdsAssets(folder) else {
+                throw ConfigurationError("SWITCHBOARD_ASSETS_DIR must be a folder holding Public/index.html and docs/openapi.yaml")
+            }
+            assetsDirectory = folder
+        }
+
         var jwtSecret = value("SWITCHBOARD_JWT_SECRET")
         if let secret = jwtSecret, secret.count < minimumSecretLength {
             throw ConfigurationError("SWITCHBOARD_JWT_SECRET must be at least \(minimumSecretLength) characters")
@@ -176,7 +188,8 @@ public struct SwitchboardConfiguration: Sendable {
             shutdownGraceSeconds: shutdownGrace,
             databaseWaitSeconds: databaseWait,
             maxInFlight: maxInFlight,
-            generatedSecretsFile: generatedSecretsFile
+            generatedSecretsFile: generatedSecretsFile,
+            assetsDirectory: assetsDirectory
         )
     }
 

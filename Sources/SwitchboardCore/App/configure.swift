@@ -27,10 +27,19 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
     app.middleware.use(RequestMetricsMiddleware(metrics: app.metrics))
     app.middleware.use(ErrorEnvelopeMiddleware())
     app.middleware.use(RequestLimitsMiddleware())
+    if let assets = config.assetsDirectory ?? AssetLocation.locate() {
+        app.directory = DirectoryConfiguration(workingDirectory: assets)
+    } else {
+        app.logger.warning("""
+            the dashboard and /openapi.yaml are not served: no Public/ and docs/openapi.yaml in the working directory \
+            or above the executable; set SWITCHBOARD_ASSETS_DIR to the folder that holds them
+            """)
+    }
     app.middleware.use(DashboardFilesMiddleware(publicDirectory: app.directory.publicDirectory))
 
     try await DatabaseSelection.configure(app, for: config.database)
     app.migrations.add(SwitchboardMigrations.all)
+    app.fluent.migrationLogLevel = .debug
 
     await app.jwt.keys.add(hmac: HMACKey(from: config.jwtSecret), digestAlgorithm: .sha256)
     _ = app.verifiedTokens
@@ -60,6 +69,7 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
     app.asyncCommands.use(MigrateOnlyCommand(), as: "migrate")
     app.asyncCommands.use(TokenCommand(), as: "token")
     app.asyncCommands.use(RotateEncryptionKeyCommand(), as: "rotate-encryption-key")
+    app.asyncCommands.use(BackupCommand(), as: "backup")
 }
 
 extension Application {
@@ -107,7 +117,13 @@ extension Application {
     /// Migrates, then sets every agent's load from its active calls (a crash may have left them wrong).
     public func prepareDatabase() async throws {
         try await waitForDatabase()
+        // Fluent logs two lines per migration; one line saying what this start applied is what an operator reads.
+        try await migrator.setupIfNeeded().get()
+        let pending = try await migrator.previewPrepareBatch().get().map { String(describing: type(of: $0.0)) }
         try await autoMigrate()
+        if !pending.isEmpty {
+            logger.info("database migrated: applied \(pending.count) migration(s), \(pending.first!)…\(pending.last!)")
+        }
         let corrections = try await LoadLedger.reconcileAll(in: store())
         for correction in corrections {
             logger.warning("corrected agent load from active calls", metadata: [
