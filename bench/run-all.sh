@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark and writes the figures to docs/PERFORMANCE.md (previous file kept as .previous).
-#   bench/run-all.sh            # everything (about 15 minutes, most of it generating 1M calls twice)
-#   QUICK=1 bench/run-all.sh    # skip the 1M-call aggregation benchmark
+#   bench/run-all.sh            # everything (about 17 minutes, most of it generating 1M calls three times)
+#   QUICK=1 bench/run-all.sh    # skip the 1M-call aggregation and export benchmarks
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -158,6 +158,14 @@ if [ -z "${QUICK:-}" ]; then
     [ $database = sqlite ] && target "full aggregation of 1M calls, SQLite" "≤ 5 s" "$full" "$(at_most "$(seconds "$full")" 5)"
     target "incremental aggregation after 1,000 calls, $database" "≤ 100 ms" "$incremental" "$(at_most "$(seconds "$incremental")" 0.1)"
   done
+  say ""
+  say "## Export: 1,000,000 calls as CSV through the service's HTTP server (SQLite)"
+  say '```'
+  export_output=$(env -u DATABASE_URL $bin/SwitchboardBench export 1000000)
+  echo "$export_output" | tee -a "$out"
+  say '```'
+  grew=$(echo "$export_output" | awk '/^process memory:/ {print $(NF-1)}')
+  target "export of 1M calls: process growth" "a few MB" "$grew MB" "$(at_most "$grew" 8)"
 fi
 say ""
 say "## Targets (issue: hot paths at the database's speed)"

@@ -49,3 +49,28 @@ export async function getAll(path) {
     if (page.data.length === 0 || offset >= page.meta.total) return items;
   }
 }
+
+/// Saves an export (CSV) as a file: fetched with the token (a plain link could not send it), then handed to the
+/// browser as a download. Resolves to the size in bytes.
+export async function download(path, filename) {
+  let response;
+  try {
+    response = await fetch(path, { headers: { Authorization: `Bearer ${session.token() ?? ""}`, Accept: "text/csv" } });
+  } catch {
+    throw new ApiError(0, "The server cannot be reached. Check your connection and try again.");
+  }
+  if (!response.ok) {
+    let message = `The server answered ${response.status}.`;
+    try { message = (await response.json()).error ?? message; } catch { /* not JSON */ }
+    if (response.status === 401) onUnauthorized(message);
+    throw new ApiError(response.status, message);
+  }
+  const blob = await response.blob();
+  const url = URL.createObjectURL(blob);
+  const link = Object.assign(document.createElement("a"), { href: url, download: filename });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return blob.size;
+}

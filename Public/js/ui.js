@@ -1,4 +1,6 @@
 // Small DOM helpers: elements built from data with textContent, never from HTML strings.
+import { download } from "./api.js";
+
 export function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes ?? {})) {
@@ -79,4 +81,18 @@ export function field(label, control, grow = false) {
 export function select(options, value, attributes = {}) {
   return h("select", attributes, options.map(([optionValue, text]) =>
     h("option", { value: optionValue, selected: optionValue === value }, text)));
+}
+
+/// A button that saves an export as a CSV file and says what it saved (or why it could not).
+export function exportButton(label, path, filename, test) {
+  const status = h("span", { class: "muted small", dataset: { test: `${test}-status` } });
+  const button = h("button", { type: "button", dataset: { test } }, label);
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    status.textContent = "Exporting…";
+    const bytes = await attempt(() => download(path(), filename), status);
+    if (bytes !== undefined) status.textContent = `Saved ${filename} (${bytes < 1024 ? `${bytes} bytes` : `${(bytes / 1024).toFixed(0)} KB`}).`;
+    button.disabled = false;
+  });
+  return h("span", { class: "export" }, button, " ", status);
 }

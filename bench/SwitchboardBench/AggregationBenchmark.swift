@@ -8,22 +8,7 @@ import Vapor
 /// aggregation and an incremental one after 1,000 new calls. SQLite by default; PostgreSQL with DATABASE_URL.
 enum AggregationBenchmark {
     static func run(calls: Int, agents: Int, teams: Int, days: Int) async throws {
-        let environment = ProcessInfo.processInfo.environment
-        let sqlitePath = FileManager.default.temporaryDirectory.appendingPathComponent("bench-agg-\(UUID().uuidString).sqlite").path
-        let database: SwitchboardConfiguration.DatabaseChoice = environment["DATABASE_URL"].map { .postgres(url: $0) }
-            ?? .sqlite(path: sqlitePath)
-        let config = SwitchboardConfiguration(
-            mode: .development, database: database, jwtSecret: String(repeating: "b", count: 40),
-            encryptionKey: [UInt8](repeating: 1, count: 32)
-        )
-        var env = Environment.production
-        env.arguments = ["bench"]
-        let app = try await Application.make(env)
-        app.logger.logLevel = .warning
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: sqlitePath + suffix) } }
-        do {
-            try await configure(app, config)
-            try await app.autoMigrate()
+        try await BenchDatabase.with { app, database in
             print("database: \(database.displayName)")
             let store = app.store()
             let clientId = "bench-\(UUID().uuidString.prefix(8))"
@@ -56,14 +41,10 @@ enum AggregationBenchmark {
                     .map { "\($0.key) \(String(format: "%.1f", $0.value)) ms" }.joined(separator: ", ")
                 print("  \(name) by step: \(phases)")
             }
-        } catch {
-            try await app.asyncShutdown()
-            throw error
         }
-        try await app.asyncShutdown()
     }
 
-    private static func seedCatalogue(_ store: Store, clientId: String, agentIds: [UUID], teamIds: [UUID]) async throws {
+    static func seedCatalogue(_ store: Store, clientId: String, agentIds: [UUID], teamIds: [UUID]) async throws {
         try await store.write { db in
             let sql = db as! any SQLDatabase
             for (index, id) in teamIds.enumerated() {
@@ -87,7 +68,7 @@ enum AggregationBenchmark {
 
     /// Calls are written day by day in time order, as they arrive in production, so a day's calls sit together
     /// in the table rather than being scattered through it.
-    private static func insertCalls(
+    static func insertCalls(
         _ store: Store, count: Int, clientId: String, agentIds: [UUID], teamIds: [UUID], days: [Day],
         generator: inout SplitMix, completedAt: Date
     ) async throws {
@@ -131,7 +112,7 @@ enum AggregationBenchmark {
         }
     }
 
-    private static func timed<T: Sendable>(_ body: () async throws -> T) async throws -> (T, Duration) {
+    static func timed<T: Sendable>(_ body: () async throws -> T) async throws -> (T, Duration) {
         let start = ContinuousClock.now
         let value = try await body()
         return (value, ContinuousClock.now - start)
@@ -140,5 +121,34 @@ enum AggregationBenchmark {
     static func format(_ duration: Duration) -> String {
         let ms = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
         return ms >= 1000 ? String(format: "%.2f s", ms / 1000) : String(format: "%.1f ms", ms)
+    }
+}
+
+/// A migrated database for a benchmark, SQLite in a temporary file by default or PostgreSQL with DATABASE_URL,
+/// removed (SQLite) and shut down afterwards.
+enum BenchDatabase {
+    static func with(_ body: (Application, SwitchboardConfiguration.DatabaseChoice) async throws -> Void) async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let sqlitePath = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString).sqlite").path
+        let database: SwitchboardConfiguration.DatabaseChoice = environment["DATABASE_URL"].map { .postgres(url: $0) }
+            ?? .sqlite(path: sqlitePath)
+        let config = SwitchboardConfiguration(
+            mode: .development, database: database, jwtSecret: String(repeating: "b", count: 40),
+            encryptionKey: [UInt8](repeating: 1, count: 32)
+        )
+        var env = Environment.production
+        env.arguments = ["bench"]
+        let app = try await Application.make(env)
+        app.logger.logLevel = .warning
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: sqlitePath + suffix) } }
+        do {
+            try await configure(app, config)
+            try await app.autoMigrate()
+            try await body(app, database)
+        } catch {
+            try await app.asyncShutdown()
+            throw error
+        }
+        try await app.asyncShutdown()
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 
-/// `SwitchboardBench scorer | book | aggregate [calls agents teams days] | hello [port [vapor]] | seed-agents N [client_id]`
+/// `SwitchboardBench scorer | book | aggregate [calls agents teams days] | hello [port [vapor]] | export [calls] | seed-agents N [client_id]`
 /// (build with `swift build -c release -Xswiftc -enable-testing --scratch-path .build-release`; see bench/run-all.sh)
 @main
 enum BenchEntrypoint {
@@ -26,11 +26,13 @@ enum BenchEntrypoint {
         case "hello":
             try await HelloServer.run(port: arguments.count > 1 ? Int(arguments[1]) ?? 18080 : 18080,
                                       vaporServer: arguments.count > 2 && arguments[2] == "vapor")
+        case "export":
+            try await ExportBenchmark.run(calls: arguments.count > 1 ? Int(arguments[1]) ?? 1_000_000 : 1_000_000)
         case "seed-agents":
             try await SeedAgents.run(count: arguments.count > 1 ? Int(arguments[1]) ?? 10_000 : 10_000,
                                      clientId: arguments.count > 2 ? arguments[2] : "bench")
         default:
-            print("usage: SwitchboardBench scorer | book | aggregate [calls agents teams days] | hello [port [vapor]] | seed-agents N [client_id]")
+            print("usage: SwitchboardBench scorer | book | aggregate [calls agents teams days] | hello [port [vapor]] | export [calls] | seed-agents N [client_id]")
             exit(2)
         }
     }

@@ -170,6 +170,12 @@ def test_manager_day(server, browser):
     wait_all(browser, "[data-test=top-agent-row]")
     assert len(browser.find_elements(By.CSS_SELECTOR, "[data-test=chart] canvas")) >= 3
     shot(browser, "06-analytics")
+    # Exports: fetched with the token and saved as files; the page says what it saved.
+    for test in ["export-teams", "export-calls"]:
+        browser.find_element(By.CSS_SELECTOR, f"[data-test={test}]").click()
+        WebDriverWait(browser, 15).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, f"[data-test={test}-status]").text.startswith("Saved "))
+        assert ".csv" in browser.find_element(By.CSS_SELECTOR, f"[data-test={test}-status]").text
 
     browser.get(f"{base}/#/agents")
     agents = wait_all(browser, "[data-test=agent-row]", minimum=15)

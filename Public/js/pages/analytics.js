@@ -1,7 +1,7 @@
 // Team comparison and top agents over a chosen range.
 import { get, getAll } from "../api.js";
 import { chart } from "../charts.js";
-import { attempt, daysAgo, empty, field, h, loading, mount, number, percent, select, table, today } from "../ui.js";
+import { attempt, daysAgo, empty, exportButton, field, h, loading, mount, number, percent, select, table, today } from "../ui.js";
 
 const METRICS = [["success_rate", "Success rate"], ["calls_handled", "Calls handled"], ["avg_satisfaction", "Satisfaction"],
   ["resolution_rate", "Resolution rate"], ["avg_handling_time", "Shortest handling time"]];
@@ -19,6 +19,13 @@ export async function renderAnalytics(query) {
   const top = h("div", {}, loading("Ranking agents…"));
   mount(h("h1", {}, "Analytics"),
     h("div", { class: "toolbar" }, field("From", from), field("To", to), field("Rank agents by", metric), field("Minimum calls", minCalls)),
+    h("div", { class: "toolbar" },
+      exportButton("Export team days (CSV)", () => `/api/analytics/export?level=team&from=${from.value}&to=${to.value}`,
+        `team-metrics-${from.value}-${to.value}.csv`, "export-teams"),
+      exportButton("Export agent days (CSV)", () => `/api/analytics/export?level=agent&from=${from.value}&to=${to.value}`,
+        `agent-metrics-${from.value}-${to.value}.csv`, "export-agents"),
+      exportButton("Export calls (CSV)", () => `/api/calls/export?from=${from.value}&to=${to.value}`,
+        `calls-${from.value}-${to.value}.csv`, "export-calls")),
     h("h2", {}, "Teams compared"), comparison, h("h2", {}, "Top agents"), top);
 
   const range = `from=${from.value}&to=${to.value}`;

@@ -1,7 +1,7 @@
 // Try a route and see every candidate's score; the recent decisions; the queue.
 import { get, getAll, post } from "../api.js";
 import { session } from "../session.js";
-import { attempt, empty, field, h, loading, mount, number, select, statusPill, table } from "../ui.js";
+import { attempt, empty, exportButton, field, h, loading, mount, number, select, statusPill, table } from "../ui.js";
 
 export async function renderRouting() {
   const result = h("div", { dataset: { test: "route-result" } });
@@ -16,7 +16,10 @@ export async function renderRouting() {
     session.canWrite() ? routeForm(teams ?? [], names, result)
       : h("p", { class: "card muted" }, "Trying a route needs the manager or admin role."),
     result,
-    h("h2", {}, "Queue"), queue,
+    h("h2", {}, "Queue"),
+    h("div", { class: "toolbar" }, exportButton("Export queued calls (CSV)", () => "/api/calls/export?status=queued",
+      "queued-calls.csv", "export-queue")),
+    queue,
     h("h2", {}, "Recent decisions"), decisions);
 
   const queued = await attempt(() => get("/api/calls?status=queued&limit=100"));

@@ -4,6 +4,7 @@ struct CallsController: Sendable {
     func routes(_ routes: any RoutesBuilder) {
         let calls = routes.grouped("calls")
         calls.get(use: list)
+        calls.get("export", use: export)
         calls.get(":call_id", use: get)
         calls.post(use: create)
         calls.post(":call_id", "complete", use: complete)
@@ -39,6 +40,19 @@ struct CallsController: Sendable {
     @Sendable func list(req: Request) async throws -> Envelope<[CallDTO]> {
         let query = QueryParameters(req)
         let page = try query.page()
+        let filter = try listFilter(query)
+        let result = try await service(req).list(filter, page: page)
+        return Envelope(data: result.calls, meta: page.meta(total: result.total))
+    }
+
+    @Sendable func export(req: Request) async throws -> Response {
+        let query = QueryParameters(req)
+        let format = try ExportFormat.negotiate(accept: req.headers.first(name: .accept), format: try query.string("format", maxLength: 10))
+        let export = CallExport(store: req.store, scope: try req.tenant.scope, filter: try listFilter(query), format: format)
+        return .streamed(headers: format.headers(filename: "calls"), export.produce)
+    }
+
+    private func listFilter(_ query: QueryParameters) throws -> CallService.ListFilter {
         let filter = CallService.ListFilter(
             status: try query.oneOf("status", as: CallStatus.self),
             agentId: try query.uuid("agent_id"),
@@ -49,7 +63,6 @@ struct CallsController: Sendable {
         if let from = filter.from, let to = filter.to, from > to {
             throw AppError.badRequest("from must not be after to")
         }
-        let result = try await service(req).list(filter, page: page)
-        return Envelope(data: result.calls, meta: page.meta(total: result.total))
+        return filter
     }
 }

@@ -331,13 +331,22 @@ private final class ConnectionHandler: ChannelInboundHandler {
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         responder.respond(to: request)
             .flatMap { response in
-                // Streamed bodies (files) are collected; every other kind is already a buffer.
+                // A `StreamedBody` is sent as it is produced (below); Vapor's streamed bodies (files) are collected;
+                // every other kind is already a buffer.
+                if response.storage[StreamedBodyKey.self] != nil, !isHead {
+                    return request.eventLoop.makeSucceededFuture((response, ByteBuffer?.none))
+                }
                 if let buffer = response.body.buffer { return request.eventLoop.makeSucceededFuture((response, Optional(buffer))) }
                 if response.body.count == 0 { return request.eventLoop.makeSucceededFuture((response, ByteBuffer?.none)) }
                 return response.body.collect(on: request.eventLoop).map { (response, $0) }
             }
             .whenComplete { result in
                 let (handler, context) = loopBound.value
+                if case .success(let (response, _)) = result, let streamed = response.storage[StreamedBodyKey.self], !isHead {
+                    handler.stream(response, streamed, version: head.version, keepAlive: keepAlive, counted: counted,
+                                   context: context)
+                    return
+                }
                 if counted { handler.inFlight.leave() }
                 switch result {
                 case .success(let (response, collected)):
@@ -370,6 +379,57 @@ private final class ConnectionHandler: ChannelInboundHandler {
         if !head && !bodyless, let payload, payload.readableBytes > 0 {
             context.write(wrapOutboundOut(.body(.byteBuffer(payload))), promise: nil)
         }
+        finishResponse(keepAlive: keepAlive, context: context)
+    }
+
+    /// Sends a `StreamedBody`: the head at once (chunked on HTTP/1.1; on 1.0 the body ends with the connection),
+    /// then each piece once the previous one reached the socket. A producer that fails after the head was sent can
+    /// no longer change the status: the connection is closed without the final chunk, which clients report as a
+    /// truncated body rather than take as complete.
+    private func stream(_ response: Response, _ streamed: StreamedBody, version: HTTPVersion, keepAlive: Bool,
+                        counted: Bool, context: ChannelHandlerContext) {
+        let chunked = version.major > 1 || (version.major == 1 && version.minor >= 1)
+        let keepAlive = keepAlive && chunked
+        var headers = response.headers
+        headers.remove(name: .contentLength)
+        if chunked { headers.replaceOrAdd(name: .transferEncoding, value: "chunked") }
+        headers.replaceOrAdd(name: .connection, value: keepAlive ? "keep-alive" : "close")
+        context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: response.status, headers: headers))),
+                              promise: nil)
+        let channel = context.channel
+        let eventLoop = context.eventLoop
+        let loopBound = NIOLoopBound((self, context), eventLoop: eventLoop)
+        let logger = application.logger
+        Task {
+            let failure: (any Error)?
+            do {
+                try await streamed.produce { buffer in
+                    guard buffer.readableBytes > 0 else { return }
+                    try await channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(buffer))).get()
+                }
+                failure = nil
+            } catch {
+                failure = error
+            }
+            eventLoop.execute {
+                let (handler, context) = loopBound.value
+                if counted { handler.inFlight.leave() }
+                if let failure {
+                    if channel.isActive {
+                        logger.error("streamed response failed", metadata: ["error": "\(String(reflecting: failure))"])
+                    }
+                    handler.phase = .closing
+                    handler.timer?.cancel()
+                    context.close(promise: nil)
+                } else {
+                    handler.finishResponse(keepAlive: keepAlive, context: context)
+                }
+            }
+        }
+    }
+
+    /// Ends the answer in progress and readies the connection for the next request, or closes it.
+    private func finishResponse(keepAlive: Bool, context: ChannelHandlerContext) {
         // The next state is set before `.end` is written: NIO's pipelining handler hands over a request that
         // was already waiting as soon as it sees the end of this answer, before the write completes.
         let closing = !keepAlive || quiescing

@@ -51,6 +51,7 @@ final class DenialLog: Sendable {
     )
 
     private let pending = NIOLockedValueBox(Pending())
+    private let lastFlush = NIOLockedValueBox<Task<Void, Never>?>(nil)
     private let flushing = NIOLockedValueBox<Task<Void, Never>?>(nil)
     private let logger: Logger
 
@@ -80,7 +81,22 @@ final class DenialLog: Sendable {
 
     /// Writes everything counted so far. Failures are logged and the counts dropped: the audit of denials must
     /// never hold up or fail the service.
+    /// Writes everything denied so far. Flushes run one after another, so when this returns, every denial counted
+    /// before the call is in the audit log, even if the periodic flush had already taken some of them.
     func flush(to store: Store) async {
+        let flush = lastFlush.withLockedValue { last -> Task<Void, Never> in
+            let previous = last
+            let next = Task { [self] in
+                await previous?.value
+                await flushPending(to: store)
+            }
+            last = next
+            return next
+        }
+        await flush.value
+    }
+
+    private func flushPending(to store: Store) async {
         let taken = pending.withLockedValue { pending in
             defer { pending = Pending() }
             return pending

@@ -8,6 +8,7 @@ struct AnalyticsController: Sendable {
         analytics.get("teams", "compare", use: compareTeams)
         analytics.get("teams", ":team_id", "trends", use: teamTrends)
         analytics.get("agents", "top", use: topAgents)
+        analytics.get("export", use: export)
         routes.get("system", "aggregator", use: aggregatorStatus)
     }
 
@@ -51,6 +52,21 @@ struct AnalyticsController: Sendable {
         let minimumCalls = try query.int("min_calls", in: 0...1_000_000, default: 5)
         let range = try DayRange.parse(query)
         return Envelope(data: try await service(req).topAgents(by: metric, limit: limit, minimumCalls: minimumCalls, in: range))
+    }
+
+    @Sendable func export(req: Request) async throws -> Response {
+        let query = QueryParameters(req)
+        let format = try ExportFormat.negotiate(accept: req.headers.first(name: .accept), format: try query.string("format", maxLength: 10))
+        let level: DailyRollup.Subject
+        switch try query.string("level", maxLength: 10) {
+        case "agent": level = .agent
+        case "team": level = .team
+        default: throw AppError.badRequest("level is required: agent or team")
+        }
+        let subjectId = try query.uuid(level == .agent ? "agent_id" : "team_id")
+        let export = AnalyticsExport(store: req.store, scope: try req.tenant.scope, level: level,
+                                     range: try DayRange.parse(query), subjectId: subjectId, format: format)
+        return .streamed(headers: format.headers(filename: "\(level == .agent ? "agent" : "team")-metrics"), export.produce)
     }
 
     @Sendable func aggregatorStatus(req: Request) async throws -> Envelope<PerformanceAggregator.Status> {

@@ -81,6 +81,13 @@ struct EndToEndTests {
         #expect(seen.count == 6)
         #expect(Set(seen).count == 6)
         #expect(seen.last == call.id, "newest first, the first call last")
+
+        // The same calls as CSV, read as the server streams them.
+        let csv = try await switchboard.api.exportCalls(query: .init(teamId: teamId)).ok.body.csv
+        let text = try await String(collecting: csv, upTo: 1 << 20)
+        let records = text.split(separator: "\r\n")
+        #expect(records.first?.hasPrefix("id,status,") == true)
+        #expect(records.dropFirst().map { String($0.prefix(36)) } == seen.map { $0.uppercased() })
     }
 
     @Test func errorAnswersAreThrownWithTheirStatusAndMessage() async throws {
@@ -145,7 +152,7 @@ struct EndToEndTests {
             Operations.DeactivateAgent.id,
             Operations.RecommendRoute.id, Operations.ListRoutingDecisions.id, Operations.RoutingHealth.id,
             Operations.ListCalls.id, Operations.CreateCall.id, Operations.GetCall.id, Operations.CompleteCall.id,
-            Operations.CancelCall.id,
+            Operations.CancelCall.id, Operations.ExportCalls.id, Operations.ExportAnalytics.id,
             Operations.GetSettings.id, Operations.UpdateSettings.id, Operations.ListSettingsAudit.id,
             Operations.GetAgentMetrics.id, Operations.GetTeamTrends.id, Operations.CompareTeams.id,
             Operations.TopAgents.id, Operations.AggregatorStatus.id, Operations.RunAggregator.id,

@@ -16,5 +16,6 @@ enum SwitchboardMigrations {
         CreateChannels(),
         AddAuditOccurrences(),
         AddCallRollupMark(),
+        AddCallsCreatedIndex(),
     ]
 }
