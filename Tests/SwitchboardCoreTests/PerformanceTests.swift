@@ -271,6 +271,18 @@ struct PerformanceTests {
             let route = try await client.send(.POST, "/api/routing/route", json: #"{"sector":"billing"}"#)
             #expect(route.data["agent_id"].uuid == rookie)
             #expect(route.data["breakdown"]["success_rate"]["value"] == .number(1))
+            if !TestDatabase.isPostgres {
+                // One process: the book took the new values in place rather than being dropped and read again.
+                let misses = app.loadBook.snapshot(clientId: client.clientId).cacheMisses
+                try await insertCompletedCall(app, clientId: client.clientId, agentId: star, teamId: nil,
+                                              day: Day(containing: Date()), outcome: .successful, resolved: true,
+                                              satisfaction: 5, seconds: 100)
+                try await aggregate(app)
+                let starCalls = calls.filter { $0.1 == star }.count
+                #expect(app.loadBook.peek(client.clientId)?.candidate(star)?.successRate == 1.0 / Double(starCalls + 1))
+                _ = try await client.send(.POST, "/api/routing/route", json: #"{"sector":"billing"}"#)
+                #expect(app.loadBook.snapshot(clientId: client.clientId).cacheMisses == misses, "no reload")
+            }
         }
     }
 

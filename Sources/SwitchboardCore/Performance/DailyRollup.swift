@@ -243,9 +243,9 @@ enum DailyRollup {
         return byTenant
     }
 
-    /// Writes the values that differ from the agents' current ones: one UPDATE … FROM (VALUES …) per tenant batch,
-    /// a join both databases run as a lookup per row. VALUES columns are `column1…` on both.
-    static func applyRolling(_ values: [Rolling], clientId: String, on sql: any SQLDatabase) async throws -> Int {
+    /// Writes the values that differ from the agents' current ones, and returns those: one UPDATE … FROM (VALUES …)
+    /// per tenant batch, a join both databases run as a lookup per row. VALUES columns are `column1…` on both.
+    static func applyRolling(_ values: [Rolling], clientId: String, on sql: any SQLDatabase) async throws -> [Rolling] {
         let current = try await sql.select().columns("id", "success_rate", "avg_handling_time").from(SectorAgent.schema)
             .where("client_id", .equal, clientId).where("id", .in, values.map(\.agentId)).all()
         var currentById: [UUID: (Double, Double)] = [:]
@@ -269,6 +269,6 @@ enum DailyRollup {
                 WHERE sector_agents.id = v.column1 AND sector_agents.client_id = \(bind: clientId)
                 """).run()
         }
-        return changed.count
+        return changed
     }
 }

@@ -129,7 +129,10 @@ actor PerformanceAggregator {
                 logger.info("aggregation skipped: another process holds the lease")
                 return status
             }
-            await book.invalidate(outcome.refreshedTenants)
+            for clientId in outcome.refreshedTenants {
+                let changed = (outcome.history[clientId] ?? []).map { ($0.agentId, $0.successRate, $0.avgHandlingTime) }
+                await book.applyAggregation(clientId, history: changed)
+            }
             let elapsed = ContinuousClock.now - clock
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             status.runs += 1
@@ -166,6 +169,8 @@ actor PerformanceAggregator {
         let groups: Int
         let agentsRefreshed: Int
         let refreshedTenants: Set<String>
+        /// The agents whose 7-day values changed, with the new values, by tenant.
+        let history: [String: [DailyRollup.Rolling]]
         let perTenant: [String: TenantFigures]
         let phasesMs: [String: Double]
     }
@@ -231,10 +236,14 @@ actor PerformanceAggregator {
                 rolling = try await DailyRollup.rollingValues(from: firstDay, agents: rollingAgents, on: sql)
             }
             var refreshed = 0
+            var history: [String: [DailyRollup.Rolling]] = [:]
             for (clientId, values) in rolling {
                 let changed = try await DailyRollup.applyRolling(values, clientId: clientId, on: sql)
-                if changed > 0 { perTenant[clientId, default: TenantFigures()].agentsRefreshed += changed }
-                refreshed += changed
+                if !changed.isEmpty {
+                    perTenant[clientId, default: TenantFigures()].agentsRefreshed += changed.count
+                    history[clientId] = changed
+                }
+                refreshed += changed.count
             }
             lap("rolling")
 
@@ -251,6 +260,7 @@ actor PerformanceAggregator {
                 // Another process may have written these values first; this process's books and cached reads
                 // are stale all the same.
                 refreshedTenants: Set(rolling.keys).union(perTenant.keys),
+                history: history,
                 perTenant: perTenant,
                 phasesMs: phases
             )

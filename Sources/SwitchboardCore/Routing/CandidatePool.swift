@@ -44,6 +44,13 @@ struct CandidatePool: Sendable {
         candidates[index].maxConcurrent = maxConcurrent
         candidates[index].isActive = isActive
     }
+
+    /// An agent's 7-day values after an aggregation; the pool's order and capability index do not depend on them.
+    mutating func setHistory(at index: Int, successRate: Double, avgHandlingTime: Double) {
+        candidates[index].successRate = successRate
+        candidates[index].avgHandlingTime = avgHandlingTime
+    }
+
     var isEmpty: Bool { candidates.isEmpty }
 
     func request(_ requested: [String]) -> CapabilityRequest {

@@ -151,6 +151,14 @@ struct TenantBook: Sendable {
         agents[agentId] = agent
     }
 
+    /// The agent's 7-day values after an aggregation, in every pool it sits in.
+    mutating func setHistory(of agentId: UUID, successRate: Double, avgHandlingTime: Double) {
+        guard let agent = agents[agentId] else { return }
+        for position in agent.positions {
+            pools[position.key]?.setHistory(at: position.index, successRate: successRate, avgHandlingTime: avgHandlingTime)
+        }
+    }
+
     /// Whether a queued call of this sector or team may go to the agent.
     func agent(_ agentId: UUID, serves sector: String, team teamId: UUID?) -> Bool {
         guard let agent = agents[agentId] else { return false }
@@ -187,7 +195,8 @@ struct DataVersions: Equatable, Sendable {
 
 /// Every tenant's `TenantBook`, loaded on first use and kept current by the call writer. The database is the
 /// record; this is the index. Any write to agents, teams, members, assignments or settings drops the tenant's
-/// book (here and, over PostgreSQL, in every process), and the next decision reloads it.
+/// book (here and, over PostgreSQL, in every process), and the next decision reloads it; an aggregation updates
+/// the agents' 7-day values in place instead (`applyAggregation`).
 final class LoadBook: Sendable {
     private struct Slot {
         var book: TenantBook?
@@ -323,6 +332,23 @@ final class LoadBook: Sendable {
 
     func policy(of clientId: String) -> RoutingPolicy? {
         slots.withLockedValue { $0[clientId]?.book?.policy }
+    }
+
+    /// After an aggregation that wrote new daily rows for the tenant: the agents' new 7-day values go into the
+    /// loaded book in place (reloading a 100,000-agent book takes most of a second, and aggregation runs every
+    /// minute), and the tenant's read models are marked stale (team pages show the daily rows). Other processes
+    /// over PostgreSQL are told to drop their books, as for any catalogue change.
+    func applyAggregation(_ clientId: String, history: [(agentId: UUID, successRate: Double, avgHandlingTime: Double)]) async {
+        slots.withLockedValue { slots in
+            slots[clientId, default: Slot()].catalogueVersion += 1
+            guard slots[clientId]?.book != nil else { return }
+            slots[clientId]!.generation += 1
+            for value in history {
+                slots[clientId]!.book!.setHistory(of: value.agentId, successRate: value.successRate,
+                                                 avgHandlingTime: value.avgHandlingTime)
+            }
+        }
+        await broadcast.withLockedValue { $0 }?(clientId)
     }
 
     /// Drops the tenant's book here and in every other process that listens.
