@@ -69,10 +69,7 @@ def main():
     failures = []
     try:
         token_value = common.token(env, f"backup-{random.randrange(10**9)}")
-        for index in range(20):
-            status, _ = common.call(base, token_value, "POST", "/api/agents",
-                                    {"name": f"Agent {index}", "sector": "billing", "max_concurrent": 5})
-            assert status == 201, status
+        common.seed_agents(base, token_value)
         stop = threading.Event()
         clients = [Client(port, token_value, f"c{index}") for index in range(args.clients)]
         threads = [threading.Thread(target=client.run, args=(stop,)) for client in clients]

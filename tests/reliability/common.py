@@ -80,6 +80,14 @@ def get_all(base, token_value, path):
             return items
 
 
+def seed_agents(base, token_value, count=20, capacity=5):
+    """`count` billing agents of `capacity` each, for the scripts' load."""
+    for index in range(count):
+        status, _ = call(base, token_value, "POST", "/api/agents",
+                         {"name": f"Agent {index}", "sector": "billing", "max_concurrent": capacity})
+        assert status == 201, status
+
+
 def check_loads(base, token_value):
     """Every agent's current_load equals its active calls and never exceeds its capacity."""
     agents = get_all(base, token_value, "/api/agents")

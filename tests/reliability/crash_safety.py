@@ -69,10 +69,7 @@ def main():
     port = common.free_port()
     process, base = common.start(env, port, log_path)
     token_value = common.token(env, f"crash-{random.randrange(1 << 30)}")
-    for index in range(20):
-        status, _ = common.call(base, token_value, "POST", "/api/agents",
-                                {"name": f"Agent {index}", "sector": "billing", "max_concurrent": 5})
-        assert status == 201
+    common.seed_agents(base, token_value)
 
     ledger, lock = {}, threading.Lock()
     for round_number in range(1, args.rounds + 1):

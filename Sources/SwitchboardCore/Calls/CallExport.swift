@@ -23,22 +23,8 @@ struct CallExport: Sendable {
     }
 
     func produce(_ write: StreamedBody.Write) async throws {
-        if format == .csv { try await write(ByteBuffer(string: ExportWriter.csvHeader(Self.columns))) }
-        var after: UUID? = nil
-        while true {
-            let calls = try await page(after: after)
-            var text = ""
-            text.reserveCapacity(calls.count * 256)
-            for call in calls {
-                switch format {
-                case .csv: ExportWriter.appendCSV(Self.cells(call), to: &text)
-                case .ndjson: ExportWriter.appendNDJSON(Self.columns, Self.cells(call), to: &text)
-                }
-            }
-            try await write(ByteBuffer(string: text))
-            guard calls.count == pageSize, let last = calls.last else { return }
-            after = last.id
-        }
+        try await ExportWriter.stream(columns: Self.columns, format: format, pageSize: pageSize, to: write,
+                                      nextPage: { try await page(after: $0?.id) }, cells: Self.cells)
     }
 
     /// The page after the call `lastId` (the last of the previous page), in (created_at, id) descending order.

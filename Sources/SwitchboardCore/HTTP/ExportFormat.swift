@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Vapor
 
 /// The two export formats, chosen by `Accept` (or `?format=` for a plain download link).
@@ -63,6 +64,30 @@ enum ExportWriter {
     /// Characters that make a spreadsheet read a cell as a formula (OWASP's list): such a text cell gets a
     /// leading `'`, which spreadsheets show as text and never evaluate.
     private static let formulaStarts: Set<Unicode.Scalar> = ["=", "+", "-", "@", "\t", "\r"]
+
+    /// Writes an export page by page: the CSV header, then each page's rows as one chunk, until a page comes back
+    /// shorter than `pageSize`. `nextPage` gets the last row of the previous page (nil for the first).
+    static func stream<Row>(
+        columns: [String], format: ExportFormat, pageSize: Int, to write: StreamedBody.Write,
+        nextPage: (_ after: Row?) async throws -> [Row], cells: (Row) -> [ExportCell]
+    ) async throws {
+        if format == .csv { try await write(ByteBuffer(string: csvHeader(columns))) }
+        var last: Row? = nil
+        while true {
+            let rows = try await nextPage(last)
+            var text = ""
+            text.reserveCapacity(rows.count * 256)
+            for row in rows {
+                switch format {
+                case .csv: appendCSV(cells(row), to: &text)
+                case .ndjson: appendNDJSON(columns, cells(row), to: &text)
+                }
+            }
+            try await write(ByteBuffer(string: text))
+            guard rows.count == pageSize, let end = rows.last else { return }
+            last = end
+        }
+    }
 
     static func csvHeader(_ columns: [String]) -> String {
         columns.map(csvField).joined(separator: ",") + "\r\n"

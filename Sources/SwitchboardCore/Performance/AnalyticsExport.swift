@@ -24,23 +24,9 @@ struct AnalyticsExport: Sendable {
     private var subjectTable: String { level == .agent ? SectorAgent.schema : Team.schema }
 
     func produce(_ write: StreamedBody.Write) async throws {
-        let columns = self.columns
-        if format == .csv { try await write(ByteBuffer(string: ExportWriter.csvHeader(columns))) }
-        var after: (day: String, subjectId: UUID)? = nil
-        while true {
-            let rows = try await page(after: after)
-            var text = ""
-            text.reserveCapacity(rows.count * 200)
-            for row in rows {
-                switch format {
-                case .csv: ExportWriter.appendCSV(row.cells, to: &text)
-                case .ndjson: ExportWriter.appendNDJSON(columns, row.cells, to: &text)
-                }
-            }
-            try await write(ByteBuffer(string: text))
-            guard rows.count == Self.pageSize, let last = rows.last else { return }
-            after = (last.day, last.subjectId)
-        }
+        try await ExportWriter.stream(columns: columns, format: format, pageSize: Self.pageSize, to: write,
+                                      nextPage: { try await page(after: $0.map { ($0.day, $0.subjectId) }) },
+                                      cells: \.cells)
     }
 
     private struct Row {
