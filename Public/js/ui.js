@@ -56,6 +56,14 @@ export const seconds = (value) => value === null || value === undefined ? "—" 
 export function today() { return new Date().toISOString().slice(0, 10); }
 export function daysAgo(days) { return new Date(Date.now() - days * 86400000).toISOString().slice(0, 10); }
 
+/// A service level against its target: green when met, amber within 10 points, red below; "—" with no calls.
+export function serviceLevelBadge(figures, target, test = "service-level") {
+  const level = figures?.service_level;
+  if (level === null || level === undefined) return h("b", { dataset: { test } }, "—");
+  const grade = level >= target ? "good" : level >= target - 10 ? "warn" : "bad";
+  return h("b", { class: `sl-${grade}`, dataset: { test, grade }, title: `target ${target}%` }, `${level.toFixed(1)}%`);
+}
+
 export function statusPill(status) { return h("span", { class: `pill ${status}` }, status); }
 
 export function loadBar(load, max) {

@@ -3,7 +3,7 @@ import { del, get, getAll, post, put } from "../api.js";
 import { chart } from "../charts.js";
 import { session } from "../session.js";
 import {
-  attempt, daysAgo, empty, field, h, loadBar, loading, mount, number, percent, seconds, select, statusPill, table, today,
+  attempt, daysAgo, empty, field, h, loadBar, loading, mount, number, percent, seconds, select, serviceLevelBadge, statusPill, table, today,
 } from "../ui.js";
 
 const TABS = [["members", "Members"], ["agents", "Agent assignments"], ["performance", "Performance"], ["settings", "Settings"]];
@@ -122,7 +122,10 @@ async function performanceTab(team, body, query) {
   from.addEventListener("change", apply);
   to.addEventListener("change", apply);
   body.replaceChildren(h("div", { class: "toolbar" }, field("From", from), field("To", to)), output);
-  const trends = await attempt(() => get(`/api/analytics/teams/${team.id}/trends?from=${from.value}&to=${to.value}`));
+  const range = `from=${from.value}&to=${to.value}`;
+  const [trends, levels] = await Promise.all([
+    attempt(() => get(`/api/analytics/teams/${team.id}/trends?${range}`)),
+    attempt(() => get(`/api/analytics/service-level?team_id=${team.id}&${range}`))]);
   if (!trends) { output.replaceChildren(); return; }
   const totals = trends.totals;
   const summary = h("div", { class: "card stats", dataset: { test: "totals" } },
@@ -130,9 +133,19 @@ async function performanceTab(team, body, query) {
     h("div", { class: "stat" }, h("b", {}, percent(totals.success_rate)), h("span", {}, "success rate")),
     h("div", { class: "stat" }, h("b", {}, percent(totals.resolution_rate)), h("span", {}, "resolved")),
     h("div", { class: "stat" }, h("b", {}, number(totals.avg_satisfaction, 2)), h("span", {}, "satisfaction (1–5)")),
-    h("div", { class: "stat" }, h("b", {}, seconds(totals.avg_handling_time)), h("span", {}, "avg handling")));
+    h("div", { class: "stat" }, h("b", {}, seconds(totals.avg_handling_time)), h("span", {}, "avg handling")),
+    levels ? h("div", { class: "stat" }, serviceLevelBadge(levels.totals, levels.target_percent),
+      h("span", {}, `answered within ${levels.threshold_seconds} s`)) : null,
+    levels ? h("div", { class: "stat" }, h("b", {}, levels.totals.abandoned), h("span", {}, "abandoned")) : null);
+  const levelChart = levels && levels.groups.length > 0
+    ? chart(`Service level (% answered within ${levels.threshold_seconds} s)`, "line", levels.groups.map(day => day.date), [
+      { label: "Service level", values: levels.groups.map(day => day.service_level === null ? null : +day.service_level.toFixed(1)) },
+      { label: `Target (${levels.target_percent}%)`, values: levels.groups.map(() => levels.target_percent) }], { max: 100 })
+    : null;
+  if (levelChart) levelChart.dataset.test = "service-level-chart";
   if (trends.daily.length === 0) {
-    output.replaceChildren(summary, empty("No completed calls in this range yet. Figures appear after the next aggregation run."));
+    output.replaceChildren(summary, empty("No completed calls in this range yet. Figures appear after the next aggregation run."),
+      levelChart ?? "");
     return;
   }
   const days = trends.daily.map(day => day.date);
@@ -141,7 +154,8 @@ async function performanceTab(team, body, query) {
       { label: "Successful", values: trends.daily.map(day => day.calls_successful) },
       { label: "Failed", values: trends.daily.map(day => day.calls_failed) }]),
     chart("Success rate (%)", "line", days, [{ label: "Success rate", values: trends.daily.map(day => +(day.success_rate * 100).toFixed(1)) }], { max: 100 }),
-    chart("Satisfaction (1–5)", "line", days, [{ label: "Satisfaction", values: trends.daily.map(day => day.avg_satisfaction) }], { max: 5 })));
+    chart("Satisfaction (1–5)", "line", days, [{ label: "Satisfaction", values: trends.daily.map(day => day.avg_satisfaction) }], { max: 5 }),
+    levelChart));
 }
 
 function settingsTab(team, body) {

@@ -1,7 +1,7 @@
 // Teams overview: every team with today's figures, filters, and a form to create one.
 import { get, getAll, post } from "../api.js";
 import { session } from "../session.js";
-import { attempt, empty, field, h, loading, mount, percent, select, statusPill, today } from "../ui.js";
+import { attempt, daysAgo, empty, field, h, loading, mount, percent, select, serviceLevelBadge, statusPill, today } from "../ui.js";
 
 export async function renderTeams(query) {
   const sector = query.get("sector") ?? "";
@@ -24,8 +24,9 @@ export async function renderTeams(query) {
       : "No teams yet." + (session.canWrite() ? " Create the first one above." : "")));
     return;
   }
-  const todays = await todaysFigures(teams.map(team => team.id));
-  list.replaceChildren(h("div", { class: "cards", dataset: { test: "team-list" } }, teams.map(team => teamCard(team, todays.get(team.id)))));
+  const [todays, levels] = await Promise.all([todaysFigures(teams.map(team => team.id)), weeksServiceLevels()]);
+  list.replaceChildren(h("div", { class: "cards", dataset: { test: "team-list" } },
+    teams.map(team => teamCard(team, todays.get(team.id), levels.byTeam.get(team.id), levels.target))));
 }
 
 function filters(sector, status) {
@@ -73,7 +74,16 @@ async function todaysFigures(teamIds) {
   return figures;
 }
 
-function teamCard(team, totals) {
+/// Each team's service level over the last 7 days, and the tenant's target, in one request.
+async function weeksServiceLevels() {
+  const report = await attempt(() => get(`/api/analytics/service-level?group_by=team&from=${daysAgo(6)}&to=${today()}`));
+  return {
+    target: report?.target_percent ?? 80,
+    byTeam: new Map((report?.groups ?? []).map(group => [group.team_id, group])),
+  };
+}
+
+function teamCard(team, totals, serviceLevel, target) {
   return h("a", { class: "card team-card", href: `#/teams/${team.id}/members`, dataset: { test: "team-card", teamId: team.id } },
     h("div", {}, statusPill(team.status), " ", h("span", { class: "pill" }, team.sector)),
     h("h3", {}, team.name),
@@ -82,5 +92,6 @@ function teamCard(team, totals) {
       h("div", { class: "stat" }, h("b", {}, team.member_count), h("span", {}, "members")),
       h("div", { class: "stat" }, h("b", {}, totals?.calls_handled ?? 0), h("span", {}, "calls today")),
       h("div", { class: "stat" }, h("b", {}, totals && totals.calls_handled > 0 ? percent(totals.success_rate) : "—"),
-        h("span", {}, "success today"))));
+        h("span", {}, "success today")),
+      h("div", { class: "stat" }, serviceLevelBadge(serviceLevel, target), h("span", {}, "service level, 7 days"))));
 }

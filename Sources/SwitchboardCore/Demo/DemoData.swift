@@ -87,6 +87,8 @@ enum DemoData {
         for team: Team, agents: [UUID], days: Int, generator: inout SystemRandomNumberGenerator, on db: any Database
     ) async throws {
         let today = Day(containing: Date())
+        // Some teams are busier than others, so their service levels differ: the share of calls that queued.
+        let queuePressure = Double.random(in: 0.05...0.45, using: &generator)
         for offset in (1...days).reversed() {
             let day = today.adding(days: -offset)
             for _ in 0..<Int.random(in: 25...60, using: &generator) {
@@ -99,13 +101,21 @@ enum DemoData {
                 call.status = .completed
                 call.createdAt = day.startDate.addingTimeInterval(Double.random(in: 28_800...64_800, using: &generator))
                 call.callDay = day.description
-                call.assignedAt = call.createdAt
+                if Double.random(in: 0...1, using: &generator) < queuePressure / 6 {
+                    call.agentId = nil
+                    call.status = .cancelled
+                    call.cancelledAt = call.createdAt.addingTimeInterval(Double.random(in: 15...180, using: &generator).rounded())
+                    try await call.create(on: db)
+                    continue
+                }
+                let queued = Double.random(in: 0...1, using: &generator) < queuePressure
+                call.assignedAt = call.createdAt.addingTimeInterval(queued ? Double.random(in: 2...95, using: &generator).rounded() : 0)
                 call.outcome = Double.random(in: 0...1, using: &generator) < 0.74 ? .successful : .failed
                 call.resolved = call.outcome == .successful && Bool.random(using: &generator) || Double.random(in: 0...1, using: &generator) < 0.2
                 call.satisfaction = Double.random(in: 0...1, using: &generator) < 0.6
                     ? (call.outcome == .successful ? Int.random(in: 3...5, using: &generator) : Int.random(in: 1...3, using: &generator)) : nil
                 call.handlingTimeSeconds = Double.random(in: 60...480, using: &generator).rounded()
-                call.completedAt = call.createdAt.addingTimeInterval(call.handlingTimeSeconds!)
+                call.completedAt = call.assignedAt!.addingTimeInterval(call.handlingTimeSeconds!)
                 try await call.create(on: db)
             }
         }

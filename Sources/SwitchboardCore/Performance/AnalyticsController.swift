@@ -9,6 +9,7 @@ struct AnalyticsController: Sendable {
         analytics.get("teams", ":team_id", "trends", use: teamTrends)
         analytics.get("agents", "top", use: topAgents)
         analytics.get("export", use: export)
+        analytics.get("service-level", use: serviceLevel)
         routes.get("system", "aggregator", use: aggregatorStatus)
     }
 
@@ -52,6 +53,24 @@ struct AnalyticsController: Sendable {
         let minimumCalls = try query.int("min_calls", in: 0...1_000_000, default: 5)
         let range = try DayRange.parse(query)
         return Envelope(data: try await service(req).topAgents(by: metric, limit: limit, minimumCalls: minimumCalls, in: range))
+    }
+
+    @Sendable func serviceLevel(req: Request) async throws -> Envelope<ServiceLevelReportDTO> {
+        let query = QueryParameters(req)
+        let grouping = try query.oneOf("group_by", as: ServiceLevelGrouping.self) ?? .day
+        let teamId = try query.uuid("team_id"), agentId = try query.uuid("agent_id")
+        var subject: (kind: ServiceLevelRollup.SubjectKind, id: UUID)?
+        switch (teamId, agentId) {
+        case (nil, nil): subject = nil
+        case (let teamId?, nil): subject = (.team, teamId)
+        case (nil, let agentId?): subject = (.agent, agentId)
+        default: throw AppError.badRequest("give team_id or agent_id, not both")
+        }
+        if subject != nil, grouping != .day {
+            throw AppError.badRequest("team_id and agent_id narrow group_by=day; leave them out for group_by=\(grouping.rawValue)")
+        }
+        let range = try DayRange.parse(query)
+        return Envelope(data: try await service(req).serviceLevel(groupedBy: grouping, subject: subject, in: range))
     }
 
     @Sendable func export(req: Request) async throws -> Response {

@@ -1,4 +1,5 @@
 import FluentKit
+import SQLKit
 import Foundation
 
 /// Reads over the aggregator's daily rows, always within the tenant.
@@ -53,6 +54,61 @@ struct AnalyticsService: Sendable {
             TopAgentDTO(agentId: agent.id!, name: agent.name, sector: agent.sector, metric: metric.rawValue,
                         value: metric.value(of: counts), callsHandled: counts.callsHandled)
         }
+    }
+
+    /// The service level of the range by day, team or agent, read against the tenant's current threshold and
+    /// target. With `subject` (a team or an agent), the days are that subject's.
+    func serviceLevel(groupedBy grouping: ServiceLevelGrouping, subject: (kind: ServiceLevelRollup.SubjectKind, id: UUID)?,
+                      in range: DayRange) async throws -> ServiceLevelReportDTO {
+        let target = SettingsSchema.serviceLevelTarget(
+            from: try await SettingsService.effectiveSettings(scope: scope, on: store.db))
+        var subjectName: String?
+        switch subject?.kind {
+        case .team?: subjectName = try await scope.find(Team.self, subject!.id, on: store.db).name
+        case .agent?: subjectName = try await scope.find(SectorAgent.self, subject!.id, on: store.db).name
+        case .tenant?, nil: break
+        }
+        let kind: ServiceLevelRollup.SubjectKind = switch grouping {
+        case .day: subject?.kind ?? .tenant
+        case .team: .team
+        case .agent: .agent
+        }
+        var query = scope.select(from: ServiceLevelRollup.table, on: store.db)
+            .columns("subject_id", "date", "answered", "abandoned", "total_wait_seconds", "wait_histogram")
+            .where("subject_kind", .equal, kind.rawValue)
+            .where("date", .greaterThanOrEqual, range.from.description)
+            .where("date", .lessThanOrEqual, range.to.description)
+        if let subject { query = query.where("subject_id", .equal, subject.id) }
+        var byGroup: [String: WaitCounts] = [:]
+        for row in try await query.all() {
+            let group: String = grouping == .day ? try row.decode("date") : (try row.decode(column: "subject_id", as: UUID.self)).uuidString
+            byGroup[group, default: .zero].add(try ServiceLevelRollup.decode(row))
+        }
+        var names: [UUID: String] = [:]
+        let ids = byGroup.keys.compactMap(UUID.init(uuidString:))
+        if grouping == .team {
+            for team in try await scope.query(Team.self, on: store.db).filter(\.$id ~~ ids).all() { names[team.id!] = team.name }
+        } else if grouping == .agent {
+            for agent in try await scope.query(SectorAgent.self, on: store.db).filter(\.$id ~~ ids).all() { names[agent.id!] = agent.name }
+        }
+        let groups = byGroup.map { key, counts -> ServiceLevelGroupDTO in
+            let id = UUID(uuidString: key)
+            return ServiceLevelGroupDTO(
+                date: grouping == .day ? key : nil,
+                teamId: grouping == .team ? id : nil,
+                agentId: grouping == .agent ? id : nil,
+                name: grouping == .day ? nil : id.flatMap { names[$0] } ?? subjectName,
+                figures: ServiceLevelFiguresDTO(counts, target))
+        }.sorted { lhs, rhs in
+            if let a = lhs.date, let b = rhs.date { return a < b }
+            let (a, b) = (lhs.name ?? "", rhs.name ?? "")
+            return a != b ? a < b : (lhs.teamId ?? lhs.agentId)!.uuidString < (rhs.teamId ?? rhs.agentId)!.uuidString
+        }
+        return ServiceLevelReportDTO(
+            from: range.from.description, to: range.to.description, groupBy: grouping.rawValue,
+            teamId: subject?.kind == .team ? subject?.id : nil, agentId: subject?.kind == .agent ? subject?.id : nil,
+            thresholdSeconds: target.thresholdSeconds, targetPercent: target.targetPercent,
+            totals: ServiceLevelFiguresDTO(.combine(byGroup.values), target), groups: groups)
     }
 
     private func teamRows(_ teamIds: [UUID], in range: DayRange) async throws -> [TeamPerformance] {

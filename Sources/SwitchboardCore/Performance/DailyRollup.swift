@@ -29,13 +29,16 @@ enum DailyRollup {
         let counts: DailyCounts
     }
 
-    /// A completed call as the daily rows count it.
+    /// A call that has ended (completed or cancelled) as the daily rows count it.
     struct CountedCall: Sendable {
         let clientId: String
         let agentId: UUID?
         let teamId: UUID?
         let day: String
-        let counts: DailyCounts
+        /// Nil for a cancelled call: it is never counted as handled.
+        let counts: DailyCounts?
+        /// How long it waited, for the service level.
+        var wait = WaitCounts.zero
 
         func subjectId(_ subject: Subject) -> UUID? { subject == .agent ? agentId : teamId }
     }
@@ -47,6 +50,10 @@ enum DailyRollup {
         try await sql.raw("""
             UPDATE calls SET rolled_up = \(bind: true)
             WHERE status = 'completed' AND completed_at > \(bind: cutoff) AND NOT rolled_up
+            """).run()
+        try await sql.raw("""
+            UPDATE calls SET rolled_up = \(bind: true)
+            WHERE cancelled_at > \(bind: cutoff) AND status = 'cancelled' AND NOT rolled_up
             """).run()
     }
 
@@ -88,37 +95,52 @@ enum DailyRollup {
     /// The incremental run's first step: marks the completions after `cutoff` that no run has counted and returns
     /// them, in one statement, so what is marked is exactly what is counted whatever commits meanwhile.
     static func claimUncounted(after cutoff: Date, on sql: any SQLDatabase) async throws -> [CountedCall] {
-        try await sql.raw("""
+        let completed = try await sql.raw("""
             UPDATE calls SET rolled_up = \(bind: true)
             WHERE status = 'completed' AND completed_at > \(bind: cutoff) AND NOT rolled_up
-            RETURNING client_id, agent_id, team_id, call_day, outcome, resolved, satisfaction, handling_time_seconds
+            RETURNING client_id, agent_id, team_id, call_day, created_at, assigned_at,
+                      outcome, resolved, satisfaction, handling_time_seconds
             """).all().map { row in
             let outcome: String? = try row.decode(column: "outcome", as: String?.self)
             let satisfaction: Int? = try row.decode(column: "satisfaction", as: Int?.self)
-            return CountedCall(
-                clientId: try row.decode("client_id"),
-                agentId: try row.decode(column: "agent_id", as: UUID?.self),
-                teamId: try row.decode(column: "team_id", as: UUID?.self),
-                day: try row.decode("call_day"),
-                counts: DailyCounts(
-                    callsHandled: 1,
-                    callsSuccessful: outcome == CallOutcome.successful.rawValue ? 1 : 0,
-                    callsFailed: outcome == CallOutcome.failed.rawValue ? 1 : 0,
-                    callsResolved: try row.decode(column: "resolved", as: Bool?.self) == true ? 1 : 0,
-                    avgSatisfaction: satisfaction.map(Double.init),
-                    satisfactionCount: satisfaction == nil ? 0 : 1,
-                    avgHandlingTime: try row.decode(column: "handling_time_seconds", as: Double?.self) ?? 0
-                )
-            )
+            return try countedCall(row, counts: DailyCounts(
+                callsHandled: 1,
+                callsSuccessful: outcome == CallOutcome.successful.rawValue ? 1 : 0,
+                callsFailed: outcome == CallOutcome.failed.rawValue ? 1 : 0,
+                callsResolved: try row.decode(column: "resolved", as: Bool?.self) == true ? 1 : 0,
+                avgSatisfaction: satisfaction.map(Double.init),
+                satisfactionCount: satisfaction == nil ? 0 : 1,
+                avgHandlingTime: try row.decode(column: "handling_time_seconds", as: Double?.self) ?? 0
+            ))
         }
+        // Cancellations are rare; their own statement walks an index that holds only them.
+        let cancelled = try await sql.raw("""
+            UPDATE calls SET rolled_up = \(bind: true)
+            WHERE cancelled_at > \(bind: cutoff) AND status = 'cancelled' AND NOT rolled_up
+            RETURNING client_id, agent_id, team_id, call_day, created_at, assigned_at
+            """).all().map { try countedCall($0, counts: nil) }
+        return completed + cancelled
     }
 
-    /// The new calls' figures per group of `subject`. Pure.
+    private static func countedCall(_ row: any SQLRow, counts: DailyCounts?) throws -> CountedCall {
+        let assignedAt = try row.decode(column: "assigned_at", as: Date?.self)
+        let createdAt: Date = try row.decode("created_at")
+        return CountedCall(
+            clientId: try row.decode("client_id"),
+            agentId: try row.decode(column: "agent_id", as: UUID?.self),
+            teamId: try row.decode(column: "team_id", as: UUID?.self),
+            day: try row.decode("call_day"),
+            counts: counts,
+            wait: assignedAt.map { .answered(afterWaiting: $0.timeIntervalSince(createdAt)) } ?? .oneAbandoned
+        )
+    }
+
+    /// The new completions' figures per group of `subject`. Pure.
     static func additions(_ calls: [CountedCall], for subject: Subject) -> [Group: DailyCounts] {
         var byGroup: [Group: [DailyCounts]] = [:]
         for call in calls {
-            guard let subjectId = call.subjectId(subject) else { continue }
-            byGroup[Group(clientId: call.clientId, subjectId: subjectId, day: call.day), default: []].append(call.counts)
+            guard let subjectId = call.subjectId(subject), let counts = call.counts else { continue }
+            byGroup[Group(clientId: call.clientId, subjectId: subjectId, day: call.day), default: []].append(counts)
         }
         return byGroup.mapValues { DailyCounts.combine($0) }
     }

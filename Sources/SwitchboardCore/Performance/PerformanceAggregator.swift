@@ -4,7 +4,8 @@ import Logging
 import SQLKit
 import Vapor
 
-/// Turns completed calls into daily agent and team rows, then feeds agents' 7-day values back into routing.
+/// Turns ended calls into daily agent and team rows and service-level rows, then feeds agents' 7-day values back
+/// into routing.
 ///
 /// The first run recounts every group from calls; each later run adds to the stored rows only the calls completed
 /// since the last watermark (minus an overlap, because a transaction may commit a completion stamped a little
@@ -210,6 +211,13 @@ actor PerformanceAggregator {
                     for row in rows { perTenant[row.group.clientId, default: TenantFigures()].groups += 1 }
                     groups += rows.count
                 }
+                let waits = ServiceLevelRollup.additions(newCalls)
+                let storedWaits = try await ServiceLevelRollup.storedCounts(of: waits.keys, on: sql)
+                let waitRows = ServiceLevelRollup.merged(waits, into: storedWaits)
+                try await ServiceLevelRollup.upsert(waitRows, at: startedAt, on: sql)
+                for key in waitRows.keys { perTenant[key.clientId, default: TenantFigures()].groups += 1 }
+                groups += waitRows.count
+                lap("service_level")
                 // The 7-day window moves at midnight; within a day only agents with new calls change.
                 if Day(containing: watermark) == Day(containing: startedAt) {
                     var agents: [String: Set<UUID>] = [:]
@@ -228,6 +236,11 @@ actor PerformanceAggregator {
                     for row in rows { perTenant[row.group.clientId, default: TenantFigures()].groups += 1 }
                     groups += rows.count
                 }
+                let waitRows = try await ServiceLevelRollup.recountAll(cutoff: cutoff, postgres: store.isPostgres, on: sql)
+                try await ServiceLevelRollup.upsert(waitRows, at: startedAt, on: sql)
+                for key in waitRows.keys { perTenant[key.clientId, default: TenantFigures()].groups += 1 }
+                groups += waitRows.count
+                lap("service_level")
             }
 
             var rolling: [String: [DailyRollup.Rolling]] = [:]

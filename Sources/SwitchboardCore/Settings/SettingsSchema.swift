@@ -34,6 +34,15 @@ enum SettingsSchema {
         },
         Key(name: "business.hours", defaultValue: defaultBusinessHours, validate: validateBusinessHours),
         Key(name: "notifications.email", defaultValue: .array([]), validate: validateEmails),
+        Key(name: "sla.threshold_seconds", defaultValue: .number(Double(ServiceLevelTarget.defaults.thresholdSeconds))) { value in
+            .number(Double(try integer(value, "sla.threshold_seconds", in: 0...3600)))
+        },
+        Key(name: "sla.target_percent", defaultValue: .number(ServiceLevelTarget.defaults.targetPercent)) { value in
+            guard let number = value.numberValue, number.isFinite, (0...100).contains(number) else {
+                throw AppError.badRequest("sla.target_percent must be a number between 0 and 100")
+            }
+            return .number(number)
+        },
     ]
 
     static let byName: [String: Key] = Dictionary(uniqueKeysWithValues: keys.map { ($0.name, $0) })
@@ -88,6 +97,13 @@ enum SettingsSchema {
             policy.defaultChannel = channel
         }
         return policy
+    }
+
+    static func serviceLevelTarget(from settings: [String: JSONValue]) -> ServiceLevelTarget {
+        var target = ServiceLevelTarget.defaults
+        if let seconds = settings["sla.threshold_seconds"]?.intValue { target.thresholdSeconds = seconds }
+        if let percent = settings["sla.target_percent"]?.numberValue { target.targetPercent = percent }
+        return target
     }
 
     // MARK: Validators

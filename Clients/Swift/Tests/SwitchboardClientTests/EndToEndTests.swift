@@ -155,7 +155,7 @@ struct EndToEndTests {
             Operations.CancelCall.id, Operations.ExportCalls.id, Operations.ExportAnalytics.id,
             Operations.GetSettings.id, Operations.UpdateSettings.id, Operations.ListSettingsAudit.id,
             Operations.GetAgentMetrics.id, Operations.GetTeamTrends.id, Operations.CompareTeams.id,
-            Operations.TopAgents.id, Operations.AggregatorStatus.id, Operations.RunAggregator.id,
+            Operations.TopAgents.id, Operations.GetServiceLevel.id, Operations.AggregatorStatus.id, Operations.RunAggregator.id,
             Operations.ListChannels.id, Operations.CreateChannel.id, Operations.GetChannel.id,
             Operations.UpdateChannel.id, Operations.DeleteChannel.id, Operations.TestChannel.id,
         ]

@@ -17,5 +17,6 @@ enum SwitchboardMigrations {
         AddAuditOccurrences(),
         AddCallRollupMark(),
         AddCallsCreatedIndex(),
+        CreateServiceLevelDaily(),
     ]
 }

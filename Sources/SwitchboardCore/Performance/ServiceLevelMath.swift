@@ -1,0 +1,105 @@
+import Foundation
+
+/// How quickly one subject's calls were answered, over a day or several: enough to give the service level at any
+/// threshold. Storing waits by whole second instead of a count "within the threshold" lets a manager change
+/// `sla.threshold_seconds` and see history at the new threshold, and lets days and teams add up exactly,
+/// percentiles included. Pure: no I/O.
+struct WaitCounts: Sendable, Equatable {
+    /// Calls a person took (assigned), whatever happened next.
+    var answered: Int
+    /// Calls cancelled while still queued.
+    var abandoned: Int
+    /// Total wait of the answered calls, for the average speed of answer.
+    var totalWaitSeconds: Double
+    /// Answered calls by wait rounded up to the whole second: a call answered within T seconds has a key ≤ T.
+    var histogram: [Int: Int]
+
+    static let zero = WaitCounts(answered: 0, abandoned: 0, totalWaitSeconds: 0, histogram: [:])
+
+    /// Answered and abandoned calls: the calls that have ended their wait. Calls still queued are not offered yet.
+    var offered: Int { answered + abandoned }
+
+    /// Timestamps carry rounding noise (SQLite stores seconds as doubles), so a wait of exactly 20 s may read as
+    /// 20.0000002 s; a millisecond of tolerance keeps it in the 20 s bucket.
+    static let roundingTolerance = 0.001
+    /// Waits longer than a day are counted as a day.
+    static let longestBucket = 86_400
+
+    static func bucket(forWait seconds: Double) -> Int {
+        guard seconds.isFinite, seconds > roundingTolerance else { return 0 }
+        return min(longestBucket, Int((seconds - roundingTolerance).rounded(.up)))
+    }
+
+    static func answered(afterWaiting seconds: Double) -> WaitCounts {
+        let wait = max(0, seconds)
+        return WaitCounts(answered: 1, abandoned: 0, totalWaitSeconds: wait, histogram: [bucket(forWait: wait): 1])
+    }
+
+    static let oneAbandoned = WaitCounts(answered: 0, abandoned: 1, totalWaitSeconds: 0, histogram: [:])
+
+    mutating func add(_ other: WaitCounts) {
+        answered += other.answered
+        abandoned += other.abandoned
+        totalWaitSeconds += other.totalWaitSeconds
+        histogram.merge(other.histogram, uniquingKeysWith: +)
+    }
+
+    static func combine(_ parts: some Sequence<WaitCounts>) -> WaitCounts {
+        var total = WaitCounts.zero
+        for part in parts { total.add(part) }
+        return total
+    }
+
+    func answered(within thresholdSeconds: Int) -> Int {
+        histogram.reduce(0) { $0 + ($1.key <= thresholdSeconds ? $1.value : 0) }
+    }
+
+    /// Answered within the threshold as a percentage of offered calls; nil when nothing was offered.
+    func serviceLevelPercent(thresholdSeconds: Int) -> Double? {
+        offered == 0 ? nil : 100 * Double(answered(within: thresholdSeconds)) / Double(offered)
+    }
+
+    var abandonRatePercent: Double? {
+        offered == 0 ? nil : 100 * Double(abandoned) / Double(offered)
+    }
+
+    var averageSpeedOfAnswerSeconds: Double? {
+        answered == 0 ? nil : totalWaitSeconds / Double(answered)
+    }
+
+    /// The wait (whole seconds, rounded up) within which `fraction` of the answered calls were answered: the
+    /// nearest-rank percentile. Nil when nothing was answered.
+    func waitPercentile(_ fraction: Double) -> Int? {
+        guard answered > 0 else { return nil }
+        let rank = max(1, Int((fraction * Double(answered)).rounded(.up)))
+        var seen = 0
+        for (wait, count) in histogram.sorted(by: { $0.key < $1.key }) {
+            seen += count
+            if seen >= rank { return wait }
+        }
+        return histogram.keys.max()
+    }
+
+    /// The histogram as stored: `{"0":812,"21":3}`, keys in order.
+    var encodedHistogram: String {
+        "{" + histogram.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",") + "}"
+    }
+
+    static func decodeHistogram(_ text: String) throws -> [Int: Int] {
+        let object = try JSONDecoder().decode([String: Int].self, from: Data(text.utf8))
+        var histogram: [Int: Int] = [:]
+        for (key, count) in object {
+            guard let wait = Int(key) else { throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "wait bucket \(key)")) }
+            histogram[wait] = count
+        }
+        return histogram
+    }
+}
+
+/// The service-level settings a report is read against.
+struct ServiceLevelTarget: Sendable, Equatable {
+    var thresholdSeconds: Int
+    var targetPercent: Double
+
+    static let defaults = ServiceLevelTarget(thresholdSeconds: 20, targetPercent: 80)
+}
