@@ -136,11 +136,11 @@ struct APIClient: Sendable {
     @discardableResult
     func send(
         _ method: HTTPMethod, _ path: String, json: String? = nil, headers extra: [(String, String)] = [],
-        authorized: Bool = true
+        body text: String? = nil, authorized: Bool = true
     ) async throws -> APIResponse {
         var headers = HTTPHeaders()
         if authorized { headers.bearerAuthorization = BearerAuthorization(token: token) }
-        var body: ByteBuffer? = nil
+        var body: ByteBuffer? = text.map { ByteBuffer(string: $0) }
         if let json {
             headers.contentType = .json
             body = ByteBuffer(string: json)

@@ -4,7 +4,7 @@ import SQLKit
 import Vapor
 @testable import SwitchboardCore
 
-/// Generates completed calls (default 1,000,000 over 30 days for 1,000 agents and 50 teams), then times a full
+/// Generates ended calls (default 1,000,000, 2 % abandoned in the queue over 30 days for 1,000 agents and 50 teams), then times a full
 /// aggregation and an incremental one after 1,000 new calls. SQLite by default; PostgreSQL with DATABASE_URL.
 enum AggregationBenchmark {
     static func run(calls: Int, agents: Int, teams: Int, days: Int) async throws {
@@ -74,7 +74,7 @@ enum AggregationBenchmark {
     ) async throws {
         let columns = ["id", "client_id", "team_id", "agent_id", "sector", "capabilities", "channel", "status", "outcome",
                        "resolved", "satisfaction", "handling_time_seconds", "created_at", "assigned_at", "completed_at",
-                       "call_day", "updated_at"]
+                       "call_day", "updated_at", "cancelled_at"]
         let ordered = days.sorted()
         var rows: [[any SQLExpression]] = []
         for (index, day) in ordered.enumerated() {
@@ -82,13 +82,25 @@ enum AggregationBenchmark {
             for offset in 0..<share {
                 let created = day.startDate.addingTimeInterval(Double(offset) * 80_000 / Double(max(share, 1)))
                 let rated = generator.next() % 3 != 0
+                // One call in 50 is abandoned in the queue; one in 5 waits up to two minutes before it is answered.
+                if generator.next() % 50 == 0 {
+                    rows.append([
+                        SQLBind(UUID()), SQLBind(clientId), SQLBind(teamIds[Int(generator.next() % UInt64(teamIds.count))]),
+                        SQLBind(nil as UUID?), SQLBind("billing"), SQLBind([String]()), SQLBind("voice"), SQLBind("cancelled"),
+                        SQLBind(nil as String?), SQLBind(nil as Bool?), SQLBind(nil as Int?), SQLBind(nil as Double?),
+                        SQLBind(created), SQLBind(nil as Date?), SQLBind(nil as Date?), SQLBind(day.description),
+                        SQLBind(completedAt), SQLBind(completedAt),
+                    ])
+                    continue
+                }
+                let wait = generator.next() % 5 == 0 ? Double(1 + generator.next() % 120) : 0
                 rows.append([
                     SQLBind(UUID()), SQLBind(clientId), SQLBind(teamIds[Int(generator.next() % UInt64(teamIds.count))]),
                     SQLBind(agentIds[Int(generator.next() % UInt64(agentIds.count))]), SQLBind("billing"), SQLBind([String]()),
                     SQLBind("voice"), SQLBind("completed"), SQLBind(generator.next() % 4 == 0 ? "failed" : "successful"),
                     SQLBind(generator.next() % 2 == 0), SQLBind(rated ? Int(generator.next() % 5) + 1 : nil as Int?),
-                    SQLBind(Double(30 + generator.next() % 600)), SQLBind(created), SQLBind(created), SQLBind(completedAt),
-                    SQLBind(day.description), SQLBind(completedAt),
+                    SQLBind(Double(30 + generator.next() % 600)), SQLBind(created), SQLBind(created.addingTimeInterval(wait)),
+                    SQLBind(completedAt), SQLBind(day.description), SQLBind(completedAt), SQLBind(nil as Date?),
                 ])
                 if rows.count == 10_000 {
                     try await write(rows, columns: columns, to: store)
@@ -99,7 +111,7 @@ enum AggregationBenchmark {
         if !rows.isEmpty { try await write(rows, columns: columns, to: store) }
     }
 
-    /// One transaction per 10,000 rows, 500 rows per INSERT (17 binds a row stays under both databases' limits).
+    /// One transaction per 10,000 rows, 500 rows per INSERT (18 binds a row stays under both databases' limits).
     private static func write(_ rows: [[any SQLExpression]], columns: [String], to store: Store) async throws {
         let chunk = rows
         try await store.write { db in

@@ -3,6 +3,8 @@ import Foundation
 /// An agent as the API shows it.
 struct AgentDTO: Codable, Sendable, Equatable {
     let id: UUID
+    /// Set by a bulk import (or a create or update that names it); left out when the agent has none.
+    let externalId: String?
     let name: String
     let sector: String
     let status: ActiveStatus
@@ -17,6 +19,7 @@ struct AgentDTO: Codable, Sendable, Equatable {
 
     init(_ agent: SectorAgent) {
         id = agent.id!
+        externalId = agent.externalId
         name = agent.name
         sector = agent.sector
         status = agent.status
@@ -33,6 +36,7 @@ struct AgentDTO: Codable, Sendable, Equatable {
 
 enum AgentLimits {
     static let name = 1...120
+    static let externalId = 1...128
     static let sector = 1...64
     static let priority = 1...10
     static let maxConcurrent = 1...100
@@ -48,6 +52,7 @@ enum AgentLimits {
 
 /// `POST /api/agents`. History (`success_rate`, `avg_handling_time`) may be imported; `current_load` never.
 struct CreateAgentInput: Decodable, Sendable {
+    var externalId: String?
     var name: String
     var sector: String
     var status: String?
@@ -59,6 +64,7 @@ struct CreateAgentInput: Decodable, Sendable {
 
     func validated() throws -> AgentFields {
         AgentFields(
+            externalId: try externalId.map { try Check.text($0, "external_id", length: AgentLimits.externalId) },
             name: try Check.text(name, "name", length: AgentLimits.name),
             sector: try Check.text(sector, "sector", length: AgentLimits.sector).lowercased(),
             status: try status.map { try Check.oneOf($0, "status", as: ActiveStatus.self) } ?? .active,
@@ -77,6 +83,7 @@ struct CreateAgentInput: Decodable, Sendable {
 
 /// `PUT /api/agents/:agent_id`: any subset of the fields.
 struct UpdateAgentInput: Decodable, Sendable {
+    var externalId: String?
     var name: String?
     var sector: String?
     var status: String?
@@ -87,6 +94,7 @@ struct UpdateAgentInput: Decodable, Sendable {
     var avgHandlingTime: Double?
 
     func apply(to agent: SectorAgent) throws {
+        if let externalId { agent.externalId = try Check.text(externalId, "external_id", length: AgentLimits.externalId) }
         if let name { agent.name = try Check.text(name, "name", length: AgentLimits.name) }
         if let sector { agent.sector = try Check.text(sector, "sector", length: AgentLimits.sector).lowercased() }
         if let status { agent.status = try Check.oneOf(status, "status", as: ActiveStatus.self) }
@@ -106,6 +114,7 @@ struct UpdateAgentInput: Decodable, Sendable {
 }
 
 struct AgentFields: Sendable {
+    var externalId: String? = nil
     let name: String
     let sector: String
     let status: ActiveStatus
@@ -117,6 +126,7 @@ struct AgentFields: Sendable {
 
     func makeModel() -> SectorAgent {
         let agent = SectorAgent()
+        agent.externalId = externalId
         agent.name = name
         agent.sector = sector
         agent.status = status

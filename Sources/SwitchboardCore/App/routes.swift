@@ -12,6 +12,9 @@ func routes(_ app: Application) throws {
     let admin = api.grouped(RoleGuard(minimum: .admin))
 
     TeamsController().routes(api)
+    let bulk = BulkController()
+    bulk.routes(api)
+    bulk.adminRoutes(admin)
 
     let agents = AgentsController()
     agents.readRoutes(api)

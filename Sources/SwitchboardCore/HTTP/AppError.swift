@@ -9,6 +9,8 @@ struct AppError: Error, Sendable {
     var lookupMiss: LookupMiss? = nil
     /// For 429: how long the client should wait, sent as `Retry-After`.
     var retryAfterSeconds: Int? = nil
+    /// For a refused bulk request: what is wrong with which row.
+    var rowErrors: [RowError]? = nil
 
     init(_ status: HTTPResponseStatus, _ message: String) {
         self.status = status

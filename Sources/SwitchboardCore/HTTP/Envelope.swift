@@ -47,4 +47,6 @@ struct PageMeta: Encodable, Sendable {
 struct ErrorBody: Codable, Sendable {
     var success = false
     let error: String
+    /// A bulk request's rejected rows, every one of them, so a file can be fixed in one pass.
+    var rowErrors: [RowError]? = nil
 }

@@ -18,7 +18,7 @@ struct ErrorEnvelopeMiddleware: AsyncMiddleware {
                 message = "method \(request.method.rawValue) not allowed here; allowed: \(allowed.joined(separator: ", "))"
                 headers.replaceOrAdd(name: .allow, value: allowed.joined(separator: ", "))
             }
-            let body = (try? WireJSON.encoder().encode(ErrorBody(error: message))) ?? Data()
+            let body = (try? WireJSON.encoder().encode(ErrorBody(error: message, rowErrors: (error as? AppError)?.rowErrors))) ?? Data()
             headers.contentType = .json
             if let retryAfter = (error as? AppError)?.retryAfterSeconds {
                 headers.replaceOrAdd(name: .retryAfter, value: String(retryAfter))

@@ -51,7 +51,9 @@ extension Request {
     /// explicit nulls among the top-level fields: an optional field may be left out, but `null` is a wrong
     /// type, not "absent". Bodies larger than `offLoopThreshold` are decoded on the thread pool, so a large
     /// body never holds up the event loop's other connections.
-    func decodeBody<T: Decodable & Sendable>(_ type: T.Type, literalKeys: Bool = false) async throws -> T {
+    func decodeBody<T: Decodable & Sendable>(
+        _ type: T.Type, literalKeys: Bool = false, maxValues: Int = JSONShape.maxValues
+    ) async throws -> T {
         guard let body = self.body.data, body.readableBytes > 0 else {
             throw AppError.badRequest("a JSON body is required")
         }
@@ -60,7 +62,7 @@ extension Request {
         }
         let data = Data(buffer: body)
         let decode: @Sendable () throws -> T = {
-            let shape = try JSONShape.inspect(data)
+            let shape = try JSONShape.inspect(data, maxValues: maxValues)
             if literalKeys { return try WireJSON.literalDecoder().decode(T.self, from: data) }
             if let key = shape.firstNullField {
                 throw AppError.badRequest("field '\(key)' must not be null; leave it out instead")
@@ -85,11 +87,11 @@ enum JSONShape {
         var firstNullField: String?
     }
 
-    static func inspect(_ data: Data) throws -> Shape {
-        try data.withUnsafeBytes { try inspect($0) }
+    static func inspect(_ data: Data, maxValues: Int = JSONShape.maxValues) throws -> Shape {
+        try data.withUnsafeBytes { try inspect($0, maxValues: maxValues) }
     }
 
-    static func inspect(_ bytes: UnsafeRawBufferPointer) throws -> Shape {
+    static func inspect(_ bytes: UnsafeRawBufferPointer, maxValues: Int = JSONShape.maxValues) throws -> Shape {
         var shape = Shape()
         var depth = 0, values = 0, index = 0
         var topIsObject = false, awaitingKey = false

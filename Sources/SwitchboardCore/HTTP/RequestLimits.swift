@@ -1,9 +1,9 @@
 import Vapor
 
-/// How large a request may be. Every write in the API is a small JSON object, so every route takes `standard`
+/// How large a request may be. Every write in the API but the bulk ones is a small JSON object and takes `standard`
 /// (Vapor's collection limit, and `RouteBodyLimitMiddleware` from the declared length). `bulk` is the most the
-/// server reads for any request before routing; a route for bulk input would be declared with
-/// `.collect(maxSize:)` and exempted in `RouteBodyLimitMiddleware`.
+/// server reads for any request before routing, and what the bulk routes (paths ending in `/bulk`, declared with
+/// `.collect(maxSize:)`) accept.
 enum BodyLimit {
     static let standard = 16 * 1024
     static let bulk = 1024 * 1024
@@ -53,7 +53,8 @@ struct RequestLimitsMiddleware: Middleware {
 struct RouteBodyLimitMiddleware: Middleware {
     func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
         do {
-            try RequestLimitsMiddleware.checkDeclaredLength(of: request, limit: BodyLimit.standard)
+            let isBulk = request.route?.path.last == .constant("bulk")
+            try RequestLimitsMiddleware.checkDeclaredLength(of: request, limit: isBulk ? BodyLimit.bulk : BodyLimit.standard)
         } catch {
             return request.eventLoop.makeFailedFuture(error)
         }

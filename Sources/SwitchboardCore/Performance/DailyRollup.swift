@@ -27,6 +27,8 @@ enum DailyRollup {
     struct Row: Sendable {
         let group: Group
         let counts: DailyCounts
+        /// How long the group's calls waited to be answered (filled by the full recount only).
+        var waits = WaitCounts.zero
     }
 
     /// A call that has ended (completed or cancelled) as the daily rows count it.
@@ -61,7 +63,7 @@ enum DailyRollup {
     /// `markRecent` marked. A completion committed after the mark is left for the next run. The GROUP BY follows
     /// the columns of `idx_calls_day_<subject>`, so SQLite groups while walking that index instead of sorting every
     /// call (3.1 s instead of 5 s for 1M calls); PostgreSQL hashes either way.
-    static func recountAll(_ subject: Subject, cutoff: Date, on sql: any SQLDatabase) async throws -> [Row] {
+    static func recountAll(_ subject: Subject, cutoff: Date, postgres: Bool, on sql: any SQLDatabase) async throws -> [Row] {
         try await sql.raw("""
             SELECT client_id, \(ident: subject.rawValue) AS subject_id, call_day,
                    COUNT(*) AS handled,
@@ -70,7 +72,8 @@ enum DailyRollup {
                    SUM(CASE WHEN resolved THEN 1 ELSE 0 END) AS resolved,
                    CAST(AVG(satisfaction) AS DOUBLE PRECISION) AS avg_satisfaction,
                    COUNT(satisfaction) AS rated,
-                   CAST(AVG(COALESCE(handling_time_seconds, 0)) AS DOUBLE PRECISION) AS avg_handling_time
+                   CAST(AVG(COALESCE(handling_time_seconds, 0)) AS DOUBLE PRECISION) AS avg_handling_time,
+                   \(unsafeRaw: ServiceLevelRollup.waitedColumns(postgres: postgres))
             FROM calls
             WHERE status = 'completed' AND \(ident: subject.rawValue) IS NOT NULL
               AND (rolled_up OR completed_at <= \(bind: cutoff))
@@ -87,7 +90,8 @@ enum DailyRollup {
                     avgSatisfaction: try row.decode(column: "avg_satisfaction", as: Double?.self),
                     satisfactionCount: try row.decode("rated"),
                     avgHandlingTime: try row.decode(column: "avg_handling_time", as: Double?.self) ?? 0
-                )
+                ),
+                waits: try ServiceLevelRollup.answeredWaits(row, answered: try row.decode("handled"))
             )
         }
     }

@@ -228,15 +228,18 @@ actor PerformanceAggregator {
                 let cutoff = startedAt.addingTimeInterval(-watermarkOverlap)
                 try await DailyRollup.markRecent(after: cutoff, on: sql)
                 lap("claim")
+                var waitRows: [ServiceLevelRollup.Key: WaitCounts] = [:]
                 for subject in DailyRollup.Subject.allCases {
-                    let rows = try await DailyRollup.recountAll(subject, cutoff: cutoff, on: sql)
+                    let rows = try await DailyRollup.recountAll(subject, cutoff: cutoff, postgres: store.isPostgres, on: sql)
                     lap("count")
                     try await DailyRollup.upsert(rows, into: subject, at: startedAt, on: sql)
                     lap("upsert")
                     for row in rows { perTenant[row.group.clientId, default: TenantFigures()].groups += 1 }
                     groups += rows.count
+                    waitRows.merge(ServiceLevelRollup.rows(fromCompleted: rows, subject: subject)) { $0.adding($1) }
                 }
-                let waitRows = try await ServiceLevelRollup.recountAll(cutoff: cutoff, postgres: store.isPostgres, on: sql)
+                let cancelled = try await ServiceLevelRollup.recountCancelled(cutoff: cutoff, postgres: store.isPostgres, on: sql)
+                waitRows.merge(cancelled) { $0.adding($1) }
                 try await ServiceLevelRollup.upsert(waitRows, at: startedAt, on: sql)
                 for key in waitRows.keys { perTenant[key.clientId, default: TenantFigures()].groups += 1 }
                 groups += waitRows.count

@@ -44,6 +44,12 @@ struct WaitCounts: Sendable, Equatable {
         histogram.merge(other.histogram, uniquingKeysWith: +)
     }
 
+    func adding(_ other: WaitCounts) -> WaitCounts {
+        var sum = self
+        sum.add(other)
+        return sum
+    }
+
     static func combine(_ parts: some Sequence<WaitCounts>) -> WaitCounts {
         var total = WaitCounts.zero
         for part in parts { total.add(part) }
@@ -85,15 +91,47 @@ struct WaitCounts: Sendable, Equatable {
         "{" + histogram.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",") + "}"
     }
 
+    /// Reads `encodedHistogram`'s format back, by hand: the aggregator reads one per stored row it adds to.
     static func decodeHistogram(_ text: String) throws -> [Int: Int] {
-        let object = try JSONDecoder().decode([String: Int].self, from: Data(text.utf8))
         var histogram: [Int: Int] = [:]
-        for (key, count) in object {
-            guard let wait = Int(key) else { throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "wait bucket \(key)")) }
-            histogram[wait] = count
+        var numbers: [Int] = []
+        var current: Int? = nil
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                let (product, overflow) = (current ?? 0).multipliedReportingOverflow(by: 10)
+                guard !overflow else { throw HistogramFormatError(text: text) }
+                current = product + Int(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "\""), UInt8(ascii: ":"), UInt8(ascii: ","):
+                if let value = current { numbers.append(value); current = nil }
+            case UInt8(ascii: " "):
+                continue
+            default:
+                throw HistogramFormatError(text: text)
+            }
         }
+        guard current == nil, numbers.count % 2 == 0 else { throw HistogramFormatError(text: text) }
+        for pair in stride(from: 0, to: numbers.count, by: 2) { histogram[numbers[pair], default: 0] += numbers[pair + 1] }
         return histogram
     }
+
+    /// The histogram of `answered` calls of which the ones that waited at all are listed by bucket (`"3,21,5"`,
+    /// as the full recount's GROUP_CONCAT gives them); the rest were answered at once.
+    static func histogram(answered: Int, waitedBuckets: String?) -> [Int: Int] {
+        var histogram: [Int: Int] = [:]
+        var waited = 0
+        for item in (waitedBuckets ?? "").split(separator: ",") {
+            guard let bucket = Int(item.trimmingCharacters(in: .whitespaces)) else { continue }
+            histogram[min(longestBucket, max(0, bucket)), default: 0] += 1
+            waited += 1
+        }
+        if answered > waited { histogram[0, default: 0] += answered - waited }
+        return histogram
+    }
+}
+
+struct HistogramFormatError: Error {
+    let text: String
 }
 
 /// The service-level settings a report is read against.

@@ -2,8 +2,8 @@ import Foundation
 import SQLKit
 
 /// The service-level half of the aggregator: the waits of ended calls per (tenant, subject, day) in
-/// `service_level_daily`, counted from the same claimed calls as the daily metrics (an incremental run) or by one
-/// GROUP BY over every ended call (the first run).
+/// `service_level_daily`, counted from the same claimed calls as the daily metrics (an incremental run), or on the
+/// first run from the same GROUP BY passes as the daily rows (completed calls) plus one over cancelled calls.
 enum ServiceLevelRollup {
     static let table = "service_level_daily"
 
@@ -51,12 +51,12 @@ enum ServiceLevelRollup {
 
     /// The wait in seconds between arrival and assignment. SQLite stores times as seconds since 1970, PostgreSQL
     /// as timestamps; this is the one expression the two dialects spell differently.
-    private static func waitExpression(postgres: Bool) -> String {
+    static func waitExpression(postgres: Bool) -> String {
         postgres ? "EXTRACT(EPOCH FROM (assigned_at - created_at))" : "(assigned_at - created_at)"
     }
 
     /// `WaitCounts.bucket(forWait:)` in SQL: the wait less the rounding tolerance, rounded up, never below 0.
-    private static func bucketExpression(postgres: Bool) -> String {
+    static func bucketExpression(postgres: Bool) -> String {
         let tolerance = WaitCounts.roundingTolerance
         let wait = waitExpression(postgres: postgres)
         if postgres { return "CAST(CEIL(GREATEST(\(wait) - \(tolerance), 0)) AS BIGINT)" }
@@ -64,8 +64,55 @@ enum ServiceLevelRollup {
         return "(CAST(\(shifted) AS INTEGER) + (\(shifted) > CAST(\(shifted) AS INTEGER)))"
     }
 
-    /// Every row from the calls counted as of `cutoff` (see `DailyRollup.recountAll`), in one pass grouped by wait.
-    static func recountAll(cutoff: Date, postgres: Bool, on sql: any SQLDatabase) async throws -> [Key: WaitCounts] {
+    /// The answered calls' part of a full recount's group (see `DailyRollup.recountAll`): the buckets of the calls
+    /// that waited at all, listed as text, since most calls wait for nothing and listing only the others keeps
+    /// the one pass over a million calls cheap.
+    static func waitedColumns(postgres: Bool) -> String {
+        // Only calls that waited longer than the tolerance get a bucket, so the arithmetic runs for them alone: on
+        // SQLite this keeps the pass as fast as without these columns.
+        let tolerance = WaitCounts.roundingTolerance
+        let waited: String
+        if postgres {
+            waited = """
+                STRING_AGG(CASE WHEN assigned_at > created_at + INTERVAL '\(tolerance) second'
+                    THEN CAST(CAST(CEIL(EXTRACT(EPOCH FROM (assigned_at - created_at)) - \(tolerance)) AS BIGINT) AS TEXT) END, ',')
+                """
+        } else {
+            let shifted = "(assigned_at - created_at - \(tolerance))"
+            waited = """
+                GROUP_CONCAT(CASE WHEN assigned_at > created_at + \(tolerance)
+                    THEN CAST(\(shifted) AS INTEGER) + (\(shifted) > CAST(\(shifted) AS INTEGER)) END)
+                """
+        }
+        return "CAST(SUM(\(waitExpression(postgres: postgres))) AS DOUBLE PRECISION) AS total_wait, \(waited) AS waited"
+    }
+
+    static func answeredWaits(_ row: any SQLRow, answered: Int) throws -> WaitCounts {
+        WaitCounts(answered: answered, abandoned: 0,
+                   totalWaitSeconds: max(0, try row.decode(column: "total_wait", as: Double?.self) ?? 0),
+                   histogram: WaitCounts.histogram(answered: answered, waitedBuckets: try row.decode(column: "waited", as: String?.self)))
+    }
+
+    /// The full recount's rows from the daily groups of completed calls: an agent's group is also its tenant's
+    /// (every completed call was answered by an agent). Pure.
+    static func rows(fromCompleted groups: [DailyRollup.Row], subject: DailyRollup.Subject) -> [Key: WaitCounts] {
+        var byKey: [Key: WaitCounts] = [:]
+        for group in groups {
+            let key = group.group
+            switch subject {
+            case .team:
+                byKey[Key(clientId: key.clientId, kind: .team, subjectId: key.subjectId, day: key.day), default: .zero].add(group.waits)
+            case .agent:
+                byKey[Key(clientId: key.clientId, kind: .agent, subjectId: key.subjectId, day: key.day), default: .zero].add(group.waits)
+                byKey[Key(clientId: key.clientId, kind: .tenant, subjectId: tenantSubjectId, day: key.day), default: .zero].add(group.waits)
+            }
+        }
+        return byKey
+    }
+
+    /// The cancelled calls counted as of `cutoff` (see `DailyRollup.recountAll`), grouped by wait. Few calls are
+    /// cancelled; `cancelled_at IS NOT NULL` lets both databases read them from the index that holds only them.
+    static func recountCancelled(cutoff: Date, postgres: Bool, on sql: any SQLDatabase) async throws -> [Key: WaitCounts] {
         let rows = try await sql.raw("""
             SELECT client_id, call_day, team_id, agent_id,
                    CASE WHEN assigned_at IS NULL THEN 1 ELSE 0 END AS abandoned,
@@ -73,8 +120,8 @@ enum ServiceLevelRollup {
                    COUNT(*) AS calls,
                    CAST(SUM(\(unsafeRaw: waitExpression(postgres: postgres))) AS DOUBLE PRECISION) AS total_wait
             FROM calls
-            WHERE status IN ('completed', 'cancelled')
-              AND (rolled_up OR completed_at <= \(bind: cutoff) OR cancelled_at <= \(bind: cutoff))
+            WHERE cancelled_at IS NOT NULL AND status = 'cancelled'
+              AND (rolled_up OR cancelled_at <= \(bind: cutoff))
             GROUP BY client_id, call_day, team_id, agent_id, abandoned, wait_bucket
             """).all()
         var byKey: [Key: WaitCounts] = [:]
@@ -115,11 +162,13 @@ enum ServiceLevelRollup {
         let ids = Array(Set(keys.map(\.subjectId)))
         var stored: [Key: WaitCounts] = [:]
         for start in stride(from: 0, to: ids.count, by: DailyRollup.batchSize) {
+            // Every column of the unique index constrained, so both databases look each row up in it.
             let rows = try await sql.select()
                 .columns("client_id", "subject_kind", "subject_id", "date", "answered", "abandoned",
                          "total_wait_seconds", "wait_histogram")
                 .from(table)
                 .where("client_id", .in, tenants)
+                .where("subject_kind", .in, Array(Set(keys.map(\.kind.rawValue))))
                 .where("date", .in, days)
                 .where("subject_id", .in, Array(ids[start..<min(start + DailyRollup.batchSize, ids.count)]))
                 .all()

@@ -144,28 +144,36 @@ struct TeamService: Sendable {
         let scope = self.scope, tenant = self.tenant
         let result = try await store.write { db in
             _ = try await scope.find(Team.self, teamId, on: db)
-            let newId = UUID()
-            let now = Date()
-            let row = try await (db as! any SQLDatabase).insert(into: TeamMember.schema)
-                .columns("id", "client_id", "team_id", "email", "name", "role", "status", "created_at", "updated_at")
-                .values(SQLBind(newId), SQLBind(tenant.clientId), SQLBind(teamId), SQLBind(email), SQLBind(name),
-                        SQLBind(role.rawValue), SQLBind(ActiveStatus.active.rawValue), SQLBind(now), SQLBind(now))
-                .onConflict(with: ["team_id", "email"]) { update in
-                    update.set(excludedValueOf: "name")
-                        .set(excludedValueOf: "role")
-                        .set(excludedValueOf: "status")
-                        .set(excludedValueOf: "updated_at")
-                }
-                .returning("id")
-                .first()
-            let memberId: UUID = try row!.decode("id")
-            let created = memberId == newId
+            let (memberId, created) = try await Self.upsertMember(
+                in: teamId, email: email, name: name, role: role, clientId: tenant.clientId, on: db)
             try await AuditLog.record(created ? "member.create" : "member.update", "member", id: memberId, by: tenant, on: db)
             return (memberId, created)
         }
         await book.invalidate(tenant.clientId)
         let member = try await membersWithAgents(of: teamId, memberId: result.0, on: store.db)[0]
         return (member, result.1)
+    }
+
+    /// The member's row, inserted or (same team and email) updated and reactivated; its id, and whether it is new.
+    static func upsertMember(
+        in teamId: UUID, email: String, name: String, role: MemberRole, clientId: String, on db: any Database
+    ) async throws -> (id: UUID, created: Bool) {
+        let newId = UUID()
+        let now = Date()
+        let row = try await (db as! any SQLDatabase).insert(into: TeamMember.schema)
+            .columns("id", "client_id", "team_id", "email", "name", "role", "status", "created_at", "updated_at")
+            .values(SQLBind(newId), SQLBind(clientId), SQLBind(teamId), SQLBind(email), SQLBind(name),
+                    SQLBind(role.rawValue), SQLBind(ActiveStatus.active.rawValue), SQLBind(now), SQLBind(now))
+            .onConflict(with: ["team_id", "email"]) { update in
+                update.set(excludedValueOf: "name")
+                    .set(excludedValueOf: "role")
+                    .set(excludedValueOf: "status")
+                    .set(excludedValueOf: "updated_at")
+            }
+            .returning("id")
+            .first()
+        let memberId: UUID = try row!.decode("id")
+        return (memberId, memberId == newId)
     }
 
     func updateMember(_ memberId: UUID, in teamId: UUID, with input: UpdateMemberInput) async throws -> MemberDTO {

@@ -18,5 +18,6 @@ enum SwitchboardMigrations {
         AddCallRollupMark(),
         AddCallsCreatedIndex(),
         CreateServiceLevelDaily(),
+        AddAgentExternalId(),
     ]
 }

@@ -9,6 +9,7 @@ final class SectorAgent: Model, TenantOwned, @unchecked Sendable {
     @ID(key: .id) var id: UUID?
     @Field(key: "client_id") var clientId: String
 
+    @OptionalField(key: "external_id") var externalId: String?
     @Field(key: "name") var name: String
     @Field(key: "sector") var sector: String
     @Enum(key: "status") var status: ActiveStatus

@@ -1,0 +1,196 @@
+import Foundation
+import Vapor
+
+/// What is wrong with one row of a bulk request. `index` counts data rows from 0 (in a CSV, line `index + 2`).
+struct RowError: Codable, Sendable, Equatable {
+    let index: Int
+    let field: String?
+    let message: String
+}
+
+/// `?mode=`: `all_or_nothing` (the default) writes nothing when any row is wrong; `partial` writes the good rows.
+enum BulkMode: String, CaseIterable, Sendable {
+    case allOrNothing = "all_or_nothing"
+    case partial
+}
+
+enum BulkAction: String, Codable, Sendable {
+    case created, updated, assigned, unassigned, unchanged
+}
+
+struct BulkRowResult: Codable, Sendable, Equatable {
+    let index: Int
+    let id: UUID
+    let action: BulkAction
+}
+
+/// The answer to a bulk request that wrote: per-row results, and in partial mode the rows left out.
+struct BulkResultDTO: Encodable, Sendable {
+    let mode: String
+    let received: Int
+    let written: Int
+    let failed: Int
+    let results: [BulkRowResult]
+    let errors: [RowError]
+}
+
+enum BulkLimits {
+    static let agents = 5_000
+    static let members = 1_000
+    static let assignments = 5_000
+    /// A 1 MiB body holds at most this many JSON values worth reading.
+    static let jsonValues = 200_000
+}
+
+/// One input row, from a JSON object or a CSV record, read field by field. Every problem is collected rather than
+/// thrown, so one answer lists every bad cell of a file. Empty CSV cells and absent JSON fields read as absent.
+struct BulkRow: Sendable {
+    enum Cells: Sendable {
+        case json([String: JSONValue])
+        case csv([String: String])
+    }
+
+    let index: Int
+    let cells: Cells
+    private(set) var errors: [RowError] = []
+
+    init(index: Int, cells: Cells) {
+        self.index = index
+        self.cells = cells
+    }
+
+    mutating func fail(_ field: String?, _ message: String) {
+        errors.append(RowError(index: index, field: field, message: message))
+    }
+
+    /// Reports fields the row should not have.
+    mutating func rejectUnknown(allowed: Set<String>) {
+        let names: [String] = switch cells {
+        case .json(let object): Array(object.keys)
+        case .csv(let record): record.filter { !$0.value.isEmpty }.map(\.key)
+        }
+        for name in names.sorted() where !allowed.contains(name) {
+            fail(name, "unknown field '\(name)'; known fields: \(allowed.sorted().joined(separator: ", "))")
+        }
+    }
+
+    private mutating func raw(_ field: String) -> JSONValue? {
+        switch cells {
+        case .json(let object):
+            guard let value = object[field] else { return nil }
+            if value == .null { fail(field, "must not be null; leave it out instead"); return nil }
+            return value
+        case .csv(let record):
+            guard let text = record[field], !text.isEmpty else { return nil }
+            return .string(text)
+        }
+    }
+
+    private var isCSV: Bool { if case .csv = cells { true } else { false } }
+
+    /// Runs a validation from `Check`, recording its 400 message against the field.
+    private mutating func checked<T>(_ field: String, _ check: () throws -> T) -> T? {
+        do { return try check() } catch let error as AppError {
+            fail(field, error.message)
+        } catch {
+            fail(field, "is invalid")
+        }
+        return nil
+    }
+
+    mutating func text(_ field: String, required: Bool = false, _ check: (String) throws -> String) -> String? {
+        guard let value = raw(field) else {
+            if required { fail(field, "\(field) is required") }
+            return nil
+        }
+        guard let text = value.stringValue else { fail(field, "\(field) must be a string"); return nil }
+        return checked(field) { try check(text) }
+    }
+
+    mutating func integer(_ field: String, _ check: (Int) throws -> Int) -> Int? {
+        guard let value = raw(field) else { return nil }
+        let number: Int? = isCSV ? value.stringValue.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } : value.intValue
+        guard let number else { fail(field, "\(field) must be a whole number"); return nil }
+        return checked(field) { try check(number) }
+    }
+
+    mutating func decimal(_ field: String, _ check: (Double) throws -> Double) -> Double? {
+        guard let value = raw(field) else { return nil }
+        let number: Double? = isCSV ? value.stringValue.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) } : value.numberValue
+        guard let number else { fail(field, "\(field) must be a number"); return nil }
+        return checked(field) { try check(number) }
+    }
+
+    /// A list: a JSON array of strings, or in CSV one cell with the items separated by `;` or `|`.
+    mutating func list(_ field: String, _ check: ([String]) throws -> [String]) -> [String]? {
+        guard let value = raw(field) else { return nil }
+        let items: [String]?
+        if isCSV {
+            items = value.stringValue.map { $0.split(whereSeparator: { $0 == ";" || $0 == "|" }).map { $0.trimmingCharacters(in: .whitespaces) } }
+        } else {
+            items = value.arrayValue.flatMap { values in
+                let strings = values.compactMap(\.stringValue)
+                return strings.count == values.count ? strings : nil
+            }
+        }
+        guard let items else { fail(field, "\(field) must be a list of strings"); return nil }
+        return checked(field) { try check(items) }
+    }
+
+    mutating func identifier(_ field: String, required: Bool = true) -> UUID? {
+        guard let value = raw(field) else {
+            if required { fail(field, "\(field) is required") }
+            return nil
+        }
+        guard let id = value.stringValue.flatMap({ UUID(uuidString: $0.trimmingCharacters(in: .whitespaces)) }) else {
+            fail(field, "\(field) must be a UUID")
+            return nil
+        }
+        return id
+    }
+}
+
+/// The rows of a bulk body: JSON (`{"<list>": [ {…}, … ]}`) or, where the route takes it, `text/csv` with a header.
+enum BulkInput {
+    static func rows(of req: Request, list: String, maxRows: Int, acceptsCSV: Bool) async throws -> [BulkRow] {
+        let isCSV = req.headers.contentType.map { $0.type == "text" && $0.subType == "csv" } ?? false
+        if isCSV {
+            guard acceptsCSV else { throw AppError(.unsupportedMediaType, "this route takes JSON (Content-Type: application/json)") }
+            guard let body = req.body.data, body.readableBytes > 0 else { throw AppError.badRequest("a CSV body is required") }
+            guard let text = String(data: Data(buffer: body), encoding: .utf8) else {
+                throw AppError.badRequest("the CSV must be UTF-8 text")
+            }
+            do {
+                let table = try CSVTable.parse(text, maxRows: maxRows)
+                return table.rows.enumerated().map { BulkRow(index: $0.offset, cells: .csv($0.element)) }
+            } catch let error as CSVTable.ParseError {
+                throw AppError.badRequest("the CSV cannot be read: \(error.message)")
+            }
+        }
+        let object = try await req.decodeBody([String: JSONValue].self, maxValues: BulkLimits.jsonValues)
+        if let unknown = object.keys.sorted().first(where: { $0 != list }) {
+            throw AppError.badRequest("unknown field '\(unknown)'; the body is {\"\(list)\": [ … ]}")
+        }
+        guard let items = object[list]?.arrayValue else {
+            throw AppError.badRequest("\(list) is required: a list of rows")
+        }
+        guard items.count <= maxRows else { throw AppError.badRequest("at most \(maxRows) rows in one request") }
+        return try items.enumerated().map { index, item in
+            guard let fields = item.objectValue else { throw AppError.badRequest("\(list)[\(index)] must be an object") }
+            return BulkRow(index: index, cells: .json(fields))
+        }
+    }
+
+    static func mode(of req: Request) throws -> BulkMode {
+        try QueryParameters(req).oneOf("mode", as: BulkMode.self) ?? .allOrNothing
+    }
+
+    /// In all-or-nothing mode, any bad row refuses the request with every row's errors.
+    static func refuseIfNeeded(_ errors: [RowError], mode: BulkMode, received: Int) throws {
+        guard mode == .allOrNothing, !errors.isEmpty else { return }
+        let rows = Set(errors.map(\.index)).count
+        var error = AppError.badRequest("\(rows) of \(received) rows are invalid; nothing was written (see row_errors, or send ?mode=partial to write the valid rows)")
+        error.rowErrors = errors.sorted { ($0.index, $0.field ?? "") < ($1.index, $1.field ?? "") }
+        throw error
+    }
+}
