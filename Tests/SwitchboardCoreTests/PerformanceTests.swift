@@ -37,7 +37,8 @@ struct MetricMathTests {
         #expect(DailyRollup.additions(calls, for: .team).isEmpty, "calls without a team count for no team")
         let stored = DailyCounts(callsHandled: 2, callsSuccessful: 2, callsFailed: 0, callsResolved: 0,
                                  avgSatisfaction: 2, satisfactionCount: 2, avgHandlingTime: 300)
-        let rows = Dictionary(uniqueKeysWithValues: DailyRollup.merged(additions, into: [group: stored]).map { ($0.group, $0.counts) })
+        let storedRow = DailyRollup.Figures(counts: stored, waits: .zero)
+        let rows = Dictionary(uniqueKeysWithValues: DailyRollup.merged(additions, into: [group: storedRow]).map { ($0.group, $0.counts) })
         #expect(rows[group] == DailyCounts(callsHandled: 4, callsSuccessful: 3, callsFailed: 1, callsResolved: 2,
                                            avgSatisfaction: 3, satisfactionCount: 3, avgHandlingTime: 225),
                 "satisfaction (2*2 + 5) / 3, handling (300*2 + 100 + 200) / 4")

@@ -59,7 +59,7 @@ struct AnalyticsController: Sendable {
         let query = QueryParameters(req)
         let grouping = try query.oneOf("group_by", as: ServiceLevelGrouping.self) ?? .day
         let teamId = try query.uuid("team_id"), agentId = try query.uuid("agent_id")
-        var subject: (kind: ServiceLevelRollup.SubjectKind, id: UUID)?
+        var subject: (kind: DailyRollup.Subject, id: UUID)?
         switch (teamId, agentId) {
         case (nil, nil): subject = nil
         case (let teamId?, nil): subject = (.team, teamId)

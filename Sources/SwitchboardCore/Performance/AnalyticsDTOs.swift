@@ -124,6 +124,8 @@ struct ServiceLevelReportDTO: Encodable, Sendable {
     let groupBy: String
     let teamId: UUID?
     let agentId: UUID?
+    /// The team's or agent's name, with `team_id` or `agent_id`.
+    let name: String?
     let thresholdSeconds: Int
     let targetPercent: Double
     /// The groups below added up.

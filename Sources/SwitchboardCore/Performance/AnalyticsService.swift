@@ -58,7 +58,7 @@ struct AnalyticsService: Sendable {
 
     /// The service level of the range by day, team or agent, read against the tenant's current threshold and
     /// target. With `subject` (a team or an agent), the days are that subject's.
-    func serviceLevel(groupedBy grouping: ServiceLevelGrouping, subject: (kind: ServiceLevelRollup.SubjectKind, id: UUID)?,
+    func serviceLevel(groupedBy grouping: ServiceLevelGrouping, subject: (kind: DailyRollup.Subject, id: UUID)?,
                       in range: DayRange) async throws -> ServiceLevelReportDTO {
         let target = SettingsSchema.serviceLevelTarget(
             from: try await SettingsService.effectiveSettings(scope: scope, on: store.db))
@@ -66,23 +66,26 @@ struct AnalyticsService: Sendable {
         switch subject?.kind {
         case .team?: subjectName = try await scope.find(Team.self, subject!.id, on: store.db).name
         case .agent?: subjectName = try await scope.find(SectorAgent.self, subject!.id, on: store.db).name
-        case .tenant?, nil: break
+        case nil: break
         }
-        let kind: ServiceLevelRollup.SubjectKind = switch grouping {
-        case .day: subject?.kind ?? .tenant
+        // The rows to read: the tenant's days, or a team's or an agent's daily rows.
+        let source: DailyRollup.Subject? = switch grouping {
+        case .day: subject?.kind
         case .team: .team
         case .agent: .agent
         }
-        var query = scope.select(from: ServiceLevelRollup.table, on: store.db)
-            .columns("subject_id", "date", "answered", "abandoned", "total_wait_seconds", "wait_histogram")
-            .where("subject_kind", .equal, kind.rawValue)
+        var query = scope.select(from: source?.table ?? ServiceLevelRollup.table, on: store.db)
+            .columns("date", "answered", "abandoned", "total_wait_seconds", "wait_histogram")
             .where("date", .greaterThanOrEqual, range.from.description)
             .where("date", .lessThanOrEqual, range.to.description)
-        if let subject { query = query.where("subject_id", .equal, subject.id) }
+        if let source { query = query.column(SQLAlias(SQLColumn(source.rawValue), as: SQLIdentifier("subject_id"))) }
+        if let subject { query = query.where(SQLIdentifier(subject.kind.rawValue), .equal, subject.id) }
         var byGroup: [String: WaitCounts] = [:]
         for row in try await query.all() {
+            let waits = try ServiceLevelRollup.decodeWaits(row)
+            guard waits.offered > 0 else { continue }  // a day of completions only, with no wait counted yet
             let group: String = grouping == .day ? try row.decode("date") : (try row.decode(column: "subject_id", as: UUID.self)).uuidString
-            byGroup[group, default: .zero].add(try ServiceLevelRollup.decode(row))
+            byGroup[group, default: .zero].add(waits)
         }
         var names: [UUID: String] = [:]
         let ids = byGroup.keys.compactMap(UUID.init(uuidString:))
@@ -97,7 +100,7 @@ struct AnalyticsService: Sendable {
                 date: grouping == .day ? key : nil,
                 teamId: grouping == .team ? id : nil,
                 agentId: grouping == .agent ? id : nil,
-                name: grouping == .day ? nil : id.flatMap { names[$0] } ?? subjectName,
+                name: grouping == .day ? nil : id.flatMap { names[$0] },
                 figures: ServiceLevelFiguresDTO(counts, target))
         }.sorted { lhs, rhs in
             if let a = lhs.date, let b = rhs.date { return a < b }
@@ -107,7 +110,7 @@ struct AnalyticsService: Sendable {
         return ServiceLevelReportDTO(
             from: range.from.description, to: range.to.description, groupBy: grouping.rawValue,
             teamId: subject?.kind == .team ? subject?.id : nil, agentId: subject?.kind == .agent ? subject?.id : nil,
-            thresholdSeconds: target.thresholdSeconds, targetPercent: target.targetPercent,
+            name: subjectName, thresholdSeconds: target.thresholdSeconds, targetPercent: target.targetPercent,
             totals: ServiceLevelFiguresDTO(.combine(byGroup.values), target), groups: groups)
     }
 

@@ -4,7 +4,8 @@ import SQLKit
 
 /// The SQL half of the aggregator: count (tenant, subject, day) groups from calls, either all of them with one
 /// GROUP BY (the first run) or by adding the calls no run has counted yet to the stored rows (every later run),
-/// and upsert them. The same statements run on SQLite and PostgreSQL.
+/// and upsert them. A row holds the completed calls' figures and, for the service level, how long the group's
+/// ended calls waited. The same statements run on SQLite and PostgreSQL.
 enum DailyRollup {
     enum Subject: String, Sendable, CaseIterable {
         case agent = "agent_id"
@@ -24,11 +25,25 @@ enum DailyRollup {
         let day: String
     }
 
+    /// What a daily row holds: the completed calls' counts, and the waits of the calls that ended.
+    struct Figures: Sendable, Equatable {
+        var counts: DailyCounts
+        var waits: WaitCounts
+
+        static let zero = Figures(counts: .zero, waits: .zero)
+
+        static func combine(_ parts: some Sequence<Figures>) -> Figures {
+            let parts = Array(parts)
+            return Figures(counts: .combine(parts.map(\.counts)), waits: .combine(parts.map(\.waits)))
+        }
+    }
+
     struct Row: Sendable {
         let group: Group
-        let counts: DailyCounts
-        /// How long the group's calls waited to be answered (filled by the full recount only).
-        var waits = WaitCounts.zero
+        let figures: Figures
+
+        var counts: DailyCounts { figures.counts }
+        var waits: WaitCounts { figures.waits }
     }
 
     /// A call that has ended (completed or cancelled) as the daily rows count it.
@@ -82,7 +97,7 @@ enum DailyRollup {
             Row(
                 group: Group(clientId: try row.decode("client_id"), subjectId: try row.decode("subject_id"),
                              day: try row.decode("call_day")),
-                counts: DailyCounts(
+                figures: Figures(counts: DailyCounts(
                     callsHandled: try row.decode("handled"),
                     callsSuccessful: try row.decode("successful"),
                     callsFailed: try row.decode("failed"),
@@ -90,10 +105,22 @@ enum DailyRollup {
                     avgSatisfaction: try row.decode(column: "avg_satisfaction", as: Double?.self),
                     satisfactionCount: try row.decode("rated"),
                     avgHandlingTime: try row.decode(column: "avg_handling_time", as: Double?.self) ?? 0
-                ),
-                waits: try ServiceLevelRollup.answeredWaits(row, answered: try row.decode("handled"))
+                ), waits: try ServiceLevelRollup.answeredWaits(row, answered: try row.decode("handled")))
             )
         }
+    }
+
+    /// The full recount's rows with the cancelled calls' waits added: a cancelled call counts for its team, and
+    /// for its agent once answered. Pure.
+    static func adding(_ cancelled: [ServiceLevelRollup.CancelledGroup], to rows: [Row], for subject: Subject) -> [Row] {
+        var byGroup: [Group: Figures] = Dictionary(uniqueKeysWithValues: rows.map { ($0.group, $0.figures) })
+        for cancelledGroup in cancelled {
+            let subjectId = subject == .agent ? cancelledGroup.agentId : cancelledGroup.teamId
+            guard let subjectId else { continue }
+            let group = Group(clientId: cancelledGroup.clientId, subjectId: subjectId, day: cancelledGroup.day)
+            byGroup[group, default: .zero].waits.add(cancelledGroup.waits)
+        }
+        return byGroup.map { Row(group: $0.key, figures: $0.value) }
     }
 
     /// The incremental run's first step: marks the completions after `cutoff` that no run has counted and returns
@@ -139,29 +166,31 @@ enum DailyRollup {
         )
     }
 
-    /// The new completions' figures per group of `subject`. Pure.
-    static func additions(_ calls: [CountedCall], for subject: Subject) -> [Group: DailyCounts] {
-        var byGroup: [Group: [DailyCounts]] = [:]
+    /// The new calls' figures per group of `subject`. Pure.
+    static func additions(_ calls: [CountedCall], for subject: Subject) -> [Group: Figures] {
+        var byGroup: [Group: [Figures]] = [:]
         for call in calls {
-            guard let subjectId = call.subjectId(subject), let counts = call.counts else { continue }
-            byGroup[Group(clientId: call.clientId, subjectId: subjectId, day: call.day), default: []].append(counts)
+            guard let subjectId = call.subjectId(subject) else { continue }
+            byGroup[Group(clientId: call.clientId, subjectId: subjectId, day: call.day), default: []]
+                .append(Figures(counts: call.counts ?? .zero, waits: call.wait))
         }
-        return byGroup.mapValues { DailyCounts.combine($0) }
+        return byGroup.mapValues { Figures.combine($0) }
     }
 
-    /// The stored rows of these groups, as counts.
-    static func storedCounts(of groups: some Collection<Group>, in subject: Subject,
-                             on sql: any SQLDatabase) async throws -> [Group: DailyCounts] {
+    /// The stored rows of these groups.
+    static func stored(of groups: some Collection<Group>, in subject: Subject,
+                       on sql: any SQLDatabase) async throws -> [Group: Figures] {
         let wanted = Set(groups)
         let days = Array(Set(groups.map(\.day)))
         let ids = Array(Set(groups.map(\.subjectId)))
         // All three key columns constrained, so both databases look the rows up in the unique index.
         let tenants = Array(Set(groups.map(\.clientId)))
-        var stored: [Group: DailyCounts] = [:]
+        var stored: [Group: Figures] = [:]
         for start in stride(from: 0, to: ids.count, by: batchSize) {
             let rows = try await sql.select()
                 .columns("client_id", subject.rawValue, "date", "calls_handled", "calls_successful", "calls_failed",
-                         "calls_resolved", "avg_satisfaction", "satisfaction_count", "avg_handling_time")
+                         "calls_resolved", "avg_satisfaction", "satisfaction_count", "avg_handling_time",
+                         "answered", "abandoned", "total_wait_seconds", "wait_histogram")
                 .from(subject.table)
                 .where("client_id", .in, tenants)
                 .where("date", .in, days)
@@ -171,7 +200,7 @@ enum DailyRollup {
                 let group = Group(clientId: try row.decode("client_id"), subjectId: try row.decode(subject.rawValue),
                                   day: try row.decode("date"))
                 guard wanted.contains(group) else { continue }
-                stored[group] = DailyCounts(
+                stored[group] = Figures(counts: DailyCounts(
                     callsHandled: try row.decode("calls_handled"),
                     callsSuccessful: try row.decode("calls_successful"),
                     callsFailed: try row.decode("calls_failed"),
@@ -179,16 +208,16 @@ enum DailyRollup {
                     avgSatisfaction: try row.decode(column: "avg_satisfaction", as: Double?.self),
                     satisfactionCount: try row.decode("satisfaction_count"),
                     avgHandlingTime: try row.decode("avg_handling_time")
-                )
+                ), waits: try ServiceLevelRollup.decodeWaits(row))
             }
         }
         return stored
     }
 
     /// Stored rows plus the new calls' figures: the rows the incremental run writes. Pure.
-    static func merged(_ additions: [Group: DailyCounts], into stored: [Group: DailyCounts]) -> [Row] {
+    static func merged(_ additions: [Group: Figures], into stored: [Group: Figures]) -> [Row] {
         additions.map { group, added in
-            Row(group: group, counts: stored[group].map { DailyCounts.combine([$0, added]) } ?? added)
+            Row(group: group, figures: stored[group].map { Figures.combine([$0, added]) } ?? added)
         }
     }
 
@@ -198,7 +227,7 @@ enum DailyRollup {
     static func upsert(_ rows: [Row], into subject: Subject, at now: Date, on sql: any SQLDatabase) async throws {
         let columns = ["id", "client_id", subject.rawValue, "date", "calls_handled", "calls_successful", "calls_failed",
                        "calls_resolved", "avg_satisfaction", "satisfaction_count", "avg_handling_time", "success_rate",
-                       "resolution_rate", "updated_at"]
+                       "resolution_rate", "answered", "abandoned", "total_wait_seconds", "wait_histogram", "updated_at"]
         for start in stride(from: 0, to: rows.count, by: batchSize) {
             var insert = sql.insert(into: subject.table).columns(columns)
             for row in rows[start..<min(start + batchSize, rows.count)] {
@@ -207,7 +236,9 @@ enum DailyRollup {
                     SQLBind(UUID()), SQLBind(row.group.clientId), SQLBind(row.group.subjectId), SQLBind(row.group.day),
                     SQLBind(counts.callsHandled), SQLBind(counts.callsSuccessful), SQLBind(counts.callsFailed),
                     SQLBind(counts.callsResolved), SQLBind(counts.avgSatisfaction), SQLBind(counts.satisfactionCount),
-                    SQLBind(counts.avgHandlingTime), SQLBind(counts.successRate), SQLBind(counts.resolutionRate), SQLBind(now),
+                    SQLBind(counts.avgHandlingTime), SQLBind(counts.successRate), SQLBind(counts.resolutionRate),
+                    SQLBind(row.waits.answered), SQLBind(row.waits.abandoned), SQLBind(row.waits.totalWaitSeconds),
+                    SQLBind(row.waits.encodedHistogram), SQLBind(now),
                 ])
             }
             try await insert.onConflict(with: ["client_id", subject.rawValue, "date"]) { update in

@@ -203,7 +203,7 @@ actor PerformanceAggregator {
                 lap("claim")
                 for subject in DailyRollup.Subject.allCases {
                     let additions = DailyRollup.additions(newCalls, for: subject)
-                    let stored = try await DailyRollup.storedCounts(of: additions.keys, in: subject, on: sql)
+                    let stored = try await DailyRollup.stored(of: additions.keys, in: subject, on: sql)
                     let rows = DailyRollup.merged(additions, into: stored)
                     lap("count")
                     try await DailyRollup.upsert(rows, into: subject, at: startedAt, on: sql)
@@ -211,9 +211,9 @@ actor PerformanceAggregator {
                     for row in rows { perTenant[row.group.clientId, default: TenantFigures()].groups += 1 }
                     groups += rows.count
                 }
-                let waits = ServiceLevelRollup.additions(newCalls)
-                let storedWaits = try await ServiceLevelRollup.storedCounts(of: waits.keys, on: sql)
-                let waitRows = ServiceLevelRollup.merged(waits, into: storedWaits)
+                let tenantDays = ServiceLevelRollup.tenantAdditions(newCalls)
+                let storedDays = try await ServiceLevelRollup.stored(of: tenantDays.keys, on: sql)
+                let waitRows = ServiceLevelRollup.merged(tenantDays, into: storedDays)
                 try await ServiceLevelRollup.upsert(waitRows, at: startedAt, on: sql)
                 for key in waitRows.keys { perTenant[key.clientId, default: TenantFigures()].groups += 1 }
                 groups += waitRows.count
@@ -228,18 +228,19 @@ actor PerformanceAggregator {
                 let cutoff = startedAt.addingTimeInterval(-watermarkOverlap)
                 try await DailyRollup.markRecent(after: cutoff, on: sql)
                 lap("claim")
-                var waitRows: [ServiceLevelRollup.Key: WaitCounts] = [:]
+                let cancelled = try await ServiceLevelRollup.recountCancelled(cutoff: cutoff, postgres: store.isPostgres, on: sql)
+                lap("count")
+                var waitRows: [ServiceLevelRollup.TenantDay: WaitCounts] = [:]
                 for subject in DailyRollup.Subject.allCases {
-                    let rows = try await DailyRollup.recountAll(subject, cutoff: cutoff, postgres: store.isPostgres, on: sql)
+                    let completed = try await DailyRollup.recountAll(subject, cutoff: cutoff, postgres: store.isPostgres, on: sql)
+                    let rows = DailyRollup.adding(cancelled, to: completed, for: subject)
                     lap("count")
                     try await DailyRollup.upsert(rows, into: subject, at: startedAt, on: sql)
                     lap("upsert")
                     for row in rows { perTenant[row.group.clientId, default: TenantFigures()].groups += 1 }
                     groups += rows.count
-                    waitRows.merge(ServiceLevelRollup.rows(fromCompleted: rows, subject: subject)) { $0.adding($1) }
+                    if subject == .agent { waitRows = ServiceLevelRollup.tenantDays(agentRows: completed, cancelled: cancelled) }
                 }
-                let cancelled = try await ServiceLevelRollup.recountCancelled(cutoff: cutoff, postgres: store.isPostgres, on: sql)
-                waitRows.merge(cancelled) { $0.adding($1) }
                 try await ServiceLevelRollup.upsert(waitRows, at: startedAt, on: sql)
                 for key in waitRows.keys { perTenant[key.clientId, default: TenantFigures()].groups += 1 }
                 groups += waitRows.count

@@ -1,52 +1,24 @@
 import Foundation
 import SQLKit
 
-/// The service-level half of the aggregator: the waits of ended calls per (tenant, subject, day) in
-/// `service_level_daily`, counted from the same claimed calls as the daily metrics (an incremental run), or on the
-/// first run from the same GROUP BY passes as the daily rows (completed calls) plus one over cancelled calls.
+/// The service-level half of the aggregator. The waits of a team's or an agent's ended calls are columns of its
+/// daily row (`DailyRollup`); the tenant's own day, which also holds calls without a team, is a row of
+/// `service_level_daily`. This holds the SQL both use and the tenant rows.
 enum ServiceLevelRollup {
     static let table = "service_level_daily"
 
-    enum SubjectKind: String, Sendable, CaseIterable {
-        /// Every call of the tenant, with a team or without; its subject id is `tenantSubjectId`.
-        case tenant
-        case team
-        case agent
-    }
-
-    static let tenantSubjectId = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
-
-    struct Key: Hashable, Sendable {
+    struct TenantDay: Hashable, Sendable {
         let clientId: String
-        let kind: SubjectKind
-        let subjectId: UUID
         let day: String
     }
 
-    /// The rows a call adds to: its tenant's, its team's, and, once answered, its agent's. Pure.
-    static func keys(clientId: String, day: String, teamId: UUID?, agentId: UUID?, answered: Bool) -> [Key] {
-        var keys = [Key(clientId: clientId, kind: .tenant, subjectId: tenantSubjectId, day: day)]
-        if let teamId { keys.append(Key(clientId: clientId, kind: .team, subjectId: teamId, day: day)) }
-        if answered, let agentId { keys.append(Key(clientId: clientId, kind: .agent, subjectId: agentId, day: day)) }
-        return keys
-    }
-
-    /// The claimed calls' waits per row. Pure.
-    static func additions(_ calls: [DailyRollup.CountedCall]) -> [Key: WaitCounts] {
-        var byKey: [Key: WaitCounts] = [:]
-        for call in calls {
-            for key in keys(clientId: call.clientId, day: call.day, teamId: call.teamId, agentId: call.agentId,
-                            answered: call.wait.answered > 0) {
-                byKey[key, default: .zero].add(call.wait)
-            }
-        }
-        return byKey
-    }
-
-    static func merged(_ additions: [Key: WaitCounts], into stored: [Key: WaitCounts]) -> [Key: WaitCounts] {
-        additions.reduce(into: [:]) { rows, addition in
-            rows[addition.key] = WaitCounts.combine([stored[addition.key] ?? .zero, addition.value])
-        }
+    /// Cancelled calls of one (tenant, day, team, agent) with their waits, from the full recount.
+    struct CancelledGroup: Sendable {
+        let clientId: String
+        let day: String
+        let teamId: UUID?
+        let agentId: UUID?
+        let waits: WaitCounts
     }
 
     /// The wait in seconds between arrival and assignment. SQLite stores times as seconds since 1970, PostgreSQL
@@ -64,12 +36,10 @@ enum ServiceLevelRollup {
         return "(CAST(\(shifted) AS INTEGER) + (\(shifted) > CAST(\(shifted) AS INTEGER)))"
     }
 
-    /// The answered calls' part of a full recount's group (see `DailyRollup.recountAll`): the buckets of the calls
-    /// that waited at all, listed as text, since most calls wait for nothing and listing only the others keeps
-    /// the one pass over a million calls cheap.
+    /// The answered calls' part of a full recount's group (see `DailyRollup.recountAll`): the total wait, and the
+    /// buckets of the calls that waited at all, listed as text. Most calls wait for nothing, and computing a
+    /// bucket only for the others keeps the pass over a million calls as fast as without these columns.
     static func waitedColumns(postgres: Bool) -> String {
-        // Only calls that waited longer than the tolerance get a bucket, so the arithmetic runs for them alone: on
-        // SQLite this keeps the pass as fast as without these columns.
         let tolerance = WaitCounts.roundingTolerance
         let waited: String
         if postgres {
@@ -93,27 +63,20 @@ enum ServiceLevelRollup {
                    histogram: WaitCounts.histogram(answered: answered, waitedBuckets: try row.decode(column: "waited", as: String?.self)))
     }
 
-    /// The full recount's rows from the daily groups of completed calls: an agent's group is also its tenant's
-    /// (every completed call was answered by an agent). Pure.
-    static func rows(fromCompleted groups: [DailyRollup.Row], subject: DailyRollup.Subject) -> [Key: WaitCounts] {
-        var byKey: [Key: WaitCounts] = [:]
-        for group in groups {
-            let key = group.group
-            switch subject {
-            case .team:
-                byKey[Key(clientId: key.clientId, kind: .team, subjectId: key.subjectId, day: key.day), default: .zero].add(group.waits)
-            case .agent:
-                byKey[Key(clientId: key.clientId, kind: .agent, subjectId: key.subjectId, day: key.day), default: .zero].add(group.waits)
-                byKey[Key(clientId: key.clientId, kind: .tenant, subjectId: tenantSubjectId, day: key.day), default: .zero].add(group.waits)
-            }
-        }
-        return byKey
+    /// The wait columns of a stored daily row (agent, team or tenant).
+    static func decodeWaits(_ row: any SQLRow) throws -> WaitCounts {
+        WaitCounts(
+            answered: try row.decode("answered"),
+            abandoned: try row.decode("abandoned"),
+            totalWaitSeconds: try row.decode("total_wait_seconds"),
+            histogram: try WaitCounts.decodeHistogram(try row.decode("wait_histogram"))
+        )
     }
 
     /// The cancelled calls counted as of `cutoff` (see `DailyRollup.recountAll`), grouped by wait. Few calls are
     /// cancelled; `cancelled_at IS NOT NULL` lets both databases read them from the index that holds only them.
-    static func recountCancelled(cutoff: Date, postgres: Bool, on sql: any SQLDatabase) async throws -> [Key: WaitCounts] {
-        let rows = try await sql.raw("""
+    static func recountCancelled(cutoff: Date, postgres: Bool, on sql: any SQLDatabase) async throws -> [CancelledGroup] {
+        try await sql.raw("""
             SELECT client_id, call_day, team_id, agent_id,
                    CASE WHEN assigned_at IS NULL THEN 1 ELSE 0 END AS abandoned,
                    \(unsafeRaw: bucketExpression(postgres: postgres)) AS wait_bucket,
@@ -123,81 +86,80 @@ enum ServiceLevelRollup {
             WHERE cancelled_at IS NOT NULL AND status = 'cancelled'
               AND (rolled_up OR cancelled_at <= \(bind: cutoff))
             GROUP BY client_id, call_day, team_id, agent_id, abandoned, wait_bucket
-            """).all()
-        var byKey: [Key: WaitCounts] = [:]
-        for row in rows {
+            """).all().map { row in
             let calls: Int = try row.decode("calls")
             let abandoned = try row.decode(column: "abandoned", as: Int.self) == 1
-            let counts: WaitCounts
+            let waits: WaitCounts
             if abandoned {
-                counts = WaitCounts(answered: 0, abandoned: calls, totalWaitSeconds: 0, histogram: [:])
+                waits = WaitCounts(answered: 0, abandoned: calls, totalWaitSeconds: 0, histogram: [:])
             } else {
                 let bucket = min(WaitCounts.longestBucket, max(0, try row.decode(column: "wait_bucket", as: Int.self)))
-                counts = WaitCounts(answered: calls, abandoned: 0,
-                                    totalWaitSeconds: max(0, try row.decode(column: "total_wait", as: Double?.self) ?? 0),
-                                    histogram: [bucket: calls])
+                waits = WaitCounts(answered: calls, abandoned: 0,
+                                   totalWaitSeconds: max(0, try row.decode(column: "total_wait", as: Double?.self) ?? 0),
+                                   histogram: [bucket: calls])
             }
-            for key in keys(clientId: try row.decode("client_id"), day: try row.decode("call_day"),
-                            teamId: try row.decode(column: "team_id", as: UUID?.self),
-                            agentId: try row.decode(column: "agent_id", as: UUID?.self), answered: !abandoned) {
-                byKey[key, default: .zero].add(counts)
-            }
+            return CancelledGroup(
+                clientId: try row.decode("client_id"), day: try row.decode("call_day"),
+                teamId: try row.decode(column: "team_id", as: UUID?.self),
+                agentId: abandoned ? nil : try row.decode(column: "agent_id", as: UUID?.self), waits: waits)
         }
-        return byKey
     }
 
-    static func decode(_ row: any SQLRow) throws -> WaitCounts {
-        WaitCounts(
-            answered: try row.decode("answered"),
-            abandoned: try row.decode("abandoned"),
-            totalWaitSeconds: try row.decode("total_wait_seconds"),
-            histogram: try WaitCounts.decodeHistogram(try row.decode("wait_histogram"))
-        )
+    // MARK: The tenant's days
+
+    /// The claimed calls' waits per tenant and day. Pure.
+    static func tenantAdditions(_ calls: [DailyRollup.CountedCall]) -> [TenantDay: WaitCounts] {
+        calls.reduce(into: [:]) { days, call in
+            days[TenantDay(clientId: call.clientId, day: call.day), default: .zero].add(call.wait)
+        }
     }
 
-    static func storedCounts(of keys: some Collection<Key>, on sql: any SQLDatabase) async throws -> [Key: WaitCounts] {
-        let wanted = Set(keys)
-        let tenants = Array(Set(keys.map(\.clientId)))
-        let days = Array(Set(keys.map(\.day)))
-        let ids = Array(Set(keys.map(\.subjectId)))
-        var stored: [Key: WaitCounts] = [:]
-        for start in stride(from: 0, to: ids.count, by: DailyRollup.batchSize) {
-            // Every column of the unique index constrained, so both databases look each row up in it.
-            let rows = try await sql.select()
-                .columns("client_id", "subject_kind", "subject_id", "date", "answered", "abandoned",
-                         "total_wait_seconds", "wait_histogram")
-                .from(table)
-                .where("client_id", .in, tenants)
-                .where("subject_kind", .in, Array(Set(keys.map(\.kind.rawValue))))
-                .where("date", .in, days)
-                .where("subject_id", .in, Array(ids[start..<min(start + DailyRollup.batchSize, ids.count)]))
-                .all()
-            for row in rows {
-                guard let kind = SubjectKind(rawValue: try row.decode("subject_kind")) else { continue }
-                let key = Key(clientId: try row.decode("client_id"), kind: kind, subjectId: try row.decode("subject_id"),
-                              day: try row.decode("date"))
-                if wanted.contains(key) { stored[key] = try decode(row) }
-            }
+    /// The full recount's tenant days: every completed call was answered by an agent, so the agents' rows add up
+    /// to the tenant's answered calls; cancelled calls are added whatever their team. Pure.
+    static func tenantDays(agentRows: [DailyRollup.Row], cancelled: [CancelledGroup]) -> [TenantDay: WaitCounts] {
+        var days: [TenantDay: WaitCounts] = [:]
+        for row in agentRows { days[TenantDay(clientId: row.group.clientId, day: row.group.day), default: .zero].add(row.waits) }
+        for group in cancelled { days[TenantDay(clientId: group.clientId, day: group.day), default: .zero].add(group.waits) }
+        return days
+    }
+
+    static func stored(of days: some Collection<TenantDay>, on sql: any SQLDatabase) async throws -> [TenantDay: WaitCounts] {
+        guard !days.isEmpty else { return [:] }
+        let wanted = Set(days)
+        let rows = try await sql.select()
+            .columns("client_id", "date", "answered", "abandoned", "total_wait_seconds", "wait_histogram")
+            .from(table)
+            .where("client_id", .in, Array(Set(days.map(\.clientId))))
+            .where("date", .in, Array(Set(days.map(\.day))))
+            .all()
+        var stored: [TenantDay: WaitCounts] = [:]
+        for row in rows {
+            let day = TenantDay(clientId: try row.decode("client_id"), day: try row.decode("date"))
+            if wanted.contains(day) { stored[day] = try decodeWaits(row) }
         }
         return stored
     }
 
-    static func upsert(_ rows: [Key: WaitCounts], at now: Date, on sql: any SQLDatabase) async throws {
-        let columns = ["id", "client_id", "subject_kind", "subject_id", "date", "answered", "abandoned",
-                       "total_wait_seconds", "wait_histogram", "updated_at"]
+    static func merged(_ additions: [TenantDay: WaitCounts], into stored: [TenantDay: WaitCounts]) -> [TenantDay: WaitCounts] {
+        additions.reduce(into: [:]) { rows, addition in
+            rows[addition.key] = (stored[addition.key] ?? .zero).adding(addition.value)
+        }
+    }
+
+    static func upsert(_ rows: [TenantDay: WaitCounts], at now: Date, on sql: any SQLDatabase) async throws {
+        let columns = ["id", "client_id", "date", "answered", "abandoned", "total_wait_seconds", "wait_histogram", "updated_at"]
         let all = Array(rows)
         for start in stride(from: 0, to: all.count, by: DailyRollup.batchSize) {
             var insert = sql.insert(into: table).columns(columns)
-            for (key, counts) in all[start..<min(start + DailyRollup.batchSize, all.count)] {
+            for (day, waits) in all[start..<min(start + DailyRollup.batchSize, all.count)] {
                 insert = insert.values([
-                    SQLBind(UUID()), SQLBind(key.clientId), SQLBind(key.kind.rawValue), SQLBind(key.subjectId),
-                    SQLBind(key.day), SQLBind(counts.answered), SQLBind(counts.abandoned),
-                    SQLBind(counts.totalWaitSeconds), SQLBind(counts.encodedHistogram), SQLBind(now),
+                    SQLBind(UUID()), SQLBind(day.clientId), SQLBind(day.day), SQLBind(waits.answered),
+                    SQLBind(waits.abandoned), SQLBind(waits.totalWaitSeconds), SQLBind(waits.encodedHistogram), SQLBind(now),
                 ])
             }
-            try await insert.onConflict(with: ["client_id", "subject_kind", "date", "subject_id"]) { update in
+            try await insert.onConflict(with: ["client_id", "date"]) { update in
                 var update = update
-                for column in columns.dropFirst(5) { update = update.set(excludedValueOf: column) }
+                for column in columns.dropFirst(3) { update = update.set(excludedValueOf: column) }
                 return update
             }.run()
         }

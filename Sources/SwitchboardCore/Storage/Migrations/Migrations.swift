@@ -17,7 +17,7 @@ enum SwitchboardMigrations {
         AddAuditOccurrences(),
         AddCallRollupMark(),
         AddCallsCreatedIndex(),
-        CreateServiceLevelDaily(),
+        AddServiceLevelFigures(),
         AddAgentExternalId(),
     ]
 }
