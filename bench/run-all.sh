@@ -60,6 +60,7 @@ say "| database | request | req/s | p50 ms | p99 ms | % of ceiling |"
 say "|---|---|---:|---:|---:|---:|"
 
 rss_lines=()
+bulk_lines=()
 for database in sqlite postgresql; do
   workdir=$(mktemp -d)
   export SWITCHBOARD_JWT_SECRET="bench-secret-bench-secret-bench-secret-000" SWITCHBOARD_RATE_LIMIT=off LOG_LEVEL=warning
@@ -107,6 +108,13 @@ for database in sqlite postgresql; do
   read -r rps p50 p99 <<<"$(wrk_run "$api/calls" bench/load/create_complete.lua)"
   say "| $database | \`POST /api/calls\` + \`POST /api/calls/:id/complete\`, alternating | $rps | $p50 | $p99 | $(python3 -c "print(f'{100*$rps/$ceiling:.0f}%')") |"
   [ $database = sqlite ] && target "create + complete alternating, SQLite" "≥ 3,000 operations/s" "$rps operations/s" "$(at_least "$rps" 3000)"
+  # A 5,000-agent import in one request (JSON, 0.6 MB), then the same file again: every row an update.
+  python3 -c 'import json, sys; print(json.dumps({"agents": [{"external_id": f"hr-{i:05}", "name": f"Imported Agent {i}", "sector": f"s{i % 7}", "capabilities": ["french", "billing"], "max_concurrent": 5, "priority": 1 + i % 10} for i in range(5000)]}))' >"$workdir/agents.json"
+  for pass in "creates 5,000" "updates 5,000"; do
+    seconds=$(curl -sf -o /dev/null -w '%{time_total}' "${H[@]}" --data-binary @"$workdir/agents.json" "$api/agents/bulk" || echo failed)
+    bulk_lines+=("| $database | $pass | $seconds s |")
+    [ $database = sqlite ] && [ "$pass" = "creates 5,000" ] && target "5,000 agents in one bulk request, SQLite" "≤ 2 s" "$seconds s" "$(at_most "${seconds/failed/99}" 2)"
+  done
   kill $server; wait $server 2>/dev/null || true
 
   # Memory with 10k and 100k agents in one sector pool, after a route has loaded the pool into the cache.
@@ -130,6 +138,13 @@ for database in sqlite postgresql; do
   done
   rm -rf "$workdir"
 done
+
+say ""
+say "## Bulk import: \`POST /api/agents/bulk\` with 5,000 rows (one request, curl's total time)"
+say ""
+say "| database | request | time |"
+say "|---|---|---:|"
+for line in "${bulk_lines[@]}"; do say "$line"; done
 
 say ""
 say "## Memory (RSS) with large sector pools"

@@ -2,9 +2,10 @@
 import { session } from "./session.js";
 
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, rowErrors = null) {
     super(message);
     this.status = status;
+    this.rowErrors = rowErrors;
   }
 }
 
@@ -48,6 +49,26 @@ export async function getAll(path) {
     offset += page.data.length;
     if (page.data.length === 0 || offset >= page.meta.total) return items;
   }
+}
+
+/// Sends a CSV file to a bulk route. A refused file throws an ApiError carrying every bad row (`rowErrors`).
+export async function uploadCSV(path, text) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method: "POST", body: text,
+      headers: { Authorization: `Bearer ${session.token() ?? ""}`, "Content-Type": "text/csv; charset=utf-8" },
+    });
+  } catch {
+    throw new ApiError(0, "The server cannot be reached. Check your connection and try again.");
+  }
+  let json = null;
+  try { json = await response.json(); } catch { /* not JSON */ }
+  if (response.status === 401) onUnauthorized(json?.error ?? "Your token is missing, invalid or expired.");
+  if (!json || json.success !== true) {
+    throw new ApiError(response.status, json?.error ?? `The server answered ${response.status}.`, json?.row_errors ?? null);
+  }
+  return json.data;
 }
 
 /// Saves an export (CSV) as a file: fetched with the token (a plain link could not send it), then handed to the

@@ -133,6 +133,16 @@ def test_manager_day(server, browser):
     member_form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     rows = wait_all(browser, "[data-test=member-row]")
     assert "Rosa Diaz" in rows[0].text
+    # Members from a CSV file: Rosa's row updates her, the other adds a member.
+    members_csv = os.path.join(tempfile.mkdtemp(prefix="switchboard-import-"), "members.csv")
+    with open(members_csv, "w", encoding="utf-8") as handle:
+        handle.write('email,name,role\nrosa@demo.example,"Diaz, Rosa",lead\njake@demo.example,Jake Peralta,member\n')
+    importer = wait(browser, "[data-test=import-csv]")
+    importer.find_element(By.CSS_SELECTOR, "[data-test=import-file]").send_keys(members_csv)
+    importer.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert "1 updated" in wait(browser, "[data-test=import-summary]").text
+    WebDriverWait(browser, 15).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-test=member-row]")) == 2)
+    assert any("Diaz, Rosa" in row.text for row in browser.find_elements(By.CSS_SELECTOR, "[data-test=member-row]"))
     shot(browser, "02-team-members")
 
     # Assign an agent of the team's sector.
@@ -187,6 +197,27 @@ def test_manager_day(server, browser):
     assert agents[0].find_element(By.CSS_SELECTOR, "[data-test=load]")
     assert browser.find_elements(By.CSS_SELECTOR, "[data-test=create-agent]")
     shot(browser, "07-agents")
+
+    # Import agents from a CSV: a file with a bad row is refused with the row's line; the valid rows can go in.
+    upload = os.path.join(tempfile.mkdtemp(prefix="switchboard-import-"), "agents.csv")
+    with open(upload, "w", encoding="utf-8") as handle:
+        handle.write('external_id,name,sector,priority,capabilities\n'
+                     'hr-1,"Łukasz Wróbel, Jr.",billing,7,french;polish\n'
+                     'hr-2,Zoë,billing,eleven,\n')
+    browser.find_element(By.CSS_SELECTOR, "[data-test=show-import]").click()
+    importer = wait(browser, "[data-test=import-csv]")
+    importer.find_element(By.CSS_SELECTOR, "[data-test=import-file]").send_keys(upload)
+    importer.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    bad_rows = wait_all(browser, "[data-test=import-row-error]")
+    assert "3" in bad_rows[0].text and "priority" in bad_rows[0].text, bad_rows[0].text
+    assert "nothing was written" in browser.find_element(By.CSS_SELECTOR, "[data-test=import-error]").text
+    shot(browser, "07b-agents-import-refused")
+    importer.find_element(By.CSS_SELECTOR, "[data-test=import-partial]").click()
+    importer.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    summary = wait(browser, "[data-test=import-summary]").text
+    assert "1 created" in summary, summary
+    WebDriverWait(browser, 15).until(
+        lambda d: any("Łukasz Wróbel, Jr." in row.text for row in d.find_elements(By.CSS_SELECTOR, "[data-test=agent-row]")))
 
     # A narrow screen keeps everything reachable without sideways scrolling of the page.
     browser.set_window_size(390, 844)

@@ -1,5 +1,6 @@
 // The agent catalogue with live load; admins create and edit agents.
 import { getAll, post, put } from "../api.js";
+import { csvImporter } from "../importer.js";
 import { session } from "../session.js";
 import { attempt, empty, field, h, loadBar, loading, mount, percent, seconds, select, statusPill, table } from "../ui.js";
 
@@ -8,8 +9,19 @@ export async function renderAgents(query) {
   const status = query.get("status") ?? "";
   const list = h("div", {}, loading("Loading agents…"));
   const editor = h("div", {});
-  mount(h("div", { class: "toolbar" }, h("h1", {}, "Agents"), h("div", { class: "spacer" }), filters(sector, status)),
-    session.isAdmin() ? agentForm(null, editor) : null, editor, list);
+  const importer = h("div", {});
+  const importButton = session.isAdmin() ? h("button", {
+    type: "button", dataset: { test: "show-import" },
+    onclick: () => {
+      importer.replaceChildren(importer.childElementCount ? "" : csvImporter({
+        title: "Import agents from CSV", path: "/api/agents/bulk",
+        columns: ["external_id", "name", "sector", "priority", "max_concurrent", "capabilities", "status"],
+        onImported: () => setTimeout(() => window.dispatchEvent(new HashChangeEvent("hashchange")), 1500),
+      }));
+    },
+  }, "Import CSV") : null;
+  mount(h("div", { class: "toolbar" }, h("h1", {}, "Agents"), h("div", { class: "spacer" }), filters(sector, status), importButton),
+    importer, session.isAdmin() ? agentForm(null, editor) : null, editor, list);
   const params = new URLSearchParams();
   if (sector) params.set("sector", sector);
   if (status) params.set("status", status);

@@ -1,6 +1,7 @@
 // One team: members, their agent assignments, performance charts and the team's own settings.
 import { del, get, getAll, post, put } from "../api.js";
 import { chart } from "../charts.js";
+import { csvImporter } from "../importer.js";
 import { session } from "../session.js";
 import {
   attempt, daysAgo, empty, field, h, loadBar, loading, mount, number, percent, seconds, select, serviceLevelBadge, statusPill, table, today,
@@ -50,6 +51,10 @@ function membersTab(team, body) {
   });
   body.replaceChildren(
     session.canWrite() ? addMemberForm(team) : null,
+    session.canWrite() ? csvImporter({
+      title: "Import members from CSV", path: `/api/teams/${team.id}/members/bulk`, columns: ["email", "name", "role"],
+      onImported: () => setTimeout(reload, 1500),
+    }) : null,
     team.members.length === 0 ? empty("No members yet.") :
       h("div", { class: "card" }, table(["Name", "Email", "Role", "Status", { label: "Agents", num: true }, ""], rows, { test: "members" })));
 }
