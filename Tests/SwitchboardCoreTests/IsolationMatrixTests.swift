@@ -46,6 +46,7 @@ struct IsolationMatrixTests {
             let substitutions = [
                 "{team_id}": b.team.uuidString, "{member_id}": b.member.uuidString, "{agent_id}": b.agent.uuidString,
                 "{call_id}": b.call.uuidString, "{channel_id}": b.channel.uuidString,
+                "{suggestion_id}": "assign_agent.\(b.team).\(b.agent)",
             ]
             let bodies: [String: String] = [
                 "PUT /api/teams/{team_id}": #"{"name":"pwned"}"#,

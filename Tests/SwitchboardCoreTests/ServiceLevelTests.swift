@@ -3,6 +3,34 @@ import Testing
 import Vapor
 @testable import SwitchboardCore
 
+/// An ended call written straight into the calls table: arrived on `day`, answered after `wait` seconds
+/// (nil: abandoned while queued), then completed or cancelled at `endedAt`.
+func insertEndedCall(
+    _ app: Application, clientId: String, teamId: UUID?, agentId: UUID?, day: Day, wait: Double?,
+    cancelled: Bool = false, endedAt: Date = Date(), outcome: CallOutcome = .successful, seconds: Double = 60
+) async throws {
+    let call = TenantScope(clientId: clientId).owned(Call())
+    call.teamId = teamId
+    call.agentId = wait == nil ? nil : agentId
+    call.sector = "billing"
+    call.capabilities = []
+    call.channel = .voice
+    call.createdAt = day.startDate.addingTimeInterval(3600 + 0.123456)
+    call.assignedAt = wait.map { call.createdAt.addingTimeInterval($0) }
+    call.callDay = day.description
+    if cancelled {
+        call.status = .cancelled
+        call.cancelledAt = endedAt
+    } else {
+        call.status = .completed
+        call.outcome = outcome
+        call.resolved = true
+        call.handlingTimeSeconds = seconds
+        call.completedAt = endedAt
+    }
+    try await call.create(on: app.db)
+}
+
 @Suite("Service levels")
 struct ServiceLevelTests {
     @Test func waitCountsGiveExactFigures() {
@@ -22,34 +50,6 @@ struct ServiceLevelTests {
         #expect((try? WaitCounts.decodeHistogram(counts.encodedHistogram)) == counts.histogram)
         #expect(WaitCounts.zero.serviceLevelPercent(thresholdSeconds: 20) == nil)
         #expect(WaitCounts.zero.waitPercentile(0.9) == nil)
-    }
-
-    /// An ended call written straight into the calls table: arrived on `day`, answered after `wait` seconds
-    /// (nil: abandoned while queued), then completed or cancelled at `endedAt`.
-    func insertEndedCall(
-        _ app: Application, clientId: String, teamId: UUID?, agentId: UUID?, day: Day, wait: Double?,
-        cancelled: Bool = false, endedAt: Date = Date()
-    ) async throws {
-        let call = TenantScope(clientId: clientId).owned(Call())
-        call.teamId = teamId
-        call.agentId = wait == nil ? nil : agentId
-        call.sector = "billing"
-        call.capabilities = []
-        call.channel = .voice
-        call.createdAt = day.startDate.addingTimeInterval(3600 + 0.123456)
-        call.assignedAt = wait.map { call.createdAt.addingTimeInterval($0) }
-        call.callDay = day.description
-        if cancelled {
-            call.status = .cancelled
-            call.cancelledAt = endedAt
-        } else {
-            call.status = .completed
-            call.outcome = .successful
-            call.resolved = true
-            call.handlingTimeSeconds = 60
-            call.completedAt = endedAt
-        }
-        try await call.create(on: app.db)
     }
 
     func report(_ client: APIClient, _ query: String) async throws -> JSONValue {

@@ -7,12 +7,15 @@ export async function renderTeams(query) {
   const sector = query.get("sector") ?? "";
   const status = query.get("status") ?? "active";
   const list = h("div", {}, loading("Loading teams…"));
+  const suggestions = session.canWrite() ? h("div", {}) : null;
   mount(
     h("div", { class: "toolbar" },
       h("h1", {}, "Teams"), h("div", { class: "spacer" }),
       filters(sector, status)),
+    suggestions,
     session.canWrite() ? createForm() : null,
     list);
+  if (suggestions) showSuggestions(suggestions);
 
   const params = new URLSearchParams();
   if (sector) params.set("sector", sector);
@@ -72,6 +75,41 @@ async function todaysFigures(teamIds) {
     for (const row of rows ?? []) figures.set(row.team_id, row.totals);
   }
   return figures;
+}
+
+/// Moves the figures suggest (managers and admins), each with its evidence, expected effect and an Apply button.
+async function showSuggestions(box) {
+  const items = await attempt(() => get("/api/teams/suggestions"));
+  if (!items) return;
+  const status = h("div", { class: "form-ok", dataset: { test: "suggestion-status" }, "aria-live": "polite" });
+  box.replaceChildren(h("div", { class: "card", dataset: { test: "suggestions" } },
+    h("h2", {}, "Suggestions"),
+    items.length === 0
+      ? h("p", { class: "muted", dataset: { test: "no-suggestions" } },
+        "No moves to suggest right now: no team that missed its service level has an agent of its sector with time to spare "
+        + "and a record as good as the team's, and no team's success rate fell sharply this week.")
+      : items.map(item => suggestionRow(item, status)),
+    status));
+}
+
+function suggestionRow(item, status) {
+  const error = h("div", { class: "form-error" });
+  const apply = h("button", { type: "button", class: "primary", dataset: { test: "apply-suggestion" } },
+    item.kind === "assign_agent" ? `Assign ${item.agent_name}` : `Take ${item.agent_name} off`);
+  apply.addEventListener("click", async () => {
+    apply.disabled = true;
+    const done = await attempt(() => post(`/api/teams/suggestions/${encodeURIComponent(item.id)}/apply`), error);
+    if (done) {
+      status.textContent = `Done: ${done.summary.split(":")[0]}.`;
+      setTimeout(() => window.dispatchEvent(new HashChangeEvent("hashchange")), 1500);
+    } else {
+      apply.disabled = false;
+    }
+  });
+  return h("div", { class: "suggestion", dataset: { test: "suggestion", kind: item.kind } },
+    h("p", {}, item.summary),
+    h("p", { class: "muted small" }, "Expected: ", item.expected_effect.summary),
+    apply, error);
 }
 
 /// Each team's service level over the last 7 days, and the tenant's target, in one request.

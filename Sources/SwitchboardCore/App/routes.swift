@@ -11,7 +11,9 @@ func routes(_ app: Application) throws {
     api = api.grouped(ReadOnlyForViewers())
     let admin = api.grouped(RoleGuard(minimum: .admin))
 
-    TeamsController().routes(api)
+    let teams = TeamsController()
+    teams.routes(api)
+    teams.suggestionRoutes(api.grouped(RoleGuard(minimum: .manager)))
     let bulk = BulkController()
     bulk.routes(api)
     bulk.adminRoutes(admin)

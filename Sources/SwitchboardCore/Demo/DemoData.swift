@@ -13,6 +13,11 @@ enum DemoData {
         let sector: String
         let description: String
         let members: [(name: String, email: String, role: MemberRole)]
+        /// The sector's agents the team's members get (all of them when nil).
+        var agentNames: Set<String>? = nil
+        /// The share of the team's past calls that queued: Billing Americas is short of people, so its service
+        /// level misses the target and the teams page has a suggestion to show.
+        var queuePressure = 0.15
     }
 
     private static let agentsBySector: [String: [(name: String, priority: Int, capabilities: [String], capacity: Int, success: Double)]] = [
@@ -27,9 +32,11 @@ enum DemoData {
     private static let teams: [TeamPlan] = [
         TeamPlan(name: "Billing Europe", sector: "billing", description: "Invoices, refunds and payment plans for EU customers",
                  members: [("Léa Martin", "lea@demo.example", .lead), ("Tom Becker", "tom@demo.example", .member),
-                           ("Sofia Rossi", "sofia@demo.example", .member)]),
+                           ("Sofia Rossi", "sofia@demo.example", .member)],
+                 agentNames: ["Ada", "Bruno", "Chloé", "Dmitri"], queuePressure: 0.2),
         TeamPlan(name: "Billing Americas", sector: "billing", description: "Billing questions from the Americas",
-                 members: [("Diego Alvarez", "diego@demo.example", .lead), ("Ana Souza", "ana@demo.example", .member)]),
+                 members: [("Diego Alvarez", "diego@demo.example", .lead), ("Ana Souza", "ana@demo.example", .member)],
+                 agentNames: ["Esme", "Farid"], queuePressure: 0.45),
         TeamPlan(name: "Tech Support", sector: "support", description: "Hardware and software troubleshooting",
                  members: [("Priya Nair", "priya@demo.example", .supervisor), ("Ben Okafor", "ben@demo.example", .member),
                            ("Mia Larsen", "mia@demo.example", .member)]),
@@ -46,6 +53,7 @@ enum DemoData {
         try await store.write { db in
             var generator = SystemRandomNumberGenerator()
             var agentIdsBySector: [String: [UUID]] = [:]
+            var agentIdsByName: [String: UUID] = [:]
             for (sector, agents) in agentsBySector.sorted(by: { $0.key < $1.key }) {
                 for plan in agents {
                     let agent = scope.owned(AgentFields(
@@ -54,12 +62,14 @@ enum DemoData {
                     ).makeModel())
                     try await agent.create(on: db)
                     agentIdsBySector[sector, default: []].append(agent.id!)
+                    agentIdsByName[plan.name] = agent.id!
                 }
             }
             for plan in teams {
                 let team = scope.owned(Team(name: plan.name, sector: plan.sector, description: plan.description))
                 try await team.create(on: db)
                 let sectorAgents = agentIdsBySector[plan.sector] ?? []
+                let teamAgents = plan.agentNames.map { names in names.sorted().compactMap { agentIdsByName[$0] } } ?? sectorAgents
                 for (index, person) in plan.members.enumerated() {
                     let member = scope.owned(TeamMember())
                     member.$team.id = team.id!
@@ -68,7 +78,7 @@ enum DemoData {
                     member.role = person.role
                     member.status = .active
                     try await member.create(on: db)
-                    for agentId in sectorAgents.enumerated().filter({ $0.offset % plan.members.count == index }).map(\.element) {
+                    for agentId in teamAgents.enumerated().filter({ $0.offset % plan.members.count == index }).map(\.element) {
                         let assignment = scope.owned(TeamAgentAssignment())
                         assignment.$team.id = team.id!
                         assignment.$member.id = member.id!
@@ -76,7 +86,8 @@ enum DemoData {
                         try await assignment.create(on: db)
                     }
                 }
-                try await insertHistory(for: team, agents: sectorAgents, days: historyDays, generator: &generator, on: db)
+                try await insertHistory(for: team, agents: sectorAgents, queuePressure: plan.queuePressure, days: historyDays,
+                                        generator: &generator, on: db)
             }
         }
         _ = await app.aggregator.runNow()
@@ -84,11 +95,10 @@ enum DemoData {
     }
 
     private static func insertHistory(
-        for team: Team, agents: [UUID], days: Int, generator: inout SystemRandomNumberGenerator, on db: any Database
+        for team: Team, agents: [UUID], queuePressure: Double, days: Int, generator: inout SystemRandomNumberGenerator,
+        on db: any Database
     ) async throws {
         let today = Day(containing: Date())
-        // Some teams are busier than others, so their service levels differ: the share of calls that queued.
-        let queuePressure = Double.random(in: 0.05...0.45, using: &generator)
         for offset in (1...days).reversed() {
             let day = today.adding(days: -offset)
             for _ in 0..<Int.random(in: 25...60, using: &generator) {

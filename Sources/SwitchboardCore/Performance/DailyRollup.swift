@@ -162,7 +162,9 @@ enum DailyRollup {
             teamId: try row.decode(column: "team_id", as: UUID?.self),
             day: try row.decode("call_day"),
             counts: counts,
-            wait: assignedAt.map { .answered(afterWaiting: $0.timeIntervalSince(createdAt)) } ?? .oneAbandoned
+            // A completed call was answered even if no assignment time was stored (rows written by hand).
+            wait: assignedAt.map { .answered(afterWaiting: $0.timeIntervalSince(createdAt)) }
+                ?? (counts == nil ? .oneAbandoned : .answered(afterWaiting: 0))
         )
     }
 
@@ -200,18 +202,23 @@ enum DailyRollup {
                 let group = Group(clientId: try row.decode("client_id"), subjectId: try row.decode(subject.rawValue),
                                   day: try row.decode("date"))
                 guard wanted.contains(group) else { continue }
-                stored[group] = Figures(counts: DailyCounts(
-                    callsHandled: try row.decode("calls_handled"),
-                    callsSuccessful: try row.decode("calls_successful"),
-                    callsFailed: try row.decode("calls_failed"),
-                    callsResolved: try row.decode("calls_resolved"),
-                    avgSatisfaction: try row.decode(column: "avg_satisfaction", as: Double?.self),
-                    satisfactionCount: try row.decode("satisfaction_count"),
-                    avgHandlingTime: try row.decode("avg_handling_time")
-                ), waits: try ServiceLevelRollup.decodeWaits(row))
+                stored[group] = Figures(counts: try decodeCounts(row), waits: try ServiceLevelRollup.decodeWaits(row))
             }
         }
         return stored
+    }
+
+    /// The counts of a stored daily row.
+    static func decodeCounts(_ row: any SQLRow) throws -> DailyCounts {
+        DailyCounts(
+            callsHandled: try row.decode("calls_handled"),
+            callsSuccessful: try row.decode("calls_successful"),
+            callsFailed: try row.decode("calls_failed"),
+            callsResolved: try row.decode("calls_resolved"),
+            avgSatisfaction: try row.decode(column: "avg_satisfaction", as: Double?.self),
+            satisfactionCount: try row.decode("satisfaction_count"),
+            avgHandlingTime: try row.decode("avg_handling_time")
+        )
     }
 
     /// Stored rows plus the new calls' figures: the rows the incremental run writes. Pure.

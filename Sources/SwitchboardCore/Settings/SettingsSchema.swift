@@ -168,7 +168,8 @@ enum SettingsSchema {
         return .object(result)
     }
 
-    private static func minutes(_ time: String) -> Int? {
+    /// "HH:MM" as minutes since midnight, or nil.
+    static func minutes(_ time: String) -> Int? {
         let parts = time.split(separator: ":")
         guard time.count == 5, parts.count == 2, let hours = Int(parts[0]), let minutes = Int(parts[1]),
               (0...23).contains(hours), (0...59).contains(minutes) else { return nil }

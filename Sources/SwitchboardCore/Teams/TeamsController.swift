@@ -20,6 +20,26 @@ struct TeamsController: Sendable {
         members.delete(":member_id", "agents", ":agent_id", use: unassignAgent)
     }
 
+    /// Manager and admin: moves with the figures behind them.
+    func suggestionRoutes(_ routes: any RoutesBuilder) {
+        let suggestions = routes.grouped("teams", "suggestions")
+        suggestions.get(use: listSuggestions)
+        suggestions.post(":suggestion_id", "apply", use: applySuggestion)
+    }
+
+    @Sendable func listSuggestions(req: Request) async throws -> Envelope<[TeamSuggestionDTO]> {
+        let service = TeamSuggestionService(store: req.store, tenant: try req.tenant, book: req.application.loadBook)
+        return Envelope(data: try await service.suggestions().map(TeamSuggestionDTO.init))
+    }
+
+    @Sendable func applySuggestion(req: Request) async throws -> Envelope<TeamSuggestionDTO> {
+        guard let id = req.parameters.get("suggestion_id"), id.count <= 200 else {
+            throw AppError.badRequest("a suggestion id is required")
+        }
+        let service = TeamSuggestionService(store: req.store, tenant: try req.tenant, book: req.application.loadBook)
+        return Envelope(data: TeamSuggestionDTO(try await service.apply(id)))
+    }
+
     private func service(_ req: Request) throws -> TeamService {
         TeamService(store: req.store, tenant: try req.tenant, book: req.application.loadBook)
     }
