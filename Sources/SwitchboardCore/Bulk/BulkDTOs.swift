@@ -6,6 +6,16 @@ struct RowError: Codable, Sendable, Equatable {
     let index: Int
     let field: String?
     let message: String
+
+    private enum CodingKeys: String, CodingKey { case index, field, message }
+
+    /// `field` is written as null when the problem is the row as a whole, never left out.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(index, forKey: .index)
+        try container.encode(field, forKey: .field)
+        try container.encode(message, forKey: .message)
+    }
 }
 
 /// `?mode=`: `all_or_nothing` (the default) writes nothing when any row is wrong; `partial` writes the good rows.

@@ -70,7 +70,7 @@ enum DailyRollup {
             """).run()
         try await sql.raw("""
             UPDATE calls SET rolled_up = \(bind: true)
-            WHERE cancelled_at > \(bind: cutoff) AND status = 'cancelled' AND NOT rolled_up
+            WHERE cancelled_at > \(bind: cutoff) AND NOT rolled_up
             """).run()
     }
 
@@ -144,10 +144,12 @@ enum DailyRollup {
                 avgHandlingTime: try row.decode(column: "handling_time_seconds", as: Double?.self) ?? 0
             ))
         }
-        // Cancellations are rare; their own statement walks an index that holds only them.
+        // Cancellations are rare; their own statement walks the index that holds only them. `cancelled_at` is set
+        // exactly when a call is cancelled, so it alone names them: a condition on `status` could lead a planner
+        // to the status index and half the table.
         let cancelled = try await sql.raw("""
             UPDATE calls SET rolled_up = \(bind: true)
-            WHERE cancelled_at > \(bind: cutoff) AND status = 'cancelled' AND NOT rolled_up
+            WHERE cancelled_at > \(bind: cutoff) AND NOT rolled_up
             RETURNING client_id, agent_id, team_id, call_day, created_at, assigned_at
             """).all().map { try countedCall($0, counts: nil) }
         return completed + cancelled

@@ -229,7 +229,7 @@ actor PerformanceAggregator {
                 try await DailyRollup.markRecent(after: cutoff, on: sql)
                 lap("claim")
                 let cancelled = try await ServiceLevelRollup.recountCancelled(cutoff: cutoff, postgres: store.isPostgres, on: sql)
-                lap("count")
+                lap("count_cancelled")
                 var waitRows: [ServiceLevelRollup.TenantDay: WaitCounts] = [:]
                 for subject in DailyRollup.Subject.allCases {
                     let completed = try await DailyRollup.recountAll(subject, cutoff: cutoff, postgres: store.isPostgres, on: sql)

@@ -25,9 +25,11 @@ struct WaitCounts: Sendable, Equatable {
     /// Waits longer than a day are counted as a day.
     static let longestBucket = 86_400
 
+    /// The wait rounded up to the whole second, with the tolerance: `⌊seconds + 1 − tolerance⌋`, which the SQL of
+    /// the full recount computes with one addition and one cast per call.
     static func bucket(forWait seconds: Double) -> Int {
         guard seconds.isFinite, seconds > roundingTolerance else { return 0 }
-        return min(longestBucket, Int((seconds - roundingTolerance).rounded(.up)))
+        return min(longestBucket, Int((seconds + 1 - roundingTolerance).rounded(.down)))
     }
 
     static func answered(afterWaiting seconds: Double) -> WaitCounts {

@@ -27,34 +27,29 @@ enum ServiceLevelRollup {
         postgres ? "EXTRACT(EPOCH FROM (assigned_at - created_at))" : "(assigned_at - created_at)"
     }
 
-    /// `WaitCounts.bucket(forWait:)` in SQL: the wait less the rounding tolerance, rounded up, never below 0.
+    /// `WaitCounts.bucket(forWait:)` in SQL, for a wait above the tolerance: ⌊wait + 1 − tolerance⌋.
     static func bucketExpression(postgres: Bool) -> String {
-        let tolerance = WaitCounts.roundingTolerance
+        let shift = 1 - WaitCounts.roundingTolerance
         let wait = waitExpression(postgres: postgres)
-        if postgres { return "CAST(CEIL(GREATEST(\(wait) - \(tolerance), 0)) AS BIGINT)" }
-        let shifted = "MAX(\(wait) - \(tolerance), 0)"
-        return "(CAST(\(shifted) AS INTEGER) + (\(shifted) > CAST(\(shifted) AS INTEGER)))"
+        return postgres ? "CAST(FLOOR(\(wait) + \(shift)) AS BIGINT)" : "CAST(\(wait) + \(shift) AS INTEGER)"
+    }
+
+    /// A condition true for the calls that waited longer than the tolerance.
+    static func waitedCondition(postgres: Bool) -> String {
+        let tolerance = WaitCounts.roundingTolerance
+        return postgres ? "assigned_at > created_at + INTERVAL '\(tolerance) second'" : "assigned_at > created_at + \(tolerance)"
     }
 
     /// The answered calls' part of a full recount's group (see `DailyRollup.recountAll`): the total wait, and the
-    /// buckets of the calls that waited at all, listed as text. Most calls wait for nothing, and computing a
-    /// bucket only for the others keeps the pass over a million calls as fast as without these columns.
+    /// buckets of the calls that waited at all, listed as text (most calls wait for nothing, and the others get a
+    /// bucket). This arithmetic on every call costs the first run's passes about a third more time; see
+    /// docs/PERFORMANCE.md.
     static func waitedColumns(postgres: Bool) -> String {
-        let tolerance = WaitCounts.roundingTolerance
-        let waited: String
-        if postgres {
-            waited = """
-                STRING_AGG(CASE WHEN assigned_at > created_at + INTERVAL '\(tolerance) second'
-                    THEN CAST(CAST(CEIL(EXTRACT(EPOCH FROM (assigned_at - created_at)) - \(tolerance)) AS BIGINT) AS TEXT) END, ',')
-                """
-        } else {
-            let shifted = "(assigned_at - created_at - \(tolerance))"
-            waited = """
-                GROUP_CONCAT(CASE WHEN assigned_at > created_at + \(tolerance)
-                    THEN CAST(\(shifted) AS INTEGER) + (\(shifted) > CAST(\(shifted) AS INTEGER)) END)
-                """
-        }
-        return "CAST(SUM(\(waitExpression(postgres: postgres))) AS DOUBLE PRECISION) AS total_wait, \(waited) AS waited"
+        let bucket = bucketExpression(postgres: postgres), waited = waitedCondition(postgres: postgres)
+        let list = postgres
+            ? "STRING_AGG(CASE WHEN \(waited) THEN CAST(\(bucket) AS TEXT) END, ',')"
+            : "GROUP_CONCAT(CASE WHEN \(waited) THEN \(bucket) END)"
+        return "CAST(SUM(\(waitExpression(postgres: postgres))) AS DOUBLE PRECISION) AS total_wait, \(list) AS waited"
     }
 
     static func answeredWaits(_ row: any SQLRow, answered: Int) throws -> WaitCounts {
@@ -79,12 +74,12 @@ enum ServiceLevelRollup {
         try await sql.raw("""
             SELECT client_id, call_day, team_id, agent_id,
                    CASE WHEN assigned_at IS NULL THEN 1 ELSE 0 END AS abandoned,
-                   \(unsafeRaw: bucketExpression(postgres: postgres)) AS wait_bucket,
+                   CASE WHEN \(unsafeRaw: waitedCondition(postgres: postgres))
+                        THEN \(unsafeRaw: bucketExpression(postgres: postgres)) ELSE 0 END AS wait_bucket,
                    COUNT(*) AS calls,
                    CAST(SUM(\(unsafeRaw: waitExpression(postgres: postgres))) AS DOUBLE PRECISION) AS total_wait
             FROM calls
-            WHERE cancelled_at IS NOT NULL AND status = 'cancelled'
-              AND (rolled_up OR cancelled_at <= \(bind: cutoff))
+            WHERE cancelled_at IS NOT NULL AND (rolled_up OR cancelled_at <= \(bind: cutoff))
             GROUP BY client_id, call_day, team_id, agent_id, abandoned, wait_bucket
             """).all().map { row in
             let calls: Int = try row.decode("calls")
