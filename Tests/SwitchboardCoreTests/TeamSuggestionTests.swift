@@ -112,6 +112,29 @@ struct TeamSuggestionTests {
         }
     }
 
+    /// Two teams of one sector both miss their target: neither gets the other's agents.
+    @Test func anAgentOfAStrugglingTeamIsNotLent() {
+        let calls = DailyCounts(callsHandled: 40, callsSuccessful: 36, callsFailed: 4, callsResolved: 0, avgSatisfaction: nil,
+                                satisfactionCount: 0, avgHandlingTime: 60)
+        var slow = WaitCounts.zero
+        for index in 0..<20 { slow.add(.answered(afterWaiting: index < 10 ? 0 : 90)) }
+        func agent(_ name: String) -> TeamSuggester.AgentFacts {
+            TeamSuggester.AgentFacts(id: UUID(), name: name, sector: "billing", active: true, maxConcurrent: 4,
+                                     month: calls, week: calls, previousWeek: calls)
+        }
+        let north = agent("North"), south = agent("South"), free = agent("Free")
+        func team(_ name: String, _ member: TeamSuggester.AgentFacts) -> TeamSuggester.TeamFacts {
+            TeamSuggester.TeamFacts(id: UUID(), name: name, sector: "billing", assignee: UUID(), agentIds: [member.id],
+                                    week: .init(counts: .zero, waits: slow), previousWeek: .zero)
+        }
+        let context = TeamSuggester.Context(target: .defaults, weeklyOpenSeconds: 144_000)
+        let both = [team("North team", north), team("South team", south)]
+        #expect(TeamSuggester.suggestions(teams: both, agents: [north, south], context: context).isEmpty)
+        // A free agent goes to one of them (the worst first; here they tie, so by id), not to both.
+        let moves = TeamSuggester.suggestions(teams: both, agents: [north, south, free], context: context)
+        #expect(moves.map(\.agentId) == [free.id])
+    }
+
     @Test func occupancyAndOpenHours() {
         let hours: JSONValue = .object([
             "monday": .object(["open": .string("09:00"), "close": .string("17:00")]),

@@ -118,9 +118,10 @@ def test_manager_day(server, browser):
     suggestion.find_element(By.CSS_SELECTOR, "[data-test=apply-suggestion]").click()
     WebDriverWait(browser, 10).until(
         lambda d: d.find_element(By.CSS_SELECTOR, "[data-test=suggestion-status]").text.startswith("Done: Assign"))
+    # Billing Americas has had its help for this week: after the reload, no move for it is suggested.
     WebDriverWait(browser, 15).until(lambda d: d.execute_script(
-        "return !document.querySelector('[data-test=suggestion][data-kind=assign_agent]')"
-        " && !!document.querySelector('[data-test=suggestions]')"))
+        "const panel = document.querySelector('[data-test=suggestions]');"
+        "return !!panel && !panel.innerText.includes('to Billing Americas')"))
 
     # Create a team; a validation error from the API is shown in the form.
     form = browser.find_element(By.CSS_SELECTOR, "[data-test=create-team]")

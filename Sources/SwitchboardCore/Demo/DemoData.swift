@@ -33,7 +33,7 @@ enum DemoData {
         TeamPlan(name: "Billing Europe", sector: "billing", description: "Invoices, refunds and payment plans for EU customers",
                  members: [("Léa Martin", "lea@demo.example", .lead), ("Tom Becker", "tom@demo.example", .member),
                            ("Sofia Rossi", "sofia@demo.example", .member)],
-                 agentNames: ["Ada", "Bruno", "Chloé", "Dmitri"], queuePressure: 0.2),
+                 agentNames: ["Ada", "Bruno", "Chloé", "Dmitri"], queuePressure: 0.1),
         TeamPlan(name: "Billing Americas", sector: "billing", description: "Billing questions from the Americas",
                  members: [("Diego Alvarez", "diego@demo.example", .lead), ("Ana Souza", "ana@demo.example", .member)],
                  agentNames: ["Esme", "Farid"], queuePressure: 0.45),

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Moves a manager could make, found in the daily rows: lend an agent with spare time to a team whose callers wait
-/// too long, or take off a team the agent whose results pulled the team's success rate down. Pure: no I/O.
+/// too long (never one of another team that misses its own target), or take off a team the agent whose results
+/// pulled the team's success rate down. Pure: no I/O.
 enum TeamSuggester {
     struct TeamFacts: Sendable {
         let id: UUID
@@ -92,7 +93,8 @@ enum TeamSuggester {
                   level < context.target.targetPercent else { return nil }
             return (team, level)
         }.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.id.uuidString < $1.0.id.uuidString }  // the worst first
-        var lent = Set<UUID>()
+        // An agent of a team that misses its own target is not lent to another.
+        var lent = Set(pressured.flatMap(\.0.agentIds))
         var found: [Suggestion] = []
         for (team, level) in pressured {
             let teamRate = team.week.counts.callsHandled > 0 ? team.week.counts.successRate : 0
