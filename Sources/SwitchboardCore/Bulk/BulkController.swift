@@ -22,7 +22,7 @@ struct BulkController: Sendable {
 
     @Sendable func agents(req: Request) async throws -> Envelope<BulkResultDTO> {
         let mode = try BulkInput.mode(of: req)
-        let rows = try await BulkInput.rows(of: req, list: "agents", maxRows: BulkLimits.agents, acceptsCSV: true)
+        let rows = try await BulkInput.rows(of: req, list: "agents", columns: BulkService.agentFields, maxRows: BulkLimits.agents)
         return Envelope(data: try await service(req).upsertAgents(rows, mode: mode))
     }
 
@@ -31,7 +31,7 @@ struct BulkController: Sendable {
         let mode = try BulkInput.mode(of: req)
         let service = try service(req)
         try await service.ensureTeam(teamId)
-        let rows = try await BulkInput.rows(of: req, list: "members", maxRows: BulkLimits.members, acceptsCSV: true)
+        let rows = try await BulkInput.rows(of: req, list: "members", columns: BulkService.memberFields, maxRows: BulkLimits.members)
         return Envelope(data: try await service.upsertMembers(rows, in: teamId, mode: mode))
     }
 

@@ -162,16 +162,25 @@ struct BulkRow: Sendable {
 
 /// The rows of a bulk body: JSON (`{"<list>": [ {…}, … ]}`) or, where the route takes it, `text/csv` with a header.
 enum BulkInput {
-    static func rows(of req: Request, list: String, maxRows: Int, acceptsCSV: Bool) async throws -> [BulkRow] {
+    /// `columns`: the fields a row may have; a CSV header naming anything else is refused before any row is read.
+    static func rows(of req: Request, list: String, columns: Set<String>, maxRows: Int) async throws -> [BulkRow] {
+        let rows = try await readRows(of: req, list: list, columns: columns, maxRows: maxRows)
+        guard !rows.isEmpty else { throw AppError.badRequest("\(list) must list at least one row") }
+        return rows
+    }
+
+    private static func readRows(of req: Request, list: String, columns: Set<String>, maxRows: Int) async throws -> [BulkRow] {
         let isCSV = req.headers.contentType.map { $0.type == "text" && $0.subType == "csv" } ?? false
         if isCSV {
-            guard acceptsCSV else { throw AppError(.unsupportedMediaType, "this route takes JSON (Content-Type: application/json)") }
             guard let body = req.body.data, body.readableBytes > 0 else { throw AppError.badRequest("a CSV body is required") }
             guard let text = String(data: Data(buffer: body), encoding: .utf8) else {
                 throw AppError.badRequest("the CSV must be UTF-8 text")
             }
             do {
                 let table = try CSVTable.parse(text, maxRows: maxRows)
+                if let unknown = table.header.first(where: { !columns.contains($0) }) {
+                    throw AppError.badRequest("the CSV header names an unknown column '\(unknown)'; known columns: \(columns.sorted().joined(separator: ", "))")
+                }
                 return table.rows.enumerated().map { BulkRow(index: $0.offset, cells: .csv($0.element)) }
             } catch let error as CSVTable.ParseError {
                 throw AppError.badRequest("the CSV cannot be read: \(error.message)")
