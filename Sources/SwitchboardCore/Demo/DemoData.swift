@@ -54,6 +54,7 @@ enum DemoData {
             var generator = SystemRandomNumberGenerator()
             var agentIdsBySector: [String: [UUID]] = [:]
             var agentIdsByName: [String: UUID] = [:]
+            var successById: [UUID: Double] = [:]
             for (sector, agents) in agentsBySector.sorted(by: { $0.key < $1.key }) {
                 for plan in agents {
                     let agent = scope.owned(AgentFields(
@@ -63,6 +64,7 @@ enum DemoData {
                     try await agent.create(on: db)
                     agentIdsBySector[sector, default: []].append(agent.id!)
                     agentIdsByName[plan.name] = agent.id!
+                    successById[agent.id!] = plan.success
                 }
             }
             for plan in teams {
@@ -86,7 +88,9 @@ enum DemoData {
                         try await assignment.create(on: db)
                     }
                 }
-                try await insertHistory(for: team, agents: sectorAgents, queuePressure: plan.queuePressure, days: historyDays,
+                // A team's history is its own agents' calls, each succeeding as often as the agent's success rate
+                // says: the week's figures then tell the teams apart, and the suggestions have something to find.
+                try await insertHistory(for: team, agents: teamAgents.map { ($0, successById[$0] ?? 0.7) }, queuePressure: plan.queuePressure, days: historyDays,
                                         generator: &generator, on: db)
             }
         }
@@ -95,7 +99,7 @@ enum DemoData {
     }
 
     private static func insertHistory(
-        for team: Team, agents: [UUID], queuePressure: Double, days: Int, generator: inout SystemRandomNumberGenerator,
+        for team: Team, agents: [(id: UUID, success: Double)], queuePressure: Double, days: Int, generator: inout SystemRandomNumberGenerator,
         on db: any Database
     ) async throws {
         let today = Day(containing: Date())
@@ -104,7 +108,8 @@ enum DemoData {
             for _ in 0..<Int.random(in: 25...60, using: &generator) {
                 let call = tenant.scope.owned(Call())
                 call.teamId = team.id
-                call.agentId = agents.randomElement(using: &generator)
+                let agent = agents.randomElement(using: &generator)
+                call.agentId = agent?.id
                 call.sector = team.sector
                 call.capabilities = []
                 call.channel = CallChannel.allCases.randomElement(using: &generator)!
@@ -120,7 +125,7 @@ enum DemoData {
                 }
                 let queued = Double.random(in: 0...1, using: &generator) < queuePressure
                 call.assignedAt = call.createdAt.addingTimeInterval(queued ? Double.random(in: 2...95, using: &generator).rounded() : 0)
-                call.outcome = Double.random(in: 0...1, using: &generator) < 0.74 ? .successful : .failed
+                call.outcome = Double.random(in: 0...1, using: &generator) < (agent?.success ?? 0.74) ? .successful : .failed
                 call.resolved = call.outcome == .successful && Bool.random(using: &generator) || Double.random(in: 0...1, using: &generator) < 0.2
                 call.satisfaction = Double.random(in: 0...1, using: &generator) < 0.6
                     ? (call.outcome == .successful ? Int.random(in: 3...5, using: &generator) : Int.random(in: 1...3, using: &generator)) : nil
