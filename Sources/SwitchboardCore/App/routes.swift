@@ -23,7 +23,9 @@ func routes(_ app: Application) throws {
     agents.adminRoutes(admin)
 
     CallsController().routes(api)
-    RoutingController().routes(api)
+    let routing = RoutingController()
+    routing.routes(api)
+    routing.simulationRoutes(api.grouped(RoleGuard(minimum: .manager)))
 
     let analytics = AnalyticsController()
     analytics.readRoutes(api)

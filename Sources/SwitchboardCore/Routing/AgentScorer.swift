@@ -66,12 +66,24 @@ struct ScoreFactor: Codable, Sendable, Equatable {
     let contribution: Double
 }
 
+/// Under the learning strategy, where the success-rate term came from.
+struct LearningTerm: Codable, Sendable, Equatable {
+    /// The posterior mean.
+    let estimate: Double
+    /// The agent's completed calls the estimate learned from (the last 30 days).
+    let callsObserved: Int
+    /// The decision drew the terms from the posteriors (the success-rate factor shows the draw).
+    let explored: Bool
+}
+
 struct ScoreBreakdown: Codable, Sendable, Equatable {
     let successRate: ScoreFactor
     let priority: ScoreFactor
     let load: ScoreFactor
     let handlingTime: ScoreFactor
     let capabilities: ScoreFactor
+    /// Present only under the learning strategy.
+    var learning: LearningTerm? = nil
 }
 
 struct ScoredCandidate: Codable, Sendable, Equatable {
@@ -113,7 +125,8 @@ enum AgentScorer {
             + weights.handlingTime * handling + weights.capabilities * capabilities
     }
 
-    static func explain(_ candidate: RoutingCandidate, matches: Int, weights: ScoringWeights) -> ScoredCandidate {
+    static func explain(_ candidate: RoutingCandidate, matches: Int, weights: ScoringWeights,
+                        learning: LearningTerm? = nil) -> ScoredCandidate {
         let (success, priority, load, handling, capabilities) = factors(of: candidate, matches: matches)
         return ScoredCandidate(
             agentId: candidate.id,
@@ -126,7 +139,8 @@ enum AgentScorer {
                 priority: ScoreFactor(value: priority, contribution: weights.priority * priority),
                 load: ScoreFactor(value: load, contribution: weights.load * load),
                 handlingTime: ScoreFactor(value: handling, contribution: weights.handlingTime * handling),
-                capabilities: ScoreFactor(value: capabilities, contribution: weights.capabilities * capabilities)
+                capabilities: ScoreFactor(value: capabilities, contribution: weights.capabilities * capabilities),
+                learning: learning
             )
         )
     }
@@ -138,7 +152,8 @@ enum AgentScorer {
         requesting request: CapabilityRequest = .none,
         weights: ScoringWeights = .contractDefaults,
         keep: Int = 20,
-        excluding excluded: Set<UUID> = []
+        excluding excluded: Set<UUID> = [],
+        explored: Bool = false
     ) -> Ranking {
         let limit = max(keep, 1)
         var top: [(score: Double, index: Int)] = []
@@ -161,7 +176,11 @@ enum AgentScorer {
         }
         let explained = top.map { entry in
             explain(pool.candidates[entry.index], matches: request.matches(pool.candidates[entry.index], at: entry.index),
-                    weights: weights)
+                    weights: weights,
+                    learning: pool.estimates.map { estimates in
+                        LearningTerm(estimate: estimates[entry.index].mean, callsObserved: estimates[entry.index].callsObserved,
+                                     explored: explored)
+                    })
         }
         return Ranking(top: explained, eligibleCount: eligible)
     }

@@ -6,9 +6,13 @@ struct CandidatePool: Sendable {
     struct Entry: Sendable {
         var candidate: RoutingCandidate
         var capabilities: [String]
+        /// Under the learning strategy: the agent's success estimate, whose mean is then the candidate's term.
+        var estimate: SuccessEstimate? = nil
     }
 
     private(set) var candidates: [RoutingCandidate]
+    /// Parallel to `candidates` under the learning strategy; nil under the formula.
+    private(set) var estimates: [SuccessEstimate]?
     /// Parallel to `candidates`.
     private let capabilities: [[String]]
     private let capabilityBits: [String: Int]?
@@ -21,8 +25,11 @@ struct CandidatePool: Sendable {
         let indexable = bits.count <= UInt64.bitWidth
         capabilityBits = indexable ? bits : nil
         capabilities = entries.map(\.capabilities)
+        let estimates = entries.compactMap(\.estimate)
+        self.estimates = !estimates.isEmpty && estimates.count == entries.count ? estimates : nil
         candidates = entries.map { entry in
             var candidate = entry.candidate
+            if let estimate = entry.estimate { candidate.successRate = estimate.mean }
             candidate.capabilityMask = indexable
                 ? entry.capabilities.reduce(UInt64(0)) { $0 | (1 << UInt64(bits[$1]!)) } : 0
             return candidate
@@ -52,6 +59,27 @@ struct CandidatePool: Sendable {
     }
 
     var isEmpty: Bool { candidates.isEmpty }
+
+    /// A new success term: the estimate's mean when the pool learns, else the observed rate (when there is one).
+    mutating func setSuccess(at index: Int, rate: Double?, estimate: SuccessEstimate?) {
+        if let estimate, estimates != nil {
+            estimates![index] = estimate
+            candidates[index].successRate = estimate.mean
+        } else if let rate {
+            candidates[index].successRate = rate
+        }
+    }
+
+    /// A copy whose success terms are drawn from each agent's posterior (Thompson sampling), except for agents
+    /// whose estimate is below `floor`, which keep their mean: exploration never favours a known poor performer.
+    func exploring(floor: Double, using generator: inout some RandomNumberGenerator) -> CandidatePool {
+        guard let estimates else { return self }
+        var copy = self
+        for index in copy.candidates.indices where candidates[index].isEligible && estimates[index].mean >= floor {
+            copy.candidates[index].successRate = estimates[index].sample(using: &generator)
+        }
+        return copy
+    }
 
     func request(_ requested: [String]) -> CapabilityRequest {
         let names = Set(requested)

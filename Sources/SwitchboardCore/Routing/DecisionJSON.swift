@@ -19,7 +19,8 @@ enum DecisionJSON {
     }
 
     /// Candidates as positional arrays, `[agent_id, score, current_load, max_concurrent, priority,` then value and
-    /// contribution of success rate, priority, load, handling time and capabilities`]`: less than half the bytes
+    /// contribution of success rate, priority, load, handling time and capabilities`]`, and under the learning
+    /// strategy three more: estimate, calls observed, explored (0 or 1). Less than half the bytes
     /// of keyed objects, which every call writes twenty times. `candidates(from:)` reads both this and the
     /// keyed form that earlier versions stored.
     static func candidates(_ candidates: [ScoredCandidate]) -> String {
@@ -32,6 +33,9 @@ enum DecisionJSON {
             json += "\(candidate.maxConcurrent),\(candidate.priority)"
             for factor in [b.successRate, b.priority, b.load, b.handlingTime, b.capabilities] {
                 json += ",\(number(factor.value)),\(number(factor.contribution))"
+            }
+            if let learning = b.learning {
+                json += ",\(number(learning.estimate)),\(learning.callsObserved),\(learning.explored ? 1 : 0)"
             }
             json += "]"
         }
@@ -62,10 +66,15 @@ enum DecisionJSON {
             }
             let successRate = try factor(), priorityFactor = try factor(), load = try factor()
             let handlingTime = try factor(), capabilities = try factor()
+            var learning: LearningTerm?
+            if !fields.isAtEnd {
+                learning = LearningTerm(estimate: try fields.decode(Double.self), callsObserved: try fields.decode(Int.self),
+                                        explored: try fields.decode(Int.self) != 0)
+            }
             candidate = ScoredCandidate(
                 agentId: agentId, score: score, currentLoad: currentLoad, maxConcurrent: maxConcurrent, priority: priority,
                 breakdown: ScoreBreakdown(successRate: successRate, priority: priorityFactor, load: load,
-                                          handlingTime: handlingTime, capabilities: capabilities))
+                                          handlingTime: handlingTime, capabilities: capabilities, learning: learning))
         }
     }
 

@@ -52,21 +52,36 @@ struct TenantBook: Sendable {
     private let teamSectors: [UUID: String]
     /// Exact on SQLite (one process writes); nil on PostgreSQL, where other processes queue calls too.
     var queuedCalls: Int?
+    /// Decides which learning decisions explore; seeded in tests so that decisions repeat.
+    private var generator: SeededGenerator
+    /// Under the learning strategy, each sector's prior mean; empty under the formula.
+    private let sectorPriors: [String: Double]
 
     /// Pools hold plain copies of each agent's live values, so the scorer reads them without a lookup.
+    /// `successHistory` (the agents' completed calls over the learning window) is read only under the learning
+    /// strategy: each agent's estimate has a prior centred on its sector's rate over the same calls.
     init(policy: RoutingPolicy, agents rows: [BookAgentRow], teams: [UUID: String],
-         assignments: [(agentId: UUID, teamId: UUID)], queuedCalls: Int?, loadedAt: ContinuousClock.Instant = .now) {
+         assignments: [(agentId: UUID, teamId: UUID)], queuedCalls: Int?,
+         successHistory: [UUID: SuccessHistory] = [:], generator: SeededGenerator = SeededGenerator(),
+         loadedAt: ContinuousClock.Instant = .now) {
         self.policy = policy
         self.teamSectors = teams
         self.queuedCalls = queuedCalls
+        self.generator = generator
         self.loadedAt = loadedAt
         let rowsById = Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        sectorPriors = policy.strategy == .learning ? Self.sectorPriors(rows, history: successHistory) : [:]
+        let priors = sectorPriors
         func entry(_ row: BookAgentRow) -> CandidatePool.Entry {
-            CandidatePool.Entry(
+            let calls = successHistory[row.id] ?? .none
+            let estimate = priors[row.sector].map {
+                SuccessEstimate(priorMean: $0, priorCalls: policy.priorCalls, successes: calls.successes, calls: calls.calls)
+            }
+            return CandidatePool.Entry(
                 candidate: RoutingCandidate(id: row.id, isActive: row.isActive, priority: row.priority, currentLoad: row.load,
                                             maxConcurrent: row.maxConcurrent, successRate: row.successRate,
                                             avgHandlingTime: row.avgHandlingTime),
-                capabilities: row.capabilities)
+                capabilities: row.capabilities, estimate: estimate)
         }
         var teamsByAgent: [UUID: [UUID]] = [:]
         var agentsByTeam: [UUID: [UUID]] = [:]
@@ -83,6 +98,35 @@ struct TenantBook: Sendable {
         for row in rows where row.isActive { bySector[row.sector, default: []].append(row) }
         for (sector, members) in bySector { install(.sector(sector), members.map(entry)) }
         for (teamId, agentIds) in agentsByTeam { install(.team(teamId), agentIds.compactMap { rowsById[$0] }.map(entry)) }
+    }
+
+    /// Each sector's prior mean: its success rate over the window (all its agents' calls together), or, for a
+    /// sector without calls, the mean of its agents' recorded success rates.
+    static func sectorPriors(_ rows: [BookAgentRow], history: [UUID: SuccessHistory]) -> [String: Double] {
+        var sectorCalls: [String: SuccessHistory] = [:]
+        var sectorRates: [String: (sum: Double, count: Int)] = [:]
+        for row in rows {
+            let calls = history[row.id] ?? .none
+            sectorCalls[row.sector, default: .none].successes += calls.successes
+            sectorCalls[row.sector, default: .none].calls += calls.calls
+            sectorRates[row.sector, default: (0, 0)].sum += row.successRate
+            sectorRates[row.sector, default: (0, 0)].count += 1
+        }
+        return sectorRates.reduce(into: [:]) { priors, entry in
+            priors[entry.key] = sectorCalls[entry.key]?.rate ?? entry.value.sum / Double(max(entry.value.count, 1))
+        }
+    }
+
+    /// The agent's success term after more of its calls ended (the simulator's online learning): its observed
+    /// rate under the formula, its posterior under learning.
+    mutating func learn(of agentId: UUID, history: SuccessHistory) {
+        guard let agent = agents[agentId] else { return }
+        let estimate = sectorPriors[agent.sector].map {
+            SuccessEstimate(priorMean: $0, priorCalls: policy.priorCalls, successes: history.successes, calls: history.calls)
+        }
+        for position in agent.positions {
+            pools[position.key]?.setSuccess(at: position.index, rate: history.rate, estimate: estimate)
+        }
     }
 
     private mutating func install(_ key: PoolKey, _ entries: [CandidatePool.Entry]) {
@@ -123,8 +167,14 @@ struct TenantBook: Sendable {
         _ key: PoolKey, strategy: RoutingStrategy, sector: String, _ request: RouteRequest, _ claiming: Bool
     ) -> RoutingDecision? {
         guard let pool = pools[key], !pool.isEmpty else { return nil }
-        let ranking = AgentScorer.rank(pool, requesting: pool.request(request.capabilities), weights: policy.weights,
-                                       keep: policy.decisionLogCandidates)
+        var ranked = pool
+        var explored = false
+        if pool.estimates != nil, policy.exploration > 0, Double.random(in: 0..<1, using: &generator) < policy.exploration {
+            explored = true
+            ranked = pool.exploring(floor: policy.explorationFloor, using: &generator)
+        }
+        let ranking = AgentScorer.rank(ranked, requesting: pool.request(request.capabilities), weights: policy.weights,
+                                       keep: policy.decisionLogCandidates, explored: explored)
         guard let best = ranking.best else { return nil }
         if claiming { adjustLoad(of: best.agentId, by: 1) }
         return RoutingDecision(strategy: strategy, sector: sector, teamId: request.teamId, ranking: ranking,
@@ -186,6 +236,66 @@ struct TenantBook: Sendable {
         guard let position = agents[agentId]?.positions.first, let pool = pools[position.key] else { return [] }
         return pool.capabilities(at: position.index)
     }
+}
+
+/// What a tenant's book is built from: its agents, teams and active assignments, and, for the learning
+/// strategy, its agents' completed calls over the learning window.
+struct BookCatalogue: Sendable {
+    let agents: [BookAgentRow]
+    /// Team id → sector.
+    let teams: [UUID: String]
+    let assignments: [(agentId: UUID, teamId: UUID)]
+    let successHistory: [UUID: SuccessHistory]
+
+    static func read(_ clientId: String, withHistory: Bool, on db: any SQLDatabase) async throws -> BookCatalogue {
+        let scope = TenantScope(clientId: clientId)
+        let agents = try await scope.select(from: SectorAgent.schema, on: db)
+            .columns("id", "sector", "status", "priority", "capabilities", "max_concurrent", "current_load",
+                     "success_rate", "avg_handling_time")
+            .all()
+            .map { row in
+                BookAgentRow(
+                    id: try row.decode("id"), sector: try row.decode("sector"),
+                    isActive: try row.decode(column: "status", as: String.self) == ActiveStatus.active.rawValue,
+                    priority: try row.decode("priority"), capabilities: try row.decode("capabilities"),
+                    maxConcurrent: try row.decode("max_concurrent"), load: try row.decode("current_load"),
+                    successRate: try row.decode("success_rate"), avgHandlingTime: try row.decode("avg_handling_time"))
+            }
+        var teams: [UUID: String] = [:]
+        for row in try await scope.select(from: Team.schema, on: db).columns("id", "sector").all() {
+            teams[try row.decode("id")] = try row.decode("sector")
+        }
+        let activeMembers = Set(try await scope.select(from: TeamMember.schema, on: db).column("id")
+            .where("status", .equal, ActiveStatus.active.rawValue).all()
+            .map { try $0.decode(column: "id", as: UUID.self) })
+        let assignments = try await scope.select(from: TeamAgentAssignment.schema, on: db)
+            .columns("agent_id", "team_id", "member_id").all()
+            .compactMap { row -> (agentId: UUID, teamId: UUID)? in
+                guard activeMembers.contains(try row.decode(column: "member_id", as: UUID.self)) else { return nil }
+                return (try row.decode("agent_id"), try row.decode("team_id"))
+            }
+        let history = withHistory
+            ? try await successHistory(clientId, since: Day(containing: Date()).adding(days: 1 - RoutingPolicy.learningWindowDays), on: db)
+            : [:]
+        return BookCatalogue(agents: agents, teams: teams, assignments: assignments, successHistory: history)
+    }
+
+    /// The agents' completed calls and successes from the daily rows, from `since` to today.
+    static func successHistory(_ clientId: String, since: Day, on db: any SQLDatabase) async throws -> [UUID: SuccessHistory] {
+        var history: [UUID: SuccessHistory] = [:]
+        let rows = try await TenantScope(clientId: clientId).select(from: AgentDailyMetrics.schema, on: db)
+            .column("agent_id")
+            .column(SQLRaw("SUM(calls_handled)"), as: "calls")
+            .column(SQLRaw("SUM(calls_successful)"), as: "successes")
+            .where("date", .greaterThanOrEqual, since.description)
+            .groupBy("agent_id")
+            .all()
+        for row in rows {
+            history[try row.decode("agent_id")] = SuccessHistory(successes: try row.decode("successes"), calls: try row.decode("calls"))
+        }
+        return history
+    }
+
 }
 
 struct DataVersions: Equatable, Sendable {
@@ -259,11 +369,11 @@ final class LoadBook: Sendable {
         // batch is half-way between booking its claims and committing them: the book is exact there.
         let book: TenantBook
         if let db {
-            book = try await Self.read(clientId, store: store, on: db)
+            book = try await read(clientId, store: store, on: db)
         } else if store.isPostgres {
-            book = try await Self.read(clientId, store: store, on: store.sql)
+            book = try await read(clientId, store: store, on: store.sql)
         } else {
-            book = try await store.write { db in try await Self.read(clientId, store: store, on: db as! any SQLDatabase) }
+            book = try await store.write { db in try await self.read(clientId, store: store, on: db as! any SQLDatabase) }
         }
         slots.withLockedValue { slots in
             if slots[clientId]?.generation == generation {
@@ -272,42 +382,28 @@ final class LoadBook: Sendable {
         }
     }
 
-    static func read(_ clientId: String, store: Store, on db: any SQLDatabase) async throws -> TenantBook {
-        let scope = TenantScope(clientId: clientId)
-        let policy = try await RoutingPolicy.load(for: clientId, on: db)
-        let agents = try await scope.select(from: SectorAgent.schema, on: db)
-            .columns("id", "sector", "status", "priority", "capabilities", "max_concurrent", "current_load",
-                     "success_rate", "avg_handling_time")
-            .all()
-            .map { row in
-                BookAgentRow(
-                    id: try row.decode("id"), sector: try row.decode("sector"),
-                    isActive: try row.decode(column: "status", as: String.self) == ActiveStatus.active.rawValue,
-                    priority: try row.decode("priority"), capabilities: try row.decode("capabilities"),
-                    maxConcurrent: try row.decode("max_concurrent"), load: try row.decode("current_load"),
-                    successRate: try row.decode("success_rate"), avgHandlingTime: try row.decode("avg_handling_time"))
-            }
-        var teams: [UUID: String] = [:]
-        for row in try await scope.select(from: Team.schema, on: db).columns("id", "sector").all() {
-            teams[try row.decode("id")] = try row.decode("sector")
-        }
-        let activeMembers = Set(try await scope.select(from: TeamMember.schema, on: db).column("id")
-            .where("status", .equal, ActiveStatus.active.rawValue).all()
-            .map { try $0.decode(column: "id", as: UUID.self) })
-        let assignments = try await scope.select(from: TeamAgentAssignment.schema, on: db)
-            .columns("agent_id", "team_id", "member_id").all()
-            .compactMap { row -> (agentId: UUID, teamId: UUID)? in
-                guard activeMembers.contains(try row.decode(column: "member_id", as: UUID.self)) else { return nil }
-                return (try row.decode("agent_id"), try row.decode("team_id"))
-            }
-        var queued: Int?
-        if !store.isPostgres {
-            queued = try await scope.select(from: Call.schema, on: db).column(SQLRaw("COUNT(*)"), as: "n")
-                .where("status", .equal, CallStatus.queued.rawValue).first()?.decode(column: "n", as: Int.self) ?? 0
-        }
-        return TenantBook(policy: policy, agents: agents, teams: teams, assignments: assignments, queuedCalls: queued)
+    /// Repeatable per tenant once seeded (tests); from the system's generator otherwise.
+    private let seed = NIOLockedValueBox<UInt64?>(nil)
+
+    func seedRandomness(_ value: UInt64?) {
+        seed.withLockedValue { $0 = value }
     }
 
+    private func generator(for clientId: String) -> SeededGenerator {
+        seed.withLockedValue { $0 }.map { SeededGenerator(seed: SeededGenerator.seed($0, for: clientId)) } ?? SeededGenerator()
+    }
+
+    func read(_ clientId: String, store: Store, on db: any SQLDatabase) async throws -> TenantBook {
+        let policy = try await RoutingPolicy.load(for: clientId, on: db)
+        let catalogue = try await BookCatalogue.read(clientId, withHistory: policy.strategy == .learning, on: db)
+        var queued: Int?
+        if !store.isPostgres {
+            queued = try await TenantScope(clientId: clientId).select(from: Call.schema, on: db).column(SQLRaw("COUNT(*)"), as: "n")
+                .where("status", .equal, CallStatus.queued.rawValue).first()?.decode(column: "n", as: Int.self) ?? 0
+        }
+        return TenantBook(policy: policy, agents: catalogue.agents, teams: catalogue.teams, assignments: catalogue.assignments,
+                          queuedCalls: queued, successHistory: catalogue.successHistory, generator: generator(for: clientId))
+    }
     /// Applies values committed elsewhere, if the tenant's book is loaded; unknown agents are ignored.
     func applyCommitted(_ clientId: String, _ states: [(agentId: UUID, load: Int, maxConcurrent: Int, isActive: Bool)]) {
         slots.withLockedValue { slots in
@@ -341,8 +437,13 @@ final class LoadBook: Sendable {
     func applyAggregation(_ clientId: String, history: [(agentId: UUID, successRate: Double, avgHandlingTime: Double)]) async {
         slots.withLockedValue { slots in
             slots[clientId, default: Slot()].catalogueVersion += 1
-            guard slots[clientId]?.book != nil else { return }
+            guard let book = slots[clientId]?.book else { return }
             slots[clientId]!.generation += 1
+            // Learning estimates come from 30 days of calls and the sector's rate: the next decision reloads them.
+            guard book.policy.strategy == .formula else {
+                slots[clientId]!.book = nil
+                return
+            }
             for value in history {
                 slots[clientId]!.book!.setHistory(of: value.agentId, successRate: value.successRate,
                                                  avgHandlingTime: value.avgHandlingTime)

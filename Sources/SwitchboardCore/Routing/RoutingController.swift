@@ -9,6 +9,17 @@ struct RoutingController: Sendable {
         routing.post("route", use: route)
     }
 
+    /// Managers and admins: a simulation reads every call of its range.
+    func simulationRoutes(_ routes: any RoutesBuilder) {
+        routes.grouped("routing").post("simulate", use: simulate)
+    }
+
+    @Sendable func simulate(req: Request) async throws -> Envelope<SimulationDTO> {
+        let body = try await req.decodeBody([String: JSONValue].self, literalKeys: true)
+        let service = RoutingSimulationService(store: req.store, tenant: try req.tenant)
+        return Envelope(data: try await service.simulate(try RoutingSimulationService.request(from: body)))
+    }
+
     /// A dry run: the recommendation and every candidate's breakdown; nothing is claimed or logged.
     @Sendable func route(req: Request) async throws -> Envelope<RouteRecommendationDTO> {
         let request = try await req.decodeBody(RouteInput.self).validated()

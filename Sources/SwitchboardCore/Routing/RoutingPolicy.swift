@@ -4,6 +4,14 @@ enum OverflowPolicy: String, Codable, Sendable, CaseIterable {
     case queue, reject
 }
 
+/// How the success-rate term of the formula is valued (`routing.strategy`).
+enum ScoringStrategy: String, Codable, Sendable, CaseIterable {
+    /// The agent's 7-day success rate, as the contract's formula says.
+    case formula
+    /// A Bayesian estimate from the agent's 30-day calls and its sector's rate, with bounded exploration.
+    case learning
+}
+
 /// The tenant's routing settings, as the router uses them.
 struct RoutingPolicy: Sendable, Equatable {
     var weights: ScoringWeights = .contractDefaults
@@ -11,6 +19,18 @@ struct RoutingPolicy: Sendable, Equatable {
     var cacheTTLSeconds: Int = 300
     var decisionLogCandidates: Int = 20
     var defaultChannel: CallChannel = .voice
+    var strategy: ScoringStrategy = .formula
+    /// The prior's strength in calls: how many calls of its own an agent needs before they outweigh its sector's.
+    var priorCalls: Int = 20
+    /// The share of learning decisions that draw each agent's term from its posterior instead of using the mean.
+    var exploration: Double = 0.05
+    /// Agents whose estimate is below this are never explored: they keep their mean.
+    var explorationFloor: Double = 0.5
+    /// The simulator counts a call that would wait longer as abandoned; nil: callers wait as long as it takes.
+    var maxWaitSeconds: Int?
 
     static let defaults = RoutingPolicy()
+
+    /// Days of completed calls the learning estimate reads.
+    static let learningWindowDays = 30
 }

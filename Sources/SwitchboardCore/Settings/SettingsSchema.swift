@@ -23,6 +23,22 @@ enum SettingsSchema {
         Key(name: "routing.decision_log_candidates", defaultValue: .number(20)) { value in
             .number(Double(try integer(value, "routing.decision_log_candidates", in: 0...1000)))
         },
+        Key(name: "routing.strategy", defaultValue: .string(ScoringStrategy.formula.rawValue)) { value in
+            .string(try oneOf(value, "routing.strategy", ScoringStrategy.allCases.map(\.rawValue)))
+        },
+        Key(name: "routing.prior_calls", defaultValue: .number(Double(RoutingPolicy.defaults.priorCalls))) { value in
+            .number(Double(try integer(value, "routing.prior_calls", in: 0...100_000)))
+        },
+        Key(name: "routing.exploration", defaultValue: .number(RoutingPolicy.defaults.exploration)) { value in
+            .number(try fraction(value, "routing.exploration", in: 0...0.2))
+        },
+        Key(name: "routing.exploration_floor", defaultValue: .number(RoutingPolicy.defaults.explorationFloor)) { value in
+            .number(try fraction(value, "routing.exploration_floor", in: 0...1))
+        },
+        Key(name: "routing.max_wait_seconds", defaultValue: .null) { value in
+            if value == .null { return .null }
+            return .number(Double(try integer(value, "routing.max_wait_seconds", in: 1...86_400)))
+        },
         Key(name: "calls.default_channel", defaultValue: .string(CallChannel.voice.rawValue)) { value in
             .string(try oneOf(value, "calls.default_channel", CallChannel.allCases.map(\.rawValue)))
         },
@@ -96,6 +112,13 @@ enum SettingsSchema {
         if let raw = settings["calls.default_channel"]?.stringValue, let channel = CallChannel(rawValue: raw) {
             policy.defaultChannel = channel
         }
+        if let raw = settings["routing.strategy"]?.stringValue, let strategy = ScoringStrategy(rawValue: raw) {
+            policy.strategy = strategy
+        }
+        if let calls = settings["routing.prior_calls"]?.intValue { policy.priorCalls = calls }
+        if let share = settings["routing.exploration"]?.numberValue { policy.exploration = share }
+        if let floor = settings["routing.exploration_floor"]?.numberValue { policy.explorationFloor = floor }
+        policy.maxWaitSeconds = settings["routing.max_wait_seconds"]?.intValue
         return policy
     }
 
@@ -133,6 +156,13 @@ enum SettingsSchema {
             throw AppError.badRequest("\(name) must be one of: \(allowed.joined(separator: ", "))")
         }
         return text
+    }
+
+    private static func fraction(_ value: JSONValue, _ name: String, in range: ClosedRange<Double>) throws -> Double {
+        guard let number = value.numberValue, number.isFinite, range.contains(number) else {
+            throw AppError.badRequest("\(name) must be a number between \(range.lowerBound) and \(range.upperBound)")
+        }
+        return number
     }
 
     private static func integer(_ value: JSONValue, _ name: String, in range: ClosedRange<Int>) throws -> Int {

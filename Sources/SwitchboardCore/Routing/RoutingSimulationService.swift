@@ -1,0 +1,207 @@
+import Foundation
+import SQLKit
+
+/// `POST /api/routing/simulate`: the tenant's recorded calls of a range, replayed against today's catalogue once
+/// under the current routing settings and once under proposed ones. Reads only; nothing is written.
+struct RoutingSimulationService: Sendable {
+    let store: Store
+    let tenant: Tenant
+
+    static let maximumDays = 31
+    static let maximumCalls = 200_000
+    /// The routing settings a proposal may change, by their names without the `routing.` prefix.
+    static let policyKeys = ["weights", "strategy", "prior_calls", "exploration", "exploration_floor", "max_wait_seconds",
+                             "overflow"]
+
+    struct Request: Sendable {
+        let range: DayRange
+        /// Validated, under their full setting names.
+        let changes: [String: JSONValue]
+    }
+
+    /// Reads `{from, to, policy}`; any unknown field or bad value is a 400 naming it.
+    static func request(from body: [String: JSONValue], today: Day = Day(containing: Date())) throws -> Request {
+        if let unknown = body.keys.sorted().first(where: { !["from", "to", "policy"].contains($0) }) {
+            throw AppError.badRequest("unknown field '\(unknown)'; the body is {from, to, policy}")
+        }
+        func day(_ name: String) throws -> Day {
+            guard let text = body[name]?.stringValue else { throw AppError.badRequest("\(name) is required, as YYYY-MM-DD") }
+            guard let day = Day(text) else { throw AppError.badRequest("\(name) must be a date as YYYY-MM-DD") }
+            return day
+        }
+        let from = try day("from"), to = try day("to")
+        guard from <= to else { throw AppError.badRequest("from must not be after to") }
+        guard from.days(until: to) < maximumDays else {
+            throw AppError.badRequest("a simulation replays at most \(maximumDays) days")
+        }
+        guard from <= today else { throw AppError.badRequest("from must not be in the future") }
+        var changes: [String: JSONValue] = [:]
+        switch body["policy"] {
+        case nil, .null?: break
+        case .object(let policy)?:
+            for (key, value) in policy {
+                guard policyKeys.contains(key) else {
+                    throw AppError.badRequest("unknown policy field '\(key)'; known: \(policyKeys.joined(separator: ", "))")
+                }
+                changes["routing.\(key)"] = value
+            }
+            if !changes.isEmpty { changes = try SettingsSchema.validate(changes) }
+        default:
+            throw AppError.badRequest("policy must be an object")
+        }
+        return Request(range: DayRange(from: from, to: to), changes: changes)
+    }
+
+    func simulate(_ request: Request) async throws -> SimulationDTO {
+        let db = store.sql
+        let settings = try await SettingsService.effectiveSettings(scope: tenant.scope, on: db)
+        let current = SettingsSchema.routingPolicy(from: settings)
+        let proposed = SettingsSchema.routingPolicy(from: settings.merging(request.changes) { $1 })
+        let needsHistory = current.strategy == .learning || proposed.strategy == .learning
+        let catalogue = try await BookCatalogue.read(tenant.clientId, withHistory: needsHistory, on: db)
+        let start = request.range.from.startDate
+        let horizon = request.range.to.adding(days: 1).startDate.timeIntervalSince(start)
+        let calls = try await replayedCalls(in: request.range, startingAt: start, on: db)
+
+        let names = try await agentNames(on: db)
+        let seed = SeededGenerator.seed(0, for: tenant.clientId)
+        func report(_ policy: RoutingPolicy) -> SimulationReportDTO {
+            SimulationReportDTO(
+                RoutingSimulation.run(calls, catalogue: catalogue, policy: policy, horizonSeconds: horizon, seed: seed),
+                names: names)
+        }
+        let routingKeys = SettingsSchema.keys.map(\.name).filter { $0.hasPrefix("routing.") }
+            .filter { Self.policyKeys.contains(String($0.dropFirst("routing.".count))) }
+        return SimulationDTO(
+            from: request.range.from.description, to: request.range.to.description, calls: calls.count,
+            current: report(current), proposed: report(proposed),
+            currentSettings: settings.filter { routingKeys.contains($0.key) },
+            proposedSettings: request.changes.filter { settings[$0.key] != $0.value })
+    }
+
+    /// Arrival times, teams, sectors, capabilities and handling times as recorded. A call that never reached an
+    /// agent (cancelled while waiting, or still open) has no handling time of its own: it gets the mean of the
+    /// range's recorded ones, so that it still loads the agents it would have reached.
+    private func replayedCalls(in range: DayRange, startingAt start: Date, on db: any SQLDatabase) async throws -> [RoutingSimulation.Call] {
+        let rows = try await tenant.scope.select(from: Call.schema, on: db)
+            .columns("created_at", "team_id", "sector", "capabilities", "handling_time_seconds", "assigned_at", "completed_at")
+            .where("call_day", .greaterThanOrEqual, range.from.description)
+            .where("call_day", .lessThanOrEqual, range.to.description)
+            .orderBy("created_at").orderBy("id")
+            .limit(Self.maximumCalls + 1)
+            .all()
+        guard rows.count <= Self.maximumCalls else {
+            throw AppError.badRequest("the range holds more than \(Self.maximumCalls) calls; choose fewer days")
+        }
+        var recorded: [(arrival: Double, teamId: UUID?, sector: String, capabilities: [String], handling: Double?)] = []
+        recorded.reserveCapacity(rows.count)
+        for row in rows {
+            let created: Date = try row.decode("created_at")
+            var handling: Double? = try row.decode("handling_time_seconds")
+            if handling == nil, let assigned = try row.decode(column: "assigned_at", as: Date?.self),
+               let completed = try row.decode(column: "completed_at", as: Date?.self) {
+                handling = max(0, completed.timeIntervalSince(assigned))
+            }
+            recorded.append((created.timeIntervalSince(start), try row.decode("team_id"), try row.decode("sector"),
+                             try row.decode("capabilities"), handling))
+        }
+        let known = recorded.compactMap(\.handling)
+        let fallback = known.isEmpty ? 300 : known.reduce(0, +) / Double(known.count)
+        return recorded.map {
+            RoutingSimulation.Call(arrival: $0.arrival, teamId: $0.teamId, sector: $0.sector, capabilities: $0.capabilities,
+                                   handlingSeconds: $0.handling ?? fallback)
+        }
+    }
+
+    private func agentNames(on db: any SQLDatabase) async throws -> [UUID: String] {
+        var names: [UUID: String] = [:]
+        for row in try await tenant.scope.select(from: SectorAgent.schema, on: db).columns("id", "name").all() {
+            names[try row.decode("id")] = try row.decode("name")
+        }
+        return names
+    }
+}
+
+struct SimulationDTO: Encodable, Sendable {
+    let from: String
+    let to: String
+    /// Calls replayed.
+    let calls: Int
+    let current: SimulationReportDTO
+    let proposed: SimulationReportDTO
+    /// The routing settings the current run used.
+    let currentSettings: [String: JSONValue]
+    /// The settings that applying the proposal writes (`PUT /api/settings`): only those that differ.
+    let proposedSettings: [String: JSONValue]
+}
+
+struct SimulationReportDTO: Encodable, Sendable {
+    struct Steps: Encodable, Sendable {
+        let team: Int
+        let sector: Int
+        let queue: Int
+    }
+
+    struct Waits: Encodable, Sendable {
+        let p50: Double
+        let p95: Double
+        let max: Double
+    }
+
+    struct AgentUse: Encodable, Sendable {
+        let agentId: UUID
+        let name: String
+        let calls: Int
+        let utilisation: Double
+    }
+
+    let offered: Int
+    let answered: Int
+    let byStep: Steps
+    let abandoned: Int
+    let rejected: Int
+    let unanswered: Int
+    let waitSeconds: Waits
+    let utilisationMean: Double
+    let utilisationGini: Double
+    let expectedSuccessRate: Double?
+    /// Busiest first.
+    let agents: [AgentUse]
+
+    init(_ report: RoutingSimulation.Report, names: [UUID: String]) {
+        offered = report.offered
+        answered = report.answered
+        byStep = Steps(team: report.byStep[.team] ?? 0, sector: report.byStep[.sector] ?? 0, queue: report.byStep[.queue] ?? 0)
+        abandoned = report.abandoned
+        rejected = report.rejected
+        unanswered = report.unanswered
+        waitSeconds = Waits(p50: report.waitP50, p95: report.waitP95, max: report.waitMax)
+        utilisationMean = report.utilisationMean
+        utilisationGini = report.utilisationGini
+        expectedSuccessRate = report.expectedSuccessRate
+        agents = report.utilisation.map { id, share in
+            AgentUse(agentId: id, name: names[id] ?? "", calls: report.callsByAgent[id] ?? 0, utilisation: share)
+        }.sorted { $0.utilisation != $1.utilisation ? $0.utilisation > $1.utilisation : $0.agentId.uuidString < $1.agentId.uuidString }
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case offered, answered, byStep, abandoned, rejected, unanswered, waitSeconds, utilisationMean, utilisationGini,
+             expectedSuccessRate, agents
+    }
+
+    /// `expected_success_rate` is written as null rather than left out when nothing was answered.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(offered, forKey: .offered)
+        try container.encode(answered, forKey: .answered)
+        try container.encode(byStep, forKey: .byStep)
+        try container.encode(abandoned, forKey: .abandoned)
+        try container.encode(rejected, forKey: .rejected)
+        try container.encode(unanswered, forKey: .unanswered)
+        try container.encode(waitSeconds, forKey: .waitSeconds)
+        try container.encode(utilisationMean, forKey: .utilisationMean)
+        try container.encode(utilisationGini, forKey: .utilisationGini)
+        try container.encode(expectedSuccessRate, forKey: .expectedSuccessRate)
+        try container.encode(agents, forKey: .agents)
+    }
+}

@@ -1,0 +1,169 @@
+import FluentKit
+import Foundation
+import Testing
+import Vapor
+@testable import SwitchboardCore
+
+/// Three billing agents: a newcomer with 3 calls, all successful; a veteran at 92 % and a weaker one at 60 %.
+private struct LearningFixture {
+    let newcomer = UUID(), veteran = UUID(), weaker = UUID()
+
+    var rows: [BookAgentRow] {
+        [(newcomer, 1.0), (veteran, 0.92), (weaker, 0.6)].map { id, rate in
+            BookAgentRow(id: id, sector: "billing", isActive: true, priority: 5, capabilities: [], maxConcurrent: 10, load: 0,
+                         successRate: rate, avgHandlingTime: 180)
+        }
+    }
+
+    var history: [UUID: SuccessHistory] {
+        [newcomer: SuccessHistory(successes: 3, calls: 3), veteran: SuccessHistory(successes: 460, calls: 500),
+         weaker: SuccessHistory(successes: 300, calls: 500)]
+    }
+
+    func book(_ policy: RoutingPolicy, seed: UInt64 = 1) -> TenantBook {
+        TenantBook(policy: policy, agents: rows, teams: [:], assignments: [], queuedCalls: nil, successHistory: history,
+                   generator: SeededGenerator(seed: seed))
+    }
+}
+
+@Suite("Learning router")
+struct LearningRouterTests {
+    @Test func theEstimateIsTheHandComputedPosteriorMean() throws {
+        let fixture = LearningFixture()
+        var learning = RoutingPolicy.defaults
+        learning.strategy = .learning
+        learning.exploration = 0
+        // By hand: the sector's rate is (3 + 460 + 300) / 1003; the prior is worth 20 calls at that rate.
+        let sectorRate = 763.0 / 1003.0
+        let newcomer = (20 * sectorRate + 3) / 23, veteran = (20 * sectorRate + 460) / 520, weaker = (20 * sectorRate + 300) / 520
+        #expect(abs(newcomer - 0.79196) < 1e-4 && abs(veteran - 0.91389) < 1e-4)
+
+        var book = fixture.book(learning)
+        let decision = try book.decide(RouteRequest(teamId: nil, sector: "billing", capabilities: []), claiming: false)
+        #expect(decision.chosen?.agentId == fixture.veteran, "500 calls at 92 % outrank 3 at 100 %")
+        let byAgent = Dictionary(uniqueKeysWithValues: decision.ranking.top.map { ($0.agentId, $0.breakdown) })
+        for (id, expected, calls) in [(fixture.newcomer, newcomer, 3), (fixture.veteran, veteran, 500), (fixture.weaker, weaker, 500)] {
+            let breakdown = try #require(byAgent[id])
+            #expect(abs(breakdown.successRate.value - expected) < 1e-12)
+            #expect(abs(breakdown.successRate.contribution - 40 * expected) < 1e-9)
+            #expect(breakdown.learning == LearningTerm(estimate: breakdown.successRate.value, callsObserved: calls, explored: false))
+        }
+
+        // The formula takes the 7-day rate at its word, and shows no learning term.
+        var formula = fixture.book(.defaults)
+        let byFormula = try formula.decide(RouteRequest(teamId: nil, sector: "billing", capabilities: []), claiming: false)
+        #expect(byFormula.chosen?.agentId == fixture.newcomer)
+        #expect(byFormula.chosen?.breakdown.learning == nil)
+
+        // With no prior strength the estimate is the agent's own rate; with no calls, the sector's.
+        #expect(SuccessEstimate(priorMean: 0.7, priorCalls: 0, successes: 9, calls: 10).mean == 0.9)
+        #expect(SuccessEstimate(priorMean: 0.7, priorCalls: 20, successes: 0, calls: 0).mean == 0.7)
+        #expect(SuccessEstimate(priorMean: 0.7, priorCalls: 0, successes: 0, calls: 0).mean == 0.7)
+    }
+
+    @Test func explorationStaysWithinItsBoundsAndRepeatsForASeed() throws {
+        let fixture = LearningFixture()
+        var policy = RoutingPolicy.defaults
+        policy.strategy = .learning
+        policy.exploration = 0.1
+        policy.explorationFloor = 0.7  // the weaker agent's estimate (0.61) is below it: never drawn
+        let request = RouteRequest(teamId: nil, sector: "billing", capabilities: [])
+
+        func run(seed: UInt64) throws -> (explored: Int, choices: [UUID]) {
+            var book = fixture.book(policy, seed: seed)
+            var explored = 0
+            var choices: [UUID] = []
+            for _ in 0..<10_000 {
+                let decision = try book.decide(request, claiming: false)
+                let chosen = try #require(decision.chosen)
+                choices.append(chosen.agentId)
+                let weaker = try #require(decision.ranking.top.first { $0.agentId == fixture.weaker }?.breakdown)
+                #expect(weaker.successRate.value == weaker.learning?.estimate, "below the floor: always its mean")
+                if chosen.breakdown.learning?.explored == true {
+                    explored += 1
+                } else {
+                    #expect(chosen.agentId == fixture.veteran, "without exploring, the best estimate wins")
+                }
+            }
+            return (explored, choices)
+        }
+
+        let first = try run(seed: 42)
+        // 10,000 draws at 10 %: four standard deviations (0.3 %) either side.
+        #expect((880...1_120).contains(first.explored), "explored \(first.explored) of 10,000")
+        #expect(first.choices.contains(fixture.newcomer), "exploring gives the uncertain newcomer some calls")
+        #expect(!first.choices.contains(fixture.weaker))
+        let again = try run(seed: 42)
+        #expect(again.explored == first.explored && again.choices == first.choices, "the same seed, the same decisions")
+        #expect(try run(seed: 43).choices != first.choices)
+
+        policy.exploration = 0
+        var never = fixture.book(policy)
+        for _ in 0..<1_000 {
+            #expect(try never.decide(request, claiming: false).chosen?.breakdown.learning?.explored == false)
+        }
+    }
+
+    @Test func learningRoutesLiveCallsAndLogsItsTerms() async throws {
+        try await withSwitchboard { app in
+            let a = try await APIClient.make(app)
+            for bad in [#"{"routing.strategy":"magic"}"#, #"{"routing.exploration":0.3}"#, #"{"routing.prior_calls":-1}"#,
+                        #"{"routing.exploration_floor":2}"#, #"{"routing.max_wait_seconds":0}"#] {
+                let refused = try await a.send(.PUT, "/api/settings", json: bad)
+                #expect(refused.status == .badRequest, "\(bad): \(refused.text)")
+            }
+            let newcomer = try await a.createAgent("Newcomer", priority: 5, successRate: 0.5, avgHandlingTime: 60)
+            let veteran = try await a.createAgent("Veteran", priority: 5, successRate: 0.5, avgHandlingTime: 60)
+            let weaker = try await a.createAgent("Weaker", priority: 5, successRate: 0.5, avgHandlingTime: 60)
+            let day = Day(containing: Date()).adding(days: -2)
+            for (agent, calls, successes) in [(newcomer, 3, 3), (veteran, 50, 46), (weaker, 50, 30)] {
+                for index in 0..<calls {
+                    try await insertEndedCall(app, clientId: a.clientId, teamId: nil, agentId: agent, day: day, wait: 0,
+                                              outcome: index < successes ? .successful : .failed, seconds: 60)
+                }
+            }
+            try await aggregate(app)
+            let route = #"{"sector":"billing"}"#
+            // The formula: the newcomer's 7-day rate of 100 % wins.
+            #expect(try await a.send(.POST, "/api/routing/route", json: route).data["agent_id"].uuid == newcomer)
+
+            let changed = try await a.send(.PUT, "/api/settings",
+                                           json: #"{"routing.strategy":"learning","routing.exploration":0,"routing.prior_calls":20}"#)
+            #expect(changed.status == .ok, "\(changed.text)")
+            let sectorRate = 79.0 / 103.0
+            let expected: [UUID: (Double, Int)] = [
+                newcomer: ((20 * sectorRate + 3) / 23, 3), veteran: ((20 * sectorRate + 46) / 70, 50),
+                weaker: ((20 * sectorRate + 30) / 70, 50),
+            ]
+            let recommended = try await a.send(.POST, "/api/routing/route", json: route)
+            #expect(recommended.data["agent_id"].uuid == veteran, "\(recommended.text)")
+            for candidate in recommended.data["candidates"].arrayValue ?? [] {
+                let agentId = try #require(candidate["agent_id"].uuid)
+                let (estimate, calls) = try #require(expected[agentId])
+                let learning = candidate["breakdown"]["learning"]
+                #expect(abs((learning["estimate"].numberValue ?? 0) - estimate) < 1e-9, "\(candidate)")
+                #expect(learning["calls_observed"] == .number(Double(calls)))
+                #expect(learning["explored"] == .bool(false))
+            }
+
+            // A live call goes the same way, and the decision log keeps the learning terms.
+            let call = try await a.createCall(route)
+            #expect(call.data["agent_id"].uuid == veteran, "\(call.text)")
+            let callId = try #require(call.data["id"].uuid)
+            let logged = try await a.send(.GET, "/api/routing/decisions?call_id=\(callId)").data[0]["candidates"]
+            let veteranRow = try #require(logged.arrayValue?.first { $0["agent_id"].uuid == veteran })
+            #expect(abs((veteranRow["breakdown"]["learning"]["estimate"].numberValue ?? 0) - expected[veteran]!.0) < 1e-9)
+            #expect(veteranRow["breakdown"]["learning"]["calls_observed"] == .number(50))
+
+            // More calls of the newcomer's, all failed, after an aggregation: the book learns them.
+            for _ in 0..<10 {
+                try await insertEndedCall(app, clientId: a.clientId, teamId: nil, agentId: newcomer, day: day, wait: 0,
+                                          outcome: .failed, seconds: 60)
+            }
+            try await aggregate(app)
+            let after = try await a.send(.POST, "/api/routing/route", json: route).data["candidates"].arrayValue ?? []
+            let newcomerRow = try #require(after.first { $0["agent_id"].uuid == newcomer })
+            #expect(newcomerRow["breakdown"]["learning"]["calls_observed"] == .number(13), "\(newcomerRow)")
+        }
+    }
+}
