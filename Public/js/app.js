@@ -5,6 +5,7 @@ import { renderAnalytics } from "./pages/analytics.js";
 import { renderRouting } from "./pages/routing.js";
 import { renderTeam } from "./pages/team.js";
 import { renderTeams } from "./pages/teams.js";
+import { renderWhatIf } from "./pages/whatif.js";
 import { session, takeTokenFromAddress } from "./session.js";
 import { hideBanner, mount, showBanner } from "./ui.js";
 
@@ -42,6 +43,7 @@ async function route() {
     case "agents": return renderAgents(query);
     case "routing": return renderRouting();
     case "analytics": return renderAnalytics(query);
+    case "what-if": return renderWhatIf();
     default: location.hash = "#/teams";
   }
 }

@@ -241,6 +241,49 @@ def test_manager_day(server, browser):
     assert not severe_console_errors(browser), severe_console_errors(browser)
 
 
+def api_get(server, path, role="admin"):
+    request = urllib.request.Request(server["base"] + path, headers={"Authorization": "Bearer " + server["token"](role)})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)["data"]
+
+
+def test_what_if(server, browser):
+    base = server["base"]
+    # A manager may simulate but not apply (a settings write).
+    browser.get(f"{base}/#token={server['token']('manager')}")
+    wait_all(browser, "[data-test=team-card]", minimum=4)
+    browser.find_element(By.CSS_SELECTOR, "[data-nav=what-if]").click()
+    wait(browser, "[data-test=whatif-run]").click()
+    wait_all(browser, "[data-test=whatif-row]", minimum=13)
+    assert not browser.find_element(By.CSS_SELECTOR, "[data-test=whatif-apply]").is_enabled()
+
+    browser.get(f"{base}/#token={server['token']('admin')}")
+    wait_all(browser, "[data-test=team-card]", minimum=4)
+    browser.get(f"{base}/#/what-if")
+    weight = wait(browser, "[data-test=whatif-weight-success_rate]")
+    weight.clear()
+    weight.send_keys("5")
+    Select(browser.find_element(By.CSS_SELECTOR, "[data-test=whatif-strategy]")).select_by_value("learning")
+    browser.find_element(By.CSS_SELECTOR, "[data-test=whatif-run]").click()
+    rows = wait_all(browser, "[data-test=whatif-row]", minimum=13)
+    answered = rows[0].find_elements(By.TAG_NAME, "td")
+    # The demo's last week of calls, replayed: every one is answered under both policies (by the team, the sector or the queue).
+    assert int(answered[1].text) > 0 and int(answered[2].text) > 0, [cell.text for cell in answered]
+    assert "%" in rows[-1].text, rows[-1].text  # expected success under each policy
+    assert len(browser.find_elements(By.CSS_SELECTOR, "[data-test=whatif-results] [data-test=chart]")) == 2
+    shot(browser, "11-what-if")
+    apply = browser.find_element(By.CSS_SELECTOR, "[data-test=whatif-apply]")
+    assert apply.is_enabled()
+    apply.click()
+    WebDriverWait(browser, 15).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "[data-test=whatif-apply-status]").text.startswith("Applied"))
+    settings = api_get(server, "/api/settings")
+    assert settings["routing.strategy"] == "learning" and settings["routing.weights"]["success_rate"] == 5, settings
+    audit = api_get(server, "/api/settings/audit")
+    assert {entry["key"] for entry in audit} >= {"routing.strategy", "routing.weights"}
+    assert not severe_console_errors(browser), severe_console_errors(browser)
+
+
 def test_viewer_sees_no_write_controls(server, browser):
     base = server["base"]
     browser.get(f"{base}/#token={server['token']('viewer')}")

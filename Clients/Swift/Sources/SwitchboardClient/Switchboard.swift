@@ -66,6 +66,7 @@ extension Components.Schemas.DeletedEnvelope: SwitchboardEnvelope {}
 extension Components.Schemas.DailyMetricsListEnvelope: SwitchboardEnvelope {}
 extension Components.Schemas.AgentEnvelope: SwitchboardEnvelope {}
 extension Components.Schemas.RouteEnvelope: SwitchboardEnvelope {}
+extension Components.Schemas.SimulationEnvelope: SwitchboardEnvelope {}
 extension Components.Schemas.RoutingHealthEnvelope: SwitchboardEnvelope {}
 extension Components.Schemas.CallEnvelope: SwitchboardEnvelope {}
 extension Components.Schemas.SettingsEnvelope: SwitchboardEnvelope {}

@@ -88,6 +88,19 @@ struct EndToEndTests {
         let records = text.split(separator: "\r\n")
         #expect(records.first?.hasPrefix("id,status,") == true)
         #expect(records.dropFirst().map { String($0.prefix(36)) } == seen.map { $0.uppercased() })
+
+        // What if priority counted for nothing? Today's six calls replayed under both policies.
+        let day = String(ISO8601DateFormatter().string(from: Date()).prefix(10))
+        let simulation = try await switchboard.data {
+            try await $0.simulateRouting(body: .json(.init(
+                from: day, to: day,
+                policy: .init(weights: .init(successRate: 40, priority: 0, load: 20, handlingTime: 15, capabilities: 5),
+                              strategy: .learning)))).ok.body.json
+        }
+        #expect(simulation.calls >= 6)
+        #expect(simulation.current.offered == simulation.calls && simulation.proposed.offered == simulation.calls)
+        #expect(simulation.current.byStep.team >= 6, "two free agents take this team's six calls at once")
+        #expect(simulation.proposedSettings.value["routing.strategy"] as? String == "learning")
     }
 
     @Test func errorAnswersAreThrownWithTheirStatusAndMessage() async throws {
@@ -153,6 +166,7 @@ struct EndToEndTests {
             Operations.DeactivateAgent.id, Operations.BulkUpsertAgents.id, Operations.BulkUpsertMembers.id,
             Operations.BulkChangeMemberAgents.id, Operations.BulkChangeAssignments.id,
             Operations.RecommendRoute.id, Operations.ListRoutingDecisions.id, Operations.RoutingHealth.id,
+            Operations.SimulateRouting.id,
             Operations.ListCalls.id, Operations.CreateCall.id, Operations.GetCall.id, Operations.CompleteCall.id,
             Operations.CancelCall.id, Operations.ExportCalls.id, Operations.ExportAnalytics.id,
             Operations.GetSettings.id, Operations.UpdateSettings.id, Operations.ListSettingsAudit.id,
