@@ -285,8 +285,8 @@ struct BookCatalogue: Sendable {
         var history: [UUID: SuccessHistory] = [:]
         let rows = try await TenantScope(clientId: clientId).select(from: AgentDailyMetrics.schema, on: db)
             .column("agent_id")
-            .column(SQLRaw("SUM(calls_handled)"), as: "calls")
-            .column(SQLRaw("SUM(calls_successful)"), as: "successes")
+            .column(SQLRaw("CAST(SUM(calls_handled) AS BIGINT)"), as: "calls")
+            .column(SQLRaw("CAST(SUM(calls_successful) AS BIGINT)"), as: "successes")
             .where("date", .greaterThanOrEqual, since.description)
             .groupBy("agent_id")
             .all()
