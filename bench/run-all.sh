@@ -44,6 +44,19 @@ at_least() { python3 -c "print('yes' if float('$1') >= float('$2') else 'no')"; 
 at_most() { python3 -c "print('yes' if float('$1') <= float('$2') else 'no')"; }
 target "next route, 10,000 agents (in process)" "≤ 200 µs" "${book_10k} µs" "$(at_most "$book_10k" 200)"
 target "next route, 100,000 agents (in process)" "≤ 1,000 µs" "${book_100k} µs" "$(at_most "$book_100k" 1000)"
+say ""
+say "## What-if simulator: 100,000 calls, one policy per run (in process)"
+say '```'
+simulate_output=$($bin/SwitchboardBench simulate 100000)
+echo "$simulate_output" | tee -a "$out"
+say '```'
+simulate_seconds=$(echo "$simulate_output" | awk '$1 == "formula" {print $3}')
+target "simulate 100,000 calls (one policy)" "≤ 2 s" "${simulate_seconds} s" "$(at_most "$simulate_seconds" 2)"
+say ""
+say "## Learning router against the formula (synthetic populations, in process)"
+say '```'
+$bin/SwitchboardBench learning 2000 100 | tee -a "$out"
+say '```'
 
 port=18090
 $bin/SwitchboardBench hello $port >/dev/null 2>&1 &
