@@ -27,7 +27,7 @@ enum BookBenchmark {
                 let start = ContinuousClock.now
                 let decision = try! book.decide(request, claiming: true)
                 let elapsed = ContinuousClock.now - start
-                if let chosen = decision.chosen { book.adjustLoad(of: chosen.agentId, by: -1) }
+                if let chosen = decision.chosen { book.adjustLoad(of: chosen.agentId, by: -1, channel: nil) }
                 samples.append(Double(elapsed.components.attoseconds) / 1e12 + Double(elapsed.components.seconds) * 1e6)
             }
             samples.sort()

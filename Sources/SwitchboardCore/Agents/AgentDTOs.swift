@@ -12,6 +12,10 @@ struct AgentDTO: Codable, Sendable, Equatable {
     let capabilities: [String]
     let maxConcurrent: Int
     let currentLoad: Int
+    /// Limits per call channel, beside the total `max_concurrent`; left out when the agent has none.
+    let channelCapacity: [String: Int]?
+    /// Live calls per channel (every channel, so a supervisor sees where the load is).
+    let channelLoads: [String: Int]
     let successRate: Double
     let avgHandlingTime: Double
     let createdAt: Date?
@@ -27,6 +31,10 @@ struct AgentDTO: Codable, Sendable, Equatable {
         capabilities = agent.capabilities
         maxConcurrent = agent.maxConcurrent
         currentLoad = agent.currentLoad
+        let limits = agent.channelCapacity
+        channelCapacity = limits.isEmpty ? nil : Dictionary(uniqueKeysWithValues: limits.map { ($0.key.rawValue, $0.value) })
+        let loads = agent.channelLoads
+        channelLoads = Dictionary(uniqueKeysWithValues: CallChannel.allCases.map { ($0.rawValue, loads[$0]) })
         successRate = agent.successRate
         avgHandlingTime = agent.avgHandlingTime
         createdAt = agent.createdAt
@@ -48,6 +56,20 @@ enum AgentLimits {
     static let defaultMaxConcurrent = 10
     static let defaultSuccessRate = 0.5
     static let defaultAvgHandlingTime = 180.0
+    static let channelCapacity = 0...100
+
+    /// `channel_capacity`: known channels only, each a whole number of calls; `{}` removes every limit.
+    static func channelCapacity(_ value: [String: WholeNumber]) throws -> [CallChannel: Int] {
+        var limits: [CallChannel: Int] = [:]
+        for (name, limit) in value {
+            guard let channel = CallChannel(rawValue: name) else {
+                throw AppError.badRequest("channel_capacity has an unknown channel '\(name)'; channels: "
+                    + CallChannel.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            limits[channel] = try Check.number(limit.value, "channel_capacity.\(name)", in: channelCapacity)
+        }
+        return limits
+    }
 }
 
 /// `POST /api/agents`. History (`success_rate`, `avg_handling_time`) may be imported; `current_load` never.
@@ -59,6 +81,7 @@ struct CreateAgentInput: Decodable, Sendable {
     var priority: WholeNumber?
     var capabilities: [String]?
     var maxConcurrent: WholeNumber?
+    var channelCapacity: [String: WholeNumber]?
     var successRate: Double?
     var avgHandlingTime: Double?
 
@@ -73,6 +96,7 @@ struct CreateAgentInput: Decodable, Sendable {
                                            maxCount: AgentLimits.capabilityCount, maxLength: AgentLimits.capabilityLength),
             maxConcurrent: try Check.number(maxConcurrent?.value ?? AgentLimits.defaultMaxConcurrent, "max_concurrent",
                                             in: AgentLimits.maxConcurrent),
+            channelCapacity: try channelCapacity.map(AgentLimits.channelCapacity) ?? [:],
             successRate: try Check.finite(successRate ?? AgentLimits.defaultSuccessRate, "success_rate",
                                           in: AgentLimits.successRate),
             avgHandlingTime: try Check.finite(avgHandlingTime ?? AgentLimits.defaultAvgHandlingTime, "avg_handling_time",
@@ -90,6 +114,7 @@ struct UpdateAgentInput: Decodable, Sendable {
     var priority: WholeNumber?
     var capabilities: [String]?
     var maxConcurrent: WholeNumber?
+    var channelCapacity: [String: WholeNumber]?
     var successRate: Double?
     var avgHandlingTime: Double?
 
@@ -106,6 +131,7 @@ struct UpdateAgentInput: Decodable, Sendable {
         if let maxConcurrent {
             agent.maxConcurrent = try Check.number(maxConcurrent.value, "max_concurrent", in: AgentLimits.maxConcurrent)
         }
+        if let channelCapacity { agent.channelCapacity = try AgentLimits.channelCapacity(channelCapacity) }
         if let successRate { agent.successRate = try Check.finite(successRate, "success_rate", in: AgentLimits.successRate) }
         if let avgHandlingTime {
             agent.avgHandlingTime = try Check.finite(avgHandlingTime, "avg_handling_time", in: AgentLimits.avgHandlingTime)
@@ -121,6 +147,7 @@ struct AgentFields: Sendable {
     let priority: Int
     let capabilities: [String]
     let maxConcurrent: Int
+    var channelCapacity: [CallChannel: Int] = [:]
     let successRate: Double
     let avgHandlingTime: Double
 
@@ -134,6 +161,8 @@ struct AgentFields: Sendable {
         agent.capabilities = capabilities
         agent.maxConcurrent = maxConcurrent
         agent.currentLoad = 0
+        agent.channelCapacity = channelCapacity
+        (agent.voiceLoad, agent.smsLoad, agent.whatsappLoad, agent.emailLoad, agent.webchatLoad) = (0, 0, 0, 0, 0)
         agent.successRate = successRate
         agent.avgHandlingTime = avgHandlingTime
         return agent

@@ -128,6 +128,7 @@ extension Application {
         for correction in corrections {
             logger.warning("corrected agent load from active calls", metadata: [
                 "agent_id": "\(correction.agentId)", "current_load": "\(correction.currentLoad)",
+                "channel_loads": "\(correction.channelLoads.loadsDescription)",
             ])
         }
     }

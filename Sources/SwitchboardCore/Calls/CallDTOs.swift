@@ -90,6 +90,8 @@ struct RouteInput: Decodable, Sendable {
     var teamId: UUID?
     var sector: String?
     var capabilities: [String]?
+    /// The channel of the call to route (the tenant's default when left out).
+    var channel: String?
 
     func validated() throws -> RouteRequest {
         guard teamId != nil || sector != nil else { throw AppError.badRequest("team_id or sector is required") }
@@ -97,7 +99,8 @@ struct RouteInput: Decodable, Sendable {
             teamId: teamId,
             sector: try sector.map { try Check.text($0, "sector", length: TeamLimits.sector).lowercased() },
             capabilities: try Check.labels(capabilities ?? [], "capabilities",
-                                           maxCount: CallLimits.capabilityCount, maxLength: AgentLimits.capabilityLength)
+                                           maxCount: CallLimits.capabilityCount, maxLength: AgentLimits.capabilityLength),
+            channel: try channel.map { try Check.oneOf($0, "channel", as: CallChannel.self) }
         )
     }
 }

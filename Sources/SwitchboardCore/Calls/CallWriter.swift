@@ -111,7 +111,7 @@ final class CallWriter: Sendable {
                 // PostgreSQL: the batch's reads are checked again by its one conditional statement, so no
                 // transaction (and no BEGIN and COMMIT round trips) is needed around them.
                 let results = store.isPostgres
-                    ? try await decideAndWrite(batch, plan, on: store.sql)
+                    ? try await store.committingOnOneConnection { db in try await self.decideAndWrite(batch, plan, on: db) }
                     : try await store.writeSQL { db in try await self.decideAndWrite(batch, plan, on: db) }
                 plan.committed(in: book)
                 count(batch, results)
@@ -163,16 +163,17 @@ final class CallWriter: Sendable {
         }
     }
 
-    static func liveStates(of agentIds: [UUID], clientId: String, on db: any SQLDatabase)
-        async throws -> [(agentId: UUID, load: Int, maxConcurrent: Int, isActive: Bool)] {
+    static func liveStates(of agentIds: [UUID], clientId: String, on db: any SQLDatabase) async throws -> [LiveState] {
         guard !agentIds.isEmpty else { return [] }
         return try await TenantScope(clientId: clientId).select(from: SectorAgent.schema, on: db)
-            .columns("id", "current_load", "max_concurrent", "status")
+            .columns(["id", "current_load", "max_concurrent", "status"] + ChannelNumbers.loadColumns + ChannelNumbers.capacityColumns)
             .where("id", .in, agentIds)
             .all()
             .map { row in
-                (try row.decode("id"), try row.decode("current_load"), try row.decode("max_concurrent"),
-                 try row.decode(column: "status", as: String.self) == ActiveStatus.active.rawValue)
+                LiveState(agentId: try row.decode("id"), load: try row.decode("current_load"),
+                          maxConcurrent: try row.decode("max_concurrent"),
+                          isActive: try row.decode(column: "status", as: String.self) == ActiveStatus.active.rawValue,
+                          channelLoads: try ChannelNumbers(loadsFrom: row), channelCapacity: try ChannelNumbers(capacityFrom: row))
             }
     }
 
@@ -232,14 +233,17 @@ final class CallWriter: Sendable {
                 }
                 return CallChangeResult(call: CallDTO(earlier), replayed: true)
             }
-            let (decision, policy) = try await decide(new.route, for: tenant, &work, on: db)
+            var route = new.route
+            route.channel = new.channel
+            let (decision, policy) = try await decide(route, for: tenant, &work, on: db)
             if decision.chosen == nil && policy.overflow == .reject {
                 throw AppError.conflict("no agent is available and this tenant's overflow policy is 'reject'")
             }
-            if let chosen = decision.chosen { work.plan.booked(chosen.agentId, of: tenant.clientId, delta: 1) }
+            let channel = new.channel ?? policy.defaultChannel
+            if let chosen = decision.chosen { work.plan.booked(chosen.agentId, of: tenant.clientId, delta: 1, channel: channel) }
             let call = CallRow(
                 id: .random(), clientId: tenant.clientId, teamId: decision.teamId, agentId: decision.chosen?.agentId,
-                sector: decision.sector, capabilities: new.route.capabilities, channel: new.channel ?? policy.defaultChannel,
+                sector: decision.sector, capabilities: new.route.capabilities, channel: channel,
                 externalRef: new.externalRef, idempotencyKey: new.idempotencyKey,
                 status: decision.chosen == nil ? .queued : .active, createdAt: stamps.next())
             if call.status == .queued {
@@ -294,8 +298,9 @@ final class CallWriter: Sendable {
         }
     }
 
-    /// Routes in the book. Over PostgreSQL the book may lag behind other processes, so before a call is queued
-    /// the candidates' committed values are read and the decision made again.
+    /// Routes in the book (a call without a channel has the tenant's default). Over PostgreSQL the book may lag
+    /// behind other processes, so before a call is queued the candidates' committed values are read and the
+    /// decision made again.
     private func decide(_ route: RouteRequest, for tenant: Tenant, _ work: inout BatchWork, on db: any SQLDatabase)
         async throws -> (RoutingDecision, RoutingPolicy) {
         let clock = ContinuousClock.now
@@ -306,6 +311,8 @@ final class CallWriter: Sendable {
                 tenant.clientId, store: store, on: db
             ) { book in
                 Result {
+                    var route = route
+                    route.channel = route.channel ?? book.policy.defaultChannel
                     let decision = try book.decide(route, claiming: true)
                     return (decision, book.policy, decision.chosen == nil ? book.agentIds(for: route) : [])
                 }
@@ -322,8 +329,12 @@ final class CallWriter: Sendable {
                 refreshed = true
                 let committed = try await Self.liveStates(of: candidates, clientId: tenant.clientId, on: db)
                 book.applyCommitted(tenant.clientId, committed.map { state in
-                    (state.agentId, state.load + work.plan.delta(of: state.agentId, in: tenant.clientId), state.maxConcurrent,
-                     state.isActive)
+                    var booked = state
+                    let delta = work.plan.delta(of: state.agentId, in: tenant.clientId)
+                    booked = LiveState(agentId: state.agentId, load: state.load + delta.total, maxConcurrent: state.maxConcurrent,
+                                       isActive: state.isActive, channelLoads: state.channelLoads.adding(delta),
+                                       channelCapacity: state.channelCapacity)
+                    return booked
                 })
             case .failure(TenantBook.Miss.unknownTeam(let teamId)):
                 // Not the tenant's team (the usual 404, with cross-tenant probes marked), or created after the book.
@@ -342,21 +353,21 @@ final class CallWriter: Sendable {
         guard let agentId = call.agentId else { return }
         let clientId = tenant.clientId
         let queued = try await book.withBook(clientId, store: store, on: db) { book in
-            book.adjustLoad(of: agentId, by: -1)
+            book.adjustLoad(of: agentId, by: -1, channel: call.channel)
             return book.queuedCalls
         }
-        work.plan.booked(agentId, of: clientId, delta: -1)
+        work.plan.booked(agentId, of: clientId, delta: -1, channel: call.channel)
         guard queued != 0 else { return }
         while true {
             let agent = try await book.withBook(clientId, store: store, on: db) { book in book.agent(agentId) }
             guard let agent, agent.hasRoom else { return }
             guard var waiting = try await work.oldestQueued(for: agentId, agent, clientId: clientId, on: db) else { return }
             let (candidate, capabilities) = try await book.withBook(clientId, store: store, on: db) { book in
-                book.adjustLoad(of: agentId, by: 1)
+                book.adjustLoad(of: agentId, by: 1, channel: waiting.channel)
                 book.queuedCalls = book.queuedCalls.map { max(0, $0 - 1) }
                 return (book.candidate(agentId), book.capabilities(of: agentId))
             }
-            work.plan.booked(agentId, of: clientId, delta: 1)
+            work.plan.booked(agentId, of: clientId, delta: 1, channel: waiting.channel)
             let expected = waiting.status
             waiting.status = .active
             waiting.agentId = agentId
@@ -412,29 +423,32 @@ final class BatchPlan: @unchecked Sendable {
     let origin: String
     init(origin: String) { self.origin = origin }
 
-    private var deltas: [LostClaims.Agent: Int] = [:]
+    /// Net change per agent and channel (every booking names its call's channel; the total is their sum).
+    private var deltas: [LostClaims.Agent: ChannelNumbers] = [:]
     /// Loads as the batch's conditional update returned them.
-    fileprivate var committedLoads: [String: [(agentId: UUID, load: Int, maxConcurrent: Int, isActive: Bool)]] = [:]
+    fileprivate var committedLoads: [String: [LiveState]] = [:]
 
-    func booked(_ agentId: UUID, of clientId: String, delta: Int) {
-        deltas[LostClaims.Agent(clientId: clientId, agentId: agentId), default: 0] += delta
+    func booked(_ agentId: UUID, of clientId: String, delta: Int, channel: CallChannel) {
+        deltas[LostClaims.Agent(clientId: clientId, agentId: agentId), default: .zero][channel] += delta
     }
 
-    var bookedAgents: [LostClaims.Agent] { deltas.filter { $0.value != 0 }.map(\.key) }
+    var bookedAgents: [LostClaims.Agent] { deltas.filter { $0.value != .zero }.map(\.key) }
 
     /// What this batch booked for the agent so far (not yet in the database).
-    func delta(of agentId: UUID, in clientId: String) -> Int {
-        deltas[LostClaims.Agent(clientId: clientId, agentId: agentId)] ?? 0
+    func delta(of agentId: UUID, in clientId: String) -> ChannelNumbers {
+        deltas[LostClaims.Agent(clientId: clientId, agentId: agentId)] ?? .zero
     }
 
-    var netDeltas: [(agent: LostClaims.Agent, delta: Int)] {
-        deltas.filter { $0.value != 0 }.map { ($0.key, $0.value) }
+    var netDeltas: [(agent: LostClaims.Agent, delta: ChannelNumbers)] {
+        deltas.filter { $0.value != .zero }.map { ($0.key, $0.value) }
             .sorted { ($0.agent.agentId.uuidString) < ($1.agent.agentId.uuidString) }
     }
 
     func rolledBack(in book: LoadBook) {
-        for (agent, delta) in deltas where delta != 0 {
-            book.adjust(agent.clientId, agent.agentId, by: -delta)
+        for (agent, delta) in deltas {
+            for channel in CallChannel.allCases where delta[channel] != 0 {
+                book.adjust(agent.clientId, agent.agentId, by: -delta[channel], channel: channel)
+            }
         }
         deltas = [:]
         committedLoads = [:]
@@ -567,6 +581,10 @@ private struct BatchWork {
     /// this batch), then those this batch queued.
     mutating func oldestQueued(for agentId: UUID, _ agent: BookAgent, clientId: String, on db: any SQLDatabase)
         async throws -> CallRow? {
+        // Only calls of channels the agent has room for: a freed chat slot does not take a queued voice call
+        // from an agent whose one voice slot is busy.
+        let channels = agent.channelsWithRoom
+        guard !channels.isEmpty else { return nil }
         var query = TenantScope(clientId: clientId).select(from: Call.schema, on: db)
             .columns(CallRow.columns.map { SQLIdentifier($0) })
             .where("status", .equal, CallStatus.queued.rawValue)
@@ -576,6 +594,7 @@ private struct BatchWork {
                 return group
             }
         if !takenFromQueue.isEmpty { query = query.where("id", .notIn, Array(takenFromQueue)) }
+        if channels.count < CallChannel.allCases.count { query = query.where("channel", .in, channels.map(\.rawValue)) }
         let decided = Set(updates.keys)
         var found: CallRow?
         // Whether the tenant has any queued call in the database is asked once a batch, not once a release.
@@ -595,6 +614,7 @@ private struct BatchWork {
             found = inserts.first { call in
                 call.clientId == clientId && call.status == .queued && !takenFromQueue.contains(call.id)
                     && (call.sector == agent.sector || call.teamId.map(agent.teams.contains) == true)
+                    && agent.hasRoom(for: call.channel)
             }
         }
         if let found { takenFromQueue.insert(found.id) }
@@ -629,12 +649,9 @@ private struct BatchWork {
             for insert in inserts { try await db.execute(sql: insert) { _ in } }
         }
         let confirmed = Set(committed.map(\.id))
-        let lost = deltas.filter { $0.delta > 0 && !confirmed.contains($0.agent.agentId) }.map(\.agent)
+        let lost = deltas.filter { $0.delta.claims && !confirmed.contains($0.agent.agentId) }.map(\.agent)
         if !lost.isEmpty { throw LostClaims(agents: lost) }
-        for load in committed {
-            plan.committedLoads[load.clientId, default: []].append(
-                (load.id, load.currentLoad, load.maxConcurrent, load.status == ActiveStatus.active.rawValue))
-        }
+        for load in committed { plan.committedLoads[load.clientId, default: []].append(load.state) }
     }
 
     /// A call's new state, written only if it is still in the state this batch read.
@@ -667,14 +684,15 @@ private struct BatchWork {
         var ctes: [SQLQueryString] = []
         var checks: [SQLQueryString] = []
         if let loads {
-            ctes.append("v(agent_id, delta) AS (VALUES \(SQLList(loads.values))), loads AS (\(loads.update))")
-            checks.append("(SELECT count(*) FROM loads JOIN v ON v.agent_id = loads.id WHERE v.delta > 0) = \(literal: loads.claims)")
+            ctes.append("\(unsafeRaw: LoadStatement.valuesColumns) AS (VALUES \(SQLList(loads.values))), loads AS (\(loads.update))")
+            checks.append("(SELECT count(*) FROM loads JOIN v ON v.agent_id = loads.id WHERE v.claim > 0) = \(literal: loads.claims)")
             // Other processes' books learn the committed loads (delivered only if this statement commits), in
             // notifications of at most 60 agents, well under PostgreSQL's 8,000-byte payload limit.
             ctes.append("""
                 notified AS (SELECT pg_notify(\(bind: LoadNotification.channel), json_build_object(
                     'origin', \(bind: origin), 'clientId', client_id, 'states', json_agg(json_build_object(
-                        'a', id, 'l', current_load, 'm', max_concurrent, 'on', status = 'active')))::text)
+                        'a', id, 'l', current_load, 'm', max_concurrent, 'on', status = 'active',
+                        'c', \(unsafeRaw: LoadStatement.loadArray), 'k', \(unsafeRaw: LoadStatement.capacityArray))))::text)
                     FROM (SELECT loads.*, (row_number() OVER (PARTITION BY client_id ORDER BY id) - 1) / 60 AS chunk
                           FROM loads) AS numbered
                     GROUP BY client_id, chunk)
@@ -690,7 +708,8 @@ private struct BatchWork {
         let checked: SQLQueryString = checks.isEmpty ? "TRUE" : checks.joined(separator: " AND ")
         let rows: SQLQueryString = loads == nil ? "'[]'" : """
             (SELECT COALESCE(json_agg(json_build_object('id', id, 'client_id', client_id, 'current_load', current_load,
-                'max_concurrent', max_concurrent, 'status', status))::text, '[]') FROM loads)
+                'max_concurrent', max_concurrent, 'status', status, 'channel_loads', \(unsafeRaw: LoadStatement.loadArray),
+                'channel_capacity', \(unsafeRaw: LoadStatement.capacityArray)))::text, '[]') FROM loads)
             """
         let statement: SQLQueryString = """
             WITH \(ctes.joined(separator: ", "))
@@ -706,30 +725,56 @@ private struct BatchWork {
     }
 }
 
-/// The conditional load update of a batch: net change per agent, never past `max_concurrent`.
+/// The conditional load update of a batch: net change per agent and channel, never past `max_concurrent` nor
+/// past a channel's own limit.
 private struct LoadStatement {
     let values: [any SQLExpression]
+    /// Agents the batch claims on (a positive change in any channel).
     let claims: Int
-    let update: SQLQueryString = """
-        UPDATE sector_agents SET current_load =
-            CASE WHEN sector_agents.current_load + v.delta < 0 THEN 0 ELSE sector_agents.current_load + v.delta END
-        FROM v
-        WHERE sector_agents.id = v.agent_id AND (v.delta < 0 OR (sector_agents.status = 'active'
-            AND sector_agents.current_load + v.delta <= sector_agents.max_concurrent))
-        RETURNING sector_agents.id, sector_agents.client_id, sector_agents.current_load,
-            sector_agents.max_concurrent, sector_agents.status
-        """
 
-    init(_ deltas: [(agent: LostClaims.Agent, delta: Int)]) {
-        values = deltas.map { SQLGroupExpression([SQLBind($0.agent.agentId), SQLBind($0.delta)]) }
-        claims = deltas.filter { $0.delta > 0 }.count
+    static let deltaColumns = CallChannel.allCases.map { "d_\($0.rawValue)" }
+    static let loadArray = "json_build_array(" + ChannelNumbers.loadColumns.joined(separator: ", ") + ")"
+    static let capacityArray = "json_build_array(" + ChannelNumbers.capacityColumns.joined(separator: ", ") + ")"
+    static let valuesColumns = "v(agent_id, delta, " + deltaColumns.joined(separator: ", ") + ", claim)"
+
+    let update: SQLQueryString = {
+        let sets = CallChannel.allCases.map { channel in
+            let column = channel.loadColumn, delta = "v.d_\(channel.rawValue)"
+            return "\(column) = CASE WHEN sector_agents.\(column) + \(delta) < 0 THEN 0 ELSE sector_agents.\(column) + \(delta) END"
+        }.joined(separator: ", ")
+        let limits = CallChannel.allCases.map { channel in
+            let delta = "v.d_\(channel.rawValue)"
+            return "(\(delta) <= 0 OR sector_agents.\(channel.capacityColumn) IS NULL "
+                + "OR sector_agents.\(channel.loadColumn) + \(delta) <= sector_agents.\(channel.capacityColumn))"
+        }.joined(separator: " AND ")
+        let returned = (ChannelNumbers.loadColumns + ChannelNumbers.capacityColumns).map { "sector_agents.\($0)" }
+            .joined(separator: ", ")
+        return SQLQueryString("""
+            UPDATE sector_agents SET current_load =
+                CASE WHEN sector_agents.current_load + v.delta < 0 THEN 0 ELSE sector_agents.current_load + v.delta END,
+                \(sets)
+            FROM v
+            WHERE sector_agents.id = v.agent_id AND (v.claim = 0 OR (sector_agents.status = 'active'
+                AND sector_agents.current_load + v.delta <= sector_agents.max_concurrent AND \(limits)))
+            RETURNING sector_agents.id, sector_agents.client_id, sector_agents.current_load,
+                sector_agents.max_concurrent, sector_agents.status, \(returned)
+            """)
+    }()
+
+    init(_ deltas: [(agent: LostClaims.Agent, delta: ChannelNumbers)]) {
+        values = deltas.map { entry in
+            SQLGroupExpression([SQLBind(entry.agent.agentId), SQLBind(entry.delta.total)]
+                + CallChannel.allCases.map { SQLBind(entry.delta[$0]) } + [SQLBind(entry.delta.claims ? 1 : 0)])
+        }
+        claims = deltas.filter { $0.delta.claims }.count
     }
 
     func run(on db: any SQLDatabase) async throws -> [CommittedLoad] {
-        try await db.raw("WITH v(agent_id, delta) AS (VALUES \(SQLList(values))) \(update)").all().map { row in
+        try await db.raw("WITH \(unsafeRaw: Self.valuesColumns) AS (VALUES \(SQLList(values))) \(update)").all().map { row in
             CommittedLoad(id: try row.decode("id"), clientId: try row.decode("client_id"),
                           currentLoad: try row.decode("current_load"), maxConcurrent: try row.decode("max_concurrent"),
-                          status: try row.decode("status"))
+                          status: try row.decode("status"), channelLoads: try ChannelNumbers(loadsFrom: row),
+                          channelCapacity: try ChannelNumbers(capacityFrom: row))
         }
     }
 }
@@ -741,17 +786,40 @@ private struct CommittedLoad: Decodable {
     let currentLoad: Int
     let maxConcurrent: Int
     let status: String
+    let channelLoads: ChannelNumbers
+    let channelCapacity: ChannelNumbers
 
     enum CodingKeys: String, CodingKey {
-        case id, clientId = "client_id", currentLoad = "current_load", maxConcurrent = "max_concurrent", status
+        case id, clientId = "client_id", currentLoad = "current_load", maxConcurrent = "max_concurrent", status,
+             channelLoads = "channel_loads", channelCapacity = "channel_capacity"
     }
 
-    init(id: UUID, clientId: String, currentLoad: Int, maxConcurrent: Int, status: String) {
+    init(id: UUID, clientId: String, currentLoad: Int, maxConcurrent: Int, status: String, channelLoads: ChannelNumbers,
+         channelCapacity: ChannelNumbers) {
         self.id = id
         self.clientId = clientId
         self.currentLoad = currentLoad
         self.maxConcurrent = maxConcurrent
         self.status = status
+        self.channelLoads = channelLoads
+        self.channelCapacity = channelCapacity
+    }
+
+    /// PostgreSQL's JSON: the channels as arrays in `CallChannel.allCases` order (null for no limit).
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(UUID.self, forKey: .id)
+        clientId = try container.decode(String.self, forKey: .clientId)
+        currentLoad = try container.decode(Int.self, forKey: .currentLoad)
+        maxConcurrent = try container.decode(Int.self, forKey: .maxConcurrent)
+        status = try container.decode(String.self, forKey: .status)
+        channelLoads = ChannelNumbers(loads: try container.decode([Int].self, forKey: .channelLoads))
+        channelCapacity = ChannelNumbers(limits: try container.decode([Int?].self, forKey: .channelCapacity))
+    }
+
+    var state: LiveState {
+        LiveState(agentId: id, load: currentLoad, maxConcurrent: maxConcurrent, isActive: status == ActiveStatus.active.rawValue,
+                  channelLoads: channelLoads, channelCapacity: channelCapacity)
     }
 }
 

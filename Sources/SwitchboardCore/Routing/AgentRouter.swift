@@ -6,6 +6,8 @@ struct RouteRequest: Sendable {
     var teamId: UUID?
     var sector: String?
     var capabilities: [String]
+    /// The call's channel: an agent whose own limit for it is reached is not free for it. Nil: any channel.
+    var channel: CallChannel? = nil
 }
 
 enum RoutingStrategy: String, Codable, Sendable {
@@ -40,7 +42,10 @@ struct AgentRouter: Sendable {
         while true {
             do {
                 let decision = try await book.withBook(tenant.clientId, store: store, reloadingIfOlderThanTTL: true) { book in
-                    try book.decide(request, claiming: false)
+                    // As a call without a channel would be: of the tenant's default channel.
+                    var request = request
+                    request.channel = request.channel ?? book.policy.defaultChannel
+                    return try book.decide(request, claiming: false)
                 }
                 metrics.counter("switchboard_routing_decisions_total", [("strategy", decision.strategy.rawValue)]).increment()
                 return decision
@@ -60,7 +65,8 @@ extension RoutingCandidate {
         self.init(
             id: agent.id!, isActive: agent.status == .active, priority: agent.priority,
             currentLoad: agent.currentLoad, maxConcurrent: agent.maxConcurrent, successRate: agent.successRate,
-            avgHandlingTime: agent.avgHandlingTime
+            avgHandlingTime: agent.avgHandlingTime,
+            channelsFull: ChannelNumbers.full(loads: agent.channelLoads, capacity: ChannelNumbers(capacity: agent.channelCapacity))
         )
     }
 }

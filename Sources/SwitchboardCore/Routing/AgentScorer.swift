@@ -23,8 +23,14 @@ struct RoutingCandidate: Sendable, Equatable {
     var avgHandlingTime: Double
     /// Bits of the agent's capabilities in the pool's capability index (see `CandidatePool`).
     var capabilityMask: UInt64 = 0
+    /// `CallChannel.bit`s of the channels whose own limit is reached.
+    var channelsFull: UInt8 = 0
 
     var isEligible: Bool { isActive && currentLoad < maxConcurrent }
+
+    /// Free for a call of the channel (`channelBit` 0: any channel, as for a recommendation without one).
+    @inline(__always)
+    func isEligible(channelBit: UInt8) -> Bool { isActive && currentLoad < maxConcurrent && channelsFull & channelBit == 0 }
 
     /// The id as two big-endian words: comparing them orders ids exactly as their canonical strings do.
     fileprivate var idOrder: (UInt64, UInt64) {
@@ -86,6 +92,14 @@ struct ScoreBreakdown: Codable, Sendable, Equatable {
     var learning: LearningTerm? = nil
 }
 
+/// The call's channel as the candidate had it: its live calls of that channel and its limit (nil: none, only
+/// the total applies).
+struct ChannelSlot: Codable, Sendable, Equatable {
+    let channel: CallChannel
+    let load: Int
+    let capacity: Int?
+}
+
 struct ScoredCandidate: Codable, Sendable, Equatable {
     let agentId: UUID
     let score: Double
@@ -93,6 +107,8 @@ struct ScoredCandidate: Codable, Sendable, Equatable {
     let maxConcurrent: Int
     let priority: Int
     let breakdown: ScoreBreakdown
+    /// Present when the decision was for a call of a channel.
+    var channelSlots: ChannelSlot? = nil
 }
 
 struct Ranking: Sendable {
@@ -153,15 +169,17 @@ enum AgentScorer {
         weights: ScoringWeights = .contractDefaults,
         keep: Int = 20,
         excluding excluded: Set<UUID> = [],
-        explored: Bool = false
+        explored: Bool = false,
+        channel: CallChannel? = nil
     ) -> Ranking {
         let limit = max(keep, 1)
+        let channelBit = channel?.bit ?? 0
         var top: [(score: Double, index: Int)] = []
         top.reserveCapacity(limit + 1)
         var eligible = 0
         pool.candidates.withUnsafeBufferPointer { candidates in
             for index in candidates.indices {
-                guard candidates[index].isEligible, excluded.isEmpty || !excluded.contains(candidates[index].id) else { continue }
+                guard candidates[index].isEligible(channelBit: channelBit), excluded.isEmpty || !excluded.contains(candidates[index].id) else { continue }
                 eligible += 1
                 let entry = (score: score(candidates[index], matches: request.matches(candidates[index], at: index), weights: weights),
                              index: index)

@@ -46,10 +46,11 @@ struct CandidatePool: Sendable {
     func capabilities(at index: Int) -> [String] { capabilities[index] }
 
     /// The load book keeps each pool's live values current in place, without rebuilding it.
-    mutating func setLiveState(at index: Int, load: Int, maxConcurrent: Int, isActive: Bool) {
+    mutating func setLiveState(at index: Int, load: Int, maxConcurrent: Int, isActive: Bool, channelsFull: UInt8) {
         candidates[index].currentLoad = load
         candidates[index].maxConcurrent = maxConcurrent
         candidates[index].isActive = isActive
+        candidates[index].channelsFull = channelsFull
     }
 
     /// An agent's 7-day values after an aggregation; the pool's order and capability index do not depend on them.

@@ -19,10 +19,10 @@ enum DecisionJSON {
     }
 
     /// Candidates as positional arrays, `[agent_id, score, current_load, max_concurrent, priority,` then value and
-    /// contribution of success rate, priority, load, handling time and capabilities`]`, and under the learning
-    /// strategy three more: estimate, calls observed, explored (0 or 1). Less than half the bytes
-    /// of keyed objects, which every call writes twenty times. `candidates(from:)` reads both this and the
-    /// keyed form that earlier versions stored.
+    /// contribution of success rate, priority, load, handling time and capabilities`]`, and, when there is more to
+    /// say, a last element `{"l": [estimate, calls observed, explored 0|1], "c": [channel, load, limit|null]}`
+    /// (learning strategy; a call's channel). Less than half the bytes of keyed objects, which every call writes
+    /// twenty times. `candidates(from:)` reads both this and the keyed form that earlier versions stored.
     static func candidates(_ candidates: [ScoredCandidate]) -> String {
         var json = "["
         json.reserveCapacity(candidates.count * 200)
@@ -34,8 +34,15 @@ enum DecisionJSON {
             for factor in [b.successRate, b.priority, b.load, b.handlingTime, b.capabilities] {
                 json += ",\(number(factor.value)),\(number(factor.contribution))"
             }
-            if let learning = b.learning {
-                json += ",\(number(learning.estimate)),\(learning.callsObserved),\(learning.explored ? 1 : 0)"
+            if b.learning != nil || candidate.channelSlots != nil {
+                var extras: [String] = []
+                if let learning = b.learning {
+                    extras.append("\"l\":[\(number(learning.estimate)),\(learning.callsObserved),\(learning.explored ? 1 : 0)]")
+                }
+                if let slots = candidate.channelSlots {
+                    extras.append("\"c\":[\"\(slots.channel.rawValue)\",\(slots.load),\(slots.capacity.map(String.init) ?? "null")]")
+                }
+                json += ",{" + extras.joined(separator: ",") + "}"
             }
             json += "]"
         }
@@ -66,15 +73,33 @@ enum DecisionJSON {
             }
             let successRate = try factor(), priorityFactor = try factor(), load = try factor()
             let handlingTime = try factor(), capabilities = try factor()
-            var learning: LearningTerm?
-            if !fields.isAtEnd {
-                learning = LearningTerm(estimate: try fields.decode(Double.self), callsObserved: try fields.decode(Int.self),
-                                        explored: try fields.decode(Int.self) != 0)
-            }
+            let extras = fields.isAtEnd ? nil : try fields.decode(Extras.self)
             candidate = ScoredCandidate(
                 agentId: agentId, score: score, currentLoad: currentLoad, maxConcurrent: maxConcurrent, priority: priority,
                 breakdown: ScoreBreakdown(successRate: successRate, priority: priorityFactor, load: load,
-                                          handlingTime: handlingTime, capabilities: capabilities, learning: learning))
+                                          handlingTime: handlingTime, capabilities: capabilities, learning: extras?.learning),
+                channelSlots: extras?.channelSlots)
+        }
+    }
+
+    private struct Extras: Decodable {
+        var learning: LearningTerm?
+        var channelSlots: ChannelSlot?
+
+        private enum CodingKeys: String, CodingKey { case l, c }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            if container.contains(.l) {
+                var values = try container.nestedUnkeyedContainer(forKey: .l)
+                learning = LearningTerm(estimate: try values.decode(Double.self), callsObserved: try values.decode(Int.self),
+                                        explored: try values.decode(Int.self) != 0)
+            }
+            if container.contains(.c) {
+                var values = try container.nestedUnkeyedContainer(forKey: .c)
+                channelSlots = ChannelSlot(channel: try values.decode(CallChannel.self), load: try values.decode(Int.self),
+                                           capacity: try values.decodeIfPresent(Int.self))
+            }
         }
     }
 

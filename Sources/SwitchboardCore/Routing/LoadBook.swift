@@ -21,11 +21,21 @@ struct BookAgent: Sendable {
     var isActive: Bool
     var load: Int
     var maxConcurrent: Int
+    var channelLoads: ChannelNumbers = .zero
+    var channelCapacity: ChannelNumbers = .unlimited
     /// Teams with an active member this agent is assigned to: their queued calls may go to it.
     var teams: [UUID]
     var positions: [PoolPosition]
 
     var hasRoom: Bool { isActive && load < maxConcurrent }
+
+    /// Room in the total and in the channel's own limit.
+    func hasRoom(for channel: CallChannel) -> Bool { hasRoom && channelLoads[channel] < channelCapacity[channel] }
+
+    /// The channels that still have room (all of them when the total has).
+    var channelsWithRoom: [CallChannel] { CallChannel.allCases.filter(hasRoom(for:)) }
+
+    var channelsFull: UInt8 { ChannelNumbers.full(loads: channelLoads, capacity: channelCapacity) }
 }
 
 /// A tenant's agent as read from the database to build its book.
@@ -39,6 +49,8 @@ struct BookAgentRow: Sendable {
     let load: Int
     let successRate: Double
     let avgHandlingTime: Double
+    var channelCapacity: ChannelNumbers = .unlimited
+    var channelLoads: ChannelNumbers = .zero
 }
 
 /// One tenant's routing state in memory: every pool a call can be routed to (each team's agents, each sector's
@@ -80,7 +92,8 @@ struct TenantBook: Sendable {
             return CandidatePool.Entry(
                 candidate: RoutingCandidate(id: row.id, isActive: row.isActive, priority: row.priority, currentLoad: row.load,
                                             maxConcurrent: row.maxConcurrent, successRate: row.successRate,
-                                            avgHandlingTime: row.avgHandlingTime),
+                                            avgHandlingTime: row.avgHandlingTime,
+                                            channelsFull: ChannelNumbers.full(loads: row.channelLoads, capacity: row.channelCapacity)),
                 capabilities: row.capabilities, estimate: estimate)
         }
         var teamsByAgent: [UUID: [UUID]] = [:]
@@ -92,7 +105,8 @@ struct TenantBook: Sendable {
         }
         for row in rows {
             agents[row.id] = BookAgent(sector: row.sector, isActive: row.isActive, load: row.load,
-                                       maxConcurrent: row.maxConcurrent, teams: teamsByAgent[row.id] ?? [], positions: [])
+                                       maxConcurrent: row.maxConcurrent, channelLoads: row.channelLoads,
+                                       channelCapacity: row.channelCapacity, teams: teamsByAgent[row.id] ?? [], positions: [])
         }
         var bySector: [String: [BookAgentRow]] = [:]
         for row in rows where row.isActive { bySector[row.sector, default: []].append(row) }
@@ -157,8 +171,9 @@ struct TenantBook: Sendable {
         }
         if let decision = choose(.sector(sector), strategy: .sector, sector: sector, request, claiming) { return decision }
         let pool = pools[.sector(sector)] ?? CandidatePool([])
-        let ranking = AgentScorer.rank(pool, requesting: pool.request(request.capabilities), weights: policy.weights,
-                                       keep: policy.decisionLogCandidates)
+        let ranking = withChannelSlots(AgentScorer.rank(pool, requesting: pool.request(request.capabilities),
+                                                        weights: policy.weights, keep: policy.decisionLogCandidates,
+                                                        channel: request.channel), request.channel)
         return RoutingDecision(strategy: .none, sector: sector, teamId: request.teamId, ranking: ranking, chosen: nil,
                                poolSize: pool.candidates.count)
     }
@@ -174,29 +189,53 @@ struct TenantBook: Sendable {
             ranked = pool.exploring(floor: policy.explorationFloor, using: &generator)
         }
         let ranking = AgentScorer.rank(ranked, requesting: pool.request(request.capabilities), weights: policy.weights,
-                                       keep: policy.decisionLogCandidates, explored: explored)
-        guard let best = ranking.best else { return nil }
-        if claiming { adjustLoad(of: best.agentId, by: 1) }
-        return RoutingDecision(strategy: strategy, sector: sector, teamId: request.teamId, ranking: ranking,
-                               chosen: best, poolSize: pool.candidates.count)
+                                       keep: policy.decisionLogCandidates, explored: explored, channel: request.channel)
+        guard ranking.best != nil else { return nil }
+        let shown = withChannelSlots(ranking, request.channel)
+        if claiming { adjustLoad(of: shown.best!.agentId, by: 1, channel: request.channel) }
+        return RoutingDecision(strategy: strategy, sector: sector, teamId: request.teamId, ranking: shown,
+                               chosen: shown.best, poolSize: pool.candidates.count)
+    }
+
+    /// The candidates' slots of the call's channel, as they were before this decision's claim.
+    private func withChannelSlots(_ ranking: Ranking, _ channel: CallChannel?) -> Ranking {
+        guard let channel else { return ranking }
+        return Ranking(top: ranking.top.map { candidate in
+            var shown = candidate
+            if let agent = agents[candidate.agentId] {
+                let limit = agent.channelCapacity[channel]
+                shown.channelSlots = ChannelSlot(channel: channel, load: agent.channelLoads[channel], capacity: limit == .max ? nil : limit)
+            }
+            return shown
+        }, eligibleCount: ranking.eligibleCount)
     }
 
     func agent(_ id: UUID) -> BookAgent? { agents[id] }
 
-    /// Books a claim (+1) or a release (-1); never below zero.
-    mutating func adjustLoad(of agentId: UUID, by delta: Int) {
-        guard let agent = agents[agentId] else { return }
-        setLiveState(of: agentId, load: max(0, agent.load + delta), maxConcurrent: agent.maxConcurrent, isActive: agent.isActive)
+    /// Books a claim (+1) or a release (-1) of a call of the channel; never below zero.
+    mutating func adjustLoad(of agentId: UUID, by delta: Int, channel: CallChannel?) {
+        guard var agent = agents[agentId] else { return }
+        agent.load = max(0, agent.load + delta)
+        if let channel { agent.channelLoads[channel] = max(0, agent.channelLoads[channel] + delta) }
+        install(agent, as: agentId)
     }
 
     /// Values as committed in the database (after a batch, a lost claim, or another process's change).
-    mutating func setLiveState(of agentId: UUID, load: Int, maxConcurrent: Int, isActive: Bool) {
-        guard var agent = agents[agentId] else { return }
-        agent.load = load
-        agent.maxConcurrent = maxConcurrent
-        agent.isActive = isActive
+    mutating func setLiveState(_ state: LiveState) {
+        guard var agent = agents[state.agentId] else { return }
+        agent.load = state.load
+        agent.maxConcurrent = state.maxConcurrent
+        agent.isActive = state.isActive
+        agent.channelLoads = state.channelLoads
+        agent.channelCapacity = state.channelCapacity
+        install(agent, as: state.agentId)
+    }
+
+    private mutating func install(_ agent: BookAgent, as agentId: UUID) {
+        let full = agent.channelsFull
         for position in agent.positions {
-            pools[position.key]?.setLiveState(at: position.index, load: load, maxConcurrent: maxConcurrent, isActive: isActive)
+            pools[position.key]?.setLiveState(at: position.index, load: agent.load, maxConcurrent: agent.maxConcurrent,
+                                              isActive: agent.isActive, channelsFull: full)
         }
         agents[agentId] = agent
     }
@@ -250,8 +289,8 @@ struct BookCatalogue: Sendable {
     static func read(_ clientId: String, withHistory: Bool, on db: any SQLDatabase) async throws -> BookCatalogue {
         let scope = TenantScope(clientId: clientId)
         let agents = try await scope.select(from: SectorAgent.schema, on: db)
-            .columns("id", "sector", "status", "priority", "capabilities", "max_concurrent", "current_load",
-                     "success_rate", "avg_handling_time")
+            .columns(["id", "sector", "status", "priority", "capabilities", "max_concurrent", "current_load",
+                      "success_rate", "avg_handling_time"] + ChannelNumbers.loadColumns + ChannelNumbers.capacityColumns)
             .all()
             .map { row in
                 BookAgentRow(
@@ -259,7 +298,8 @@ struct BookCatalogue: Sendable {
                     isActive: try row.decode(column: "status", as: String.self) == ActiveStatus.active.rawValue,
                     priority: try row.decode("priority"), capabilities: try row.decode("capabilities"),
                     maxConcurrent: try row.decode("max_concurrent"), load: try row.decode("current_load"),
-                    successRate: try row.decode("success_rate"), avgHandlingTime: try row.decode("avg_handling_time"))
+                    successRate: try row.decode("success_rate"), avgHandlingTime: try row.decode("avg_handling_time"),
+                    channelCapacity: try ChannelNumbers(capacityFrom: row), channelLoads: try ChannelNumbers(loadsFrom: row))
             }
         var teams: [UUID: String] = [:]
         for row in try await scope.select(from: Team.schema, on: db).columns("id", "sector").all() {
@@ -405,24 +445,21 @@ final class LoadBook: Sendable {
                           queuedCalls: queued, successHistory: catalogue.successHistory, generator: generator(for: clientId))
     }
     /// Applies values committed elsewhere, if the tenant's book is loaded; unknown agents are ignored.
-    func applyCommitted(_ clientId: String, _ states: [(agentId: UUID, load: Int, maxConcurrent: Int, isActive: Bool)]) {
+    func applyCommitted(_ clientId: String, _ states: [LiveState]) {
         slots.withLockedValue { slots in
             slots[clientId, default: Slot()].liveVersion += 1
             guard slots[clientId]?.book != nil else { return }
             slots[clientId]!.generation += 1
-            for state in states {
-                slots[clientId]!.book!.setLiveState(of: state.agentId, load: state.load, maxConcurrent: state.maxConcurrent,
-                                                   isActive: state.isActive)
-            }
+            for state in states { slots[clientId]!.book!.setLiveState(state) }
         }
     }
 
     /// Gives back (or re-books) what a rolled-back batch booked, if the book is still the one it booked in.
-    func adjust(_ clientId: String, _ agentId: UUID, by delta: Int) {
+    func adjust(_ clientId: String, _ agentId: UUID, by delta: Int, channel: CallChannel?) {
         slots.withLockedValue { slots in
             guard slots[clientId]?.book != nil else { return }
             slots[clientId]!.generation += 1
-            slots[clientId]!.book!.adjustLoad(of: agentId, by: delta)
+            slots[clientId]!.book!.adjustLoad(of: agentId, by: delta, channel: channel)
         }
     }
 

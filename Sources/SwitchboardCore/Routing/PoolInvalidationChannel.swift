@@ -15,6 +15,9 @@ struct LoadNotification: Codable, Sendable {
         let l: Int
         let m: Int
         let on: Bool
+        /// Loads and limits per channel, in `CallChannel.allCases` order (null: no limit).
+        let c: [Int]
+        let k: [Int?]
     }
 
     let origin: String
@@ -24,7 +27,10 @@ struct LoadNotification: Codable, Sendable {
     func apply(to book: LoadBook) {
         // Skip the book's own notifications: it already holds those values.
         guard origin != book.origin else { return }
-        book.applyCommitted(clientId, states.map { ($0.a, $0.l, $0.m, $0.on) })
+        book.applyCommitted(clientId, states.map {
+            LiveState(agentId: $0.a, load: $0.l, maxConcurrent: $0.m, isActive: $0.on, channelLoads: ChannelNumbers(loads: $0.c),
+                      channelCapacity: ChannelNumbers(limits: $0.k))
+        })
     }
 }
 

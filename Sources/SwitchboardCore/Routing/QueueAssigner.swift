@@ -20,16 +20,20 @@ struct QueueAssigner: Sendable {
             guard let agent = try await scope.query(SectorAgent.self, on: db).filter(\.$id == agentId).first(),
                   agent.status == .active, agent.currentLoad < agent.maxConcurrent
             else { return assigned }
+            let limits = ChannelNumbers(capacity: agent.channelCapacity), loads = agent.channelLoads
+            let channels = CallChannel.allCases.filter { loads[$0] < limits[$0] }
+            guard !channels.isEmpty else { return assigned }
             let teamIds = try await teams(servedBy: agentId, on: db)
             let queued = try await scope.query(Call.self, on: db)
                 .filter(\.$status == .queued)
+                .filter(\.$channel ~~ channels)
                 .group(.or) { group in
                     group.filter(\.$sector == agent.sector)
                     if !teamIds.isEmpty { group.filter(\.$teamId ~~ teamIds) }
                 }
                 .sort(\.$createdAt).sort(\.$id)
                 .first()
-            guard let call = queued, try await ledger.claim(agentId, on: db) else { return assigned }
+            guard let call = queued, try await ledger.claim(agentId, channel: call.channel, on: db) else { return assigned }
             let now = Date()
             let taken = try await (db as! any SQLDatabase).update(Call.schema)
                 .set("status", to: CallStatus.active.rawValue)
@@ -43,7 +47,7 @@ struct QueueAssigner: Sendable {
                 .first()
             guard taken != nil else {
                 // Another process assigned this call first; give the capacity back and look again.
-                try await ledger.release(agentId, on: db)
+                try await ledger.release(agentId, channel: call.channel, on: db)
                 continue
             }
             let candidate = RoutingCandidate(agent)

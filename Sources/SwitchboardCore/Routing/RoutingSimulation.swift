@@ -12,6 +12,8 @@ enum RoutingSimulation {
         let sector: String
         let capabilities: [String]
         let handlingSeconds: Double
+        /// Held against the agent's limit for the channel, if it has one.
+        var channel: CallChannel? = nil
     }
 
     typealias Catalogue = BookCatalogue
@@ -57,7 +59,7 @@ enum RoutingSimulation {
         let freeAgents = catalogue.agents.map { row in
             BookAgentRow(id: row.id, sector: row.sector, isActive: row.isActive, priority: row.priority,
                          capabilities: row.capabilities, maxConcurrent: row.maxConcurrent, load: 0,
-                         successRate: row.successRate, avgHandlingTime: row.avgHandlingTime)
+                         successRate: row.successRate, avgHandlingTime: row.avgHandlingTime, channelCapacity: row.channelCapacity)
         }
         var generator = SeededGenerator(seed: seed)
         var book = TenantBook(policy: policy, agents: freeAgents, teams: catalogue.teams, assignments: catalogue.assignments,
@@ -84,11 +86,11 @@ enum RoutingSimulation {
             credited += book.candidate(agentId)?.successRate ?? 0
             let end = time + max(call.handlingSeconds, 0)
             busy[agentId, default: 0] += max(0, min(end, horizonSeconds) - min(time, horizonSeconds))
-            departures.push(Departure(time: end, call: index, agentId: agentId))
+            departures.push(Departure(time: end, call: index, agentId: agentId, channel: call.channel))
         }
 
         func finish(_ departure: Departure) {
-            book.adjustLoad(of: departure.agentId, by: -1)
+            book.adjustLoad(of: departure.agentId, by: -1, channel: departure.channel)
             if let outcome {
                 let success = outcome(departure.call, departure.agentId, &generator)
                 if success { succeeded += 1 }
@@ -106,9 +108,9 @@ enum RoutingSimulation {
                 }
             }
             // The freed agent takes the oldest calls it serves, as long as it has room.
-            while book.agent(departure.agentId)?.hasRoom == true,
-                  let waiting = queue.oldest(servedBy: departure.agentId, at: departure.time, abandoning: &report.abandoned) {
-                book.adjustLoad(of: departure.agentId, by: 1)
+            while let agent = book.agent(departure.agentId), agent.hasRoom,
+                  let waiting = queue.oldest(servedBy: departure.agentId, agent, at: departure.time, abandoning: &report.abandoned) {
+                book.adjustLoad(of: departure.agentId, by: 1, channel: calls[waiting].channel)
                 start(waiting, with: departure.agentId, at: departure.time, step: .queue)
             }
         }
@@ -117,7 +119,8 @@ enum RoutingSimulation {
             let call = calls[index]
             // Agents finishing at or before the arrival free their capacity (and serve the queue) first.
             while let next = departures.peek(), next.time <= call.arrival { finish(departures.pop()!) }
-            var request = RouteRequest(teamId: call.teamId, sector: call.sector, capabilities: call.capabilities)
+            var request = RouteRequest(teamId: call.teamId, sector: call.sector, capabilities: call.capabilities,
+                                       channel: call.channel)
             var decision = try? book.decide(request, claiming: true)
             if decision == nil {
                 // The call's team is gone from the catalogue: the call is routed by its sector.
@@ -129,7 +132,7 @@ enum RoutingSimulation {
             } else if policy.overflow == .reject {
                 report.rejected += 1
             } else {
-                queue.enqueue(index, teamId: request.teamId, sector: call.sector, arrival: call.arrival,
+                queue.enqueue(index, teamId: request.teamId, sector: call.sector, channel: call.channel, arrival: call.arrival,
                               deadline: policy.maxWaitSeconds.map { call.arrival + Double($0) })
             }
         }
@@ -180,6 +183,7 @@ enum RoutingSimulation {
         let time: Double
         let call: Int
         let agentId: UUID
+        let channel: CallChannel?
 
         /// Earlier first; at the same time, the call that arrived first (calls are indexed in arrival order).
         func before(_ other: Departure) -> Bool {
@@ -221,8 +225,9 @@ enum RoutingSimulation {
         }
     }
 
-    /// Waiting calls in arrival order, one line per team and one per sector (calls without a team), so a freed
-    /// agent looks only at the heads of the lines it serves: its sector's, its sector's teams', and its own teams'.
+    /// Waiting calls in arrival order, one line per team and one per sector (calls without a team), each split by
+    /// channel, so a freed agent looks only at the heads of the lines it serves (its sector's, its sector's teams',
+    /// and its own teams') for the channels it has room for.
     private struct WaitingCalls {
         private struct Waiting {
             let call: Int
@@ -235,7 +240,13 @@ enum RoutingSimulation {
             var head = 0
         }
 
-        private var lines: [PoolKey: Line] = [:]
+        private struct LineKey: Hashable {
+            let pool: PoolKey
+            let channel: CallChannel?
+        }
+
+        private var lines: [LineKey: Line] = [:]
+        private static let channels: [CallChannel?] = [nil] + CallChannel.allCases
         private let servedLines: [UUID: [PoolKey]]
 
         init(catalogue: Catalogue) {
@@ -253,15 +264,18 @@ enum RoutingSimulation {
             servedLines = served
         }
 
-        mutating func enqueue(_ call: Int, teamId: UUID?, sector: String, arrival: Double, deadline: Double?) {
-            let key: PoolKey = teamId.map { .team($0) } ?? .sector(sector)
+        mutating func enqueue(_ call: Int, teamId: UUID?, sector: String, channel: CallChannel?, arrival: Double, deadline: Double?) {
+            let key = LineKey(pool: teamId.map { .team($0) } ?? .sector(sector), channel: channel)
             lines[key, default: Line()].calls.append(Waiting(call: call, arrival: arrival, deadline: deadline))
         }
 
         /// The oldest call the agent serves, dropping (as abandoned) calls whose deadline passed before `now`.
-        mutating func oldest(servedBy agentId: UUID, at now: Double, abandoning abandoned: inout Int) -> Int? {
-            var best: (key: PoolKey, waiting: Waiting)?
-            for key in servedLines[agentId] ?? [] {
+        mutating func oldest(servedBy agentId: UUID, _ agent: BookAgent, at now: Double, abandoning abandoned: inout Int) -> Int? {
+            var best: (key: LineKey, waiting: Waiting)?
+            let keys = (servedLines[agentId] ?? []).flatMap { pool in
+                Self.channels.filter { $0.map(agent.hasRoom(for:)) ?? true }.map { LineKey(pool: pool, channel: $0) }
+            }
+            for key in keys {
                 guard var line = lines[key] else { continue }
                 while line.head < line.calls.count, let deadline = line.calls[line.head].deadline, deadline < now {
                     line.head += 1

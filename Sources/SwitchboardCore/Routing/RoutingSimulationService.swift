@@ -79,12 +79,13 @@ struct RoutingSimulationService: Sendable {
             proposedSettings: request.changes.filter { settings[$0.key] != $0.value })
     }
 
-    /// Arrival times, teams, sectors, capabilities and handling times as recorded. A call that never reached an
+    /// Arrival times, teams, sectors, capabilities, channels and handling times as recorded. A call that never reached an
     /// agent (cancelled while waiting, or still open) has no handling time of its own: it gets the mean of the
     /// range's recorded ones, so that it still loads the agents it would have reached.
     private func replayedCalls(in range: DayRange, startingAt start: Date, on db: any SQLDatabase) async throws -> [RoutingSimulation.Call] {
         let rows = try await tenant.scope.select(from: Call.schema, on: db)
-            .columns("created_at", "team_id", "sector", "capabilities", "handling_time_seconds", "assigned_at", "completed_at")
+            .columns("created_at", "team_id", "sector", "capabilities", "channel", "handling_time_seconds", "assigned_at",
+                     "completed_at")
             .where("call_day", .greaterThanOrEqual, range.from.description)
             .where("call_day", .lessThanOrEqual, range.to.description)
             .orderBy("created_at").orderBy("id")
@@ -93,7 +94,8 @@ struct RoutingSimulationService: Sendable {
         guard rows.count <= Self.maximumCalls else {
             throw AppError.badRequest("the range holds more than \(Self.maximumCalls) calls; choose fewer days")
         }
-        var recorded: [(arrival: Double, teamId: UUID?, sector: String, capabilities: [String], handling: Double?)] = []
+        var recorded: [(arrival: Double, teamId: UUID?, sector: String, capabilities: [String], channel: CallChannel?,
+                        handling: Double?)] = []
         recorded.reserveCapacity(rows.count)
         for row in rows {
             let created: Date = try row.decode("created_at")
@@ -103,13 +105,13 @@ struct RoutingSimulationService: Sendable {
                 handling = max(0, completed.timeIntervalSince(assigned))
             }
             recorded.append((created.timeIntervalSince(start), try row.decode("team_id"), try row.decode("sector"),
-                             try row.decode("capabilities"), handling))
+                             try row.decode("capabilities"), CallChannel(rawValue: try row.decode("channel")), handling))
         }
         let known = recorded.compactMap(\.handling)
         let fallback = known.isEmpty ? 300 : known.reduce(0, +) / Double(known.count)
         return recorded.map {
             RoutingSimulation.Call(arrival: $0.arrival, teamId: $0.teamId, sector: $0.sector, capabilities: $0.capabilities,
-                                   handlingSeconds: $0.handling ?? fallback)
+                                   handlingSeconds: $0.handling ?? fallback, channel: $0.channel)
         }
     }
 

@@ -31,6 +31,23 @@ struct Store: Sendable {
         return try await writeGate.serialize { try await inline.transaction(body) }
     }
 
+    /// PostgreSQL, for statements that commit on their own (no BEGIN): runs `body` on one connection of the pool,
+    /// then waits until that connection has finished everything `body` sent. PostgresNIO hands back a statement's
+    /// rows when PostgreSQL reports the command complete, which is before the statement's implicit transaction
+    /// commits (on the protocol's Sync); a request answered at that moment could be followed by a read, on another
+    /// connection, that does not see the change yet (seen as a queued call skipped under load). A second query on
+    /// the same connection is sent only after the first has finished, its commit included.
+    func committingOnOneConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await db.withConnection { connection in
+            connection.eventLoop.makeFutureWithTask {
+                let sql = connection as! any SQLDatabase
+                let result = try await body(sql)
+                _ = try await sql.raw("SELECT 1").all()
+                return result
+            }
+        }.get()
+    }
+
     /// PostgreSQL aborts one of two transactions that wait on each other's rows (a deadlock, 40P01) or that
     /// cannot be serialised (40001); the transaction rolled back completely, so running it again is safe.
     private func retryingConflicts<T>(_ attempt: () async throws -> T) async throws -> T {

@@ -19,5 +19,6 @@ enum SwitchboardMigrations {
         AddCallsCreatedIndex(),
         AddServiceLevelFigures(),
         AddAgentExternalId(),
+        AddChannelCapacity(),
     ]
 }

@@ -18,6 +18,17 @@ final class SectorAgent: Model, TenantOwned, @unchecked Sendable {
     @Field(key: "max_concurrent") var maxConcurrent: Int
     /// Active calls now. Written only by the call lifecycle's atomic SQL, never by a client.
     @Field(key: "current_load") var currentLoad: Int
+    @OptionalField(key: "channel_capacity_voice") var voiceCapacity: Int?
+    @OptionalField(key: "channel_capacity_sms") var smsCapacity: Int?
+    @OptionalField(key: "channel_capacity_whatsapp") var whatsappCapacity: Int?
+    @OptionalField(key: "channel_capacity_email") var emailCapacity: Int?
+    @OptionalField(key: "channel_capacity_webchat") var webchatCapacity: Int?
+    /// Active calls per channel, like `current_load`: written only by the call lifecycle's atomic SQL.
+    @Field(key: "channel_load_voice") var voiceLoad: Int
+    @Field(key: "channel_load_sms") var smsLoad: Int
+    @Field(key: "channel_load_whatsapp") var whatsappLoad: Int
+    @Field(key: "channel_load_email") var emailLoad: Int
+    @Field(key: "channel_load_webchat") var webchatLoad: Int
     @Field(key: "success_rate") var successRate: Double
     @Field(key: "avg_handling_time") var avgHandlingTime: Double
 
@@ -25,4 +36,27 @@ final class SectorAgent: Model, TenantOwned, @unchecked Sendable {
     @Timestamp(key: "updated_at", on: .update) var updatedAt: Date?
 
     init() {}
+
+    /// `channel_capacity` as the API writes it: the limited channels only.
+    var channelCapacity: [CallChannel: Int] {
+        get {
+            var limits: [CallChannel: Int] = [:]
+            for (channel, limit) in [(CallChannel.voice, voiceCapacity), (.sms, smsCapacity), (.whatsapp, whatsappCapacity),
+                                     (.email, emailCapacity), (.webchat, webchatCapacity)] {
+                if let limit { limits[channel] = limit }
+            }
+            return limits
+        }
+        set {
+            voiceCapacity = newValue[.voice]
+            smsCapacity = newValue[.sms]
+            whatsappCapacity = newValue[.whatsapp]
+            emailCapacity = newValue[.email]
+            webchatCapacity = newValue[.webchat]
+        }
+    }
+
+    var channelLoads: ChannelNumbers {
+        ChannelNumbers(voice: voiceLoad, sms: smsLoad, whatsapp: whatsappLoad, email: emailLoad, webchat: webchatLoad)
+    }
 }
