@@ -80,25 +80,37 @@ def get_all(base, token_value, path):
             return items
 
 
-def seed_agents(base, token_value, count=20, capacity=5):
-    """`count` billing agents of `capacity` each, for the scripts' load."""
+def seed_agents(base, token_value, count=20, capacity=5, channel_capacity=None):
+    """`count` billing agents of `capacity` each, for the scripts' load; with `channel_capacity`, every other
+    agent also has those per-channel limits."""
     for index in range(count):
-        status, _ = call(base, token_value, "POST", "/api/agents",
-                         {"name": f"Agent {index}", "sector": "billing", "max_concurrent": capacity})
+        agent = {"name": f"Agent {index}", "sector": "billing", "max_concurrent": capacity}
+        if channel_capacity and index % 2 == 0:
+            agent["channel_capacity"] = channel_capacity
+        status, _ = call(base, token_value, "POST", "/api/agents", agent)
         assert status == 201, status
 
 
 def check_loads(base, token_value):
-    """Every agent's current_load equals its active calls and never exceeds its capacity."""
+    """Every agent's current_load, and its load on each channel, equals its active calls (of that channel) and never
+    exceeds its capacity (the channel's limit)."""
     agents = get_all(base, token_value, "/api/agents")
     active = get_all(base, token_value, "/api/calls?status=active")
-    counts = {}
+    counts, by_channel = {}, {}
     for item in active:
         counts[item["agent_id"]] = counts.get(item["agent_id"], 0) + 1
+        key = (item["agent_id"], item["channel"])
+        by_channel[key] = by_channel.get(key, 0) + 1
     problems = []
     for agent in agents:
         if agent["current_load"] != counts.get(agent["id"], 0):
             problems.append(f"agent {agent['name']}: current_load {agent['current_load']} but {counts.get(agent['id'], 0)} active calls")
         if agent["current_load"] > agent["max_concurrent"]:
             problems.append(f"agent {agent['name']}: load {agent['current_load']} over capacity {agent['max_concurrent']}")
+        for channel, load in agent.get("channel_loads", {}).items():
+            if load != by_channel.get((agent["id"], channel), 0):
+                problems.append(f"agent {agent['name']}: {channel} load {load} but {by_channel.get((agent['id'], channel), 0)} active {channel} calls")
+            limit = (agent.get("channel_capacity") or {}).get(channel)
+            if limit is not None and load > limit:
+                problems.append(f"agent {agent['name']}: {load} {channel} calls over its limit of {limit}")
     return agents, active, problems

@@ -1,6 +1,7 @@
 """Crash safety: clients create and complete calls while the server is killed with SIGKILL mid-load; after a
 restart, every call a client saw acknowledged exists in its acknowledged state (or a state it could legitimately
-have reached since), and every agent's current_load equals its active calls.
+have reached since), and every agent's current_load, and its load on each channel, equals its active calls (half the
+agents take one voice call at a time beside chats and emails, and calls come on all three).
 
     python3 tests/reliability/crash_safety.py [--database-url postgres://…] [--clients 6] [--seconds 3]
 """
@@ -32,7 +33,8 @@ def client_loop(base, token_value, stop, ledger, lock):
                     with lock:
                         ledger[call_id]["acknowledged"] = "completed"
             else:
-                status, body = common.call(base, token_value, "POST", "/api/calls", {"sector": "billing"})
+                channel = rng.choice(["voice", "voice", "webchat", "email"])
+                status, body = common.call(base, token_value, "POST", "/api/calls", {"sector": "billing", "channel": channel})
                 if status == 201:
                     call_id = body["data"]["id"]
                     with lock:
@@ -69,7 +71,8 @@ def main():
     port = common.free_port()
     process, base = common.start(env, port, log_path)
     token_value = common.token(env, f"crash-{random.randrange(1 << 30)}")
-    common.seed_agents(base, token_value)
+    # Half the agents take one voice call at a time beside their chats and emails.
+    common.seed_agents(base, token_value, channel_capacity={"voice": 1, "webchat": 3})
 
     ledger, lock = {}, threading.Lock()
     for round_number in range(1, args.rounds + 1):

@@ -1,5 +1,6 @@
-"""Several server processes over one PostgreSQL: load spread across three processes never pushes an agent over
-capacity and loads always equal active calls; the aggregator runs in one process at a time (the others skip);
+"""Several server processes over one PostgreSQL: load spread across three processes (voice and chat calls, agents
+taking one voice call at a time) never pushes an agent over its capacity or its voice limit, and loads always equal
+active calls; the aggregator runs in one process at a time (the others skip);
 a catalogue change made through one process reaches routes on another at once (LISTEN/NOTIFY).
 
     python3 tests/reliability/multi_process.py --database-url postgres://…
@@ -26,7 +27,8 @@ def worker(bases, token_value, stop, failures):
                                        {"outcome": rng.choice(["successful", "failed"]), "resolved": True,
                                         "satisfaction": rng.randint(1, 5), "handling_time_seconds": rng.randint(30, 300)})
         else:
-            status, body = common.call(base, token_value, "POST", "/api/calls", {"sector": "billing"})
+            channel = random.choice(["voice", "webchat"])
+            status, body = common.call(base, token_value, "POST", "/api/calls", {"sector": "billing", "channel": channel})
             if status == 201 and body["data"]["status"] == "active":
                 active.append(body["data"]["id"])
         if status >= 500:
@@ -49,7 +51,8 @@ def main():
     try:
         for index in range(12):
             status, _ = common.call(bases[index % len(bases)], token_value, "POST", "/api/agents",
-                                    {"name": f"Agent {index}", "sector": "billing", "max_concurrent": 3, "success_rate": 0.5})
+                                    {"name": f"Agent {index}", "sector": "billing", "max_concurrent": 3, "success_rate": 0.5,
+                                     "channel_capacity": {"voice": 1}})
             assert status == 201
 
         stop, failures = threading.Event(), []
@@ -61,6 +64,8 @@ def main():
             for agent in common.get_all(bases[samples % len(bases)], token_value, "/api/agents"):
                 if agent["current_load"] > agent["max_concurrent"]:
                     sample_problems.append(f"{agent['name']} at {agent['current_load']}/{agent['max_concurrent']} during load")
+                if agent["channel_loads"]["voice"] > 1:
+                    sample_problems.append(f"{agent['name']} on {agent['channel_loads']['voice']} voice calls during load")
             samples += 1
             time.sleep(0.2)
         stop.set()

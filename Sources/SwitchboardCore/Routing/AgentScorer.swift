@@ -98,6 +98,14 @@ struct ChannelSlot: Codable, Sendable, Equatable {
     let channel: CallChannel
     let load: Int
     let capacity: Int?
+
+    /// `capacity` is written as null, not left out, when the channel has no limit of its own.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(channel, forKey: .channel)
+        try container.encode(load, forKey: .load)
+        try container.encode(capacity, forKey: .capacity)
+    }
 }
 
 struct ScoredCandidate: Codable, Sendable, Equatable {
