@@ -231,6 +231,27 @@ def test_manager_day(server, browser):
     WebDriverWait(browser, 15).until(lambda d: d.execute_script(
         "return [...document.querySelectorAll('[data-test=agent-row]')].some(row => row.innerText.includes('Łukasz Wróbel, Jr.'))"))
 
+    # Per-channel limits: the demo's Ada takes one voice call at a time; give Bruno two chats at most.
+    assert browser.execute_script(
+        "return [...document.querySelectorAll('[data-test=agent-row]')].some(row => row.innerText.includes('Ada')"
+        " && row.querySelector('[data-test=channel-slots]').innerText.includes('voice'))")
+    bruno = [row for row in browser.find_elements(By.CSS_SELECTOR, "[data-test=agent-row]") if row.text.startswith("Bruno")][0]
+    bruno.find_element(By.CSS_SELECTOR, "[data-test=edit-agent]").click()
+    limits = wait(browser, "[data-test=edit-agent-form] [data-test=agent-channel-capacity]")
+    limits.clear()
+    limits.send_keys("fax=2")
+    browser.find_element(By.CSS_SELECTOR, "[data-test=edit-agent-form] button[type=submit]").click()
+    WebDriverWait(browser, 15).until(lambda d: "fax" in d.find_element(By.CSS_SELECTOR, "[data-test=edit-agent-form] [data-test=form-error]").text)
+    limits = browser.find_element(By.CSS_SELECTOR, "[data-test=edit-agent-form] [data-test=agent-channel-capacity]")
+    limits.clear()
+    limits.send_keys("webchat=2")
+    browser.find_element(By.CSS_SELECTOR, "[data-test=edit-agent-form] button[type=submit]").click()
+    WebDriverWait(browser, 15).until(lambda d: d.execute_script(
+        "return [...document.querySelectorAll('[data-test=agent-row]')].some(row => row.innerText.startsWith('Bruno')"
+        " && row.querySelector('[data-test=channel-slots]').innerText.includes('webchat') "
+        " && row.querySelector('[data-test=channel-slots]').innerText.includes('/2'))"))
+    shot(browser, "07c-agents-channel-limits")
+
     # A narrow screen keeps everything reachable without sideways scrolling of the page.
     browser.set_window_size(390, 844)
     browser.get(f"{base}/#/teams")

@@ -29,11 +29,12 @@ export async function renderAgents(query) {
   if (!agents) { list.replaceChildren(); return; }
   if (agents.length === 0) { list.replaceChildren(empty("No agents match.")); return; }
   list.replaceChildren(h("div", { class: "card" }, table(
-    ["Name", "Sector", "Status", "Load", { label: "Priority", num: true }, "Capabilities", { label: "Success (7 d)", num: true },
+    ["Name", "Sector", "Status", "Load", "Channel limits", { label: "Priority", num: true }, "Capabilities", { label: "Success (7 d)", num: true },
       { label: "Avg handling", num: true }, ""],
     agents.map(agent => h("tr", { dataset: { test: "agent-row", agentId: agent.id } },
       h("td", {}, agent.name), h("td", {}, agent.sector), h("td", {}, statusPill(agent.status)),
-      h("td", {}, loadBar(agent.current_load, agent.max_concurrent)), h("td", { class: "num" }, agent.priority),
+      h("td", {}, loadBar(agent.current_load, agent.max_concurrent)), h("td", {}, channelSlots(agent)),
+      h("td", { class: "num" }, agent.priority),
       h("td", {}, h("span", { class: "chips" }, agent.capabilities.map(capability => h("span", { class: "pill" }, capability)))),
       h("td", { class: "num" }, percent(agent.success_rate)), h("td", { class: "num" }, seconds(agent.avg_handling_time)),
       h("td", {}, session.isAdmin() ? h("button", {
@@ -41,6 +42,29 @@ export async function renderAgents(query) {
         onclick: () => { editor.replaceChildren(agentForm(agent, editor)); editor.scrollIntoView({ behavior: "smooth" }); },
       }, "Edit") : null))),
     { test: "agents" })));
+}
+
+/// Each limited channel's live calls against its limit: "voice 1/1 · webchat 2/3"; "—" when none is limited.
+function channelSlots(agent) {
+  const limits = Object.entries(agent.channel_capacity ?? {});
+  if (limits.length === 0) return h("span", { class: "muted", dataset: { test: "channel-slots" } }, "—");
+  return h("span", { class: "chips", dataset: { test: "channel-slots" } }, limits.map(([channel, limit]) => {
+    const load = agent.channel_loads?.[channel] ?? 0;
+    return h("span", { class: `pill${load >= limit ? " full" : ""}`, title: `${load} ${channel} call(s) of at most ${limit}` },
+      `${channel} ${load}/${limit}`);
+  }));
+}
+
+/// "voice=1, webchat=3" ⇄ {voice: 1, webchat: 3}; an empty text removes every limit.
+const formatLimits = (limits) => Object.entries(limits ?? {}).map(([channel, limit]) => `${channel}=${limit}`).join(", ");
+function parseLimits(text) {
+  const limits = {};
+  for (const part of text.split(",").map(value => value.trim()).filter(Boolean)) {
+    const match = part.match(/^([a-z]+)\s*[=:]\s*(\d+)$/);
+    if (!match) throw new Error(`"${part}" is not channel=number (for example voice=1)`);
+    limits[match[1]] = Number(match[2]);
+  }
+  return limits;
 }
 
 function filters(sector, status) {
@@ -64,19 +88,25 @@ function agentForm(agent, editor) {
   const priority = h("input", { type: "number", min: 1, max: 10, value: agent?.priority ?? 5 });
   const capacity = h("input", { type: "number", min: 1, max: 100, value: agent?.max_concurrent ?? 10 });
   const capabilities = h("input", { value: agent?.capabilities.join(", ") ?? "", placeholder: "french, refunds" });
+  const limits = h("input", { value: formatLimits(agent?.channel_capacity), placeholder: "voice=1, webchat=3",
+    dataset: { test: "agent-channel-capacity" }, title: "Calls of a channel the agent takes at once, beside the total" });
   const status = select([["active", "Active"], ["inactive", "Inactive"]], agent?.status ?? "active");
   const error = h("div", { class: "form-error", dataset: { test: "form-error" } });
   const form = h("form", { class: "card", dataset: { test: agent ? "edit-agent-form" : "create-agent" } },
     h("h2", {}, agent ? `Edit ${agent.name}` : "New agent"),
     h("div", { class: "form-grid" }, field("Name", name, true), field("Sector", sector), field("Priority (1–10)", priority),
-      field("Max concurrent calls", capacity), field("Capabilities (comma-separated)", capabilities, true), field("Status", status),
+      field("Max concurrent calls", capacity), field("Per-channel limits", limits),
+      field("Capabilities (comma-separated)", capabilities, true), field("Status", status),
       h("button", { type: "submit", class: "primary" }, agent ? "Save" : "Create agent"),
       agent ? h("button", { type: "button", onclick: () => editor.replaceChildren() }, "Cancel") : null),
     error);
   form.addEventListener("submit", async event => {
     event.preventDefault();
+    let channelCapacity;
+    try { channelCapacity = parseLimits(limits.value); } catch (problem) { error.textContent = problem.message; return; }
     const body = {
       name: name.value, sector: sector.value, priority: Number(priority.value), max_concurrent: Number(capacity.value),
+      channel_capacity: channelCapacity,
       capabilities: capabilities.value.split(",").map(value => value.trim()).filter(Boolean), status: status.value,
     };
     const saved = await attempt(() => agent ? put(`/api/agents/${agent.id}`, body) : post("/api/agents", body), error);

@@ -49,17 +49,21 @@ function routeForm(teams, names, result) {
     { dataset: { test: "route-team" } });
   const sector = h("input", { placeholder: "billing", dataset: { test: "route-sector" } });
   const capabilities = h("input", { placeholder: "french, vip", dataset: { test: "route-capabilities" } });
+  const channel = select([["", "the default"], ["voice", "Voice"], ["sms", "SMS"], ["whatsapp", "WhatsApp"], ["email", "Email"],
+    ["webchat", "Web chat"]], "", { dataset: { test: "route-channel" } });
   const error = h("div", { class: "form-error", dataset: { test: "form-error" } });
   const form = h("form", { class: "card", dataset: { test: "route-form" } },
     h("h2", {}, "Try a route"),
     h("p", { class: "muted small" }, "Shows who would take a call now and why. Nothing is changed or logged."),
     h("div", { class: "form-grid" }, field("Team", team, true), field("or sector", sector), field("Capabilities", capabilities, true),
+      field("Channel", channel),
       h("button", { type: "submit", class: "primary" }, "Route")),
     error);
   form.addEventListener("submit", async event => {
     event.preventDefault();
     const body = { capabilities: capabilities.value.split(",").map(value => value.trim()).filter(Boolean) };
     if (team.value) body.team_id = team.value; else body.sector = sector.value.trim();
+    if (channel.value) body.channel = channel.value;
     const route = await attempt(() => post("/api/routing/route", body), error);
     if (route) result.replaceChildren(routeResult(route, names));
   });
@@ -78,7 +82,12 @@ function routeResult(route, names) {
         { label: "Load", num: true }, { label: "Handling", num: true }, { label: "Skills", num: true }],
       route.candidates.map(candidate => h("tr", { class: candidate.agent_id === route.agent_id ? "chosen" : null, dataset: { test: "candidate-row" } },
         h("td", {}, names.get(candidate.agent_id) ?? candidate.agent_id.slice(0, 8), " ",
-          h("span", { class: "muted small" }, `${candidate.current_load}/${candidate.max_concurrent}`)),
+          h("span", { class: "muted small" }, `${candidate.current_load}/${candidate.max_concurrent}`),
+          candidate.channel_slots?.capacity != null ? h("span", { class: "muted small", dataset: { test: "candidate-channel" } },
+            ` · ${candidate.channel_slots.channel} ${candidate.channel_slots.load}/${candidate.channel_slots.capacity}`) : null,
+          candidate.breakdown.learning ? h("span", { class: "muted small", dataset: { test: "candidate-learning" } },
+            ` · estimate ${number(candidate.breakdown.learning.estimate, 3)} from ${candidate.breakdown.learning.calls_observed} calls` +
+            (candidate.breakdown.learning.explored ? " (explored)" : "")) : null),
         h("td", { class: "num" }, h("strong", {}, number(candidate.score, 2))),
         factor(candidate.breakdown.success_rate), factor(candidate.breakdown.priority), factor(candidate.breakdown.load),
         factor(candidate.breakdown.handling_time), factor(candidate.breakdown.capabilities))),

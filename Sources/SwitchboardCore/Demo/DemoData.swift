@@ -59,7 +59,10 @@ enum DemoData {
                 for plan in agents {
                     let agent = scope.owned(AgentFields(
                         name: plan.name, sector: sector, status: .active, priority: plan.priority, capabilities: plan.capabilities,
-                        maxConcurrent: plan.capacity, successRate: plan.success, avgHandlingTime: Double(150 + plan.priority * 10)
+                        maxConcurrent: plan.capacity,
+                        // Two agents take one voice call at a time beside their chats, to show per-channel limits.
+                        channelCapacity: ["Ada", "Grace"].contains(plan.name) ? [.voice: 1, .webchat: 3] : [:],
+                        successRate: plan.success, avgHandlingTime: Double(150 + plan.priority * 10)
                     ).makeModel())
                     try await agent.create(on: db)
                     agentIdsBySector[sector, default: []].append(agent.id!)
