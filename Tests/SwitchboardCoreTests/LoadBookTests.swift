@@ -229,7 +229,7 @@ struct FastJSONTests {
         let now = Date(timeIntervalSince1970: 1_795_000_123.456)
         let call = CallDTO(
             id: UUID(), status: filled ? .completed : .queued, agentId: filled ? UUID() : nil, teamId: filled ? UUID() : nil,
-            sector: "bil\"ling\\é", channel: .webchat, capabilities: filled ? ["french", "vip\n"] : [],
+            sector: "bil\"ling\\é", channel: .webchat, capabilities: filled ? ["french", "vip\n"] : [], requiredCapabilities: filled ? ["french"] : [],
             externalRef: filled ? "ticket/42" : nil, outcome: filled ? .failed : nil, resolved: filled ? false : nil,
             satisfaction: filled ? 4 : nil, handlingTimeSeconds: filled ? 140.25 : nil, createdAt: now,
             assignedAt: filled ? now.addingTimeInterval(0.5) : nil, completedAt: filled ? now.addingTimeInterval(61) : nil,

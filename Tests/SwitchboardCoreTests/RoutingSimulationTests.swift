@@ -168,7 +168,7 @@ struct RoutingSimulationTests {
                         #"{"from":"\#(day.adding(days: -40))","to":"\#(day)"}"#, #"{"from":"soon","to":"\#(day)"}"#,
                         #"{"from":"\#(day)","to":"\#(day)","policy":{"relaxation":[]}}"#,
                         #"{"from":"\#(day)","to":"\#(day)","policy":{"exploration":1}}"#,
-                        #"{"from":"\#(day)","to":"\#(day)","policy":[]}"#, #"{"from":"\#(day)","to":"\#(day)","extra":1}"#] {
+                        #"{"from":"\#(day)","to":"\#(day)","policy":[]}"#, #"{"from":"\#(day)","to":"\#(day)","policy":null}"#, #"{"from":"\#(day)","to":"\#(day)","extra":1}"#] {
                 let refused = try await manager.send(.POST, "/api/routing/simulate", json: bad)
                 #expect(refused.status == .badRequest, "\(bad): \(refused.text)")
                 #expect(refused.json["success"] == .bool(false) && refused.error != nil)

@@ -8,6 +8,8 @@ struct CallDTO: Encodable, Sendable {
     let sector: String
     let channel: CallChannel
     let capabilities: [String]
+    /// Capabilities the agent must have (beside `capabilities`, which only add to the score).
+    let requiredCapabilities: [String]
     let externalRef: String?
     let outcome: CallOutcome?
     let resolved: Bool?
@@ -20,8 +22,9 @@ struct CallDTO: Encodable, Sendable {
 
     init(
         id: UUID, status: CallStatus, agentId: UUID?, teamId: UUID?, sector: String, channel: CallChannel,
-        capabilities: [String], externalRef: String?, outcome: CallOutcome?, resolved: Bool?, satisfaction: Int?,
-        handlingTimeSeconds: Double?, createdAt: Date, assignedAt: Date?, completedAt: Date?, cancelledAt: Date?
+        capabilities: [String], requiredCapabilities: [String], externalRef: String?, outcome: CallOutcome?, resolved: Bool?,
+        satisfaction: Int?, handlingTimeSeconds: Double?, createdAt: Date, assignedAt: Date?, completedAt: Date?,
+        cancelledAt: Date?
     ) {
         self.id = id
         self.status = status
@@ -30,6 +33,7 @@ struct CallDTO: Encodable, Sendable {
         self.sector = sector
         self.channel = channel
         self.capabilities = capabilities
+        self.requiredCapabilities = requiredCapabilities
         self.externalRef = externalRef
         self.outcome = outcome
         self.resolved = resolved
@@ -44,14 +48,15 @@ struct CallDTO: Encodable, Sendable {
     init(_ call: Call) {
         self.init(
             id: call.id!, status: call.status, agentId: call.agentId, teamId: call.teamId, sector: call.sector,
-            channel: call.channel, capabilities: call.capabilities, externalRef: call.externalRef, outcome: call.outcome,
+            channel: call.channel, capabilities: call.capabilities, requiredCapabilities: call.requiredCapabilities ?? [],
+            externalRef: call.externalRef, outcome: call.outcome,
             resolved: call.resolved, satisfaction: call.satisfaction, handlingTimeSeconds: call.handlingTimeSeconds,
             createdAt: call.createdAt, assignedAt: call.assignedAt, completedAt: call.completedAt,
             cancelledAt: call.cancelledAt)
     }
 
     private enum CodingKeys: String, CodingKey {
-        case id, status, agentId, teamId, sector, channel, capabilities, externalRef, outcome, resolved
+        case id, status, agentId, teamId, sector, channel, capabilities, requiredCapabilities, externalRef, outcome, resolved
         case satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, cancelledAt
     }
 
@@ -65,6 +70,7 @@ struct CallDTO: Encodable, Sendable {
         try container.encode(sector, forKey: .sector)
         try container.encode(channel, forKey: .channel)
         try container.encode(capabilities, forKey: .capabilities)
+        try container.encode(requiredCapabilities, forKey: .requiredCapabilities)
         try container.encode(externalRef, forKey: .externalRef)
         try container.encode(outcome, forKey: .outcome)
         try container.encode(resolved, forKey: .resolved)
@@ -90,6 +96,8 @@ struct RouteInput: Decodable, Sendable {
     var teamId: UUID?
     var sector: String?
     var capabilities: [String]?
+    /// Capabilities an agent must have to be chosen at all.
+    var requiredCapabilities: [String]?
     /// The channel of the call to route (the tenant's default when left out).
     var channel: String?
 
@@ -100,6 +108,8 @@ struct RouteInput: Decodable, Sendable {
             sector: try sector.map { try Check.text($0, "sector", length: TeamLimits.sector).lowercased() },
             capabilities: try Check.labels(capabilities ?? [], "capabilities",
                                            maxCount: CallLimits.capabilityCount, maxLength: AgentLimits.capabilityLength),
+            requiredCapabilities: try Check.labels(requiredCapabilities ?? [], "required_capabilities",
+                                                   maxCount: CallLimits.capabilityCount, maxLength: AgentLimits.capabilityLength),
             channel: try channel.map { try Check.oneOf($0, "channel", as: CallChannel.self) }
         )
     }
@@ -109,13 +119,15 @@ struct CreateCallInput: Decodable, Sendable {
     var teamId: UUID?
     var sector: String?
     var capabilities: [String]?
+    var requiredCapabilities: [String]?
     var channel: String?
     var externalRef: String?
 
     /// The channel stays nil when absent: the writer fills in the tenant's default.
     func validated() throws -> (route: RouteRequest, channel: CallChannel?, externalRef: String?) {
         (
-            try RouteInput(teamId: teamId, sector: sector, capabilities: capabilities).validated(),
+            try RouteInput(teamId: teamId, sector: sector, capabilities: capabilities,
+                           requiredCapabilities: requiredCapabilities).validated(),
             try channel.map { try Check.oneOf($0, "channel", as: CallChannel.self) },
             try Check.optionalText(externalRef, "external_ref", maxLength: CallLimits.externalRef)
         )

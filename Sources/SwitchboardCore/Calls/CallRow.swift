@@ -9,6 +9,7 @@ struct CallRow: Sendable {
     var agentId: UUID?
     var sector: String
     var capabilities: [String]
+    var requiredCapabilities: [String] = []
     var channel: CallChannel
     var externalRef: String?
     var idempotencyKey: String?
@@ -27,7 +28,7 @@ struct CallRow: Sendable {
     static let columns = [
         "id", "client_id", "team_id", "agent_id", "sector", "capabilities", "channel", "external_ref", "idempotency_key",
         "status", "outcome", "resolved", "satisfaction", "handling_time_seconds", "created_at", "assigned_at",
-        "completed_at", "call_day", "cancelled_at", "updated_at",
+        "completed_at", "call_day", "cancelled_at", "updated_at", "required_capabilities",
     ]
 
     /// The columns of `values`: all but `client_id`, which `TenantScope` adds.
@@ -74,13 +75,14 @@ struct CallRow: Sendable {
         callDay = try row.decode("call_day")
         cancelledAt = try row.decode("cancelled_at")
         updatedAt = try row.decode("updated_at")
+        requiredCapabilities = try row.decode(column: "required_capabilities", as: [String]?.self) ?? []
     }
 
     /// Every column but `client_id`, in `columns` order (the tenant's id is added by `TenantScope`).
     var values: [any Encodable & Sendable] {
         [id, teamId, agentId, sector, capabilities, channel.rawValue, externalRef, idempotencyKey, status.rawValue,
          outcome?.rawValue, resolved, satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, callDay,
-         cancelledAt, updatedAt]
+         cancelledAt, updatedAt, requiredCapabilities]
     }
 }
 
@@ -88,7 +90,8 @@ extension CallDTO {
     init(_ row: CallRow) {
         self.init(
             id: row.id, status: row.status, agentId: row.agentId, teamId: row.teamId, sector: row.sector,
-            channel: row.channel, capabilities: row.capabilities, externalRef: row.externalRef, outcome: row.outcome,
+            channel: row.channel, capabilities: row.capabilities, requiredCapabilities: row.requiredCapabilities,
+            externalRef: row.externalRef, outcome: row.outcome,
             resolved: row.resolved, satisfaction: row.satisfaction, handlingTimeSeconds: row.handlingTimeSeconds,
             createdAt: row.createdAt, assignedAt: row.assignedAt, completedAt: row.completedAt,
             cancelledAt: row.cancelledAt)

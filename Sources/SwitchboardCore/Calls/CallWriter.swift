@@ -26,6 +26,7 @@ struct NewCall: Sendable {
         earlier.teamId == route.teamId
             && (route.teamId != nil || earlier.sector == route.sector)
             && Set(earlier.capabilities) == Set(route.capabilities)
+            && Set(earlier.requiredCapabilities) == Set(route.requiredCapabilities)
             && (channel == nil || channel == earlier.channel)
             && earlier.externalRef == externalRef
     }
@@ -241,11 +242,12 @@ final class CallWriter: Sendable {
             }
             let channel = new.channel ?? policy.defaultChannel
             if let chosen = decision.chosen { work.plan.booked(chosen.agentId, of: tenant.clientId, delta: 1, channel: channel) }
-            let call = CallRow(
+            var call = CallRow(
                 id: .random(), clientId: tenant.clientId, teamId: decision.teamId, agentId: decision.chosen?.agentId,
                 sector: decision.sector, capabilities: new.route.capabilities, channel: channel,
                 externalRef: new.externalRef, idempotencyKey: new.idempotencyKey,
                 status: decision.chosen == nil ? .queued : .active, createdAt: stamps.next())
+            call.requiredCapabilities = new.route.requiredCapabilities
             if call.status == .queued {
                 try await book.withBook(tenant.clientId, store: store, on: db) { book in
                     book.queuedCalls = book.queuedCalls.map { $0 + 1 }
@@ -253,6 +255,7 @@ final class CallWriter: Sendable {
             }
             work.insert(call)
             work.decisions.append(DecisionRow(decision, trigger: "call", callId: call.id, capabilities: call.capabilities,
+                                              requiredCapabilities: call.requiredCapabilities,
                                               clientId: tenant.clientId, at: work.now))
             work.audit(tenant, "call.create", call.id)
             return CallChangeResult(call: CallDTO(call), replayed: false)
@@ -361,7 +364,9 @@ final class CallWriter: Sendable {
         while true {
             let agent = try await book.withBook(clientId, store: store, on: db) { book in book.agent(agentId) }
             guard let agent, agent.hasRoom else { return }
-            guard var waiting = try await work.oldestQueued(for: agentId, agent, clientId: clientId, on: db) else { return }
+            let skills = try await book.withBook(clientId, store: store, on: db) { book in Set(book.capabilities(of: agentId)) }
+            guard var waiting = try await work.oldestQueued(for: agentId, agent, capabilities: skills, clientId: clientId, on: db)
+            else { return }
             let (candidate, capabilities) = try await book.withBook(clientId, store: store, on: db) { book in
                 book.adjustLoad(of: agentId, by: 1, channel: waiting.channel)
                 book.queuedCalls = book.queuedCalls.map { max(0, $0 - 1) }
@@ -381,7 +386,7 @@ final class CallWriter: Sendable {
                     strategy: .queue, sector: waiting.sector, teamId: waiting.teamId,
                     ranking: Ranking(top: [scored], eligibleCount: 1), chosen: scored, poolSize: 1)
                 work.decisions.append(DecisionRow(decision, trigger: "queue", callId: waiting.id,
-                                                  capabilities: waiting.capabilities, clientId: clientId, at: work.now))
+                                                  capabilities: waiting.capabilities, requiredCapabilities: waiting.requiredCapabilities, clientId: clientId, at: work.now))
             }
         }
     }
@@ -469,11 +474,13 @@ struct DecisionRow: Sendable {
     static let columns = ["id", "call_id", "trigger", "request", "strategy", "agent_id", "score", "candidate_count",
                           "candidates", "created_at"]
 
-    init(_ decision: RoutingDecision, trigger: String, callId: UUID?, capabilities: [String], clientId: String, at: Date) {
+    init(_ decision: RoutingDecision, trigger: String, callId: UUID?, capabilities: [String], requiredCapabilities: [String] = [],
+         clientId: String, at: Date) {
         self.clientId = clientId
         values = [
             UUID.random(), callId, trigger,
-            DecisionJSON.request(teamId: decision.teamId, sector: decision.sector, capabilities: capabilities),
+            DecisionJSON.request(teamId: decision.teamId, sector: decision.sector, capabilities: capabilities,
+                                 requiredCapabilities: requiredCapabilities),
             decision.strategy.rawValue, decision.chosen?.agentId, decision.chosen?.score, decision.ranking.eligibleCount,
             DecisionJSON.candidates(decision.ranking.top), at,
         ]
@@ -579,8 +586,8 @@ private struct BatchWork {
 
     /// The oldest queued call this agent may take: first those already in the database (older than anything in
     /// this batch), then those this batch queued.
-    mutating func oldestQueued(for agentId: UUID, _ agent: BookAgent, clientId: String, on db: any SQLDatabase)
-        async throws -> CallRow? {
+    mutating func oldestQueued(for agentId: UUID, _ agent: BookAgent, capabilities: Set<String>, clientId: String,
+                               on db: any SQLDatabase) async throws -> CallRow? {
         // Only calls of channels the agent has room for: a freed chat slot does not take a queued voice call
         // from an agent whose one voice slot is busy.
         let channels = agent.channelsWithRoom
@@ -602,19 +609,27 @@ private struct BatchWork {
             databaseQueue[clientId] = try await TenantScope(clientId: clientId).select(from: Call.schema, on: db)
                 .column("id").where("status", .equal, CallStatus.queued.rawValue).limit(1).first() != nil
         }
-        let rows = databaseQueue[clientId] == true ? try await query.orderBy("created_at").orderBy("id").limit(8).all() : []
-        for row in rows {
-            let call = try CallRow(row)
-            // A call this batch already changed (cancelled, say) is not waiting any more.
-            if decided.contains(call.id) { continue }
-            found = call
-            break
+        // Pages of waiting calls, oldest first, until one this agent may take: a call this batch already changed
+        // (cancelled, say) is not waiting any more, and one needing a capability the agent lacks is not its.
+        let page = 8
+        var offset = 0
+        query = query.orderBy("created_at").orderBy("id")
+        while databaseQueue[clientId] == true, found == nil {
+            let rows = try await query.limit(page).offset(offset).all()
+            for row in rows {
+                let call = try CallRow(row)
+                if decided.contains(call.id) || !call.requiredCapabilities.allSatisfy(capabilities.contains) { continue }
+                found = call
+                break
+            }
+            if rows.count < page { break }
+            offset += page
         }
         if found == nil {
             found = inserts.first { call in
                 call.clientId == clientId && call.status == .queued && !takenFromQueue.contains(call.id)
                     && (call.sector == agent.sector || call.teamId.map(agent.teams.contains) == true)
-                    && agent.hasRoom(for: call.channel)
+                    && agent.hasRoom(for: call.channel) && call.requiredCapabilities.allSatisfy(capabilities.contains)
             }
         }
         if let found { takenFromQueue.insert(found.id) }

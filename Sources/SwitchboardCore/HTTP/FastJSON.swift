@@ -57,7 +57,12 @@ extension CallDTO: FastJSONEncodable {
         if let handlingTimeSeconds { FastJSON.appendNumber(handlingTimeSeconds, to: &json) } else { json += "null" }
         json += ",\"id\":\"\(id.uuidString)\",\"outcome\":"
         FastJSON.append(outcome?.rawValue, to: &json)
-        json += ",\"resolved\":"
+        json += ",\"required_capabilities\":["
+        for (index, capability) in requiredCapabilities.enumerated() {
+            if index > 0 { json += "," }
+            DecisionJSON.appendString(capability, to: &json)
+        }
+        json += "],\"resolved\":"
         json += resolved.map { $0 ? "true" : "false" } ?? "null"
         json += ",\"satisfaction\":"
         json += satisfaction.map(String.init) ?? "null"

@@ -6,6 +6,8 @@ struct RouteRequest: Sendable {
     var teamId: UUID?
     var sector: String?
     var capabilities: [String]
+    /// An agent lacking any of these is never chosen.
+    var requiredCapabilities: [String] = []
     /// The call's channel: an agent whose own limit for it is reached is not free for it. Nil: any channel.
     var channel: CallChannel? = nil
 }

@@ -52,6 +52,17 @@ struct CapabilityRequest: Sendable {
     }
 
     let matching: Matching
+    /// The capabilities an agent must have, resolved the same way: a mask every bit of which the agent needs, or
+    /// per candidate whether it has them all.
+    var required: Required = .nothing
+
+    enum Required: Sendable {
+        case nothing
+        case mask(UInt64)
+        case each([Bool])
+        /// A required capability no agent of the pool has.
+        case impossible
+    }
 
     static let none = CapabilityRequest(matching: .none)
 
@@ -61,6 +72,16 @@ struct CapabilityRequest: Sendable {
         case .none: 0
         case .mask(let mask): (candidate.capabilityMask & mask).nonzeroBitCount
         case .counts(let counts): counts[index]
+        }
+    }
+
+    @inline(__always)
+    func admits(_ candidate: RoutingCandidate, at index: Int) -> Bool {
+        switch required {
+        case .nothing: true
+        case .mask(let mask): candidate.capabilityMask & mask == mask
+        case .each(let admitted): admitted[index]
+        case .impossible: false
         }
     }
 }
@@ -187,7 +208,8 @@ enum AgentScorer {
         var eligible = 0
         pool.candidates.withUnsafeBufferPointer { candidates in
             for index in candidates.indices {
-                guard candidates[index].isEligible(channelBit: channelBit), excluded.isEmpty || !excluded.contains(candidates[index].id) else { continue }
+                guard candidates[index].isEligible(channelBit: channelBit), request.admits(candidates[index], at: index),
+                      excluded.isEmpty || !excluded.contains(candidates[index].id) else { continue }
                 eligible += 1
                 let entry = (score: score(candidates[index], matches: request.matches(candidates[index], at: index), weights: weights),
                              index: index)

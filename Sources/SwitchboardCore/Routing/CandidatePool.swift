@@ -82,7 +82,28 @@ struct CandidatePool: Sendable {
         return copy
     }
 
-    func request(_ requested: [String]) -> CapabilityRequest {
+    /// `requested` add to the score; `required` admit only agents that have them all.
+    func request(_ requested: [String], required: [String] = []) -> CapabilityRequest {
+        var request = scoring(requested)
+        let needed = Set(required)
+        guard !needed.isEmpty else { return request }
+        if let capabilityBits {
+            var mask: UInt64 = 0
+            for name in needed {
+                guard let bit = capabilityBits[name] else {
+                    request.required = .impossible
+                    return request
+                }
+                mask |= 1 << UInt64(bit)
+            }
+            request.required = .mask(mask)
+        } else {
+            request.required = .each(capabilities.map { needed.isSubset(of: $0) })
+        }
+        return request
+    }
+
+    private func scoring(_ requested: [String]) -> CapabilityRequest {
         let names = Set(requested)
         guard !names.isEmpty else { return .none }
         guard let capabilityBits else {

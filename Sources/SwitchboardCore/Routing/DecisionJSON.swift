@@ -4,13 +4,22 @@ import Foundation
 /// `JSONEncoder` with snake_case conversion was a sixth of the CPU of creating a call (docs/PERFORMANCE.md).
 /// `RoutingDecisionDTO` reads them back through `candidates(from:)`; a test checks the round trip.
 enum DecisionJSON {
-    static func request(teamId: UUID?, sector: String, capabilities: [String]) -> String {
+    static func request(teamId: UUID?, sector: String, capabilities: [String], requiredCapabilities: [String] = []) -> String {
         var json = "{\"capabilities\":["
         for (index, capability) in capabilities.enumerated() {
             if index > 0 { json += "," }
             appendString(capability, to: &json)
         }
-        json += "],\"sector\":"
+        json += "]"
+        if !requiredCapabilities.isEmpty {
+            json += ",\"required_capabilities\":["
+            for (index, capability) in requiredCapabilities.enumerated() {
+                if index > 0 { json += "," }
+                appendString(capability, to: &json)
+            }
+            json += "]"
+        }
+        json += ",\"sector\":"
         appendString(sector, to: &json)
         json += ",\"team_id\":"
         if let teamId { json += "\"\(teamId.uuidString)\"" } else { json += "null" }

@@ -171,7 +171,8 @@ struct TenantBook: Sendable {
         }
         if let decision = choose(.sector(sector), strategy: .sector, sector: sector, request, claiming) { return decision }
         let pool = pools[.sector(sector)] ?? CandidatePool([])
-        let ranking = withChannelSlots(AgentScorer.rank(pool, requesting: pool.request(request.capabilities),
+        let ranking = withChannelSlots(AgentScorer.rank(pool, requesting: pool.request(request.capabilities,
+                                                                                         required: request.requiredCapabilities),
                                                         weights: policy.weights, keep: policy.decisionLogCandidates,
                                                         channel: request.channel), request.channel)
         return RoutingDecision(strategy: .none, sector: sector, teamId: request.teamId, ranking: ranking, chosen: nil,
@@ -188,7 +189,8 @@ struct TenantBook: Sendable {
             explored = true
             ranked = pool.exploring(floor: policy.explorationFloor, using: &generator)
         }
-        let ranking = AgentScorer.rank(ranked, requesting: pool.request(request.capabilities), weights: policy.weights,
+        let ranking = AgentScorer.rank(ranked, requesting: pool.request(request.capabilities, required: request.requiredCapabilities),
+                                       weights: policy.weights,
                                        keep: policy.decisionLogCandidates, explored: explored, channel: request.channel)
         guard ranking.best != nil else { return nil }
         let shown = withChannelSlots(ranking, request.channel)

@@ -24,7 +24,7 @@ struct QueueAssigner: Sendable {
             let channels = CallChannel.allCases.filter { loads[$0] < limits[$0] }
             guard !channels.isEmpty else { return assigned }
             let teamIds = try await teams(servedBy: agentId, on: db)
-            let queued = try await scope.query(Call.self, on: db)
+            let waiting = scope.query(Call.self, on: db)
                 .filter(\.$status == .queued)
                 .filter(\.$channel ~~ channels)
                 .group(.or) { group in
@@ -32,7 +32,16 @@ struct QueueAssigner: Sendable {
                     if !teamIds.isEmpty { group.filter(\.$teamId ~~ teamIds) }
                 }
                 .sort(\.$createdAt).sort(\.$id)
-                .first()
+            // The oldest call whose required capabilities the agent has, a page at a time.
+            let skills = Set(agent.capabilities)
+            var queued: Call?
+            var offset = 0
+            while queued == nil {
+                let page = try await waiting.copy().range(offset..<(offset + 20)).all()
+                queued = page.first { ($0.requiredCapabilities ?? []).allSatisfy(skills.contains) }
+                if page.count < 20 { break }
+                offset += 20
+            }
             guard let call = queued, try await ledger.claim(agentId, channel: call.channel, on: db) else { return assigned }
             let now = Date()
             let taken = try await (db as! any SQLDatabase).update(Call.schema)
@@ -58,6 +67,7 @@ struct QueueAssigner: Sendable {
                 ranking: Ranking(top: [scored], eligibleCount: 1), chosen: scored, poolSize: 1
             )
             try await RoutingDecisionLog.record(decision, trigger: "queue", callId: call.id, capabilities: call.capabilities,
+                                                requiredCapabilities: call.requiredCapabilities ?? [],
                                                 tenant: tenant, on: db)
             assigned.append(call.id!)
         }

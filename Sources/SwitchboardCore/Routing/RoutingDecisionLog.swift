@@ -8,14 +8,16 @@ enum RoutingDecisionLog {
         let teamId: UUID?
         let sector: String
         let capabilities: [String]
+        /// Left out by decisions logged before required capabilities existed, and when there are none.
+        var requiredCapabilities: [String]?
     }
 
     static func record(
-        _ decision: RoutingDecision, trigger: String, callId: UUID?, capabilities: [String],
+        _ decision: RoutingDecision, trigger: String, callId: UUID?, capabilities: [String], requiredCapabilities: [String] = [],
         tenant: Tenant, on db: any Database
     ) async throws {
         let row = DecisionRow(decision, trigger: trigger, callId: callId, capabilities: capabilities,
-                              clientId: tenant.clientId, at: Date())
+                              requiredCapabilities: requiredCapabilities, clientId: tenant.clientId, at: Date())
         try await TenantScope.insert(into: RoutingDecisionRecord.schema, columns: DecisionRow.columns,
                                      rows: [(row.clientId, row.values)], on: db as! any SQLDatabase)
     }

@@ -14,6 +14,8 @@ enum RoutingSimulation {
         let handlingSeconds: Double
         /// Held against the agent's limit for the channel, if it has one.
         var channel: CallChannel? = nil
+        /// Only agents with all of these may take the call.
+        var requiredCapabilities: [String] = []
     }
 
     typealias Catalogue = BookCatalogue
@@ -120,7 +122,7 @@ enum RoutingSimulation {
             // Agents finishing at or before the arrival free their capacity (and serve the queue) first.
             while let next = departures.peek(), next.time <= call.arrival { finish(departures.pop()!) }
             var request = RouteRequest(teamId: call.teamId, sector: call.sector, capabilities: call.capabilities,
-                                       channel: call.channel)
+                                       requiredCapabilities: call.requiredCapabilities, channel: call.channel)
             var decision = try? book.decide(request, claiming: true)
             if decision == nil {
                 // The call's team is gone from the catalogue: the call is routed by its sector.
@@ -132,7 +134,8 @@ enum RoutingSimulation {
             } else if policy.overflow == .reject {
                 report.rejected += 1
             } else {
-                queue.enqueue(index, teamId: request.teamId, sector: call.sector, channel: call.channel, arrival: call.arrival,
+                queue.enqueue(index, teamId: request.teamId, sector: call.sector, channel: call.channel,
+                              required: Set(call.requiredCapabilities), arrival: call.arrival,
                               deadline: policy.maxWaitSeconds.map { call.arrival + Double($0) })
             }
         }
@@ -226,8 +229,8 @@ enum RoutingSimulation {
     }
 
     /// Waiting calls in arrival order, one line per team and one per sector (calls without a team), each split by
-    /// channel, so a freed agent looks only at the heads of the lines it serves (its sector's, its sector's teams',
-    /// and its own teams') for the channels it has room for.
+    /// channel and required capabilities, so a freed agent looks only at the heads of the lines it serves (its
+    /// sector's, its sector's teams', and its own teams') for the channels it has room for and the capabilities it has.
     private struct WaitingCalls {
         private struct Waiting {
             let call: Int
@@ -243,9 +246,13 @@ enum RoutingSimulation {
         private struct LineKey: Hashable {
             let pool: PoolKey
             let channel: CallChannel?
+            let required: Set<String>
         }
 
         private var lines: [LineKey: Line] = [:]
+        /// The required-capability sets of the lines that exist, so a freed agent checks only those.
+        private var requiredSets: Set<Set<String>> = [[]]
+        private let skills: [UUID: Set<String>]
         private static let channels: [CallChannel?] = [nil] + CallChannel.allCases
         private let servedLines: [UUID: [PoolKey]]
 
@@ -262,18 +269,25 @@ enum RoutingSimulation {
                 served[agent.id] = [.sector(agent.sector)] + teams.sorted { $0.uuidString < $1.uuidString }.map { .team($0) }
             }
             servedLines = served
+            skills = Dictionary(catalogue.agents.map { ($0.id, Set($0.capabilities)) }, uniquingKeysWith: { first, _ in first })
         }
 
-        mutating func enqueue(_ call: Int, teamId: UUID?, sector: String, channel: CallChannel?, arrival: Double, deadline: Double?) {
-            let key = LineKey(pool: teamId.map { .team($0) } ?? .sector(sector), channel: channel)
+        mutating func enqueue(_ call: Int, teamId: UUID?, sector: String, channel: CallChannel?, required: Set<String>,
+                              arrival: Double, deadline: Double?) {
+            requiredSets.insert(required)
+            let key = LineKey(pool: teamId.map { .team($0) } ?? .sector(sector), channel: channel, required: required)
             lines[key, default: Line()].calls.append(Waiting(call: call, arrival: arrival, deadline: deadline))
         }
 
         /// The oldest call the agent serves, dropping (as abandoned) calls whose deadline passed before `now`.
         mutating func oldest(servedBy agentId: UUID, _ agent: BookAgent, at now: Double, abandoning abandoned: inout Int) -> Int? {
             var best: (key: LineKey, waiting: Waiting)?
+            let has = skills[agentId] ?? []
+            let sets = requiredSets.filter { $0.isSubset(of: has) }
             let keys = (servedLines[agentId] ?? []).flatMap { pool in
-                Self.channels.filter { $0.map(agent.hasRoom(for:)) ?? true }.map { LineKey(pool: pool, channel: $0) }
+                Self.channels.filter { $0.map(agent.hasRoom(for:)) ?? true }.flatMap { channel in
+                    sets.map { LineKey(pool: pool, channel: channel, required: $0) }
+                }
             }
             for key in keys {
                 guard var line = lines[key] else { continue }

@@ -37,7 +37,7 @@ struct RoutingSimulationService: Sendable {
         guard from <= today else { throw AppError.badRequest("from must not be in the future") }
         var changes: [String: JSONValue] = [:]
         switch body["policy"] {
-        case nil, .null?: break
+        case nil: break
         case .object(let policy)?:
             for (key, value) in policy {
                 guard policyKeys.contains(key) else {
@@ -47,7 +47,7 @@ struct RoutingSimulationService: Sendable {
             }
             if !changes.isEmpty { changes = try SettingsSchema.validate(changes) }
         default:
-            throw AppError.badRequest("policy must be an object")
+            throw AppError.badRequest("policy must be an object (leave it out to compare the current settings with themselves)")
         }
         return Request(range: DayRange(from: from, to: to), changes: changes)
     }
@@ -79,13 +79,13 @@ struct RoutingSimulationService: Sendable {
             proposedSettings: request.changes.filter { settings[$0.key] != $0.value })
     }
 
-    /// Arrival times, teams, sectors, capabilities, channels and handling times as recorded. A call that never reached an
+    /// Arrival times, teams, sectors, capabilities (required or not), channels and handling times as recorded. A call that never reached an
     /// agent (cancelled while waiting, or still open) has no handling time of its own: it gets the mean of the
     /// range's recorded ones, so that it still loads the agents it would have reached.
     private func replayedCalls(in range: DayRange, startingAt start: Date, on db: any SQLDatabase) async throws -> [RoutingSimulation.Call] {
         let rows = try await tenant.scope.select(from: Call.schema, on: db)
             .columns("created_at", "team_id", "sector", "capabilities", "channel", "handling_time_seconds", "assigned_at",
-                     "completed_at")
+                     "completed_at", "required_capabilities")
             .where("call_day", .greaterThanOrEqual, range.from.description)
             .where("call_day", .lessThanOrEqual, range.to.description)
             .orderBy("created_at").orderBy("id")
@@ -95,7 +95,7 @@ struct RoutingSimulationService: Sendable {
             throw AppError.badRequest("the range holds more than \(Self.maximumCalls) calls; choose fewer days")
         }
         var recorded: [(arrival: Double, teamId: UUID?, sector: String, capabilities: [String], channel: CallChannel?,
-                        handling: Double?)] = []
+                        required: [String], handling: Double?)] = []
         recorded.reserveCapacity(rows.count)
         for row in rows {
             let created: Date = try row.decode("created_at")
@@ -105,13 +105,14 @@ struct RoutingSimulationService: Sendable {
                 handling = max(0, completed.timeIntervalSince(assigned))
             }
             recorded.append((created.timeIntervalSince(start), try row.decode("team_id"), try row.decode("sector"),
-                             try row.decode("capabilities"), CallChannel(rawValue: try row.decode("channel")), handling))
+                             try row.decode("capabilities"), CallChannel(rawValue: try row.decode("channel")),
+                             try row.decode(column: "required_capabilities", as: [String]?.self) ?? [], handling))
         }
         let known = recorded.compactMap(\.handling)
         let fallback = known.isEmpty ? 300 : known.reduce(0, +) / Double(known.count)
         return recorded.map {
             RoutingSimulation.Call(arrival: $0.arrival, teamId: $0.teamId, sector: $0.sector, capabilities: $0.capabilities,
-                                   handlingSeconds: $0.handling ?? fallback, channel: $0.channel)
+                                   handlingSeconds: $0.handling ?? fallback, channel: $0.channel, requiredCapabilities: $0.required)
         }
     }
 

@@ -20,5 +20,6 @@ enum SwitchboardMigrations {
         AddServiceLevelFigures(),
         AddAgentExternalId(),
         AddChannelCapacity(),
+        AddRequiredCapabilities(),
     ]
 }

@@ -25,6 +25,8 @@ final class Call: Model, TenantOwned, @unchecked Sendable {
 
     @Field(key: "sector") var sector: String
     @Field(key: "capabilities") var capabilities: [String]
+    /// NULL for calls stored before required capabilities existed: none.
+    @OptionalField(key: "required_capabilities") var requiredCapabilities: [String]?
     @Enum(key: "channel") var channel: CallChannel
     @OptionalField(key: "external_ref") var externalRef: String?
     @OptionalField(key: "idempotency_key") var idempotencyKey: String?

@@ -1,0 +1,109 @@
+import FluentKit
+import Foundation
+import SQLKit
+import Testing
+@testable import SwitchboardCore
+
+@Suite("Required capabilities")
+struct RequiredCapabilitiesTests {
+    @Test func anAgentLackingARequiredCapabilityIsNeverChosen() async throws {
+        try await withSwitchboard { app in
+            let a = try await APIClient.make(app)
+            // The best agent by every other measure lacks French.
+            let star = try await a.createAgent("Star", priority: 10, maxConcurrent: 5, successRate: 0.99, capabilities: ["spanish"])
+            let french = try await a.createAgent("French", priority: 1, maxConcurrent: 1, successRate: 0.2, capabilities: ["french", "vip"])
+            let route = try await a.send(.POST, "/api/routing/route", json: #"{"sector":"billing","required_capabilities":["french"]}"#)
+            #expect(route.data["agent_id"].uuid == french, "\(route.text)")
+            #expect(route.data["eligible_count"] == .number(1))
+            #expect(try await a.send(.POST, "/api/routing/route", json: #"{"sector":"billing","capabilities":["french"]}"#)
+                .data["agent_id"].uuid == star, "a wished-for capability only adds to the score")
+            #expect(try await a.send(.POST, "/api/routing/route", json: #"{"sector":"billing","required_capabilities":["klingon"]}"#)
+                .data["agent_id"] == .null, "nobody has it")
+            #expect(try await a.send(.POST, "/api/calls", json: #"{"sector":"billing","required_capabilities":"french"}"#).status == .badRequest)
+
+            let first = try await a.createCall(#"{"sector":"billing","required_capabilities":["french"]}"#)
+            #expect(first.data["agent_id"].uuid == french && first.data["required_capabilities"] == .array([.string("french")]))
+            // French is full: the next French call waits even though Star is free; a Spanish call goes to Star.
+            let waiting = try await a.createCall(#"{"sector":"billing","required_capabilities":["french","vip"]}"#)
+            #expect(waiting.data["status"] == .string("queued"), "\(waiting.text)")
+            let other = try await a.createCall(#"{"sector":"billing","required_capabilities":["spanish"]}"#)
+            #expect(other.data["agent_id"].uuid == star)
+            // Star frees up: the waiting French call is not its to take.
+            #expect(try await a.complete(try #require(other.data["id"].uuid)).status == .ok)
+            let waitingId = try #require(waiting.data["id"].uuid)
+            #expect(try await a.send(.GET, "/api/calls/\(waitingId)").data["status"] == .string("queued"))
+            // A later call without requirements is taken by Star, past the waiting French call.
+            #expect(try await a.createCall(#"{"sector":"billing"}"#).data["agent_id"].uuid == star)
+            // French frees up and takes the waiting call.
+            #expect(try await a.complete(try #require(first.data["id"].uuid)).status == .ok)
+            let taken = try await a.send(.GET, "/api/calls/\(waitingId)").data
+            #expect(taken["status"] == .string("active") && taken["agent_id"].uuid == french)
+            let logged = try await a.send(.GET, "/api/routing/decisions?call_id=\(waitingId)").data
+            #expect(logged.arrayValue?.allSatisfy { $0["request"]["required_capabilities"] == .array([.string("french"), .string("vip")]) } == true,
+                    "\(logged)")
+            // Idempotency compares the requirements too.
+            _ = try await a.createCall(#"{"sector":"billing","required_capabilities":["vip"]}"#, idempotencyKey: "k-1")
+            #expect(try await a.createCall(#"{"sector":"billing","required_capabilities":["spanish"]}"#, idempotencyKey: "k-1").status
+                    == .unprocessableEntity)
+        }
+    }
+
+    /// Seeded random agents and calls, created in parallel and completed at random: at every step, every active
+    /// call's agent has every capability the call required.
+    @Test(arguments: [UInt64(3), 99])
+    func requirementsHoldUnderARandomMix(seed: UInt64) async throws {
+        try await withSwitchboard { app in
+            let a = try await APIClient.make(app)
+            var generator = SeededGenerator(seed: seed)
+            let skills = ["french", "spanish", "vip", "refunds"]
+            var agentSkills: [UUID: Set<String>] = [:]
+            for index in 0..<6 {
+                let mine = skills.filter { _ in Bool.random(using: &generator) }
+                let id = try await a.createAgent("A\(index)", maxConcurrent: 2, capabilities: mine)
+                agentSkills[id] = Set(mine)
+            }
+            let sql = app.db as! any SQLDatabase
+            func checkActive() async throws {
+                for call in try await a.send(.GET, "/api/calls?status=active&limit=500").data.arrayValue ?? [] {
+                    let agent = try #require(call["agent_id"].uuid)
+                    let required = Set((call["required_capabilities"].arrayValue ?? []).compactMap(\.stringValue))
+                    #expect(required.isSubset(of: agentSkills[agent] ?? []), "\(call)")
+                }
+            }
+            for _ in 0..<4 {
+                let bodies = (0..<15).map { _ -> String in
+                    let required = skills.filter { _ in Int.random(in: 0..<4, using: &generator) == 0 }
+                    return #"{"sector":"billing","required_capabilities":[\#(required.map { "\"\($0)\"" }.joined(separator: ","))]}"#
+                }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for body in bodies { group.addTask { _ = try await a.createCall(body) } }
+                    try await group.waitForAll()
+                }
+                try await checkActive()
+                let active = try await sql.select().column("id").from(Call.schema).where("client_id", .equal, a.clientId)
+                    .where("status", .equal, "active").all().map { try $0.decode(column: "id", as: UUID.self) }
+                for call in active where Bool.random(using: &generator) {
+                    #expect(try await a.complete(call).status == .ok)
+                }
+                try await checkActive()
+            }
+        }
+    }
+
+    @Test func theSimulatorHonoursRequirements() {
+        let french = UUID(), plain = UUID()
+        let agents = [(french, ["french"]), (plain, [String]())].map { id, skills in
+            BookAgentRow(id: id, sector: "billing", isActive: true, priority: 5, capabilities: skills, maxConcurrent: 1, load: 0,
+                         successRate: 0.5, avgHandlingTime: 60)
+        }
+        // Two French calls at once: the second waits for the French agent though the other one is free.
+        let calls = [0.0, 1.0].map {
+            RoutingSimulation.Call(arrival: $0, teamId: nil, sector: "billing", capabilities: [], handlingSeconds: 30,
+                                   requiredCapabilities: ["french"])
+        }
+        let report = RoutingSimulation.run(calls, catalogue: BookCatalogue(agents: agents, teams: [:], assignments: [], successHistory: [:]),
+                                           policy: .defaults, horizonSeconds: 100)
+        #expect(report.callsByAgent == [french: 2])
+        #expect(report.waitMax == 29)
+    }
+}
