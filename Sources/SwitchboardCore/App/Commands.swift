@@ -10,6 +10,7 @@ extension Application {
     public func prepareToServe(arguments: [String]) async throws {
         try await prepareDatabase()
         await aggregator.startBackgroundLoop()
+        queueSweeper.start()
         func option(_ name: String) -> String? {
             guard let index = arguments.firstIndex(of: "--\(name)"), index + 1 < arguments.count else { return nil }
             return arguments[index + 1]

@@ -50,6 +50,7 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
         intervalSeconds: config.aggregationIntervalSeconds, logger: app.logger
     )
     app.lifecycle.use(AggregatorLifecycle())
+    app.lifecycle.use(QueueSweeperLifecycle())
     app.denialLog = DenialLog(logger: app.logger)
     app.denialLog.start(every: .seconds(1), to: app.store())
     app.lifecycle.use(DenialLogLifecycle())

@@ -11,6 +11,9 @@ enum CallChange: Sendable {
     case create(NewCall)
     case complete(UUID, CompleteCallInput.Validated)
     case cancel(UUID)
+    /// A waiting call whose `routing.relaxation` step widened by `asOf`: routed again in its wider pool (the
+    /// sweeper's, whose clock decides how long the call has waited).
+    case widen(UUID, asOf: Date)
 }
 
 struct NewCall: Sendable {
@@ -188,6 +191,8 @@ final class CallWriter: Sendable {
                 metrics.counter("switchboard_calls_completed_total", [("outcome", input.outcome.rawValue)]).increment()
             case .cancel:
                 metrics.counter("switchboard_calls_cancelled_total").increment()
+            case .widen:
+                if outcome.call.status == .active { metrics.counter("switchboard_calls_widened_total").increment() }
             }
         }
     }
@@ -236,7 +241,7 @@ final class CallWriter: Sendable {
             }
             var route = new.route
             route.channel = new.channel
-            let (decision, policy) = try await decide(route, for: tenant, &work, on: db)
+            let (decision, policy, stage) = try await decide(route, waited: 0, for: tenant, &work, on: db)
             if decision.chosen == nil && policy.overflow == .reject {
                 throw AppError.conflict("no agent is available and this tenant's overflow policy is 'reject'")
             }
@@ -255,7 +260,7 @@ final class CallWriter: Sendable {
             }
             work.insert(call)
             work.decisions.append(DecisionRow(decision, trigger: "call", callId: call.id, capabilities: call.capabilities,
-                                              requiredCapabilities: call.requiredCapabilities,
+                                              requiredCapabilities: call.requiredCapabilities, stage: (stage.step, 0),
                                               clientId: tenant.clientId, at: work.now))
             work.audit(tenant, "call.create", call.id)
             return CallChangeResult(call: CallDTO(call), replayed: false)
@@ -277,6 +282,29 @@ final class CallWriter: Sendable {
             work.update(call, expecting: .active)
             try await release(call, by: tenant, &work, on: db)
             work.audit(tenant, "call.complete", callId)
+            return CallChangeResult(call: CallDTO(call), replayed: false)
+
+        case .widen(let callId, let asOf):
+            var call = try await work.existing(callId, of: tenant, probingWith: store.db)
+            // Taken or ended meanwhile: nothing to do.
+            guard call.status == .queued else { return CallChangeResult(call: CallDTO(call), replayed: false) }
+            let waited = max(0, asOf.timeIntervalSince(call.createdAt))
+            let route = RouteRequest(teamId: call.teamId, sector: call.sector, capabilities: call.capabilities,
+                                     requiredCapabilities: call.requiredCapabilities, channel: call.channel)
+            let (decision, _, stage) = try await decide(route, waited: waited, for: tenant, &work, on: db)
+            guard let chosen = decision.chosen else { return CallChangeResult(call: CallDTO(call), replayed: false) }
+            work.plan.booked(chosen.agentId, of: tenant.clientId, delta: 1, channel: call.channel)
+            try await book.withBook(tenant.clientId, store: store, on: db) { book in
+                book.queuedCalls = book.queuedCalls.map { max(0, $0 - 1) }
+            }
+            call.status = .active
+            call.agentId = chosen.agentId
+            call.assignedAt = work.now
+            call.updatedAt = work.now
+            work.update(call, expecting: .queued)
+            work.decisions.append(DecisionRow(decision, trigger: "widen", callId: call.id, capabilities: call.capabilities,
+                                              requiredCapabilities: call.requiredCapabilities, stage: (stage.step, waited),
+                                              clientId: tenant.clientId, at: work.now))
             return CallChangeResult(call: CallDTO(call), replayed: false)
 
         case .cancel(let callId):
@@ -304,29 +332,33 @@ final class CallWriter: Sendable {
     /// Routes in the book (a call without a channel has the tenant's default). Over PostgreSQL the book may lag
     /// behind other processes, so before a call is queued the candidates' committed values are read and the
     /// decision made again.
-    private func decide(_ route: RouteRequest, for tenant: Tenant, _ work: inout BatchWork, on db: any SQLDatabase)
-        async throws -> (RoutingDecision, RoutingPolicy) {
+    private func decide(_ route: RouteRequest, waited: Double, for tenant: Tenant, _ work: inout BatchWork,
+                        on db: any SQLDatabase) async throws -> (RoutingDecision, RoutingPolicy, Relaxation.Stage) {
         let clock = ContinuousClock.now
         defer { metrics.recordRoutingDecision(since: clock) }
         var refreshed = false
         while true {
-            let outcome: Result<(RoutingDecision, RoutingPolicy, [UUID]), any Error> = try await book.withBook(
+            let outcome: Result<(RoutingDecision, RoutingPolicy, Relaxation.Stage, [UUID]), any Error> = try await book.withBook(
                 tenant.clientId, store: store, on: db
             ) { book in
                 Result {
+                    // The pools the call's wait allows (`routing.relaxation`).
                     var route = route
                     route.channel = route.channel ?? book.policy.defaultChannel
+                    let stage = book.policy.relaxation.stage(waited: waited, hasTeam: route.teamId != nil)
+                    route.widest = stage.pool
+                    if stage.requirementsDropped { route.requiredCapabilities = [] }
                     let decision = try book.decide(route, claiming: true)
-                    return (decision, book.policy, decision.chosen == nil ? book.agentIds(for: route) : [])
+                    return (decision, book.policy, stage, decision.chosen == nil ? book.agentIds(for: route) : [])
                 }
             }
             switch outcome {
-            case .success(let (decision, policy, candidates)):
+            case .success(let (decision, policy, stage, candidates)):
                 guard decision.chosen == nil, store.isPostgres, !refreshed, !candidates.isEmpty,
                       work.refreshedTenants.insert(tenant.clientId).inserted
                 else {
                     metrics.counter("switchboard_routing_decisions_total", [("strategy", decision.strategy.rawValue)]).increment()
-                    return (decision, policy)
+                    return (decision, policy, stage)
                 }
                 // Once a batch per tenant: later calls of the batch see these values plus the batch's own claims.
                 refreshed = true
@@ -364,8 +396,11 @@ final class CallWriter: Sendable {
         while true {
             let agent = try await book.withBook(clientId, store: store, on: db) { book in book.agent(agentId) }
             guard let agent, agent.hasRoom else { return }
-            let skills = try await book.withBook(clientId, store: store, on: db) { book in Set(book.capabilities(of: agentId)) }
-            guard var waiting = try await work.oldestQueued(for: agentId, agent, capabilities: skills, clientId: clientId, on: db)
+            let (skills, relaxation) = try await book.withBook(clientId, store: store, on: db) { book in
+                (Set(book.capabilities(of: agentId)), book.policy.relaxation)
+            }
+            guard var waiting = try await work.oldestQueued(for: agentId, agent, capabilities: skills, relaxation: relaxation,
+                                                           clientId: clientId, on: db)
             else { return }
             let (candidate, capabilities) = try await book.withBook(clientId, store: store, on: db) { book in
                 book.adjustLoad(of: agentId, by: 1, channel: waiting.channel)
@@ -385,8 +420,11 @@ final class CallWriter: Sendable {
                 let decision = RoutingDecision(
                     strategy: .queue, sector: waiting.sector, teamId: waiting.teamId,
                     ranking: Ranking(top: [scored], eligibleCount: 1), chosen: scored, poolSize: 1)
+                let waited = max(0, work.now.timeIntervalSince(waiting.createdAt))
+                let step = relaxation.stage(waited: waited, hasTeam: waiting.teamId != nil).step
                 work.decisions.append(DecisionRow(decision, trigger: "queue", callId: waiting.id,
-                                                  capabilities: waiting.capabilities, requiredCapabilities: waiting.requiredCapabilities, clientId: clientId, at: work.now))
+                                                  capabilities: waiting.capabilities, requiredCapabilities: waiting.requiredCapabilities,
+                                                  stage: (step, waited), clientId: clientId, at: work.now))
             }
         }
     }
@@ -472,17 +510,17 @@ struct DecisionRow: Sendable {
     let values: [any Encodable & Sendable]
 
     static let columns = ["id", "call_id", "trigger", "request", "strategy", "agent_id", "score", "candidate_count",
-                          "candidates", "created_at"]
+                          "candidates", "created_at", "step", "waited_seconds"]
 
     init(_ decision: RoutingDecision, trigger: String, callId: UUID?, capabilities: [String], requiredCapabilities: [String] = [],
-         clientId: String, at: Date) {
+         stage: (step: Int, waited: Double)? = nil, clientId: String, at: Date) {
         self.clientId = clientId
         values = [
             UUID.random(), callId, trigger,
             DecisionJSON.request(teamId: decision.teamId, sector: decision.sector, capabilities: capabilities,
                                  requiredCapabilities: requiredCapabilities),
             decision.strategy.rawValue, decision.chosen?.agentId, decision.chosen?.score, decision.ranking.eligibleCount,
-            DecisionJSON.candidates(decision.ranking.top), at,
+            DecisionJSON.candidates(decision.ranking.top), at, stage?.step, stage?.waited,
         ]
     }
 }
@@ -518,7 +556,7 @@ private struct BatchWork {
         var keys: [String: [String]] = [:]
         for (tenant, change) in changes {
             switch change {
-            case .complete(let id, _), .cancel(let id): ids.append(id)
+            case .complete(let id, _), .cancel(let id), .widen(let id, _): ids.append(id)
             case .create(let new): if let key = new.idempotencyKey { keys[tenant.clientId, default: []].append(key) }
             }
         }
@@ -586,8 +624,14 @@ private struct BatchWork {
 
     /// The oldest queued call this agent may take: first those already in the database (older than anything in
     /// this batch), then those this batch queued.
-    mutating func oldestQueued(for agentId: UUID, _ agent: BookAgent, capabilities: Set<String>, clientId: String,
-                               on db: any SQLDatabase) async throws -> CallRow? {
+    mutating func oldestQueued(for agentId: UUID, _ agent: BookAgent, capabilities: Set<String>, relaxation: Relaxation,
+                               clientId: String, on db: any SQLDatabase) async throws -> CallRow? {
+        let now = self.now
+        func mayTake(_ call: CallRow) -> Bool {
+            relaxation.mayServe(callTeam: call.teamId, callSector: call.sector, required: call.requiredCapabilities,
+                                waited: now.timeIntervalSince(call.createdAt), agentSector: agent.sector, agentTeams: agent.teams,
+                                agentCapabilities: capabilities)
+        }
         // Only calls of channels the agent has room for: a freed chat slot does not take a queued voice call
         // from an agent whose one voice slot is busy.
         let channels = agent.channelsWithRoom
@@ -618,7 +662,7 @@ private struct BatchWork {
             let rows = try await query.limit(page).offset(offset).all()
             for row in rows {
                 let call = try CallRow(row)
-                if decided.contains(call.id) || !call.requiredCapabilities.allSatisfy(capabilities.contains) { continue }
+                if decided.contains(call.id) || !mayTake(call) { continue }
                 found = call
                 break
             }
@@ -628,8 +672,7 @@ private struct BatchWork {
         if found == nil {
             found = inserts.first { call in
                 call.clientId == clientId && call.status == .queued && !takenFromQueue.contains(call.id)
-                    && (call.sector == agent.sector || call.teamId.map(agent.teams.contains) == true)
-                    && agent.hasRoom(for: call.channel) && call.requiredCapabilities.allSatisfy(capabilities.contains)
+                    && agent.hasRoom(for: call.channel) && mayTake(call)
             }
         }
         if let found { takenFromQueue.insert(found.id) }

@@ -10,6 +10,8 @@ struct RouteRequest: Sendable {
     var requiredCapabilities: [String] = []
     /// The call's channel: an agent whose own limit for it is reached is not free for it. Nil: any channel.
     var channel: CallChannel? = nil
+    /// How far a call of a team may go: its team only, or its sector after its team (`routing.relaxation`).
+    var widest: Relaxation.Pool = .sector
 }
 
 enum RoutingStrategy: String, Codable, Sendable {

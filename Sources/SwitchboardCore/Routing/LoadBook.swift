@@ -156,21 +156,27 @@ struct TenantBook: Sendable {
         case unknownTeam(UUID)
     }
 
-    /// The team pool first, then the sector pool; claims the chosen agent here when asked. The ranking shows
-    /// loads as they were before this claim, as the decision log always has.
+    /// The team pool first, then (unless the call may not leave its team yet) the sector pool; claims the chosen
+    /// agent here when asked. The ranking shows loads as they were before this claim, as the decision log always has.
     mutating func decide(_ request: RouteRequest, claiming: Bool) throws -> RoutingDecision {
         let sector: String
         if let teamId = request.teamId {
             guard let teamSector = teamSectors[teamId] else { throw Miss.unknownTeam(teamId) }
             sector = teamSector
             if let decision = choose(.team(teamId), strategy: .team, sector: sector, request, claiming) { return decision }
+            if request.widest == .team { return nobody(in: .team(teamId), sector: sector, request) }
         } else if let requested = request.sector {
             sector = requested
         } else {
             throw AppError.badRequest("team_id or sector is required")
         }
         if let decision = choose(.sector(sector), strategy: .sector, sector: sector, request, claiming) { return decision }
-        let pool = pools[.sector(sector)] ?? CandidatePool([])
+        return nobody(in: .sector(sector), sector: sector, request)
+    }
+
+    /// No agent is free: the widest pool's ranking is logged all the same.
+    private func nobody(in key: PoolKey, sector: String, _ request: RouteRequest) -> RoutingDecision {
+        let pool = pools[key] ?? CandidatePool([])
         let ranking = withChannelSlots(AgentScorer.rank(pool, requesting: pool.request(request.capabilities,
                                                                                          required: request.requiredCapabilities),
                                                         weights: policy.weights, keep: policy.decisionLogCandidates,

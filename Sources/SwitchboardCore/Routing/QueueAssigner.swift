@@ -32,18 +32,24 @@ struct QueueAssigner: Sendable {
                     if !teamIds.isEmpty { group.filter(\.$teamId ~~ teamIds) }
                 }
                 .sort(\.$createdAt).sort(\.$id)
-            // The oldest call whose required capabilities the agent has, a page at a time.
+            // The oldest call the agent may take now (its team's, or its sector's once the call's wait widened it
+            // there, with the required capabilities unless dropped), a page at a time.
             let skills = Set(agent.capabilities)
+            let now = Date()
             var queued: Call?
             var offset = 0
             while queued == nil {
                 let page = try await waiting.copy().range(offset..<(offset + 20)).all()
-                queued = page.first { ($0.requiredCapabilities ?? []).allSatisfy(skills.contains) }
+                queued = page.first { call in
+                    policy.relaxation.mayServe(
+                        callTeam: call.teamId, callSector: call.sector, required: call.requiredCapabilities ?? [],
+                        waited: now.timeIntervalSince(call.createdAt), agentSector: agent.sector, agentTeams: teamIds,
+                        agentCapabilities: skills)
+                }
                 if page.count < 20 { break }
                 offset += 20
             }
             guard let call = queued, try await ledger.claim(agentId, channel: call.channel, on: db) else { return assigned }
-            let now = Date()
             let taken = try await (db as! any SQLDatabase).update(Call.schema)
                 .set("status", to: CallStatus.active.rawValue)
                 .set("agent_id", to: agentId)
@@ -68,6 +74,9 @@ struct QueueAssigner: Sendable {
             )
             try await RoutingDecisionLog.record(decision, trigger: "queue", callId: call.id, capabilities: call.capabilities,
                                                 requiredCapabilities: call.requiredCapabilities ?? [],
+                                                stage: (policy.relaxation.stage(waited: now.timeIntervalSince(call.createdAt),
+                                                                                hasTeam: call.teamId != nil).step,
+                                                        now.timeIntervalSince(call.createdAt)),
                                                 tenant: tenant, on: db)
             assigned.append(call.id!)
         }

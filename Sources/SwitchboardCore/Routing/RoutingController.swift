@@ -6,6 +6,7 @@ struct RoutingController: Sendable {
         let routing = routes.grouped("routing")
         routing.get("decisions", use: decisions)
         routing.get("health", use: health)
+        routing.get("queue", use: queue)
         routing.post("route", use: route)
     }
 
@@ -39,6 +40,19 @@ struct RoutingController: Sendable {
         return Envelope(data: try rows.map(RoutingDecisionDTO.init), meta: page.meta(total: total))
     }
 
+    /// The waiting calls, oldest first, each with the `routing.relaxation` step its wait has reached and when it
+    /// next widens.
+    @Sendable func queue(req: Request) async throws -> Envelope<[QueuedCallDTO]> {
+        let tenant = try req.tenant
+        let page = try QueryParameters(req).page(defaultLimit: 100)
+        let policy = try await RoutingPolicy.load(for: tenant.clientId, on: req.db)
+        let waiting = tenant.scope.query(Call.self, on: req.db).filter(\.$status == .queued)
+        let total = try await waiting.copy().count()
+        let calls = try await waiting.sort(\.$createdAt).sort(\.$id).range(page.offset..<(page.offset + page.limit)).all()
+        let now = Date()
+        return Envelope(data: calls.map { QueuedCallDTO($0, relaxation: policy.relaxation, now: now) }, meta: page.meta(total: total))
+    }
+
     struct Health: Content {
         let cache: LoadBook.Snapshot
         let cacheTtlSeconds: Int
@@ -62,5 +76,62 @@ struct RoutingController: Sendable {
             activeCalls: try await scope.query(Call.self, on: req.db).filter(\.$status == .active).count(),
             lastDecisionAt: lastDecision?.createdAt
         ))
+    }
+}
+
+struct QueuedCallDTO: Encodable, Sendable {
+    let callId: UUID
+    let teamId: UUID?
+    let sector: String
+    let channel: CallChannel
+    let capabilities: [String]
+    let requiredCapabilities: [String]
+    let createdAt: Date
+    let waitedSeconds: Double
+    /// The `routing.relaxation` step the call's wait has reached, the widest pool it allows, and whether the
+    /// call's required capabilities still hold.
+    let step: Int
+    let pool: Relaxation.Pool
+    let requirementsDropped: Bool
+    /// When the call widens next; null when it has reached its widest.
+    let nextWideningAt: Date?
+
+    init(_ call: Call, relaxation: Relaxation, now: Date) {
+        callId = call.id!
+        teamId = call.teamId
+        sector = call.sector
+        channel = call.channel
+        capabilities = call.capabilities
+        requiredCapabilities = call.requiredCapabilities ?? []
+        createdAt = call.createdAt
+        waitedSeconds = max(0, now.timeIntervalSince(call.createdAt))
+        let stage = relaxation.stage(waited: waitedSeconds, hasTeam: call.teamId != nil)
+        step = stage.step
+        pool = stage.pool
+        requirementsDropped = stage.requirementsDropped
+        nextWideningAt = relaxation.nextWidening(waited: waitedSeconds, hasTeam: call.teamId != nil)
+            .map { call.createdAt.addingTimeInterval($0) }
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case callId, teamId, sector, channel, capabilities, requiredCapabilities, createdAt, waitedSeconds, step, pool,
+             requirementsDropped, nextWideningAt
+    }
+
+    /// Every field is written; absent ones as null.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(callId, forKey: .callId)
+        try container.encode(teamId, forKey: .teamId)
+        try container.encode(sector, forKey: .sector)
+        try container.encode(channel, forKey: .channel)
+        try container.encode(capabilities, forKey: .capabilities)
+        try container.encode(requiredCapabilities, forKey: .requiredCapabilities)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(waitedSeconds, forKey: .waitedSeconds)
+        try container.encode(step, forKey: .step)
+        try container.encode(pool, forKey: .pool)
+        try container.encode(requirementsDropped, forKey: .requirementsDropped)
+        try container.encode(nextWideningAt, forKey: .nextWideningAt)
     }
 }

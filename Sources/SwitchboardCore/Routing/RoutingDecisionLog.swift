@@ -14,10 +14,10 @@ enum RoutingDecisionLog {
 
     static func record(
         _ decision: RoutingDecision, trigger: String, callId: UUID?, capabilities: [String], requiredCapabilities: [String] = [],
-        tenant: Tenant, on db: any Database
+        stage: (step: Int, waited: Double)? = nil, tenant: Tenant, on db: any Database
     ) async throws {
         let row = DecisionRow(decision, trigger: trigger, callId: callId, capabilities: capabilities,
-                              requiredCapabilities: requiredCapabilities, clientId: tenant.clientId, at: Date())
+                              requiredCapabilities: requiredCapabilities, stage: stage, clientId: tenant.clientId, at: Date())
         try await TenantScope.insert(into: RoutingDecisionRecord.schema, columns: DecisionRow.columns,
                                      rows: [(row.clientId, row.values)], on: db as! any SQLDatabase)
     }
@@ -34,6 +34,10 @@ struct RoutingDecisionDTO: Encodable, Sendable {
     let eligibleCount: Int
     let candidates: [ScoredCandidate]
     let createdAt: Date
+    /// The `routing.relaxation` step the call was at when it was routed (null for older decisions).
+    let step: Int?
+    /// How long the call had waited by then.
+    let waitedSeconds: Double?
 
     init(_ record: RoutingDecisionRecord) throws {
         let decoder = WireJSON.decoder()
@@ -47,10 +51,12 @@ struct RoutingDecisionDTO: Encodable, Sendable {
         eligibleCount = record.candidateCount
         candidates = try DecisionJSON.candidates(from: record.candidates)
         createdAt = record.createdAt
+        step = record.step
+        waitedSeconds = record.waitedSeconds
     }
 
     private enum CodingKeys: String, CodingKey {
-        case id, callId, trigger, strategy, agentId, score, request, eligibleCount, candidates, createdAt
+        case id, callId, trigger, strategy, agentId, score, request, eligibleCount, candidates, createdAt, step, waitedSeconds
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -65,5 +71,7 @@ struct RoutingDecisionDTO: Encodable, Sendable {
         try container.encode(eligibleCount, forKey: .eligibleCount)
         try container.encode(candidates, forKey: .candidates)
         try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(step, forKey: .step)
+        try container.encode(waitedSeconds, forKey: .waitedSeconds)
     }
 }

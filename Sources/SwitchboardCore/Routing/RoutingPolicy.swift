@@ -28,6 +28,8 @@ struct RoutingPolicy: Sendable, Equatable {
     var explorationFloor: Double = 0.5
     /// The simulator counts a call that would wait longer as abandoned; nil: callers wait as long as it takes.
     var maxWaitSeconds: Int?
+    /// How a waiting call's pool widens (`routing.relaxation`).
+    var relaxation: Relaxation = .standard
 
     static let defaults = RoutingPolicy()
 

@@ -39,6 +39,9 @@ enum SettingsSchema {
             if value == .null { return .null }
             return .number(Double(try integer(value, "routing.max_wait_seconds", in: 1...86_400)))
         },
+        Key(name: "routing.relaxation", defaultValue: Relaxation.standard.jsonValue) { value in
+            try Relaxation(validating: value).jsonValue
+        },
         Key(name: "calls.default_channel", defaultValue: .string(CallChannel.voice.rawValue)) { value in
             .string(try oneOf(value, "calls.default_channel", CallChannel.allCases.map(\.rawValue)))
         },
@@ -119,6 +122,9 @@ enum SettingsSchema {
         if let share = settings["routing.exploration"]?.numberValue { policy.exploration = share }
         if let floor = settings["routing.exploration_floor"]?.numberValue { policy.explorationFloor = floor }
         policy.maxWaitSeconds = settings["routing.max_wait_seconds"]?.intValue
+        if let value = settings["routing.relaxation"], let relaxation = try? Relaxation(validating: value) {
+            policy.relaxation = relaxation
+        }
         return policy
     }
 

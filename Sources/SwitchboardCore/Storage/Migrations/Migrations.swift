@@ -21,5 +21,6 @@ enum SwitchboardMigrations {
         AddAgentExternalId(),
         AddChannelCapacity(),
         AddRequiredCapabilities(),
+        AddDecisionStep(),
     ]
 }

@@ -18,6 +18,8 @@ final class RoutingDecisionRecord: Model, TenantOwned, @unchecked Sendable {
     @Field(key: "candidate_count") var candidateCount: Int
     @Field(key: "candidates") var candidates: String
     @Field(key: "created_at") var createdAt: Date
+    @OptionalField(key: "step") var step: Int?
+    @OptionalField(key: "waited_seconds") var waitedSeconds: Double?
 
     init() {}
 }

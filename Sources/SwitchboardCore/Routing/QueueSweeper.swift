@@ -1,0 +1,145 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import SQLKit
+import Vapor
+
+/// Offers waiting calls to the wider pools their wait has reached (`routing.relaxation`): every second, each
+/// tenant whose relaxation widens after arrival has its waiting calls that reached a wider step checked against
+/// its load book, and those an agent of the wider pool could take now go through the call writer, oldest first,
+/// as `widen` changes (which decide again and claim atomically). Capacity freed by a finished call is offered in
+/// the same transaction as the release; this catches the calls whose widening came with nothing else happening.
+/// Over PostgreSQL one process sweeps at a time (an advisory lock), like the aggregator.
+final class QueueSweeper: Sendable {
+    let store: Store
+    let book: LoadBook
+    let writer: CallWriter
+    let logger: Logger
+    private let loop = NIOLockedValueBox<Task<Void, Never>?>(nil)
+
+    static let advisoryLockKey = 4_242_002
+    static let interval: Duration = .seconds(1)
+    /// Waiting calls looked at per tenant and pass, oldest first.
+    static let batchLimit = 500
+
+    init(store: Store, book: LoadBook, writer: CallWriter, logger: Logger) {
+        self.store = store
+        self.book = book
+        self.writer = writer
+        self.logger = logger
+    }
+
+    func start() {
+        loop.withLockedValue { loop in
+            guard loop == nil else { return }
+            loop = Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: Self.interval)
+                    guard !Task.isCancelled, let self else { return }
+                    do {
+                        try await self.sweep()
+                    } catch {
+                        self.logger.warning("queue sweep failed; the next one tries again", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+        }
+    }
+
+    func stop() {
+        loop.withLockedValue { loop in
+            loop?.cancel()
+            loop = nil
+        }
+    }
+
+    /// One pass as of `now` (tests pass their own clock). Returns the calls assigned.
+    @discardableResult
+    func sweep(now: Date = Date()) async throws -> Int {
+        let due: [(Tenant, [UUID])]
+        if store.isPostgres {
+            due = try await store.write { db in
+                let sql = db as! any SQLDatabase
+                let row = try await sql.raw("SELECT pg_try_advisory_xact_lock(\(bind: Self.advisoryLockKey)) AS locked").first()
+                guard try row?.decode(column: "locked", as: Bool.self) == true else { return [] }
+                return try await self.dueCalls(now: now, on: sql)
+            }
+        } else {
+            due = try await dueCalls(now: now, on: store.sql)
+        }
+        var assigned = 0
+        for (tenant, calls) in due {
+            // Submitted together, so the group commit takes them in few batches; the trial in `dueCalls` already
+            // gave the free agents to the oldest calls, and the writer decides each again with the claims it books.
+            let results = await withTaskGroup(of: (Int, CallChangeResult?).self) { group in
+                for (index, callId) in calls.enumerated() {
+                    group.addTask { (index, try? await self.writer.submit(.widen(callId, asOf: now), by: tenant)) }
+                }
+                return await group.reduce(into: [CallChangeResult?](repeating: nil, count: calls.count)) { $0[$1.0] = $1.1 }
+            }
+            assigned += results.filter { $0?.call.status == .active }.count
+        }
+        return assigned
+    }
+
+    /// Per tenant, the waiting calls whose wait reached a wider step than they arrived at and that someone in that
+    /// wider pool could take now (checked in a copy of the book, claims included, so one free agent is not
+    /// offered ten calls).
+    private func dueCalls(now: Date, on db: any SQLDatabase) async throws -> [(Tenant, [UUID])] {
+        let tenants = try await db.select().distinct().column("client_id").from(Call.schema)
+            .where("status", .equal, CallStatus.queued.rawValue).all()
+            .map { try $0.decode(column: "client_id", as: String.self) }
+        var due: [(Tenant, [UUID])] = []
+        for clientId in tenants {
+            let relaxation = try await book.withBook(clientId, store: store) { $0.policy.relaxation }
+            guard let first = relaxation.firstWidening else { continue }
+            let rows = try await TenantScope(clientId: clientId).select(from: Call.schema, on: db)
+                .columns(CallRow.columns.map { SQLIdentifier($0) })
+                .where("status", .equal, CallStatus.queued.rawValue)
+                .where("created_at", .lessThanOrEqual, now.addingTimeInterval(1e-3 - first))
+                .orderBy("created_at").orderBy("id").limit(Self.batchLimit).all()
+            let waiting = try rows.map(CallRow.init)
+            guard !waiting.isEmpty else { continue }
+            let ids = try await book.withBook(clientId, store: store) { book -> [UUID] in
+                var trial = book
+                return try waiting.compactMap { call -> UUID? in
+                    let waited = max(0, now.timeIntervalSince(call.createdAt))
+                    let hasTeam = call.teamId != nil
+                    let stage = relaxation.stage(waited: waited, hasTeam: hasTeam)
+                    guard stage != relaxation.stage(waited: 0, hasTeam: hasTeam).with(step: stage.step) else { return nil }
+                    let route = RouteRequest(teamId: call.teamId, sector: call.sector, capabilities: call.capabilities,
+                                             requiredCapabilities: stage.requirementsDropped ? [] : call.requiredCapabilities,
+                                             channel: call.channel, widest: stage.pool)
+                    guard let decision = try? trial.decide(route, claiming: true), decision.chosen != nil else { return nil }
+                    return call.id
+                }
+            }
+            if !ids.isEmpty { due.append((Tenant(clientId: clientId, userId: "queue-sweeper", role: .admin), ids)) }
+        }
+        return due
+    }
+}
+
+extension Relaxation.Stage {
+    /// The same pool and requirements at another step index: stages compare by what they allow.
+    func with(step: Int) -> Relaxation.Stage {
+        Relaxation.Stage(step: step, pool: pool, requirementsDropped: requirementsDropped)
+    }
+}
+
+extension Application {
+    private struct QueueSweeperKey: StorageKey { typealias Value = QueueSweeper }
+
+    var queueSweeper: QueueSweeper {
+        if let sweeper = storage[QueueSweeperKey.self] { return sweeper }
+        let sweeper = QueueSweeper(store: store(), book: loadBook, writer: callWriter, logger: logger)
+        storage[QueueSweeperKey.self] = sweeper
+        return sweeper
+    }
+}
+
+struct QueueSweeperLifecycle: LifecycleHandler {
+    func shutdownAsync(_ application: Application) async {
+        application.queueSweeper.stop()
+    }
+}
