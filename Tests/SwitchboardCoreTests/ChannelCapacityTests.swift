@@ -107,9 +107,13 @@ struct ChannelCapacityTests {
             try await sql.update(SectorAgent.schema).set("current_load", to: 0).set("channel_load_voice", to: 0)
                 .set("channel_load_webchat", to: 7).set("channel_load_email", to: 2).where("id", .equal, agent).run()
             let corrections = try await LoadLedger.reconcileAll(in: app.store())
-            let fixed = try #require(corrections.first { $0.agentId == agent })
-            #expect(fixed.currentLoad == 3)
-            #expect(fixed.channelLoads == ChannelNumbers(voice: 1, webchat: 2))
+            // Over a PostgreSQL shared with other tests, another app's start-up may have reconciled it first.
+            if let fixed = corrections.first(where: { $0.agentId == agent }) {
+                #expect(fixed.currentLoad == 3)
+                #expect(fixed.channelLoads == ChannelNumbers(voice: 1, webchat: 2))
+            }
+            let stored = try await TenantScope(clientId: a.clientId).find(SectorAgent.self, agent, on: app.db)
+            #expect(stored.currentLoad == 3 && stored.channelLoads == ChannelNumbers(voice: 1, webchat: 2))
             app.loadBook.invalidateHere(a.clientId)
             let shown = try await a.agent(agent)
             #expect(shown["channel_loads"] == .object(["voice": .number(1), "sms": .number(0), "whatsapp": .number(0),

@@ -21,8 +21,7 @@ struct RelaxationTests {
         #expect(relaxation.nextWidening(waited: 30, hasTeam: true) == 90)
         #expect(relaxation.nextWidening(waited: 0, hasTeam: false) == 90)
         #expect(relaxation.nextWidening(waited: 95, hasTeam: true) == nil)
-        #expect(relaxation.firstWidening == 30)
-        #expect(Relaxation.standard.firstWidening == nil, "the default widens at once: nothing for the sweeper")
+        #expect(Relaxation.standard.nextWidening(waited: 0, hasTeam: true) == nil, "the default is at its widest at once")
         #expect(Relaxation.standard.stage(waited: 0, hasTeam: true).pool == .sector)
 
         for bad: JSONValue in [
@@ -67,9 +66,9 @@ struct RelaxationTests {
             #expect(listed["next_widening_at"].stringValue != nil, "\(listed)")
 
             let sweeper = app.queueSweeper
-            #expect(try await sweeper.sweep(now: createdAt.addingTimeInterval(29)) == 0)
+            #expect(try await sweeper.sweep(now: createdAt.addingTimeInterval(29), only: a.clientId) == 0)
             #expect(try await a.send(.GET, "/api/calls/\(callId)").data["status"] == .string("queued"))
-            #expect(try await sweeper.sweep(now: createdAt.addingTimeInterval(30)) == 1)
+            #expect(try await sweeper.sweep(now: createdAt.addingTimeInterval(30), only: a.clientId) == 1)
             let taken = try await a.send(.GET, "/api/calls/\(callId)").data
             #expect(taken["status"] == .string("active") && taken["agent_id"].uuid == outside, "\(taken)")
             let logged = try await a.send(.GET, "/api/routing/decisions?call_id=\(callId)").data.arrayValue ?? []
@@ -84,8 +83,8 @@ struct RelaxationTests {
             let frenchId = try #require(french.data["id"].uuid)
             #expect(french.data["status"] == .string("queued"))
             let frenchAt = try await TenantScope(clientId: a.clientId).find(Call.self, frenchId, on: app.db).createdAt
-            #expect(try await sweeper.sweep(now: frenchAt.addingTimeInterval(60)) == 0, "the sector agent lacks French")
-            #expect(try await sweeper.sweep(now: frenchAt.addingTimeInterval(90)) == 1)
+            #expect(try await sweeper.sweep(now: frenchAt.addingTimeInterval(60), only: a.clientId) == 0, "the sector agent lacks French")
+            #expect(try await sweeper.sweep(now: frenchAt.addingTimeInterval(90), only: a.clientId) == 1)
             #expect(try await a.send(.GET, "/api/calls/\(frenchId)").data["agent_id"].uuid == outside)
             #expect(try await a.send(.GET, "/api/routing/queue").data.count == 0)
         }
@@ -114,6 +113,14 @@ struct RelaxationTests {
             #expect(try await a.complete(first).status == .ok)
             let taken = try await a.send(.GET, "/api/calls/\(teamCall)").data
             #expect(taken["status"] == .string("active") && taken["agent_id"].uuid == inTeam, "\(taken)")
+
+            // Another team call waits; the setting goes back to "team, then sector at once": the next sweep hands it
+            // to the free sector agent rather than leaving it for the team.
+            let later = try #require(try await a.createCall(#"{"team_id":"\#(team)"}"#).data["id"].uuid)
+            #expect(try await a.send(.GET, "/api/calls/\(later)").data["status"] == .string("queued"))
+            _ = try await a.send(.PUT, "/api/settings", json: #"{"routing.relaxation": [{"after_seconds": 0, "pool": "team"}, {"after_seconds": 0, "pool": "sector"}]}"#)
+            #expect(try await app.queueSweeper.sweep(now: Date().addingTimeInterval(2), only: a.clientId) == 1)
+            #expect(try await a.send(.GET, "/api/calls/\(later)").data["agent_id"].uuid == outside)
         }
     }
 }

@@ -61,6 +61,17 @@ struct RoutingSimulationTests {
         let rejected = RoutingSimulation.run(day.calls, catalogue: day.catalogue, policy: refusing, horizonSeconds: 200)
         #expect(rejected.rejected == 2 && rejected.answered == 2 && rejected.waitMax == 0)
 
+        // Team calls that may leave their team only after 30 s: the second waits for the sector agent until then.
+        var patientTeam = RoutingPolicy.defaults
+        patientTeam.relaxation = Relaxation(steps: [.init(afterSeconds: 0, pool: .team, dropRequiredCapabilities: false),
+                                                    .init(afterSeconds: 30, pool: .sector, dropRequiredCapabilities: false)])
+        let twoTeamCalls = Array(day.calls.prefix(2))
+        let widened = RoutingSimulation.run(twoTeamCalls, catalogue: day.catalogue, policy: patientTeam, horizonSeconds: 200)
+        #expect(widened.waitMax == 30 && widened.callsByAgent == [day.a: 1, day.b: 1])
+        #expect(widened.byRelaxationStep == [0: 1, 1: 1] && widened.byStep == [.team: 1, .queue: 1])
+        let atOnce = RoutingSimulation.run(twoTeamCalls, catalogue: day.catalogue, policy: .defaults, horizonSeconds: 200)
+        #expect(atOnce.waitMax == 0 && atOnce.byStep == [.team: 1, .sector: 1] && atOnce.byRelaxationStep == [1: 2])
+
         // A sector nobody serves: its call waits to the end.
         let stranded = day.calls + [RoutingSimulation.Call(arrival: 5, teamId: nil, sector: "sales", capabilities: [], handlingSeconds: 9)]
         #expect(RoutingSimulation.run(stranded, catalogue: day.catalogue, policy: .defaults, horizonSeconds: 200).unanswered == 1)

@@ -263,9 +263,47 @@ def test_manager_day(server, browser):
 
 
 def api_get(server, path, role="admin"):
-    request = urllib.request.Request(server["base"] + path, headers={"Authorization": "Bearer " + server["token"](role)})
+    return api(server, "GET", path, role=role)
+
+
+def api(server, method, path, body=None, role="admin"):
+    headers = {"Authorization": "Bearer " + server["token"](role)}
+    data = None
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+        data = json.dumps(body).encode()
+    request = urllib.request.Request(server["base"] + path, data=data, method=method, headers=headers)
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)["data"]
+
+
+def test_queue_widens(server, browser):
+    # A night team of one; its calls may go to the rest of the sector only after ten minutes.
+    api(server, "PUT", "/api/settings", {"routing.relaxation": [{"after_seconds": 0, "pool": "team"},
+                                                              {"after_seconds": 600, "pool": "sector"}]})
+    team = api(server, "POST", "/api/teams", {"name": "Night shift", "sector": "night"})
+    member = api(server, "POST", f"/api/teams/{team['id']}/members", {"email": "owl@demo.example", "name": "Owl", "role": "lead"})
+    owl = api(server, "POST", "/api/agents", {"name": "Owl", "sector": "night", "max_concurrent": 1})
+    api(server, "POST", "/api/agents", {"name": "Lark", "sector": "night", "max_concurrent": 3})
+    api(server, "POST", f"/api/teams/{team['id']}/members/{member['id']}/agents", {"agent_ids": [owl["id"]]})
+    assert api(server, "POST", "/api/calls", {"team_id": team["id"]})["agent_id"] == owl["id"]
+    waiting = api(server, "POST", "/api/calls", {"team_id": team["id"]})
+    assert waiting["status"] == "queued", waiting
+    browser.get(f"{base_url(server)}/#token={server['token']('manager')}")
+    wait_all(browser, "[data-test=team-card]", minimum=4)
+    browser.get(f"{base_url(server)}/#/routing")
+    rows = wait_all(browser, "[data-test=queued-call]")
+    row = [row for row in rows if row.text.startswith(waiting["id"][:8])][0]
+    assert "its team (step 1)" in row.find_element(By.CSS_SELECTOR, "[data-test=queued-pool]").text
+    assert ":" in row.find_element(By.CSS_SELECTOR, "[data-test=queued-widens]").text, "the time it widens"
+    shot(browser, "05b-routing-queue")
+    api(server, "PUT", "/api/settings", {"routing.relaxation": [{"after_seconds": 0, "pool": "team"},
+                                                              {"after_seconds": 0, "pool": "sector"}]})
+    assert not severe_console_errors(browser), severe_console_errors(browser)
+
+
+def base_url(server):
+    return server["base"]
 
 
 def test_what_if(server, browser):

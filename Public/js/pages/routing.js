@@ -22,11 +22,17 @@ export async function renderRouting() {
     queue,
     h("h2", {}, "Recent decisions"), decisions);
 
-  const queued = await attempt(() => get("/api/calls?status=queued&limit=100"));
+  const queued = await attempt(() => get("/api/routing/queue?limit=100"));
   queue.replaceChildren(!queued ? "" : queued.length === 0 ? empty("Nobody is waiting.") :
-    h("div", { class: "card" }, table(["Call", "Sector", "Channel", "Waiting", "Since"], queued.map(call =>
-      h("tr", { dataset: { test: "queued-call" } }, h("td", { class: "small" }, call.id.slice(0, 8)), h("td", {}, call.sector),
-        h("td", {}, call.channel), h("td", {}, wait(call.created_at)), h("td", { class: "small" }, new Date(call.created_at).toLocaleString()))),
+    h("div", { class: "card" }, table(["Call", "Sector", "Channel", "Needs", "Waiting", "May go to", "Widens"], queued.map(call =>
+      h("tr", { dataset: { test: "queued-call" } }, h("td", { class: "small" }, call.call_id.slice(0, 8)), h("td", {}, call.sector),
+        h("td", {}, call.channel),
+        h("td", {}, call.required_capabilities.length === 0 ? "—" : h("span", { class: "chips" },
+          call.required_capabilities.map(capability => h("span", { class: `pill${call.requirements_dropped ? " inactive" : ""}` }, capability)))),
+        h("td", {}, wait(call.created_at)),
+        h("td", { dataset: { test: "queued-pool" } }, `${call.pool === "team" ? "its team" : "its sector"} (step ${call.step + 1})`),
+        h("td", { class: "small", dataset: { test: "queued-widens" } },
+          call.next_widening_at ? new Date(call.next_widening_at).toLocaleTimeString() : "at its widest"))),
       { test: "queue" })));
 
   const log = await attempt(() => get("/api/routing/decisions?limit=20"));

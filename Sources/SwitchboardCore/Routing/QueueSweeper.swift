@@ -5,11 +5,11 @@ import SQLKit
 import Vapor
 
 /// Offers waiting calls to the wider pools their wait has reached (`routing.relaxation`): every second, each
-/// tenant whose relaxation widens after arrival has its waiting calls that reached a wider step checked against
-/// its load book, and those an agent of the wider pool could take now go through the call writer, oldest first,
-/// as `widen` changes (which decide again and claim atomically). Capacity freed by a finished call is offered in
-/// the same transaction as the release; this catches the calls whose widening came with nothing else happening.
-/// Over PostgreSQL one process sweeps at a time (an advisory lock), like the aggregator.
+/// tenant's waiting calls are checked against its load book at the step their wait has reached, and those an agent
+/// could take now go through the call writer, oldest first, as `widen` changes (which decide again and claim
+/// atomically). Capacity freed by a finished call is offered in the same transaction as the release; this catches
+/// the calls whose widening came with nothing else happening (and any call a settings change left waiting beside
+/// a free agent). Over PostgreSQL one process sweeps at a time (an advisory lock), like the aggregator.
 final class QueueSweeper: Sendable {
     let store: Store
     let book: LoadBook
@@ -21,6 +21,8 @@ final class QueueSweeper: Sendable {
     static let interval: Duration = .seconds(1)
     /// Waiting calls looked at per tenant and pass, oldest first.
     static let batchLimit = 500
+    /// Calls younger than this are left to the call writer, which is routing them or handing them capacity.
+    static let settlingSeconds = 1.0
 
     init(store: Store, book: LoadBook, writer: CallWriter, logger: Logger) {
         self.store = store
@@ -53,22 +55,35 @@ final class QueueSweeper: Sendable {
         }
     }
 
-    /// One pass as of `now` (tests pass their own clock). Returns the calls assigned.
+    /// One pass as of `now` (tests pass their own clock, and their own tenant). Returns the calls assigned.
     @discardableResult
-    func sweep(now: Date = Date()) async throws -> Int {
-        let due: [(Tenant, [UUID])]
-        if store.isPostgres {
-            due = try await store.write { db in
-                let sql = db as! any SQLDatabase
-                let row = try await sql.raw("SELECT pg_try_advisory_xact_lock(\(bind: Self.advisoryLockKey)) AS locked").first()
-                guard try row?.decode(column: "locked", as: Bool.self) == true else { return [] }
-                return try await self.dueCalls(now: now, on: sql)
-            }
+    func sweep(now: Date = Date(), only clientId: String? = nil) async throws -> Int {
+        var tenants: [String]
+        if let clientId {
+            tenants = [clientId]
         } else {
-            due = try await dueCalls(now: now, on: store.sql)
+            tenants = try await store.sql.select().distinct().column("client_id").from(Call.schema)
+                .where("status", .equal, CallStatus.queued.rawValue).all()
+                .map { try $0.decode(column: "client_id", as: String.self) }
         }
         var assigned = 0
-        for (tenant, calls) in due {
+        for clientId in tenants {
+            let calls: [UUID]
+            if store.isPostgres {
+                // One process sweeps a tenant at a time; the others skip it this second.
+                calls = try await store.write { db in
+                    let sql = db as! any SQLDatabase
+                    let row = try await sql.raw("""
+                        SELECT pg_try_advisory_xact_lock(CAST(\(bind: Self.advisoryLockKey) AS integer), hashtext(\(bind: clientId))) AS locked
+                        """).first()
+                    guard try row?.decode(column: "locked", as: Bool.self) == true else { return [] }
+                    return try await self.dueCalls(of: clientId, now: now, on: sql)
+                }
+            } else {
+                calls = try await dueCalls(of: clientId, now: now, on: store.sql)
+            }
+            guard !calls.isEmpty else { continue }
+            let tenant = Tenant(clientId: clientId, userId: "queue-sweeper", role: .admin)
             // Submitted together, so the group commit takes them in few batches; the trial in `dueCalls` already
             // gave the free agents to the oldest calls, and the writer decides each again with the claims it books.
             let results = await withTaskGroup(of: (Int, CallChangeResult?).self) { group in
@@ -82,48 +97,29 @@ final class QueueSweeper: Sendable {
         return assigned
     }
 
-    /// Per tenant, the waiting calls whose wait reached a wider step than they arrived at and that someone in that
-    /// wider pool could take now (checked in a copy of the book, claims included, so one free agent is not
-    /// offered ten calls).
-    private func dueCalls(now: Date, on db: any SQLDatabase) async throws -> [(Tenant, [UUID])] {
-        let tenants = try await db.select().distinct().column("client_id").from(Call.schema)
-            .where("status", .equal, CallStatus.queued.rawValue).all()
-            .map { try $0.decode(column: "client_id", as: String.self) }
-        var due: [(Tenant, [UUID])] = []
-        for clientId in tenants {
-            let relaxation = try await book.withBook(clientId, store: store) { $0.policy.relaxation }
-            guard let first = relaxation.firstWidening else { continue }
-            let rows = try await TenantScope(clientId: clientId).select(from: Call.schema, on: db)
-                .columns(CallRow.columns.map { SQLIdentifier($0) })
-                .where("status", .equal, CallStatus.queued.rawValue)
-                .where("created_at", .lessThanOrEqual, now.addingTimeInterval(1e-3 - first))
-                .orderBy("created_at").orderBy("id").limit(Self.batchLimit).all()
-            let waiting = try rows.map(CallRow.init)
-            guard !waiting.isEmpty else { continue }
-            let ids = try await book.withBook(clientId, store: store) { book -> [UUID] in
-                var trial = book
-                return try waiting.compactMap { call -> UUID? in
-                    let waited = max(0, now.timeIntervalSince(call.createdAt))
-                    let hasTeam = call.teamId != nil
-                    let stage = relaxation.stage(waited: waited, hasTeam: hasTeam)
-                    guard stage != relaxation.stage(waited: 0, hasTeam: hasTeam).with(step: stage.step) else { return nil }
-                    let route = RouteRequest(teamId: call.teamId, sector: call.sector, capabilities: call.capabilities,
-                                             requiredCapabilities: stage.requirementsDropped ? [] : call.requiredCapabilities,
-                                             channel: call.channel, widest: stage.pool)
-                    guard let decision = try? trial.decide(route, claiming: true), decision.chosen != nil else { return nil }
-                    return call.id
-                }
+    /// The tenant's waiting calls (at least a second old, so arrivals are the writer's) that someone in the pool
+    /// their wait has reached could take now, checked in a copy of the book with claims, so one free agent is not
+    /// offered ten calls.
+    private func dueCalls(of clientId: String, now: Date, on db: any SQLDatabase) async throws -> [UUID] {
+        let relaxation = try await book.withBook(clientId, store: store) { $0.policy.relaxation }
+        let rows = try await TenantScope(clientId: clientId).select(from: Call.schema, on: db)
+            .columns(CallRow.columns.map { SQLIdentifier($0) })
+            .where("status", .equal, CallStatus.queued.rawValue)
+            .where("created_at", .lessThanOrEqual, now.addingTimeInterval(-Self.settlingSeconds))
+            .orderBy("created_at").orderBy("id").limit(Self.batchLimit).all()
+        let waiting = try rows.map(CallRow.init)
+        guard !waiting.isEmpty else { return [] }
+        return try await book.withBook(clientId, store: store) { book -> [UUID] in
+            var trial = book
+            return waiting.compactMap { call -> UUID? in
+                let stage = relaxation.stage(waited: max(0, now.timeIntervalSince(call.createdAt)), hasTeam: call.teamId != nil)
+                let route = RouteRequest(teamId: call.teamId, sector: call.sector, capabilities: call.capabilities,
+                                         requiredCapabilities: stage.requirementsDropped ? [] : call.requiredCapabilities,
+                                         channel: call.channel, widest: stage.pool)
+                guard let decision = try? trial.decide(route, claiming: true), decision.chosen != nil else { return nil }
+                return call.id
             }
-            if !ids.isEmpty { due.append((Tenant(clientId: clientId, userId: "queue-sweeper", role: .admin), ids)) }
         }
-        return due
-    }
-}
-
-extension Relaxation.Stage {
-    /// The same pool and requirements at another step index: stages compare by what they allow.
-    func with(step: Int) -> Relaxation.Stage {
-        Relaxation.Stage(step: step, pool: pool, requirementsDropped: requirementsDropped)
     }
 }
 

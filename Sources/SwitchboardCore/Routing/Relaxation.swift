@@ -68,11 +68,6 @@ struct Relaxation: Sendable, Equatable {
         return nil
     }
 
-    /// The earliest wait at which any call may be widened beyond its arrival stage (nil: never).
-    var firstWidening: Double? {
-        [true, false].compactMap { nextWidening(waited: 0, hasTeam: $0) }.min()
-    }
-
     // MARK: The setting
 
     var jsonValue: JSONValue {

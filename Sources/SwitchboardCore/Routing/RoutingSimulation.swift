@@ -30,6 +30,8 @@ enum RoutingSimulation {
         var answered = 0
         /// Answered calls by how they reached their agent: `team` and `sector` at once, `queue` after waiting.
         var byStep: [RoutingStrategy: Int] = [:]
+        /// Answered calls by the `routing.relaxation` step their wait had reached when an agent took them.
+        var byRelaxationStep: [Int: Int] = [:]
         /// Waited past `routing.max_wait_seconds` (when set).
         var abandoned = 0
         /// Refused at once (`routing.overflow` = `reject`).
@@ -69,8 +71,9 @@ enum RoutingSimulation {
                               generator: SeededGenerator(seed: SeededGenerator.seed(seed, for: "routing")))
         var learned = catalogue.successHistory
         var unlearned: Set<UUID> = [], outcomesSinceLearning = 0
-        var queue = WaitingCalls(catalogue: catalogue)
-        var departures = DepartureHeap()
+        let relaxation = policy.relaxation
+        var queue = WaitingCalls(catalogue: catalogue, calls: calls, relaxation: relaxation)
+        var events = EventHeap()
         var report = Report()
         var waits: [Double] = []
         var busy: [UUID: Double] = [:]
@@ -84,23 +87,50 @@ enum RoutingSimulation {
             waits.append(time - call.arrival)
             report.answered += 1
             report.byStep[step, default: 0] += 1
+            report.byRelaxationStep[relaxation.stage(waited: time - call.arrival, hasTeam: call.teamId != nil).step, default: 0] += 1
             report.callsByAgent[agentId, default: 0] += 1
             credited += book.candidate(agentId)?.successRate ?? 0
             let end = time + max(call.handlingSeconds, 0)
             busy[agentId, default: 0] += max(0, min(end, horizonSeconds) - min(time, horizonSeconds))
-            departures.push(Departure(time: end, call: index, agentId: agentId, channel: call.channel))
+            events.push(Event(time: end, kind: .departure(agentId: agentId, channel: call.channel), call: index))
         }
 
-        func finish(_ departure: Departure) {
-            book.adjustLoad(of: departure.agentId, by: -1, channel: departure.channel)
+        /// The call as the router sees it after `waited` seconds: the pools and requirements its step allows.
+        func request(for index: Int, waited: Double) -> RouteRequest {
+            let call = calls[index]
+            let stage = relaxation.stage(waited: waited, hasTeam: call.teamId != nil)
+            return RouteRequest(teamId: call.teamId, sector: call.sector, capabilities: call.capabilities,
+                                requiredCapabilities: stage.requirementsDropped ? [] : call.requiredCapabilities,
+                                channel: call.channel, widest: stage.pool)
+        }
+
+        /// Whether the book can route the request; a team gone from the catalogue routes by its sector.
+        func route(_ request: RouteRequest) -> RoutingDecision? {
+            if let decision = try? book.decide(request, claiming: true) { return decision }
+            var bySector = request
+            bySector.teamId = nil
+            return try? book.decide(bySector, claiming: true)
+        }
+
+        /// A waiting call whose wait reached a wider step: offered to the wider pool, as the live sweeper does.
+        func widen(_ index: Int, at time: Double) {
+            guard queue.isWaiting(index, at: time) else { return }
+            if let chosen = route(request(for: index, waited: time - calls[index].arrival))?.chosen {
+                queue.take(index)
+                start(index, with: chosen.agentId, at: time, step: .queue)
+            }
+        }
+
+        func finish(_ call: Int, agentId: UUID, channel: CallChannel?, at time: Double) {
+            book.adjustLoad(of: agentId, by: -1, channel: channel)
             if let outcome {
-                let success = outcome(departure.call, departure.agentId, &generator)
+                let success = outcome(call, agentId, &generator)
                 if success { succeeded += 1 }
-                var history = learned[departure.agentId] ?? .none
+                var history = learned[agentId] ?? .none
                 history.calls += 1
                 history.successes += success ? 1 : 0
-                learned[departure.agentId] = history
-                unlearned.insert(departure.agentId)
+                learned[agentId] = history
+                unlearned.insert(agentId)
                 outcomesSinceLearning += 1
                 // The router learns in batches, as it does live from the aggregator's runs.
                 if outcomesSinceLearning >= learningEvery {
@@ -109,37 +139,44 @@ enum RoutingSimulation {
                     outcomesSinceLearning = 0
                 }
             }
-            // The freed agent takes the oldest calls it serves, as long as it has room.
-            while let agent = book.agent(departure.agentId), agent.hasRoom,
-                  let waiting = queue.oldest(servedBy: departure.agentId, agent, at: departure.time, abandoning: &report.abandoned) {
-                book.adjustLoad(of: departure.agentId, by: 1, channel: calls[waiting].channel)
-                start(waiting, with: departure.agentId, at: departure.time, step: .queue)
+            // The freed agent takes the oldest calls it may serve now, as long as it has room.
+            while let agent = book.agent(agentId), agent.hasRoom,
+                  let waiting = queue.oldest(servedBy: agentId, agent, at: time, abandoning: &report.abandoned) {
+                book.adjustLoad(of: agentId, by: 1, channel: calls[waiting].channel)
+                start(waiting, with: agentId, at: time, step: .queue)
+            }
+        }
+
+        func process(_ event: Event) {
+            switch event.kind {
+            case .departure(let agentId, let channel): finish(event.call, agentId: agentId, channel: channel, at: event.time)
+            case .widen: widen(event.call, at: event.time)
             }
         }
 
         for index in order {
             let call = calls[index]
-            // Agents finishing at or before the arrival free their capacity (and serve the queue) first.
-            while let next = departures.peek(), next.time <= call.arrival { finish(departures.pop()!) }
-            var request = RouteRequest(teamId: call.teamId, sector: call.sector, capabilities: call.capabilities,
-                                       requiredCapabilities: call.requiredCapabilities, channel: call.channel)
-            var decision = try? book.decide(request, claiming: true)
-            if decision == nil {
-                // The call's team is gone from the catalogue: the call is routed by its sector.
-                request.teamId = nil
-                decision = try? book.decide(request, claiming: true)
-            }
+            // Agents finishing, and waits widening, at or before the arrival come first.
+            while let next = events.peek(), next.time <= call.arrival { process(events.pop()!) }
+            let decision = route(request(for: index, waited: 0))
             if let chosen = decision?.chosen, let strategy = decision?.strategy {
                 start(index, with: chosen.agentId, at: call.arrival, step: strategy)
             } else if policy.overflow == .reject {
                 report.rejected += 1
             } else {
-                queue.enqueue(index, teamId: request.teamId, sector: call.sector, channel: call.channel,
+                let teamId = call.teamId.flatMap { catalogue.teams[$0] != nil ? $0 : nil }
+                queue.enqueue(index, teamId: teamId, sector: call.sector, channel: call.channel,
                               required: Set(call.requiredCapabilities), arrival: call.arrival,
                               deadline: policy.maxWaitSeconds.map { call.arrival + Double($0) })
+                // Each later step that widens the call is a moment to offer it again.
+                var waited = 0.0
+                while let next = relaxation.nextWidening(waited: waited, hasTeam: teamId != nil) {
+                    events.push(Event(time: call.arrival + next, kind: .widen, call: index))
+                    waited = next
+                }
             }
         }
-        while let departure = departures.pop() { finish(departure) }
+        while let event = events.pop() { process(event) }
         let (abandonedLate, unanswered) = queue.remaining()
         report.abandoned += abandonedLate
         report.unanswered = unanswered
@@ -182,24 +219,38 @@ enum RoutingSimulation {
         return 2 * weighted / (n * total) - (n + 1) / n
     }
 
-    private struct Departure {
-        let time: Double
-        let call: Int
-        let agentId: UUID
-        let channel: CallChannel?
+    private struct Event {
+        enum Kind {
+            case departure(agentId: UUID, channel: CallChannel?)
+            /// The call's wait reaches a wider relaxation step.
+            case widen
+        }
 
-        /// Earlier first; at the same time, the call that arrived first (calls are indexed in arrival order).
-        func before(_ other: Departure) -> Bool {
-            time != other.time ? time < other.time : call < other.call
+        let time: Double
+        let kind: Kind
+        let call: Int
+
+        /// Earlier first; at the same time departures (freed capacity) before widenings, then arrival order.
+        func before(_ other: Event) -> Bool {
+            if time != other.time { return time < other.time }
+            if rank != other.rank { return rank < other.rank }
+            return call < other.call
+        }
+
+        private var rank: Int {
+            switch kind {
+            case .departure: 0
+            case .widen: 1
+            }
         }
     }
 
-    private struct DepartureHeap {
-        private var items: [Departure] = []
+    private struct EventHeap {
+        private var items: [Event] = []
 
-        func peek() -> Departure? { items.first }
+        func peek() -> Event? { items.first }
 
-        mutating func push(_ item: Departure) {
+        mutating func push(_ item: Event) {
             items.append(item)
             var child = items.count - 1
             while child > 0 {
@@ -210,7 +261,7 @@ enum RoutingSimulation {
             }
         }
 
-        mutating func pop() -> Departure? {
+        mutating func pop() -> Event? {
             guard !items.isEmpty else { return nil }
             items.swapAt(0, items.count - 1)
             let top = items.removeLast()
@@ -230,7 +281,9 @@ enum RoutingSimulation {
 
     /// Waiting calls in arrival order, one line per team and one per sector (calls without a team), each split by
     /// channel and required capabilities, so a freed agent looks only at the heads of the lines it serves (its
-    /// sector's, its sector's teams', and its own teams') for the channels it has room for and the capabilities it has.
+    /// sector's, its sector's teams', and its own teams') for the channels it has room for. Within a line the head
+    /// waited longest, so if its step does not yet let this agent take it (another team's call still at its team
+    /// step, requirements the agent lacks still holding), no later call of the line does either.
     private struct WaitingCalls {
         private struct Waiting {
             let call: Int
@@ -250,69 +303,96 @@ enum RoutingSimulation {
         }
 
         private var lines: [LineKey: Line] = [:]
-        /// The required-capability sets of the lines that exist, so a freed agent checks only those.
+        /// The required-capability sets of the lines that exist.
         private var requiredSets: Set<Set<String>> = [[]]
-        private let skills: [UUID: Set<String>]
         private static let channels: [CallChannel?] = [nil] + CallChannel.allCases
-        private let servedLines: [UUID: [PoolKey]]
+        /// Per agent: the lines it may look at, and whether through its own team (at any step).
+        private let servedLines: [UUID: [(pool: PoolKey, ownTeam: Bool)]]
+        private let skills: [UUID: Set<String>]
+        private let relaxation: Relaxation
+        /// Calls taken out of their line by a widening, or abandoned.
+        private var done: [Bool]
+        private var deadlines: [Double?]
 
-        init(catalogue: Catalogue) {
+        init(catalogue: Catalogue, calls: [Call], relaxation: Relaxation) {
             var teamsBySector: [String: [UUID]] = [:]
             for (teamId, sector) in catalogue.teams { teamsBySector[sector, default: []].append(teamId) }
             var ownTeams: [UUID: Set<UUID>] = [:]
             for assignment in catalogue.assignments where catalogue.teams[assignment.teamId] != nil {
                 ownTeams[assignment.agentId, default: []].insert(assignment.teamId)
             }
-            var served: [UUID: [PoolKey]] = [:]
+            var served: [UUID: [(pool: PoolKey, ownTeam: Bool)]] = [:]
             for agent in catalogue.agents {
-                let teams = Set(teamsBySector[agent.sector] ?? []).union(ownTeams[agent.id] ?? [])
-                served[agent.id] = [.sector(agent.sector)] + teams.sorted { $0.uuidString < $1.uuidString }.map { .team($0) }
+                let own = ownTeams[agent.id] ?? []
+                let teams = Set(teamsBySector[agent.sector] ?? []).union(own).sorted { $0.uuidString < $1.uuidString }
+                served[agent.id] = [(.sector(agent.sector), false)] + teams.map { (.team($0), own.contains($0)) }
             }
             servedLines = served
             skills = Dictionary(catalogue.agents.map { ($0.id, Set($0.capabilities)) }, uniquingKeysWith: { first, _ in first })
+            self.relaxation = relaxation
+            done = Array(repeating: false, count: calls.count)
+            deadlines = Array(repeating: nil, count: calls.count)
         }
 
         mutating func enqueue(_ call: Int, teamId: UUID?, sector: String, channel: CallChannel?, required: Set<String>,
                               arrival: Double, deadline: Double?) {
             requiredSets.insert(required)
+            deadlines[call] = deadline
             let key = LineKey(pool: teamId.map { .team($0) } ?? .sector(sector), channel: channel, required: required)
             lines[key, default: Line()].calls.append(Waiting(call: call, arrival: arrival, deadline: deadline))
         }
 
-        /// The oldest call the agent serves, dropping (as abandoned) calls whose deadline passed before `now`.
+        /// Still in a line and not yet given up (a caller past the deadline is counted as abandoned by the line).
+        func isWaiting(_ call: Int, at now: Double) -> Bool { !done[call] && (deadlines[call].map { $0 >= now } ?? true) }
+
+        /// Taken by a widening: its line skips it.
+        mutating func take(_ call: Int) { done[call] = true }
+
+        /// The oldest call the agent may take now, dropping (as abandoned) calls whose deadline passed before `now`.
         mutating func oldest(servedBy agentId: UUID, _ agent: BookAgent, at now: Double, abandoning abandoned: inout Int) -> Int? {
             var best: (key: LineKey, waiting: Waiting)?
             let has = skills[agentId] ?? []
-            let sets = requiredSets.filter { $0.isSubset(of: has) }
-            let keys = (servedLines[agentId] ?? []).flatMap { pool in
-                Self.channels.filter { $0.map(agent.hasRoom(for:)) ?? true }.flatMap { channel in
-                    sets.map { LineKey(pool: pool, channel: channel, required: $0) }
-                }
-            }
-            for key in keys {
-                guard var line = lines[key] else { continue }
-                while line.head < line.calls.count, let deadline = line.calls[line.head].deadline, deadline < now {
-                    line.head += 1
-                    abandoned += 1
-                }
-                lines[key] = line
-                guard line.head < line.calls.count else { continue }
-                let head = line.calls[line.head]
-                if best == nil || head.arrival < best!.waiting.arrival
-                    || (head.arrival == best!.waiting.arrival && head.call < best!.waiting.call) {
-                    best = (key, head)
+            for (pool, ownTeam) in servedLines[agentId] ?? [] {
+                for channel in Self.channels where channel.map(agent.hasRoom(for:)) ?? true {
+                    for required in requiredSets {
+                        let key = LineKey(pool: pool, channel: channel, required: required)
+                        guard var line = lines[key] else { continue }
+                        while line.head < line.calls.count {
+                            let head = line.calls[line.head]
+                            if done[head.call] {
+                                line.head += 1
+                            } else if let deadline = head.deadline, deadline < now {
+                                done[head.call] = true
+                                line.head += 1
+                                abandoned += 1
+                            } else {
+                                break
+                            }
+                        }
+                        lines[key] = line
+                        guard line.head < line.calls.count else { continue }
+                        let head = line.calls[line.head]
+                        let stage = relaxation.stage(waited: now - head.arrival, hasTeam: { if case .team = pool { true } else { false } }())
+                        if case .team = pool, !ownTeam, stage.pool != .sector { continue }
+                        if !required.isSubset(of: has), !stage.requirementsDropped { continue }
+                        if best == nil || head.arrival < best!.waiting.arrival
+                            || (head.arrival == best!.waiting.arrival && head.call < best!.waiting.call) {
+                            best = (key, head)
+                        }
+                    }
                 }
             }
             guard let best else { return nil }
             lines[best.key]!.head += 1
+            done[best.waiting.call] = true
             return best.waiting.call
         }
 
-        /// After the last departure: calls with a deadline abandoned; the others were never answered.
+        /// After the last event: calls with a deadline abandoned; the others were never answered.
         func remaining() -> (abandoned: Int, unanswered: Int) {
             var abandoned = 0, unanswered = 0
             for line in lines.values {
-                for waiting in line.calls[line.head...] {
+                for waiting in line.calls[line.head...] where !done[waiting.call] {
                     if waiting.deadline != nil { abandoned += 1 } else { unanswered += 1 }
                 }
             }

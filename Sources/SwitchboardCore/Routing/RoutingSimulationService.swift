@@ -11,7 +11,7 @@ struct RoutingSimulationService: Sendable {
     static let maximumCalls = 200_000
     /// The routing settings a proposal may change, by their names without the `routing.` prefix.
     static let policyKeys = ["weights", "strategy", "prior_calls", "exploration", "exploration_floor", "max_wait_seconds",
-                             "overflow"]
+                             "overflow", "relaxation"]
 
     struct Request: Sendable {
         let range: DayRange
@@ -161,6 +161,8 @@ struct SimulationReportDTO: Encodable, Sendable {
     let offered: Int
     let answered: Int
     let byStep: Steps
+    /// Answered calls by the `routing.relaxation` step (its index) their wait had reached.
+    let byRelaxationStep: [String: Int]
     let abandoned: Int
     let rejected: Int
     let unanswered: Int
@@ -175,6 +177,7 @@ struct SimulationReportDTO: Encodable, Sendable {
         offered = report.offered
         answered = report.answered
         byStep = Steps(team: report.byStep[.team] ?? 0, sector: report.byStep[.sector] ?? 0, queue: report.byStep[.queue] ?? 0)
+        byRelaxationStep = Dictionary(uniqueKeysWithValues: report.byRelaxationStep.map { (String($0.key), $0.value) })
         abandoned = report.abandoned
         rejected = report.rejected
         unanswered = report.unanswered
@@ -188,7 +191,7 @@ struct SimulationReportDTO: Encodable, Sendable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case offered, answered, byStep, abandoned, rejected, unanswered, waitSeconds, utilisationMean, utilisationGini,
+        case offered, answered, byStep, byRelaxationStep, abandoned, rejected, unanswered, waitSeconds, utilisationMean, utilisationGini,
              expectedSuccessRate, agents
     }
 
@@ -198,6 +201,7 @@ struct SimulationReportDTO: Encodable, Sendable {
         try container.encode(offered, forKey: .offered)
         try container.encode(answered, forKey: .answered)
         try container.encode(byStep, forKey: .byStep)
+        try container.encode(byRelaxationStep, forKey: .byRelaxationStep)
         try container.encode(abandoned, forKey: .abandoned)
         try container.encode(rejected, forKey: .rejected)
         try container.encode(unanswered, forKey: .unanswered)

@@ -79,6 +79,7 @@ extension Components.Schemas.ChannelTestEnvelope: SwitchboardEnvelope {}
 extension Components.Schemas.TeamSummaryListEnvelope: SwitchboardPage {}
 extension Components.Schemas.AgentListEnvelope: SwitchboardPage {}
 extension Components.Schemas.DecisionListEnvelope: SwitchboardPage {}
+extension Components.Schemas.QueueListEnvelope: SwitchboardPage {}
 extension Components.Schemas.CallListEnvelope: SwitchboardPage {}
 extension Components.Schemas.SettingsAuditListEnvelope: SwitchboardPage {}
 extension Components.Schemas.ChannelListEnvelope: SwitchboardPage {}

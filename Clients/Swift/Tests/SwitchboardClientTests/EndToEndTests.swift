@@ -166,7 +166,7 @@ struct EndToEndTests {
             Operations.DeactivateAgent.id, Operations.BulkUpsertAgents.id, Operations.BulkUpsertMembers.id,
             Operations.BulkChangeMemberAgents.id, Operations.BulkChangeAssignments.id,
             Operations.RecommendRoute.id, Operations.ListRoutingDecisions.id, Operations.RoutingHealth.id,
-            Operations.SimulateRouting.id,
+            Operations.SimulateRouting.id, Operations.ListRoutingQueue.id,
             Operations.ListCalls.id, Operations.CreateCall.id, Operations.GetCall.id, Operations.CompleteCall.id,
             Operations.CancelCall.id, Operations.ExportCalls.id, Operations.ExportAnalytics.id,
             Operations.GetSettings.id, Operations.UpdateSettings.id, Operations.ListSettingsAudit.id,
