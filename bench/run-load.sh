@@ -11,7 +11,7 @@ connections="${3:-16}"
 port=18181
 
 command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-binary=.build-release/release/switchboard
+binary="${SWITCHBOARD_BINARY:-.build-release/release/switchboard}"
 [ -x "$binary" ] || swift build -c release -Xswiftc -enable-testing --scratch-path .build-release --product switchboard >&2
 
 workdir=$(mktemp -d)

@@ -235,8 +235,9 @@ struct RoutingAndCallsTests {
             for _ in 0..<2 { _ = try await client.createCall(#"{"sector":"billing","capabilities":[]}"#) }
             let sql = app.db as! any SQLDatabase
             try await sql.update("sector_agents").set("current_load", to: 4).where("client_id", .equal, client.clientId).run()
-            let corrections = try await LoadLedger.reconcileAll(in: app.store())
-            #expect(corrections.contains { $0.agentId == busy || $0.agentId == idle })
+            // Reconciliation covers every tenant: over a PostgreSQL shared with other tests, another test's run may
+            // fix these agents first, so what counts is the loads afterwards.
+            _ = try await LoadLedger.reconcileAll(in: app.store())
             let loads = [try await client.agent(busy)["current_load"].intValue ?? -1, try await client.agent(idle)["current_load"].intValue ?? -1]
             let active = try await TenantScope(clientId: client.clientId).query(Call.self, on: app.db).filter(\.$status == .active).all()
             #expect(loads.reduce(0, +) == active.count)

@@ -67,6 +67,8 @@ final class CallWriter: Sendable {
     let metrics: SwitchboardMetrics
     let logger: Logger
     private let queue = NIOLockedValueBox(Queue())
+    /// PostgreSQL: batches whose commits may not be confirmed yet.
+    private let unsettled = NIOLockedValueBox<[BatchAnswer]>([])
     private let stamps = CallStamps()
 
     static let maxBatch = 256
@@ -110,13 +112,36 @@ final class CallWriter: Sendable {
 
     private func commit(_ batch: [Pending]) async {
         let plan = BatchPlan(origin: book.origin)
+        // A batch that reads calls (completions, cancellations, widenings, idempotency keys) must see the previous
+        // batch's: it waits for that commit. Batches of plain new calls go ahead while it settles; their loads are
+        // checked by the database all the same.
+        let reads = batch.contains { pending in
+            if case .create(let new) = pending.change { return new.idempotencyKey != nil }
+            return true
+        }
+        if reads {
+            for previous in unsettled.withLockedValue({ $0 }) { await previous.settled() }
+        }
         for attempt in 1...Self.lostClaimRetries {
             do {
-                // PostgreSQL: the batch's reads are checked again by its one conditional statement, so no
-                // transaction (and no BEGIN and COMMIT round trips) is needed around them.
-                let results = store.isPostgres
-                    ? try await store.committingOnOneConnection { db in try await self.decideAndWrite(batch, plan, on: db) }
-                    : try await store.writeSQL { db in try await self.decideAndWrite(batch, plan, on: db) }
+                if store.isPostgres {
+                    // The batch's reads are checked again by its one conditional statement, so no transaction (and
+                    // no BEGIN and COMMIT round trips) is needed around them. Its requests are answered once the
+                    // statement's commit is confirmed, while the next batch is already being decided.
+                    let answer = BatchAnswer(batch.map(\.continuation), book: book, clientIds: Set(batch.map(\.tenant.clientId)))
+                    let results = try await store.committingOnOneConnection({ db in
+                        try await self.decideAndWrite(batch, plan, on: db)
+                    }, committed: answer.committed)
+                    plan.committed(in: book)
+                    count(batch, results)
+                    unsettled.withLockedValue { batches in
+                        batches.removeAll { $0.isSettled }
+                        batches.append(answer)
+                    }
+                    answer.written(results)
+                    return
+                }
+                let results = try await store.writeSQL { db in try await self.decideAndWrite(batch, plan, on: db) }
                 plan.committed(in: book)
                 count(batch, results)
                 for (pending, result) in zip(batch, results) { pending.continuation.resume(with: result) }
@@ -440,6 +465,71 @@ final class CallStamps: Sendable {
             let now = Date()
             last = now > last.addingTimeInterval(0.000_001) ? now : last.addingTimeInterval(0.000_001)
             return last
+        }
+    }
+}
+
+/// A PostgreSQL batch's answers: sent once both its results are known and its commit is confirmed, in whichever
+/// order those two arrive.
+final class BatchAnswer: Sendable {
+    private struct State {
+        var results: [Result<CallChangeResult, any Error>]?
+        var commit: Result<Void, any Error>?
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let continuations: [CheckedContinuation<CallChangeResult, any Error>]
+    private let book: LoadBook
+    private let clientIds: Set<String>
+    private let state = NIOLockedValueBox(State())
+
+    init(_ continuations: [CheckedContinuation<CallChangeResult, any Error>], book: LoadBook, clientIds: Set<String>) {
+        self.continuations = continuations
+        self.book = book
+        self.clientIds = clientIds
+    }
+
+    func written(_ results: [Result<CallChangeResult, any Error>]) {
+        answerIfReady(state.withLockedValue { state in
+            state.results = results
+            return state.commit.map { ($0, results) }
+        })
+    }
+
+    @Sendable func committed(_ error: (any Error)?) {
+        let commit: Result<Void, any Error> = error.map { .failure($0) } ?? .success(())
+        let (ready, waiters) = state.withLockedValue { state in
+            state.commit = commit
+            defer { state.waiters = [] }
+            return (state.results.map { (commit, $0) }, state.waiters)
+        }
+        for waiter in waiters { waiter.resume() }
+        answerIfReady(ready)
+    }
+
+    var isSettled: Bool { state.withLockedValue { $0.commit != nil } }
+
+    /// Returns once the batch's commit is confirmed (or failed).
+    func settled() async {
+        await withCheckedContinuation { waiter in
+            let done = state.withLockedValue { state in
+                if state.commit != nil { return true }
+                state.waiters.append(waiter)
+                return false
+            }
+            if done { waiter.resume() }
+        }
+    }
+
+    private func answerIfReady(_ ready: (Result<Void, any Error>, [Result<CallChangeResult, any Error>])?) {
+        guard let (commit, results) = ready else { return }
+        switch commit {
+        case .success:
+            for (continuation, result) in zip(continuations, results) { continuation.resume(with: result) }
+        case .failure(let error):
+            // The statement ran but its commit failed: nothing of it holds, and the books drop what they were told.
+            for clientId in clientIds { book.invalidateHere(clientId) }
+            for continuation in continuations { continuation.resume(throwing: error) }
         }
     }
 }

@@ -29,9 +29,10 @@ enum DecisionJSON {
 
     /// Candidates as positional arrays, `[agent_id, score, current_load, max_concurrent, priority,` then value and
     /// contribution of success rate, priority, load, handling time and capabilities`]`, and, when there is more to
-    /// say, a last element `{"l": [estimate, calls observed, explored 0|1], "c": [channel, load, limit|null]}`
-    /// (learning strategy; a call's channel). Less than half the bytes of keyed objects, which every call writes
-    /// twenty times. `candidates(from:)` reads both this and the keyed form that earlier versions stored.
+    /// say, a last element `{"l": [estimate, calls observed, explored 0|1], "c": [channel, load, limit]}` (learning
+    /// strategy; the call's channel, when the agent has a limit for it). Less than half the bytes of keyed objects,
+    /// which every call writes twenty times. `candidates(from:)` reads both this and the keyed form that earlier
+    /// versions stored.
     static func candidates(_ candidates: [ScoredCandidate]) -> String {
         var json = "["
         json.reserveCapacity(candidates.count * 200)
@@ -43,13 +44,15 @@ enum DecisionJSON {
             for factor in [b.successRate, b.priority, b.load, b.handlingTime, b.capabilities] {
                 json += ",\(number(factor.value)),\(number(factor.contribution))"
             }
-            if b.learning != nil || candidate.channelSlots != nil {
+            // A channel without a limit of its own says nothing the total does not: only limited ones are kept.
+            let limited = candidate.channelSlots.flatMap { $0.capacity == nil ? nil : $0 }
+            if b.learning != nil || limited != nil {
                 var extras: [String] = []
                 if let learning = b.learning {
                     extras.append("\"l\":[\(number(learning.estimate)),\(learning.callsObserved),\(learning.explored ? 1 : 0)]")
                 }
-                if let slots = candidate.channelSlots {
-                    extras.append("\"c\":[\"\(slots.channel.rawValue)\",\(slots.load),\(slots.capacity.map(String.init) ?? "null")]")
+                if let slots = limited, let capacity = slots.capacity {
+                    extras.append("\"c\":[\"\(slots.channel.rawValue)\",\(slots.load),\(capacity)]")
                 }
                 json += ",{" + extras.joined(separator: ",") + "}"
             }

@@ -31,21 +31,41 @@ struct Store: Sendable {
         return try await writeGate.serialize { try await inline.transaction(body) }
     }
 
-    /// PostgreSQL, for statements that commit on their own (no BEGIN): runs `body` on one connection of the pool,
-    /// then waits until that connection has finished everything `body` sent. PostgresNIO hands back a statement's
-    /// rows when PostgreSQL reports the command complete, which is before the statement's implicit transaction
-    /// commits (on the protocol's Sync); a request answered at that moment could be followed by a read, on another
-    /// connection, that does not see the change yet (seen as a queued call skipped under load). A second query on
-    /// the same connection is sent only after the first has finished, its commit included.
-    func committingOnOneConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await db.withConnection { connection in
-            connection.eventLoop.makeFutureWithTask {
-                let sql = connection as! any SQLDatabase
-                let result = try await body(sql)
-                _ = try await sql.raw("SELECT 1").all()
-                return result
+    /// PostgreSQL, for statements that commit on their own (no BEGIN): runs `body` on one connection of the pool
+    /// and returns its result, then tells `committed` once that connection has finished everything `body` sent.
+    /// PostgresNIO hands back a statement's rows when PostgreSQL reports the command complete, which is before the
+    /// statement's implicit transaction commits (on the protocol's Sync); a request answered at that moment could
+    /// be followed by a read, on another connection, that does not see the change yet (seen as a queued call
+    /// skipped under load). A second query on the same connection is sent only after the first has finished, its
+    /// commit included: its answer is the commit's confirmation (or its error), while the caller goes on.
+    func committingOnOneConnection<T: Sendable>(
+        _ body: @escaping @Sendable (any SQLDatabase) async throws -> T,
+        committed: @escaping @Sendable ((any Error)?) -> Void
+    ) async throws -> T {
+        try await withCheckedThrowingContinuation { (written: CheckedContinuation<T, any Error>) in
+            db.withConnection { connection in
+                connection.eventLoop.makeFutureWithTask {
+                    let sql = connection as! any SQLDatabase
+                    let result: T
+                    do {
+                        result = try await body(sql)
+                    } catch {
+                        written.resume(throwing: error)
+                        return
+                    }
+                    written.resume(returning: result)
+                    do {
+                        _ = try await sql.raw("SELECT 1").all()
+                        committed(nil)
+                    } catch {
+                        committed(error)
+                    }
+                }
+            }.whenFailure { error in
+                // No connection could be had: `body` never ran.
+                written.resume(throwing: error)
             }
-        }.get()
+        }
     }
 
     /// PostgreSQL aborts one of two transactions that wait on each other's rows (a deadlock, 40P01) or that
