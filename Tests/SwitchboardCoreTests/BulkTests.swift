@@ -274,6 +274,9 @@ struct BulkTests {
             #expect(agentsOfM2 == [x])
             #expect(try await a.send(.POST, "/api/teams/\(team)/members/\(outsider)/agents/bulk",
                                      json: #"{"assign":["\#(x)"]}"#).status == .notFound)
+            // An id that is not a string is a malformed body, in either mode.
+            #expect(try await a.send(.POST, "/api/teams/\(team)/members/\(m2)/agents/bulk?mode=partial",
+                                     json: #"{"unassign":[452849]}"#).status == .badRequest)
         }
     }
 }

@@ -249,6 +249,8 @@ struct BulkService: Sendable {
             for item in items {
                 var fields: [String: JSONValue]
                 if let member {
+                    // A string that is not a UUID is that row's error; anything else is a malformed body.
+                    guard item.stringValue != nil else { throw AppError.badRequest("each item of \(list) must be an agent id") }
                     fields = ["agent_id": item, "member_id": .string(member.uuidString)]
                 } else {
                     guard let object = item.objectValue else {
