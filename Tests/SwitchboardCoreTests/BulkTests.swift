@@ -120,6 +120,39 @@ struct BulkTests {
         }
     }
 
+    @Test func perChannelLimitsByJSONAndCSV() async throws {
+        try await withSwitchboard { app in
+            let a = try await APIClient.make(app)
+            let json = try await a.send(.POST, "/api/agents/bulk", json: """
+                {"agents": [{"external_id": "c-1", "name": "Multi", "sector": "billing", "channel_capacity": {"voice": 1, "webchat": 3}},
+                            {"external_id": "c-2", "name": "Plain", "sector": "billing"}]}
+                """)
+            #expect(json.status == .ok, "\(json.text)")
+            let multi = try #require(json.data["results"][0]["id"].uuid), plain = try #require(json.data["results"][1]["id"].uuid)
+            #expect(try await a.agent(multi)["channel_capacity"] == .object(["voice": .number(1), "webchat": .number(3)]))
+            #expect(try await a.agent(plain)["channel_capacity"] == .null)
+            // CSV: one cell; an empty cell leaves the limits as they are, a new value replaces them.
+            let updated = try await csv(a, "/api/agents/bulk", "external_id,channel_capacity,priority\nc-1,,7\nc-2,email=2;voice=1,\n")
+            #expect(updated.status == .ok, "\(updated.text)")
+            #expect(try await a.agent(multi)["channel_capacity"] == .object(["voice": .number(1), "webchat": .number(3)]))
+            #expect(try await a.agent(plain)["channel_capacity"] == .object(["email": .number(2), "voice": .number(1)]))
+            // Routing honours an imported limit: a second voice call for the one-voice agents waits.
+            _ = try await a.send(.PUT, "/api/agents/\(plain)", json: #"{"status":"inactive"}"#)
+            #expect(try await a.createCall(#"{"sector":"billing","channel":"voice"}"#).data["agent_id"].uuid == multi)
+            #expect(try await a.createCall(#"{"sector":"billing","channel":"voice"}"#).data["status"] == .string("queued"))
+
+            for (body, message) in [("c-3,X,billing,fax=1", "unknown channel 'fax'"), ("c-3,X,billing,voice=one", "voice=1;webchat=3"),
+                                    ("c-3,X,billing,voice=101", "between")] {
+                let refused = try await csv(a, "/api/agents/bulk", "external_id,name,sector,channel_capacity\n\(body)\n")
+                #expect(refused.status == .badRequest)
+                #expect(refused.json["row_errors"][0]["field"] == .string("channel_capacity"))
+                #expect(refused.json["row_errors"][0]["message"].stringValue?.contains(message) == true, "\(refused.text)")
+            }
+            let badJSON = try await a.send(.POST, "/api/agents/bulk", json: #"{"agents":[{"external_id":"c-4","name":"Y","sector":"billing","channel_capacity":[1]}]}"#)
+            #expect(badJSON.json["row_errors"][0]["field"] == .string("channel_capacity"), "\(badJSON.text)")
+        }
+    }
+
     @Test func csvWithQuotedCommasAndUTF8Names() async throws {
         try await withSwitchboard { app in
             let a = try await APIClient.make(app)

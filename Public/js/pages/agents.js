@@ -15,7 +15,7 @@ export async function renderAgents(query) {
     onclick: () => {
       importer.replaceChildren(importer.childElementCount ? "" : csvImporter({
         title: "Import agents from CSV", path: "/api/agents/bulk",
-        columns: ["external_id", "name", "sector", "priority", "max_concurrent", "capabilities", "status"],
+        columns: ["external_id", "name", "sector", "priority", "max_concurrent", "channel_capacity", "capabilities", "status"],
         onImported: () => setTimeout(() => window.dispatchEvent(new HashChangeEvent("hashchange")), 1500),
       }));
     },

@@ -60,13 +60,17 @@ enum AgentLimits {
 
     /// `channel_capacity`: known channels only, each a whole number of calls; `{}` removes every limit.
     static func channelCapacity(_ value: [String: WholeNumber]) throws -> [CallChannel: Int] {
+        try channelCapacity(value.mapValues(\.value))
+    }
+
+    static func channelCapacity(_ value: [String: Int]) throws -> [CallChannel: Int] {
         var limits: [CallChannel: Int] = [:]
-        for (name, limit) in value {
+        for (name, limit) in value.sorted(by: { $0.key < $1.key }) {
             guard let channel = CallChannel(rawValue: name) else {
                 throw AppError.badRequest("channel_capacity has an unknown channel '\(name)'; channels: "
                     + CallChannel.allCases.map(\.rawValue).joined(separator: ", "))
             }
-            limits[channel] = try Check.number(limit.value, "channel_capacity.\(name)", in: channelCapacity)
+            limits[channel] = try Check.number(limit, "channel_capacity.\(name)", in: channelCapacity)
         }
         return limits
     }

@@ -147,6 +147,32 @@ struct BulkRow: Sendable {
         return checked(field) { try check(items) }
     }
 
+    /// Per-channel limits: a JSON object of whole numbers, or in CSV one cell such as `voice=1;webchat=3` (an empty
+    /// cell leaves them as they are).
+    mutating func channelLimits(_ field: String) -> [CallChannel: Int]? {
+        guard let value = raw(field) else { return nil }
+        var limits: [String: Int]? = [:]
+        if isCSV {
+            for part in (value.stringValue ?? "").split(whereSeparator: { $0 == ";" || $0 == "|" }) {
+                let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard pair.count == 2, let limit = Int(pair[1]) else { limits = nil; break }
+                limits?[pair[0]] = limit
+            }
+        } else if let object = value.objectValue {
+            for (name, limit) in object {
+                guard let whole = limit.intValue else { limits = nil; break }
+                limits?[name] = whole
+            }
+        } else {
+            limits = nil
+        }
+        guard let limits else {
+            fail(field, isCSV ? "\(field) must read like voice=1;webchat=3" : "\(field) must be an object of whole numbers")
+            return nil
+        }
+        return checked(field) { try AgentLimits.channelCapacity(limits) }
+    }
+
     mutating func identifier(_ field: String, required: Bool = true) -> UUID? {
         guard let value = raw(field) else {
             if required { fail(field, "\(field) is required") }

@@ -24,13 +24,14 @@ struct BulkService: Sendable {
         var priority: Int?
         var capabilities: [String]?
         var maxConcurrent: Int?
+        var channelCapacity: [CallChannel: Int]?
         var successRate: Double?
         var avgHandlingTime: Double?
     }
 
     static let agentFields: Set<String> = [
-        "external_id", "name", "sector", "status", "priority", "capabilities", "max_concurrent", "success_rate",
-        "avg_handling_time",
+        "external_id", "name", "sector", "status", "priority", "capabilities", "max_concurrent", "channel_capacity",
+        "success_rate", "avg_handling_time",
     ]
 
     /// Reads and checks one row. Pure.
@@ -48,6 +49,7 @@ struct BulkService: Sendable {
                 try Check.labels($0, "capabilities", maxCount: AgentLimits.capabilityCount, maxLength: AgentLimits.capabilityLength)
             },
             maxConcurrent: row.integer("max_concurrent") { try Check.number($0, "max_concurrent", in: AgentLimits.maxConcurrent) },
+            channelCapacity: row.channelLimits("channel_capacity"),
             successRate: row.decimal("success_rate") { try Check.finite($0, "success_rate", in: AgentLimits.successRate) },
             avgHandlingTime: row.decimal("avg_handling_time") {
                 try Check.finite($0, "avg_handling_time", in: AgentLimits.avgHandlingTime)
@@ -65,6 +67,7 @@ struct BulkService: Sendable {
         var priority: Int
         var capabilities: [String]
         var maxConcurrent: Int
+        var channelCapacity: [CallChannel: Int]
         var successRate: Double
         var avgHandlingTime: Double
 
@@ -75,6 +78,7 @@ struct BulkService: Sendable {
             if let value = row.priority { priority = value }
             if let value = row.capabilities { capabilities = value }
             if let value = row.maxConcurrent { maxConcurrent = value }
+            if let value = row.channelCapacity { channelCapacity = value }
             if let value = row.successRate { successRate = value }
             if let value = row.avgHandlingTime { avgHandlingTime = value }
         }
@@ -106,7 +110,7 @@ struct BulkService: Sendable {
             } else if let name = row.name, let sector = row.sector {
                 var values = AgentValues(
                     id: UUID(), name: name, sector: sector, status: .active, priority: AgentLimits.defaultPriority,
-                    capabilities: [], maxConcurrent: AgentLimits.defaultMaxConcurrent,
+                    capabilities: [], maxConcurrent: AgentLimits.defaultMaxConcurrent, channelCapacity: [:],
                     successRate: AgentLimits.defaultSuccessRate, avgHandlingTime: AgentLimits.defaultAvgHandlingTime)
                 values.apply(row)
                 creating.append((row, values))
@@ -125,21 +129,25 @@ struct BulkService: Sendable {
         try await store.write { db in
             let sql = db as! any SQLDatabase
             for start in stride(from: 0, to: creates.count, by: Self.batchSize) {
-                var insert = sql.insert(into: SectorAgent.schema).columns(
+                var insert = sql.insert(into: SectorAgent.schema).columns([
                     "id", "client_id", "external_id", "name", "sector", "status", "priority", "capabilities", "max_concurrent",
-                    "current_load", "success_rate", "avg_handling_time", "created_at", "updated_at")
+                    "current_load", "success_rate", "avg_handling_time", "created_at", "updated_at"] + ChannelNumbers.capacityColumns)
                 for (row, values) in creates[start..<min(start + Self.batchSize, creates.count)] {
                     insert = insert.values([
                         SQLBind(values.id), SQLBind(tenant.clientId), SQLBind(row.externalId), SQLBind(values.name),
                         SQLBind(values.sector), SQLBind(values.status.rawValue), SQLBind(values.priority),
                         SQLBind(values.capabilities), SQLBind(values.maxConcurrent), SQLBind(0), SQLBind(values.successRate),
                         SQLBind(values.avgHandlingTime), SQLBind(now), SQLBind(now),
-                    ])
+                    ] + CallChannel.allCases.map { SQLBind(values.channelCapacity[$0]) })
                 }
                 try await insert.run()
             }
             for (_, values) in updates {
-                try await sql.update(SectorAgent.schema)
+                var update = sql.update(SectorAgent.schema)
+                for channel in CallChannel.allCases {
+                    update = update.set(SQLIdentifier(channel.capacityColumn), to: values.channelCapacity[channel])
+                }
+                try await update
                     .set("name", to: values.name).set("sector", to: values.sector).set("status", to: values.status.rawValue)
                     .set("priority", to: values.priority).set("capabilities", to: values.capabilities)
                     .set("max_concurrent", to: values.maxConcurrent).set("success_rate", to: values.successRate)
@@ -164,7 +172,8 @@ struct BulkService: Sendable {
             for agent in try await scope.query(SectorAgent.self, on: store.db).filter(\.$externalId ~~ batch).all() {
                 found[agent.externalId!] = AgentValues(
                     id: agent.id!, name: agent.name, sector: agent.sector, status: agent.status, priority: agent.priority,
-                    capabilities: agent.capabilities, maxConcurrent: agent.maxConcurrent, successRate: agent.successRate,
+                    capabilities: agent.capabilities, maxConcurrent: agent.maxConcurrent,
+                    channelCapacity: agent.channelCapacity, successRate: agent.successRate,
                     avgHandlingTime: agent.avgHandlingTime)
             }
         }
