@@ -30,6 +30,7 @@ struct AgentService: Sendable {
             let agent = scope.owned(fields.makeModel())
             try await agent.create(on: db)
             try await AuditLog.record("agent.create", "agent", id: agent.id, by: tenant, on: db)
+            try await EventOutbox.append([EventPayload.agent(agent.id!, "created")], clientId: tenant.clientId, on: db)
             try await queue.offerCapacity(of: agent.id!, on: db)
             return try await scope.find(SectorAgent.self, agent.id!, on: db)
         }
@@ -45,6 +46,7 @@ struct AgentService: Sendable {
             try input.apply(to: agent)
             try await agent.save(on: db)
             try await AuditLog.record("agent.update", "agent", id: id, by: tenant, on: db)
+            try await EventOutbox.append([EventPayload.agent(id, "updated")], clientId: tenant.clientId, on: db)
             try await queue.offerCapacity(of: id, on: db)
             return try await scope.find(SectorAgent.self, id, on: db)
         }
@@ -60,6 +62,7 @@ struct AgentService: Sendable {
             agent.status = .inactive
             try await agent.save(on: db)
             try await AuditLog.record("agent.deactivate", "agent", id: id, by: tenant, on: db)
+            try await EventOutbox.append([EventPayload.agent(id, "deactivated")], clientId: tenant.clientId, on: db)
             return agent
         }
         await book.invalidate(tenant.clientId)

@@ -44,7 +44,11 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
     await app.jwt.keys.add(hmac: HMACKey(from: config.jwtSecret), digestAlgorithm: .sha256)
     _ = app.verifiedTokens
     _ = app.readCache  // created before requests arrive, as application storage is not for concurrent first use
-    app.callWriter = CallWriter(store: app.store(), book: app.loadBook, metrics: app.metrics, logger: app.logger)
+    let store = app.store(), logger = app.logger
+    app.eventHub = EventHub(metrics: app.metrics, polling: EventHub.Polling(
+        interval: app.writeGate == nil ? .seconds(1) : .milliseconds(100), database: { store.sql }, logger: logger))
+    app.lifecycle.use(EventHubLifecycle())
+    app.callWriter = CallWriter(store: app.store(), book: app.loadBook, events: app.eventHub, metrics: app.metrics, logger: app.logger)
     app.aggregator = PerformanceAggregator(
         store: app.store(), book: app.loadBook, metrics: app.metrics,
         intervalSeconds: config.aggregationIntervalSeconds, logger: app.logger
@@ -55,12 +59,11 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
     app.denialLog.start(every: .seconds(1), to: app.store())
     app.lifecycle.use(DenialLogLifecycle())
     if case .postgres(let url) = config.database {
-        let store = app.store(), logger = app.logger
         app.loadBook.broadcastInvalidations { clientId in
             await PoolInvalidationChannel.notify(clientId, on: store, logger: logger)
         }
         app.poolInvalidationChannel = try PoolInvalidationChannel(
-            url: url, eventLoopGroup: app.eventLoopGroup, pools: app.loadBook, logger: app.logger)
+            url: url, eventLoopGroup: app.eventLoopGroup, pools: app.loadBook, events: app.eventHub, logger: app.logger)
         app.lifecycle.use(PoolInvalidationLifecycle())
     }
 

@@ -3,6 +3,7 @@ import Vapor
 /// The whole routing table. Auth is visible at a glance: public, any role (viewers read only), admin.
 func routes(_ app: Application) throws {
     try app.register(collection: SystemController())
+    EventStreamController().routes(app)
 
     var api = app.grouped("api").grouped(RouteBodyLimitMiddleware()).grouped(TenantAuthMiddleware())
     if let limit = app.switchboardConfiguration.rateLimit {

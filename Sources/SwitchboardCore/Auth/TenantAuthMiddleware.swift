@@ -8,35 +8,45 @@ import Vapor
 /// tokens are verified once and then known, so clients with tokens never meet this limit.
 struct TenantAuthMiddleware: AsyncMiddleware {
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        let bearer = request.headers.bearerAuthorization
-        let tokens = request.application.verifiedTokens
-        let tenant: Tenant
-        if let bearer, let known = tokens.tenant(for: bearer.token) {
-            tenant = known
-        } else {
-            if let limiter = request.application.unauthenticatedLimiter,
-               let seconds = limiter.retryAfter(for: request.clientAddress) {
-                var error = AppError(.tooManyRequests, "too many requests without a valid token from this address; retry in \(seconds) s")
-                error.retryAfterSeconds = seconds
-                throw error
-            }
-            guard let bearer else { throw AppError.unauthorized("missing bearer token") }
-            guard TokenHeader.isAcceptable(bearer.token) else { throw AppError.unauthorized("invalid token") }
-            let claims: TenantClaims
-            do {
-                claims = try await request.jwt.verify(bearer.token, as: TenantClaims.self)
-            } catch let error as JWTError where error.errorType == .claimVerificationFailure && "\(error)".contains("exp") {
-                throw AppError.unauthorized("token expired")
-            } catch {
-                throw AppError.unauthorized("invalid token")
-            }
-            try claims.check(now: Date(), maxLifetime: TimeInterval(request.application.switchboardConfiguration.maxTokenLifetimeSeconds))
-            tenant = Tenant(clientId: claims.clientId, userId: claims.sub.value, role: claims.role)
-            tokens.remember(bearer.token, as: tenant, until: claims.exp.value)
+        guard let bearer = request.headers.bearerAuthorization else {
+            try Self.spendUnauthenticatedAttempt(request)
+            throw AppError.unauthorized("missing bearer token")
         }
+        let tenant = try await Self.verify(bearer.token, for: request).tenant
         request.auth.login(tenant)
         request.logger[metadataKey: "client_id"] = .string(tenant.clientId)
         return try await next.respond(to: request)
+    }
+
+    /// The tenant a token proves, and until when. Known tokens cost a dictionary lookup; others spend from the
+    /// address's bucket first, then are verified and remembered. Shared with the event stream, whose browsers
+    /// send the token as a message rather than a header.
+    static func verify(_ token: String, for request: Request) async throws -> (tenant: Tenant, expiresAt: Date) {
+        let tokens = request.application.verifiedTokens
+        if let known = tokens.entry(for: token) { return known }
+        try spendUnauthenticatedAttempt(request)
+        guard TokenHeader.isAcceptable(token) else { throw AppError.unauthorized("invalid token") }
+        let claims: TenantClaims
+        do {
+            claims = try await request.jwt.verify(token, as: TenantClaims.self)
+        } catch let error as JWTError where error.errorType == .claimVerificationFailure && "\(error)".contains("exp") {
+            throw AppError.unauthorized("token expired")
+        } catch {
+            throw AppError.unauthorized("invalid token")
+        }
+        try claims.check(now: Date(), maxLifetime: TimeInterval(request.application.switchboardConfiguration.maxTokenLifetimeSeconds))
+        let tenant = Tenant(clientId: claims.clientId, userId: claims.sub.value, role: claims.role)
+        tokens.remember(token, as: tenant, until: claims.exp.value)
+        return (tenant, claims.exp.value)
+    }
+
+    private static func spendUnauthenticatedAttempt(_ request: Request) throws {
+        if let limiter = request.application.unauthenticatedLimiter,
+           let seconds = limiter.retryAfter(for: request.clientAddress) {
+            var error = AppError(.tooManyRequests, "too many requests without a valid token from this address; retry in \(seconds) s")
+            error.retryAfterSeconds = seconds
+            throw error
+        }
     }
 }
 

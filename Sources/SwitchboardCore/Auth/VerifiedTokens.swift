@@ -16,13 +16,17 @@ final class VerifiedTokens: Sendable {
     static let capacity = 10_000
 
     func tenant(for token: String, now: Date = Date()) -> Tenant? {
+        entry(for: token, now: now)?.tenant
+    }
+
+    func entry(for token: String, now: Date = Date()) -> (tenant: Tenant, expiresAt: Date)? {
         entries.withLockedValue { entries in
             guard let entry = entries[token] else { return nil }
             guard entry.expiresAt > now else {
                 entries[token] = nil
                 return nil
             }
-            return entry.tenant
+            return (entry.tenant, entry.expiresAt)
         }
     }
 

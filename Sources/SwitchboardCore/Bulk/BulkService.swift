@@ -157,6 +157,9 @@ struct BulkService: Sendable {
             }
             try await Self.audit(creates.map { ("agent.create", $0.1.id) } + updates.map { ("agent.update", $0.1.id) },
                                  entityType: "agent", by: tenant, at: now, on: sql)
+            try await EventOutbox.append(creates.map { EventPayload.agent($0.1.id, "created") }
+                                            + updates.map { EventPayload.agent($0.1.id, "updated") },
+                                         clientId: tenant.clientId, at: now, on: sql)
             try await offerCapacity(of: (creates + updates).filter { $0.1.status == .active }.map(\.1.id), on: db)
         }
         await book.invalidate(tenant.clientId)
@@ -230,6 +233,9 @@ struct BulkService: Sendable {
             }
             try await Self.audit(results.map { (action: $0.action == .created ? "member.create" : "member.update", id: $0.id) },
                                  entityType: "member", by: tenant, at: Date(), on: db as! any SQLDatabase)
+            try await EventOutbox.append(results.map { EventPayload.team(teamId, $0.action == .created ? "member_created" : "member_updated",
+                                                                         member: $0.id) },
+                                         clientId: tenant.clientId, on: db)
             return results
         }
         await book.invalidate(tenant.clientId)
@@ -339,6 +345,7 @@ struct BulkService: Sendable {
             let sql = db as! any SQLDatabase
             var results: [BulkRowResult] = []
             var audits: [(String, UUID)] = []
+            var events: [PendingEvent] = []
             for change in valid {
                 let exists = existing.contains([change.memberId, change.agentId])
                 if change.assign, !exists {
@@ -349,17 +356,20 @@ struct BulkService: Sendable {
                         .ignoringConflicts(with: ["member_id", "agent_id"])
                         .run()
                     audits.append(("assignment.create", change.memberId))
+                    events.append(EventPayload.team(teamId, "agent_assigned", member: change.memberId, agent: change.agentId))
                 } else if !change.assign, exists {
                     try await sql.delete(from: TeamAgentAssignment.schema)
                         .where("client_id", .equal, tenant.clientId).where("member_id", .equal, change.memberId)
                         .where("agent_id", .equal, change.agentId)
                         .run()
                     audits.append(("assignment.delete", change.memberId))
+                    events.append(EventPayload.team(teamId, "agent_unassigned", member: change.memberId, agent: change.agentId))
                 }
                 let action: BulkAction = change.assign == exists ? .unchanged : change.assign ? .assigned : .unassigned
                 results.append(BulkRowResult(index: change.index, id: change.agentId, action: action))
             }
             try await Self.audit(audits, entityType: "member", by: tenant, at: now, on: sql)
+            try await EventOutbox.append(events, clientId: tenant.clientId, at: now, on: sql)
             return results
         }
         await book.invalidate(tenant.clientId)

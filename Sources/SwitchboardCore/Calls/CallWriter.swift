@@ -64,6 +64,7 @@ final class CallWriter: Sendable {
 
     let store: Store
     let book: LoadBook
+    let events: EventHub
     let metrics: SwitchboardMetrics
     let logger: Logger
     private let queue = NIOLockedValueBox(Queue())
@@ -74,9 +75,10 @@ final class CallWriter: Sendable {
     static let maxBatch = 256
     private static let lostClaimRetries = 5
 
-    init(store: Store, book: LoadBook, metrics: SwitchboardMetrics, logger: Logger) {
+    init(store: Store, book: LoadBook, events: EventHub, metrics: SwitchboardMetrics, logger: Logger) {
         self.store = store
         self.book = book
+        self.events = events
         self.metrics = metrics
         self.logger = logger
     }
@@ -142,6 +144,8 @@ final class CallWriter: Sendable {
                     return
                 }
                 let results = try await store.writeSQL { db in try await self.decideAndWrite(batch, plan, on: db) }
+                // PostgreSQL's subscribers learn of the batch's events by notification, sent at its commit.
+                for (clientId, newest) in plan.eventHeads { events.signal(clientId, upTo: newest) }
                 plan.committed(in: book)
                 count(batch, results)
                 for (pending, result) in zip(batch, results) { pending.continuation.resume(with: result) }
@@ -284,6 +288,12 @@ final class CallWriter: Sendable {
                 }
             }
             work.insert(call)
+            work.emit(EventPayload.created(call), for: tenant.clientId)
+            if call.status == .queued {
+                work.emit(EventPayload.queued(call), for: tenant.clientId, queueChange: 1)
+            } else {
+                work.emit(EventPayload.assigned(call, decision, trigger: "call"), for: tenant.clientId)
+            }
             work.decisions.append(DecisionRow(decision, trigger: "call", callId: call.id, capabilities: call.capabilities,
                                               requiredCapabilities: call.requiredCapabilities, stage: (stage.step, 0),
                                               clientId: tenant.clientId, at: work.now))
@@ -305,6 +315,7 @@ final class CallWriter: Sendable {
             call.completedAt = work.now
             call.updatedAt = work.now
             work.update(call, expecting: .active)
+            work.emit(EventPayload.completed(call), for: tenant.clientId)
             try await release(call, by: tenant, &work, on: db)
             work.audit(tenant, "call.complete", callId)
             return CallChangeResult(call: CallDTO(call), replayed: false)
@@ -327,6 +338,7 @@ final class CallWriter: Sendable {
             call.assignedAt = work.now
             call.updatedAt = work.now
             work.update(call, expecting: .queued)
+            work.emit(EventPayload.assigned(call, decision, trigger: "widen"), for: tenant.clientId, queueChange: -1)
             work.decisions.append(DecisionRow(decision, trigger: "widen", callId: call.id, capabilities: call.capabilities,
                                               requiredCapabilities: call.requiredCapabilities, stage: (stage.step, waited),
                                               clientId: tenant.clientId, at: work.now))
@@ -342,6 +354,8 @@ final class CallWriter: Sendable {
             call.cancelledAt = work.now
             call.updatedAt = work.now
             work.update(call, expecting: previous)
+            work.emit(EventPayload.cancelled(call, previous: previous), for: tenant.clientId,
+                      queueChange: previous == .queued ? -1 : 0)
             if previous == .active {
                 try await release(call, by: tenant, &work, on: db)
             } else {
@@ -439,12 +453,15 @@ final class CallWriter: Sendable {
             waiting.assignedAt = work.now
             waiting.updatedAt = work.now
             work.update(waiting, expecting: expected)
-            if let candidate {
-                let matches = Set(waiting.capabilities).intersection(capabilities).count
-                let scored = AgentScorer.explain(candidate, matches: matches, weights: work.weights(clientId, book: book))
-                let decision = RoutingDecision(
-                    strategy: .queue, sector: waiting.sector, teamId: waiting.teamId,
-                    ranking: Ranking(top: [scored], eligibleCount: 1), chosen: scored, poolSize: 1)
+            let scored = candidate.map { candidate in
+                AgentScorer.explain(candidate, matches: Set(waiting.capabilities).intersection(capabilities).count,
+                                    weights: work.weights(clientId, book: book))
+            }
+            let decision = RoutingDecision(
+                strategy: .queue, sector: waiting.sector, teamId: waiting.teamId,
+                ranking: Ranking(top: scored.map { [$0] } ?? [], eligibleCount: 1), chosen: scored, poolSize: 1)
+            work.emit(EventPayload.assigned(waiting, decision, trigger: "queue"), for: clientId, queueChange: -1)
+            if scored != nil {
                 let waited = max(0, work.now.timeIntervalSince(waiting.createdAt))
                 let step = relaxation.stage(waited: waited, hasTeam: waiting.teamId != nil).step
                 work.decisions.append(DecisionRow(decision, trigger: "queue", callId: waiting.id,
@@ -560,6 +577,8 @@ final class BatchPlan: @unchecked Sendable {
     private var deltas: [LostClaims.Agent: ChannelNumbers] = [:]
     /// Loads as the batch's conditional update returned them.
     fileprivate var committedLoads: [String: [LiveState]] = [:]
+    /// SQLite: each tenant's newest event number once the batch commits.
+    fileprivate(set) var eventHeads: [String: Int64] = [:]
 
     func booked(_ agentId: UUID, of clientId: String, delta: Int, channel: CallChannel) {
         deltas[LostClaims.Agent(clientId: clientId, agentId: agentId), default: .zero][channel] += delta
@@ -585,12 +604,14 @@ final class BatchPlan: @unchecked Sendable {
         }
         deltas = [:]
         committedLoads = [:]
+        eventHeads = [:]
     }
 
     func committed(in book: LoadBook) {
         for (clientId, states) in committedLoads { book.applyCommitted(clientId, states) }
         deltas = [:]
         committedLoads = [:]
+        eventHeads = [:]
     }
 }
 
@@ -633,6 +654,10 @@ private struct BatchWork {
     var refreshedTenants: Set<String> = []
     /// Calls of this batch or read from the database that the queue already handed out here.
     private var takenFromQueue: Set<UUID> = []
+    /// The batch's call events per tenant, in the order they happened, and each tenant's net change of waiting
+    /// calls (a tenant is listed once its queue changed at all). Load events are added from the committed loads.
+    private var events: [String: [PendingEvent]] = [:]
+    private var queueChanges: [String: Int] = [:]
 
     init(plan: BatchPlan, now: Date) {
         self.plan = plan
@@ -702,6 +727,11 @@ private struct BatchWork {
         } else {
             updates[call.id]!.row = call
         }
+    }
+
+    mutating func emit(_ event: PendingEvent, for clientId: String, queueChange: Int = 0) {
+        events[clientId, default: []].append(event)
+        if queueChange != 0 { queueChanges[clientId, default: 0] += queueChange }
     }
 
     mutating func audit(_ tenant: Tenant, _ action: String, _ callId: UUID) {
@@ -787,6 +817,7 @@ private struct BatchWork {
         let committed: [CommittedLoad]
         if postgres {
             committed = try await Self.runAsOneStatement(loads: loads, changes: changes, inserts: inserts,
+                                                         events: BatchEvents(events, queueChanges: queueChanges, at: now),
                                                          origin: plan.origin, on: db)
         } else {
             if let loads { committed = try await loads.run(on: db) } else { committed = [] }
@@ -795,11 +826,30 @@ private struct BatchWork {
                 guard try await db.raw("\(change)").first() != nil else { throw CallChangedMeanwhile() }
             }
             for insert in inserts { try await db.execute(sql: insert) { _ in } }
+            try await writeEvents(loads: committed, on: db)
         }
         let confirmed = Set(committed.map(\.id))
         let lost = deltas.filter { $0.delta.claims && !confirmed.contains($0.agent.agentId) }.map(\.agent)
         if !lost.isEmpty { throw LostClaims(agents: lost) }
         for load in committed { plan.committedLoads[load.clientId, default: []].append(load.state) }
+    }
+
+    /// SQLite: the batch's events after its other writes, each tenant's call events first, then the loads the
+    /// batch committed, then the queue's new depth (counted after the batch's own changes).
+    private mutating func writeEvents(loads: [CommittedLoad], on db: any SQLDatabase) async throws {
+        var byTenant = events
+        for load in loads { byTenant[load.clientId, default: []].append(EventPayload.loadChanged(load.state)) }
+        for clientId in queueChanges.keys {
+            let queued = try await TenantScope(clientId: clientId).select(from: Call.schema, on: db)
+                .column(SQLRaw("COUNT(*)"), as: "n").where("status", .equal, CallStatus.queued.rawValue)
+                .first()?.decode(column: "n", as: Int.self) ?? 0
+            byTenant[clientId, default: []].append(EventPayload.queueDepth(queued))
+        }
+        for (clientId, tenantEvents) in byTenant.sorted(by: { $0.key < $1.key }) {
+            if let newest = try await EventOutbox.append(tenantEvents, clientId: clientId, at: now, on: db) {
+                plan.eventHeads[clientId] = newest
+            }
+        }
     }
 
     /// A call's new state, written only if it is still in the state this batch read.
@@ -826,11 +876,12 @@ private struct BatchWork {
     /// Data-modifying CTEs all run, on one snapshot; the final SELECT turns a refused claim or change into an
     /// error (a cast that fails at run time), which aborts the whole statement.
     private static func runAsOneStatement(
-        loads: LoadStatement?, changes: [any SQLExpression], inserts: [any SQLExpression], origin: String,
-        on db: any SQLDatabase
+        loads: LoadStatement?, changes: [any SQLExpression], inserts: [any SQLExpression], events: BatchEvents,
+        origin: String, on db: any SQLDatabase
     ) async throws -> [CommittedLoad] {
         var ctes: [SQLQueryString] = []
         var checks: [SQLQueryString] = []
+        defer { _ = 0 }
         if let loads {
             ctes.append("\(unsafeRaw: LoadStatement.valuesColumns) AS (VALUES \(SQLList(loads.values))), loads AS (\(loads.update))")
             checks.append("(SELECT count(*) FROM loads JOIN v ON v.agent_id = loads.id WHERE v.claim > 0) = \(literal: loads.claims)")
@@ -852,6 +903,10 @@ private struct BatchWork {
             checks.append("(SELECT count(*) FROM \(unsafeRaw: "c\(index)")) = 1")
         }
         for (index, insert) in inserts.enumerated() { ctes.append("\(unsafeRaw: "i\(index)") AS (\(insert))") }
+        if let outbox = events.statement(withLoads: loads != nil) {
+            ctes.append(contentsOf: outbox)
+            checks.append("(SELECT count(*) FROM events_notified) >= 0")
+        }
         guard !ctes.isEmpty else { return [] }  // every change of the batch was refused or replayed
         let checked: SQLQueryString = checks.isEmpty ? "TRUE" : checks.joined(separator: " AND ")
         let rows: SQLQueryString = loads == nil ? "'[]'" : """
@@ -870,6 +925,74 @@ private struct BatchWork {
             // A claim or a change was refused: decide again with every agent of the batch refreshed.
             throw BatchRefused()
         }
+    }
+}
+
+/// PostgreSQL: a batch's events as common table expressions of its one statement. The call events come from the
+/// batch; the load events from the `loads` CTE (the values the statement commits); the queue depth from the
+/// tenant's waiting calls as the statement's snapshot saw them plus the batch's own change. Each tenant's numbers
+/// are taken by one upsert of its `event_sequences` row, whose lock orders the commits of its numbers.
+private struct BatchEvents {
+    let rows: [any SQLExpression]
+    let queueChanges: [any SQLExpression]
+    let now: Date
+
+    init(_ events: [String: [PendingEvent]], queueChanges: [String: Int], at now: Date) {
+        rows = events.flatMap { clientId, list in
+            list.enumerated().map { index, event in
+                SQLGroupExpression([SQLBind(clientId), SQLBind(Int64(index)), SQLBind(event.id), SQLBind(event.type.rawValue),
+                                    SQLBind(event.data)])
+            }
+        }
+        self.queueChanges = queueChanges.map { SQLGroupExpression([SQLBind($0.key), SQLBind(Int64($0.value))]) }
+        self.now = now
+    }
+
+    func statement(withLoads: Bool) -> [SQLQueryString]? {
+        guard !rows.isEmpty || withLoads || !queueChanges.isEmpty else { return nil }
+        var ctes: [SQLQueryString] = []
+        var sources: [SQLQueryString] = []
+        if !rows.isEmpty {
+            ctes.append("ev(client_id, ord, id, type, data) AS (VALUES \(SQLList(rows)))")
+            sources.append("SELECT client_id::text, ord::bigint, id::uuid, type::text, data::text FROM ev")
+        }
+        if withLoads {
+            sources.append("""
+                SELECT client_id, 1000000 + row_number() OVER (PARTITION BY client_id ORDER BY id), gen_random_uuid(),
+                    'agent.load_changed', json_build_object('agent_id', upper(id::text), 'channel_loads', json_build_object(\(
+                        unsafeRaw: CallChannel.allCases.map { "'\($0.rawValue)', \($0.loadColumn)" }.joined(separator: ", "))),
+                    'current_load', current_load, 'max_concurrent', max_concurrent)::text FROM loads
+                """)
+        }
+        if !queueChanges.isEmpty {
+            ctes.append("qd(client_id, delta) AS (VALUES \(SQLList(queueChanges)))")
+            sources.append("""
+                SELECT qd.client_id::text, 2000000, gen_random_uuid(), 'queue.depth_changed', json_build_object('queued',
+                    GREATEST(0, (SELECT count(*) FROM calls WHERE calls.client_id = qd.client_id::text AND calls.status = 'queued')
+                        + qd.delta::bigint))::text FROM qd
+                """)
+        }
+        ctes.append("""
+            events_numbered AS (SELECT client_id, id, type, data,
+                    row_number() OVER (PARTITION BY client_id ORDER BY ord) AS n, count(*) OVER (PARTITION BY client_id) AS total
+                FROM (\(sources.joined(separator: " UNION ALL "))) AS every_event(client_id, ord, id, type, data))
+            """)
+        ctes.append("""
+            events_sequenced AS (INSERT INTO event_sequences AS s (client_id, last_sequence)
+                SELECT DISTINCT client_id, total FROM events_numbered ORDER BY client_id
+                ON CONFLICT (client_id) DO UPDATE SET last_sequence = s.last_sequence + excluded.last_sequence
+                RETURNING client_id, last_sequence)
+            """)
+        ctes.append("""
+            events_written AS (INSERT INTO events (client_id, sequence, id, type, occurred_at, data)
+                SELECT e.client_id, q.last_sequence - e.total + e.n, e.id, e.type, \(bind: now), e.data
+                FROM events_numbered e JOIN events_sequenced q ON q.client_id = e.client_id)
+            """)
+        ctes.append("""
+            events_notified AS (SELECT pg_notify(\(bind: EventOutbox.channel), client_id || ' ' || last_sequence)
+                FROM events_sequenced)
+            """)
+        return ctes
     }
 }
 

@@ -163,6 +163,10 @@ public final class SwitchboardServer: Server, Sendable {
 
 private struct RequestTargetKey: StorageKey { typealias Value = String }
 
+/// The connection of a request that asks to upgrade, so that a WebSocket session can close it outright when a
+/// close frame cannot get through (a client that stopped reading).
+struct ConnectionChannelKey: StorageKey { typealias Value = any Channel }
+
 extension Request {
     /// The request target as it arrived (`/api/teams?limit=5`). `url.path` goes through Foundation's
     /// `URLComponents` at every use, a cost that grows with the URL; checks that need only the raw text read this.
@@ -191,7 +195,7 @@ private struct WeakServer: Sendable {
 }
 
 /// One connection: collects each request, hands it to Vapor's responder, writes the answer.
-private final class ConnectionHandler: ChannelInboundHandler {
+private final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
@@ -327,6 +331,7 @@ private final class ConnectionHandler: ChannelInboundHandler {
             byteBufferAllocator: context.channel.allocator, on: context.eventLoop
         )
         request.storage[RequestTargetKey.self] = head.uri
+        if head.headers.contains(name: .upgrade) { request.storage[ConnectionChannelKey.self] = context.channel }
         let isHead = head.method == .HEAD
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         responder.respond(to: request)
@@ -342,6 +347,12 @@ private final class ConnectionHandler: ChannelInboundHandler {
             }
             .whenComplete { result in
                 let (handler, context) = loopBound.value
+                if case .success(let (response, _)) = result, response.status == .switchingProtocols,
+                   let upgrader = response.upgrader {
+                    if counted { handler.inFlight.leave() }
+                    handler.upgrade(request, head: head, to: upgrader, response: response, context: context)
+                    return
+                }
                 if case .success(let (response, _)) = result, let streamed = response.storage[StreamedBodyKey.self], !isHead {
                     handler.stream(response, streamed, version: head.version, keepAlive: keepAlive, counted: counted,
                                    context: context)
@@ -426,6 +437,48 @@ private final class ConnectionHandler: ChannelInboundHandler {
                 }
             }
         }
+    }
+
+    /// Hands the connection to another protocol (the event stream's WebSocket): answers 101 with the upgrader's
+    /// headers, takes every HTTP handler (this one included) out of the pipeline, then lets the upgrader install
+    /// its own. A request the upgrader refuses (no `Sec-WebSocket-Key`, say) is answered 400 and closed.
+    private func upgrade(_ request: Request, head: HTTPRequestHead, to upgrader: any Upgrader, response: Response,
+                         context: ChannelHandlerContext) {
+        timer?.cancel()
+        phase = .closing
+        let protocolUpgrader = upgrader.applyUpgrade(req: request, res: response)
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        protocolUpgrader.buildUpgradeResponse(channel: context.channel, upgradeRequest: head, initialResponseHeaders: [:])
+            .whenComplete { result in
+                let (handler, context) = loopBound.value
+                guard case .success(let headers) = result else {
+                    let refusal = Self.error(.badRequest, "not a valid WebSocket upgrade request")
+                    handler.write(refusal, body: refusal.body.buffer, version: head.version, keepAlive: false, head: false,
+                                  context: context)
+                    return
+                }
+                context.writeAndFlush(handler.wrapOutboundOut(.head(HTTPResponseHead(
+                    version: head.version, status: .switchingProtocols, headers: headers))), promise: nil)
+                let pipeline = context.pipeline.syncOperations
+                var removals: [EventLoopFuture<Void>] = []
+                if let encoder = try? pipeline.handler(type: HTTPResponseEncoder.self) { removals.append(pipeline.removeHandler(encoder)) }
+                if let decoder = try? pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self) {
+                    removals.append(pipeline.removeHandler(decoder))
+                }
+                if let pipelining = try? pipeline.handler(type: HTTPServerPipelineHandler.self) {
+                    removals.append(pipeline.removeHandler(pipelining))
+                }
+                if let errors = try? pipeline.handler(type: HTTPServerProtocolErrorHandler.self) {
+                    removals.append(pipeline.removeHandler(errors))
+                }
+                if let validator = try? pipeline.handler(type: NIOHTTPResponseHeadersValidator.self) {
+                    removals.append(pipeline.removeHandler(validator))
+                }
+                removals.append(pipeline.removeHandler(handler))
+                EventLoopFuture.andAllComplete(removals, on: context.eventLoop)
+                    .flatMap { protocolUpgrader.upgrade(context: loopBound.value.1, upgradeRequest: head) }
+                    .whenFailure { _ in loopBound.value.1.close(promise: nil) }
+            }
     }
 
     /// Ends the answer in progress and readies the connection for the next request, or closes it.

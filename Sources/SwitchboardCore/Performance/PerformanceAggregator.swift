@@ -33,6 +33,14 @@ actor PerformanceAggregator {
     }
 
     /// What the last run did for one tenant.
+    /// `aggregation.completed`'s data: the daily rows the run recomputed for the tenant and the agents whose 7-day
+    /// values changed.
+    struct AggregationEvent: Encodable {
+        let mode: String
+        let groups: Int
+        let agentsRefreshed: Int
+    }
+
     struct TenantFigures: Sendable {
         var groups = 0
         var agentsRefreshed = 0
@@ -263,6 +271,11 @@ actor PerformanceAggregator {
                 refreshed += changed.count
             }
             lap("rolling")
+            for (clientId, figures) in perTenant.sorted(by: { $0.key < $1.key }) {
+                try await EventOutbox.append([PendingEvent(.aggregationCompleted, encoding: AggregationEvent(
+                    mode: watermark == nil ? "full" : "incremental", groups: figures.groups,
+                    agentsRefreshed: figures.agentsRefreshed))], clientId: clientId, at: startedAt, on: sql)
+            }
 
             try await sql.insert(into: "aggregator_state")
                 .columns("name", "watermark", "updated_at")

@@ -44,13 +44,15 @@ actor PoolInvalidationChannel {
     private let configuration: PostgresConnection.Configuration
     private let eventLoopGroup: any EventLoopGroup
     private let pools: LoadBook
+    private let events: EventHub
     private let logger: Logger
     private var listening: Task<Void, Never>?
 
-    init(url: String, eventLoopGroup: any EventLoopGroup, pools: LoadBook, logger: Logger) throws {
+    init(url: String, eventLoopGroup: any EventLoopGroup, pools: LoadBook, events: EventHub, logger: Logger) throws {
         configuration = try SQLPostgresConfiguration(url: url).coreConfiguration
         self.eventLoopGroup = eventLoopGroup
         self.pools = pools
+        self.events = events
         self.logger = logger
     }
 
@@ -65,7 +67,7 @@ actor PoolInvalidationChannel {
 
     func start() {
         guard listening == nil else { return }
-        let (configuration, group, pools, logger) = (self.configuration, self.eventLoopGroup, self.pools, self.logger)
+        let (configuration, group, pools, events, logger) = (self.configuration, self.eventLoopGroup, self.pools, self.events, self.logger)
         listening = Task {
             while !Task.isCancelled {
                 do {
@@ -89,6 +91,11 @@ actor PoolInvalidationChannel {
                                         try? decoder.decode(LoadNotification.self, from: Data(notification.payload.utf8))
                                             .apply(to: pools)
                                     }
+                                }
+                            }
+                            group.addTask {
+                                try await connection.listen(on: EventOutbox.channel) { notifications in
+                                    for try await notification in notifications { events.signal(notification: notification.payload) }
                                 }
                             }
                             try await group.next()

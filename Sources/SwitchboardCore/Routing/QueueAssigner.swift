@@ -14,6 +14,19 @@ struct QueueAssigner: Sendable {
     /// Returns the calls that were assigned.
     @discardableResult
     func offerCapacity(of agentId: UUID, on db: any Database) async throws -> [UUID] {
+        var events: [PendingEvent] = []
+        let assigned = try await assign(agentId, on: db, events: &events)
+        guard !assigned.isEmpty else { return assigned }
+        // The agent's load and the queue's depth as this transaction leaves them.
+        let states = try await CallWriter.liveStates(of: [agentId], clientId: tenant.clientId, on: db as! any SQLDatabase)
+        events += states.map(EventPayload.loadChanged)
+        let queued = try await scope.query(Call.self, on: db).filter(\.$status == .queued).count()
+        events.append(EventPayload.queueDepth(queued))
+        try await EventOutbox.append(events, clientId: tenant.clientId, on: db)
+        return assigned
+    }
+
+    private func assign(_ agentId: UUID, on db: any Database, events: inout [PendingEvent]) async throws -> [UUID] {
         var assigned: [UUID] = []
         let ledger = LoadLedger(clientId: tenant.clientId)
         while true {
@@ -79,6 +92,7 @@ struct QueueAssigner: Sendable {
                                                         now.timeIntervalSince(call.createdAt)),
                                                 tenant: tenant, on: db)
             assigned.append(call.id!)
+            events.append(EventPayload.assigned(callId: call.id!, agentId: agentId, decision, trigger: "queue"))
         }
     }
 

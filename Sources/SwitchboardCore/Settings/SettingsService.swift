@@ -22,6 +22,7 @@ struct SettingsService: Sendable {
             let stored = try await scope.query(Setting.self, on: db).filter(\.$key ~~ Array(validated.keys)).all()
             let storedByKey = Dictionary(uniqueKeysWithValues: stored.map { ($0.key, $0) })
             let now = Date()
+            var changed: [String] = []
             for (key, value) in validated.sorted(by: { $0.key < $1.key }) {
                 let oldText = storedByKey[key]?.value ?? SettingsSchema.byName[key]!.defaultValue.canonicalText
                 let newText = value.canonicalText
@@ -39,6 +40,11 @@ struct SettingsService: Sendable {
                 audit.changedBy = tenant.userId
                 audit.changedAt = now
                 try await audit.create(on: db)
+                changed.append(key)
+            }
+            if !changed.isEmpty {
+                try await EventOutbox.append([PendingEvent(.settingsUpdated, encoding: ["keys": changed])],
+                                             clientId: tenant.clientId, on: db)
             }
         }
         // The pool TTL may have changed; the next route rebuilds pools under the new policy.

@@ -100,6 +100,7 @@ struct TeamService: Sendable {
             let team = scope.owned(candidate)
             try await team.create(on: db)
             try await AuditLog.record("team.create", "team", id: team.id, by: tenant, on: db)
+            try await EventOutbox.append([EventPayload.team(team.id!, "created")], clientId: tenant.clientId, on: db)
             return team
         }
         await book.invalidate(tenant.clientId)
@@ -117,6 +118,7 @@ struct TeamService: Sendable {
             }
             try await team.save(on: db)
             try await AuditLog.record("team.update", "team", id: teamId, by: tenant, on: db)
+            try await EventOutbox.append([EventPayload.team(teamId, "updated")], clientId: tenant.clientId, on: db)
             return team
         }
         await book.invalidate(tenant.clientId)
@@ -147,6 +149,7 @@ struct TeamService: Sendable {
             let (memberId, created) = try await Self.upsertMember(
                 in: teamId, email: email, name: name, role: role, clientId: tenant.clientId, on: db)
             try await AuditLog.record(created ? "member.create" : "member.update", "member", id: memberId, by: tenant, on: db)
+            try await EventOutbox.append([EventPayload.team(teamId, created ? "member_created" : "member_updated", member: memberId)], clientId: tenant.clientId, on: db)
             return (memberId, created)
         }
         await book.invalidate(tenant.clientId)
@@ -183,6 +186,7 @@ struct TeamService: Sendable {
             try input.apply(to: member)
             try await member.save(on: db)
             try await AuditLog.record("member.update", "member", id: memberId, by: tenant, on: db)
+            try await EventOutbox.append([EventPayload.team(teamId, "member_updated", member: memberId)], clientId: tenant.clientId, on: db)
         }
         await book.invalidate(tenant.clientId)
         return try await membersWithAgents(of: teamId, memberId: memberId, on: store.db)[0]
@@ -196,6 +200,7 @@ struct TeamService: Sendable {
             try await scope.query(TeamAgentAssignment.self, on: db).filter(\.$member.$id == memberId).delete()
             try await member.delete(on: db)
             try await AuditLog.record("member.delete", "member", id: memberId, by: tenant, on: db)
+            try await EventOutbox.append([EventPayload.team(teamId, "member_deleted", member: memberId)], clientId: tenant.clientId, on: db)
         }
         await book.invalidate(tenant.clientId)
     }
@@ -222,6 +227,8 @@ struct TeamService: Sendable {
                     .run()
                 try await AuditLog.record("assignment.create", "member", id: memberId, by: tenant, on: db)
             }
+            try await EventOutbox.append(agentIds.map { EventPayload.team(teamId, "agent_assigned", member: memberId, agent: $0) },
+                                         clientId: tenant.clientId, on: db)
         }
         await book.invalidate(tenant.clientId)
         return try await membersWithAgents(of: teamId, memberId: memberId, on: store.db)[0]
@@ -239,6 +246,7 @@ struct TeamService: Sendable {
             guard let assignment else { throw AppError.notFound("assignment") }
             try await assignment.delete(on: db)
             try await AuditLog.record("assignment.delete", "member", id: memberId, by: tenant, on: db)
+            try await EventOutbox.append([EventPayload.team(teamId, "agent_unassigned", member: memberId, agent: agentId)], clientId: tenant.clientId, on: db)
         }
         await book.invalidate(tenant.clientId)
     }

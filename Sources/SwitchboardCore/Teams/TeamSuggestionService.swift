@@ -112,13 +112,18 @@ struct TeamSuggestionService: Sendable {
                     .ignoringConflicts(with: ["member_id", "agent_id"])
                     .run()
                 try await AuditLog.record("assignment.create", "member", id: memberId, by: tenant, on: db)
+                try await EventOutbox.append([EventPayload.team(suggestion.teamId, "agent_assigned", member: memberId,
+                                                                agent: suggestion.agentId)], clientId: tenant.clientId, on: db)
             case .unassignAgent:
                 let removed = try await sql.delete(from: TeamAgentAssignment.schema)
                     .where("client_id", .equal, tenant.clientId).where("team_id", .equal, suggestion.teamId)
                     .where("agent_id", .equal, suggestion.agentId)
                     .returning("member_id").all()
                 for row in removed {
-                    try await AuditLog.record("assignment.delete", "member", id: try row.decode("member_id"), by: tenant, on: db)
+                    let memberId: UUID = try row.decode("member_id")
+                    try await AuditLog.record("assignment.delete", "member", id: memberId, by: tenant, on: db)
+                    try await EventOutbox.append([EventPayload.team(suggestion.teamId, "agent_unassigned", member: memberId,
+                                                                    agent: suggestion.agentId)], clientId: tenant.clientId, on: db)
                 }
             }
             try await AuditLog.record("suggestion.apply.\(suggestion.kind.rawValue)", "team", id: suggestion.teamId, by: tenant, on: db)

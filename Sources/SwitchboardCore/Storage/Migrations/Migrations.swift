@@ -22,5 +22,6 @@ enum SwitchboardMigrations {
         AddChannelCapacity(),
         AddRequiredCapabilities(),
         AddDecisionStep(),
+        CreateEventOutbox(),
     ]
 }

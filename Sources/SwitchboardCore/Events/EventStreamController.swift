@@ -1,0 +1,231 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import Synchronization
+import Prometheus
+import Vapor
+
+/// `GET /api/events/stream`: the tenant's events over a WebSocket.
+///
+/// The token comes in `Authorization` (checked before the upgrade: a bad one is a plain 401) or, since browsers
+/// cannot set headers on a WebSocket, as the first message, `{"token": "…"}`, within 5 seconds. Never in the
+/// URL, where proxies and logs keep it.
+struct EventStreamController {
+    static let authenticationWindow: Duration = .seconds(5)
+
+    func routes(_ app: any RoutesBuilder) {
+        app.get("api", "events", "stream", use: stream)
+    }
+
+    func stream(_ req: Request) async throws -> Response {
+        let since = try QueryParameters(req).string("since", maxLength: 20).map { raw -> Int64 in
+            guard let value = Int64(raw), value >= 0 else { throw AppError.badRequest("since must be a whole number ≥ 0") }
+            return value
+        }
+        var proven: (tenant: Tenant, expiresAt: Date)?
+        if let bearer = req.headers.bearerAuthorization {
+            proven = try await TenantAuthMiddleware.verify(bearer.token, for: req)
+        }
+        guard req.headers[.upgrade].contains(where: { $0.lowercased() == "websocket" }) else {
+            throw AppError(.upgradeRequired, "this endpoint is a WebSocket: connect with Upgrade: websocket")
+        }
+        let start = EventStreamSession.Start(proven: proven, since: since)
+        return req.webSocket(maxFrameSize: WebSocketMaxFrameSize(integerLiteral: 1 << 16)) { req, ws in
+            let session = EventStreamSession(request: req, socket: ws, start: start)
+            Task { await session.run() }
+        }
+    }
+}
+
+/// What a client may send: the token (first message only, unless given as a header), a filter and a position.
+struct StreamMessage: Decodable {
+    let token: String?
+    let subscribe: [String]?
+    let since: Int64?
+}
+
+/// One connected client.
+final class EventStreamSession: Sendable {
+    struct Start: Sendable {
+        let proven: (tenant: Tenant, expiresAt: Date)?
+        let since: Int64?
+    }
+
+    /// Close codes, documented in the README.
+    enum CloseReason: UInt16 {
+        case goingAway = 1001
+        case notAuthenticated = 4001
+        case tokenExpired = 4002
+        case tooSlow = 4008
+
+        var label: String {
+            switch self {
+            case .goingAway: "shutdown"
+            case .notAuthenticated: "not_authenticated"
+            case .tokenExpired: "token_expired"
+            case .tooSlow: "slow"
+            }
+        }
+    }
+
+    private let request: Request
+    private let socket: WebSocket
+    private let start: Start
+    private let filter = Mutex(EventFilter.everything)
+    private let closed = Synchronization.Atomic(false)
+    private let sent: Counter
+
+    init(request: Request, socket: WebSocket, start: Start) {
+        self.request = request
+        self.socket = socket
+        self.start = start
+        sent = request.application.metrics.counter("switchboard_events_sent_total")
+    }
+
+    func run() async {
+        let (messages, incoming) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(16))
+        socket.onText { _, text in incoming.yield(text) }
+        socket.onClose.whenComplete { _ in incoming.finish() }
+
+        let tenant: Tenant, expiresAt: Date
+        var since = start.since
+        if let proven = start.proven {
+            (tenant, expiresAt) = proven
+        } else {
+            let deadline = Task { [self] in
+                try? await Task.sleep(for: EventStreamController.authenticationWindow)
+                if !Task.isCancelled { await close(.notAuthenticated, "send {\"token\": \"…\"} as the first message within 5 seconds") }
+            }
+            var iterator = messages.makeAsyncIterator()
+            let first = await iterator.next()
+            deadline.cancel()
+            guard let first else { return }
+            guard let message = try? JSONDecoder().decode(StreamMessage.self, from: Data(first.utf8)), let token = message.token else {
+                return await close(.notAuthenticated, "the first message must be {\"token\": \"…\"}")
+            }
+            do {
+                (tenant, expiresAt) = try await TenantAuthMiddleware.verify(token, for: request)
+            } catch let error as AppError {
+                return await close(error.message == "token expired" ? .tokenExpired : .notAuthenticated, error.message)
+            } catch {
+                return await close(.notAuthenticated, "invalid token")
+            }
+            if let patterns = message.subscribe, !apply(patterns) { return await close(.notAuthenticated, nil) }
+            since = message.since ?? since
+        }
+        await serve(tenant, expiresAt: expiresAt, since: since, messages: messages)
+    }
+
+    private func serve(_ tenant: Tenant, expiresAt: Date, since: Int64?, messages: AsyncStream<String>) async {
+        let store = request.application.store()
+        let hub = request.application.eventHub
+        var position: Int64
+        do {
+            let bounds = try await EventOutbox.bounds(of: tenant.clientId, on: store.sql)
+            position = bounds.last
+            if let since {
+                let kept = since >= bounds.last || (bounds.oldest.map { $0 <= since + 1 } ?? false)
+                if since <= bounds.last && kept {
+                    position = since
+                } else {
+                    await sendControl(["type": .string("resync"), "sequence": .number(Double(bounds.last)),
+                                       "oldest_sequence": bounds.oldest.map { .number(Double($0)) } ?? .null,
+                                       "message": .string(since > bounds.last
+                                           ? "since is ahead of this tenant's newest event; reload and resume from sequence"
+                                           : "events after since are no longer kept; reload and resume from sequence")])
+                }
+            }
+        } catch {
+            return await close(.goingAway, "events are unavailable")
+        }
+        let lagLimit = hub.lagLimit
+        let subscriber = EventHub.Subscriber(clientId: tenant.clientId, position: position) { [weak self] reason in
+            Task {
+                await self?.close(reason, reason == .tooSlow ? "this client fell more than \(lagLimit) events behind" : nil)
+            }
+        }
+        hub.add(subscriber)
+        defer { hub.remove(subscriber) }
+        await sendControl(["type": .string("ready"), "client_id": .string(tenant.clientId),
+                           "sequence": .number(Double(position)), "subscribe": .array(filter.withLock { $0.patterns }.map { .string($0) })])
+
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                let left = expiresAt.timeIntervalSinceNow
+                try? await Task.sleep(for: .seconds(max(0, left)))
+                if !Task.isCancelled { await close(.tokenExpired, "token expired") }
+            }
+            group.addTask { [self] in
+                for await text in messages { await handle(text) }
+            }
+            group.addTask { [self] in
+                await pump(subscriber, on: store)
+            }
+            // Whichever ends first (the socket closed, the token expired, the pump failed) ends the session.
+            await group.next()
+            group.cancelAll()
+            if !socket.isClosed { await close(.goingAway, nil) }
+        }
+    }
+
+    /// Sends the tenant's events after the subscriber's position, each time the hub wakes it.
+    private func pump(_ subscriber: EventHub.Subscriber, on store: Store) async {
+        subscriber.wake()
+        for await _ in subscriber.wakes {
+            while !Task.isCancelled {
+                let after = subscriber.position.load(ordering: .relaxed)
+                guard let events = try? await EventOutbox.events(of: subscriber.clientId, after: after, limit: 500, on: store.sql)
+                else { return }
+                let filter = self.filter.withLock { $0 }
+                for event in events {
+                    if filter.admits(event.type) {
+                        do { try await socket.send(event.json) } catch { return }
+                        sent.increment()
+                    }
+                    subscriber.position.store(event.sequence, ordering: .relaxed)
+                }
+                if events.count < 500 { break }
+            }
+        }
+    }
+
+    private func handle(_ text: String) async {
+        guard let message = try? JSONDecoder().decode(StreamMessage.self, from: Data(text.utf8)), let patterns = message.subscribe else {
+            return await sendControl(["type": .string("error"),
+                                      "message": .string("expected {\"subscribe\": [\"call.*\", …]}")])
+        }
+        if apply(patterns) {
+            await sendControl(["type": .string("subscribed"), "subscribe": .array(patterns.map { .string($0) })])
+        }
+    }
+
+    /// Replaces the filter; says what is wrong with a bad one.
+    private func apply(_ patterns: [String]) -> Bool {
+        guard patterns.count <= 50, let filter = EventFilter(validating: patterns) else {
+            Task {
+                await sendControl(["type": .string("error"), "message": .string(
+                    "subscribe lists event types or families (call.*): " + EventType.allCases.map(\.rawValue).joined(separator: ", "))])
+            }
+            return false
+        }
+        self.filter.withLock { $0 = filter }
+        return true
+    }
+
+    private func sendControl(_ fields: [String: JSONValue]) async {
+        guard let data = try? WireJSON.literalEncoder().encode(fields) else { return }
+        try? await socket.send(String(decoding: data, as: UTF8.self))
+    }
+
+    private func close(_ reason: CloseReason, _ message: String?) async {
+        guard !closed.exchange(true, ordering: .relaxed) else { return }
+        if reason != .goingAway || message != nil {
+            request.application.metrics.counter("switchboard_event_stream_closed_total", [("reason", reason.label)]).increment()
+        }
+        if let message { await sendControl(["type": .string("error"), "message": .string(message)]) }
+        let channel = request.storage[ConnectionChannelKey.self]
+        // A client that stopped reading never lets the close frame through: the connection is cut after a second.
+        channel?.eventLoop.scheduleTask(in: .seconds(1)) { channel?.close(promise: nil) }
+        try? await socket.close(code: .unknown(reason.rawValue))
+    }
+}

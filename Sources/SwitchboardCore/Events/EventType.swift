@@ -1,0 +1,66 @@
+import Foundation
+
+/// Every event the product emits: the one list behind the outbox, the WebSocket stream, webhooks and the
+/// documentation (docs/openapi.yaml's `EventType` names the same values; a test compares them).
+enum EventType: String, CaseIterable, Codable, Sendable {
+    /// `data`: the call as `GET /api/calls/:id` shows it.
+    case callCreated = "call.created"
+    /// `data`: `call_id`, `team_id`, `sector`, `channel`: no agent could take it; it waits.
+    case callQueued = "call.queued"
+    /// `data`: `call_id`, `agent_id`, `strategy`, `score`, `trigger` (`call`, `queue` or `widen`).
+    case callAssigned = "call.assigned"
+    /// `data`: `call_id`, `agent_id`, `outcome`, `resolved`, `satisfaction`, `handling_time_seconds`.
+    case callCompleted = "call.completed"
+    /// `data`: `call_id`, `agent_id` (null if it was waiting), `previous_status`.
+    case callCancelled = "call.cancelled"
+    /// `data`: `agent_id`, `current_load`, `max_concurrent`, `channel_loads`, as committed.
+    case agentLoadChanged = "agent.load_changed"
+    /// `data`: `queued`, the tenant's waiting calls after the change.
+    case queueDepthChanged = "queue.depth_changed"
+    /// `data`: `agent_id`, `change` (`created`, `updated`, `deactivated`).
+    case agentUpdated = "agent.updated"
+    /// `data`: `team_id`, `change` (`created`, `updated`, `member_created`, `member_updated`, `member_deleted`,
+    /// `agent_assigned`, `agent_unassigned`), and `member_id`/`agent_id` where they apply.
+    case teamUpdated = "team.updated"
+    /// `data`: `keys`, the settings that changed.
+    case settingsUpdated = "settings.updated"
+    /// `data`: `mode` (`full` or `incremental`), `groups` (the tenant's daily rows recomputed), `agents_refreshed`.
+    case aggregationCompleted = "aggregation.completed"
+
+    /// What a subscription names: a type (`call.created`), a family (`call.*`) or everything (`*`).
+    static func isValidPattern(_ pattern: String) -> Bool {
+        if pattern == "*" { return true }
+        if pattern.hasSuffix(".*") {
+            let family = pattern.dropLast(2)
+            return allCases.contains { $0.rawValue.hasPrefix(family + ".") }
+        }
+        return EventType(rawValue: pattern) != nil
+    }
+
+    func matches(_ pattern: String) -> Bool {
+        if pattern == "*" { return true }
+        if pattern.hasSuffix(".*") { return rawValue.hasPrefix(pattern.dropLast(1)) }
+        return rawValue == pattern
+    }
+}
+
+/// A set of patterns; empty means every type.
+struct EventFilter: Sendable, Equatable {
+    let patterns: [String]
+
+    static let everything = EventFilter(patterns: [])
+
+    /// Nil when a pattern names no event type (the caller answers with the list of valid ones).
+    init?(validating patterns: [String]) {
+        guard patterns.allSatisfy(EventType.isValidPattern) else { return nil }
+        self.patterns = patterns
+    }
+
+    private init(patterns: [String]) { self.patterns = patterns }
+
+    func admits(_ type: String) -> Bool {
+        guard !patterns.isEmpty else { return true }
+        guard let type = EventType(rawValue: type) else { return false }
+        return patterns.contains { type.matches($0) }
+    }
+}

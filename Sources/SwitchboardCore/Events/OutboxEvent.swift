@@ -1,0 +1,129 @@
+import Foundation
+
+/// An event decided by a write, not yet numbered: its sequence is given by the transaction that stores it.
+struct PendingEvent: Sendable {
+    let id: UUID
+    let type: EventType
+    /// The payload, already JSON (an object).
+    let data: String
+
+    init(_ type: EventType, data: String) {
+        id = .random()
+        self.type = type
+        self.data = data
+    }
+
+    init<T: Encodable>(_ type: EventType, encoding payload: T) {
+        self.init(type, data: (try? EventPayload.encoder.encode(payload)).map { String(decoding: $0, as: UTF8.self) } ?? "{}")
+    }
+}
+
+/// An event as the outbox holds it, and as subscribers and webhooks receive it.
+struct StoredEvent: Sendable, Equatable {
+    let id: UUID
+    let type: String
+    let clientId: String
+    let occurredAt: Date
+    let sequence: Int64
+    let data: String
+
+    /// `{"client_id":…,"data":{…},"id":…,"occurred_at":…,"sequence":…,"type":…}`: the payload is stored as JSON
+    /// and written as it is, never decoded and encoded again.
+    var json: String {
+        var json = "{\"client_id\":"
+        DecisionJSON.appendString(clientId, to: &json)
+        json += ",\"data\":" + data + ",\"id\":\"\(id.uuidString)\",\"occurred_at\":"
+        FastJSON.appendDate(occurredAt, to: &json)
+        json += ",\"sequence\":\(sequence),\"type\":"
+        DecisionJSON.appendString(type, to: &json)
+        json += "}"
+        return json
+    }
+}
+
+/// The payloads of the events the call writer emits thousands of times a second, written by hand; the rest use
+/// `PendingEvent(_:encoding:)`.
+enum EventPayload {
+    static let encoder: JSONEncoder = {
+        let encoder = WireJSON.encoder()
+        return encoder
+    }()
+
+    static func created(_ call: CallRow) -> PendingEvent {
+        var json = ""
+        CallDTO(call).appendJSON(to: &json)
+        return PendingEvent(.callCreated, data: json)
+    }
+
+    static func queued(_ call: CallRow) -> PendingEvent {
+        var json = "{\"call_id\":\"\(call.id.uuidString)\",\"channel\":\"\(call.channel.rawValue)\",\"sector\":"
+        DecisionJSON.appendString(call.sector, to: &json)
+        json += ",\"team_id\":"
+        FastJSON.append(call.teamId, to: &json)
+        json += "}"
+        return PendingEvent(.callQueued, data: json)
+    }
+
+    static func assigned(_ call: CallRow, _ decision: RoutingDecision, trigger: String) -> PendingEvent {
+        assigned(callId: call.id, agentId: call.agentId, decision, trigger: trigger)
+    }
+
+    static func assigned(callId: UUID, agentId: UUID?, _ decision: RoutingDecision, trigger: String) -> PendingEvent {
+        var json = "{\"agent_id\":"
+        FastJSON.append(agentId, to: &json)
+        json += ",\"call_id\":\"\(callId.uuidString)\",\"score\":"
+        if let score = decision.chosen?.score { FastJSON.appendNumber(score, to: &json) } else { json += "null" }
+        json += ",\"strategy\":\"\(decision.strategy.rawValue)\",\"trigger\":\"\(trigger)\"}"
+        return PendingEvent(.callAssigned, data: json)
+    }
+
+    static func completed(_ call: CallRow) -> PendingEvent {
+        var json = "{\"agent_id\":"
+        FastJSON.append(call.agentId, to: &json)
+        json += ",\"call_id\":\"\(call.id.uuidString)\",\"handling_time_seconds\":"
+        if let seconds = call.handlingTimeSeconds { FastJSON.appendNumber(seconds, to: &json) } else { json += "null" }
+        json += ",\"outcome\":"
+        FastJSON.append(call.outcome?.rawValue, to: &json)
+        json += ",\"resolved\":" + (call.resolved.map { $0 ? "true" : "false" } ?? "null")
+        json += ",\"satisfaction\":" + (call.satisfaction.map(String.init) ?? "null") + "}"
+        return PendingEvent(.callCompleted, data: json)
+    }
+
+    static func cancelled(_ call: CallRow, previous: CallStatus) -> PendingEvent {
+        var json = "{\"agent_id\":"
+        FastJSON.append(call.agentId, to: &json)
+        json += ",\"call_id\":\"\(call.id.uuidString)\",\"previous_status\":\"\(previous.rawValue)\"}"
+        return PendingEvent(.callCancelled, data: json)
+    }
+
+    static func loadChanged(_ state: LiveState) -> PendingEvent {
+        var json = "{\"agent_id\":\"\(state.agentId.uuidString)\",\"channel_loads\":{"
+        json += CallChannel.allCases.map { "\"\($0.rawValue)\":\(state.channelLoads[$0])" }.joined(separator: ",")
+        json += "},\"current_load\":\(state.load),\"max_concurrent\":\(state.maxConcurrent)}"
+        return PendingEvent(.agentLoadChanged, data: json)
+    }
+
+    static func queueDepth(_ queued: Int) -> PendingEvent {
+        PendingEvent(.queueDepthChanged, data: "{\"queued\":\(queued)}")
+    }
+
+    struct AgentChange: Encodable {
+        let agentId: UUID
+        let change: String
+    }
+
+    struct TeamChange: Encodable {
+        let teamId: UUID
+        let change: String
+        var memberId: UUID? = nil
+        var agentId: UUID? = nil
+    }
+
+    static func agent(_ agentId: UUID, _ change: String) -> PendingEvent {
+        PendingEvent(.agentUpdated, encoding: AgentChange(agentId: agentId, change: change))
+    }
+
+    static func team(_ teamId: UUID, _ change: String, member: UUID? = nil, agent: UUID? = nil) -> PendingEvent {
+        PendingEvent(.teamUpdated, encoding: TeamChange(teamId: teamId, change: change, memberId: member, agentId: agent))
+    }
+}
