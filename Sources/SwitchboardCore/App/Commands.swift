@@ -11,6 +11,7 @@ extension Application {
         try await prepareDatabase()
         await aggregator.startBackgroundLoop()
         queueSweeper.start()
+        webhookDeliverer.start()
         func option(_ name: String) -> String? {
             guard let index = arguments.firstIndex(of: "--\(name)"), index + 1 < arguments.count else { return nil }
             return arguments[index + 1]

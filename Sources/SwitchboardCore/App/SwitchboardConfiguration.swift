@@ -53,6 +53,12 @@ public struct SwitchboardConfiguration: Sendable {
     public var generatedSecretsFile: String?
     /// The folder holding `Public/` and `docs/openapi.yaml`; nil to look for it (see `AssetLocation`).
     public var assetsDirectory: String?
+    /// Webhook delivery: whether targets on loopback and private networks are allowed (tests, development).
+    public var webhookAllowPrivate: Bool = false
+    /// Seconds to wait before each retry of a failed delivery (so its count + 1 attempts in all).
+    public var webhookRetrySeconds: [Double] = WebhookPolicy.defaultRetrySeconds
+    /// A subscription whose deliveries failed (every retry spent) this many times in a row is disabled.
+    public var webhookDisableAfter: Int = 5
 
     public init(
         mode: Mode,
@@ -175,7 +181,23 @@ public struct SwitchboardConfiguration: Sendable {
             generatedSecretsFile = file
         }
 
-        return SwitchboardConfiguration(
+        let allowPrivate: Bool
+        switch value("SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE")?.lowercased() {
+        case nil, "false", "0", "no": allowPrivate = false
+        case "true", "1", "yes": allowPrivate = true
+        case let other?: throw ConfigurationError("SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE must be true or false, not '\(other)'")
+        }
+        var retrySeconds = WebhookPolicy.defaultRetrySeconds
+        if let raw = value("SWITCHBOARD_WEBHOOK_RETRY_SECONDS") {
+            let parts = raw.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard (1...20).contains(parts.count), parts.allSatisfy({ $0 != nil && $0! > 0 && $0! <= 604_800 }) else {
+                throw ConfigurationError("SWITCHBOARD_WEBHOOK_RETRY_SECONDS must list 1 to 20 waits in seconds (such as 5,30,120)")
+            }
+            retrySeconds = parts.map { $0! }
+        }
+        let disableAfter = try wholeNumber("SWITCHBOARD_WEBHOOK_DISABLE_AFTER", in: 1...1_000, default: 5, of: "failed deliveries")
+
+        var configuration = SwitchboardConfiguration(
             mode: mode,
             database: database,
             jwtSecret: jwtSecret!,
@@ -191,6 +213,10 @@ public struct SwitchboardConfiguration: Sendable {
             generatedSecretsFile: generatedSecretsFile,
             assetsDirectory: assetsDirectory
         )
+        configuration.webhookAllowPrivate = allowPrivate
+        configuration.webhookRetrySeconds = retrySeconds
+        configuration.webhookDisableAfter = disableAfter
+        return configuration
     }
 
     public static func parseEncryptionKey(_ base64: String, variable: String) throws -> [UInt8] {

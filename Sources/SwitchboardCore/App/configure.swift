@@ -54,6 +54,12 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
         intervalSeconds: config.aggregationIntervalSeconds, logger: app.logger
     )
     app.lifecycle.use(AggregatorLifecycle())
+    app.webhookDeliverer = WebhookDeliverer(
+        store: store, cipher: CredentialCipher(keyBytes: config.encryptionKey),
+        settings: .init(allowPrivate: config.webhookAllowPrivate, retrySeconds: config.webhookRetrySeconds,
+                        disableAfter: config.webhookDisableAfter, tick: .milliseconds(250)),
+        eventLoopGroup: app.eventLoopGroup, metrics: app.metrics, logger: logger)
+    app.lifecycle.use(WebhookDelivererLifecycle())
     app.lifecycle.use(QueueSweeperLifecycle())
     app.denialLog = DenialLog(logger: app.logger)
     app.denialLog.start(every: .seconds(1), to: app.store())

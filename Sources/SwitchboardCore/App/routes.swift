@@ -36,6 +36,8 @@ func routes(_ app: Application) throws {
     channels.readRoutes(api)
     channels.adminRoutes(admin)
 
+    WebhooksController().routes(admin)
+
     let settings = SettingsController()
     settings.readRoutes(api)
     settings.adminRoutes(admin)

@@ -83,23 +83,20 @@ enum EventOutbox {
         return found
     }
 
-    /// Deletes events older than the retention window, oldest first, a bounded chunk per statement so that a
-    /// large backlog never holds the write lock for long. Returns how many were deleted.
-    @discardableResult
-    static func prune(before cutoff: Date, on sql: any SQLDatabase, chunk: Int = 5_000) async throws -> Int {
-        var deleted = 0
-        while true {
-            // The newest old event among the oldest `chunk` rows: events are stored in time order, give or take
-            // the commit order of concurrent writers, so a straggler waits for the next run at most.
-            guard let position = try await sql.raw("""
-                SELECT max(position) AS position FROM (SELECT position, occurred_at FROM events ORDER BY position LIMIT \(literal: chunk)) AS oldest
-                WHERE occurred_at < \(bind: cutoff)
-                """).first()?.decode(column: "position", as: Int64?.self)
-            else { return deleted }
-            let rows = try await sql.raw("DELETE FROM events WHERE position <= \(bind: position) RETURNING position").all()
-            deleted += rows.count
-            if rows.count < chunk { return deleted }
-        }
+    static let pruneChunkSize = 5_000
+
+    /// Deletes up to `pruneChunkSize` events older than `cutoff`, oldest first (a chunk per transaction, so that a
+    /// large backlog never holds the write lock for long). Returns how many were deleted.
+    static func pruneChunk(before cutoff: Date, on sql: any SQLDatabase) async throws -> Int {
+        // The newest old event among the oldest rows: events are stored in time order, give or take the commit
+        // order of concurrent writers, so a straggler waits for the next run at most.
+        guard let position = try await sql.raw("""
+            SELECT max(position) AS position FROM (SELECT position, occurred_at FROM events ORDER BY position
+                LIMIT \(literal: pruneChunkSize)) AS oldest
+            WHERE occurred_at < \(bind: cutoff)
+            """).first()?.decode(column: "position", as: Int64?.self)
+        else { return 0 }
+        return try await sql.raw("DELETE FROM events WHERE position <= \(bind: position) RETURNING position").all().count
     }
 }
 

@@ -31,6 +31,7 @@ struct EventStreamController {
         }
         let start = EventStreamSession.Start(proven: proven, since: since)
         return req.webSocket(maxFrameSize: WebSocketMaxFrameSize(integerLiteral: 1 << 16)) { req, ws in
+            // Handlers are set on the connection's event loop, where this closure runs.
             let session = EventStreamSession(request: req, socket: ws, start: start)
             Task { await session.run() }
         }
@@ -75,17 +76,22 @@ final class EventStreamSession: Sendable {
     private let closed = Synchronization.Atomic(false)
     private let sent: Counter
 
+    private let messages: AsyncStream<String>
+
+    /// Called on the connection's event loop (WebSocketKit sets handlers there only).
     init(request: Request, socket: WebSocket, start: Start) {
         self.request = request
         self.socket = socket
         self.start = start
         sent = request.application.metrics.counter("switchboard_events_sent_total")
+        let (messages, incoming) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(16))
+        self.messages = messages
+        socket.onText { _, text in incoming.yield(text) }
+        socket.onClose.whenComplete { _ in incoming.finish() }
     }
 
     func run() async {
-        let (messages, incoming) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(16))
-        socket.onText { _, text in incoming.yield(text) }
-        socket.onClose.whenComplete { _ in incoming.finish() }
+        let messages = self.messages
 
         let tenant: Tenant, expiresAt: Date
         var since = start.since

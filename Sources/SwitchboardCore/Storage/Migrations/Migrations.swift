@@ -23,5 +23,6 @@ enum SwitchboardMigrations {
         AddRequiredCapabilities(),
         AddDecisionStep(),
         CreateEventOutbox(),
+        CreateWebhooks(),
     ]
 }

@@ -1,0 +1,389 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import SQLKit
+import Vapor
+
+/// Turns outbox events into deliveries and sends them, at least once.
+///
+/// Each tick, in one transaction (over PostgreSQL only in the process holding the tick's advisory lock, so one
+/// process of a cluster fans out at a time, as the aggregator does): for each tenant with an active subscription,
+/// the events after its cursor become one delivery per matching subscription, and the cursor moves past them;
+/// then up to `claimLimit` due deliveries are claimed by pushing their next attempt `claimLease` ahead. They are
+/// sent outside the transaction, and each result is written afterwards. A crash at any point leaves either the
+/// event before the cursor (fanned out after restart) or a delivery that falls due again when its lease ends:
+/// nothing is lost, and a receiver may see a delivery twice, under the same `webhook-id`.
+final class WebhookDeliverer: Sendable {
+    static let advisoryLockKey = 4_242_003
+    static let claimLimit = 32
+    static let claimLease: TimeInterval = 60
+    /// Delivered and failed deliveries are kept this long for `GET …/deliveries`.
+    static let deliveryRetention: TimeInterval = 7 * 24 * 3600
+
+    struct Settings: Sendable {
+        let allowPrivate: Bool
+        let retrySeconds: [Double]
+        let disableAfter: Int
+        let tick: Duration
+    }
+
+    private struct Claimed: Sendable {
+        let id: UUID
+        let clientId: String
+        let webhookId: UUID
+        let eventType: String
+        let payload: String
+        let attempts: Int
+    }
+
+    private let store: Store
+    private let cipher: CredentialCipher
+    private let settings: Settings
+    private let metrics: SwitchboardMetrics
+    private let logger: Logger
+    private let client: HTTPClient
+    private let loop = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    private let lastPrune = NIOLockedValueBox(Date.distantPast)
+    private let wakeUp: AsyncStream<Void>.Continuation
+    private let wakes: AsyncStream<Void>
+
+    init(store: Store, cipher: CredentialCipher, settings: Settings, eventLoopGroup: any EventLoopGroup,
+         metrics: SwitchboardMetrics, logger: Logger) {
+        self.store = store
+        self.cipher = cipher
+        self.settings = settings
+        self.metrics = metrics
+        self.logger = logger
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow,
+                                                     timeout: .init(connect: WebhookPolicy.timeout, read: WebhookPolicy.timeout))
+        configuration.decompression = .disabled
+        client = HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: configuration)
+        (wakes, wakeUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func start() {
+        loop.withLockedValue { loop in
+            guard loop == nil else { return }
+            loop = Task { [weak self] in
+                guard let self else { return }
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        while !Task.isCancelled {
+                            try? await Task.sleep(for: self.settings.tick)
+                            self.wakeUp.yield()
+                        }
+                    }
+                    group.addTask {
+                        for await _ in self.wakes {
+                            if Task.isCancelled { return }
+                            await self.tick()
+                        }
+                    }
+                    await group.next()
+                    group.cancelAll()
+                }
+            }
+        }
+    }
+
+    func stop() async {
+        let task = loop.withLockedValue { loop in
+            defer { loop = nil }
+            return loop
+        }
+        wakeUp.finish()
+        task?.cancel()
+        await task?.value
+        try? await client.shutdown()
+    }
+
+    /// One round: fan out, claim what is due, send it. Internal so tests can drive it.
+    func tick() async {
+        do {
+            guard try await hasWork() else { return await pruneIfDue() }
+            let claimed = try await store.write { db -> [Claimed]? in
+                let sql = db as! any SQLDatabase
+                if self.store.isPostgres {
+                    let row = try await sql.raw("SELECT pg_try_advisory_xact_lock(\(bind: Self.advisoryLockKey)) AS locked").first()
+                    guard try row?.decode(column: "locked", as: Bool.self) == true else { return nil }
+                }
+                try await Self.fanOut(on: sql)
+                return try await Self.claimDue(on: sql, limit: Self.claimLimit)
+            }
+            guard let claimed else { return }
+            await withTaskGroup(of: Void.self) { group in
+                for delivery in claimed { group.addTask { await self.attempt(delivery) } }
+            }
+            await pruneIfDue()
+        } catch {
+            logger.warning("webhook delivery round failed", metadata: ["error": "\(String(reflecting: error))"])
+        }
+    }
+
+    /// Sends one delivery now (tests and redeliveries from the API), and returns it as recorded.
+    func attemptNow(_ deliveryId: UUID) async throws -> WebhookDeliveryDTO {
+        let claimed = try await store.write { db in
+            try await Self.claim(ids: [deliveryId], on: db as! any SQLDatabase)
+        }
+        for delivery in claimed { await attempt(delivery) }
+        guard let row = try await store.sql.select().columns(WebhookDeliveryDTO.columns.map { SQLIdentifier($0) })
+            .from(WebhookTables.deliveries).where("id", .equal, deliveryId).first()
+        else { throw AppError.notFound("delivery") }
+        return try WebhookDeliveryDTO(row)
+    }
+
+    /// Read-only: whether a round would do anything (a due delivery, or a subscribed tenant with new events), so
+    /// that an idle deliverer never takes SQLite's write lock.
+    private func hasWork() async throws -> Bool {
+        let sql = store.sql
+        if try await sql.select().column("id").from(WebhookTables.deliveries)
+            .where("status", .equal, DeliveryStatus.pending.rawValue).where("next_attempt_at", .lessThanOrEqual, Date())
+            .limit(1).first() != nil {
+            return true
+        }
+        return try await sql.raw("""
+            SELECT 1 AS behind FROM webhooks w
+                LEFT JOIN webhook_cursors c ON c.client_id = w.client_id
+                LEFT JOIN event_sequences s ON s.client_id = w.client_id
+            WHERE w.active = \(bind: true) AND (c.client_id IS NULL OR s.last_sequence > c.last_sequence)
+            LIMIT 1
+            """).first() != nil
+    }
+
+    // MARK: Fan-out and claims (inside the round's transaction)
+
+    private static func fanOut(on sql: any SQLDatabase) async throws {
+        // A system task over every tenant: it reads the subscriptions with SQL rather than through TenantScope.
+        let subscriptions = try await sql.select().columns("id", "client_id", "events", "created_at").from(WebhookTables.webhooks)
+            .where("active", .equal, true).all()
+        var byTenant: [String: [(id: UUID, filter: EventFilter, since: Date)]] = [:]
+        for row in subscriptions {
+            let patterns = (try? JSONDecoder().decode([String].self, from: Data(try row.decode(column: "events", as: String.self).utf8))) ?? []
+            guard let filter = EventFilter(validating: patterns) else { continue }
+            byTenant[try row.decode("client_id"), default: []].append((try row.decode("id"), filter, try row.decode("created_at")))
+        }
+        let now = Date()
+        for (clientId, hooks) in byTenant.sorted(by: { $0.key < $1.key }) {
+            guard let cursor = try await sql.select().column("last_sequence").from(WebhookTables.cursors)
+                .where("client_id", .equal, clientId).first()?.decode(column: "last_sequence", as: Int64.self)
+            else {
+                let newest = try await EventOutbox.bounds(of: clientId, on: sql).last
+                try await sql.insert(into: WebhookTables.cursors).columns("client_id", "last_sequence")
+                    .values(SQLBind(clientId), SQLBind(newest)).ignoringConflicts(with: ["client_id"]).run()
+                continue
+            }
+            let events = try await EventOutbox.events(of: clientId, after: cursor, limit: 1_000, on: sql)
+            guard let last = events.last else { continue }
+            var rows: [(clientId: String, values: [any Encodable & Sendable])] = []
+            for event in events {
+                // A subscription receives what happened after it was made (to the second: stored times are whole).
+                for hook in hooks where hook.filter.admits(event.type) && event.occurredAt >= hook.since.addingTimeInterval(-1) {
+                    rows.append((clientId, [UUID(), hook.id, event.id, event.type, event.sequence, event.json,
+                                            DeliveryStatus.pending.rawValue, 0, now, now, now]))
+                }
+            }
+            for chunk in stride(from: 0, to: rows.count, by: 200) {
+                if let insert = TenantScope.insertQuery(
+                    into: WebhookTables.deliveries,
+                    columns: ["id", "webhook_id", "event_id", "event_type", "sequence", "payload", "status", "attempts",
+                              "next_attempt_at", "created_at", "updated_at"],
+                    rows: Array(rows[chunk..<min(chunk + 200, rows.count)]), on: sql) {
+                    try await sql.execute(sql: insert) { _ in }
+                }
+            }
+            try await sql.update(WebhookTables.cursors).set("last_sequence", to: last.sequence)
+                .where("client_id", .equal, clientId).run()
+        }
+    }
+
+    private static func claimDue(on sql: any SQLDatabase, limit: Int) async throws -> [Claimed] {
+        let due = try await sql.select().column("id").from(WebhookTables.deliveries)
+            .where("status", .equal, DeliveryStatus.pending.rawValue).where("next_attempt_at", .lessThanOrEqual, Date())
+            .orderBy("next_attempt_at").limit(limit).all().map { try $0.decode(column: "id", as: UUID.self) }
+        return try await claim(ids: due, on: sql)
+    }
+
+    private static func claim(ids: [UUID], on sql: any SQLDatabase) async throws -> [Claimed] {
+        guard !ids.isEmpty else { return [] }
+        return try await sql.update(WebhookTables.deliveries)
+            .set("next_attempt_at", to: Date().addingTimeInterval(claimLease))
+            .where("id", .in, ids).where("status", .equal, DeliveryStatus.pending.rawValue)
+            .returning("id", "client_id", "webhook_id", "event_type", "payload", "attempts")
+            .all()
+            .map { row in
+                Claimed(id: try row.decode("id"), clientId: try row.decode("client_id"), webhookId: try row.decode("webhook_id"),
+                        eventType: try row.decode("event_type"), payload: try row.decode("payload"),
+                        attempts: try row.decode("attempts"))
+            }
+    }
+
+    // MARK: Sending
+
+    private struct Outcome {
+        var statusCode: Int?
+        var error: String?
+        var latencyMs: Double?
+        var delivered: Bool { statusCode.map { (200..<300).contains($0) } ?? false }
+    }
+
+    private func attempt(_ delivery: Claimed) async {
+        let outcome: Outcome
+        do {
+            guard let target = try await subscription(of: delivery) else {
+                return await record(delivery, Outcome(error: "the subscription is inactive or deleted"), final: true)
+            }
+            outcome = await send(delivery, to: target.url, secrets: target.secrets)
+        } catch {
+            outcome = Outcome(error: "could not read the subscription: \(error)")
+        }
+        await record(delivery, outcome, final: false)
+    }
+
+    private func subscription(of delivery: Claimed) async throws -> (url: String, secrets: [String])? {
+        guard let row = try await TenantScope(clientId: delivery.clientId).select(from: WebhookTables.webhooks, on: store.sql)
+            .columns("url", "secrets_sealed", "active").where("id", .equal, delivery.webhookId).first(),
+              try row.decode(column: "active", as: Bool.self)
+        else { return nil }
+        let secrets = try cipher.open(try row.decode("secrets_sealed"), clientId: delivery.clientId, channelId: delivery.webhookId)
+        var signing = [secrets["current"]].compactMap { $0 }
+        if let previous = secrets["previous"], let until = secrets["previous_until"].flatMap(Double.init),
+           Date().timeIntervalSince1970 < until {
+            signing.append(previous)
+        }
+        return (try row.decode("url"), signing)
+    }
+
+    private func send(_ delivery: Claimed, to url: String, secrets: [String]) async -> Outcome {
+        // Checked again at every attempt: the name may resolve elsewhere since the subscription was saved.
+        let allowPrivate = settings.allowPrivate
+        do {
+            _ = try await Task.detached { try WebhookTarget.check(url, allowPrivate: allowPrivate) }.value
+        } catch let refusal as WebhookTarget.Refusal {
+            return Outcome(error: refusal.message)
+        } catch {
+            return Outcome(error: "\(error)")
+        }
+        let body = Array(delivery.payload.utf8)
+        let timestamp = Int(Date().timeIntervalSince1970)
+        let messageId = delivery.id.uuidString
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "Switchboard-Webhooks/\(SystemController.version)")
+        request.headers.add(name: "webhook-id", value: messageId)
+        request.headers.add(name: "webhook-timestamp", value: String(timestamp))
+        request.headers.add(name: "webhook-signature", value: WebhookSignature.header(id: messageId, timestamp: timestamp, body: body, secrets: secrets))
+        request.headers.add(name: "Switchboard-Event", value: delivery.eventType)
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let started = ContinuousClock.now
+        do {
+            let response = try await client.execute(request, timeout: WebhookPolicy.timeout)
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            let elapsed = ContinuousClock.now - started
+            return Outcome(statusCode: Int(response.status.code),
+                           error: (200..<300).contains(Int(response.status.code)) ? nil : "the receiver answered \(response.status.code)",
+                           latencyMs: Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+        } catch {
+            return Outcome(error: Self.describe(error))
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if let error = error as? HTTPClientError {
+            if error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout { return "no answer within 5 seconds" }
+        }
+        return "could not deliver: \(String(describing: error).prefix(300))"
+    }
+
+    /// Writes the attempt's result; a delivery out of retries is failed, and a subscription whose deliveries failed
+    /// `disableAfter` times in a row is disabled (and audited).
+    private func record(_ delivery: Claimed, _ outcome: Outcome, final forceFinal: Bool) async {
+        let attempts = delivery.attempts + 1
+        let wait = outcome.delivered || forceFinal ? nil : WebhookPolicy.nextWait(afterAttempts: attempts, schedule: settings.retrySeconds)
+        let status: DeliveryStatus = outcome.delivered ? .delivered : (wait == nil ? .failed : .pending)
+        let now = Date()
+        let disableAfter = settings.disableAfter
+        metrics.counter("switchboard_webhook_attempts_total", [("result", outcome.delivered ? "delivered" : status == .failed ? "failed" : "retry")])
+            .increment()
+        do {
+            try await store.write { db in
+                let sql = db as! any SQLDatabase
+                try await sql.update(WebhookTables.deliveries)
+                    .set("status", to: status.rawValue).set("attempts", to: attempts)
+                    .set("last_status_code", to: outcome.statusCode).set("last_error", to: outcome.error)
+                    .set("latency_ms", to: outcome.latencyMs)
+                    .set("next_attempt_at", to: wait.map { now.addingTimeInterval($0) })
+                    .set("delivered_at", to: outcome.delivered ? now : nil)
+                    .set("updated_at", to: now)
+                    .where("id", .equal, delivery.id).run()
+                if outcome.delivered {
+                    try await sql.update(WebhookTables.webhooks).set("consecutive_failures", to: 0)
+                        .where("id", .equal, delivery.webhookId).where("consecutive_failures", .greaterThan, 0).run()
+                } else if status == .failed && !forceFinal {
+                    let failures = try await sql.update(WebhookTables.webhooks)
+                        .set("consecutive_failures", to: SQLRaw("consecutive_failures + 1"))
+                        .where("id", .equal, delivery.webhookId).returning("consecutive_failures", "active").first()
+                    if let failures, try failures.decode(column: "consecutive_failures", as: Int.self) >= disableAfter,
+                       try failures.decode(column: "active", as: Bool.self) {
+                        try await sql.update(WebhookTables.webhooks).set("active", to: false)
+                            .set("disabled_reason", to: "disabled after \(disableAfter) deliveries in a row failed every attempt")
+                            .set("updated_at", to: now)
+                            .where("id", .equal, delivery.webhookId).run()
+                        try await AuditLog.record(AuditEntry(clientId: delivery.clientId, actor: "system", action: "webhook.disabled",
+                                                             entityType: "webhook", entityId: delivery.webhookId.uuidString,
+                                                             outcome: .ok), on: db)
+                    }
+                }
+            }
+        } catch {
+            // The claim's lease ends and the delivery is tried again: at least once, never lost.
+            logger.warning("could not record a webhook attempt", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func pruneIfDue() async {
+        let now = Date()
+        let due = lastPrune.withLockedValue { last in
+            guard now.timeIntervalSince(last) >= 60 else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        do {
+            var pruned = 0
+            while true {
+                let deleted = try await store.write { db in
+                    try await EventOutbox.pruneChunk(before: now.addingTimeInterval(-EventOutbox.retention), on: db as! any SQLDatabase)
+                }
+                pruned += deleted
+                if deleted < EventOutbox.pruneChunkSize { break }
+            }
+            try await store.write { db in
+                try await (db as! any SQLDatabase).delete(from: WebhookTables.deliveries)
+                    .where("status", .notEqual, DeliveryStatus.pending.rawValue)
+                    .where("created_at", .lessThan, now.addingTimeInterval(-Self.deliveryRetention)).run()
+            }
+            if pruned > 0 { logger.info("pruned old events", metadata: ["count": "\(pruned)"]) }
+        } catch {
+            logger.warning("could not prune old events", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+extension Application {
+    private struct DelivererKey: StorageKey { typealias Value = WebhookDeliverer }
+
+    var webhookDeliverer: WebhookDeliverer {
+        get { storage[DelivererKey.self]! }
+        set { storage[DelivererKey.self] = newValue }
+    }
+}
+
+struct WebhookDelivererLifecycle: LifecycleHandler {
+    func shutdownAsync(_ application: Application) async {
+        await application.webhookDeliverer.stop()
+    }
+}
