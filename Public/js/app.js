@@ -6,11 +6,13 @@ import { renderRouting } from "./pages/routing.js";
 import { renderTeam } from "./pages/team.js";
 import { renderTeams } from "./pages/teams.js";
 import { renderWhatIf } from "./pages/whatif.js";
+import { clearPageListeners, connect, disconnect } from "./live.js";
 import { session, takeTokenFromAddress } from "./session.js";
 import { hideBanner, mount, showBanner } from "./ui.js";
 
 function showSignIn(message) {
   session.clear();
+  disconnect();
   document.getElementById("nav").hidden = true;
   document.getElementById("who").hidden = true;
   document.getElementById("signin").hidden = false;
@@ -34,6 +36,8 @@ async function route() {
   const claims = session.claims();
   if (claims?.exp && claims.exp * 1000 < Date.now()) { showSignIn("Your token has expired. Paste a new one to continue."); return; }
   showShell();
+  clearPageListeners();
+  connect();
   const [path, queryString] = (location.hash.replace(/^#/, "") || "/teams").split("?");
   const query = new URLSearchParams(queryString ?? "");
   const parts = path.split("/").filter(Boolean);

@@ -302,6 +302,35 @@ def test_queue_widens(server, browser):
     assert not severe_console_errors(browser), severe_console_errors(browser)
 
 
+def test_routing_page_is_live(server, browser):
+    # A sector of one agent, made before the page opens; then calls arrive while the supervisor watches.
+    sector = f"surge{int(time.time() * 1000) % 100000}"
+    agent = api(server, "POST", "/api/agents", {"name": "Surge Sam", "sector": sector, "max_concurrent": 1})
+    browser.get(f"{base_url(server)}/#token={server['token']('viewer')}")
+    wait_all(browser, "[data-test=team-card]", minimum=4)
+    browser.get(f"{base_url(server)}/#/routing")
+    wait(browser, "[data-test=live][data-state=live]")
+    row = wait(browser, f"[data-test=live-agent][data-agent='{agent['id']}']")
+    assert row.find_element(By.CSS_SELECTOR, "[data-test=live-load]").text.endswith("0/1"), row.text
+    browser.execute_script("window.__sameDocument = true;")
+    depth_before = int(wait(browser, "[data-test=queue-depth]").text or "0")
+    calls = [api(server, "POST", "/api/calls", {"sector": sector}) for _ in range(3)]
+    waiting = [call["id"][:8] for call in calls if call["status"] == "queued"]
+    assert len(waiting) == 2, calls
+    WebDriverWait(browser, 10).until(lambda d: d.find_element(
+        By.CSS_SELECTOR, f"[data-test=live-agent][data-agent='{agent['id']}'] [data-test=live-load]").text.endswith("1/1"))
+    WebDriverWait(browser, 10).until(lambda d: all(any(r.text.startswith(prefix) for r in d.find_elements(
+        By.CSS_SELECTOR, "[data-test=queued-call]")) for prefix in waiting))
+    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.CSS_SELECTOR, "[data-test=queue-depth]").text != str(depth_before))
+    assert browser.execute_script("return window.__sameDocument === true;"), "the page was not reloaded"
+    shot(browser, "05c-routing-live")
+    for call in calls:
+        api(server, "POST", f"/api/calls/{call['id']}/cancel", {})
+    WebDriverWait(browser, 10).until(lambda d: not any(r.text.startswith(prefix) for prefix in waiting for r in d.find_elements(
+        By.CSS_SELECTOR, "[data-test=queued-call]")))
+    assert not severe_console_errors(browser), severe_console_errors(browser)
+
+
 def base_url(server):
     return server["base"]
 

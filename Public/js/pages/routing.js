@@ -1,18 +1,24 @@
 // Try a route and see every candidate's score; the recent decisions; the queue.
 import { get, getAll, post } from "../api.js";
+import { debounced, onLive } from "../live.js";
 import { session } from "../session.js";
-import { attempt, empty, exportButton, field, h, loading, mount, number, select, statusPill, table } from "../ui.js";
+import { attempt, empty, exportButton, field, h, loadBar, loading, mount, number, select, statusPill, table } from "../ui.js";
 
 export async function renderRouting() {
   const result = h("div", { dataset: { test: "route-result" } });
   const decisions = h("div", {}, loading("Loading decisions…"));
   const queue = h("div", {}, loading("Loading the queue…"));
+  const depth = h("strong", { dataset: { test: "queue-depth" } }, "…");
+  const active = h("strong", { dataset: { test: "active-calls" } }, "…");
+  const loads = h("div", {}, loading("Loading agents…"));
   const [teams, agents] = await Promise.all([
-    attempt(() => getAll("/api/teams?status=active")), attempt(() => getAll("/api/agents")),
+    attempt(() => getAll("/api/teams?status=active")), attempt(() => getAll("/api/agents?status=active")),
   ]);
   const names = new Map((agents ?? []).map(agent => [agent.id, agent.name]));
   mount(
     h("h1", {}, "Routing"),
+    h("div", { class: "counters" },
+      h("div", { class: "counter" }, "Waiting now", depth), h("div", { class: "counter" }, "Calls in progress", active)),
     session.canWrite() ? routeForm(teams ?? [], names, result)
       : h("p", { class: "card muted" }, "Trying a route needs the manager or admin role."),
     result,
@@ -20,9 +26,36 @@ export async function renderRouting() {
     h("div", { class: "toolbar" }, exportButton("Export queued calls (CSV)", () => "/api/calls/export?status=queued",
       "queued-calls.csv", "export-queue")),
     queue,
+    h("h2", {}, "Agents now"), loads,
     h("h2", {}, "Recent decisions"), decisions);
 
-  const queued = await attempt(() => get("/api/routing/queue?limit=100"));
+  // Live: the counters and the agents' loads change in place; the queue and the decisions are read again
+  // (at most a couple of times a second) when calls come, go or are handed out.
+  const agentRows = new Map();
+  loads.replaceChildren((agents ?? []).length === 0 ? empty("No active agents.") :
+    h("div", { class: "card" }, table(["Agent", "Sector", "Load"], (agents ?? []).map(agent => {
+      const cell = h("td", { dataset: { test: "live-load" } }, loadBar(agent.current_load, agent.max_concurrent));
+      agentRows.set(agent.id, cell);
+      return h("tr", { dataset: { test: "live-agent", agent: agent.id } }, h("td", {}, agent.name), h("td", {}, agent.sector), cell);
+    }), { test: "live-agents" })));
+  const refreshCounts = async () => {
+    const health = await attempt(() => get("/api/routing/health"));
+    if (health) { depth.textContent = health.queued_calls; active.textContent = health.active_calls; }
+  };
+  const refreshQueue = async () => showQueue(queue, await attempt(() => get("/api/routing/queue?limit=100")));
+  const refreshDecisions = async () => showDecisions(decisions, names, await attempt(() => get("/api/routing/decisions?limit=20")));
+  const queueLater = debounced(refreshQueue), decisionsLater = debounced(refreshDecisions), countsLater = debounced(refreshCounts);
+  onLive(["queue.depth_changed"], event => { depth.textContent = event.data.queued; queueLater(); countsLater(); });
+  onLive(["agent.load_changed"], event => {
+    agentRows.get(event.data.agent_id)?.replaceChildren(loadBar(event.data.current_load, event.data.max_concurrent));
+    countsLater();
+  });
+  onLive(["call.assigned"], () => { decisionsLater(); queueLater(); });
+  onLive(["call.cancelled", "resync"], () => { queueLater(); countsLater(); decisionsLater(); });
+  await Promise.all([refreshCounts(), refreshQueue(), refreshDecisions()]);
+}
+
+function showQueue(queue, queued) {
   queue.replaceChildren(!queued ? "" : queued.length === 0 ? empty("Nobody is waiting.") :
     h("div", { class: "card" }, table(["Call", "Sector", "Channel", "Needs", "Waiting", "May go to", "Widens"], queued.map(call =>
       h("tr", { dataset: { test: "queued-call" } }, h("td", { class: "small" }, call.call_id.slice(0, 8)), h("td", {}, call.sector),
@@ -34,8 +67,9 @@ export async function renderRouting() {
         h("td", { class: "small", dataset: { test: "queued-widens" } },
           call.next_widening_at ? new Date(call.next_widening_at).toLocaleTimeString() : "at its widest"))),
       { test: "queue" })));
+}
 
-  const log = await attempt(() => get("/api/routing/decisions?limit=20"));
+function showDecisions(decisions, names, log) {
   decisions.replaceChildren(!log ? "" : log.length === 0 ? empty("No decisions yet: they appear as calls come in.") :
     h("div", { class: "card" }, table(["When", "Trigger", "Strategy", "Agent", { label: "Score", num: true }, { label: "Candidates", num: true }],
       log.map(decision => h("tr", { dataset: { test: "decision-row" } },

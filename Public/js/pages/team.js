@@ -1,7 +1,8 @@
 // One team: members, their agent assignments, performance charts and the team's own settings.
-import { del, get, getAll, post, put } from "../api.js";
+import { del, get, getAll, getPage, post, put } from "../api.js";
 import { chart } from "../charts.js";
 import { csvImporter } from "../importer.js";
+import { debounced, onLive } from "../live.js";
 import { session } from "../session.js";
 import {
   attempt, daysAgo, empty, field, h, loadBar, loading, mount, number, percent, seconds, select, serviceLevelBadge, statusPill, table, today,
@@ -18,6 +19,7 @@ export async function renderTeam(teamId, tab, query) {
     h("p", { class: "small" }, h("a", { href: "#/teams" }, "← Teams")),
     h("div", { class: "toolbar" }, h("h1", { dataset: { test: "team-title" } }, team.name), statusPill(team.status),
       h("span", { class: "pill" }, team.sector)),
+    todayCounters(teamId),
     h("nav", { class: "tabs" }, TABS.map(([key, label]) =>
       h("a", { href: `#/teams/${teamId}/${key}`, class: key === tab ? "active" : null, dataset: { test: `tab-${key}` } }, label))),
     body);
@@ -26,6 +28,25 @@ export async function renderTeam(teamId, tab, query) {
 }
 
 const reload = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
+
+/// Today's calls of the team, kept current from the live stream (read again after bursts of call events).
+function todayCounters(teamId) {
+  const counters = [["active", "In progress"], ["queued", "Waiting"], ["completed", "Completed today"], ["", "All calls today"]]
+    .map(([status, label]) => ({ status, value: h("strong", { dataset: { test: `today-${status || "all"}` } }, "…"), label }));
+  const refresh = async () => {
+    const day = today();
+    await Promise.all(counters.map(async counter => {
+      const query = `/api/calls?team_id=${teamId}&limit=1${counter.status ? `&status=${counter.status}` : ""}` +
+        (counter.status === "active" || counter.status === "queued" ? "" : `&from=${day}&to=${day}`);
+      const page = await attempt(() => getPage(query));
+      if (page) counter.value.textContent = page.meta.total;
+    }));
+  };
+  onLive(["call.*", "resync"], debounced(refresh, 500));
+  refresh();
+  return h("div", { class: "counters", dataset: { test: "today" } },
+    counters.map(counter => h("div", { class: "counter" }, counter.label, counter.value)));
+}
 
 function membersTab(team, body) {
   const rows = team.members.map(member => {
