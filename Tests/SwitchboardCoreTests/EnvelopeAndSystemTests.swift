@@ -91,7 +91,7 @@ struct EnvelopeAndSystemTests {
                 if line.hasPrefix("  /"), line.hasSuffix(":") {
                     currentPath = String(line.dropFirst(2).dropLast())
                 } else if line.hasPrefix("    "), !line.hasPrefix("     "), line.hasSuffix(":"),
-                          ["get:", "post:", "put:", "delete:"].contains(line.trimmingCharacters(in: .whitespaces)) {
+                          ["get:", "post:", "put:", "patch:", "delete:"].contains(line.trimmingCharacters(in: .whitespaces)) {
                     documented.insert("\(line.trimmingCharacters(in: .whitespaces).dropLast().uppercased()) \(currentPath)")
                 }
                 if !line.hasPrefix(" ") && !line.hasPrefix("paths:") { if line.hasPrefix("components:") { break } }

@@ -177,4 +177,17 @@ private func sequences(_ events: [JSONValue]) -> [Int] {
             await app.server.shutdown()
         }
     }
+
+    /// The documented list of event types is the server's list.
+    @Test func everyEventTypeIsDocumented() async throws {
+        try await withSwitchboard { app in
+            let text = try await APIClient.make(app).send(.GET, "/openapi.yaml", authorized: false).text
+            let section = try #require(text.range(of: "    EventType:\n"))
+            let rest = text[section.upperBound...]
+            let start = try #require(rest.range(of: "enum: ["))
+            let end = try #require(rest[start.upperBound...].firstIndex(of: "]"))
+            let documented = rest[start.upperBound..<end].split(separator: ",").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            #expect(documented == EventType.allCases.map(\.rawValue))
+        }
+    }
 }

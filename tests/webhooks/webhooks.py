@@ -5,7 +5,8 @@ Standard Webhooks reference library (PyPI `standardwebhooks`), as a customer's s
 - a receiver answering 500 then 200 gets the event twice under one `webhook-id`; the delivery log says so;
 - `test` sends a ping; `rotate-secret` signs with both secrets while they overlap; `redeliver` sends the same id again;
 - a subscription whose deliveries keep failing is disabled;
-- kill -9 right after calls are acknowledged: every one of them is delivered after a restart.
+- kill -9 right after calls are acknowledged: every one of them is delivered after a restart;
+- over PostgreSQL, a WebSocket subscriber of one process sees, in order, the events of calls made through another.
 
 Usage: python3 tests/webhooks/webhooks.py [--database-url postgres://…]
 """
@@ -22,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reliability"))
 import common  # noqa: E402
 from standardwebhooks import Webhook  # noqa: E402
+import websocket  # noqa: E402
 
 
 class Receiver:
@@ -80,6 +82,32 @@ class Receiver:
 
 def events_of(received):
     return [json.loads(body) for (_, _, body, _) in received]
+
+
+def check_stream_across_processes(env, base, token, folder):
+    """A subscriber of this process, calls through a second process over the same PostgreSQL."""
+    other_port = common.free_port()
+    other, other_base = common.start(env, other_port, os.path.join(folder, "second.log"))
+    try:
+        ws = websocket.create_connection(base.replace("http", "ws") + "/api/events/stream", timeout=10)
+        ws.send(json.dumps({"token": token, "subscribe": ["call.created"]}))
+        ready = json.loads(ws.recv())
+        assert ready["type"] == "ready", ready
+        started = time.time()
+        made = [common.call(other_base, token, "POST", "/api/calls", {"sector": "billing"})[1]["data"]["id"] for _ in range(5)]
+        seen = []
+        while len(seen) < 5:
+            event = json.loads(ws.recv())
+            assert event["type"] == "call.created", event
+            seen.append(event)
+        elapsed = time.time() - started
+        assert [e["data"]["id"] for e in seen] == made, "every call of the other process, in order"
+        sequences = [e["sequence"] for e in seen]
+        assert sequences == sorted(sequences) and len(set(sequences)) == 5, sequences
+        ws.close()
+        print(f"stream across processes: 5 events from the second process in {elapsed:.2f} s")
+    finally:
+        other.kill()
 
 
 def main():
@@ -196,6 +224,8 @@ def main():
         process, base = common.start(env, port, log)
         receiver.wait("every call acknowledged before the crash", lambda: set(burst) <= created_ids("/ok/a"), seconds=60)
         assert all(verified for (_, _, _, verified) in receiver.at("/ok/a"))
+        if args.database_url:
+            check_stream_across_processes(env, base, token_a, folder)
         print(f"webhooks ({label}): {len(receiver.received)} deliveries verified with standardwebhooks; retries, ping, "
               f"rotation, redelivery, disabling and kill -9 recovery all hold")
     except BaseException:

@@ -18,7 +18,7 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
         app.middleware.use(VaryOriginMiddleware())
         app.middleware.use(CORSMiddleware(configuration: .init(
             allowedOrigin: .any(config.corsOrigins),
-            allowedMethods: [.GET, .POST, .PUT, .DELETE, .OPTIONS],
+            allowedMethods: [.GET, .POST, .PUT, .PATCH, .DELETE, .OPTIONS],
             allowedHeaders: [.accept, .authorization, .contentType, .origin, "Idempotency-Key"],
             cacheExpiration: 600
         )))
@@ -44,6 +44,7 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
     await app.jwt.keys.add(hmac: HMACKey(from: config.jwtSecret), digestAlgorithm: .sha256)
     _ = app.verifiedTokens
     _ = app.readCache  // created before requests arrive, as application storage is not for concurrent first use
+    app.suggestionEffects = SuggestionEffects()
     let store = app.store(), logger = app.logger
     app.eventHub = EventHub(metrics: app.metrics, polling: EventHub.Polling(
         interval: app.writeGate == nil ? .seconds(1) : .milliseconds(100), database: { store.sql }, logger: logger))

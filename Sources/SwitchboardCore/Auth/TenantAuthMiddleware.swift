@@ -40,7 +40,7 @@ struct TenantAuthMiddleware: AsyncMiddleware {
         return (tenant, claims.exp.value)
     }
 
-    private static func spendUnauthenticatedAttempt(_ request: Request) throws {
+    static func spendUnauthenticatedAttempt(_ request: Request) throws {
         if let limiter = request.application.unauthenticatedLimiter,
            let seconds = limiter.retryAfter(for: request.clientAddress) {
             var error = AppError(.tooManyRequests, "too many requests without a valid token from this address; retry in \(seconds) s")

@@ -21,6 +21,8 @@ final class EventHub: Sendable {
         let position: Synchronization.Atomic<Int64>
         private let wakeUp: AsyncStream<Void>.Continuation
         let wakes: AsyncStream<Void>
+        /// When this subscriber was first seen more than `lagLimit` behind (nil: it is not).
+        private let behindSince = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
         private let close: @Sendable (EventStreamSession.CloseReason) -> Void
 
         init(clientId: String, position: Int64, close: @escaping @Sendable (EventStreamSession.CloseReason) -> Void) {
@@ -33,6 +35,19 @@ final class EventHub: Sendable {
         func wake() { wakeUp.yield() }
         func finish() { wakeUp.finish() }
         func tooSlow() { close(.tooSlow) }
+
+        /// Notes how far behind the subscriber is; true once it has been more than `limit` behind for `grace`.
+        func isStalled(lag: Int64, limit: Int64, grace: Duration, now: ContinuousClock.Instant = .now) -> Bool {
+            behindSince.withLockedValue { since in
+                guard lag > limit else {
+                    since = nil
+                    return false
+                }
+                let start = since ?? now
+                since = start
+                return now - start >= grace
+            }
+        }
         func shutDown() { close(.goingAway) }
     }
 
@@ -50,17 +65,20 @@ final class EventHub: Sendable {
         let logger: Logger
     }
 
-    /// A subscriber this many events behind its tenant's newest is closed (`4008`): it is not keeping up.
+    /// A subscriber more than this many events behind its tenant's newest for `lagGrace` is closed (`4008`): it is
+    /// not keeping up. The grace lets a burst (a bulk import writes thousands of events at once) be read.
     let lagLimit: Int64
+    let lagGrace: Duration
     private let state = NIOLockedValueBox(State())
     private let metrics: SwitchboardMetrics
 
     private let polling: Polling?
 
-    init(metrics: SwitchboardMetrics, polling: Polling?, lagLimit: Int64 = 5_000) {
+    init(metrics: SwitchboardMetrics, polling: Polling?, lagLimit: Int64 = 5_000, lagGrace: Duration = .seconds(5)) {
         self.metrics = metrics
         self.polling = polling
         self.lagLimit = lagLimit
+        self.lagGrace = lagGrace
     }
 
     /// Registers a subscriber; the poll starts with the first one.
@@ -105,7 +123,8 @@ final class EventHub: Sendable {
         }
         let known = newest ?? 0
         for subscriber in subscribers {
-            if known - subscriber.position.load(ordering: .relaxed) > lagLimit {
+            let lag = newest == nil ? 0 : known - subscriber.position.load(ordering: .relaxed)
+            if subscriber.isStalled(lag: lag, limit: lagLimit, grace: lagGrace) {
                 subscriber.tooSlow()
             } else {
                 subscriber.wake()

@@ -28,12 +28,16 @@ enum EventOutbox {
         guard !events.isEmpty else { return nil }
         let last = try await reserve(events.count, for: clientId, on: sql)
         let first = last - Int64(events.count) + 1
-        if let insert = TenantScope.insertQuery(
-            into: table, columns: ["sequence", "id", "type", "occurred_at", "data"],
-            rows: events.enumerated().map { index, event in
-                (clientId, [first + Int64(index), event.id, event.type.rawValue, now, event.data])
-            }, on: sql) {
-            try await sql.execute(sql: insert) { _ in }
+        // At most 1,000 rows a statement: a bulk import's 5,000 events stay under every driver's limit of parameters.
+        for chunk in stride(from: 0, to: events.count, by: 1_000) {
+            let rows = events[chunk..<min(chunk + 1_000, events.count)].enumerated().map { offset, event in
+                (clientId: clientId, values: [first + Int64(chunk + offset), event.id, event.type.rawValue, now, event.data]
+                    as [any Encodable & Sendable])
+            }
+            if let insert = TenantScope.insertQuery(into: table, columns: ["sequence", "id", "type", "occurred_at", "data"],
+                                                    rows: rows, on: sql) {
+                try await sql.execute(sql: insert) { _ in }
+            }
         }
         if sql.dialect.name == "postgresql" {
             try await sql.raw("SELECT pg_notify(\(bind: channel), \(bind: "\(clientId) \(last)"))").run()

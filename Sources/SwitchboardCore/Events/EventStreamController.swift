@@ -25,6 +25,9 @@ struct EventStreamController {
         var proven: (tenant: Tenant, expiresAt: Date)?
         if let bearer = req.headers.bearerAuthorization {
             proven = try await TenantAuthMiddleware.verify(bearer.token, for: req)
+        } else {
+            // A socket waiting for its token costs a connection for 5 s: the address's unauthenticated budget pays.
+            try TenantAuthMiddleware.spendUnauthenticatedAttempt(req)
         }
         guard req.headers[.upgrade].contains(where: { $0.lowercased() == "websocket" }) else {
             throw AppError(.upgradeRequired, "this endpoint is a WebSocket: connect with Upgrade: websocket")
@@ -147,7 +150,7 @@ final class EventStreamSession: Sendable {
         let lagLimit = hub.lagLimit
         let subscriber = EventHub.Subscriber(clientId: tenant.clientId, position: position) { [weak self] reason in
             Task {
-                await self?.close(reason, reason == .tooSlow ? "this client fell more than \(lagLimit) events behind" : nil)
+                await self?.close(reason, reason == .tooSlow ? "this client stayed more than \(lagLimit) events behind" : nil)
             }
         }
         hub.add(subscriber)
@@ -228,10 +231,11 @@ final class EventStreamSession: Sendable {
         if reason != .goingAway || message != nil {
             request.application.metrics.counter("switchboard_event_stream_closed_total", [("reason", reason.label)]).increment()
         }
-        if let message { await sendControl(["type": .string("error"), "message": .string(message)]) }
+        // A client that stopped reading lets neither the message nor the close frame through: the connection is cut
+        // after a second whatever happens.
         let channel = request.storage[ConnectionChannelKey.self]
-        // A client that stopped reading never lets the close frame through: the connection is cut after a second.
         channel?.eventLoop.scheduleTask(in: .seconds(1)) { channel?.close(promise: nil) }
+        if let message { await sendControl(["type": .string("error"), "message": .string(message)]) }
         try? await socket.close(code: .unknown(reason.rawValue))
     }
 }

@@ -52,11 +52,14 @@ enum RoutingSimulation {
         var expectedSuccessRate: Double?
         /// Only with an `Outcome`: the share of answered calls that succeeded.
         var realisedSuccessRate: Double?
+        /// With `watching` a team: its calls offered, and the waits of those answered (for its service level).
+        var watchedOffered = 0
+        var watchedWaits: [Double] = []
     }
 
     static func run(
         _ calls: [Call], catalogue: Catalogue, policy: RoutingPolicy, horizonSeconds: Double, seed: UInt64 = 0,
-        outcome: Outcome? = nil, learningEvery: Int = 1
+        outcome: Outcome? = nil, learningEvery: Int = 1, watching watchedTeam: UUID? = nil
     ) -> Report {
         var policy = policy
         policy.decisionLogCandidates = 1  // only the chosen agent's breakdown is needed
@@ -81,10 +84,12 @@ enum RoutingSimulation {
 
         let order = calls.indices.sorted { calls[$0].arrival != calls[$1].arrival ? calls[$0].arrival < calls[$1].arrival : $0 < $1 }
         report.offered = calls.count
+        if let watchedTeam { report.watchedOffered = calls.filter { $0.teamId == watchedTeam }.count }
 
         func start(_ index: Int, with agentId: UUID, at time: Double, step: RoutingStrategy) {
             let call = calls[index]
             waits.append(time - call.arrival)
+            if let watchedTeam, call.teamId == watchedTeam { report.watchedWaits.append(time - call.arrival) }
             report.answered += 1
             report.byStep[step, default: 0] += 1
             report.byRelaxationStep[relaxation.stage(waited: time - call.arrival, hasTeam: call.teamId != nil).step, default: 0] += 1

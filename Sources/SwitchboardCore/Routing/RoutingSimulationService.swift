@@ -82,7 +82,7 @@ struct RoutingSimulationService: Sendable {
     /// Arrival times, teams, sectors, capabilities (required or not), channels and handling times as recorded. A call that never reached an
     /// agent (cancelled while waiting, or still open) has no handling time of its own: it gets the mean of the
     /// range's recorded ones, so that it still loads the agents it would have reached.
-    private func replayedCalls(in range: DayRange, startingAt start: Date, on db: any SQLDatabase) async throws -> [RoutingSimulation.Call] {
+    func replayedCalls(in range: DayRange, startingAt start: Date, on db: any SQLDatabase) async throws -> [RoutingSimulation.Call] {
         let rows = try await tenant.scope.select(from: Call.schema, on: db)
             .columns("created_at", "team_id", "sector", "capabilities", "channel", "handling_time_seconds", "assigned_at",
                      "completed_at", "required_capabilities")

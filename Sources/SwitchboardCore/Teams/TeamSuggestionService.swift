@@ -1,6 +1,7 @@
 import FluentKit
 import Foundation
 import SQLKit
+import Vapor
 
 /// `GET /api/teams/suggestions` and their application: the facts are read from the catalogue and the daily rows
 /// (never from calls), and `TeamSuggester` decides.
@@ -58,6 +59,19 @@ struct TeamSuggestionService: Sendable {
                     .map(\.figures.counts)))
         }
         return TeamSuggester.suggestions(teams: teamFacts, agents: agentFacts, context: context)
+    }
+
+    /// For a lent agent, the what-if simulator's replay of the team's week (nil for other kinds, or when there is
+    /// nothing to replay: the daily rows' estimate stands).
+    func simulatedEffect(of suggestion: TeamSuggester.Suggestion, in app: Application,
+                         today: Day = Day(containing: Date())) async -> SuggestionEffects.Effect? {
+        guard suggestion.kind == .assignAgent else { return nil }
+        do {
+            return try await app.suggestionEffects.effect(of: suggestion, tenant: tenant, store: store, today: today)
+        } catch {
+            app.logger.warning("could not simulate a suggestion's effect", metadata: ["error": "\(error)"])
+            return nil
+        }
     }
 
     private struct DayRow {
@@ -146,13 +160,13 @@ struct TeamSuggestionDTO: Encodable, Sendable {
     let expectedEffect: ExpectedEffect
 
     struct ExpectedEffect: Encodable, Sendable {
-        /// Where the estimate comes from: the daily rows (the what-if simulator does not exist yet).
+        /// Where the estimate comes from: `simulator` (a replay of the team's week) or `daily_rows`.
         let source: String
         let summary: String
         let figures: [String: Double]
     }
 
-    init(_ suggestion: TeamSuggester.Suggestion) {
+    init(_ suggestion: TeamSuggester.Suggestion, simulated: SuggestionEffects.Effect? = nil) {
         id = suggestion.id
         kind = suggestion.kind.rawValue
         teamId = suggestion.teamId
@@ -162,6 +176,11 @@ struct TeamSuggestionDTO: Encodable, Sendable {
         memberId = suggestion.memberId
         summary = suggestion.summary
         evidence = suggestion.evidence
-        expectedEffect = ExpectedEffect(source: "daily_rows", summary: suggestion.effectSummary, figures: suggestion.expectedEffect)
+        if let simulated {
+            expectedEffect = ExpectedEffect(source: "simulator", summary: simulated.summary,
+                                            figures: suggestion.expectedEffect.merging(simulated.figures) { $1 })
+        } else {
+            expectedEffect = ExpectedEffect(source: "daily_rows", summary: suggestion.effectSummary, figures: suggestion.expectedEffect)
+        }
     }
 }

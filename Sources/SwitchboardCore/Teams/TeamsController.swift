@@ -29,7 +29,11 @@ struct TeamsController: Sendable {
 
     @Sendable func listSuggestions(req: Request) async throws -> Envelope<[TeamSuggestionDTO]> {
         let service = TeamSuggestionService(store: req.store, tenant: try req.tenant, book: req.application.loadBook)
-        return Envelope(data: try await service.suggestions().map(TeamSuggestionDTO.init))
+        var listed: [TeamSuggestionDTO] = []
+        for suggestion in try await service.suggestions() {
+            listed.append(TeamSuggestionDTO(suggestion, simulated: await service.simulatedEffect(of: suggestion, in: req.application)))
+        }
+        return Envelope(data: listed)
     }
 
     @Sendable func applySuggestion(req: Request) async throws -> Envelope<TeamSuggestionDTO> {
@@ -37,7 +41,8 @@ struct TeamsController: Sendable {
             throw AppError.badRequest("a suggestion id is required")
         }
         let service = TeamSuggestionService(store: req.store, tenant: try req.tenant, book: req.application.loadBook)
-        return Envelope(data: TeamSuggestionDTO(try await service.apply(id)))
+        let applied = try await service.apply(id)
+        return Envelope(data: TeamSuggestionDTO(applied, simulated: await service.simulatedEffect(of: applied, in: req.application)))
     }
 
     private func service(_ req: Request) throws -> TeamService {

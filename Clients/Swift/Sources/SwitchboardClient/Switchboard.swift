@@ -76,6 +76,8 @@ extension Components.Schemas.TopAgentsEnvelope: SwitchboardEnvelope {}
 extension Components.Schemas.AggregatorEnvelope: SwitchboardEnvelope {}
 extension Components.Schemas.ChannelEnvelope: SwitchboardEnvelope {}
 extension Components.Schemas.ChannelTestEnvelope: SwitchboardEnvelope {}
+extension Components.Schemas.WebhookEnvelope: SwitchboardEnvelope {}
+extension Components.Schemas.WebhookDeliveryEnvelope: SwitchboardEnvelope {}
 extension Components.Schemas.TeamSummaryListEnvelope: SwitchboardPage {}
 extension Components.Schemas.AgentListEnvelope: SwitchboardPage {}
 extension Components.Schemas.DecisionListEnvelope: SwitchboardPage {}
@@ -83,6 +85,8 @@ extension Components.Schemas.QueueListEnvelope: SwitchboardPage {}
 extension Components.Schemas.CallListEnvelope: SwitchboardPage {}
 extension Components.Schemas.SettingsAuditListEnvelope: SwitchboardPage {}
 extension Components.Schemas.ChannelListEnvelope: SwitchboardPage {}
+extension Components.Schemas.WebhookListEnvelope: SwitchboardPage {}
+extension Components.Schemas.WebhookDeliveryListEnvelope: SwitchboardPage {}
 
 /// The elements of a list endpoint, one page request at a time, until `meta.total` is reached.
 public struct Pages<Page: SwitchboardPage>: AsyncSequence, Sendable {

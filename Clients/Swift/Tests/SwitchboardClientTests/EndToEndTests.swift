@@ -121,6 +121,18 @@ struct EndToEndTests {
             #expect(error.status == 400)
             #expect(error.message.contains("name"))
         }
+        // A webhook may not point into the server's own network.
+        do {
+            _ = try await switchboard.data {
+                try await $0.createWebhook(body: .json(.init(url: "https://169.254.169.254/latest", events: ["call.*"]))).created.body.json
+            }
+            Issue.record("a metadata address was accepted")
+        } catch let error as SwitchboardError {
+            #expect(error.status == 400)
+            #expect(error.message.contains("url"))
+        }
+        let hooks = try await switchboard.data { try await $0.listWebhooks().ok.body.json }
+        #expect(hooks.isEmpty)
     }
 
     @Test func settingsWithClosedDaysAndChannelCredentialsRoundTrip() async throws {
@@ -174,6 +186,9 @@ struct EndToEndTests {
             Operations.TopAgents.id, Operations.GetServiceLevel.id, Operations.AggregatorStatus.id, Operations.RunAggregator.id,
             Operations.ListChannels.id, Operations.CreateChannel.id, Operations.GetChannel.id,
             Operations.UpdateChannel.id, Operations.DeleteChannel.id, Operations.TestChannel.id,
+            Operations.StreamEvents.id, Operations.ListWebhooks.id, Operations.CreateWebhook.id, Operations.GetWebhook.id,
+            Operations.UpdateWebhook.id, Operations.DeleteWebhook.id, Operations.RotateWebhookSecret.id,
+            Operations.TestWebhook.id, Operations.ListWebhookDeliveries.id, Operations.RedeliverWebhookDelivery.id,
         ]
         let document = try String(contentsOf: URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
