@@ -145,6 +145,15 @@ struct ChannelsTests {
                 """).data["id"].uuid)
             let scope = TenantScope(clientId: admin.clientId)
             let before = try await scope.find(ChannelRecord.self, id, on: app.db).credentialsSealed
+            // A webhook's signing secret is sealed with the same key and re-sealed with the channels.
+            let hook = try await admin.send(.POST, "/api/webhooks", json: #"{"url": "https://93.184.216.34/h", "events": ["*"]}"#)
+            let hookId = try #require(hook.data["id"].uuid, "\(hook.text)")
+            let secret = try #require(hook.data["secret"].stringValue)
+            func sealedSecret() async throws -> String {
+                try await (app.db as! any SQLDatabase).raw("SELECT secrets_sealed FROM webhooks WHERE id = \(bind: hookId)").first()!
+                    .decode(column: "secrets_sealed", as: String.self)
+            }
+            let hookBefore = try await sealedSecret()
 
             let wrong = [UInt8](repeating: 3, count: 32), newKey = [UInt8](repeating: 5, count: 32)
             await #expect(throws: EncryptionKeyRotation.WrongOldKey.self) {
@@ -152,8 +161,11 @@ struct ChannelsTests {
             }
             #expect(try await scope.find(ChannelRecord.self, id, on: app.db).credentialsSealed == before, "a wrong old key changes nothing")
 
+            #expect(try await sealedSecret() == hookBefore)
             let count = try await EncryptionKeyRotation.rotate(in: app.store(), from: TestDatabase.encryptionKey, to: newKey)
-            #expect(count >= 1)
+            #expect(count == 2)
+            #expect(try CredentialCipher(keyBytes: newKey).open(try await sealedSecret(), clientId: admin.clientId, channelId: hookId)
+                    == ["current": secret])
             let after = try #require(try await scope.find(ChannelRecord.self, id, on: app.db).credentialsSealed)
             #expect(after != before)
             #expect(try CredentialCipher(keyBytes: newKey).open(after, clientId: admin.clientId, channelId: id)

@@ -9,7 +9,7 @@ import VaporTesting
 struct IsolationMatrixTests {
     struct TenantData {
         let client: APIClient
-        let team: UUID, member: UUID, agent: UUID, call: UUID, channel: UUID
+        let team: UUID, member: UUID, agent: UUID, call: UUID, channel: UUID, webhook: UUID, delivery: UUID
     }
 
     func makeTenant(_ app: Application) async throws -> TenantData {
@@ -21,15 +21,24 @@ struct IsolationMatrixTests {
         let call = try #require(try await client.createCall(#"{"team_id":"\#(team)"}"#).data["id"].uuid)
         let channel = try #require(try await client.send(.POST, "/api/channels",
             json: #"{"type":"sms","name":"Same","config":{"provider":"p","sender":"S"},"credentials":{"api_key":"k"}}"#).data["id"].uuid)
+        let webhook = try #require(try await client.send(.POST, "/api/webhooks",
+            json: #"{"url":"https://93.184.216.34/hooks","events":["*"]}"#).data["id"].uuid)
+        let delivery = UUID()
+        try await TenantScope(clientId: client.clientId).insert(into: WebhookTables.deliveries, [
+            ("id", delivery), ("webhook_id", webhook), ("event_type", "ping"), ("payload", "{}"), ("status", "failed"),
+            ("attempts", 1), ("created_at", Date()), ("updated_at", Date()),
+        ], on: app.db)
         try await aggregate(app)
-        return TenantData(client: client, team: team, member: member, agent: agent, call: call, channel: channel)
+        return TenantData(client: client, team: team, member: member, agent: agent, call: call, channel: channel,
+                          webhook: webhook, delivery: delivery)
     }
 
     /// Everything tenant B can see, to prove the probes changed nothing.
     func snapshot(_ b: TenantData) async throws -> [String] {
         var texts: [String] = []
         for path in ["/api/teams/\(b.team)", "/api/agents/\(b.agent)", "/api/calls/\(b.call)", "/api/channels/\(b.channel)",
-                     "/api/settings", "/api/teams/\(b.team)/members"] {
+                     "/api/settings", "/api/teams/\(b.team)/members", "/api/webhooks/\(b.webhook)",
+                     "/api/webhooks/\(b.webhook)/deliveries"] {
             let response = try await b.client.send(.GET, path)
             #expect(response.status == .ok)
             texts.append(response.text)
@@ -47,6 +56,7 @@ struct IsolationMatrixTests {
                 "{team_id}": b.team.uuidString, "{member_id}": b.member.uuidString, "{agent_id}": b.agent.uuidString,
                 "{call_id}": b.call.uuidString, "{channel_id}": b.channel.uuidString,
                 "{suggestion_id}": "assign_agent.\(b.team).\(b.agent)",
+                "{webhook_id}": b.webhook.uuidString, "{delivery_id}": b.delivery.uuidString,
             ]
             let bodies: [String: String] = [
                 "PUT /api/teams/{team_id}": #"{"name":"pwned"}"#,
@@ -56,6 +66,7 @@ struct IsolationMatrixTests {
                 "PUT /api/agents/{agent_id}": #"{"name":"pwned"}"#,
                 "POST /api/calls/{call_id}/complete": #"{"outcome":"failed","resolved":false,"handling_time_seconds":1}"#,
                 "PUT /api/channels/{channel_id}": #"{"name":"pwned"}"#,
+                "PATCH /api/webhooks/{webhook_id}": #"{"active":false}"#,
             ]
             // Every route with an id in its path, straight from the routing table, so a new one cannot be missed.
             var probes: [(HTTPMethod, String, String?)] = []
@@ -78,6 +89,7 @@ struct IsolationMatrixTests {
                 (.POST, "/api/calls", #"{"team_id":"\#(b.team)"}"#),
                 (.POST, "/api/routing/route", #"{"team_id":"\#(b.team)"}"#),
                 (.GET, "/api/analytics/teams/compare?team_ids=\(b.team)", nil),
+                (.POST, "/api/webhooks/\(a.webhook)/deliveries/\(b.delivery)/redeliver", nil),
             ]
             #expect(probes.count >= 27)
 
@@ -94,10 +106,10 @@ struct IsolationMatrixTests {
                 #expect(response.status == .ok)
                 #expect(response.data.count == 0, "\(path)")
             }
-            for path in ["/api/teams", "/api/agents", "/api/calls", "/api/channels", "/api/routing/decisions",
+            for path in ["/api/teams", "/api/agents", "/api/calls", "/api/channels", "/api/routing/decisions", "/api/webhooks",
                          "/api/analytics/agents/top?min_calls=0&metric=calls_handled"] {
                 let text = try await a.client.send(.GET, path).text
-                for id in [b.team, b.member, b.agent, b.call, b.channel] {
+                for id in [b.team, b.member, b.agent, b.call, b.channel, b.webhook] {
                     #expect(!text.contains(id.uuidString), "\(path) shows tenant B's \(id)")
                 }
             }

@@ -141,7 +141,7 @@ struct RotateEncryptionKeyCommand: AsyncCommand {
         let app = context.application
         try await app.prepareDatabase()
         let count = try await EncryptionKeyRotation.rotate(in: app.store(), from: old, to: new)
-        context.console.print("Re-encrypted the credentials of \(count) channel(s). Restart the server with SWITCHBOARD_ENCRYPTION_KEY set to the new key.")
+        context.console.print("Re-encrypted \(count) sealed value(s) (channel credentials, webhook secrets). Restart the server with SWITCHBOARD_ENCRYPTION_KEY set to the new key.")
     }
 }
 

@@ -28,7 +28,7 @@ struct WebhookService: Sendable {
     }
 
     func get(_ id: UUID) async throws -> WebhookDTO {
-        try await find(id, on: store.sql)
+        try await existing(id, on: store.sql)
     }
 
     func create(_ input: WebhookInput) async throws -> WebhookDTO {
@@ -49,7 +49,7 @@ struct WebhookService: Sendable {
             try await sql.insert(into: WebhookTables.cursors).columns("client_id", "last_sequence")
                 .values(SQLBind(tenant.clientId), SQLBind(newest)).ignoringConflicts(with: ["client_id"]).run()
             try await AuditLog.record("webhook.create", "webhook", id: id, by: tenant, on: db)
-            return try await Self.find(id, scope: TenantScope(clientId: tenant.clientId), on: sql)
+            return try await Self.existing(id, scope: TenantScope(clientId: tenant.clientId), on: sql)
         }
         created.secret = secret
         return created
@@ -62,7 +62,7 @@ struct WebhookService: Sendable {
         return try await store.write { db in
             let sql = db as! any SQLDatabase
             let scope = TenantScope(clientId: tenant.clientId)
-            let current = try await Self.find(id, scope: scope, on: sql)
+            let current = try await Self.existing(id, scope: scope, on: sql)
             var update = sql.update(WebhookTables.webhooks).set("updated_at", to: Date())
             if let url = fields.url { update = update.set("url", to: url) }
             if let events = fields.events { update = update.set("events", to: try Self.eventsText(events)) }
@@ -74,7 +74,7 @@ struct WebhookService: Sendable {
             }
             try await update.where("id", .equal, id).where("client_id", .equal, tenant.clientId).run()
             try await AuditLog.record("webhook.update", "webhook", id: id, by: tenant, on: db)
-            return try await Self.find(id, scope: scope, on: sql)
+            return try await Self.existing(id, scope: scope, on: sql)
         }
     }
 
@@ -82,7 +82,7 @@ struct WebhookService: Sendable {
         let tenant = self.tenant
         try await store.write { db in
             let sql = db as! any SQLDatabase
-            _ = try await Self.find(id, scope: TenantScope(clientId: tenant.clientId), on: sql)
+            _ = try await Self.existing(id, scope: TenantScope(clientId: tenant.clientId), on: sql)
             try await sql.delete(from: WebhookTables.deliveries).where("webhook_id", .equal, id)
                 .where("client_id", .equal, tenant.clientId).run()
             try await sql.delete(from: WebhookTables.webhooks).where("id", .equal, id).where("client_id", .equal, tenant.clientId).run()
@@ -97,7 +97,7 @@ struct WebhookService: Sendable {
         var rotated = try await store.write { db in
             let sql = db as! any SQLDatabase
             let scope = TenantScope(clientId: tenant.clientId)
-            _ = try await Self.find(id, scope: scope, on: sql)
+            _ = try await Self.existing(id, scope: scope, on: sql)
             let sealed: String = try await scope.select(from: WebhookTables.webhooks, on: sql).column("secrets_sealed")
                 .where("id", .equal, id).first()!.decode(column: "secrets_sealed", as: String.self)
             let previous = try cipher.open(sealed, clientId: tenant.clientId, channelId: id)["current"]
@@ -111,14 +111,14 @@ struct WebhookService: Sendable {
                 .set("updated_at", to: Date())
                 .where("id", .equal, id).where("client_id", .equal, tenant.clientId).run()
             try await AuditLog.record("webhook.rotate_secret", "webhook", id: id, by: tenant, on: db)
-            return try await Self.find(id, scope: scope, on: sql)
+            return try await Self.existing(id, scope: scope, on: sql)
         }
         rotated.secret = secret
         return rotated
     }
 
     func deliveries(of id: UUID, status: DeliveryStatus?, page: Page) async throws -> (deliveries: [WebhookDeliveryDTO], total: Int) {
-        _ = try await find(id, on: store.sql)
+        _ = try await existing(id, on: store.sql)
         func query() -> SQLSelectBuilder {
             var query = scope.select(from: WebhookTables.deliveries, on: store.sql).where("webhook_id", .equal, id)
             if let status { query = query.where("status", .equal, status.rawValue) }
@@ -132,7 +132,7 @@ struct WebhookService: Sendable {
 
     /// Sends a delivery again, with the same `webhook-id` (receivers that already handled it can tell).
     func redeliver(_ deliveryId: UUID, of id: UUID) async throws -> WebhookDeliveryDTO {
-        _ = try await find(id, on: store.sql)
+        _ = try await existing(id, on: store.sql)
         let tenant = self.tenant
         let found = try await store.write { db in
             let sql = db as! any SQLDatabase
@@ -143,13 +143,13 @@ struct WebhookService: Sendable {
             if updated != nil { try await AuditLog.record("webhook.redeliver", "webhook", id: id, by: tenant, on: db) }
             return updated != nil
         }
-        guard found else { throw AppError.notFound("delivery") }
+        guard found else { throw Self.notFound("delivery", in: WebhookTables.deliveries, deliveryId) }
         return try await deliverer.attemptNow(deliveryId)
     }
 
     /// Sends a `ping` at once and answers with its delivery (status, code, latency); retried like any other.
     func test(_ id: UUID) async throws -> WebhookDeliveryDTO {
-        _ = try await find(id, on: store.sql)
+        _ = try await existing(id, on: store.sql)
         let deliveryId = UUID(), now = Date(), tenant = self.tenant
         var payload = "{\"client_id\":"
         DecisionJSON.appendString(tenant.clientId, to: &payload)
@@ -178,15 +178,23 @@ struct WebhookService: Sendable {
         }
     }
 
-    private func find(_ id: UUID, on sql: any SQLDatabase) async throws -> WebhookDTO {
-        try await Self.find(id, scope: scope, on: sql)
+    private func existing(_ id: UUID, on sql: any SQLDatabase) async throws -> WebhookDTO {
+        try await Self.existing(id, scope: scope, on: sql)
     }
 
-    static func find(_ id: UUID, scope: TenantScope, on sql: any SQLDatabase) async throws -> WebhookDTO {
+    /// The tenant's subscription, or a 404 marked (as `TenantScope.find`'s are) so that a probe for another
+    /// tenant's id reaches the audit log.
+    static func existing(_ id: UUID, scope: TenantScope, on sql: any SQLDatabase) async throws -> WebhookDTO {
         guard let row = try await scope.select(from: WebhookTables.webhooks, on: sql).columns(WebhookDTO.columns.map { SQLIdentifier($0) })
             .where("id", .equal, id).first()
-        else { throw AppError.notFound("webhook") }
+        else { throw notFound("webhook", in: WebhookTables.webhooks, id) }
         return try WebhookDTO(row)
+    }
+
+    static func notFound(_ entity: String, in table: String, _ id: UUID) -> AppError {
+        var error = AppError.notFound(entity)
+        error.lookupMiss = LookupMiss(table: table, entity: entity, id: id)
+        return error
     }
 
     private static func eventsText(_ events: [String]) throws -> String {
