@@ -155,3 +155,19 @@ enum JSONShape {
         }
     }
 }
+
+/// A field that is always in the answer: an absent value is written as `null`, where synthesized `Encodable` would
+/// leave the key out. For answers whose every key a client may rely on.
+@propertyWrapper
+struct NullWhenAbsent<Value: Encodable & Sendable>: Encodable, Sendable {
+    var wrappedValue: Value?
+
+    init(wrappedValue: Value?) { self.wrappedValue = wrappedValue }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if let wrappedValue { try container.encode(wrappedValue) } else { try container.encodeNil() }
+    }
+}
+
+extension NullWhenAbsent: Equatable where Value: Equatable {}

@@ -72,11 +72,6 @@ struct ChannelNumbers: Sendable, Equatable {
     var loadsDescription: String {
         CallChannel.allCases.filter { self[$0] != 0 }.map { "\($0.rawValue)=\(self[$0])" }.joined(separator: " ")
     }
-
-    /// Capacities as the API shows them: only the limited channels.
-    var limited: [CallChannel: Int] {
-        Dictionary(uniqueKeysWithValues: CallChannel.allCases.compactMap { self[$0] == .max ? nil : ($0, self[$0]) })
-    }
 }
 
 extension CallChannel {

@@ -81,7 +81,7 @@ struct RoutingController: Sendable {
 
 struct QueuedCallDTO: Encodable, Sendable {
     let callId: UUID
-    let teamId: UUID?
+    @NullWhenAbsent var teamId: UUID?
     let sector: String
     let channel: CallChannel
     let capabilities: [String]
@@ -94,7 +94,7 @@ struct QueuedCallDTO: Encodable, Sendable {
     let pool: Relaxation.Pool
     let requirementsDropped: Bool
     /// When the call widens next; null when it has reached its widest.
-    let nextWideningAt: Date?
+    @NullWhenAbsent var nextWideningAt: Date?
 
     init(_ call: Call, relaxation: Relaxation, now: Date) {
         callId = call.id!
@@ -111,27 +111,5 @@ struct QueuedCallDTO: Encodable, Sendable {
         requirementsDropped = stage.requirementsDropped
         nextWideningAt = relaxation.nextWidening(waited: waitedSeconds, hasTeam: call.teamId != nil)
             .map { call.createdAt.addingTimeInterval($0) }
-    }
-
-    private enum CodingKeys: String, CodingKey {
-        case callId, teamId, sector, channel, capabilities, requiredCapabilities, createdAt, waitedSeconds, step, pool,
-             requirementsDropped, nextWideningAt
-    }
-
-    /// Every field is written; absent ones as null.
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(callId, forKey: .callId)
-        try container.encode(teamId, forKey: .teamId)
-        try container.encode(sector, forKey: .sector)
-        try container.encode(channel, forKey: .channel)
-        try container.encode(capabilities, forKey: .capabilities)
-        try container.encode(requiredCapabilities, forKey: .requiredCapabilities)
-        try container.encode(createdAt, forKey: .createdAt)
-        try container.encode(waitedSeconds, forKey: .waitedSeconds)
-        try container.encode(step, forKey: .step)
-        try container.encode(pool, forKey: .pool)
-        try container.encode(requirementsDropped, forKey: .requirementsDropped)
-        try container.encode(nextWideningAt, forKey: .nextWideningAt)
     }
 }

@@ -169,7 +169,8 @@ struct SimulationReportDTO: Encodable, Sendable {
     let waitSeconds: Waits
     let utilisationMean: Double
     let utilisationGini: Double
-    let expectedSuccessRate: Double?
+    /// Null, not left out, when nothing was answered.
+    @NullWhenAbsent var expectedSuccessRate: Double?
     /// Busiest first.
     let agents: [AgentUse]
 
@@ -188,27 +189,5 @@ struct SimulationReportDTO: Encodable, Sendable {
         agents = report.utilisation.map { id, share in
             AgentUse(agentId: id, name: names[id] ?? "", calls: report.callsByAgent[id] ?? 0, utilisation: share)
         }.sorted { $0.utilisation != $1.utilisation ? $0.utilisation > $1.utilisation : $0.agentId.uuidString < $1.agentId.uuidString }
-    }
-
-    private enum CodingKeys: String, CodingKey {
-        case offered, answered, byStep, byRelaxationStep, abandoned, rejected, unanswered, waitSeconds, utilisationMean, utilisationGini,
-             expectedSuccessRate, agents
-    }
-
-    /// `expected_success_rate` is written as null rather than left out when nothing was answered.
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(offered, forKey: .offered)
-        try container.encode(answered, forKey: .answered)
-        try container.encode(byStep, forKey: .byStep)
-        try container.encode(byRelaxationStep, forKey: .byRelaxationStep)
-        try container.encode(abandoned, forKey: .abandoned)
-        try container.encode(rejected, forKey: .rejected)
-        try container.encode(unanswered, forKey: .unanswered)
-        try container.encode(waitSeconds, forKey: .waitSeconds)
-        try container.encode(utilisationMean, forKey: .utilisationMean)
-        try container.encode(utilisationGini, forKey: .utilisationGini)
-        try container.encode(expectedSuccessRate, forKey: .expectedSuccessRate)
-        try container.encode(agents, forKey: .agents)
     }
 }

@@ -42,9 +42,9 @@ struct WebhookDTO: Encodable, Sendable {
     let url: String
     let events: [String]
     let active: Bool
-    let description: String?
+    @NullWhenAbsent var description: String?
     let consecutiveFailures: Int
-    let disabledReason: String?
+    @NullWhenAbsent var disabledReason: String?
     let createdAt: Date
     let updatedAt: Date
     /// Only in the answers to creation and rotation: the one time the secret is shown.
@@ -64,25 +64,6 @@ struct WebhookDTO: Encodable, Sendable {
         createdAt = try row.decode("created_at")
         updatedAt = try row.decode("updated_at")
     }
-
-    enum CodingKeys: String, CodingKey {
-        case id, url, events, active, description, consecutiveFailures = "consecutive_failures",
-             disabledReason = "disabled_reason", createdAt = "created_at", updatedAt = "updated_at", secret
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(url, forKey: .url)
-        try container.encode(events, forKey: .events)
-        try container.encode(active, forKey: .active)
-        try container.encode(description, forKey: .description)
-        try container.encode(consecutiveFailures, forKey: .consecutiveFailures)
-        try container.encode(disabledReason, forKey: .disabledReason)
-        try container.encode(createdAt, forKey: .createdAt)
-        try container.encode(updatedAt, forKey: .updatedAt)
-        try container.encodeIfPresent(secret, forKey: .secret)
-    }
 }
 
 enum DeliveryStatus: String, Codable, CaseIterable, Sendable {
@@ -92,17 +73,17 @@ enum DeliveryStatus: String, Codable, CaseIterable, Sendable {
 struct WebhookDeliveryDTO: Encodable, Sendable {
     let id: UUID
     let webhookId: UUID
-    let eventId: UUID?
+    @NullWhenAbsent var eventId: UUID?
     let eventType: String
-    let sequence: Int64?
+    @NullWhenAbsent var sequence: Int64?
     let status: DeliveryStatus
     let attempts: Int
-    let lastStatusCode: Int?
-    let lastError: String?
-    let latencyMs: Double?
-    let nextAttemptAt: Date?
+    @NullWhenAbsent var lastStatusCode: Int?
+    @NullWhenAbsent var lastError: String?
+    @NullWhenAbsent var latencyMs: Double?
+    @NullWhenAbsent var nextAttemptAt: Date?
     let createdAt: Date
-    let deliveredAt: Date?
+    @NullWhenAbsent var deliveredAt: Date?
 
     static let columns = ["id", "webhook_id", "event_id", "event_type", "sequence", "status", "attempts", "last_status_code",
                           "last_error", "latency_ms", "next_attempt_at", "created_at", "delivered_at"]
@@ -122,28 +103,5 @@ struct WebhookDeliveryDTO: Encodable, Sendable {
         nextAttemptAt = status == .pending ? next : nil
         createdAt = try row.decode("created_at")
         deliveredAt = try row.decode("delivered_at")
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case id, webhookId = "webhook_id", eventId = "event_id", eventType = "event_type", sequence, status, attempts,
-             lastStatusCode = "last_status_code", lastError = "last_error", latencyMs = "latency_ms",
-             nextAttemptAt = "next_attempt_at", createdAt = "created_at", deliveredAt = "delivered_at"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(webhookId, forKey: .webhookId)
-        try container.encode(eventId, forKey: .eventId)
-        try container.encode(eventType, forKey: .eventType)
-        try container.encode(sequence, forKey: .sequence)
-        try container.encode(status, forKey: .status)
-        try container.encode(attempts, forKey: .attempts)
-        try container.encode(lastStatusCode, forKey: .lastStatusCode)
-        try container.encode(lastError, forKey: .lastError)
-        try container.encode(latencyMs, forKey: .latencyMs)
-        try container.encode(nextAttemptAt, forKey: .nextAttemptAt)
-        try container.encode(createdAt, forKey: .createdAt)
-        try container.encode(deliveredAt, forKey: .deliveredAt)
     }
 }
