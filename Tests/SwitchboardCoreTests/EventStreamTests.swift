@@ -170,6 +170,13 @@ private func sequences(_ events: [JSONValue]) -> [Int] {
             try await short.waitForClose(seconds: 8)
             #expect(short.closeCode == .unknown(4002))
 
+            // A filter naming no event type is refused as a bad message, with the list of types.
+            let unknown = try await StreamProbe.connect(
+                port: port, firstMessage: #"{"token": "\#(client.token)", "subscribe": ["call.nope"]}"#, on: app.eventLoopGroup)
+            try await unknown.waitForClose()
+            #expect(unknown.closeCode == .unknown(4000))
+            #expect(unknown.messages.contains { $0["type"] == .string("error") && $0["message"].stringValue?.contains("call.created") == true })
+
             // Nothing within the authentication window.
             let silent = try await StreamProbe.connect(port: port, on: app.eventLoopGroup)
             try await silent.waitForClose(seconds: 10)
@@ -188,6 +195,23 @@ private func sequences(_ events: [JSONValue]) -> [Int] {
             let end = try #require(rest[start.upperBound...].firstIndex(of: "]"))
             let documented = rest[start.upperBound..<end].split(separator: ",").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
             #expect(documented == EventType.allCases.map(\.rawValue))
+        }
+    }
+
+    /// A shutdown tells live streams the server is going away, at once, rather than waiting out its grace.
+    @Test func shutdownClosesStreamsWithGoingAway() async throws {
+        try await withSwitchboard { app in
+            let port = try freePort()
+            try await app.server.start(address: .hostname("127.0.0.1", port: port))
+            let client = try await APIClient.make(app)
+            let probe = try await StreamProbe.connect(port: port, bearer: client.token, on: app.eventLoopGroup)
+            try await probe.wait { $0.contains { $0["type"] == .string("ready") } }
+            let started = ContinuousClock.now
+            await app.stopServing()
+            try await probe.waitForClose(seconds: 5)
+            #expect(probe.isClosed)
+            #expect(probe.closeCode == .goingAway)
+            #expect(ContinuousClock.now - started < .seconds(5), "not the 10-second grace")
         }
     }
 }

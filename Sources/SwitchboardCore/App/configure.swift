@@ -88,6 +88,9 @@ extension Application {
     /// (up to `SWITCHBOARD_SHUTDOWN_GRACE`), before `asyncShutdown` stops the background workers and closes the
     /// databases under them.
     public func stopServing() async {
+        // Live streams never end on their own: they are told the server is going away (1001) first, so the
+        // server's grace is spent on requests, not on waiting for dashboards to hang up.
+        await eventHub.stop()
         await switchboardServer.shutdown()
     }
 

@@ -58,6 +58,7 @@ final class EventStreamSession: Sendable {
     /// Close codes, documented in the README.
     enum CloseReason: UInt16 {
         case goingAway = 1001
+        case badMessage = 4000
         case notAuthenticated = 4001
         case tokenExpired = 4002
         case tooSlow = 4008
@@ -65,6 +66,7 @@ final class EventStreamSession: Sendable {
         var label: String {
             switch self {
             case .goingAway: "shutdown"
+            case .badMessage: "bad_message"
             case .notAuthenticated: "not_authenticated"
             case .tokenExpired: "token_expired"
             case .tooSlow: "slow"
@@ -119,7 +121,7 @@ final class EventStreamSession: Sendable {
             } catch {
                 return await close(.notAuthenticated, "invalid token")
             }
-            if let patterns = message.subscribe, !apply(patterns) { return await close(.notAuthenticated, nil) }
+            if let patterns = message.subscribe, !apply(patterns) { return await close(.badMessage, nil) }
             since = message.since ?? since
         }
         await serve(tenant, expiresAt: expiresAt, since: since, messages: messages)
