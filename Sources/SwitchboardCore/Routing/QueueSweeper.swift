@@ -101,7 +101,12 @@ final class QueueSweeper: Sendable {
     /// their wait has reached could take now, checked in a copy of the book with claims, so one free agent is not
     /// offered ten calls.
     private func dueCalls(of clientId: String, now: Date, on db: any SQLDatabase) async throws -> [UUID] {
-        let relaxation = try await book.withBook(clientId, store: store) { $0.policy.relaxation }
+        // The usual case of a standing queue is that nobody has room: then no waiting call can be handed over, and
+        // the waiting calls are not read at all.
+        let (relaxation, anyoneFree) = try await book.withBook(clientId, store: store) { book in
+            (book.policy.relaxation, book.agents.values.contains { $0.hasRoom })
+        }
+        guard anyoneFree else { return [] }
         let rows = try await TenantScope(clientId: clientId).select(from: Call.schema, on: db)
             .columns(CallRow.columns.map { SQLIdentifier($0) })
             .where("status", .equal, CallStatus.queued.rawValue)
