@@ -214,4 +214,22 @@ private func sequences(_ events: [JSONValue]) -> [Int] {
             #expect(ContinuousClock.now - started < .seconds(5), "not the 10-second grace")
         }
     }
+
+    @Test func patternsAndTheWireForm() throws {
+        #expect(EventType.isValidPattern("*") && EventType.isValidPattern("call.*") && EventType.isValidPattern("queue.depth_changed"))
+        #expect(!EventType.isValidPattern("calls.*") && !EventType.isValidPattern("call") && !EventType.isValidPattern("ping"))
+        let calls = try #require(EventFilter(validating: ["call.*", "agent.load_changed"]))
+        #expect(calls.admits("call.created") && calls.admits("call.cancelled") && calls.admits("agent.load_changed"))
+        #expect(!calls.admits("agent.updated") && !calls.admits("queue.depth_changed"))
+        #expect(EventFilter.everything.admits("settings.updated"))
+        #expect(EventFilter(validating: ["call.nope"]) == nil)
+
+        let event = StoredEvent(id: UUID(), type: "queue.depth_changed", clientId: "acme \"east\"",
+                                occurredAt: Date(timeIntervalSince1970: 1_764_000_000), sequence: 42, data: #"{"queued":3}"#)
+        let decoded = try JSONDecoder().decode(JSONValue.self, from: Data(event.json.utf8))
+        #expect(decoded["client_id"] == .string("acme \"east\""))
+        #expect(decoded["sequence"] == .number(42) && decoded["data"]["queued"] == .number(3))
+        #expect(decoded["occurred_at"] == .string("2025-11-24T16:00:00Z"))
+        #expect(decoded["id"].uuid == event.id && decoded["type"] == .string("queue.depth_changed"))
+    }
 }
