@@ -1,4 +1,5 @@
 import FluentKit
+import NIOConcurrencyHelpers
 import FluentSQL
 import PostgresNIO
 import SQLKit
@@ -54,12 +55,23 @@ struct Store: Sendable {
                         return
                     }
                     written.resume(returning: result)
+                    // When PostgreSQL is stopped at that very moment, the confirmation has been seen never to come
+                    // back (nor fail): the answer is then that the change is unconfirmed, rather than a writer
+                    // waiting for ever on it.
+                    let outcome = CommitOutcome(committed)
+                    let timer = connection.eventLoop.scheduleTask(in: Self.commitConfirmationTimeout) {
+                        outcome.report(AppError(.serviceUnavailable, """
+                            the database did not confirm this change in time; it may or may not have been saved \
+                            (retry with the same Idempotency-Key to find out)
+                            """))
+                    }
                     do {
                         _ = try await sql.raw("SELECT 1").all()
-                        committed(nil)
+                        outcome.report(nil)
                     } catch {
-                        committed(error)
+                        outcome.report(error)
                     }
+                    timer.cancel()
                 }
             }.whenFailure { error in
                 // No connection could be had: `body` never ran.
@@ -67,6 +79,10 @@ struct Store: Sendable {
             }
         }
     }
+
+    /// How long a statement's commit may take to be confirmed (`committingOnOneConnection`). The confirmation is a
+    /// `SELECT 1` behind the statement on the same connection; it takes milliseconds, even under load.
+    static let commitConfirmationTimeout: TimeAmount = .milliseconds(1_500)
 
     /// PostgreSQL aborts one of two transactions that wait on each other's rows (a deadlock, 40P01) or that
     /// cannot be serialised (40001); the transaction rolled back completely, so running it again is safe.
@@ -82,6 +98,22 @@ struct Store: Sendable {
     }
 
     private static let conflictRetries = 3
+}
+
+/// A commit's confirmation, reported once: by the confirming query or by the timeout, whichever comes first.
+private final class CommitOutcome: Sendable {
+    private let reported = NIOLockedValueBox(false)
+    private let committed: @Sendable ((any Error)?) -> Void
+
+    init(_ committed: @escaping @Sendable ((any Error)?) -> Void) { self.committed = committed }
+
+    func report(_ error: (any Error)?) {
+        let first = reported.withLockedValue { reported in
+            defer { reported = true }
+            return !reported
+        }
+        if first { committed(error) }
+    }
 }
 
 /// An async mutex (FIFO) for SQLite writers.
