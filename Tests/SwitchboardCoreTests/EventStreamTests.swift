@@ -33,7 +33,8 @@ final class StreamProbe: Sendable {
     var messages: [JSONValue] { received.withLockedValue { $0 } }
     var events: [JSONValue] { messages.filter { $0["type"].stringValue?.contains(".") == true } }
     var closeCode: WebSocketErrorCode? { socket.withLockedValue { $0 }?.closeCode }
-    var isClosed: Bool { socket.withLockedValue { $0 }?.isClosed ?? true }
+    /// False until the upgrade handed over the socket (`connect` may return just before that).
+    var isClosed: Bool { socket.withLockedValue { $0 }?.isClosed ?? false }
 
     func send(_ text: String) { socket.withLockedValue { $0 }?.send(text) }
 

@@ -121,7 +121,7 @@ final class EventStreamSession: Sendable {
             } catch {
                 return await close(.notAuthenticated, "invalid token")
             }
-            if let patterns = message.subscribe, !apply(patterns) { return await close(.badMessage, nil) }
+            if let patterns = message.subscribe, let problem = apply(patterns) { return await close(.badMessage, problem) }
             since = message.since ?? since
         }
         await serve(tenant, expiresAt: expiresAt, since: since, messages: messages)
@@ -205,22 +205,21 @@ final class EventStreamSession: Sendable {
             return await sendControl(["type": .string("error"),
                                       "message": .string("expected {\"subscribe\": [\"call.*\", …]}")])
         }
-        if apply(patterns) {
+        if let problem = apply(patterns) {
+            await sendControl(["type": .string("error"), "message": .string(problem)])
+        } else {
             await sendControl(["type": .string("subscribed"), "subscribe": .array(patterns.map { .string($0) })])
         }
     }
 
-    /// Replaces the filter; says what is wrong with a bad one.
-    private func apply(_ patterns: [String]) -> Bool {
+    /// Replaces the filter; nil, or what is wrong with a bad one (the filter is then unchanged).
+    private func apply(_ patterns: [String]) -> String? {
         guard patterns.count <= 50, let filter = EventFilter(validating: patterns) else {
-            Task {
-                await sendControl(["type": .string("error"), "message": .string(
-                    "subscribe lists event types or families (call.*): " + EventType.allCases.map(\.rawValue).joined(separator: ", "))])
-            }
-            return false
+            return "subscribe lists at most 50 event types or families (call.*): "
+                + EventType.allCases.map(\.rawValue).joined(separator: ", ")
         }
         self.filter.withLock { $0 = filter }
-        return true
+        return nil
     }
 
     private func sendControl(_ fields: [String: JSONValue]) async {
@@ -233,11 +232,16 @@ final class EventStreamSession: Sendable {
         if reason != .goingAway || message != nil {
             request.application.metrics.counter("switchboard_event_stream_closed_total", [("reason", reason.label)]).increment()
         }
-        // A client that stopped reading lets neither the message nor the close frame through: the connection is cut
-        // after a second whatever happens.
+        // The message and the close frame are queued in that order, without waiting for either to be written: a
+        // client that stopped reading lets neither through, and its connection is cut two seconds later whatever
+        // happens.
+        if let message, let data = try? WireJSON.literalEncoder().encode(["type": "error", "message": message]) {
+            socket.send(String(decoding: data, as: UTF8.self), promise: nil)
+        }
+        let closing = socket.eventLoop.makePromise(of: Void.self)
+        socket.close(code: .unknown(reason.rawValue), promise: closing)
         let channel = request.storage[ConnectionChannelKey.self]
-        channel?.eventLoop.scheduleTask(in: .seconds(1)) { channel?.close(promise: nil) }
-        if let message { await sendControl(["type": .string("error"), "message": .string(message)]) }
-        try? await socket.close(code: .unknown(reason.rawValue))
+        channel?.eventLoop.scheduleTask(in: .seconds(2)) { channel?.close(promise: nil) }
+        try? await closing.futureResult.get()
     }
 }
