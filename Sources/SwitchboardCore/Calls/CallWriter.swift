@@ -840,9 +840,7 @@ private struct BatchWork {
         var byTenant = events
         for load in loads { byTenant[load.clientId, default: []].append(EventPayload.loadChanged(load.state)) }
         for clientId in queueChanges.keys {
-            let queued = try await TenantScope(clientId: clientId).select(from: Call.schema, on: db)
-                .column(SQLRaw("COUNT(*)"), as: "n").where("status", .equal, CallStatus.queued.rawValue)
-                .first()?.decode(column: "n", as: Int.self) ?? 0
+            let queued = try await TenantScope(clientId: clientId).queuedCallCount(on: db)
             byTenant[clientId, default: []].append(EventPayload.queueDepth(queued))
         }
         for (clientId, tenantEvents) in byTenant.sorted(by: { $0.key < $1.key }) {

@@ -44,10 +44,7 @@ struct StoredEvent: Sendable, Equatable {
 /// The payloads of the events the call writer emits thousands of times a second, written by hand; the rest use
 /// `PendingEvent(_:encoding:)`.
 enum EventPayload {
-    static let encoder: JSONEncoder = {
-        let encoder = WireJSON.encoder()
-        return encoder
-    }()
+    static let encoder = WireJSON.encoder()
 
     static func created(_ call: CallRow) -> PendingEvent {
         var json = ""

@@ -19,6 +19,14 @@ struct AppError: Error, Sendable {
 
     static func badRequest(_ message: String) -> AppError { AppError(.badRequest, message) }
     static func notFound(_ entity: String) -> AppError { AppError(.notFound, "\(entity) not found") }
+
+    /// A 404 for an id looked up in `table`, marked so that the denial log can tell, off the request path, whether
+    /// it was a probe for another tenant's id.
+    static func notFound(_ entity: String, probing table: String, _ id: UUID) -> AppError {
+        var error = AppError.notFound(entity)
+        error.lookupMiss = LookupMiss(table: table, entity: entity, id: id)
+        return error
+    }
     static func conflict(_ message: String) -> AppError { AppError(.conflict, message) }
     static func forbidden(_ message: String) -> AppError { AppError(.forbidden, message) }
     static func unauthorized(_ message: String) -> AppError { AppError(.unauthorized, message) }

@@ -446,8 +446,7 @@ final class LoadBook: Sendable {
         let catalogue = try await BookCatalogue.read(clientId, withHistory: policy.strategy == .learning, on: db)
         var queued: Int?
         if !store.isPostgres {
-            queued = try await TenantScope(clientId: clientId).select(from: Call.schema, on: db).column(SQLRaw("COUNT(*)"), as: "n")
-                .where("status", .equal, CallStatus.queued.rawValue).first()?.decode(column: "n", as: Int.self) ?? 0
+            queued = try await TenantScope(clientId: clientId).queuedCallCount(on: db)
         }
         return TenantBook(policy: policy, agents: catalogue.agents, teams: catalogue.teams, assignments: catalogue.assignments,
                           queuedCalls: queued, successHistory: catalogue.successHistory, generator: generator(for: clientId))

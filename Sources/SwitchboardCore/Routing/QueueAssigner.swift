@@ -20,7 +20,7 @@ struct QueueAssigner: Sendable {
         // The agent's load and the queue's depth as this transaction leaves them.
         let states = try await CallWriter.liveStates(of: [agentId], clientId: tenant.clientId, on: db as! any SQLDatabase)
         events += states.map(EventPayload.loadChanged)
-        let queued = try await scope.query(Call.self, on: db).filter(\.$status == .queued).count()
+        let queued = try await scope.queuedCallCount(on: db as! any SQLDatabase)
         events.append(EventPayload.queueDepth(queued))
         try await EventOutbox.append(events, clientId: tenant.clientId, on: db)
         return assigned

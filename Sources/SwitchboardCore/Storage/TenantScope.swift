@@ -26,9 +26,13 @@ struct TenantScope: Sendable {
         if let model = try await query(M.self, on: db).filter(\M._$id == id).first() {
             return model
         }
-        var error = AppError.notFound(M.entityName)
-        error.lookupMiss = LookupMiss(table: M.schema, entity: M.entityName, id: id)
-        throw error
+        throw AppError.notFound(M.entityName, probing: M.schema, id)
+    }
+
+    /// The tenant's waiting calls (the load book's queue depth, `queue.depth_changed`).
+    func queuedCallCount(on sql: any SQLDatabase) async throws -> Int {
+        try await select(from: Call.schema, on: sql).column(SQLRaw("COUNT(*)"), as: "n")
+            .where("status", .equal, CallStatus.queued.rawValue).first()?.decode(column: "n", as: Int.self) ?? 0
     }
 
     /// A new row stamped with this tenant.

@@ -143,7 +143,7 @@ struct WebhookService: Sendable {
             if updated != nil { try await AuditLog.record("webhook.redeliver", "webhook", id: id, by: tenant, on: db) }
             return updated != nil
         }
-        guard found else { throw Self.notFound("delivery", in: WebhookTables.deliveries, deliveryId) }
+        guard found else { throw AppError.notFound("delivery", probing: WebhookTables.deliveries, deliveryId) }
         return try await deliverer.attemptNow(deliveryId)
     }
 
@@ -182,19 +182,12 @@ struct WebhookService: Sendable {
         try await Self.existing(id, scope: scope, on: sql)
     }
 
-    /// The tenant's subscription, or a 404 marked (as `TenantScope.find`'s are) so that a probe for another
-    /// tenant's id reaches the audit log.
+    /// The tenant's subscription, or a 404 marked as `TenantScope.find`'s are.
     static func existing(_ id: UUID, scope: TenantScope, on sql: any SQLDatabase) async throws -> WebhookDTO {
         guard let row = try await scope.select(from: WebhookTables.webhooks, on: sql).columns(WebhookDTO.columns.map { SQLIdentifier($0) })
             .where("id", .equal, id).first()
-        else { throw notFound("webhook", in: WebhookTables.webhooks, id) }
+        else { throw AppError.notFound("webhook", probing: WebhookTables.webhooks, id) }
         return try WebhookDTO(row)
-    }
-
-    static func notFound(_ entity: String, in table: String, _ id: UUID) -> AppError {
-        var error = AppError.notFound(entity)
-        error.lookupMiss = LookupMiss(table: table, entity: entity, id: id)
-        return error
     }
 
     private static func eventsText(_ events: [String]) throws -> String {
