@@ -377,8 +377,7 @@ struct PerformanceTests {
                 // While the second process holds the lease, the first skips its run.
                 let holder = second.store()
                 try await holder.write { db in
-                    try await (db as! any SQLDatabase)
-                        .raw("SELECT pg_advisory_xact_lock(\(bind: PerformanceAggregator.advisoryLockKey))").run()
+                    try await AdvisoryLock.waitForTransactionLock(.performanceAggregation, on: db as! any SQLDatabase)
                     let status = await first.aggregator.runNow()
                     #expect(status.holdsLease == false)
                     #expect(status.skippedRuns == 1)

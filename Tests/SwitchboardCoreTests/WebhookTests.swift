@@ -61,9 +61,9 @@ import VaporTesting
                 #expect(response.status == .badRequest, "\(url): \(response.text)")
             }
             // With private targets allowed, loopback over plain http is accepted (tests, development) …
-            #expect(try WebhookTarget.check("http://127.0.0.1:9/hook", allowPrivate: true).port == 9)
+            #expect(try await WebhookTarget.check("http://127.0.0.1:9/hook", allowPrivate: true).port == 9)
             // … but plain http to anything else never is.
-            #expect(throws: WebhookTarget.Refusal.self) { try WebhookTarget.check("http://10.0.0.5/hook", allowPrivate: true) }
+            await #expect(throws: WebhookTarget.Refusal.self) { try await WebhookTarget.check("http://10.0.0.5/hook", allowPrivate: true) }
             let listed = try await admin.send(.GET, "/api/webhooks")
             #expect(listed.json["meta"]["total"] == .number(0), "nothing half-written")
         }
@@ -140,13 +140,13 @@ import VaporTesting
         }
     }
 
-    @Test func aSlowSubscriberIsDroppedAndNeverHoldsTheSignal() {
+    @Test func aSlowSubscriberIsDroppedAndNeverHoldsTheSignal() throws {
         let hub = EventHub(metrics: SwitchboardMetrics(), polling: nil, lagLimit: 100, lagGrace: .zero)
         let closed = NIOLockedValueBox<[EventStreamSession.CloseReason]>([])
         let behind = EventHub.Subscriber(clientId: "t", position: 10) { reason in closed.withLockedValue { $0.append(reason) } }
         let keeping = EventHub.Subscriber(clientId: "t", position: 950) { _ in Issue.record("a subscriber within the bound was closed") }
-        hub.add(keeping)
-        hub.add(behind)
+        try hub.add(keeping)
+        try hub.add(behind)
         hub.signal("t", upTo: 1_000)
         #expect(closed.withLockedValue { $0 } == [.tooSlow])
         hub.remove(behind)
@@ -155,7 +155,7 @@ import VaporTesting
         // A burst (a bulk import) puts a reader far behind for a moment: it is not dropped within the grace.
         let patient = EventHub(metrics: SwitchboardMetrics(), polling: nil, lagLimit: 100, lagGrace: .seconds(60))
         let reading = EventHub.Subscriber(clientId: "t", position: 0) { _ in Issue.record("dropped within the grace") }
-        patient.add(reading)
+        try patient.add(reading)
         patient.signal("t", upTo: 5_000)
         #expect(!reading.isStalled(lag: 4_900, limit: 100, grace: .seconds(60)))
         #expect(reading.isStalled(lag: 4_900, limit: 100, grace: .seconds(60), now: .now + .seconds(61)))

@@ -59,6 +59,11 @@ public struct SwitchboardConfiguration: Sendable {
     public var webhookRetrySeconds: [Double] = WebhookPolicy.defaultRetrySeconds
     /// A subscription whose deliveries failed (every retry spent) this many times in a row is disabled.
     public var webhookDisableAfter: Int = 5
+    /// Subscriptions one tenant may hold: each multiplies every event into a delivery and a request.
+    public var maxWebhooksPerTenant: Int = 50
+    /// Event streams open at once, per tenant (every agent's desk and every wallboard holds one) and per token.
+    public var maxStreamsPerTenant: Int = 1_000
+    public var maxStreamsPerToken: Int = 5
 
     public init(
         mode: Mode,
@@ -196,6 +201,9 @@ public struct SwitchboardConfiguration: Sendable {
             retrySeconds = parts.map { $0! }
         }
         let disableAfter = try wholeNumber("SWITCHBOARD_WEBHOOK_DISABLE_AFTER", in: 1...1_000, default: 5, of: "failed deliveries")
+        let maxWebhooks = try wholeNumber("SWITCHBOARD_MAX_WEBHOOKS_PER_TENANT", in: 1...10_000, default: 50, of: "subscriptions")
+        let maxStreamsPerTenant = try wholeNumber("SWITCHBOARD_MAX_STREAMS_PER_TENANT", in: 1...1_000_000, default: 1_000, of: "streams")
+        let maxStreamsPerToken = try wholeNumber("SWITCHBOARD_MAX_STREAMS_PER_TOKEN", in: 1...10_000, default: 5, of: "streams")
 
         var configuration = SwitchboardConfiguration(
             mode: mode,
@@ -216,6 +224,9 @@ public struct SwitchboardConfiguration: Sendable {
         configuration.webhookAllowPrivate = allowPrivate
         configuration.webhookRetrySeconds = retrySeconds
         configuration.webhookDisableAfter = disableAfter
+        configuration.maxWebhooksPerTenant = maxWebhooks
+        configuration.maxStreamsPerTenant = maxStreamsPerTenant
+        configuration.maxStreamsPerToken = maxStreamsPerToken
         return configuration
     }
 

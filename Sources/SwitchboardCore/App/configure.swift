@@ -47,7 +47,8 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
     app.suggestionEffects = SuggestionEffects()
     let store = app.store(), logger = app.logger
     app.eventHub = EventHub(metrics: app.metrics, polling: EventHub.Polling(
-        interval: app.writeGate == nil ? .seconds(1) : .milliseconds(100), database: { store.sql }, logger: logger))
+        interval: app.writeGate == nil ? .seconds(1) : .milliseconds(100), database: { store.sql }, logger: logger),
+        limits: .init(perTenant: config.maxStreamsPerTenant, perToken: config.maxStreamsPerToken))
     app.lifecycle.use(EventHubLifecycle())
     app.callWriter = CallWriter(store: app.store(), book: app.loadBook, events: app.eventHub, metrics: app.metrics, logger: app.logger)
     app.aggregator = PerformanceAggregator(

@@ -203,7 +203,10 @@ enum BulkInput {
                 throw AppError.badRequest("the CSV must be UTF-8 text")
             }
             do {
-                let table = try CSVTable.parse(text, maxRows: maxRows)
+                // Off the event loop and the shared executor: a megabyte of CSV is the largest body we read.
+                let table = try await req.application.threadPool.runIfActive(eventLoop: req.eventLoop) {
+                    try CSVTable.parse(text, maxRows: maxRows)
+                }.get()
                 if let unknown = table.header.first(where: { !columns.contains($0) }) {
                     throw AppError.badRequest("the CSV header names an unknown column '\(unknown)'; known columns: \(columns.sorted().joined(separator: ", "))")
                 }

@@ -11,15 +11,19 @@ struct CSVTable: Sendable, Equatable {
         let message: String
     }
 
-    static func parse(_ text: String, maxRows: Int) throws -> CSVTable {
-        var records = try records(of: text)
+    /// A bulk file has a handful of columns; a line with more is refused while it is read, before it costs more.
+    static let maxColumns = 64
+
+    static func parse(_ text: String, maxRows: Int, maxColumns: Int = CSVTable.maxColumns) throws -> CSVTable {
+        var records = try records(of: text, maxCells: maxColumns)
         guard !records.isEmpty else { throw ParseError(message: "the CSV is empty: the first line must name the columns") }
         let header = records.removeFirst().map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         if let blank = header.firstIndex(of: "") {
             throw ParseError(message: "column \(blank + 1) of the header row has no name")
         }
-        if let repeated = header.enumerated().first(where: { header[..<$0.offset].contains($0.element) }) {
-            throw ParseError(message: "the header names '\(repeated.element)' twice")
+        var named = Set<String>()
+        if let repeated = header.first(where: { !named.insert($0).inserted }) {
+            throw ParseError(message: "the header names '\(repeated)' twice")
         }
         var rows: [[String: String]] = []
         for (offset, record) in records.enumerated() {
@@ -33,8 +37,8 @@ struct CSVTable: Sendable, Equatable {
         return CSVTable(header: header, rows: rows)
     }
 
-    /// The records of the text, each a list of cells.
-    static func records(of text: String) throws -> [[String]] {
+    /// The records of the text, each a list of at most `maxCells` cells.
+    static func records(of text: String, maxCells: Int = CSVTable.maxColumns) throws -> [[String]] {
         var records: [[String]] = []
         var record: [String] = []
         var cell = ""
@@ -78,6 +82,9 @@ struct CSVTable: Sendable, Equatable {
                 quoted = true
                 cellWasQuoted = true
             case ",":
+                guard record.count + 1 < maxCells else {
+                    throw ParseError(message: "line \(records.count + 1) has more than \(maxCells) cells")
+                }
                 record.append(cell)
                 cell = ""
                 cellWasQuoted = false

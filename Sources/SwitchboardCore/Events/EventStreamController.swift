@@ -22,9 +22,14 @@ struct EventStreamController {
             guard let value = Int64(raw), value >= 0 else { throw AppError.badRequest("since must be a whole number ≥ 0") }
             return value
         }
-        var proven: (tenant: Tenant, expiresAt: Date)?
+        var proven: (tenant: Tenant, expiresAt: Date, tokenDigest: String)?
         if let bearer = req.headers.bearerAuthorization {
-            proven = try await TenantAuthMiddleware.verify(bearer.token, for: req)
+            let (tenant, expiresAt) = try await TenantAuthMiddleware.verify(bearer.token, for: req)
+            let digest = EventStreamSession.digest(of: bearer.token)
+            if let refusal = req.application.eventHub.admits(clientId: tenant.clientId, tokenDigest: digest) {
+                throw AppError(.tooManyRequests, refusal.message)
+            }
+            proven = (tenant, expiresAt, digest)
         } else {
             // A socket waiting for its token costs a connection for 5 s: the address's unauthenticated budget pays.
             try TenantAuthMiddleware.spendUnauthenticatedAttempt(req)
@@ -33,11 +38,13 @@ struct EventStreamController {
             throw AppError(.upgradeRequired, "this endpoint is a WebSocket: connect with Upgrade: websocket")
         }
         let start = EventStreamSession.Start(proven: proven, since: since)
-        return req.webSocket(maxFrameSize: WebSocketMaxFrameSize(integerLiteral: 1 << 16)) { req, ws in
+        let response = Response(status: .switchingProtocols)
+        response.upgrader = BoundedWebSocketUpgrader { ws in
             // Handlers are set on the connection's event loop, where this closure runs.
             let session = EventStreamSession(request: req, socket: ws, start: start)
             Task { await session.run() }
         }
+        return response
     }
 }
 
@@ -51,8 +58,17 @@ struct StreamMessage: Decodable {
 /// One connected client.
 final class EventStreamSession: Sendable {
     struct Start: Sendable {
-        let proven: (tenant: Tenant, expiresAt: Date)?
+        let proven: (tenant: Tenant, expiresAt: Date, tokenDigest: String)?
         let since: Int64?
+    }
+
+    /// Every socket is pinged this often and closed when the previous ping went unanswered: a peer that vanished
+    /// without closing (a laptop shut, a network gone) frees its place within two intervals.
+    static let pingInterval: TimeAmount = .seconds(30)
+
+    /// Which token opened a stream, for the per-token bound, without keeping the token.
+    static func digest(of token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Close codes, documented in the README.
@@ -62,6 +78,7 @@ final class EventStreamSession: Sendable {
         case notAuthenticated = 4001
         case tokenExpired = 4002
         case tooSlow = 4008
+        case tooMany = 4029
 
         var label: String {
             switch self {
@@ -70,6 +87,7 @@ final class EventStreamSession: Sendable {
             case .notAuthenticated: "not_authenticated"
             case .tokenExpired: "token_expired"
             case .tooSlow: "slow"
+            case .tooMany: "too_many_streams"
             }
         }
     }
@@ -92,16 +110,17 @@ final class EventStreamSession: Sendable {
         let (messages, incoming) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(16))
         self.messages = messages
         socket.onText { _, text in incoming.yield(text) }
+        socket.pingInterval = Self.pingInterval
         socket.onClose.whenComplete { _ in incoming.finish() }
     }
 
     func run() async {
         let messages = self.messages
 
-        let tenant: Tenant, expiresAt: Date
+        let tenant: Tenant, expiresAt: Date, tokenDigest: String
         var since = start.since
         if let proven = start.proven {
-            (tenant, expiresAt) = proven
+            (tenant, expiresAt, tokenDigest) = proven
         } else {
             let deadline = Task { [self] in
                 try? await Task.sleep(for: EventStreamController.authenticationWindow)
@@ -116,6 +135,7 @@ final class EventStreamSession: Sendable {
             }
             do {
                 (tenant, expiresAt) = try await TenantAuthMiddleware.verify(token, for: request)
+                tokenDigest = Self.digest(of: token)
             } catch let error as AppError {
                 return await close(error.message == "token expired" ? .tokenExpired : .notAuthenticated, error.message)
             } catch {
@@ -124,15 +144,17 @@ final class EventStreamSession: Sendable {
             if let patterns = message.subscribe, let problem = apply(patterns) { return await close(.badMessage, problem) }
             since = message.since ?? since
         }
-        await serve(tenant, expiresAt: expiresAt, since: since, messages: messages)
+        await serve(tenant, expiresAt: expiresAt, tokenDigest: tokenDigest, since: since, messages: messages)
     }
 
-    private func serve(_ tenant: Tenant, expiresAt: Date, since: Int64?, messages: AsyncStream<String>) async {
+    private func serve(_ tenant: Tenant, expiresAt: Date, tokenDigest: String, since: Int64?, messages: AsyncStream<String>) async {
         let store = request.application.store()
         let hub = request.application.eventHub
         var position: Int64
+        let newest: Int64
         do {
             let bounds = try await EventOutbox.bounds(of: tenant.clientId, on: store.sql)
+            newest = bounds.last
             position = bounds.last
             if let since {
                 let kept = since >= bounds.last || (bounds.oldest.map { $0 <= since + 1 } ?? false)
@@ -150,12 +172,16 @@ final class EventStreamSession: Sendable {
             return await close(.goingAway, "events are unavailable")
         }
         let lagLimit = hub.lagLimit
-        let subscriber = EventHub.Subscriber(clientId: tenant.clientId, position: position) { [weak self] reason in
+        let subscriber = EventHub.Subscriber(clientId: tenant.clientId, tokenDigest: tokenDigest, position: position) { [weak self] reason in
             Task {
                 await self?.close(reason, reason == .tooSlow ? "this client stayed more than \(lagLimit) events behind" : nil)
             }
         }
-        hub.add(subscriber)
+        do {
+            try hub.add(subscriber, newest: newest)
+        } catch {
+            return await close(.tooMany, error.message)
+        }
         defer { hub.remove(subscriber) }
         await sendControl(["type": .string("ready"), "client_id": .string(tenant.clientId),
                            "sequence": .number(Double(position)), "subscribe": .array(filter.withLock { $0.patterns }.map { .string($0) })])
@@ -170,7 +196,7 @@ final class EventStreamSession: Sendable {
                 for await text in messages { await handle(text) }
             }
             group.addTask { [self] in
-                await pump(subscriber, on: store)
+                await pump(subscriber, on: store, hub: hub)
             }
             // Whichever ends first (the socket closed, the token expired, the pump failed) ends the session.
             await group.next()
@@ -179,14 +205,21 @@ final class EventStreamSession: Sendable {
         }
     }
 
-    /// Sends the tenant's events after the subscriber's position, each time the hub wakes it.
-    private func pump(_ subscriber: EventHub.Subscriber, on store: Store) async {
+    /// Sends the tenant's events after the subscriber's position, each time the hub wakes it: from the tenant's
+    /// feed (read once for every subscriber), or from the outbox while this one is further behind than the feed.
+    private func pump(_ subscriber: EventHub.Subscriber, on store: Store, hub: EventHub) async {
         subscriber.wake()
         for await _ in subscriber.wakes {
             while !Task.isCancelled {
                 let after = subscriber.position.load(ordering: .relaxed)
-                guard let events = try? await EventOutbox.events(of: subscriber.clientId, after: after, limit: 500, on: store.sql)
-                else { return }
+                let events: [FeedEvent]
+                if let recent = hub.recentEvents(of: subscriber.clientId, after: after, limit: 500) {
+                    events = recent
+                } else if let stored = try? await EventOutbox.events(of: subscriber.clientId, after: after, limit: 500, on: store.sql) {
+                    events = stored.map(FeedEvent.init)
+                } else {
+                    return
+                }
                 let filter = self.filter.withLock { $0 }
                 for event in events {
                     if filter.admits(event.type) {

@@ -109,7 +109,18 @@ enum JSONShape {
                 let start = index + 1
                 index = start
                 while index < bytes.count && bytes[index] != UInt8(ascii: "\"") {
-                    index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
+                    if bytes[index] == UInt8(ascii: "\\") {
+                        // `\u0000`: no text column of PostgreSQL can hold it, so no field of ours takes it.
+                        if index + 5 < bytes.count, bytes[index + 1] == UInt8(ascii: "u"),
+                           bytes[index + 2] == UInt8(ascii: "0"), bytes[index + 3] == UInt8(ascii: "0"),
+                           bytes[index + 4] == UInt8(ascii: "0"), bytes[index + 5] == UInt8(ascii: "0") {
+                            let field = depth == 1 && topIsObject && !awaitingKey ? lastKey : nil
+                            throw AppError.badRequest("\(field ?? "the JSON body") must not contain the NUL character (\\u0000)")
+                        }
+                        index += 2
+                    } else {
+                        index += 1
+                    }
                 }
                 if depth == 1 && topIsObject && awaitingKey {
                     lastKey = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<min(index, bytes.count)]), as: UTF8.self)

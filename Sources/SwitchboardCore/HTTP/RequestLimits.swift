@@ -19,6 +19,13 @@ enum BodyLimit {
         return AppError(.uriTooLong, "the URL is too long (limits: \(maxPathLength) bytes of path, \(describe(maxURLLength)) in all)")
     }
 
+    /// The limit of the route a request target names, known from its path before routing: the server stops
+    /// reading there, whether the body is declared with `Content-Length` or sent in chunks.
+    static func forTarget(_ target: String) -> Int {
+        let path = target.utf8.firstIndex(of: UInt8(ascii: "?")).map { target[..<$0] } ?? target[...]
+        return path.hasSuffix("/bulk") || path.hasSuffix("/bulk/") ? bulk : standard
+    }
+
     static func describe(_ bytes: Int) -> String {
         bytes >= 1024 * 1024 ? "\(bytes / (1024 * 1024)) MiB" : "\(bytes / 1024) KiB"
     }
@@ -54,7 +61,12 @@ struct RouteBodyLimitMiddleware: Middleware {
     func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
         do {
             let isBulk = request.route?.path.last == .constant("bulk")
-            try RequestLimitsMiddleware.checkDeclaredLength(of: request, limit: isBulk ? BodyLimit.bulk : BodyLimit.standard)
+            let limit = isBulk ? BodyLimit.bulk : BodyLimit.standard
+            try RequestLimitsMiddleware.checkDeclaredLength(of: request, limit: limit)
+            // What was received counts, however it was framed (chunks declare no length).
+            if let received = request.body.data?.readableBytes, received > limit {
+                throw AppError(.payloadTooLarge, "request body too large (limit \(BodyLimit.describe(limit)))")
+            }
         } catch {
             return request.eventLoop.makeFailedFuture(error)
         }

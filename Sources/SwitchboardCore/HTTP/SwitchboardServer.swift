@@ -270,10 +270,11 @@ private final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHa
             phase = .readingBody(head, nil)
             arm(timeouts.body, context: context)
         case (.body(var chunk), .readingBody(let head, var body)):
-            guard (body?.readableBytes ?? 0) + chunk.readableBytes <= BodyLimit.bulk else {
+            let limit = BodyLimit.forTarget(head.uri)
+            guard (body?.readableBytes ?? 0) + chunk.readableBytes <= limit else {
                 phase = .closing
                 timer?.cancel()
-                let refusal = Self.error(.payloadTooLarge, "request body too large (limit \(BodyLimit.describe(BodyLimit.bulk)))")
+                let refusal = Self.error(.payloadTooLarge, "request body too large (limit \(BodyLimit.describe(limit)))")
                 write(refusal, body: refusal.body.buffer, version: head.version, keepAlive: false, head: false, context: context)
                 return
             }
@@ -312,8 +313,9 @@ private final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHa
         if let tooLong = BodyLimit.uriRefusal(head.uri) {
             return Self.error(.uriTooLong, tooLong.message)
         }
-        if let declared = head.headers.first(name: .contentLength), let length = Int(declared), length > BodyLimit.bulk {
-            return Self.error(.payloadTooLarge, "request body too large (limit \(BodyLimit.describe(BodyLimit.bulk)))")
+        let limit = BodyLimit.forTarget(head.uri)
+        if let declared = head.headers.first(name: .contentLength), let length = Int(declared), length > limit {
+            return Self.error(.payloadTooLarge, "request body too large (limit \(BodyLimit.describe(limit)))")
         }
         if let expectation = head.headers.first(name: .expect), expectation.lowercased() != "100-continue" {
             return Self.error(.expectationFailed, "only 'Expect: 100-continue' is supported")

@@ -25,7 +25,7 @@ enum Check {
         return try text(value, field, length: 0...maxLength, lineBreaks: lineBreaks)
     }
 
-    private static func isControl(_ scalar: Unicode.Scalar, lineBreaks: Bool) -> Bool {
+    static func isControl(_ scalar: Unicode.Scalar, lineBreaks: Bool = false) -> Bool {
         if lineBreaks && (scalar == "\n" || scalar == "\r" || scalar == "\t") { return false }
         return scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
             || scalar.value == 0x2028 || scalar.value == 0x2029
@@ -84,6 +84,11 @@ struct QueryParameters {
         guard let raw = request.query[String.self, at: name] else { return nil }
         guard raw.unicodeScalars.count <= maxLength else {
             throw AppError.badRequest("\(name) must be at most \(maxLength) characters")
+        }
+        // PostgreSQL's text cannot hold NUL (it would answer with an error, SQLite with a match): refused here, so
+        // that both databases answer the same, and no filter carries other control characters either.
+        if raw.unicodeScalars.contains(where: { Check.isControl($0) }) {
+            throw AppError.badRequest("\(name) must not contain control characters")
         }
         return raw
     }

@@ -46,7 +46,6 @@ actor PerformanceAggregator {
         var agentsRefreshed = 0
     }
 
-    static let advisoryLockKey = 4_242_001
     /// The row of `aggregator_state` holding this aggregator's watermark.
     static let stateName = "performance"
     static let watermarkOverlap: TimeInterval = 120
@@ -197,8 +196,7 @@ actor PerformanceAggregator {
                 clock = now
             }
             if store.isPostgres {
-                let row = try await sql.raw("SELECT pg_try_advisory_xact_lock(\(bind: advisoryLockKey)) AS locked").first()
-                guard try row?.decode(column: "locked", as: Bool.self) == true else { return nil }
+                guard try await AdvisoryLock.tryTransactionLock(.performanceAggregation, on: sql) else { return nil }
             }
             let watermark = try await sql.raw("SELECT watermark FROM aggregator_state WHERE name = \(bind: stateName)")
                 .first()?.decode(column: "watermark", as: Date?.self)

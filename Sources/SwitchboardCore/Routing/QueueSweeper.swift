@@ -17,7 +17,6 @@ final class QueueSweeper: Sendable {
     let logger: Logger
     private let loop = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
-    static let advisoryLockKey = 4_242_002
     static let interval: Duration = .seconds(1)
     /// Waiting calls looked at per tenant and pass, oldest first.
     static let batchLimit = 500
@@ -73,10 +72,7 @@ final class QueueSweeper: Sendable {
                 // One process sweeps a tenant at a time; the others skip it this second.
                 calls = try await store.write { db in
                     let sql = db as! any SQLDatabase
-                    let row = try await sql.raw("""
-                        SELECT pg_try_advisory_xact_lock(CAST(\(bind: Self.advisoryLockKey) AS integer), hashtext(\(bind: clientId))) AS locked
-                        """).first()
-                    guard try row?.decode(column: "locked", as: Bool.self) == true else { return [] }
+                    guard try await AdvisoryLock.tryTransactionLock(.queueSweep, tenant: clientId, on: sql) else { return [] }
                     return try await self.dueCalls(of: clientId, now: now, on: sql)
                 }
             } else {

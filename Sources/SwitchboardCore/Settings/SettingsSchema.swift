@@ -46,7 +46,12 @@ enum SettingsSchema {
             .string(try oneOf(value, "calls.default_channel", CallChannel.allCases.map(\.rawValue)))
         },
         Key(name: "business.timezone", defaultValue: .string("UTC")) { value in
-            guard let name = value.stringValue, name.count <= 64, TimeZone(identifier: name) != nil else {
+            // Foundation reads the name as a C string, so `UTC\0anything` would pass as UTC: the name's characters
+            // are checked first (IANA names are letters, digits, `/`, `_`, `+` and `-`).
+            guard let name = value.stringValue, (1...64).contains(name.utf8.count),
+                  name.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "/_+-".unicodeScalars.contains($0)) }),
+                  TimeZone(identifier: name) != nil
+            else {
                 throw AppError.badRequest("business.timezone must be an IANA time zone name such as Europe/Paris")
             }
             return .string(name)
@@ -78,9 +83,21 @@ enum SettingsSchema {
             guard let key = byName[name] else {
                 throw AppError.badRequest("unknown setting '\(name)'; known settings: \(keys.map(\.name).joined(separator: ", "))")
             }
+            if holdsControlCharacters(value) { throw AppError.badRequest("\(name) must not contain control characters") }
             normalised[name] = try key.validate(value)
         }
         return normalised
+    }
+
+    /// Whether any text in the value, a key of an object included, holds a control character.
+    static func holdsControlCharacters(_ value: JSONValue) -> Bool {
+        func hasControl(_ text: String) -> Bool { text.unicodeScalars.contains { Check.isControl($0) } }
+        switch value {
+        case .string(let text): return hasControl(text)
+        case .array(let items): return items.contains(where: holdsControlCharacters)
+        case .object(let fields): return fields.contains { hasControl($0.key) || holdsControlCharacters($0.value) }
+        case .null, .bool, .number: return false
+        }
     }
 
     // MARK: Typed views

@@ -9,17 +9,19 @@ import Vapor
 
 /// Turns outbox events into deliveries and sends them, at least once.
 ///
-/// Each tick, in one transaction (over PostgreSQL only in the process holding the tick's advisory lock, so one
-/// process of a cluster fans out at a time, as the aggregator does): for each tenant with an active subscription,
-/// the events after its cursor become one delivery per matching subscription, and the cursor moves past them;
-/// then up to `claimLimit` due deliveries are claimed by pushing their next attempt `claimLease` ahead. They are
-/// sent outside the transaction, and each result is written afterwards. A crash at any point leaves either the
-/// event before the cursor (fanned out after restart) or a delivery that falls due again when its lease ends:
-/// nothing is lost, and a receiver may see a delivery twice, under the same `webhook-id`.
+/// Each tick: every tenant with a subscription and new events is fanned out in a transaction of its own (over
+/// PostgreSQL under that tenant's advisory lock, so one process of a cluster fans a tenant out at a time), at most
+/// `fanOutRowsPerTenant` deliveries a round, so that one tenant's many subscriptions or burst of events neither
+/// holds the database for long nor delays the others; the cursor moves past the events fanned out. Then up to
+/// `claimLimit` due deliveries are claimed, taking turns between tenants, by pushing their next attempt
+/// `claimLease` ahead. They are sent outside any transaction, and each result is written afterwards. A crash at
+/// any point leaves either the event before the cursor (fanned out after restart) or a delivery that falls due
+/// again when its lease ends: nothing is lost, and a receiver may see a delivery twice, under the same `webhook-id`.
 final class WebhookDeliverer: Sendable {
-    static let advisoryLockKey = 4_242_003
     static let claimLimit = 32
     static let claimLease: TimeInterval = 60
+    /// The most deliveries one tenant's fan-out writes in a round (at the default cap of 50 subscriptions, 40 events).
+    static let fanOutRowsPerTenant = 2_000
     /// Delivered and failed deliveries are kept this long for `GET …/deliveries`.
     static let deliveryRetention: TimeInterval = 7 * 24 * 3600
 
@@ -44,23 +46,22 @@ final class WebhookDeliverer: Sendable {
     private let settings: Settings
     private let metrics: SwitchboardMetrics
     private let logger: Logger
-    private let client: HTTPClient
+    private let eventLoopGroup: any EventLoopGroup
+    private let resolve: WebhookTarget.Resolver
     private let loop = NIOLockedValueBox<Task<Void, Never>?>(nil)
     private let lastPrune = NIOLockedValueBox(Date.distantPast)
     private let wakeUp: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
 
     init(store: Store, cipher: CredentialCipher, settings: Settings, eventLoopGroup: any EventLoopGroup,
-         metrics: SwitchboardMetrics, logger: Logger) {
+         metrics: SwitchboardMetrics, logger: Logger, resolve: @escaping WebhookTarget.Resolver = WebhookTarget.resolveOffExecutor) {
         self.store = store
         self.cipher = cipher
         self.settings = settings
         self.metrics = metrics
         self.logger = logger
-        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow,
-                                                     timeout: .init(connect: WebhookPolicy.timeout, read: WebhookPolicy.timeout))
-        configuration.decompression = .disabled
-        client = HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: configuration)
+        self.eventLoopGroup = eventLoopGroup
+        self.resolve = resolve
         (wakes, wakeUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -97,23 +98,25 @@ final class WebhookDeliverer: Sendable {
         wakeUp.finish()
         task?.cancel()
         await task?.value
-        try? await client.shutdown()
     }
 
     /// One round: fan out, claim what is due, send it. Internal so tests can drive it.
     func tick() async {
         do {
-            guard try await hasWork() else { return await pruneIfDue() }
-            let claimed = try await store.write { db -> [Claimed]? in
-                let sql = db as! any SQLDatabase
-                if self.store.isPostgres {
-                    let row = try await sql.raw("SELECT pg_try_advisory_xact_lock(\(bind: Self.advisoryLockKey)) AS locked").first()
-                    guard try row?.decode(column: "locked", as: Bool.self) == true else { return nil }
+            let tenants = try await tenantsBehind()
+            if tenants.isEmpty, try await !hasDueDelivery() { return await pruneIfDue() }
+            for clientId in tenants {
+                try await store.write { db in
+                    let sql = db as! any SQLDatabase
+                    if self.store.isPostgres {
+                        guard try await AdvisoryLock.tryTransactionLock(.webhookFanOut, tenant: clientId, on: sql) else { return }
+                    }
+                    try await Self.fanOut(clientId, on: sql, limit: Self.fanOutRowsPerTenant)
                 }
-                try await Self.fanOut(on: sql)
-                return try await Self.claimDue(on: sql, limit: Self.claimLimit)
             }
-            guard let claimed else { return }
+            let claimed = try await store.write { db in
+                try await Self.claimDue(on: db as! any SQLDatabase, limit: Self.claimLimit)
+            }
             await withTaskGroup(of: Void.self) { group in
                 for delivery in claimed { group.addTask { await self.attempt(delivery) } }
             }
@@ -126,7 +129,7 @@ final class WebhookDeliverer: Sendable {
     /// Sends one delivery now (tests and redeliveries from the API), and returns it as recorded.
     func attemptNow(_ deliveryId: UUID) async throws -> WebhookDeliveryDTO {
         let claimed = try await store.write { db in
-            try await Self.claim(ids: [deliveryId], on: db as! any SQLDatabase)
+            try await Self.claim(ids: [deliveryId], on: db as! any SQLDatabase, dueBy: nil)
         }
         for delivery in claimed { await attempt(delivery) }
         guard let row = try await store.sql.select().columns(WebhookDeliveryDTO.columns.map { SQLIdentifier($0) })
@@ -135,89 +138,108 @@ final class WebhookDeliverer: Sendable {
         return try WebhookDeliveryDTO(row)
     }
 
-    /// Read-only: whether a round would do anything (a due delivery, or a subscribed tenant with new events), so
-    /// that an idle deliverer never takes SQLite's write lock.
-    private func hasWork() async throws -> Bool {
-        let sql = store.sql
-        if try await sql.select().column("id").from(WebhookTables.deliveries)
+    /// Read-only, so that an idle deliverer never takes SQLite's write lock: a due delivery?
+    private func hasDueDelivery() async throws -> Bool {
+        try await store.sql.select().column("id").from(WebhookTables.deliveries)
             .where("status", .equal, DeliveryStatus.pending.rawValue).where("next_attempt_at", .lessThanOrEqual, Date())
-            .limit(1).first() != nil {
-            return true
-        }
-        return try await sql.raw("""
-            SELECT 1 AS behind FROM webhooks w
+            .limit(1).first() != nil
+    }
+
+    /// Read-only: the tenants with an active subscription and events it has not been given yet.
+    private func tenantsBehind() async throws -> [String] {
+        try await store.sql.raw("""
+            SELECT DISTINCT w.client_id AS client_id FROM webhooks w
                 LEFT JOIN webhook_cursors c ON c.client_id = w.client_id
                 LEFT JOIN event_sequences s ON s.client_id = w.client_id
             WHERE w.active = \(bind: true) AND (c.client_id IS NULL OR s.last_sequence > c.last_sequence)
-            LIMIT 1
-            """).first() != nil
+            ORDER BY w.client_id
+            """).all().map { try $0.decode(column: "client_id", as: String.self) }
     }
 
-    // MARK: Fan-out and claims (inside the round's transaction)
+    // MARK: Fan-out and claims (each inside its own transaction)
 
-    private static func fanOut(on sql: any SQLDatabase) async throws {
-        // A system task over every tenant: it reads the subscriptions with SQL rather than through TenantScope.
-        let subscriptions = try await sql.select().columns("id", "client_id", "events", "created_at").from(WebhookTables.webhooks)
-            .where("active", .equal, true).all()
-        var byTenant: [String: [(id: UUID, filter: EventFilter, since: Date)]] = [:]
+    /// Makes one tenant's deliveries for the events after its cursor, at most `limit` rows (always at least one
+    /// event's), and moves the cursor past the events it took.
+    static func fanOut(_ clientId: String, on sql: any SQLDatabase, limit: Int) async throws {
+        // A system task: the subscriptions are read with SQL rather than through a request's TenantScope.
+        let subscriptions = try await sql.select().columns("id", "events", "created_at").from(WebhookTables.webhooks)
+            .where("client_id", .equal, clientId).where("active", .equal, true).all()
+        var hooks: [(id: UUID, filter: EventFilter, since: Date)] = []
         for row in subscriptions {
             let patterns = (try? JSONDecoder().decode([String].self, from: Data(try row.decode(column: "events", as: String.self).utf8))) ?? []
             guard let filter = EventFilter(validating: patterns) else { continue }
-            byTenant[try row.decode("client_id"), default: []].append((try row.decode("id"), filter, try row.decode("created_at")))
+            hooks.append((try row.decode("id"), filter, try row.decode("created_at")))
         }
+        guard let cursor = try await sql.select().column("last_sequence").from(WebhookTables.cursors)
+            .where("client_id", .equal, clientId).first()?.decode(column: "last_sequence", as: Int64.self)
+        else {
+            let newest = try await EventOutbox.bounds(of: clientId, on: sql).last
+            try await sql.insert(into: WebhookTables.cursors).columns("client_id", "last_sequence")
+                .values(SQLBind(clientId), SQLBind(newest)).ignoringConflicts(with: ["client_id"]).run()
+            return
+        }
+        let events = try await EventOutbox.events(of: clientId, after: cursor, limit: 1_000, on: sql)
         let now = Date()
-        for (clientId, hooks) in byTenant.sorted(by: { $0.key < $1.key }) {
-            guard let cursor = try await sql.select().column("last_sequence").from(WebhookTables.cursors)
-                .where("client_id", .equal, clientId).first()?.decode(column: "last_sequence", as: Int64.self)
-            else {
-                let newest = try await EventOutbox.bounds(of: clientId, on: sql).last
-                try await sql.insert(into: WebhookTables.cursors).columns("client_id", "last_sequence")
-                    .values(SQLBind(clientId), SQLBind(newest)).ignoringConflicts(with: ["client_id"]).run()
-                continue
+        var rows: [(clientId: String, values: [any Encodable & Sendable])] = []
+        var last: Int64? = nil
+        for event in events {
+            // A subscription receives what happened after it was made (to the second: stored times are whole).
+            let receivers = hooks.filter { $0.filter.admits(event.type) && event.occurredAt >= $0.since.addingTimeInterval(-1) }
+            if last != nil && rows.count + receivers.count > limit { break }
+            for hook in receivers {
+                rows.append((clientId, [UUID(), hook.id, event.id, event.type, event.sequence, event.json,
+                                        DeliveryStatus.pending.rawValue, 0, now, now, now]))
             }
-            let events = try await EventOutbox.events(of: clientId, after: cursor, limit: 1_000, on: sql)
-            guard let last = events.last else { continue }
-            var rows: [(clientId: String, values: [any Encodable & Sendable])] = []
-            for event in events {
-                // A subscription receives what happened after it was made (to the second: stored times are whole).
-                for hook in hooks where hook.filter.admits(event.type) && event.occurredAt >= hook.since.addingTimeInterval(-1) {
-                    rows.append((clientId, [UUID(), hook.id, event.id, event.type, event.sequence, event.json,
-                                            DeliveryStatus.pending.rawValue, 0, now, now, now]))
-                }
-            }
-            for chunk in stride(from: 0, to: rows.count, by: 200) {
-                if let insert = TenantScope.insertQuery(
-                    into: WebhookTables.deliveries,
-                    columns: ["id", "webhook_id", "event_id", "event_type", "sequence", "payload", "status", "attempts",
-                              "next_attempt_at", "created_at", "updated_at"],
-                    rows: Array(rows[chunk..<min(chunk + 200, rows.count)]), on: sql) {
-                    try await sql.execute(sql: insert) { _ in }
-                }
-            }
-            try await sql.update(WebhookTables.cursors).set("last_sequence", to: last.sequence)
-                .where("client_id", .equal, clientId).run()
+            last = event.sequence
         }
+        guard let last else { return }
+        for chunk in stride(from: 0, to: rows.count, by: 200) {
+            if let insert = TenantScope.insertQuery(
+                into: WebhookTables.deliveries,
+                columns: ["id", "webhook_id", "event_id", "event_type", "sequence", "payload", "status", "attempts",
+                          "next_attempt_at", "created_at", "updated_at"],
+                rows: Array(rows[chunk..<min(chunk + 200, rows.count)]), on: sql) {
+                try await sql.execute(sql: insert) { _ in }
+            }
+        }
+        try await sql.update(WebhookTables.cursors).set("last_sequence", to: last)
+            .where("client_id", .equal, clientId).run()
     }
 
+    /// The due deliveries, tenants taking turns (each tenant's oldest first, then each one's second, …), so that a
+    /// tenant with thousands waiting delays another's by one turn, not by all of them.
     private static func claimDue(on sql: any SQLDatabase, limit: Int) async throws -> [Claimed] {
-        let due = try await sql.select().column("id").from(WebhookTables.deliveries)
-            .where("status", .equal, DeliveryStatus.pending.rawValue).where("next_attempt_at", .lessThanOrEqual, Date())
-            .orderBy("next_attempt_at").limit(limit).all().map { try $0.decode(column: "id", as: UUID.self) }
-        return try await claim(ids: due, on: sql)
+        let now = Date()
+        let due = try await sql.raw("""
+            SELECT id FROM (
+                SELECT id, next_attempt_at,
+                       ROW_NUMBER() OVER (PARTITION BY client_id ORDER BY next_attempt_at, id) AS turn
+                FROM webhook_deliveries
+                WHERE status = \(bind: DeliveryStatus.pending.rawValue) AND next_attempt_at <= \(bind: now)
+            ) due
+            ORDER BY turn, next_attempt_at
+            LIMIT \(unsafeRaw: String(limit))
+            """).all().map { try $0.decode(column: "id", as: UUID.self) }
+        return try await claim(ids: due, on: sql, dueBy: now)
     }
 
-    private static func claim(ids: [UUID], on sql: any SQLDatabase) async throws -> [Claimed] {
+    /// `dueBy`: only deliveries still due then, so that of two processes claiming the same rows, the second (which
+    /// waits for the first's row locks, then sees its pushed-back time) gets none of them.
+    private static func claim(ids: [UUID], on sql: any SQLDatabase, dueBy: Date?) async throws -> [Claimed] {
         guard !ids.isEmpty else { return [] }
-        return try await sql.update(WebhookTables.deliveries)
+        var update = sql.update(WebhookTables.deliveries)
             .set("next_attempt_at", to: Date().addingTimeInterval(claimLease))
             .where("id", .in, ids).where("status", .equal, DeliveryStatus.pending.rawValue)
-            .returning("id", "client_id", "webhook_id", "event_type", "payload", "attempts")
-            .all()
-            .map { row in
-                Claimed(id: try row.decode("id"), clientId: try row.decode("client_id"), webhookId: try row.decode("webhook_id"),
-                        eventType: try row.decode("event_type"), payload: try row.decode("payload"),
-                        attempts: try row.decode("attempts"))
-            }
+        if let dueBy { update = update.where("next_attempt_at", .lessThanOrEqual, dueBy) }
+        var claimed: [Claimed] = []
+        for row in try await update.returning("id", "client_id", "webhook_id", "event_type", "payload", "attempts").all() {
+            guard let delivery = try? Claimed(
+                id: row.decode("id"), clientId: row.decode("client_id"), webhookId: row.decode("webhook_id"),
+                eventType: row.decode("event_type"), payload: row.decode("payload"), attempts: row.decode("attempts"))
+            else { continue }  // an unreadable row is left to its lease; it never stops the others
+            claimed.append(delivery)
+        }
+        return claimed
     }
 
     // MARK: Sending
@@ -230,16 +252,26 @@ final class WebhookDeliverer: Sendable {
     }
 
     private func attempt(_ delivery: Claimed) async {
-        let outcome: Outcome
+        let target: (url: String, secrets: [String])
         do {
-            guard let target = try await subscription(of: delivery) else {
+            guard let subscription = try await subscription(of: delivery) else {
                 return await record(delivery, Outcome(error: "the subscription is inactive or deleted"), final: true)
             }
-            outcome = await send(delivery, to: target.url, secrets: target.secrets)
+            target = subscription
         } catch {
-            outcome = Outcome(error: "could not read the subscription: \(error)")
+            return await record(delivery, Outcome(error: "could not read the subscription: \(error)"), final: false)
         }
-        await record(delivery, outcome, final: false)
+        // Checked again at every attempt: the name may resolve elsewhere since the subscription was saved. A URL
+        // that can never be sent to (a row written before today's checks, or by hand) fails at once.
+        let checked: WebhookTarget.Checked
+        do {
+            checked = try await WebhookTarget.check(target.url, allowPrivate: settings.allowPrivate, resolve: resolve)
+        } catch let refusal as WebhookTarget.Refusal {
+            return await record(delivery, Outcome(error: refusal.message), final: refusal.isPermanent)
+        } catch {
+            return await record(delivery, Outcome(error: "\(error)"), final: false)
+        }
+        await record(delivery, await send(delivery, to: checked, secrets: target.secrets), final: false)
     }
 
     private func subscription(of delivery: Claimed) async throws -> (url: String, secrets: [String])? {
@@ -256,16 +288,21 @@ final class WebhookDeliverer: Sendable {
         return (try row.decode("url"), signing)
     }
 
-    private func send(_ delivery: Claimed, to url: String, secrets: [String]) async -> Outcome {
-        // Checked again at every attempt: the name may resolve elsewhere since the subscription was saved.
-        let allowPrivate = settings.allowPrivate
-        do {
-            _ = try await Task.detached { try WebhookTarget.check(url, allowPrivate: allowPrivate) }.value
-        } catch let refusal as WebhookTarget.Refusal {
-            return Outcome(error: refusal.message)
-        } catch {
-            return Outcome(error: "\(error)")
-        }
+    /// Sends to the checked address, whatever the name resolves to by now; the URL's host name still goes in
+    /// `Host` and in TLS (server name and certificate check). A client per attempt: the address is part of its
+    /// configuration (AsyncHTTPClient's DNS override), and deliveries are few enough that a pool would hold little.
+    private func send(_ delivery: Claimed, to target: WebhookTarget.Checked, secrets: [String]) async -> Outcome {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow,
+                                                     timeout: .init(connect: WebhookPolicy.timeout, read: WebhookPolicy.timeout))
+        configuration.decompression = .disabled
+        if !target.hostIsAddress { configuration.dnsOverride = [target.host: target.addressText] }
+        let client = HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: configuration)
+        let outcome = await send(delivery, to: target.url.absoluteString, secrets: secrets, with: client)
+        try? await client.shutdown()
+        return outcome
+    }
+
+    private func send(_ delivery: Claimed, to url: String, secrets: [String], with client: HTTPClient) async -> Outcome {
         let body = Array(delivery.payload.utf8)
         let timestamp = Int(Date().timeIntervalSince1970)
         let messageId = delivery.id.uuidString

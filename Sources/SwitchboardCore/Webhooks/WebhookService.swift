@@ -11,8 +11,6 @@ struct WebhookService: Sendable {
     let cipher: CredentialCipher
     let configuration: SwitchboardConfiguration
     let deliverer: WebhookDeliverer
-    let threadPool: NIOThreadPool
-    let eventLoop: any EventLoop
 
     /// A rotated secret keeps signing beside its successor this long, so receivers can switch without losing events.
     static let rotationOverlap: TimeInterval = 24 * 3600
@@ -36,9 +34,10 @@ struct WebhookService: Sendable {
         try await checkTarget(fields.url!)
         let id = UUID(), now = Date(), secret = WebhookSignature.newSecret()
         let sealed = try cipher.seal(["current": secret], clientId: tenant.clientId, channelId: id)
-        let tenant = self.tenant
+        let tenant = self.tenant, limit = configuration.maxWebhooksPerTenant
         var created = try await store.write { db in
             let sql = db as! any SQLDatabase
+            try await Self.refuseBeyondLimit(limit, for: tenant, on: sql)
             try await TenantScope(clientId: tenant.clientId).insert(into: WebhookTables.webhooks, [
                 ("id", id), ("url", fields.url!), ("events", try Self.eventsText(fields.events!)), ("active", fields.active ?? true),
                 ("description", fields.description ?? nil), ("secrets_sealed", sealed), ("consecutive_failures", 0),
@@ -169,10 +168,24 @@ struct WebhookService: Sendable {
 
     // MARK: Helpers
 
+    /// Each subscription multiplies every event into a delivery row and an HTTP request, so their number is the
+    /// server's to bound (`SWITCHBOARD_MAX_WEBHOOKS_PER_TENANT`), not a tenant setting its own admin could lift.
+    /// Counted inside the creating transaction; on PostgreSQL, under a per-tenant lock so that two concurrent
+    /// creations cannot both see room for one.
+    private static func refuseBeyondLimit(_ limit: Int, for tenant: Tenant, on sql: any SQLDatabase) async throws {
+        if sql.dialect.name == "postgresql" {
+            try await AdvisoryLock.waitForTransactionLock(.webhookSubscriptions, tenant: tenant.clientId, on: sql)
+        }
+        let count = try await tenant.scope.select(from: WebhookTables.webhooks, on: sql).column(SQLRaw("COUNT(*)"), as: "n")
+            .first()?.decode(column: "n", as: Int.self) ?? 0
+        guard count < limit else {
+            throw AppError(.conflict, "this tenant already has \(count) webhook subscriptions, the most this server allows (\(limit)); delete one first")
+        }
+    }
+
     private func checkTarget(_ url: String) async throws {
-        let allowPrivate = configuration.webhookAllowPrivate
         do {
-            _ = try await threadPool.runIfActive(eventLoop: eventLoop) { try WebhookTarget.check(url, allowPrivate: allowPrivate) }.get()
+            _ = try await WebhookTarget.check(url, allowPrivate: configuration.webhookAllowPrivate)
         } catch let refusal as WebhookTarget.Refusal {
             throw AppError.badRequest(refusal.message)
         }

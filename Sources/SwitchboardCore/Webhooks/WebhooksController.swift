@@ -18,8 +18,7 @@ struct WebhooksController: Sendable {
     private func service(_ req: Request) throws -> WebhookService {
         let configuration = req.application.switchboardConfiguration
         return WebhookService(store: req.store, tenant: try req.tenant, cipher: CredentialCipher(keyBytes: configuration.encryptionKey),
-                              configuration: configuration, deliverer: req.application.webhookDeliverer,
-                              threadPool: req.application.threadPool, eventLoop: req.eventLoop)
+                              configuration: configuration, deliverer: req.application.webhookDeliverer)
     }
 
     @Sendable func list(req: Request) async throws -> Envelope<[WebhookDTO]> {
