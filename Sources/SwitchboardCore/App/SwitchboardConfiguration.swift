@@ -64,6 +64,8 @@ public struct SwitchboardConfiguration: Sendable {
     /// Event streams open at once, per tenant (every agent's desk and every wallboard holds one) and per token.
     public var maxStreamsPerTenant: Int = 1_000
     public var maxStreamsPerToken: Int = 5
+    /// Proxies whose `X-Forwarded-For` names the client (see `TrustedProxies`); none by default.
+    public var trustedProxies: TrustedProxies = .none
 
     public init(
         mode: Mode,
@@ -204,6 +206,7 @@ public struct SwitchboardConfiguration: Sendable {
         let maxWebhooks = try wholeNumber("SWITCHBOARD_MAX_WEBHOOKS_PER_TENANT", in: 1...10_000, default: 50, of: "subscriptions")
         let maxStreamsPerTenant = try wholeNumber("SWITCHBOARD_MAX_STREAMS_PER_TENANT", in: 1...1_000_000, default: 1_000, of: "streams")
         let maxStreamsPerToken = try wholeNumber("SWITCHBOARD_MAX_STREAMS_PER_TOKEN", in: 1...10_000, default: 5, of: "streams")
+        let trustedProxies = try value("SWITCHBOARD_TRUSTED_PROXIES").map { try TrustedProxies.parse($0) } ?? .none
 
         var configuration = SwitchboardConfiguration(
             mode: mode,
@@ -227,6 +230,7 @@ public struct SwitchboardConfiguration: Sendable {
         configuration.maxWebhooksPerTenant = maxWebhooks
         configuration.maxStreamsPerTenant = maxStreamsPerTenant
         configuration.maxStreamsPerToken = maxStreamsPerToken
+        configuration.trustedProxies = trustedProxies
         return configuration
     }
 

@@ -12,6 +12,8 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
     app.switchboardServer = SwitchboardServer(application: app, timeouts: timeouts, maxInFlight: config.maxInFlight)
     app.servers.use { app in app.switchboardServer }
     app.unauthenticatedLimiter = config.unauthenticatedRateLimit.map { RateLimiter(limit: $0) }
+    app.trustedProxies = config.trustedProxies
+    app.forwardedForWarnings = ForwardedForWarnings()
 
     app.middleware = Middlewares()
     if !config.corsOrigins.isEmpty {

@@ -3,9 +3,11 @@ import Vapor
 
 /// Verifies the bearer token and puts the `Tenant` on the request; 401 otherwise.
 ///
-/// A request whose token is not already known to be valid first spends a token from its client address's
-/// bucket: without one it is refused with 429 before it costs a signature check or a denial record. Valid
-/// tokens are verified once and then known, so clients with tokens never meet this limit.
+/// The per-address budget for requests without a valid token (`SWITCHBOARD_UNAUTHENTICATED_RATE_LIMIT`) counts
+/// failures, not newcomers: a request with no token, or with one that does not verify, spends from its client
+/// address's bucket, and once the bucket is empty such requests are answered 429 (before any denial record). A token
+/// that verifies (signature, algorithm, claims, lifetime: microseconds of HMAC) never spends, first time or not, so
+/// a shift of agents signing in through one proxy is never throttled. Verified tokens are remembered as a speed-up.
 struct TenantAuthMiddleware: AsyncMiddleware {
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
         guard let bearer = request.headers.bearerAuthorization else {
@@ -18,13 +20,23 @@ struct TenantAuthMiddleware: AsyncMiddleware {
         return try await next.respond(to: request)
     }
 
-    /// The tenant a token proves, and until when. Known tokens cost a dictionary lookup; others spend from the
-    /// address's bucket first, then are verified and remembered. Shared with the event stream, whose browsers
-    /// send the token as a message rather than a header.
+    /// The tenant a token proves, and until when. Known tokens cost a dictionary lookup; others are verified and
+    /// remembered; a token that fails spends from the address's bucket (429 when it is empty). Shared with the
+    /// event stream, whose browsers send the token as a message rather than a header.
     static func verify(_ token: String, for request: Request) async throws -> (tenant: Tenant, expiresAt: Date) {
         let tokens = request.application.verifiedTokens
         if let known = tokens.entry(for: token) { return known }
-        try spendUnauthenticatedAttempt(request)
+        do {
+            let (tenant, expiresAt) = try await verifyAfresh(token, for: request)
+            tokens.remember(token, as: tenant, until: expiresAt)
+            return (tenant, expiresAt)
+        } catch {
+            try spendUnauthenticatedAttempt(request)
+            throw error
+        }
+    }
+
+    private static func verifyAfresh(_ token: String, for request: Request) async throws -> (tenant: Tenant, expiresAt: Date) {
         guard TokenHeader.isAcceptable(token) else { throw AppError.unauthorized("invalid token") }
         let claims: TenantClaims
         do {
@@ -35,9 +47,7 @@ struct TenantAuthMiddleware: AsyncMiddleware {
             throw AppError.unauthorized("invalid token")
         }
         try claims.check(now: Date(), maxLifetime: TimeInterval(request.application.switchboardConfiguration.maxTokenLifetimeSeconds))
-        let tenant = Tenant(clientId: claims.clientId, userId: claims.sub.value, role: claims.role)
-        tokens.remember(token, as: tenant, until: claims.exp.value)
-        return (tenant, claims.exp.value)
+        return (Tenant(clientId: claims.clientId, userId: claims.sub.value, role: claims.role), claims.exp.value)
     }
 
     static func spendUnauthenticatedAttempt(_ request: Request) throws {
@@ -47,6 +57,12 @@ struct TenantAuthMiddleware: AsyncMiddleware {
             error.retryAfterSeconds = seconds
             throw error
         }
+    }
+
+    /// A header-less WebSocket spent from the budget while it waited for its token; once the token verifies, the
+    /// spend is given back, as if the token had come in a header.
+    static func refundUnauthenticatedAttempt(_ request: Request) {
+        request.application.unauthenticatedLimiter?.refund(request.clientAddress)
     }
 }
 

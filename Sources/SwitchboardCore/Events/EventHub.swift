@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+import Prometheus
 import SQLKit
 import Synchronization
 import Vapor
@@ -142,7 +143,8 @@ final class EventHub: Sendable {
             tenant.subscribers[ObjectIdentifier(subscriber)] = subscriber
             if tenant.feed == nil, let polling {
                 tenant.feed = TenantFeed(clientId: subscriber.clientId, readUpTo: newest ?? subscriber.position.load(ordering: .relaxed),
-                                         database: polling.database, logger: polling.logger)
+                                         database: polling.database, logger: polling.logger,
+                                         reads: metrics.counter("switchboard_event_stream_outbox_reads_total", [("reader", "feed")]))
             }
             state.tenants[subscriber.clientId] = tenant
             if state.poller == nil, !state.stopped, let polling {
@@ -276,12 +278,14 @@ final class TenantFeed: Sendable {
     private let state: NIOLockedValueBox<State>
     private let database: @Sendable () -> any SQLDatabase
     private let logger: Logger
+    private let reads: Counter
 
-    init(clientId: String, readUpTo: Int64, database: @escaping @Sendable () -> any SQLDatabase, logger: Logger) {
+    init(clientId: String, readUpTo: Int64, database: @escaping @Sendable () -> any SQLDatabase, logger: Logger, reads: Counter) {
         self.clientId = clientId
         state = NIOLockedValueBox(State(keptAfter: readUpTo, readUpTo: readUpTo))
         self.database = database
         self.logger = logger
+        self.reads = reads
     }
 
     func stop() { state.withLockedValue { $0.stopped = true } }
@@ -318,6 +322,7 @@ final class TenantFeed: Sendable {
         while !state.withLockedValue({ $0.stopped }) {
             let after = state.withLockedValue { $0.readUpTo }
             let events: [StoredEvent]
+            reads.increment()
             do {
                 events = try await EventOutbox.events(of: clientId, after: after, limit: Self.page, on: database())
             } catch {

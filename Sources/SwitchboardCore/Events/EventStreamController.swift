@@ -135,6 +135,7 @@ final class EventStreamSession: Sendable {
             }
             do {
                 (tenant, expiresAt) = try await TenantAuthMiddleware.verify(token, for: request)
+                TenantAuthMiddleware.refundUnauthenticatedAttempt(request)
                 tokenDigest = Self.digest(of: token)
             } catch let error as AppError {
                 return await close(error.message == "token expired" ? .tokenExpired : .notAuthenticated, error.message)
@@ -216,6 +217,7 @@ final class EventStreamSession: Sendable {
                 if let recent = hub.recentEvents(of: subscriber.clientId, after: after, limit: 500) {
                     events = recent
                 } else if let stored = try? await EventOutbox.events(of: subscriber.clientId, after: after, limit: 500, on: store.sql) {
+                    request.application.metrics.counter("switchboard_event_stream_outbox_reads_total", [("reader", "subscriber")]).increment()
                     events = stored.map(FeedEvent.init)
                 } else {
                     return

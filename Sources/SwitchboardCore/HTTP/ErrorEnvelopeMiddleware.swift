@@ -9,6 +9,7 @@ struct ErrorEnvelopeMiddleware: AsyncMiddleware {
         do {
             return try await next.respond(to: request)
         } catch {
+            request.logger[metadataKey: "client_address"] = .string(request.clientAddress)
             var (status, message) = Self.classify(error, logger: request.logger)
             recordDenial(of: request, status: status, error: error)
             var headers = HTTPHeaders()
@@ -126,7 +127,7 @@ struct ErrorEnvelopeMiddleware: AsyncMiddleware {
         guard status == .unauthorized || status == .forbidden else { return }
         log.record(.init(
             clientId: tenant?.clientId ?? AuditEntry.unauthenticatedClient,
-            actor: tenant?.userId ?? "anonymous from \(request.remoteAddress?.ipAddress ?? "unknown address")",
+            actor: tenant?.userId ?? "anonymous from \(request.clientAddress)",
             action: "denied.\(status.code)",
             entityType: "request",
             entityId: "\(request.method.rawValue) \(request.routePattern)"

@@ -41,6 +41,15 @@ final class RateLimiter: Sendable {
             return nil
         }
     }
+
+    /// Gives back a token spent for a request that turned out to deserve none (a WebSocket that authenticated).
+    func refund(_ key: String) {
+        buckets.withLockedValue { buckets in
+            guard var bucket = buckets[key] else { return }
+            bucket.tokens = min(Double(limit.burst), bucket.tokens + 1)
+            buckets[key] = bucket
+        }
+    }
 }
 
 /// 429 with `Retry-After` once a tenant has spent its bucket. Runs after authentication, so it counts per tenant.
@@ -55,11 +64,6 @@ struct RateLimitMiddleware: AsyncMiddleware {
         }
         return try await next.respond(to: request)
     }
-}
-
-extension Request {
-    /// The peer's IP address as the rate limit and the audit log know it (the connection's, not a header's).
-    var clientAddress: String { remoteAddress?.ipAddress ?? "unknown address" }
 }
 
 extension Application {

@@ -32,7 +32,7 @@ final class WebhookDeliverer: Sendable {
         let tick: Duration
     }
 
-    private struct Claimed: Sendable {
+    struct Claimed: Sendable {
         let id: UUID
         let clientId: String
         let webhookId: UUID
@@ -208,7 +208,7 @@ final class WebhookDeliverer: Sendable {
 
     /// The due deliveries, tenants taking turns (each tenant's oldest first, then each one's second, …), so that a
     /// tenant with thousands waiting delays another's by one turn, not by all of them.
-    private static func claimDue(on sql: any SQLDatabase, limit: Int) async throws -> [Claimed] {
+    static func claimDue(on sql: any SQLDatabase, limit: Int) async throws -> [Claimed] {
         let now = Date()
         let due = try await sql.raw("""
             SELECT id FROM (
