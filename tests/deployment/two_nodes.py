@@ -12,10 +12,7 @@ through the proxy as a centre would use it:
     python3 tests/deployment/two_nodes.py --database-url postgres://…   (SWITCHBOARD_BINARY picks the build)
 """
 import argparse
-import base64
 import concurrent.futures
-import hashlib
-import hmac
 import http.client
 import json
 import os
@@ -34,16 +31,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reliability"))
 import common  # noqa: E402
 
 CONFIG = os.path.join(common.ROOT, "deploy", "haproxy.cfg")
-
-
-def mint(client_id, subject, role="viewer", ttl=3600):
-    """An HS256 token as any issuer would sign it with the shared secret."""
-    def part(value):
-        return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).rstrip(b"=").decode()
-    signing_input = part({"alg": "HS256", "typ": "JWT"}) + "." + part(
-        {"sub": subject, "client_id": client_id, "role": role, "exp": int(time.time()) + ttl})
-    signature = hmac.new(common.SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
-    return signing_input + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
 
 
 class Proxy:
@@ -114,7 +101,7 @@ def sessions_per_node(stats_port):
 
 
 def check_sign_ins(proxy, tenant, failures):
-    tokens = [mint(tenant, f"agent-{index}") for index in range(500)]
+    tokens = [common.mint(tenant, f"agent-{index}") for index in range(500)]
     started = time.time()
     with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
         statuses = list(pool.map(lambda token: proxy.request("GET", "/api/teams", token)[0], tokens))
@@ -135,7 +122,7 @@ def check_bad_tokens(proxy, tenant, failures):
                            headers={"X-Forwarded-For": f"198.51.100.{index % 200}"})[0] for index in range(120)]
     throttled = flood.count(429)
     bystander = proxy.request("GET", "/api/teams", "not.a.token", source="127.0.0.3")[0]
-    valid = proxy.request("GET", "/api/teams", mint(tenant, "flooder-colleague"), source="127.0.0.2")[0]
+    valid = proxy.request("GET", "/api/teams", common.mint(tenant, "flooder-colleague"), source="127.0.0.2")[0]
     print(f"   a flooder's 120 bad tokens: {throttled} x 429, the rest 401; a bystander's bad token: {bystander}; "
           f"a valid token from the flooder's address: {valid}")
     if throttled < 60:
@@ -285,7 +272,7 @@ def main():
     node_ports = [common.free_port(), common.free_port()]
     nodes, haproxy = [], None
     tenant = f"floor-{random.randrange(10**9)}"
-    admin = mint(tenant, "supervisor", role="admin")
+    admin = common.mint(tenant, "supervisor", role="admin")
     failures = []
     try:
         for index, port in enumerate(node_ports):

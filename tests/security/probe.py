@@ -1,11 +1,17 @@
-"""Probes a running server as the attacker in the security issue did, over real sockets, and checks what README's
+"""Probes a running server as the attacker in the security issues did, over real sockets, and checks what README's
 Security section promises where only a real connection can show it: the cost of an unauthenticated flood,
-worst-case bodies, slow clients, early refusals, odd static paths, and command-line mistakes.
+worst-case bodies, slow clients, early refusals, odd static paths, and command-line mistakes; and what the second
+probe found: a stored webhook with a bad port (restarted over), fragmented WebSocket messages, a CSV header of
+100,000 columns, hundreds of streams, and chunked bodies, each while another tenant's reads are timed.
 
     python3 tests/security/probe.py            # SWITCHBOARD_BINARY picks the build (default: the debug build)
 """
 import http.client
+import json
 import os
+import select
+import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -14,7 +20,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reliability"))
-from common import ROOT, binary, free_port, server_env, start, token  # noqa: E402
+from common import ROOT, binary, free_port, mint, server_env, start, token  # noqa: E402
 
 failures = []
 
@@ -208,6 +214,245 @@ def probe_connections(port):
           f"a client trickling its request head is cut off ({closed_after and round(closed_after, 1)} s)")
 
 
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def read_latencies(port, bearer, stop):
+    """Milliseconds per `GET /api/teams` of another tenant until `stop`, on one keep-alive connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Authorization": f"Bearer {bearer}"}
+    latencies = []
+    while not stop.is_set():
+        started = time.perf_counter()
+        assert request(connection, "GET", "/api/teams", headers=headers) == 200
+        latencies.append((time.perf_counter() - started) * 1000)
+        time.sleep(0.005)
+    return latencies
+
+
+def while_timing(port, bystander, attack):
+    """Runs `attack()` while another tenant reads; returns the attack's result and the reads' latencies."""
+    stop, latencies = threading.Event(), []
+    reader = threading.Thread(target=lambda: latencies.extend(read_latencies(port, bystander, stop)))
+    reader.start()
+    try:
+        result = attack()
+    finally:
+        stop.set()
+        reader.join()
+    return result, latencies
+
+
+def describe(latencies):
+    ordered = sorted(latencies)
+    return (f"p50 {statistics.median(ordered):.2f} ms, p95 {ordered[int(len(ordered) * 0.95)]:.2f} ms, "
+            f"max {ordered[-1]:.2f} ms over {len(ordered)} reads")
+
+
+def under_100_ms(latencies):
+    return sorted(latencies)[int(len(latencies) * 0.95)] < 100
+
+
+def probe_webhook_port(workdir):
+    """Item 1: a subscription whose URL has a port beyond 16 bits used to stop the process at its first delivery,
+    and at every start after it. Saved through the API it is refused; stored by hand it fails its delivery."""
+    sqlite_path = os.path.join(workdir, "hooks.sqlite")
+    env = server_env(sqlite_path=sqlite_path, extra={"SWITCHBOARD_RATE_LIMIT": "off", "SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE": "true"})
+    port = free_port()
+    log_path = os.path.join(workdir, "hooks.log")
+    process, base = start(env, port, log_path)
+    admin = token(env, "probe-hooks")
+    headers = {"Authorization": f"Bearer {admin}", "Content-Type": "application/json"}
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    refused = [request(connection, "POST", "/api/webhooks", json.dumps({"url": f"http://127.0.0.1:{bad}/h", "events": ["*"]}), headers)
+               for bad in (0, 65536, 99999)]
+    check(refused == [400, 400, 400], f"webhook URLs with ports 0, 65536 and 99999 are refused when saved ({refused})")
+    connection.request("POST", "/api/webhooks", json.dumps({"url": "http://127.0.0.1:9/h", "events": ["*"]}), headers)
+    response = connection.getresponse()
+    hook_id = json.loads(response.read())["data"]["id"]
+    database = sqlite3.connect(sqlite_path, timeout=10)
+    database.execute("UPDATE webhooks SET url = 'http://127.0.0.1:99999/h' WHERE id = ?", (hook_id,))
+    database.commit()
+    request(connection, "POST", "/api/teams", json.dumps({"name": "Hooked", "sector": "s"}), headers)
+    time.sleep(2)  # the deliverer runs every 250 ms
+    alive_first = process.poll() is None
+    process.terminate()
+    process.wait(timeout=30)
+    process, base = start(env, port, log_path)  # a restart with the row still there
+    time.sleep(2)
+    alive_after_restart = process.poll() is None
+    rows = database.execute("SELECT status, last_error FROM webhook_deliveries WHERE webhook_id = ?", (hook_id,)).fetchall()
+    database.close()
+    process.terminate()
+    process.wait(timeout=30)
+    check(alive_first and alive_after_restart,
+          "a stored webhook with port 99999 neither stops the process nor its restart")
+    check(len(rows) == 1 and rows[0][0] == "failed" and "port" in (rows[0][1] or ""),
+          f"its delivery failed once, with the reason recorded ({rows})")
+    log = open(log_path).read()
+    check("Fatal error" not in log and "Not enough bits" not in log, "no crash in the log")
+
+
+def probe_fragments(port, pid):
+    """Item 2: a message assembled from continuation frames is bounded; the socket is closed with 1009 and the
+    server's memory does not grow."""
+    import websocket
+    before = rss_mb(pid)
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/api/events/stream", timeout=5)
+    piece = b"a" * 4096
+    sent = 0
+    try:
+        ws.send_frame(websocket.ABNF.create_frame(piece, websocket.ABNF.OPCODE_TEXT, fin=0))
+        sent += len(piece)
+        while sent < 256 * 1024 * 1024:
+            ws.send_frame(websocket.ABNF.create_frame(piece, websocket.ABNF.OPCODE_CONT, fin=0))
+            sent += len(piece)
+    except (OSError, websocket.WebSocketException):
+        pass
+    # Whatever came back, read from the socket itself (the client library stops reading once a send failed):
+    # the close frame is 0x88, length 2, then the code.
+    received = b""
+    raw = ws.sock
+    raw.settimeout(2)
+    try:
+        while True:
+            chunk = raw.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    except OSError:
+        pass
+    raw.close()
+    marker = received.find(b"\x88\x02")
+    code = int.from_bytes(received[marker + 2:marker + 4], "big") if marker >= 0 else None
+    after = rss_mb(pid)
+    print(f"      fragments: {sent / 1024:.0f} KiB sent before the server stopped reading; close code {code}; "
+          f"RSS {before:.0f} MB -> {after:.0f} MB")
+    check(code == 1009, "a message of many fragments is closed with 1009 (message too big)")
+    check(sent < 128 * 1024 * 1024 and after - before < 50,
+          "the server cuts the connection within a moment (not gigabytes later) and holds no more memory")
+
+
+def probe_csv(port, env):
+    """Item 3: a 100,000-column CSV header is refused at once and another tenant's reads do not wait for it."""
+    manager = token(env, "probe-csv", "manager")
+    bystander = token(env, "probe-csv-bystander", "viewer")
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Authorization": f"Bearer {manager}", "Content-Type": "application/json"}
+    connection.request("POST", "/api/teams", json.dumps({"name": "CSV", "sector": "s"}), headers)
+    team_id = json.loads(connection.getresponse().read())["data"]["id"]
+    header = ",".join(f"c{index}" for index in range(100_000)) + "\n"  # about 590 KB, as the probe sent
+    csv_headers = {"Authorization": f"Bearer {manager}", "Content-Type": "text/csv"}
+
+    def attack():
+        answers, slowest = {}, 0.0
+        deadline = time.time() + 3
+        while time.time() < deadline:
+            started = time.perf_counter()
+            status = request(connection, "POST", f"/api/teams/{team_id}/members/bulk", header, csv_headers)
+            slowest = max(slowest, time.perf_counter() - started)
+            answers[status] = answers.get(status, 0) + 1
+        return answers, slowest
+    (answers, slowest), latencies = while_timing(port, bystander, attack)
+    print(f"      {len(header) // 1024} KB CSV headers for 3 s: {answers}, slowest answer {slowest * 1000:.0f} ms; "
+          f"another tenant's reads: {describe(latencies)}")
+    check(set(answers) == {400} and slowest < 1, "a 100,000-column CSV header is refused with 400 within a second")
+    check(under_100_ms(latencies), "another tenant's reads stay under 100 ms meanwhile")
+
+
+def probe_streams(port, env):
+    """Item 5: hundreds of streams on one tenant neither multiply the outbox reads nor slow another tenant; one token
+    opens at most five."""
+    import websocket
+    viewer = token(env, "probe-streams", "viewer")
+    admin = token(env, "probe-streams", "admin")
+    bystander = token(env, "probe-streams-bystander", "viewer")
+    refused = 0
+    sockets = []
+    for _ in range(8):
+        # Refused before the upgrade (429), or, when two arrive at once, closed with 4029 instead of `ready`.
+        try:
+            ws = websocket.create_connection(f"ws://127.0.0.1:{port}/api/events/stream",
+                                             header=[f"Authorization: Bearer {viewer}"], timeout=5)
+        except websocket.WebSocketBadStatusException as error:
+            refused += error.status_code == 429
+            continue
+        try:
+            first = json.loads(ws.recv())
+        except (OSError, websocket.WebSocketException):
+            first = {}
+        if first.get("type") == "ready":
+            sockets.append(ws)
+        else:
+            refused += 1
+            ws.close()
+    check(len(sockets) == 5 and refused == 3, f"one token opens at most 5 streams ({len(sockets)} open, {refused} refused)")
+    tokens = [mint("probe-streams", f"screen{index}") for index in range(79)]  # 400 streams: five for each of 80 tokens
+    for screen in tokens:
+        for _ in range(5):
+            sockets.append(websocket.create_connection(f"ws://127.0.0.1:{port}/api/events/stream",
+                                                       header=[f"Authorization: Bearer {screen}"], timeout=10))
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Authorization": f"Bearer {admin}", "Content-Type": "application/json"}
+    request(connection, "POST", "/api/agents", json.dumps({"name": "A", "sector": "s", "max_concurrent": 1000}), headers)
+    idle = []
+    stop = threading.Event()
+    reader = threading.Thread(target=lambda: idle.extend(read_latencies(port, bystander, stop)))
+    reader.start()
+    time.sleep(2)
+    stop.set()
+    reader.join()
+
+    def attack():
+        deadline = time.time() + 3
+        while time.time() < deadline:
+            request(connection, "POST", "/api/calls", json.dumps({"sector": "s"}), headers)
+            time.sleep(0.02)
+    _, busy = while_timing(port, bystander, attack)
+    for ws in sockets:
+        ws.close()
+    print(f"      {len(sockets)} streams on one tenant; another tenant's reads, streams idle: {describe(idle)}; "
+          f"while events flow: {describe(busy)}")
+    check(under_100_ms(busy), "400 streams with events flowing leave another tenant's reads under 100 ms")
+
+
+def probe_chunked(port, env):
+    """Item 10: a chunked body is limited by the bytes received, like a declared one."""
+    admin = token(env, "probe-chunked")
+    connection = socket.create_connection(("127.0.0.1", port))
+    connection.sendall(f"POST /api/teams HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n"
+                       "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".encode())
+    chunk = b"%x\r\n%s\r\n" % (1024, b" " * 1024)
+    sent, answer = 0, b""
+    try:
+        while sent < 500 * 1024:
+            connection.sendall(chunk)
+            sent += 1024
+            readable, _, _ = select.select([connection], [], [], 0.002)
+            if readable:
+                answer = connection.recv(4096)
+                break
+    except OSError:
+        pass
+    if not answer:
+        connection.settimeout(2)
+        try:
+            answer = connection.recv(4096)
+        except OSError:
+            pass
+    connection.close()
+    status_line = answer.split(b"\r\n")[0]
+    print(f"      chunked body: answered after {sent // 1024} KiB: {status_line!r}")
+    check(answer.startswith(b"HTTP/1.1 413") and sent < 200 * 1024,
+          "a chunked 500 KB body to a 16 KiB route is refused with 413 once the limit is passed")
+
+
+
 def probe_command_line(env):
     cases = [
         (["foo"], {}),
@@ -239,9 +484,15 @@ def main():
         probe_flood(port, env, sqlite_path)
         probe_bodies(port, env)
         probe_connections(port)
+        print("the second probe's findings")
+        probe_fragments(port, process.pid)
+        probe_csv(port, env)
+        probe_streams(port, env)
+        probe_chunked(port, env)
     finally:
         process.terminate()
         process.wait(timeout=30)
+    probe_webhook_port(workdir)
     probe_command_line(server_env(sqlite_path=os.path.join(workdir, "cli.sqlite")))
     log = open(os.path.join(workdir, "server.log")).read()
     check(os.path.join(ROOT, "Public") not in log and "Fatal" not in log, "the server log shows no file paths and no crash")

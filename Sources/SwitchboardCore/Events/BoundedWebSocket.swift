@@ -29,7 +29,9 @@ struct BoundedWebSocketUpgrader: Upgrader, Sendable {
                     // Runs on the channel's event loop, once WebSocketKit's handlers are in place.
                     let pipeline = channel.pipeline.syncOperations
                     if let aggregator = try? pipeline.handler(type: NIOWebSocketFrameAggregator.self) {
-                        try? pipeline.addHandler(OversizedMessageHandler(), position: .after(aggregator))
+                        let discard = DiscardingInput()
+                        try? pipeline.addHandler(discard, position: .first)
+                        try? pipeline.addHandler(OversizedMessageHandler(discard: discard), position: .after(aggregator))
                     }
                     onUpgrade(socket)
                 }
@@ -38,11 +40,19 @@ struct BoundedWebSocketUpgrader: Upgrader, Sendable {
 }
 
 /// Between NIO's frame aggregator and WebSocketKit's handler: turns the aggregator's "too large" and "too many
-/// fragments" into the error WebSocketKit closes with 1009, and cuts the connection if the peer does not close
-/// within two seconds.
+/// fragments" into the error WebSocketKit closes with 1009, then has the rest of the peer's bytes thrown away
+/// unread (no frame is decoded or kept) and cuts the connection a quarter of a second later. Reading on, rather than stopping,
+/// lets the close frame reach a peer that is still sending: a socket closed with unread bytes is reset, and a
+/// reset loses what the peer had not read yet.
 private final class OversizedMessageHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
     typealias InboundOut = WebSocketFrame
+
+    private let discard: DiscardingInput
+
+    init(discard: DiscardingInput) {
+        self.discard = discard
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         context.fireChannelRead(data)
@@ -58,7 +68,21 @@ private final class OversizedMessageHandler: ChannelInboundHandler, RemovableCha
         default:
             context.fireErrorCaught(error)
         }
+        discard.isDiscarding = true
         let channel = context.channel
-        context.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+        context.eventLoop.scheduleTask(in: .milliseconds(250)) { channel.close(promise: nil) }
+    }
+}
+
+/// First in the pipeline: passes the connection's bytes on until told to throw them away.
+private final class DiscardingInput: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    var isDiscarding = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !isDiscarding else { return }
+        context.fireChannelRead(data)
     }
 }
