@@ -113,17 +113,22 @@ import VaporTesting
     }
 
     @Test func aSlowLookUpNeverHoldsTheSharedExecutor() async throws {
-        // Sixteen look-ups that each block a thread for a second leave the executor free: a task started after
-        // them finishes at once. (The limit on look-ups in flight refuses the seventeenth rather than queueing it.)
-        let gate = DispatchSemaphore(value: 0)
-        let blocked = (0..<WebhookTarget.maxConcurrentLookups).map { _ in
-            Task { await WebhookTarget.resolveOffExecutor("localhost") }
+        // Six look-ups that each block their thread for 1.5 s (a slow DNS server), more than the shared executor has
+        // threads (2 here): other work still runs at once, because each look-up blocks a thread of its own.
+        let slow: @Sendable (String) -> [[UInt8]] = { _ in
+            usleep(1_500_000)
+            return [[127, 0, 0, 1]]
         }
-        _ = gate.wait(timeout: .now() + .milliseconds(50))
-        let answered = await Task { 42 }.value
+        let started = ContinuousClock.now
+        let lookups = (0..<6).map { _ in Task { await WebhookTarget.resolveOffExecutor("slow.test", timeout: .seconds(5), blocking: slow) } }
+        try await Task.sleep(for: .milliseconds(100))
+        let answered = await Task.detached { 6 * 7 }.value
+        let waited = ContinuousClock.now - started
         #expect(answered == 42)
-        for task in blocked { _ = await task.value }
-        #expect(!(await WebhookTarget.resolveOffExecutor("localhost")).isEmpty)
+        #expect(waited < .seconds(1), "other work waited \(waited) for the look-ups")
+        for lookup in lookups { #expect(await lookup.value == [[127, 0, 0, 1]]) }
+        // A look-up slower than its time limit counts as not resolving (its thread finishes on its own).
+        #expect(await WebhookTarget.resolveOffExecutor("slow.test", timeout: .milliseconds(200), blocking: slow).isEmpty)
     }
 
     // MARK: 4. Fan-out

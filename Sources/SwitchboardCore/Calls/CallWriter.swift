@@ -966,7 +966,7 @@ private struct BatchEvents {
             ctes.append("qd(client_id, delta) AS (VALUES \(SQLList(queueChanges)))")
             sources.append("""
                 SELECT qd.client_id::text, 2000000, gen_random_uuid(), 'queue.depth_changed', json_build_object('queued',
-                    GREATEST(0, (SELECT count(*) FROM calls WHERE calls.client_id = qd.client_id::text AND calls.status = 'queued')
+                    GREATEST(0, (SELECT count(*) FROM calls WHERE calls.client_id = qd.client_id::text AND calls.status = \(unsafeRaw: CallStatus.queued.sqlLiteral))
                         + qd.delta::bigint))::text FROM qd
                 """)
         }

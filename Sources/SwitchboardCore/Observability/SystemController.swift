@@ -34,7 +34,7 @@ struct SystemController: RouteCollection {
     /// Gauges that are state in the database are read at scrape time, so every process reports the same truth.
     @Sendable
     func metrics(req: Request) async throws -> Response {
-        let queued = try await req.store.sql.raw("SELECT COUNT(*) AS queued FROM calls WHERE status = 'queued'").first()
+        let queued = try await req.store.sql.raw("SELECT COUNT(*) AS queued FROM calls WHERE status = \(unsafeRaw: CallStatus.queued.sqlLiteral)").first()
         req.application.metrics.gauge("switchboard_calls_queued").set(Double(try queued?.decode(column: "queued", as: Int.self) ?? 0))
         var headers = HTTPHeaders()
         headers.contentType = HTTPMediaType(type: "text", subType: "plain", parameters: ["version": "0.0.4"])

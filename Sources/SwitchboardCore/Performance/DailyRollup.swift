@@ -66,7 +66,7 @@ enum DailyRollup {
     static func markRecent(after cutoff: Date, on sql: any SQLDatabase) async throws {
         try await sql.raw("""
             UPDATE calls SET rolled_up = \(bind: true)
-            WHERE status = 'completed' AND completed_at > \(bind: cutoff) AND NOT rolled_up
+            WHERE status = \(unsafeRaw: CallStatus.completed.sqlLiteral) AND completed_at > \(bind: cutoff) AND NOT rolled_up
             """).run()
         try await sql.raw("""
             UPDATE calls SET rolled_up = \(bind: true)
@@ -90,7 +90,7 @@ enum DailyRollup {
                    CAST(AVG(COALESCE(handling_time_seconds, 0)) AS DOUBLE PRECISION) AS avg_handling_time,
                    \(unsafeRaw: ServiceLevelRollup.waitedColumns(postgres: postgres))
             FROM calls
-            WHERE status = 'completed' AND \(ident: subject.rawValue) IS NOT NULL
+            WHERE status = \(unsafeRaw: CallStatus.completed.sqlLiteral) AND \(ident: subject.rawValue) IS NOT NULL
               AND (rolled_up OR completed_at <= \(bind: cutoff))
             GROUP BY call_day, \(ident: subject.rawValue), client_id
             """).all().map { row in
@@ -128,7 +128,7 @@ enum DailyRollup {
     static func claimUncounted(after cutoff: Date, on sql: any SQLDatabase) async throws -> [CountedCall] {
         let completed = try await sql.raw("""
             UPDATE calls SET rolled_up = \(bind: true)
-            WHERE status = 'completed' AND completed_at > \(bind: cutoff) AND NOT rolled_up
+            WHERE status = \(unsafeRaw: CallStatus.completed.sqlLiteral) AND completed_at > \(bind: cutoff) AND NOT rolled_up
             RETURNING client_id, agent_id, team_id, call_day, created_at, assigned_at,
                       outcome, resolved, satisfaction, handling_time_seconds
             """).all().map { row in

@@ -43,10 +43,10 @@ struct LoadLedger: Sendable {
     }
 
     private static let activeCalls = SQLRaw(
-        "(SELECT COUNT(*) FROM calls WHERE calls.agent_id = sector_agents.id AND calls.status = 'active')")
+        "(SELECT COUNT(*) FROM calls WHERE calls.agent_id = sector_agents.id AND calls.status = \(CallStatus.active.sqlLiteral))")
 
     private static func activeCalls(of channel: CallChannel) -> SQLRaw {
-        SQLRaw("(SELECT COUNT(*) FROM calls WHERE calls.agent_id = sector_agents.id AND calls.status = 'active' "
+        SQLRaw("(SELECT COUNT(*) FROM calls WHERE calls.agent_id = sector_agents.id AND calls.status = \(CallStatus.active.sqlLiteral) "
             + "AND calls.channel = '\(channel.rawValue)')")
     }
 

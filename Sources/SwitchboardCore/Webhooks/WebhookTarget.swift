@@ -139,8 +139,13 @@ enum WebhookTarget {
     static let lookupTimeout: Duration = .seconds(5)
     private static let lookupsInFlight = NIOLockedValueBox(0)
 
-    /// `resolve` on a thread of its own, bounded in number and in time.
+    /// `blocking` (the system's resolver) on a thread of its own, bounded in number and in time.
     static func resolveOffExecutor(_ host: String) async -> [[UInt8]] {
+        await resolveOffExecutor(host, timeout: lookupTimeout, blocking: resolve)
+    }
+
+    static func resolveOffExecutor(_ host: String, timeout: Duration,
+                                   blocking: @escaping @Sendable (String) -> [[UInt8]]) async -> [[UInt8]] {
         guard lookupsInFlight.withLockedValue({ count in
             guard count < maxConcurrentLookups else { return false }
             count += 1
@@ -148,14 +153,14 @@ enum WebhookTarget {
         }) else { return [] }
         let answer = LookupAnswer()
         let thread = Thread {
-            answer.deliver(resolve(host))
+            answer.deliver(blocking(host))
             lookupsInFlight.withLockedValue { $0 -= 1 }
         }
         thread.stackSize = 256 * 1024
         return await withTaskGroup(of: [[UInt8]].self) { group in
             group.addTask { await answer.wait() }
             group.addTask {
-                try? await Task.sleep(for: lookupTimeout)
+                try? await Task.sleep(for: timeout)
                 answer.deliver([])
                 return []
             }

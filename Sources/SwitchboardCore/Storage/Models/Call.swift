@@ -3,6 +3,10 @@ import Foundation
 
 enum CallStatus: String, Codable, Sendable, CaseIterable {
     case queued, active, completed, cancelled
+
+    /// The status as an SQL string literal, for statements that compare with a constant (a literal lets the
+    /// planner use the partial indexes on status, where a bound parameter would not). Never user input.
+    var sqlLiteral: String { "'\(rawValue)'" }
 }
 
 enum CallChannel: String, Codable, Sendable, CaseIterable {
