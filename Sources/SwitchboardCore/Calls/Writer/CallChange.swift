@@ -1,0 +1,43 @@
+import Foundation
+
+
+/// A change to calls, waiting for the next group commit.
+enum CallChange: Sendable {
+    case create(NewCall)
+    case complete(UUID, CompleteCallInput.Validated)
+    case cancel(UUID)
+    /// A waiting call whose `routing.relaxation` step widened by `asOf`: routed again in its wider pool (the
+    /// sweeper's, whose clock decides how long the call has waited).
+    case widen(UUID, asOf: Date)
+}
+
+struct NewCall: Sendable {
+    let route: RouteRequest
+    /// Nil: the tenant's default channel.
+    let channel: CallChannel?
+    let externalRef: String?
+    let idempotencyKey: String?
+
+    /// Whether `earlier` is what this request would have made: a replay under the same Idempotency-Key must
+    /// ask for the same call (as payment APIs do), or the client has a bug that silently loses a call.
+    func asksFor(_ earlier: CallRow) -> Bool {
+        earlier.teamId == route.teamId
+            && (route.teamId != nil || earlier.sector == route.sector)
+            && Set(earlier.capabilities) == Set(route.capabilities)
+            && Set(earlier.requiredCapabilities) == Set(route.requiredCapabilities)
+            && (channel == nil || channel == earlier.channel)
+            && earlier.externalRef == externalRef
+    }
+}
+
+struct CallChangeResult: Sendable {
+    let call: CallDTO
+    /// True when an `Idempotency-Key` matched an earlier call, which is returned instead of a new one.
+    let replayed: Bool
+}
+
+/// A tenant's `Idempotency-Key`: keys are unique per tenant, not across tenants.
+struct IdempotencyKey: Hashable {
+    let clientId: String
+    let key: String
+}

@@ -1,0 +1,23 @@
+import Foundation
+
+
+/// One routing decision, ready for the decision log.
+struct DecisionRow: Sendable {
+    let clientId: String
+    let values: [any Encodable & Sendable]
+
+    static let columns = ["id", "call_id", "trigger", "request", "strategy", "agent_id", "score", "candidate_count",
+                          "candidates", "created_at", "step", "waited_seconds"]
+
+    init(_ decision: RoutingDecision, trigger: String, callId: UUID?, capabilities: [String], requiredCapabilities: [String] = [],
+         stage: (step: Int, waited: Double)? = nil, clientId: String, at: Date) {
+        self.clientId = clientId
+        values = [
+            UUID.random(), callId, trigger,
+            DecisionJSON.request(teamId: decision.teamId, sector: decision.sector, capabilities: capabilities,
+                                 requiredCapabilities: requiredCapabilities),
+            decision.strategy.rawValue, decision.chosen?.agentId, decision.chosen?.score, decision.ranking.eligibleCount,
+            DecisionJSON.candidates(decision.ranking.top), at, stage?.step, stage?.waited,
+        ]
+    }
+}
