@@ -113,22 +113,34 @@ import VaporTesting
     }
 
     @Test func aSlowLookUpNeverHoldsTheSharedExecutor() async throws {
-        // Six look-ups that each block their thread for 1.5 s (a slow DNS server), more than the shared executor has
-        // threads (2 here): other work still runs at once, because each look-up blocks a thread of its own.
-        let slow: @Sendable (String) -> [[UInt8]] = { _ in
-            usleep(1_500_000)
+        // Six look-ups held by a slow DNS server (here: a gate), more than the shared executor has threads (2 here):
+        // other work still runs, because each look-up blocks a thread of its own. Had they run on the executor, the
+        // task below could not start, and the timer (on a Dispatch queue, outside the executor) would answer first.
+        let gate = DispatchSemaphore(value: 0)
+        let held: @Sendable (String) -> [[UInt8]] = { _ in
+            gate.wait()
             return [[127, 0, 0, 1]]
         }
-        let started = ContinuousClock.now
-        let lookups = (0..<6).map { _ in Task { await WebhookTarget.resolveOffExecutor("slow.test", timeout: .seconds(5), blocking: slow) } }
-        try await Task.sleep(for: .milliseconds(100))
-        let answered = await Task.detached { 6 * 7 }.value
-        let waited = ContinuousClock.now - started
-        #expect(answered == 42)
-        #expect(waited < .seconds(1), "other work waited \(waited) for the look-ups")
+        let lookups = (0..<6).map { _ in Task { await WebhookTarget.resolveOffExecutor("slow.test", timeout: .seconds(60), blocking: held) } }
+        let ranMeanwhile = await withCheckedContinuation { (answer: CheckedContinuation<Bool, Never>) in
+            let answered = NIOLockedValueBox(false)
+            let finish: @Sendable (Bool) -> Void = { ran in
+                if answered.withLockedValue({ done in defer { done = true }; return !done }) { answer.resume(returning: ran) }
+            }
+            Task.detached { finish(true) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + 20) { finish(false) }
+        }
+        for _ in 0..<6 { gate.signal() }
+        #expect(ranMeanwhile, "other work waited for the look-ups")
         for lookup in lookups { #expect(await lookup.value == [[127, 0, 0, 1]]) }
-        // A look-up slower than its time limit counts as not resolving (its thread finishes on its own).
-        #expect(await WebhookTarget.resolveOffExecutor("slow.test", timeout: .milliseconds(200), blocking: slow).isEmpty)
+        // A look-up slower than its time limit counts as not resolving (its thread finishes on its own later).
+        let late = DispatchSemaphore(value: 0)
+        let timedOut = await WebhookTarget.resolveOffExecutor("slow.test", timeout: .milliseconds(200)) { _ in
+            late.wait()
+            return [[127, 0, 0, 1]]
+        }
+        late.signal()
+        #expect(timedOut.isEmpty)
     }
 
     // MARK: 4. Fan-out
