@@ -70,9 +70,9 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
     app.lifecycle.use(DenialLogLifecycle())
     if case .postgres(let url) = config.database {
         app.loadBook.broadcastInvalidations { clientId in
-            await PoolInvalidationChannel.notify(clientId, on: store, logger: logger)
+            await ClusterNotifications.notify(clientId, on: store, logger: logger)
         }
-        app.poolInvalidationChannel = try PoolInvalidationChannel(
+        app.clusterNotifications = try ClusterNotifications(
             url: url, eventLoopGroup: app.eventLoopGroup, pools: app.loadBook, events: app.eventHub, logger: app.logger)
         app.lifecycle.use(PoolInvalidationLifecycle())
     }

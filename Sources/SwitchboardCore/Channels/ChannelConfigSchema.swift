@@ -8,7 +8,7 @@ enum ChannelConfigSchema {
         let validate: (JSONValue, String) throws -> JSONValue
     }
 
-    static func validate(_ config: [String: JSONValue], for type: ChannelType) throws -> [String: JSONValue] {
+    static func validate(_ config: [String: JSONValue], for type: CallChannel) throws -> [String: JSONValue] {
         let fields = fields(for: type)
         if let unknown = config.keys.sorted().first(where: { key in !fields.contains { $0.name == key } }) {
             throw AppError.badRequest("config.\(unknown) is not a \(type.rawValue) setting; expected: \(fields.map(\.name).joined(separator: ", "))")
@@ -26,7 +26,7 @@ enum ChannelConfigSchema {
     }
 
     /// Credential keys a channel of this type needs before it can work.
-    static func requiredCredentials(for type: ChannelType) -> [String] {
+    static func requiredCredentials(for type: CallChannel) -> [String] {
         switch type {
         case .voice, .sms: ["api_key"]
         case .whatsapp: ["access_token"]
@@ -50,7 +50,7 @@ enum ChannelConfigSchema {
         return result
     }
 
-    private static func fields(for type: ChannelType) -> [Field] {
+    private static func fields(for type: CallChannel) -> [Field] {
         switch type {
         case .voice:
             [Field(name: "provider", required: true, validate: text(1...64)),

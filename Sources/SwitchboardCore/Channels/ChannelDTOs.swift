@@ -2,7 +2,7 @@ import Foundation
 
 struct ChannelDTO: Encodable, Sendable {
     let id: UUID
-    let type: ChannelType
+    let type: CallChannel
     let name: String
     let status: ActiveStatus
     let config: [String: JSONValue]

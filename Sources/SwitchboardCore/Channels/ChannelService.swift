@@ -10,7 +10,7 @@ struct ChannelService: Sendable {
 
     private var scope: TenantScope { tenant.scope }
 
-    func list(type: ChannelType?, page: Page) async throws -> (channels: [ChannelDTO], total: Int) {
+    func list(type: CallChannel?, page: Page) async throws -> (channels: [ChannelDTO], total: Int) {
         var query = scope.query(ChannelRecord.self, on: store.db)
         if let type { query = query.filter(\.$type == type) }
         let total = try await query.copy().count()
@@ -24,7 +24,7 @@ struct ChannelService: Sendable {
 
     func create(_ input: ChannelInput) async throws -> ChannelDTO {
         guard let rawType = input.type else { throw AppError.badRequest("type is required") }
-        let type = try Check.oneOf(rawType, "type", as: ChannelType.self)
+        let type = try Check.oneOf(rawType, "type", as: CallChannel.self)
         guard let rawName = input.name else { throw AppError.badRequest("name is required") }
         let name = try Check.text(rawName, "name", length: 1...120)
         let status = try input.status.map { try Check.oneOf($0, "status", as: ActiveStatus.self) } ?? .active
@@ -57,7 +57,7 @@ struct ChannelService: Sendable {
         let scope = self.scope, tenant = self.tenant, cipher = self.cipher
         let record = try await store.write { db in
             let record = try await scope.find(ChannelRecord.self, id, on: db)
-            if let rawType = input.type, try Check.oneOf(rawType, "type", as: ChannelType.self) != record.type {
+            if let rawType = input.type, try Check.oneOf(rawType, "type", as: CallChannel.self) != record.type {
                 throw AppError.badRequest("type cannot change; create a new channel instead")
             }
             if let rawName = input.name {

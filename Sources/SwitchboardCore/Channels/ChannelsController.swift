@@ -23,7 +23,7 @@ struct ChannelsController: Sendable {
     @Sendable func list(req: Request) async throws -> Envelope<[ChannelDTO]> {
         let query = QueryParameters(req)
         let page = try query.page()
-        let result = try await service(req).list(type: try query.oneOf("type", as: ChannelType.self), page: page)
+        let result = try await service(req).list(type: try query.oneOf("type", as: CallChannel.self), page: page)
         return Envelope(data: result.channels, meta: page.meta(total: result.total))
     }
 

@@ -1,10 +1,6 @@
 import FluentKit
 import Foundation
 
-enum ChannelType: String, Codable, Sendable, CaseIterable {
-    case voice, sms, whatsapp, email, webchat
-}
-
 final class ChannelRecord: Model, TenantOwned, @unchecked Sendable {
     static let schema = "channels"
     static let entityName = "channel"
@@ -13,7 +9,7 @@ final class ChannelRecord: Model, TenantOwned, @unchecked Sendable {
     @ID(key: .id) var id: UUID?
     @Field(key: "client_id") var clientId: String
 
-    @Enum(key: "type") var type: ChannelType
+    @Enum(key: "type") var type: CallChannel
     @Field(key: "name") var name: String
     @Enum(key: "status") var status: ActiveStatus
     /// Canonical JSON of the validated configuration.

@@ -34,11 +34,12 @@ struct LoadNotification: Codable, Sendable {
     }
 }
 
-/// Carries load-book invalidations and committed loads between server processes that share one PostgreSQL: every
-/// process NOTIFYs after a change and LISTENs on one dedicated connection, so a change made through one process is
-/// routed by all the others at once rather than after the cache TTL. A reconnect drops every book (changes may
-/// have been missed meanwhile).
-actor PoolInvalidationChannel {
+/// What the server processes that share one PostgreSQL tell each other, over LISTEN/NOTIFY on one dedicated
+/// connection: load-book invalidations (`switchboard_routing_pools`), committed loads (`switchboard_loads`) and new
+/// events (`switchboard_events`, for the event streams). A change made through one process is then routed and
+/// streamed by all the others at once rather than after the cache TTL or the poll. A reconnect drops every book
+/// (changes may have been missed meanwhile).
+actor ClusterNotifications {
     static let channel = "switchboard_routing_pools"
 
     private let configuration: PostgresConnection.Configuration
@@ -123,22 +124,22 @@ actor PoolInvalidationChannel {
 }
 
 extension Application {
-    private struct InvalidationChannelKey: StorageKey { typealias Value = PoolInvalidationChannel }
+    private struct ClusterNotificationsKey: StorageKey { typealias Value = ClusterNotifications }
 
-    var poolInvalidationChannel: PoolInvalidationChannel? {
-        get { storage[InvalidationChannelKey.self] }
-        set { storage[InvalidationChannelKey.self] = newValue }
+    var clusterNotifications: ClusterNotifications? {
+        get { storage[ClusterNotificationsKey.self] }
+        set { storage[ClusterNotificationsKey.self] = newValue }
     }
 }
 
 /// Starts the listener when the application boots (by either boot path) and stops it on shutdown.
 struct PoolInvalidationLifecycle: LifecycleHandler {
     func didBoot(_ application: Application) throws {
-        guard let channel = application.poolInvalidationChannel else { return }
+        guard let channel = application.clusterNotifications else { return }
         Task { await channel.start() }
     }
 
     func shutdownAsync(_ application: Application) async {
-        await application.poolInvalidationChannel?.stop()
+        await application.clusterNotifications?.stop()
     }
 }

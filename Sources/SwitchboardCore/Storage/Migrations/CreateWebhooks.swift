@@ -54,9 +54,3 @@ struct CreateWebhooks: AsyncMigration {
         try await database.schema(WebhookTables.webhooks).delete()
     }
 }
-
-enum WebhookTables {
-    static let webhooks = "webhooks"
-    static let deliveries = "webhook_deliveries"
-    static let cursors = "webhook_cursors"
-}
