@@ -15,6 +15,7 @@ import urllib.request
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -80,6 +81,22 @@ def browser():
 
 def wait(driver, css, timeout=15):
     return WebDriverWait(driver, timeout).until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def live_wait(driver, timeout=10):
+    """A wait for pages that follow the event stream: the demo makes a call every two seconds, and each one may
+    render a list again between finding an element and reading it."""
+    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
+
+
+def queued_row_text(driver, prefix, part):
+    """The text of `part` in the queued call whose row starts with `prefix`, read in one go (see `live_wait`)."""
+    def read(d):
+        for row in d.find_elements(By.CSS_SELECTOR, "[data-test=queued-call]"):
+            if row.text.startswith(prefix):
+                return row.find_element(By.CSS_SELECTOR, part).text or False
+        return False
+    return live_wait(driver).until(read)
 
 
 def wait_all(driver, css, minimum=1, timeout=15):
@@ -292,10 +309,9 @@ def test_queue_widens(server, browser):
     browser.get(f"{base_url(server)}/#token={server['token']('manager')}")
     wait_all(browser, "[data-test=team-card]", minimum=4)
     browser.get(f"{base_url(server)}/#/routing")
-    rows = wait_all(browser, "[data-test=queued-call]")
-    row = [row for row in rows if row.text.startswith(waiting["id"][:8])][0]
-    assert "its team (step 1)" in row.find_element(By.CSS_SELECTOR, "[data-test=queued-pool]").text
-    assert ":" in row.find_element(By.CSS_SELECTOR, "[data-test=queued-widens]").text, "the time it widens"
+    wait_all(browser, "[data-test=queued-call]")
+    assert "its team (step 1)" in queued_row_text(browser, waiting["id"][:8], "[data-test=queued-pool]")
+    assert ":" in queued_row_text(browser, waiting["id"][:8], "[data-test=queued-widens]"), "the time it widens"
     shot(browser, "05b-routing-queue")
     api(server, "PUT", "/api/settings", {"routing.relaxation": [{"after_seconds": 0, "pool": "team"},
                                                               {"after_seconds": 0, "pool": "sector"}]})
@@ -310,23 +326,25 @@ def test_routing_page_is_live(server, browser):
     wait_all(browser, "[data-test=team-card]", minimum=4)
     browser.get(f"{base_url(server)}/#/routing")
     wait(browser, "[data-test=live][data-state=live]")
-    row = wait(browser, f"[data-test=live-agent][data-agent='{agent['id']}']")
-    assert row.find_element(By.CSS_SELECTOR, "[data-test=live-load]").text.endswith("0/1"), row.text
+    wait(browser, f"[data-test=live-agent][data-agent='{agent['id']}']")
+    live_wait(browser).until(lambda d: d.find_element(
+        By.CSS_SELECTOR, f"[data-test=live-agent][data-agent='{agent['id']}'] [data-test=live-load]").text.endswith("0/1"))
     browser.execute_script("window.__sameDocument = true;")
-    depth_before = int(wait(browser, "[data-test=queue-depth]").text or "0")
+    wait(browser, "[data-test=queue-depth]")
+    depth_before = int(live_wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, "[data-test=queue-depth]").text or "0"))
     calls = [api(server, "POST", "/api/calls", {"sector": sector}) for _ in range(3)]
     waiting = [call["id"][:8] for call in calls if call["status"] == "queued"]
     assert len(waiting) == 2, calls
-    WebDriverWait(browser, 10).until(lambda d: d.find_element(
+    live_wait(browser).until(lambda d: d.find_element(
         By.CSS_SELECTOR, f"[data-test=live-agent][data-agent='{agent['id']}'] [data-test=live-load]").text.endswith("1/1"))
-    WebDriverWait(browser, 10).until(lambda d: all(any(r.text.startswith(prefix) for r in d.find_elements(
+    live_wait(browser).until(lambda d: all(any(r.text.startswith(prefix) for r in d.find_elements(
         By.CSS_SELECTOR, "[data-test=queued-call]")) for prefix in waiting))
-    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.CSS_SELECTOR, "[data-test=queue-depth]").text != str(depth_before))
+    live_wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, "[data-test=queue-depth]").text != str(depth_before))
     assert browser.execute_script("return window.__sameDocument === true;"), "the page was not reloaded"
     shot(browser, "05c-routing-live")
     for call in calls:
         api(server, "POST", f"/api/calls/{call['id']}/cancel", {})
-    WebDriverWait(browser, 10).until(lambda d: not any(r.text.startswith(prefix) for prefix in waiting for r in d.find_elements(
+    live_wait(browser).until(lambda d: not any(r.text.startswith(prefix) for prefix in waiting for r in d.find_elements(
         By.CSS_SELECTOR, "[data-test=queued-call]")))
     assert not severe_console_errors(browser), severe_console_errors(browser)
 

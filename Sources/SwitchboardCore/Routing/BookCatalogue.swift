@@ -1,0 +1,63 @@
+import Foundation
+import SQLKit
+
+/// What a tenant's book is built from: its agents, teams and active assignments, and, for the learning
+/// strategy, its agents' completed calls over the learning window.
+struct BookCatalogue: Sendable {
+    let agents: [BookAgentRow]
+    /// Team id → sector.
+    let teams: [UUID: String]
+    let assignments: [(agentId: UUID, teamId: UUID)]
+    let successHistory: [UUID: SuccessHistory]
+
+    static func read(_ clientId: String, withHistory: Bool, on db: any SQLDatabase) async throws -> BookCatalogue {
+        let scope = TenantScope(clientId: clientId)
+        let agents = try await scope.select(from: SectorAgent.schema, on: db)
+            .columns(["id", "sector", "status", "priority", "capabilities", "max_concurrent", "current_load",
+                      "success_rate", "avg_handling_time"] + ChannelNumbers.loadColumns + ChannelNumbers.capacityColumns)
+            .all()
+            .map { row in
+                BookAgentRow(
+                    id: try row.decode("id"), sector: try row.decode("sector"),
+                    isActive: try row.decode(column: "status", as: String.self) == ActiveStatus.active.rawValue,
+                    priority: try row.decode("priority"), capabilities: try row.decode("capabilities"),
+                    maxConcurrent: try row.decode("max_concurrent"), load: try row.decode("current_load"),
+                    successRate: try row.decode("success_rate"), avgHandlingTime: try row.decode("avg_handling_time"),
+                    channelCapacity: try ChannelNumbers(capacityFrom: row), channelLoads: try ChannelNumbers(loadsFrom: row))
+            }
+        var teams: [UUID: String] = [:]
+        for row in try await scope.select(from: Team.schema, on: db).columns("id", "sector").all() {
+            teams[try row.decode("id")] = try row.decode("sector")
+        }
+        let activeMembers = Set(try await scope.select(from: TeamMember.schema, on: db).column("id")
+            .where("status", .equal, ActiveStatus.active.rawValue).all()
+            .map { try $0.decode(column: "id", as: UUID.self) })
+        let assignments = try await scope.select(from: TeamAgentAssignment.schema, on: db)
+            .columns("agent_id", "team_id", "member_id").all()
+            .compactMap { row -> (agentId: UUID, teamId: UUID)? in
+                guard activeMembers.contains(try row.decode(column: "member_id", as: UUID.self)) else { return nil }
+                return (try row.decode("agent_id"), try row.decode("team_id"))
+            }
+        let history = withHistory
+            ? try await successHistory(clientId, since: Day(containing: Date()).adding(days: 1 - RoutingPolicy.learningWindowDays), on: db)
+            : [:]
+        return BookCatalogue(agents: agents, teams: teams, assignments: assignments, successHistory: history)
+    }
+
+    /// The agents' completed calls and successes from the daily rows, from `since` to today.
+    static func successHistory(_ clientId: String, since: Day, on db: any SQLDatabase) async throws -> [UUID: SuccessHistory] {
+        var history: [UUID: SuccessHistory] = [:]
+        let rows = try await TenantScope(clientId: clientId).select(from: AgentDailyMetrics.schema, on: db)
+            .column("agent_id")
+            .column(SQLRaw("CAST(SUM(calls_handled) AS BIGINT)"), as: "calls")
+            .column(SQLRaw("CAST(SUM(calls_successful) AS BIGINT)"), as: "successes")
+            .where("date", .greaterThanOrEqual, since.description)
+            .groupBy("agent_id")
+            .all()
+        for row in rows {
+            history[try row.decode("agent_id")] = SuccessHistory(successes: try row.decode("successes"), calls: try row.decode("calls"))
+        }
+        return history
+    }
+
+}
