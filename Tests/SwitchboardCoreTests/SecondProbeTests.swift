@@ -29,7 +29,8 @@ import VaporTesting
     /// A row written before the check existed (or by hand) is attempted once, fails for good with the reason, and
     /// the deliverer goes on; before the fix the HTTP client stopped the process on it, at every start.
     @Test func aStoredWebhookWithABadPortFailsItsDeliveryInsteadOfStoppingTheProcess() async throws {
-        try await withSwitchboard(configuring: { $0.webhookAllowPrivate = true }) { app in
+        // A database of its own: its rounds fan out and attempt every tenant's deliveries, other tests' included.
+        try await withSwitchboard(isolated: true, configuring: { $0.webhookAllowPrivate = true }) { app in
             let admin = try await APIClient.make(app)
             let created = try await admin.send(.POST, "/api/webhooks", json: #"{"url": "http://127.0.0.1:9/h", "events": ["call.created"]}"#)
             let hookId = try #require(created.data["id"].uuid)
