@@ -106,7 +106,7 @@ struct ChannelCapacityTests {
             let sql = app.db as! any SQLDatabase
             try await sql.update(SectorAgent.schema).set("current_load", to: 0).set("channel_load_voice", to: 0)
                 .set("channel_load_webchat", to: 7).set("channel_load_email", to: 2).where("id", .equal, agent).run()
-            let corrections = try await LoadLedger.reconcileAll(in: app.store())
+            let corrections = try await LoadReconciliation.reconcileAll(in: app.store())
             // Over a PostgreSQL shared with other tests, another app's start-up may have reconciled it first.
             if let fixed = corrections.first(where: { $0.agentId == agent }) {
                 #expect(fixed.currentLoad == 3)

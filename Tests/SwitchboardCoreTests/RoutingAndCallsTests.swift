@@ -237,12 +237,12 @@ struct RoutingAndCallsTests {
             try await sql.update("sector_agents").set("current_load", to: 4).where("client_id", .equal, client.clientId).run()
             // Reconciliation covers every tenant: over a PostgreSQL shared with other tests, another test's run may
             // fix these agents first, so what counts is the loads afterwards.
-            _ = try await LoadLedger.reconcileAll(in: app.store())
+            _ = try await LoadReconciliation.reconcileAll(in: app.store())
             let loads = [try await client.agent(busy)["current_load"].intValue ?? -1, try await client.agent(idle)["current_load"].intValue ?? -1]
             let active = try await TenantScope(clientId: client.clientId).query(Call.self, on: app.db).filter(\.$status == .active).all()
             #expect(loads.reduce(0, +) == active.count)
             #expect(try await client.agent(busy)["current_load"].intValue == active.filter { $0.agentId == busy }.count)
-            #expect(try await LoadLedger.reconcileAll(in: app.store()).filter { $0.agentId == busy || $0.agentId == idle }.isEmpty)
+            #expect(try await LoadReconciliation.reconcileAll(in: app.store()).filter { $0.agentId == busy || $0.agentId == idle }.isEmpty)
         }
     }
 

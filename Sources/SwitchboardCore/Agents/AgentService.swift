@@ -1,11 +1,13 @@
 import FluentKit
 import Foundation
 
-/// The tenant's agent catalogue. Every change invalidates the tenant's routing pools.
+/// The tenant's agent catalogue. Every change invalidates the tenant's routing pools; an agent created or changed
+/// then takes the waiting calls it now can, through the writer (which alone changes loads).
 struct AgentService: Sendable {
     let store: Store
     let tenant: Tenant
     let book: LoadBook
+    let writer: CallWriter
 
     private var scope: TenantScope { tenant.scope }
 
@@ -25,33 +27,27 @@ struct AgentService: Sendable {
 
     func create(_ fields: AgentFields) async throws -> AgentDTO {
         let scope = self.scope, tenant = self.tenant
-        let queue = QueueAssigner(tenant: tenant, policy: try await RoutingPolicy.load(for: tenant.clientId, on: store.db))
         let agent = try await store.write { db in
             let agent = scope.owned(fields.makeModel())
             try await agent.create(on: db)
             try await AuditLog.record("agent.create", "agent", id: agent.id, by: tenant, on: db)
             try await EventOutbox.append([EventPayload.agent(agent.id!, "created")], clientId: tenant.clientId, on: db)
-            try await queue.offerCapacity(of: agent.id!, on: db)
-            return try await scope.find(SectorAgent.self, agent.id!, on: db)
+            return agent
         }
-        await book.invalidate(tenant.clientId)
-        return AgentDTO(agent)
+        return try await takeWaitingCalls(agent)
     }
 
     func update(_ id: UUID, with input: UpdateAgentInput) async throws -> AgentDTO {
         let scope = self.scope, tenant = self.tenant
-        let queue = QueueAssigner(tenant: tenant, policy: try await RoutingPolicy.load(for: tenant.clientId, on: store.db))
         let agent = try await store.write { db in
             let agent = try await scope.find(SectorAgent.self, id, on: db)
             try input.apply(to: agent)
             try await agent.save(on: db)
             try await AuditLog.record("agent.update", "agent", id: id, by: tenant, on: db)
             try await EventOutbox.append([EventPayload.agent(id, "updated")], clientId: tenant.clientId, on: db)
-            try await queue.offerCapacity(of: id, on: db)
-            return try await scope.find(SectorAgent.self, id, on: db)
+            return agent
         }
-        await book.invalidate(tenant.clientId)
-        return AgentDTO(agent)
+        return try await takeWaitingCalls(agent)
     }
 
     /// Soft delete: the agent stays in history but is no longer routed to.
@@ -67,5 +63,15 @@ struct AgentService: Sendable {
         }
         await book.invalidate(tenant.clientId)
         return AgentDTO(agent)
+    }
+
+    /// The routing pools learn the committed agent; an active one then takes the waiting calls it now can, and is
+    /// answered with the load that left it.
+    private func takeWaitingCalls(_ agent: SectorAgent) async throws -> AgentDTO {
+        await book.invalidate(tenant.clientId)
+        guard agent.status == .active,
+              try await !writer.agentsChanged([agent.id!], by: tenant).isEmpty
+        else { return AgentDTO(agent) }
+        return AgentDTO(try await scope.find(SectorAgent.self, agent.id!, on: store.db))
     }
 }

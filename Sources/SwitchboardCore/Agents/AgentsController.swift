@@ -15,7 +15,7 @@ struct AgentsController: Sendable {
     }
 
     private func service(_ req: Request) throws -> AgentService {
-        AgentService(store: req.store, tenant: try req.tenant, book: req.application.loadBook)
+        AgentService(store: req.store, tenant: try req.tenant, book: req.application.loadBook, writer: req.application.callWriter)
     }
 
     @Sendable func list(req: Request) async throws -> Envelope<[AgentDTO]> {

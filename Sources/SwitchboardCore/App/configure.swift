@@ -141,7 +141,7 @@ extension Application {
         if !pending.isEmpty {
             logger.info("database migrated: applied \(pending.count) migration(s), \(pending.first!)…\(pending.last!)")
         }
-        let corrections = try await LoadLedger.reconcileAll(in: store())
+        let corrections = try await LoadReconciliation.reconcileAll(in: store())
         for correction in corrections {
             logger.warning("corrected agent load from active calls", metadata: [
                 "agent_id": "\(correction.agentId)", "current_load": "\(correction.currentLoad)",

@@ -17,7 +17,7 @@ struct BulkController: Sendable {
     }
 
     private func service(_ req: Request) throws -> BulkService {
-        BulkService(store: req.store, tenant: try req.tenant, book: req.application.loadBook)
+        BulkService(store: req.store, tenant: try req.tenant, book: req.application.loadBook, writer: req.application.callWriter)
     }
 
     @Sendable func agents(req: Request) async throws -> Envelope<BulkResultDTO> {

@@ -8,6 +8,7 @@ struct BulkService: Sendable {
     let store: Store
     let tenant: Tenant
     let book: LoadBook
+    let writer: CallWriter
 
     private var scope: TenantScope { tenant.scope }
     private static let batchSize = 500
@@ -160,9 +161,9 @@ struct BulkService: Sendable {
             try await EventOutbox.append(creates.map { EventPayload.agent($0.1.id, "created") }
                                             + updates.map { EventPayload.agent($0.1.id, "updated") },
                                          clientId: tenant.clientId, at: now, on: sql)
-            try await offerCapacity(of: (creates + updates).filter { $0.1.status == .active }.map(\.1.id), on: db)
         }
         await book.invalidate(tenant.clientId)
+        try await offerCapacity(of: (creates + updates).filter { $0.1.status == .active }.map(\.1.id))
         let results = (creates.map { BulkRowResult(index: $0.0.index, id: $0.1.id, action: .created) }
             + updates.map { BulkRowResult(index: $0.0.index, id: $0.1.id, action: .updated) }).sorted { $0.index < $1.index }
         return Self.result(mode: mode, received: input.count, results: results, errors: errors)
@@ -183,15 +184,14 @@ struct BulkService: Sendable {
         return found
     }
 
-    /// New or changed agents may take calls that are waiting; a tenant with an empty queue (the usual case for an
-    /// import) costs one query.
-    private func offerCapacity(of agentIds: [UUID], on db: any Database) async throws {
+    /// New or changed agents may take calls that are waiting, through the writer; a tenant with an empty queue
+    /// (the usual case for an import) costs one query.
+    private func offerCapacity(of agentIds: [UUID]) async throws {
         guard !agentIds.isEmpty,
-              try await scope.select(from: Call.schema, on: db).column("id")
+              try await scope.select(from: Call.schema, on: store.sql).column("id")
                 .where("status", .equal, CallStatus.queued.rawValue).limit(1).first() != nil
         else { return }
-        let queue = QueueAssigner(tenant: tenant, policy: try await RoutingPolicy.load(for: tenant.clientId, on: db))
-        for agentId in agentIds { try await queue.offerCapacity(of: agentId, on: db) }
+        try await writer.agentsChanged(agentIds, by: tenant)
     }
 
     // MARK: Members

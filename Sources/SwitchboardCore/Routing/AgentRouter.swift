@@ -14,7 +14,7 @@ struct RouteRequest: Sendable {
     var widest: Relaxation.Pool = .sector
 }
 
-enum RoutingStrategy: String, Codable, Sendable {
+enum RoutingStrategy: String, Codable, Sendable, CaseIterable {
     case team, sector, none
     /// A queued call handed to an agent that freed up.
     case queue

@@ -48,8 +48,8 @@ struct Relaxation: Sendable, Equatable {
     /// Whether an agent (of `agentSector`, serving `agentTeams`, with `agentCapabilities`) may take a waiting call
     /// now: through the call's team at any step, through its sector once the call's stage reached the sector, and
     /// only with every required capability until a step drops them.
-    func mayServe(callTeam: UUID?, callSector: String, required: [String], waited: Double,
-                  agentSector: String, agentTeams: [UUID], agentCapabilities: Set<String>) -> Bool {
+    func mayServe(callTeam: UUID?, callSector: String, required: some Sequence<String>, waited: Double,
+                  agentSector: String, agentTeams: some Sequence<UUID>, agentCapabilities: Set<String>) -> Bool {
         let stage = stage(waited: waited, hasTeam: callTeam != nil)
         let viaTeam = callTeam.map(agentTeams.contains) == true
         let viaSector = callSector == agentSector && stage.pool == .sector

@@ -2,7 +2,7 @@ import Foundation
 
 /// A discrete-event replay of calls against an agent catalogue under a routing policy: the same `TenantBook`
 /// that routes live calls decides each arrival (team pool, then sector pool), a call nobody can take waits in
-/// the queue, and a freed agent takes the oldest waiting call it serves, as `QueueAssigner` does. Every agent
+/// the queue, and a freed agent takes the oldest waiting call it serves, as the live `QueueHandoff` does (by its `mayTake`). Every agent
 /// starts free. Pure and deterministic: the same input gives the same report.
 enum RoutingSimulation {
     struct Call: Sendable {
@@ -377,9 +377,13 @@ enum RoutingSimulation {
                         lines[key] = line
                         guard line.head < line.calls.count else { continue }
                         let head = line.calls[line.head]
-                        let stage = relaxation.stage(waited: now - head.arrival, hasTeam: { if case .team = pool { true } else { false } }())
-                        if case .team = pool, !ownTeam, stage.pool != .sector { continue }
-                        if !required.isSubset(of: has), !stage.requirementsDropped { continue }
+                        // A line of a team of the agent's sector holds calls of that sector.
+                        let team: UUID? = if case .team(let id) = pool { id } else { nil }
+                        guard QueueHandoff.mayTake(callTeam: team, callSector: agent.sector, required: required,
+                                                   waited: now - head.arrival, relaxation: relaxation,
+                                                   agentSector: agent.sector, agentTeams: CollectionOfOne(ownTeam ? team : nil).lazy.compactMap { $0 },
+                                                   agentCapabilities: has)
+                        else { continue }
                         if best == nil || head.arrival < best!.waiting.arrival
                             || (head.arrival == best!.waiting.arrival && head.call < best!.waiting.call) {
                             best = (key, head)

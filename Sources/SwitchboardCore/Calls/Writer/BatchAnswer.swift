@@ -6,23 +6,23 @@ import NIOConcurrencyHelpers
 /// order those two arrive.
 final class BatchAnswer: Sendable {
     private struct State {
-        var results: [Result<CallChangeResult, any Error>]?
+        var results: [Result<ChangeAnswer, any Error>]?
         var commit: Result<Void, any Error>?
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    private let continuations: [CheckedContinuation<CallChangeResult, any Error>]
+    private let continuations: [CheckedContinuation<ChangeAnswer, any Error>]
     private let book: LoadBook
     private let clientIds: Set<String>
     private let state = NIOLockedValueBox(State())
 
-    init(_ continuations: [CheckedContinuation<CallChangeResult, any Error>], book: LoadBook, clientIds: Set<String>) {
+    init(_ continuations: [CheckedContinuation<ChangeAnswer, any Error>], book: LoadBook, clientIds: Set<String>) {
         self.continuations = continuations
         self.book = book
         self.clientIds = clientIds
     }
 
-    func written(_ results: [Result<CallChangeResult, any Error>]) {
+    func written(_ results: [Result<ChangeAnswer, any Error>]) {
         answerIfReady(state.withLockedValue { state in
             state.results = results
             return state.commit.map { ($0, results) }
@@ -54,7 +54,7 @@ final class BatchAnswer: Sendable {
         }
     }
 
-    private func answerIfReady(_ ready: (Result<Void, any Error>, [Result<CallChangeResult, any Error>])?) {
+    private func answerIfReady(_ ready: (Result<Void, any Error>, [Result<ChangeAnswer, any Error>])?) {
         guard let (commit, results) = ready else { return }
         switch commit {
         case .success:

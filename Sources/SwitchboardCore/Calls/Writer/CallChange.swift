@@ -1,7 +1,8 @@
 import Foundation
 
 
-/// A change to calls, waiting for the next group commit.
+/// A change to a call's state or an agent's load, waiting for the next group commit. Every such change is a case
+/// here and a method of `CallWriter` in `Changes/`; nothing else writes calls' states or agents' loads.
 enum CallChange: Sendable {
     case create(NewCall)
     case complete(UUID, CompleteCallInput.Validated)
@@ -9,6 +10,22 @@ enum CallChange: Sendable {
     /// A waiting call whose `routing.relaxation` step widened by `asOf`: routed again in its wider pool (the
     /// sweeper's, whose clock decides how long the call has waited).
     case widen(UUID, asOf: Date)
+    /// Agents created or changed (status, capacity, sector, capabilities, teams; one or a bulk import), already
+    /// committed in the catalogue: each takes the waiting calls it now can, through the queue hand-off.
+    case agentsChanged([UUID])
+
+    /// Whether applying the change reads calls as the previous batch left them.
+    var readsCalls: Bool {
+        if case .create(let new) = self { return new.idempotencyKey != nil }
+        return true
+    }
+}
+
+/// What the writer answers a change with.
+enum ChangeAnswer: Sendable {
+    case call(CallChangeResult)
+    /// The waiting calls a change of agents handed to them, oldest first.
+    case handedOut([UUID])
 }
 
 struct NewCall: Sendable {

@@ -7,6 +7,21 @@ enum CallStatus: String, Codable, Sendable, CaseIterable {
     /// The status as an SQL string literal, for statements that compare with a constant (a literal lets the
     /// planner use the partial indexes on status, where a bound parameter would not). Never user input.
     var sqlLiteral: String { "'\(rawValue)'" }
+
+    /// A call in one of these holds a unit of its agent's capacity: agents' loads count exactly these.
+    static let holdingCapacity: [CallStatus] = [.active]
+    /// A call in one of these waits for an agent.
+    static let waiting: [CallStatus] = [.queued]
+    /// A call never leaves these.
+    static let final: [CallStatus] = [.completed, .cancelled]
+
+    var holdsCapacity: Bool { Self.holdingCapacity.contains(self) }
+    var isFinal: Bool { Self.final.contains(self) }
+
+    /// `('a', 'b')`, for `status IN` in statements (literals, as `sqlLiteral` says).
+    static func sqlList(_ statuses: [CallStatus]) -> String {
+        "(" + statuses.map(\.sqlLiteral).joined(separator: ", ") + ")"
+    }
 }
 
 enum CallChannel: String, Codable, Sendable, CaseIterable {

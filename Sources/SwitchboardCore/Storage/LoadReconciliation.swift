@@ -2,51 +2,23 @@ import FluentKit
 import Foundation
 import SQLKit
 
-/// Agents' live load, kept in the database so that several processes agree and a crash loses nothing.
-/// Every change is one conditional statement; none reads and then writes.
-struct LoadLedger: Sendable {
-    let clientId: String
-
-    /// Takes one unit of the agent's capacity, and of its channel's, if it is active and neither is full. False
-    /// when another transaction got there first.
-    func claim(_ agentId: UUID, channel: CallChannel, on db: any Database) async throws -> Bool {
-        let load = SQLIdentifier("current_load")
-        let channelLoad = SQLIdentifier(channel.loadColumn), channelCapacity = SQLIdentifier(channel.capacityColumn)
-        let row = try await (db as! any SQLDatabase).update(SectorAgent.schema)
-            .set(load, to: SQLBinaryExpression(load, .add, SQLLiteral.numeric("1")))
-            .set(channelLoad, to: SQLBinaryExpression(channelLoad, .add, SQLLiteral.numeric("1")))
-            .where("id", .equal, agentId)
-            .where("client_id", .equal, clientId)
-            .where("status", .equal, ActiveStatus.active.rawValue)
-            .where(load, .lessThan, SQLIdentifier("max_concurrent"))
-            .where { $0.where(channelCapacity, .is, SQLLiteral.null).orWhere(channelLoad, .lessThan, channelCapacity) }
-            .returning("current_load")
-            .first()
-        return row != nil
-    }
-
-    /// Gives back one unit of the total and of the channel; never below zero.
-    func release(_ agentId: UUID, channel: CallChannel, on db: any Database) async throws {
-        let load = SQLIdentifier("current_load"), channelLoad = SQLIdentifier(channel.loadColumn)
-        try await (db as! any SQLDatabase).update(SectorAgent.schema)
-            .set(load, to: SQLRaw("CASE WHEN current_load > 0 THEN current_load - 1 ELSE 0 END"))
-            .set(channelLoad, to: SQLRaw("CASE WHEN \(channel.loadColumn) > 0 THEN \(channel.loadColumn) - 1 ELSE 0 END"))
-            .where("id", .equal, agentId)
-            .where("client_id", .equal, clientId)
-            .run()
-    }
-
+/// Agents' live loads are kept in the database (so that several processes agree and a crash loses nothing) and
+/// changed only by the call writer's conditional statements. At start-up, before the writer runs, they are set
+/// from the calls that hold capacity, in case a crash left them wrong.
+enum LoadReconciliation {
     struct Correction: Sendable {
         let agentId: UUID
         let currentLoad: Int
         let channelLoads: ChannelNumbers
     }
 
+    private static let holding = "calls.status IN \(CallStatus.sqlList(CallStatus.holdingCapacity))"
+
     private static let activeCalls = SQLRaw(
-        "(SELECT COUNT(*) FROM calls WHERE calls.agent_id = sector_agents.id AND calls.status = \(CallStatus.active.sqlLiteral))")
+        "(SELECT COUNT(*) FROM calls WHERE calls.agent_id = sector_agents.id AND \(holding))")
 
     private static func activeCalls(of channel: CallChannel) -> SQLRaw {
-        SQLRaw("(SELECT COUNT(*) FROM calls WHERE calls.agent_id = sector_agents.id AND calls.status = \(CallStatus.active.sqlLiteral) "
+        SQLRaw("(SELECT COUNT(*) FROM calls WHERE calls.agent_id = sector_agents.id AND \(holding) "
             + "AND calls.channel = '\(channel.rawValue)')")
     }
 
@@ -68,7 +40,7 @@ struct LoadLedger: Sendable {
                    channelLoads: try ChannelNumbers(loadsFrom: row))
     }
 
-    /// Sets every agent's load (total and per channel) to its number of active calls and returns the agents that
+    /// Sets every agent's load (total and per channel) to its number of calls holding capacity and returns the agents that
     /// were wrong.
     ///
     /// SQLite (one process, writes serialised by the gate): one statement. PostgreSQL, where other processes may

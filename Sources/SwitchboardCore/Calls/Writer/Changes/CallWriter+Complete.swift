@@ -1,0 +1,38 @@
+import Foundation
+import SQLKit
+
+
+extension CallWriter {
+    /// An active call ends with its outcome; its agent's unit goes to the oldest waiting call it may take.
+    func complete(_ callId: UUID, _ input: CompleteCallInput.Validated, by tenant: Tenant, _ work: inout BatchWork,
+                  on db: any SQLDatabase) async throws -> CallChangeResult {
+        var call = try await work.existing(callId, of: tenant, probingWith: store.db)
+        guard call.status.holdsCapacity else {
+            if call.status.isFinal { throw AppError.conflict("call is already \(call.status.rawValue)") }
+            throw AppError.conflict("call is \(call.status.rawValue) and has no agent yet; it cannot be completed")
+        }
+        let previous = call.status
+        call.status = .completed
+        call.outcome = input.outcome
+        call.resolved = input.resolved
+        call.satisfaction = input.satisfaction
+        call.handlingTimeSeconds = input.handlingTimeSeconds
+        call.completedAt = work.now
+        call.updatedAt = work.now
+        work.update(call, expecting: previous)
+        work.emit(EventPayload.completed(call), for: tenant.clientId)
+        try await release(call, by: tenant, &work, on: db)
+        work.audit(tenant, "call.complete", callId)
+        return CallChangeResult(call: CallDTO(call), replayed: false)
+    }
+
+    /// Gives the call's unit back to its agent and hands it to the oldest waiting call the agent may take.
+    func release(_ call: CallRow, by tenant: Tenant, _ work: inout BatchWork, on db: any SQLDatabase) async throws {
+        guard let agentId = call.agentId else { return }
+        try await book.withBook(tenant.clientId, store: store, on: db) { book in
+            book.adjustLoad(of: agentId, by: -1, channel: call.channel)
+        }
+        work.plan.booked(agentId, of: tenant.clientId, delta: -1, channel: call.channel)
+        _ = try await handoff.offer(capacityOf: agentId, of: tenant.clientId, &work, on: db)
+    }
+}

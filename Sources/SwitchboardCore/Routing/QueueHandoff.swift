@@ -1,0 +1,127 @@
+import Foundation
+import SQLKit
+
+
+/// The one way a waiting call reaches an agent after it arrived (a widening aside, which routes the call afresh):
+/// whenever an agent may have room (a call of its completed or was cancelled, the agent was created or changed),
+/// the writer offers the agent's free capacity to the oldest waiting calls it may take, in the same batch.
+///
+/// The what-if simulator follows the same rule (`mayTake`, oldest first, then the smaller id) over its own lines.
+struct QueueHandoff {
+    let book: LoadBook
+    let store: Store
+
+    /// Whether an agent may take a call that has waited `waited` seconds: its own team's call, or its sector's
+    /// once the call's wait widened it there, with the required capabilities unless the wait dropped them.
+    static func mayTake(callTeam: UUID?, callSector: String, required: some Sequence<String>, waited: Double,
+                        relaxation: Relaxation, agentSector: String, agentTeams: some Sequence<UUID>,
+                        agentCapabilities: Set<String>) -> Bool {
+        relaxation.mayServe(callTeam: callTeam, callSector: callSector, required: required, waited: waited,
+                            agentSector: agentSector, agentTeams: agentTeams, agentCapabilities: agentCapabilities)
+    }
+
+    /// Hands the agent's room to the oldest waiting calls it may take, as long as it has room; returns them.
+    func offer(capacityOf agentId: UUID, of clientId: String, _ work: inout BatchWork, on db: any SQLDatabase)
+        async throws -> [UUID] {
+        var handedOut: [UUID] = []
+        // A tenant the book knows has nobody waiting costs nothing more.
+        guard try await book.withBook(clientId, store: store, on: db, { $0.queuedCalls }) != 0 else { return handedOut }
+        while true {
+            let (agent, skills, relaxation) = try await book.withBook(clientId, store: store, on: db) { book in
+                (book.agent(agentId), Set(book.capabilities(of: agentId)), book.policy.relaxation)
+            }
+            guard let agent, agent.hasRoom,
+                  var waiting = try await oldestQueued(for: agent, capabilities: skills, relaxation: relaxation,
+                                                       clientId: clientId, &work, on: db)
+            else { return handedOut }
+            let (candidate, capabilities) = try await book.withBook(clientId, store: store, on: db) { book in
+                book.adjustLoad(of: agentId, by: 1, channel: waiting.channel)
+                book.queuedCalls = book.queuedCalls.map { max(0, $0 - 1) }
+                return (book.candidate(agentId), book.capabilities(of: agentId))
+            }
+            work.plan.booked(agentId, of: clientId, delta: 1, channel: waiting.channel)
+            let expected = waiting.status
+            waiting.status = .active
+            waiting.agentId = agentId
+            waiting.assignedAt = work.now
+            waiting.updatedAt = work.now
+            work.update(waiting, expecting: expected)
+            handedOut.append(waiting.id)
+            let scored = candidate.map { candidate in
+                AgentScorer.explain(candidate, matches: Set(waiting.capabilities).intersection(capabilities).count,
+                                    weights: work.weights(clientId, book: book))
+            }
+            let decision = RoutingDecision(
+                strategy: .queue, sector: waiting.sector, teamId: waiting.teamId,
+                ranking: Ranking(top: scored.map { [$0] } ?? [], eligibleCount: 1), chosen: scored, poolSize: 1)
+            work.emit(EventPayload.assigned(waiting, decision, trigger: "queue"), for: clientId, queueChange: -1)
+            if scored != nil {
+                let waited = max(0, work.now.timeIntervalSince(waiting.createdAt))
+                let step = relaxation.stage(waited: waited, hasTeam: waiting.teamId != nil).step
+                work.decisions.append(DecisionRow(decision, trigger: "queue", callId: waiting.id,
+                                                  capabilities: waiting.capabilities, requiredCapabilities: waiting.requiredCapabilities,
+                                                  stage: (step, waited), clientId: clientId, at: work.now))
+            }
+        }
+    }
+
+    /// The oldest waiting call this agent may take: first those already in the database (older than anything in
+    /// this batch), then those this batch queued.
+    private func oldestQueued(for agent: BookAgent, capabilities: Set<String>, relaxation: Relaxation, clientId: String,
+                              _ work: inout BatchWork, on db: any SQLDatabase) async throws -> CallRow? {
+        let now = work.now
+        func mayTake(_ call: CallRow) -> Bool {
+            Self.mayTake(callTeam: call.teamId, callSector: call.sector, required: call.requiredCapabilities,
+                         waited: now.timeIntervalSince(call.createdAt), relaxation: relaxation, agentSector: agent.sector,
+                         agentTeams: agent.teams, agentCapabilities: capabilities)
+        }
+        // Only calls of channels the agent has room for: a freed chat slot does not take a queued voice call
+        // from an agent whose one voice slot is busy.
+        let channels = agent.channelsWithRoom
+        guard !channels.isEmpty else { return nil }
+        // Whether the tenant has any waiting call in the database is asked once a batch, not once a hand-off.
+        if work.databaseQueue[clientId] == nil {
+            work.databaseQueue[clientId] = try await TenantScope(clientId: clientId).select(from: Call.schema, on: db)
+                .column("id").where("status", .equal, CallStatus.queued.rawValue).limit(1).first() != nil
+        }
+        var found: CallRow?
+        if work.databaseQueue[clientId] == true {
+            var query = TenantScope(clientId: clientId).select(from: Call.schema, on: db)
+                .columns(CallRow.columns.map { SQLIdentifier($0) })
+                .where("status", .equal, CallStatus.queued.rawValue)
+                .where { group in
+                    var group = group.where("sector", .equal, agent.sector)
+                    if !agent.teams.isEmpty { group = group.orWhere("team_id", .in, agent.teams) }
+                    return group
+                }
+            if !work.takenFromQueue.isEmpty { query = query.where("id", .notIn, Array(work.takenFromQueue)) }
+            if channels.count < CallChannel.allCases.count { query = query.where("channel", .in, channels.map(\.rawValue)) }
+            query = query.orderBy("created_at").orderBy("id")
+            // Pages of waiting calls, oldest first, until one this agent may take: a call this batch already
+            // changed (cancelled, say) is not waiting any more, and one needing a capability the agent lacks is
+            // not its.
+            let decided = Set(work.changedCallIds)
+            let page = 8
+            var offset = 0
+            while found == nil {
+                let rows = try await query.limit(page).offset(offset).all()
+                for row in rows {
+                    let call = try CallRow(row)
+                    if decided.contains(call.id) || !mayTake(call) { continue }
+                    found = call
+                    break
+                }
+                if rows.count < page { break }
+                offset += page
+            }
+        }
+        if found == nil {
+            found = work.insertedCalls.first { call in
+                call.clientId == clientId && call.status == .queued && !work.takenFromQueue.contains(call.id)
+                    && agent.hasRoom(for: call.channel) && mayTake(call)
+            }
+        }
+        if let found { work.takenFromQueue.insert(found.id) }
+        return found
+    }
+}
