@@ -50,6 +50,20 @@ import VaporTesting
             let widened = try await writer.submit(.widen(elsewhere.call.id, asOf: Date()), by: tenant)
             #expect(widened.call.status == .queued && widened.call.id == elsewhere.call.id)
 
+            // agentsChanged: an agent that became able to serve (here made active behind the writer's back, as a
+            // catalogue change commits before its hand-off) takes the waiting call, through the queue hand-off.
+            let claims = try await client.createAgent(sector: "claims", maxConcurrent: 2, status: "inactive")
+            try await (app.db as! any SQLDatabase).update(SectorAgent.schema).set("status", to: "active")
+                .where("id", .equal, claims).run()
+            await app.loadBook.invalidate(client.clientId)
+            let handedOut = try await writer.agentsChanged([claims], by: tenant)
+            #expect(handedOut == [elsewhere.call.id])
+            #expect(try await client.agent(claims)["current_load"] == .number(1))
+            #expect(try await writer.agentsChanged([claims], by: tenant).isEmpty)  // nobody is waiting any more
+            let decision = try await client.send(.GET, "/api/routing/decisions?call_id=\(elsewhere.call.id)").data
+            #expect(decision[0]["strategy"] == .string("queue") && decision[0]["trigger"] == .string("queue"))
+            _ = try await writer.submit(.cancel(elsewhere.call.id), by: tenant)
+
             // A change to a call that is not the tenant's is a 404, as over HTTP.
             let stranger = Tenant(clientId: uniqueTenant(), userId: "other", role: .admin)
             await #expect(throws: AppError.self) { try await writer.submit(.cancel(elsewhere.call.id), by: stranger) }
@@ -59,6 +73,34 @@ import VaporTesting
                 SELECT current_load FROM sector_agents WHERE id = \(bind: agent)
                 """).first()?.decode(column: "current_load", as: Int.self)
             #expect(loads == 0)
+        }
+    }
+
+    /// Agents' loads change only in the writer's one conditional statement (`LoadStatement`); start-up
+    /// reconciliation and migrations aside, no other source assigns them.
+    @Test func noTypeOutsideTheWriterUpdatesLoads() throws {
+        let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Sources")
+        let allowed: Set<String> = ["Calls/Writer/LoadStatement.swift", "Storage/LoadReconciliation.swift"]
+        // Ways a statement can assign a load column: `SET current_load`, `.set("current_load"`, a channel's
+        // `channel_load_<name>` column by name, or either column as an `SQLIdentifier` (to assign through a name).
+        let assignment = try Regex(#"(?i)(set\s*\(?\s*"?(current_load|channel_load_[a-z]+)\b)|(SQLIdentifier\(\s*("current_load"|[^)]*loadColumn))"#)
+        var offenders: [String] = []
+        var scanned = 0
+        let files = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)!
+        for case let file as URL in files where file.pathExtension == "swift" {
+            let relative = file.path.replacingOccurrences(of: sources.path + "/SwitchboardCore/", with: "")
+            scanned += 1
+            guard !allowed.contains(relative), !relative.hasPrefix("Storage/Migrations/") else { continue }
+            let text = try String(contentsOf: file, encoding: .utf8)
+            if text.contains(assignment) { offenders.append(relative) }
+        }
+        #expect(scanned > 100)
+        #expect(offenders == [], "only the writer changes loads: \(offenders)")
+        // The pattern does find the writer's own statement and the reconciliation.
+        for file in allowed {
+            let text = try String(contentsOf: sources.appendingPathComponent("SwitchboardCore/\(file)"), encoding: .utf8)
+            #expect(text.contains(assignment), "\(file) no longer matches; the pattern needs updating")
         }
     }
 }
