@@ -105,7 +105,6 @@ import VaporTesting
             let deliveryId = try #require(try await app.store().sql.raw("SELECT id FROM webhook_deliveries WHERE webhook_id = \(bind: hookId)")
                 .first()?.decode(column: "id", as: UUID.self))
             let delivery = try await deliverer.attemptNow(deliveryId)
-            await deliverer.stop()
             try await receiver.stop()
             #expect(delivery.status == .delivered, "\(delivery)")
             #expect(lookups.withLockedValue { $0 } == 1, "one look-up: the connection used its answer")

@@ -78,6 +78,9 @@ func withSwitchboard(
         } else {
             try await app.autoMigrate()
         }
+        // Booted as `serve` boots it: the background services (event poll, denial log, WAL checkpoint, cluster
+        // notifications) run; the serve-only ones (aggregator, sweeper, deliverer) are driven by the tests.
+        try await app.asyncBoot()
         try await body(app)
     } catch {
         try await cleanUp()

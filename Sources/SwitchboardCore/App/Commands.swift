@@ -9,9 +9,10 @@ extension Application {
     /// loads, and print the URL, the database and (in development) a ready admin token.
     public func prepareToServe(arguments: [String]) async throws {
         try await prepareDatabase()
-        await aggregator.startBackgroundLoop()
-        queueSweeper.start()
-        webhookDeliverer.start()
+        await aggregator.willStart()
+        backgroundServices.add(aggregator.service, named: "performance aggregator")
+        backgroundServices.add(queueSweeper.service, named: "queue sweeper")
+        backgroundServices.add(webhookDeliverer, named: "webhook deliverer")
         func option(_ name: String) -> String? {
             guard let index = arguments.firstIndex(of: "--\(name)"), index + 1 < arguments.count else { return nil }
             return arguments[index + 1]

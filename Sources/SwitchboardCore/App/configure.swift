@@ -39,6 +39,7 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
     }
     app.middleware.use(DashboardFilesMiddleware(publicDirectory: app.directory.publicDirectory))
 
+    app.backgroundServices = BackgroundServices(logger: app.logger)
     try await DatabaseSelection.configure(app, for: config.database)
     app.migrations.add(SwitchboardMigrations.all)
     app.fluent.migrationLogLevel = .debug
@@ -51,31 +52,29 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
     app.eventHub = EventHub(metrics: app.metrics, polling: EventHub.Polling(
         interval: app.writeGate == nil ? .seconds(1) : .milliseconds(100), database: { store.sql }, logger: logger),
         limits: .init(perTenant: config.maxStreamsPerTenant, perToken: config.maxStreamsPerToken))
-    app.lifecycle.use(EventHubLifecycle())
+    if let poll = app.eventHub.pollingService { app.backgroundServices.add(poll, named: "event poll") }
     app.callWriter = CallWriter(store: app.store(), book: app.loadBook, events: app.eventHub, metrics: app.metrics, logger: app.logger)
     app.aggregator = PerformanceAggregator(
         store: app.store(), book: app.loadBook, metrics: app.metrics,
         intervalSeconds: config.aggregationIntervalSeconds, logger: app.logger
     )
-    app.lifecycle.use(AggregatorLifecycle())
     app.webhookDeliverer = WebhookDeliverer(
         store: store, cipher: CredentialCipher(keyBytes: config.encryptionKey),
         settings: .init(allowPrivate: config.webhookAllowPrivate, retrySeconds: config.webhookRetrySeconds,
                         disableAfter: config.webhookDisableAfter, tick: .milliseconds(250)),
         eventLoopGroup: app.eventLoopGroup, metrics: app.metrics, logger: logger)
-    app.lifecycle.use(WebhookDelivererLifecycle())
-    app.lifecycle.use(QueueSweeperLifecycle())
     app.denialLog = DenialLog(logger: app.logger)
-    app.denialLog.start(every: .seconds(1), to: app.store())
-    app.lifecycle.use(DenialLogLifecycle())
+    app.backgroundServices.add(app.denialLog.service(every: .seconds(1), to: app.store()), named: "denial log")
     if case .postgres(let url) = config.database {
         app.loadBook.broadcastInvalidations { clientId in
             await ClusterNotifications.notify(clientId, on: store, logger: logger)
         }
-        app.clusterNotifications = try ClusterNotifications(
-            url: url, eventLoopGroup: app.eventLoopGroup, pools: app.loadBook, events: app.eventHub, logger: app.logger)
-        app.lifecycle.use(PoolInvalidationLifecycle())
+        app.backgroundServices.add(try ClusterNotifications(
+            url: url, eventLoopGroup: app.eventLoopGroup, pools: app.loadBook, events: app.eventHub, logger: app.logger),
+            named: "cluster notifications")
     }
+    // After the databases' handlers, so that its services stop before the databases close.
+    app.lifecycle.use(app.backgroundServices)
 
     try routes(app)
     app.routeMethods = RouteMethods(app.routes.all)

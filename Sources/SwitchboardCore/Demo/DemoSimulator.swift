@@ -1,35 +1,24 @@
 import FluentKit
 import Foundation
+import ServiceLifecycle
 import Vapor
 
 /// A stream of simulated calls for the demo tenant: new calls arrive every couple of seconds, active ones
 /// complete after a while, and the aggregator runs often enough for the charts to move.
-actor DemoSimulator {
-    private let app: Application
-    private var loop: Task<Void, Never>?
+struct DemoSimulator: Service {
+    let app: Application
 
-    init(app: Application) { self.app = app }
-
-    func start() {
-        guard loop == nil else { return }
-        loop = Task { [app] in
-            var tick = 0
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(2))
-                tick += 1
-                do {
-                    try await Self.step(app)
-                    if tick % 15 == 0 { _ = await app.aggregator.runNow() }
-                } catch {
-                    app.logger.warning("demo simulation step failed", metadata: ["error": "\(error)"])
-                }
+    func run() async throws {
+        var tick = 0
+        while await sleepUnlessShuttingDown(for: .seconds(2)) {
+            tick += 1
+            do {
+                try await Self.step(app)
+                if tick % 15 == 0 { _ = await app.aggregator.runNow() }
+            } catch {
+                app.logger.warning("demo simulation step failed", metadata: ["error": "\(error)"])
             }
         }
-    }
-
-    func stop() {
-        loop?.cancel()
-        loop = nil
     }
 
     private static func step(_ app: Application) async throws {
@@ -63,24 +52,11 @@ actor DemoSimulator {
 }
 
 extension Application {
-    private struct DemoKey: StorageKey { typealias Value = DemoSimulator }
-
-    /// `switchboard demo`: seed the demo tenant if it is empty, then keep calls flowing.
+    /// `switchboard demo`: seed the demo tenant if it is empty, then keep calls flowing once the process serves.
     public func startDemo() async throws {
         if try await DemoData.seedIfEmpty(self) {
             logger.notice("seeded the demo tenant 'demo': 4 teams, 15 agents, 14 days of history")
         }
-        let simulator = DemoSimulator(app: self)
-        storage[DemoKey.self] = simulator
-        lifecycle.use(DemoLifecycle())
-        await simulator.start()
-    }
-
-    fileprivate var demoSimulator: DemoSimulator? { storage[DemoKey.self] }
-}
-
-private struct DemoLifecycle: LifecycleHandler {
-    func shutdownAsync(_ application: Application) async {
-        await application.demoSimulator?.stop()
+        backgroundServices.add(DemoSimulator(app: self), named: "demo simulator")
     }
 }

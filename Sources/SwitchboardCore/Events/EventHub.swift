@@ -87,7 +87,6 @@ final class EventHub: Sendable {
     private struct State {
         var tenants: [String: Tenant] = [:]
         var newest: [String: Int64] = [:]
-        var poller: Task<Void, Never>?
         var stopped = false
     }
 
@@ -147,9 +146,6 @@ final class EventHub: Sendable {
                                          reads: metrics.counter("switchboard_event_stream_outbox_reads_total", [("reader", "feed")]))
             }
             state.tenants[subscriber.clientId] = tenant
-            if state.poller == nil, !state.stopped, let polling {
-                state.poller = Task { [weak self] in await self?.poll(polling) }
-            }
             return .success(tenant.feed)
         }
         let feed = try admitted.get()
@@ -159,12 +155,10 @@ final class EventHub: Sendable {
 
     /// At shutdown: no more polling, and every subscriber is told the server is going away.
     func stop() async {
-        let (poller, subscribers, feeds) = state.withLockedValue { state in
+        let (subscribers, feeds) = state.withLockedValue { state in
             state.stopped = true
-            defer { state.poller = nil }
-            return (state.poller, state.tenants.values.flatMap(\.subscribers.values), state.tenants.values.compactMap(\.feed))
+            return (state.tenants.values.flatMap(\.subscribers.values), state.tenants.values.compactMap(\.feed))
         }
-        poller?.cancel()
         for feed in feeds { feed.stop() }
         for subscriber in subscribers { subscriber.shutDown() }
     }
@@ -226,22 +220,28 @@ final class EventHub: Sendable {
         signal(String(payload[..<space]), upTo: newest)
     }
 
-    private func poll(_ polling: Polling) async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: polling.interval)
-            let tenants = subscribedTenants
-            guard !tenants.isEmpty else { continue }
-            do {
-                // Only what a feed has not read yet: a poll that finds nothing new costs no read of the outbox.
-                let read = state.withLockedValue { state in state.tenants.compactMapValues { $0.feed?.readUpTo } }
-                for (clientId, newest) in try await EventOutbox.lastSequences(of: tenants, on: polling.database())
-                where newest > read[clientId] ?? -1 {
-                    signal(clientId, upTo: newest)
-                }
-            } catch {
-                polling.logger.debug("event poll failed", metadata: ["error": "\(error)"])
+    /// Reads, for every tenant with subscribers, whether another writer (another process, or a write outside the
+    /// call writer) appended events: polled while the process runs (`pollingService`), at the polling interval.
+    func pollOnce() async {
+        guard let polling, !state.withLockedValue({ $0.stopped }) else { return }
+        let tenants = subscribedTenants
+        guard !tenants.isEmpty else { return }
+        do {
+            // Only what a feed has not read yet: a poll that finds nothing new costs no read of the outbox.
+            let read = state.withLockedValue { state in state.tenants.compactMapValues { $0.feed?.readUpTo } }
+            for (clientId, newest) in try await EventOutbox.lastSequences(of: tenants, on: polling.database())
+            where newest > read[clientId] ?? -1 {
+                signal(clientId, upTo: newest)
             }
+        } catch {
+            polling.logger.debug("event poll failed", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// The poll as a background service; at shutdown every subscriber is told the server is going away.
+    var pollingService: PeriodicService? {
+        guard let polling else { return nil }
+        return PeriodicService(interval: polling.interval, pass: { [self] in await pollOnce() }, finally: { [self] in await stop() })
     }
 }
 
@@ -377,8 +377,3 @@ extension Application {
     }
 }
 
-struct EventHubLifecycle: LifecycleHandler {
-    func shutdownAsync(_ application: Application) async {
-        await application.eventHub.stop()
-    }
-}

@@ -52,7 +52,7 @@ final class DenialLog: Sendable {
 
     private let pending = NIOLockedValueBox(Pending())
     private let lastFlush = NIOLockedValueBox<Task<Void, Never>?>(nil)
-    private let flushing = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    private let automaticFlush = NIOLockedValueBox(true)
     private let logger: Logger
 
     init(logger: Logger) { self.logger = logger }
@@ -141,25 +141,16 @@ final class DenialLog: Sendable {
         return result
     }
 
-    /// Flushes every `interval` until `stop()`.
-    func start(every interval: Duration, to store: Store) {
-        let task = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                await flush(to: store)
-            }
-        }
-        flushing.withLockedValue { $0 = task }
+    /// Flushes every `interval` while the process runs, and once more at shutdown.
+    func service(every interval: Duration, to store: Store) -> PeriodicService {
+        PeriodicService(interval: interval, pass: { [self] in
+            if automaticFlush.withLockedValue({ $0 }) { await flush(to: store) }
+        }, finally: { [self] in await flush(to: store) })
     }
 
-    func stop(flushingTo store: Store) async {
-        stopPeriodicFlush()
-        await flush(to: store)
-    }
-
-    /// Ends the periodic flush; what is counted stays until `flush` or `stop`.
+    /// Ends the periodic flush; what is counted stays until `flush` or the flush at shutdown.
     func stopPeriodicFlush() {
-        flushing.withLockedValue { $0 }?.cancel()
+        automaticFlush.withLockedValue { $0 = false }
     }
 
     static func truncated(_ text: String) -> String {
@@ -173,11 +164,6 @@ final class DenialLog: Sendable {
     }
 }
 
-struct DenialLogLifecycle: LifecycleHandler {
-    func shutdownAsync(_ application: Application) async {
-        await application.denialLog.stop(flushingTo: application.store())
-    }
-}
 
 extension Application {
     private struct DenialLogKey: StorageKey { typealias Value = DenialLog }

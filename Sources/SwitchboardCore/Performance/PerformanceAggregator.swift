@@ -60,7 +60,7 @@ actor PerformanceAggregator {
     private var status: Status
     private var lastRunByTenant: [String: TenantFigures] = [:]
     private var currentRun: Task<Status, Never>?
-    private var loop: Task<Void, Never>?
+    nonisolated let intervalSeconds: Int
 
     init(store: Store, book: LoadBook, metrics: SwitchboardMetrics, intervalSeconds: Int, logger: Logger) {
         self.store = store
@@ -68,6 +68,7 @@ actor PerformanceAggregator {
         self.metrics = metrics
         self.logger = logger
         self.status = Status(intervalSeconds: intervalSeconds)
+        self.intervalSeconds = intervalSeconds
     }
 
     /// The server-wide status: for this process's own use (tests, the demo), never answered to a tenant.
@@ -99,24 +100,17 @@ actor PerformanceAggregator {
         return currentStatus(for: clientId)
     }
 
-    func startBackgroundLoop() {
-        guard loop == nil else { return }
-        let interval = status.intervalSeconds
-        status.nextRunAt = Date().addingTimeInterval(TimeInterval(interval))
-        loop = Task { [weak self] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(interval))
-                guard !Task.isCancelled, let self else { return }
-                _ = await self.runNow()
-                await self.scheduleNext(in: interval)
-            }
+    /// A run every `intervalSeconds` while the process serves; at shutdown a run in progress finishes first.
+    nonisolated var service: PeriodicService {
+        PeriodicService(interval: .seconds(intervalSeconds)) { [self] in
+            _ = await runNow()
+            await scheduleNext(in: intervalSeconds)
         }
     }
 
-    func stop() async {
-        loop?.cancel()
-        loop = nil
-        if let currentRun { _ = await currentRun.value }
+    /// The first run is one interval after the process starts serving.
+    func willStart() {
+        status.nextRunAt = Date().addingTimeInterval(TimeInterval(status.intervalSeconds))
     }
 
     private func scheduleNext(in interval: Int) {
@@ -302,12 +296,5 @@ extension Application {
     var aggregator: PerformanceAggregator {
         get { storage[AggregatorKey.self]! }
         set { storage[AggregatorKey.self] = newValue }
-    }
-}
-
-/// Stops the background loop (and waits for a run in progress) when the application shuts down.
-struct AggregatorLifecycle: LifecycleHandler {
-    func shutdownAsync(_ application: Application) async {
-        await application.aggregator.stop()
     }
 }

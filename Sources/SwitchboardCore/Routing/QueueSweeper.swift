@@ -9,13 +9,12 @@ import Vapor
 /// could take now go through the call writer, oldest first, as `widen` changes (which decide again and claim
 /// atomically). Capacity freed by a finished call is offered in the same transaction as the release; this catches
 /// the calls whose widening came with nothing else happening (and any call a settings change left waiting beside
-/// a free agent). Over PostgreSQL one process sweeps at a time (an advisory lock), like the aggregator.
+/// a free agent, or a changed agent whose hand-off a crash cut short). Over PostgreSQL one process sweeps at a time (an advisory lock), like the aggregator.
 final class QueueSweeper: Sendable {
     let store: Store
     let book: LoadBook
     let writer: CallWriter
     let logger: Logger
-    private let loop = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
     static let interval: Duration = .seconds(1)
     /// Waiting calls looked at per tenant and pass, oldest first.
@@ -30,27 +29,14 @@ final class QueueSweeper: Sendable {
         self.logger = logger
     }
 
-    func start() {
-        loop.withLockedValue { loop in
-            guard loop == nil else { return }
-            loop = Task { [weak self] in
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: Self.interval)
-                    guard !Task.isCancelled, let self else { return }
-                    do {
-                        try await self.sweep()
-                    } catch {
-                        self.logger.warning("queue sweep failed; the next one tries again", metadata: ["error": "\(error)"])
-                    }
-                }
+    /// A pass every second while the process serves.
+    var service: PeriodicService {
+        PeriodicService(interval: Self.interval) { [self] in
+            do {
+                try await sweep()
+            } catch {
+                logger.warning("queue sweep failed; the next one tries again", metadata: ["error": "\(error)"])
             }
-        }
-    }
-
-    func stop() {
-        loop.withLockedValue { loop in
-            loop?.cancel()
-            loop = nil
         }
     }
 
@@ -135,8 +121,3 @@ extension Application {
     }
 }
 
-struct QueueSweeperLifecycle: LifecycleHandler {
-    func shutdownAsync(_ application: Application) async {
-        application.queueSweeper.stop()
-    }
-}

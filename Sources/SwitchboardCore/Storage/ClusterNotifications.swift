@@ -2,6 +2,7 @@ import FluentPostgresDriver
 import Foundation
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 import SQLKit
 import Vapor
 
@@ -39,7 +40,7 @@ struct LoadNotification: Codable, Sendable {
 /// events (`switchboard_events`, for the event streams). A change made through one process is then routed and
 /// streamed by all the others at once rather than after the cache TTL or the poll. A reconnect drops every book
 /// (changes may have been missed meanwhile).
-actor ClusterNotifications {
+final class ClusterNotifications: Service, Sendable {
     static let channel = "switchboard_routing_pools"
 
     private let configuration: PostgresConnection.Configuration
@@ -47,7 +48,6 @@ actor ClusterNotifications {
     private let pools: LoadBook
     private let events: EventHub
     private let logger: Logger
-    private var listening: Task<Void, Never>?
 
     init(url: String, eventLoopGroup: any EventLoopGroup, pools: LoadBook, events: EventHub, logger: Logger) throws {
         configuration = try SQLPostgresConfiguration(url: url).coreConfiguration
@@ -66,16 +66,16 @@ actor ClusterNotifications {
         }
     }
 
-    func start() {
-        guard listening == nil else { return }
+    /// Listens while the process runs, reconnecting after a second when the connection drops.
+    func run() async throws {
         let (configuration, group, pools, events, logger) = (self.configuration, self.eventLoopGroup, self.pools, self.events, self.logger)
-        listening = Task {
+        try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
                     let connection = try await PostgresConnection.connect(
                         on: group.any(), configuration: configuration, id: 0, logger: logger
                     ).get()
-                    await pools.invalidateEverythingHere()
+                    pools.invalidateEverythingHere()
                     do {
                         try await withThrowingTaskGroup(of: Void.self) { group in
                             group.addTask {
@@ -108,38 +108,11 @@ actor ClusterNotifications {
                         }
                     }
                     try? await connection.close()
-                } catch {
+                } catch where !Task.isCancelled {
                     logger.warning("routing invalidation listener cannot connect; retrying", metadata: ["error": "\(error)"])
                 }
                 try? await Task.sleep(for: .seconds(1))
             }
         }
-    }
-
-    func stop() async {
-        listening?.cancel()
-        _ = await listening?.value
-        listening = nil
-    }
-}
-
-extension Application {
-    private struct ClusterNotificationsKey: StorageKey { typealias Value = ClusterNotifications }
-
-    var clusterNotifications: ClusterNotifications? {
-        get { storage[ClusterNotificationsKey.self] }
-        set { storage[ClusterNotificationsKey.self] = newValue }
-    }
-}
-
-/// Starts the listener when the application boots (by either boot path) and stops it on shutdown.
-struct PoolInvalidationLifecycle: LifecycleHandler {
-    func didBoot(_ application: Application) throws {
-        guard let channel = application.clusterNotifications else { return }
-        Task { await channel.start() }
-    }
-
-    func shutdownAsync(_ application: Application) async {
-        await application.clusterNotifications?.stop()
     }
 }

@@ -19,7 +19,8 @@ enum DatabaseSelection {
             try await tuneSQLiteConnections(app)
             app.inlineSQLite = try InlineSQLite(path: path, eventLoop: app.eventLoopGroup.any(), logger: app.logger)
             app.lifecycle.use(InlineSQLiteLifecycle())
-            app.lifecycle.use(WALCheckpointer())
+            app.backgroundServices.add(WALCheckpointer.service(on: app.db as! any SQLDatabase, logger: app.logger),
+                                       named: "WAL checkpoint")
         case .postgres(let url):
             var configuration = try SQLPostgresConfiguration(url: url)
             configuration.searchPath = nil
@@ -59,29 +60,17 @@ struct InlineSQLiteLifecycle: LifecycleHandler {
 /// (which runs inline on an event loop) never pays for a checkpoint after its commit: 25 % more calls a second and
 /// a steadier p99 in `bench/run-load.sh` (docs/PERFORMANCE.md). PASSIVE: it never waits for or blocks the writer or
 /// readers; SQLite restarts the WAL from its beginning once a checkpoint has caught up.
-final class WALCheckpointer: LifecycleHandler, @unchecked Sendable {
-    // @unchecked: `loop` is set in didBoot and cleared in shutdown, which Vapor calls one after the other.
-    private var loop: Task<Void, Never>?
+enum WALCheckpointer {
     static let interval = Duration.milliseconds(200)
 
-    func didBoot(_ application: Application) throws {
-        let sql = application.db as! any SQLDatabase, logger = application.logger
-        loop = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: Self.interval)
-                do {
-                    try await sql.raw("PRAGMA wal_checkpoint(PASSIVE)").run()
-                } catch {
-                    logger.warning("WAL checkpoint failed; the writer's connection checkpoints as a backstop",
-                                   metadata: ["error": "\(error)"])
-                }
+    static func service(on sql: any SQLDatabase, logger: Logger) -> PeriodicService {
+        PeriodicService(interval: interval) {
+            do {
+                try await sql.raw("PRAGMA wal_checkpoint(PASSIVE)").run()
+            } catch {
+                logger.warning("WAL checkpoint failed; the writer's connection checkpoints as a backstop",
+                               metadata: ["error": "\(error)"])
             }
         }
-    }
-
-    func shutdownAsync(_ application: Application) async {
-        loop?.cancel()
-        await loop?.value
-        loop = nil
     }
 }

@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+import ServiceLifecycle
 import SQLKit
 import Vapor
 
@@ -17,7 +18,7 @@ import Vapor
 /// `claimLease` ahead. They are sent outside any transaction, and each result is written afterwards. A crash at
 /// any point leaves either the event before the cursor (fanned out after restart) or a delivery that falls due
 /// again when its lease ends: nothing is lost, and a receiver may see a delivery twice, under the same `webhook-id`.
-final class WebhookDeliverer: Sendable {
+final class WebhookDeliverer: Service, Sendable {
     static let claimLimit = 32
     static let claimLease: TimeInterval = 60
     /// The most deliveries one tenant's fan-out writes in a round (at the default cap of 50 subscriptions, 40 events).
@@ -48,7 +49,6 @@ final class WebhookDeliverer: Sendable {
     private let logger: Logger
     private let eventLoopGroup: any EventLoopGroup
     private let resolve: WebhookTarget.Resolver
-    private let loop = NIOLockedValueBox<Task<Void, Never>?>(nil)
     private let lastPrune = NIOLockedValueBox(Date.distantPast)
     private let wakeUp: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
@@ -65,39 +65,27 @@ final class WebhookDeliverer: Sendable {
         (wakes, wakeUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    func start() {
-        loop.withLockedValue { loop in
-            guard loop == nil else { return }
-            loop = Task { [weak self] in
-                guard let self else { return }
-                await withTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        while !Task.isCancelled {
-                            try? await Task.sleep(for: self.settings.tick)
-                            self.wakeUp.yield()
-                        }
+    /// Rounds every tick, and at once when woken, while the process serves; at shutdown the round in progress is
+    /// cancelled (an attempt cut short is retried later, as any failed attempt is).
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: self.settings.tick)
+                        self.wakeUp.yield()
                     }
-                    group.addTask {
-                        for await _ in self.wakes {
-                            if Task.isCancelled { return }
-                            await self.tick()
-                        }
-                    }
-                    await group.next()
-                    group.cancelAll()
                 }
+                group.addTask {
+                    for await _ in self.wakes {
+                        if Task.isCancelled { return }
+                        await self.tick()
+                    }
+                }
+                await group.next()
+                group.cancelAll()
             }
         }
-    }
-
-    func stop() async {
-        let task = loop.withLockedValue { loop in
-            defer { loop = nil }
-            return loop
-        }
-        wakeUp.finish()
-        task?.cancel()
-        await task?.value
     }
 
     /// One round: fan out, claim what is due, send it. Internal so tests can drive it.
@@ -416,11 +404,5 @@ extension Application {
     var webhookDeliverer: WebhookDeliverer {
         get { storage[DelivererKey.self]! }
         set { storage[DelivererKey.self] = newValue }
-    }
-}
-
-struct WebhookDelivererLifecycle: LifecycleHandler {
-    func shutdownAsync(_ application: Application) async {
-        await application.webhookDeliverer.stop()
     }
 }

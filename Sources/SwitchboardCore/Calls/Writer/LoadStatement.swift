@@ -15,11 +15,11 @@ struct LoadStatement {
     static let valuesColumns = "v(agent_id, delta, " + deltaColumns.joined(separator: ", ") + ", claim)"
 
     let update: SQLQueryString = {
-        let sets = CallChannel.allCases.map { channel in
+        let sets = CallChannel.allCases.map { channel -> String in
             let column = channel.loadColumn, delta = "v.d_\(channel.rawValue)"
             return "\(column) = CASE WHEN sector_agents.\(column) + \(delta) < 0 THEN 0 ELSE sector_agents.\(column) + \(delta) END"
         }.joined(separator: ", ")
-        let limits = CallChannel.allCases.map { channel in
+        let limits = CallChannel.allCases.map { channel -> String in
             let delta = "v.d_\(channel.rawValue)"
             return "(\(delta) <= 0 OR sector_agents.\(channel.capacityColumn) IS NULL "
                 + "OR sector_agents.\(channel.loadColumn) + \(delta) <= sector_agents.\(channel.capacityColumn))"
@@ -29,12 +29,12 @@ struct LoadStatement {
         return SQLQueryString("""
             UPDATE sector_agents SET current_load =
                 CASE WHEN sector_agents.current_load + v.delta < 0 THEN 0 ELSE sector_agents.current_load + v.delta END,
-                \(sets)
+                \(unsafeRaw: sets)
             FROM v
             WHERE sector_agents.id = v.agent_id AND (v.claim = 0 OR (sector_agents.status = 'active'
-                AND sector_agents.current_load + v.delta <= sector_agents.max_concurrent AND \(limits)))
+                AND sector_agents.current_load + v.delta <= sector_agents.max_concurrent AND \(unsafeRaw: limits)))
             RETURNING sector_agents.id, sector_agents.client_id, sector_agents.current_load,
-                sector_agents.max_concurrent, sector_agents.status, \(returned)
+                sector_agents.max_concurrent, sector_agents.status, \(unsafeRaw: returned)
             """)
     }()
 
