@@ -153,6 +153,28 @@ for database in sqlite postgresql; do
 done
 
 say ""
+say "## The cost of a call against the cost of a read"
+say ""
+say "\`bench/cost.sh\`: a fresh tenant with 100 agents and 5 teams; wrk (2 threads, 16 connections, 6 s each) runs"
+say "\`/health\`, \`GET /api/teams\` (from memory) and \`POST /api/calls\` in turn; the server's CPU time (user + system,"
+say "from /proc) is divided by the requests each run completed."
+say ""
+say "| database | /health req/s | teams req/s | teams CPU µs/req | calls/s | calls p50 ms | call CPU µs | call ÷ read CPU | calls ÷ /health |"
+say "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+for database in sqlite postgresql; do
+  line=$(PORT=18330 bench/cost.sh "$bin/switchboard" $database | tail -1)
+  value() { echo "$line" | grep -oE "$1=[0-9.]+" | cut -d= -f2; }
+  say "| $database | $(value health_rps) | $(value teams_rps) | $(value teams_cpu_us) | $(value calls_rps) | $(value calls_p50_ms) | $(value calls_cpu_us) | $(value cpu_ratio) | $(value calls_share_of_health)% |"
+  target "a call's server CPU against a read's, $database" "≤ 2×" "$(value cpu_ratio)×" "$(at_most "$(value cpu_ratio)" 2)"
+  if [ $database = sqlite ]; then
+    target "\`POST /api/calls\` p50 at 16 connections, SQLite" "≤ 2 ms" "$(value calls_p50_ms) ms" "$(at_most "$(value calls_p50_ms)" 2)"
+    target "calls against /health, SQLite" "≥ 60 %" "$(value calls_share_of_health) %" "$(at_least "$(value calls_share_of_health)" 60)"
+  else
+    target "calls against /health, PostgreSQL" "≥ 40 %" "$(value calls_share_of_health) %" "$(at_least "$(value calls_share_of_health)" 40)"
+  fi
+done
+
+say ""
 say "## Bulk import: \`POST /api/agents/bulk\` with 5,000 rows (one request, curl's total time)"
 say ""
 say "| database | request | time |"

@@ -4,14 +4,11 @@ Starts `switchboard demo` on a temporary SQLite database, signs in with tokens p
 walks through what a manager does every day. Screenshots of each page go to $SCREENSHOT_DIR
 (default: ci-artifacts/screenshots).
 """
-import json
 import os
 import shutil
-import socket
-import subprocess
+import sys
 import tempfile
 import time
-import urllib.request
 
 import pytest
 from selenium import webdriver
@@ -21,43 +18,28 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BINARY = os.environ.get("SWITCHBOARD_BINARY", os.path.join(ROOT, ".build", "debug", "switchboard"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+import harness  # noqa: E402
+
+ROOT = harness.ROOT
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR", os.path.join(ROOT, "ci-artifacts", "screenshots"))
 PREFIX = os.environ.get("SCREENSHOT_PREFIX", "")
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
+    """`switchboard demo` in development mode (its own generated secret), on SQLite or the database named by
+    SWITCHBOARD_BROWSER_DATABASE_URL."""
     workdir = tempfile.mkdtemp(prefix="switchboard-browser-")
     env = dict(os.environ, SWITCHBOARD_SQLITE_PATH=os.path.join(workdir, "demo.sqlite"), LOG_LEVEL="warning")
     env.pop("DATABASE_URL", None)
     if os.environ.get("SWITCHBOARD_BROWSER_DATABASE_URL"):
         env["DATABASE_URL"] = os.environ["SWITCHBOARD_BROWSER_DATABASE_URL"]
     env.pop("SWITCHBOARD_JWT_SECRET", None)
-    port = free_port()
-    log = open(os.path.join(workdir, "server.log"), "w")
-    process = subprocess.Popen([BINARY, "demo", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(base + "/health", timeout=1)
-            break
-        except Exception:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError(open(os.path.join(workdir, "server.log")).read())
+    process, base = harness.start(env, harness.free_port(), os.path.join(workdir, "server.log"), command="demo")
 
     def token(role, ttl=3600):
-        return subprocess.check_output([BINARY, "token", "--client-id", "demo", "--role", role, "--ttl", str(ttl)],
-                                       cwd=ROOT, env=env, text=True).strip().splitlines()[-1]
+        return harness.token(env, "demo", role, ttl)
 
     yield {"base": base, "token": token}
     process.terminate()
@@ -284,14 +266,9 @@ def api_get(server, path, role="admin"):
 
 
 def api(server, method, path, body=None, role="admin"):
-    headers = {"Authorization": "Bearer " + server["token"](role)}
-    data = None
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-        data = json.dumps(body).encode()
-    request = urllib.request.Request(server["base"] + path, data=data, method=method, headers=headers)
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)["data"]
+    status, payload = harness.call(server["base"], server["token"](role), method, path, body)
+    assert 200 <= status < 300, (method, path, status, payload)
+    return payload["data"]
 
 
 def test_queue_widens(server, browser):

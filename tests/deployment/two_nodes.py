@@ -27,10 +27,10 @@ import uuid
 
 import websocket  # websocket-client
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reliability"))
-import common  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+import harness  # noqa: E402
 
-CONFIG = os.path.join(common.ROOT, "deploy", "haproxy.cfg")
+CONFIG = os.path.join(harness.ROOT, "deploy", "haproxy.cfg")
 
 
 class Proxy:
@@ -101,7 +101,7 @@ def sessions_per_node(stats_port):
 
 
 def check_sign_ins(proxy, tenant, failures):
-    tokens = [common.mint(tenant, f"agent-{index}") for index in range(500)]
+    tokens = [harness.mint(tenant, f"agent-{index}") for index in range(500)]
     started = time.time()
     with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
         statuses = list(pool.map(lambda token: proxy.request("GET", "/api/teams", token)[0], tokens))
@@ -122,7 +122,7 @@ def check_bad_tokens(proxy, tenant, failures):
                            headers={"X-Forwarded-For": f"198.51.100.{index % 200}"})[0] for index in range(120)]
     throttled = flood.count(429)
     bystander = proxy.request("GET", "/api/teams", "not.a.token", source="127.0.0.3")[0]
-    valid = proxy.request("GET", "/api/teams", common.mint(tenant, "flooder-colleague"), source="127.0.0.2")[0]
+    valid = proxy.request("GET", "/api/teams", harness.mint(tenant, "flooder-colleague"), source="127.0.0.2")[0]
     print(f"   a flooder's 120 bad tokens: {throttled} x 429, the rest 401; a bystander's bad token: {bystander}; "
           f"a valid token from the flooder's address: {valid}")
     if throttled < 60:
@@ -169,7 +169,7 @@ def check_capacity(proxy, stats_port, admin, failures):
     after = sessions_per_node(stats_port)
     spread = {node: after[node] - before.get(node, 0) for node in after}
     base = f"http://127.0.0.1:{proxy.port}"
-    agents, active, problems = common.check_loads(base, admin)
+    agents, active, problems = harness.check_loads(base, admin)
     print(f"   calls over both nodes for 5 s: requests per node {spread}, {len(active)} active at the end, "
           f"{len(problems)} capacity problems")
     failures += [f"5xx under load: {error}" for error in errors[:5]]
@@ -244,7 +244,7 @@ def check_sigterm(proxy, nodes, admin, failures):
         thread.join()
     base = f"http://127.0.0.1:{proxy.port}"
     stored = {}
-    for item in common.get_all(base, admin, "/api/calls"):
+    for item in harness.get_all(base, admin, "/api/calls"):
         if (item.get("external_ref") or "").startswith("w"):
             stored.setdefault(item["external_ref"], []).append(item["id"])
     lost = [ref for ref, call_id in acknowledged.values() if call_id not in stored.get(ref, [])]
@@ -256,7 +256,7 @@ def check_sigterm(proxy, nodes, admin, failures):
     failures += [f"acknowledged call {ref} is missing" for ref in lost[:5]]
     failures += [f"call {ref} was made {len(stored[ref])} times under one Idempotency-Key" for ref in doubled[:5]]
     failures += [f"a client could not get past {status}: {payload}" for _, status, payload in exhausted[:5]]
-    _, _, problems = common.check_loads(base, admin)
+    _, _, problems = harness.check_loads(base, admin)
     failures += problems
 
 
@@ -266,20 +266,20 @@ def main():
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="switchboard-two-nodes-")
-    env = common.server_env(database_url=args.database_url, extra={
+    env = harness.server_env(database_url=args.database_url, extra={
         "SWITCHBOARD_TRUSTED_PROXIES": "127.0.0.1", "SWITCHBOARD_SHUTDOWN_GRACE": "5"})
     env.pop("SWITCHBOARD_UNAUTHENTICATED_RATE_LIMIT", None)
-    node_ports = [common.free_port(), common.free_port()]
+    node_ports = [harness.free_port(), harness.free_port()]
     nodes, haproxy = [], None
     tenant = f"floor-{random.randrange(10**9)}"
-    admin = common.mint(tenant, "supervisor", role="admin")
+    admin = harness.mint(tenant, "supervisor", role="admin")
     failures = []
     try:
         for index, port in enumerate(node_ports):
-            nodes.append(common.start(env, port, os.path.join(workdir, f"node{index + 1}.log")))
-        listen_port, stats_port = common.free_port(), common.free_port()
+            nodes.append(harness.start(env, port, os.path.join(workdir, f"node{index + 1}.log")))
+        listen_port, stats_port = harness.free_port(), harness.free_port()
         haproxy, proxy = start_haproxy(listen_port, node_ports, stats_port, os.path.join(workdir, "haproxy.log"))
-        print(f"== two nodes behind HAProxy ({os.path.relpath(CONFIG, common.ROOT)}); logs in {workdir}")
+        print(f"== two nodes behind HAProxy ({os.path.relpath(CONFIG, harness.ROOT)}); logs in {workdir}")
         check_sign_ins(proxy, tenant, failures)
         check_bad_tokens(proxy, tenant, failures)
         check_capacity(proxy, stats_port, admin, failures)
@@ -293,12 +293,7 @@ def main():
             if process.poll() is None:
                 process.terminate()
                 process.wait(timeout=30)
-    if failures:
-        print("FAILED:")
-        for failure in failures:
-            print("  -", failure)
-        sys.exit(1)
-    print("   all checks passed")
+    harness.report("two nodes behind a proxy", failures, "all checks passed")
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ import threading
 import time
 import http.client
 
-sys.path.insert(0, os.path.dirname(__file__))
-import common  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+import harness  # noqa: E402
 
 
 class Client:
@@ -62,14 +62,14 @@ def main():
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="switchboard-backup-")
-    env = common.server_env(sqlite_path=os.path.join(workdir, "live.sqlite"))
-    port = common.free_port()
+    env = harness.server_env(sqlite_path=os.path.join(workdir, "live.sqlite"))
+    port = harness.free_port()
     log_path = os.path.join(workdir, "server.log")
-    process, base = common.start(env, port, log_path)
+    process, base = harness.start(env, port, log_path)
     failures = []
     try:
-        token_value = common.token(env, f"backup-{random.randrange(10**9)}")
-        common.seed_agents(base, token_value)
+        token_value = harness.token(env, f"backup-{random.randrange(10**9)}")
+        harness.seed_agents(base, token_value)
         stop = threading.Event()
         clients = [Client(port, token_value, f"c{index}") for index in range(args.clients)]
         threads = [threading.Thread(target=client.run, args=(stop,)) for client in clients]
@@ -78,7 +78,7 @@ def main():
         time.sleep(args.seconds)
         backup_path = os.path.join(workdir, "copy.sqlite")
         backup_started = time.time()
-        backup = subprocess.run([common.binary(), "backup", "--to", backup_path], cwd=common.ROOT, env=env,
+        backup = subprocess.run([harness.binary(), "backup", "--to", backup_path], cwd=harness.ROOT, env=env,
                                 capture_output=True, text=True, timeout=120)
         time.sleep(args.seconds / 2)   # load goes on after the copy
         stop.set()
@@ -115,7 +115,7 @@ def main():
             if after == 0:
                 failures.append("no request was answered after the backup started: the load did not overlap it")
 
-        pg = subprocess.run([common.binary(), "backup", "--to", os.path.join(workdir, "pg.dump")], cwd=common.ROOT,
+        pg = subprocess.run([harness.binary(), "backup", "--to", os.path.join(workdir, "pg.dump")], cwd=harness.ROOT,
                             env=dict(env, DATABASE_URL="postgres://nobody:nothing@127.0.0.1:1/none"),
                             capture_output=True, text=True, timeout=60)
         if pg.returncode == 0 or "pg_dump" not in pg.stderr:
@@ -123,10 +123,7 @@ def main():
     finally:
         process.terminate()
         process.wait(timeout=30)
-    if failures:
-        print("FAILED:\n  " + "\n  ".join(failures[:30]))
-        sys.exit(1)
-    print("backup under load: ok")
+    harness.report("backup under load", failures, "the copy holds every call acknowledged before it began")
 
 
 if __name__ == "__main__":

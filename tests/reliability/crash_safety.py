@@ -14,8 +14,8 @@ import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(__file__))
-import common  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+import harness  # noqa: E402
 
 
 def client_loop(base, token_value, stop, ledger, lock):
@@ -27,14 +27,14 @@ def client_loop(base, token_value, stop, ledger, lock):
                 call_id = mine.pop(rng.randrange(len(mine)))
                 with lock:
                     ledger[call_id]["completion_attempted"] = True
-                status, body = common.call(base, token_value, "POST", f"/api/calls/{call_id}/complete",
+                status, body = harness.call(base, token_value, "POST", f"/api/calls/{call_id}/complete",
                                            {"outcome": "successful", "resolved": True, "handling_time_seconds": 30})
                 if status == 200:
                     with lock:
                         ledger[call_id]["acknowledged"] = "completed"
             else:
                 channel = rng.choice(["voice", "voice", "webchat", "email"])
-                status, body = common.call(base, token_value, "POST", "/api/calls", {"sector": "billing", "channel": channel})
+                status, body = harness.call(base, token_value, "POST", "/api/calls", {"sector": "billing", "channel": channel})
                 if status == 201:
                     call_id = body["data"]["id"]
                     with lock:
@@ -66,13 +66,13 @@ def main():
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="switchboard-crash-")
-    env = common.server_env(sqlite_path=os.path.join(workdir, "crash.sqlite"), database_url=args.database_url)
+    env = harness.server_env(sqlite_path=os.path.join(workdir, "crash.sqlite"), database_url=args.database_url)
     log_path = os.path.join(workdir, "server.log")
-    port = common.free_port()
-    process, base = common.start(env, port, log_path)
-    token_value = common.token(env, f"crash-{random.randrange(1 << 30)}")
+    port = harness.free_port()
+    process, base = harness.start(env, port, log_path)
+    token_value = harness.token(env, f"crash-{random.randrange(1 << 30)}")
     # Half the agents take one voice call at a time beside their chats and emails.
-    common.seed_agents(base, token_value, channel_capacity={"voice": 1, "webchat": 3})
+    harness.seed_agents(base, token_value, channel_capacity={"voice": 1, "webchat": 3})
 
     ledger, lock = {}, threading.Lock()
     for round_number in range(1, args.rounds + 1):
@@ -87,33 +87,28 @@ def main():
         stop.set()
         for thread in threads:
             thread.join()
-        process, base = common.start(env, port, log_path)
+        process, base = harness.start(env, port, log_path)
 
         missing, wrong = [], []
         for call_id, entry in list(ledger.items()):
-            status, body = common.call(base, token_value, "GET", f"/api/calls/{call_id}")
+            status, body = harness.call(base, token_value, "GET", f"/api/calls/{call_id}")
             if status != 200:
                 missing.append(call_id)
             elif body["data"]["status"] not in allowed_states(entry):
                 wrong.append((call_id, entry, body["data"]["status"]))
-        agents, active, problems = common.check_loads(base, token_value)
+        agents, active, problems = harness.check_loads(base, token_value)
         completed = sum(1 for entry in ledger.values() if entry["acknowledged"] == "completed")
         print(f"round {round_number}: {len(ledger)} acknowledged calls ({completed} completions acknowledged), "
               f"{len(active)} active after restart, {len(agents)} agents checked")
-        if missing or wrong or problems:
-            print("FAILED")
-            for call_id in missing[:10]:
-                print(f"  acknowledged call {call_id} is missing")
-            for call_id, entry, state in wrong[:10]:
-                print(f"  call {call_id}: acknowledged {entry}, now {state}")
-            for problem in problems[:10]:
-                print("  " + problem)
+        failures = ([f"acknowledged call {call_id} is missing" for call_id in missing]
+                    + [f"call {call_id}: acknowledged {entry}, now {state}" for call_id, entry, state in wrong] + problems)
+        if failures:
             process.kill()
-            sys.exit(1)
+            harness.report(f"crash safety (round {round_number})", failures, "")
         # Next round: keep completing the calls that survived.
     process.terminate()
     process.wait(timeout=20)
-    print("crash safety: every acknowledged call survived in an allowed state; loads equal active calls")
+    harness.report("crash safety", [], "every acknowledged call survived in an allowed state; loads equal active calls")
 
 
 if __name__ == "__main__":

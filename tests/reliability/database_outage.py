@@ -19,8 +19,8 @@ import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(__file__))
-import common  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+import harness  # noqa: E402
 
 CLUSTER, PORT = "outage", 5440
 URL = f"postgres://switchboard:switchboard@127.0.0.1:{PORT}/switchboard_outage"
@@ -112,18 +112,18 @@ def main():
     args = parser.parse_args()
     prepare_cluster()
     workdir = tempfile.mkdtemp(prefix="switchboard-outage-")
-    env = common.server_env(database_url=URL)
-    port = common.free_port()
-    process, base = common.start(env, port, os.path.join(workdir, "server.log"))
+    env = harness.server_env(database_url=URL)
+    port = harness.free_port()
+    process, base = harness.start(env, port, os.path.join(workdir, "server.log"))
     # A second process on the same database: after the outage, it must hear the first one's changes again
     # (its LISTEN connection re-subscribed).
-    other_port = common.free_port()
-    other, other_base = common.start(env, other_port, os.path.join(workdir, "other.log"))
+    other_port = harness.free_port()
+    other, other_base = harness.start(env, other_port, os.path.join(workdir, "other.log"))
     failures = []
     try:
-        token_value = common.token(env, f"outage-{random.randrange(10**9)}")
+        token_value = harness.token(env, f"outage-{random.randrange(10**9)}")
         for index in range(10):
-            assert common.call(base, token_value, "POST", "/api/agents",
+            assert harness.call(base, token_value, "POST", "/api/agents",
                                {"name": f"Agent {index}", "sector": "billing", "max_concurrent": 10})[0] == 201
 
         stop = threading.Event()
@@ -183,14 +183,14 @@ def main():
         # second at once (its book is dropped by the NOTIFY), not after the cache's TTL. A sector of its own, so
         # that no queued call takes the new agent's capacity first.
         probe_sector = {"sector": "outage-check"}
-        assert common.call(other_base, token_value, "POST", "/api/routing/route", probe_sector)[0] == 200
-        status, star = common.call(base, token_value, "POST", "/api/agents",
+        assert harness.call(other_base, token_value, "POST", "/api/routing/route", probe_sector)[0] == 200
+        status, star = harness.call(base, token_value, "POST", "/api/agents",
                                    {"name": "Star", "sector": "outage-check", "max_concurrent": 10})
         heard_after = None
         started = time.time()
         route = None
         while status == 201 and time.time() - started < 5:
-            _, route = common.call(other_base, token_value, "POST", "/api/routing/route", probe_sector)
+            _, route = harness.call(other_base, token_value, "POST", "/api/routing/route", probe_sector)
             if route["data"]["agent_id"] == star["data"]["id"]:
                 heard_after = time.time() - started
                 break
@@ -205,29 +205,24 @@ def main():
             failures.append("the second process died")
 
         # Background work resumes: the aggregator runs cleanly on the database that came back.
-        status, run = common.call(base, token_value, "POST", "/api/system/aggregator/run")
+        status, run = harness.call(base, token_value, "POST", "/api/system/aggregator/run")
         if status != 200 or run["data"].get("last_error"):
             failures.append(f"the aggregator after the outage: {status} {run}")
 
-        stored = {item["id"]: item["status"] for item in common.get_all(base, token_value, "/api/calls")}
+        stored = {item["id"]: item["status"] for item in harness.get_all(base, token_value, "/api/calls")}
         for client in clients:
             for call_id, state in client.acknowledged.items():
                 allowed = {"completed"} if state == "completed" else {state, "active", "completed"}
                 if stored.get(call_id) not in allowed:
                     failures.append(f"call {call_id} was acknowledged {state} but is {stored.get(call_id)}")
-        _, _, problems = common.check_loads(base, token_value)
+        _, _, problems = harness.check_loads(base, token_value)
         failures += problems
     finally:
         for server in (process, other):
             server.terminate()
             server.wait(timeout=30)
         cluster("stop")
-    if failures:
-        print("FAILED")
-        for failure in failures[:20]:
-            print("  " + failure)
-        sys.exit(1)
-    print("the outage was survived")
+    harness.report("database outage", failures, "the outage was survived")
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(__file__))
-import common  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+import harness  # noqa: E402
 
 
 def fill(path):
@@ -42,22 +42,22 @@ def main():
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", mount], check=True)
     workdir = tempfile.mkdtemp(prefix="switchboard-disk-log-")
     sqlite_path = os.path.join(mount, "full.sqlite")
-    env = common.server_env(sqlite_path=sqlite_path)
-    port = common.free_port()
+    env = harness.server_env(sqlite_path=sqlite_path)
+    port = harness.free_port()
     process = None
     failures = []
     try:
-        process, base = common.start(env, port, os.path.join(workdir, "server.log"))
-        token_value = common.token(env, f"disk-{random.randrange(10**9)}")
+        process, base = harness.start(env, port, os.path.join(workdir, "server.log"))
+        token_value = harness.token(env, f"disk-{random.randrange(10**9)}")
         for index in range(5):
-            assert common.call(base, token_value, "POST", "/api/agents",
+            assert harness.call(base, token_value, "POST", "/api/agents",
                                {"name": f"Agent {index}", "sector": "billing", "max_concurrent": 50})[0] == 201
         acknowledged = {}
 
         def create_calls(count):
             statuses = {}
             for _ in range(count):
-                status, body = common.call(base, token_value, "POST", "/api/calls", {"sector": "billing"})
+                status, body = harness.call(base, token_value, "POST", "/api/calls", {"sector": "billing"})
                 statuses[status] = statuses.get(status, 0) + 1
                 if status == 201:
                     acknowledged[body["data"]["id"]] = body["data"]["status"]
@@ -70,15 +70,15 @@ def main():
         filled = fill(filler)
 
         during = create_calls(30)
-        team_status, team_body = common.call(base, token_value, "POST", "/api/teams", {"name": "Full", "sector": "billing"})
-        reads = [common.call(base, token_value, "GET", path)[0] for path in ("/api/teams", "/api/agents", "/api/calls")]
+        team_status, team_body = harness.call(base, token_value, "POST", "/api/teams", {"name": "Full", "sector": "billing"})
+        reads = [harness.call(base, token_value, "GET", path)[0] for path in ("/api/teams", "/api/agents", "/api/calls")]
         alive = process.poll() is None
 
         os.remove(filler)
         recovered_after = None
         started = time.time()
         while time.time() - started < 10:
-            status, body = common.call(base, token_value, "POST", "/api/calls", {"sector": "billing"})
+            status, body = harness.call(base, token_value, "POST", "/api/calls", {"sector": "billing"})
             if status == 201:
                 acknowledged[body["data"]["id"]] = body["data"]["status"]
                 recovered_after = time.time() - started
@@ -100,11 +100,11 @@ def main():
             failures.append("the process died")
         if recovered_after is None or set(after) != {201}:
             failures.append(f"writes did not recover after space returned: {after}")
-        stored = {item["id"]: item["status"] for item in common.get_all(base, token_value, "/api/calls")}
+        stored = {item["id"]: item["status"] for item in harness.get_all(base, token_value, "/api/calls")}
         for call_id, state in acknowledged.items():
             if stored.get(call_id) not in {state, "active"}:
                 failures.append(f"call {call_id} was acknowledged {state} but is {stored.get(call_id)}")
-        _, _, problems = common.check_loads(base, token_value)
+        _, _, problems = harness.check_loads(base, token_value)
         failures += problems
         log = open(os.path.join(workdir, "server.log")).read()
         if "Fatal error" in log:
@@ -114,12 +114,7 @@ def main():
             process.terminate()
             process.wait(timeout=30)
         subprocess.run(["umount", mount])
-    if failures:
-        print("FAILED")
-        for failure in failures[:20]:
-            print("  " + failure)
-        sys.exit(1)
-    print("the full disk was survived")
+    harness.report("disk full", failures, "the full disk was survived")
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(__file__))
-import common  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+import harness  # noqa: E402
 
 
 class Client:
@@ -85,15 +85,15 @@ def main():
 
     workdir = tempfile.mkdtemp(prefix="switchboard-sigterm-")
     sqlite_path = None if args.database_url else os.path.join(workdir, "sigterm.sqlite")
-    env = common.server_env(sqlite_path=sqlite_path, database_url=args.database_url,
+    env = harness.server_env(sqlite_path=sqlite_path, database_url=args.database_url,
                             extra={"SWITCHBOARD_SHUTDOWN_GRACE": "10"})
     label = "PostgreSQL" if args.database_url else "SQLite"
-    port = common.free_port()
+    port = harness.free_port()
     log_path = os.path.join(workdir, "server.log")
-    process, base = common.start(env, port, log_path)
+    process, base = harness.start(env, port, log_path)
     tenant = f"sigterm-{random.randrange(10**9)}"
-    token_value = common.token(env, tenant)
-    common.seed_agents(base, token_value)
+    token_value = harness.token(env, tenant)
+    harness.seed_agents(base, token_value)
 
     stop = threading.Event()
     clients = [Client(port, token_value, f"c{index}") for index in range(args.clients)]
@@ -120,10 +120,10 @@ def main():
     for client in clients:
         failures += client.errors
 
-    process, base = common.start(env, port, log_path)
+    process, base = harness.start(env, port, log_path)
     try:
         stored = {}
-        for item in common.get_all(base, token_value, "/api/calls"):
+        for item in harness.get_all(base, token_value, "/api/calls"):
             stored[item["external_ref"]] = item["status"]
         acknowledged = {ref: state for client in clients for ref, state in client.acknowledged.items()}
         for ref, state in acknowledged.items():
@@ -136,7 +136,7 @@ def main():
                 failures.append(f"call {ref} was created but its client got no answer")
             if kind == "complete" and stored.get(ref) == "completed" and acknowledged.get(ref) != "completed":
                 failures.append(f"call {ref} was completed but its client got no answer")
-        _, _, problems = common.check_loads(base, token_value)
+        _, _, problems = harness.check_loads(base, token_value)
         failures += problems
         print(f"{label}: {len(acknowledged)} calls acknowledged by {args.clients} clients; SIGTERM after "
               f"{args.seconds:.0f} s, exit {exit_code} in {stopped_after:.1f} s; {len(unanswered)} requests sent on "
@@ -145,12 +145,7 @@ def main():
         process.terminate()
         process.wait(timeout=30)
 
-    if failures:
-        print(f"{label}: FAILED")
-        for failure in failures[:30]:
-            print("  " + failure)
-        sys.exit(1)
-    print(f"{label}: graceful shutdown held")
+    harness.report(f"graceful shutdown ({label})", failures, "graceful shutdown held")
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(__file__))
-import common  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+import harness  # noqa: E402
 
 
 def worker(bases, token_value, stop, failures):
@@ -23,12 +23,12 @@ def worker(bases, token_value, stop, failures):
     while not stop.is_set():
         base = rng.choice(bases)
         if active and rng.random() < 0.45:
-            status, body = common.call(base, token_value, "POST", f"/api/calls/{active.pop()}/complete",
+            status, body = harness.call(base, token_value, "POST", f"/api/calls/{active.pop()}/complete",
                                        {"outcome": rng.choice(["successful", "failed"]), "resolved": True,
                                         "satisfaction": rng.randint(1, 5), "handling_time_seconds": rng.randint(30, 300)})
         else:
             channel = random.choice(["voice", "webchat"])
-            status, body = common.call(base, token_value, "POST", "/api/calls", {"sector": "billing", "channel": channel})
+            status, body = harness.call(base, token_value, "POST", "/api/calls", {"sector": "billing", "channel": channel})
             if status == 201 and body["data"]["status"] == "active":
                 active.append(body["data"]["id"])
         if status >= 500:
@@ -43,25 +43,25 @@ def main():
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="switchboard-multi-")
-    env = common.server_env(database_url=args.database_url, extra={"SWITCHBOARD_AGGREGATION_INTERVAL": "1"})
-    servers = [common.start(env, common.free_port(), os.path.join(workdir, f"server-{index}.log")) for index in range(args.processes)]
+    env = harness.server_env(database_url=args.database_url, extra={"SWITCHBOARD_AGGREGATION_INTERVAL": "1"})
+    servers = [harness.start(env, harness.free_port(), os.path.join(workdir, f"server-{index}.log")) for index in range(args.processes)]
     bases = [base for _, base in servers]
-    token_value = common.token(env, f"multi-{random.randrange(1 << 30)}")
-    ok = True
+    token_value = harness.token(env, f"multi-{random.randrange(1 << 30)}")
+    failures = []
     try:
         for index in range(12):
-            status, _ = common.call(bases[index % len(bases)], token_value, "POST", "/api/agents",
+            status, _ = harness.call(bases[index % len(bases)], token_value, "POST", "/api/agents",
                                     {"name": f"Agent {index}", "sector": "billing", "max_concurrent": 3, "success_rate": 0.5,
                                      "channel_capacity": {"voice": 1}})
             assert status == 201
 
-        stop, failures = threading.Event(), []
-        threads = [threading.Thread(target=worker, args=(bases, token_value, stop, failures)) for _ in range(8)]
+        stop, errors = threading.Event(), []
+        threads = [threading.Thread(target=worker, args=(bases, token_value, stop, errors)) for _ in range(8)]
         for thread in threads:
             thread.start()
         deadline, samples, sample_problems = time.time() + args.seconds, 0, []
         while time.time() < deadline:
-            for agent in common.get_all(bases[samples % len(bases)], token_value, "/api/agents"):
+            for agent in harness.get_all(bases[samples % len(bases)], token_value, "/api/agents"):
                 if agent["current_load"] > agent["max_concurrent"]:
                     sample_problems.append(f"{agent['name']} at {agent['current_load']}/{agent['max_concurrent']} during load")
                 if agent["channel_loads"]["voice"] > 1:
@@ -71,48 +71,44 @@ def main():
         stop.set()
         for thread in threads:
             thread.join()
-        agents, active, problems = common.check_loads(bases[-1], token_value)
-        calls = common.get_all(bases[0], token_value, "/api/calls")
+        agents, active, problems = harness.check_loads(bases[-1], token_value)
+        calls = harness.get_all(bases[0], token_value, "/api/calls")
         print(f"{len(calls)} calls through {len(bases)} processes; {len(active)} active at the end; "
-              f"{samples} capacity samples during load; {len(failures)} 5xx answers")
-        if failures or problems or sample_problems:
-            ok = False
-            print("FAILED:", failures[:5], problems[:5], sample_problems[:5])
+              f"{samples} capacity samples during load; {len(errors)} 5xx answers")
+        failures += [f"5xx under load: {failure}" for failure in errors[:5]] + problems + sample_problems
 
         time.sleep(2.5)
-        statuses = [common.call(base, token_value, "GET", "/api/system/aggregator")[1]["data"] for base in bases]
+        statuses = [harness.call(base, token_value, "GET", "/api/system/aggregator")[1]["data"] for base in bases]
         runs = [status["runs"] for status in statuses]
         skipped = [status["skipped_runs"] for status in statuses]
         print(f"aggregator runs per process {runs}, skipped because another process held the lease {skipped}")
         if sum(runs) == 0 or any(status.get("last_error") for status in statuses):
-            ok = False
-            print("FAILED: the aggregator did not run cleanly", statuses)
+            failures.append(f"the aggregator did not run cleanly: {statuses}")
 
         # A change through process 0 reaches routing on process 1 at once (LISTEN/NOTIFY), far within the
         # default 300 s cache TTL.
         # (A tenant of its own, with no calls: the aggregator, which also drops pools of tenants with fresh
         # metrics, never touches it, so only the notification can make process 1 see the change.)
-        quiet = common.token(env, f"quiet-{random.randrange(1 << 30)}")
-        status, before = common.call(bases[1], quiet, "POST", "/api/routing/route", {"sector": "vip"})
+        quiet = harness.token(env, f"quiet-{random.randrange(1 << 30)}")
+        status, before = harness.call(bases[1], quiet, "POST", "/api/routing/route", {"sector": "vip"})
         assert before["data"]["agent_id"] is None, before
-        status, star = common.call(bases[0], quiet, "POST", "/api/agents", {"name": "Star", "sector": "vip", "max_concurrent": 3})
+        status, star = harness.call(bases[0], quiet, "POST", "/api/agents", {"name": "Star", "sector": "vip", "max_concurrent": 3})
         started, seen = time.time(), False
         while not seen and time.time() - started < 2:
-            status, after = common.call(bases[1], quiet, "POST", "/api/routing/route", {"sector": "vip"})
+            status, after = harness.call(bases[1], quiet, "POST", "/api/routing/route", {"sector": "vip"})
             seen = after["data"]["agent_id"] == star["data"]["id"]
         print(f"agent created through process 0 chosen by process 1 within {time.time() - started:.2f} s: {seen}")
         if not seen:
             print("  route on process 1:", after["data"]["agent_id"], after["data"]["strategy"], after["data"]["score"],
                   "star:", star["data"]["id"], "candidates:", [(c["agent_id"][:8], round(c["score"], 1)) for c in after["data"]["candidates"][:5]])
-        ok = ok and seen
+        if not seen:
+            failures.append("an agent created through process 0 was not chosen by process 1 within 2 s")
     finally:
         for process, _ in servers:
             process.terminate()
         for process, _ in servers:
             process.wait(timeout=20)
-    if not ok:
-        sys.exit(1)
-    print("several processes: capacity held, loads exact, one aggregator at a time, changes propagate at once")
+    harness.report("several processes", failures, "capacity held, loads exact, one aggregator at a time, changes propagate at once")
 
 
 if __name__ == "__main__":

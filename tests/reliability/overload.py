@@ -17,8 +17,8 @@ import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(__file__))
-import common  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+import harness  # noqa: E402
 
 BODY = json.dumps({"sector": "billing", "capabilities": ["french"]})
 
@@ -60,7 +60,7 @@ def rss_megabytes(pid):
 def load(port, token_value, connections, seconds):
     env = dict(os.environ, TOKEN=token_value)
     output = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", "bench/load/create_calls.lua",
-                             f"http://127.0.0.1:{port}/api/calls"], cwd=common.ROOT, env=env, capture_output=True,
+                             f"http://127.0.0.1:{port}/api/calls"], cwd=harness.ROOT, env=env, capture_output=True,
                             text=True, check=True).stdout
     return {line.split("=")[0]: float(line.split("=")[1]) for line in output.splitlines() if "=" in line}
 
@@ -84,14 +84,14 @@ def main():
     if not shutil.which("wrk"):
         sys.exit("wrk is needed (apt-get install wrk)")
     workdir = tempfile.mkdtemp(prefix="switchboard-overload-")
-    env = common.server_env(sqlite_path=os.path.join(workdir, "overload.sqlite"))
-    port = common.free_port()
-    process, base = common.start(env, port, os.path.join(workdir, "server.log"))
+    env = harness.server_env(sqlite_path=os.path.join(workdir, "overload.sqlite"))
+    port = harness.free_port()
+    process, base = harness.start(env, port, os.path.join(workdir, "server.log"))
     failures = []
     try:
-        token_value = common.token(env, f"overload-{random.randrange(10**9)}")
+        token_value = harness.token(env, f"overload-{random.randrange(10**9)}")
         for index in range(200):
-            status, _ = common.call(base, token_value, "POST", "/api/agents",
+            status, _ = harness.call(base, token_value, "POST", "/api/agents",
                                     {"name": f"Agent {index}", "sector": "billing", "max_concurrent": 100,
                                      "capabilities": ["french"]})
             assert status == 201, status
@@ -107,7 +107,7 @@ def main():
         started = time.perf_counter()
         status = None
         while status != 201 and time.perf_counter() - started < 1:
-            status, _ = common.call(base, token_value, "POST", "/api/calls", json.loads(BODY))
+            status, _ = harness.call(base, token_value, "POST", "/api/calls", json.loads(BODY))
         first_after = (time.perf_counter() - started) * 1000
 
         print(f"saturated (16 connections): {saturated['rps']:.0f} req/s; probe p99 {baseline_p99:.1f} ms "
@@ -126,12 +126,7 @@ def main():
     finally:
         process.terminate()
         process.wait(timeout=30)
-    if failures:
-        print("FAILED")
-        for failure in failures:
-            print("  " + failure)
-        sys.exit(1)
-    print("overload held")
+    harness.report("overload", failures, "overload held")
 
 
 if __name__ == "__main__":

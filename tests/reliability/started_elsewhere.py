@@ -13,8 +13,8 @@ import time
 import urllib.error
 import urllib.request
 
-sys.path.insert(0, os.path.dirname(__file__))
-import common  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+import harness  # noqa: E402
 
 
 def status_of(url):
@@ -25,7 +25,7 @@ def status_of(url):
 
 
 def serve(binary, cwd, env):
-    port = common.free_port()
+    port = harness.free_port()
     log_path = os.path.join(cwd, f"server-{port}.log")
     log = open(log_path, "w")
     process = subprocess.Popen([binary, "serve", "--port", str(port)], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -45,9 +45,9 @@ def serve(binary, cwd, env):
 def main():
     failures = []
     elsewhere = tempfile.mkdtemp(prefix="switchboard-elsewhere-")
-    env = common.server_env(sqlite_path=os.path.join(elsewhere, "fresh.sqlite"), extra={"LOG_LEVEL": "info"})
+    env = harness.server_env(sqlite_path=os.path.join(elsewhere, "fresh.sqlite"), extra={"LOG_LEVEL": "info"})
 
-    process, base, log_path = serve(common.binary(), elsewhere, env)
+    process, base, log_path = serve(harness.binary(), elsewhere, env)
     try:
         for path in ["/", "/openapi.yaml", "/css/app.css"]:
             if status_of(base + path) != 200:
@@ -61,8 +61,8 @@ def main():
 
     copied = os.path.join(elsewhere, "bin", "switchboard")
     os.makedirs(os.path.dirname(copied))
-    shutil.copy2(common.binary(), copied)
-    process, base, log_path = serve(copied, elsewhere, dict(env, SWITCHBOARD_ASSETS_DIR=common.ROOT))
+    shutil.copy2(harness.binary(), copied)
+    process, base, log_path = serve(copied, elsewhere, dict(env, SWITCHBOARD_ASSETS_DIR=harness.ROOT))
     try:
         for path in ["/", "/openapi.yaml"]:
             if status_of(base + path) != 200:
@@ -81,16 +81,13 @@ def main():
         process.terminate()
         process.wait(timeout=30)
 
-    wrong = subprocess.run([copied, "serve", "--port", str(common.free_port())], cwd=elsewhere,
+    wrong = subprocess.run([copied, "serve", "--port", str(harness.free_port())], cwd=elsewhere,
                            env=dict(env, SWITCHBOARD_ASSETS_DIR=elsewhere), capture_output=True, text=True, timeout=60)
     if wrong.returncode != 1 or "SWITCHBOARD_ASSETS_DIR" not in wrong.stderr:
         failures.append(f"a wrong SWITCHBOARD_ASSETS_DIR should stop start-up naming it: {wrong.returncode} {wrong.stderr!r}")
 
     shutil.rmtree(elsewhere, ignore_errors=True)
-    if failures:
-        print("FAILED:\n  " + "\n  ".join(failures))
-        sys.exit(1)
-    print("started elsewhere: ok")
+    harness.report("started elsewhere", failures, "the paths held from another working directory")
 
 
 if __name__ == "__main__":

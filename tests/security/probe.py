@@ -19,8 +19,9 @@ import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reliability"))
-from common import ROOT, binary, free_port, mint, server_env, start, token  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+import harness  # noqa: E402
+from harness import ROOT, binary, free_port, mint, server_env, start, token  # noqa: E402
 
 failures = []
 
@@ -496,10 +497,7 @@ def main():
     probe_command_line(server_env(sqlite_path=os.path.join(workdir, "cli.sqlite")))
     log = open(os.path.join(workdir, "server.log")).read()
     check(os.path.join(ROOT, "Public") not in log and "Fatal" not in log, "the server log shows no file paths and no crash")
-    if failures:
-        print(f"{len(failures)} failed")
-        sys.exit(1)
-    print("all probes passed")
+    harness.report("security probe", failures, "all probes passed")
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reliability"))
-import common  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+import harness  # noqa: E402
 from standardwebhooks import Webhook  # noqa: E402
 import websocket  # noqa: E402
 
@@ -86,15 +86,15 @@ def events_of(received):
 
 def check_stream_across_processes(env, base, token, folder):
     """A subscriber of this process, calls through a second process over the same PostgreSQL."""
-    other_port = common.free_port()
-    other, other_base = common.start(env, other_port, os.path.join(folder, "second.log"))
+    other_port = harness.free_port()
+    other, other_base = harness.start(env, other_port, os.path.join(folder, "second.log"))
     try:
         ws = websocket.create_connection(base.replace("http", "ws") + "/api/events/stream", timeout=10)
         ws.send(json.dumps({"token": token, "subscribe": ["call.created"]}))
         ready = json.loads(ws.recv())
         assert ready["type"] == "ready", ready
         started = time.time()
-        made = [common.call(other_base, token, "POST", "/api/calls", {"sector": "billing"})[1]["data"]["id"] for _ in range(5)]
+        made = [harness.call(other_base, token, "POST", "/api/calls", {"sector": "billing"})[1]["data"]["id"] for _ in range(5)]
         seen = []
         while len(seen) < 5:
             event = json.loads(ws.recv())
@@ -117,30 +117,30 @@ def main():
     receiver = Receiver()
     folder = tempfile.mkdtemp(prefix="switchboard-webhooks-")
     sqlite_path = None if args.database_url else os.path.join(folder, "db.sqlite")
-    env = common.server_env(sqlite_path=sqlite_path, database_url=args.database_url, extra={
+    env = harness.server_env(sqlite_path=sqlite_path, database_url=args.database_url, extra={
         "SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE": "true", "SWITCHBOARD_WEBHOOK_RETRY_SECONDS": "1,1",
         "SWITCHBOARD_WEBHOOK_DISABLE_AFTER": "2"})
-    port = common.free_port()
+    port = harness.free_port()
     log = os.path.join(folder, "server.log")
-    process, base = common.start(env, port, log)
+    process, base = harness.start(env, port, log)
     label = "postgresql" if args.database_url else "sqlite"
     try:
         suffix = str(int(time.time() * 1000))
         a, b = f"hooks-a-{suffix}", f"hooks-b-{suffix}"
-        token_a, token_b = common.token(env, a), common.token(env, b)
+        token_a, token_b = harness.token(env, a), harness.token(env, b)
         for token in (token_a, token_b):
-            status, _ = common.call(base, token, "POST", "/api/agents", {"name": "Ada", "sector": "billing", "max_concurrent": 3})
+            status, _ = harness.call(base, token, "POST", "/api/agents", {"name": "Ada", "sector": "billing", "max_concurrent": 3})
             assert status == 201, status
 
         def subscribe(token, path, events):
-            status, body = common.call(base, token, "POST", "/api/webhooks",
+            status, body = harness.call(base, token, "POST", "/api/webhooks",
                                        {"url": receiver.url(path), "events": events, "description": path})
             assert status == 201, (status, body)
             secret = body["data"]["secret"]
             assert secret.startswith("whsec_"), secret
             with receiver.lock:
                 receiver.secrets[path] = [secret]
-            status, again = common.call(base, token, "GET", f"/api/webhooks/{body['data']['id']}")
+            status, again = harness.call(base, token, "GET", f"/api/webhooks/{body['data']['id']}")
             assert status == 200 and "secret" not in again["data"], again
             return body["data"]["id"], secret
 
@@ -148,8 +148,8 @@ def main():
         hook_b, _ = subscribe(token_b, "/ok/b", ["call.*"])
         hook_flaky, _ = subscribe(token_a, "/flaky/a", ["call.created"])
 
-        calls_a = [common.call(base, token_a, "POST", "/api/calls", {"sector": "billing"})[1]["data"]["id"] for _ in range(5)]
-        calls_b = [common.call(base, token_b, "POST", "/api/calls", {"sector": "billing"})[1]["data"]["id"] for _ in range(3)]
+        calls_a = [harness.call(base, token_a, "POST", "/api/calls", {"sector": "billing"})[1]["data"]["id"] for _ in range(5)]
+        calls_b = [harness.call(base, token_b, "POST", "/api/calls", {"sector": "billing"})[1]["data"]["id"] for _ in range(3)]
 
         def created_ids(path):
             return {e["data"]["id"] for e in events_of(receiver.at(path)) if e["type"] == "call.created"}
@@ -179,49 +179,49 @@ def main():
         assert len(by_id) == 5 and all(len(bodies) == 2 and bodies[0] == bodies[1] for bodies in by_id.values()), \
             {k: len(v) for k, v in by_id.items()}
         receiver.wait("the flaky deliveries' record", lambda: all(
-            d["status"] == "delivered" for d in common.call(base, token_a, "GET", f"/api/webhooks/{hook_flaky}/deliveries")[1]["data"]))
-        status, deliveries = common.call(base, token_a, "GET", f"/api/webhooks/{hook_flaky}/deliveries")
+            d["status"] == "delivered" for d in harness.call(base, token_a, "GET", f"/api/webhooks/{hook_flaky}/deliveries")[1]["data"]))
+        status, deliveries = harness.call(base, token_a, "GET", f"/api/webhooks/{hook_flaky}/deliveries")
         assert status == 200 and deliveries["meta"]["total"] == 5, deliveries
         for delivery in deliveries["data"]:
             assert delivery["attempts"] == 2 and delivery["last_status_code"] == 200, delivery
             assert delivery["id"] in by_id and delivery["latency_ms"] is not None, delivery
         # Tenant B cannot see or touch A's subscription.
-        assert common.call(base, token_b, "GET", f"/api/webhooks/{hook_flaky}")[0] == 404
+        assert harness.call(base, token_b, "GET", f"/api/webhooks/{hook_flaky}")[0] == 404
 
         # A ping, then a rotated secret that signs beside the old one, then a redelivery under the same id.
-        status, ping = common.call(base, token_a, "POST", f"/api/webhooks/{hook_a}/test")
+        status, ping = harness.call(base, token_a, "POST", f"/api/webhooks/{hook_a}/test")
         assert status == 200 and ping["data"]["status"] == "delivered" and ping["data"]["event_type"] == "ping", ping
         assert events_of(receiver.at("/ok/a"))[-1]["type"] == "ping"
-        status, rotated = common.call(base, token_a, "POST", f"/api/webhooks/{hook_a}/rotate-secret")
+        status, rotated = harness.call(base, token_a, "POST", f"/api/webhooks/{hook_a}/rotate-secret")
         new_secret = rotated["data"]["secret"]
         assert status == 200 and new_secret != secret_a, rotated
         with receiver.lock:
             receiver.secrets["/ok/a"] = [secret_a, new_secret]  # each must verify on its own
         before = len(receiver.at("/ok/a"))
-        common.call(base, token_a, "POST", "/api/calls", {"sector": "billing"})
+        harness.call(base, token_a, "POST", "/api/calls", {"sector": "billing"})
         receiver.wait("a delivery after rotation", lambda: len(receiver.at("/ok/a")) > before)
         last = receiver.at("/ok/a")[-1]
         assert last[3] and len(last[1]["webhook-signature"].split(" ")) == 2, last[1]
         delivery = deliveries["data"][0]
-        status, again = common.call(base, token_a, "POST", f"/api/webhooks/{hook_flaky}/deliveries/{delivery['id']}/redeliver")
+        status, again = harness.call(base, token_a, "POST", f"/api/webhooks/{hook_flaky}/deliveries/{delivery['id']}/redeliver")
         assert status == 200 and again["data"]["status"] == "delivered", again
         assert receiver.at("/flaky/a")[-1][1]["webhook-id"] == delivery["id"]
 
         # A receiver that always fails: after two deliveries spend their retries, the subscription is disabled.
         hook_fail, _ = subscribe(token_b, "/fail/b", ["call.created"])
         for _ in range(2):
-            common.call(base, token_b, "POST", "/api/calls", {"sector": "billing"})
-        receiver.wait("the failing subscription to be disabled", lambda: not common.call(
+            harness.call(base, token_b, "POST", "/api/calls", {"sector": "billing"})
+        receiver.wait("the failing subscription to be disabled", lambda: not harness.call(
             base, token_b, "GET", f"/api/webhooks/{hook_fail}")[1]["data"]["active"], seconds=40)
-        status, failed = common.call(base, token_b, "GET", f"/api/webhooks/{hook_fail}/deliveries?status=failed")
+        status, failed = harness.call(base, token_b, "GET", f"/api/webhooks/{hook_fail}/deliveries?status=failed")
         assert failed["meta"]["total"] == 2 and all(d["attempts"] == 3 for d in failed["data"]), failed
-        assert "disabled after" in common.call(base, token_b, "GET", f"/api/webhooks/{hook_fail}")[1]["data"]["disabled_reason"]
+        assert "disabled after" in harness.call(base, token_b, "GET", f"/api/webhooks/{hook_fail}")[1]["data"]["disabled_reason"]
 
         # kill -9 right after the calls are acknowledged: all of them arrive after a restart.
-        burst = [common.call(base, token_a, "POST", "/api/calls", {"sector": "billing"})[1]["data"]["id"] for _ in range(20)]
+        burst = [harness.call(base, token_a, "POST", "/api/calls", {"sector": "billing"})[1]["data"]["id"] for _ in range(20)]
         process.send_signal(signal.SIGKILL)
         process.wait()
-        process, base = common.start(env, port, log)
+        process, base = harness.start(env, port, log)
         receiver.wait("every call acknowledged before the crash", lambda: set(burst) <= created_ids("/ok/a"), seconds=60)
         assert all(verified for (_, _, _, verified) in receiver.at("/ok/a"))
         if args.database_url:

@@ -1,4 +1,5 @@
-"""Helpers for the reliability scripts: start and stop servers, call the API."""
+"""The one harness of the Python test scripts (reliability, security, webhooks, deployment, browser): start and
+stop servers, mint tokens, call the API, check loads, and report the outcome one way (`report`)."""
 import base64
 import hashlib
 import hmac
@@ -6,6 +7,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -38,9 +40,10 @@ def server_env(sqlite_path=None, database_url=None, extra=None):
     return env
 
 
-def start(env, port, log_path):
+def start(env, port, log_path, command="serve"):
+    """Starts `switchboard <command>` (serve, or demo) and waits until it answers /health."""
     log = open(log_path, "a")
-    process = subprocess.Popen([binary(), "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen([binary(), command, "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -54,8 +57,8 @@ def start(env, port, log_path):
     raise RuntimeError("the server did not start:\n" + open(log_path).read())
 
 
-def token(env, client_id, role="admin"):
-    return subprocess.check_output([binary(), "token", "--client-id", client_id, "--role", role, "--ttl", "3600"],
+def token(env, client_id, role="admin", ttl=3600):
+    return subprocess.check_output([binary(), "token", "--client-id", client_id, "--role", role, "--ttl", str(ttl)],
                                    cwd=ROOT, env=env, text=True).strip().splitlines()[-1]
 
 
@@ -127,3 +130,14 @@ def check_loads(base, token_value):
             if limit is not None and load > limit:
                 problems.append(f"agent {agent['name']}: {load} {channel} calls over its limit of {limit}")
     return agents, active, problems
+
+
+def report(name, failures, success):
+    """Every script ends here: `name: ok — success` and exit 0, or `name: FAILED` with one indented line per
+    failure (the first 30) and exit 1."""
+    if failures:
+        print(f"{name}: FAILED ({len(failures)})")
+        for failure in failures[:30]:
+            print("  - " + str(failure))
+        sys.exit(1)
+    print(f"{name}: ok — {success}")
