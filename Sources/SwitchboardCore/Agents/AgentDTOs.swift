@@ -18,6 +18,12 @@ struct AgentDTO: Codable, Sendable, Equatable {
     let channelLoads: [String: Int]
     let successRate: Double
     let avgHandlingTime: Double
+    /// Whether the person is there to take calls (`available`, `away` with a reason, `offline`).
+    let presence: AgentPresence
+    let presenceReason: Nullable<String>
+    /// What it is doing now (`available`, `on_call`, `away`, `offline`) and since when.
+    let state: AgentState
+    let stateSince: Date?
     let createdAt: Date?
     let updatedAt: Date?
 
@@ -37,6 +43,10 @@ struct AgentDTO: Codable, Sendable, Equatable {
         channelLoads = Dictionary(uniqueKeysWithValues: CallChannel.allCases.map { ($0.rawValue, loads[$0]) })
         successRate = agent.successRate
         avgHandlingTime = agent.avgHandlingTime
+        presence = agent.presence
+        presenceReason = Nullable(agent.presenceReason)
+        state = AgentState(presence: agent.presence, load: agent.currentLoad)
+        stateSince = agent.stateSince ?? agent.createdAt
         createdAt = agent.createdAt
         updatedAt = agent.updatedAt
     }
@@ -169,6 +179,8 @@ struct AgentFields: Sendable {
         (agent.voiceLoad, agent.smsLoad, agent.whatsappLoad, agent.emailLoad, agent.webchatLoad) = (0, 0, 0, 0, 0)
         agent.successRate = successRate
         agent.avgHandlingTime = avgHandlingTime
+        agent.presence = .available
+        agent.stateSince = Date()
         return agent
     }
 }

@@ -1,5 +1,6 @@
 import FluentKit
 import Foundation
+import SQLKit
 
 /// The tenant's agent catalogue. Every change invalidates the tenant's routing pools; an agent created or changed
 /// then takes the waiting calls it now can, through the writer (which alone changes loads).
@@ -32,6 +33,10 @@ struct AgentService: Sendable {
             try await agent.create(on: db)
             try await AuditLog.record("agent.create", "agent", id: agent.id, by: tenant, on: db)
             try await EventOutbox.append([EventPayload.agent(agent.id!, "created")], clientId: tenant.clientId, on: db)
+            let sql = db as! any SQLDatabase
+            if let opening = AgentStateLog.opening([agent.id!], of: tenant.clientId, at: agent.stateSince ?? Date(), on: sql) {
+                try await sql.execute(sql: opening) { _ in }
+            }
             return agent
         }
         return try await takeWaitingCalls(agent)
@@ -48,6 +53,15 @@ struct AgentService: Sendable {
             return agent
         }
         return try await takeWaitingCalls(agent)
+    }
+
+    /// A presence change, through the writer (presence decides who is offered calls, as loads do).
+    func setPresence(_ id: UUID, _ input: PresenceInput) async throws -> AgentDTO {
+        let settings = try await SettingsService.effectiveSettings(scope: scope, on: store.sql)
+        let reasons = settings["agents.away_reasons"]?.arrayValue?.compactMap(\.stringValue) ?? SettingsSchema.defaultAwayReasons
+        let (presence, reason) = try input.validated(awayReasons: reasons)
+        _ = try await writer.agentPresence(id, presence, reason: reason, by: tenant)
+        return AgentDTO(try await scope.find(SectorAgent.self, id, on: store.db))
     }
 
     /// Soft delete: the agent stays in history but is no longer routed to.

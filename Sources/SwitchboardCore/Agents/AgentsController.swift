@@ -14,6 +14,11 @@ struct AgentsController: Sendable {
         agents.delete(":agent_id", use: deactivate)
     }
 
+    /// What a supervisor does on the floor.
+    func managerRoutes(_ routes: any RoutesBuilder) {
+        routes.grouped("agents").put(":agent_id", "presence", use: setPresence)
+    }
+
     private func service(_ req: Request) throws -> AgentService {
         AgentService(store: req.store, tenant: try req.tenant, book: req.application.loadBook, writer: req.application.callWriter)
     }
@@ -42,6 +47,14 @@ struct AgentsController: Sendable {
         let id = try req.idParameter("agent_id")
         let input = try await req.decodeBody(UpdateAgentInput.self)
         return Envelope(data: try await service(req).update(id, with: input))
+    }
+
+    @Sendable func setPresence(req: Request) async throws -> Envelope<AgentDTO> {
+        let id = try req.idParameter("agent_id")
+        let service = try service(req)
+        _ = try await service.get(id)  // another tenant's id is a 404, whatever the body
+        let input = try await req.decodeBody(PresenceInput.self)
+        return Envelope(data: try await service.setPresence(id, input))
     }
 
     @Sendable func deactivate(req: Request) async throws -> Envelope<AgentDTO> {

@@ -22,6 +22,7 @@ func routes(_ app: Application) throws {
     let agents = AgentsController()
     agents.readRoutes(api)
     agents.adminRoutes(admin)
+    agents.managerRoutes(api.grouped(RoleGuard(minimum: .manager)))
 
     CallsController().routes(api)
     let routing = RoutingController()

@@ -19,6 +19,8 @@ enum EventType: String, CaseIterable, Codable, Sendable {
     case queueDepthChanged = "queue.depth_changed"
     /// `data`: `agent_id`, `change` (`created`, `updated`, `deactivated`).
     case agentUpdated = "agent.updated"
+    /// `data`: `agent_id`, `presence`, `reason` (null unless away), `previous_presence`.
+    case agentPresenceChanged = "agent.presence_changed"
     /// `data`: `team_id`, `change` (`created`, `updated`, `member_created`, `member_updated`, `member_deleted`,
     /// `agent_assigned`, `agent_unassigned`), and `member_id`/`agent_id` where they apply.
     case teamUpdated = "team.updated"

@@ -116,6 +116,19 @@ enum EventPayload {
         var agentId: UUID? = nil
     }
 
+    struct PresenceChange: Encodable {
+        let agentId: UUID
+        let presence: AgentPresence
+        let reason: Nullable<String>
+        let previousPresence: AgentPresence
+    }
+
+    static func presenceChanged(_ agentId: UUID, to presence: AgentPresence, reason: String?, from previous: AgentPresence)
+        -> PendingEvent {
+        PendingEvent(.agentPresenceChanged, encoding: PresenceChange(agentId: agentId, presence: presence, reason: Nullable(reason),
+                                                                      previousPresence: previous))
+    }
+
     static func agent(_ agentId: UUID, _ change: String) -> PendingEvent {
         PendingEvent(.agentUpdated, encoding: AgentChange(agentId: agentId, change: change))
     }

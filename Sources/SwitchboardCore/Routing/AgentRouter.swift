@@ -67,7 +67,7 @@ struct AgentRouter: Sendable {
 extension RoutingCandidate {
     init(_ agent: SectorAgent) {
         self.init(
-            id: agent.id!, isActive: agent.status == .active, priority: agent.priority,
+            id: agent.id!, isActive: agent.status == .active && agent.presence == .available, priority: agent.priority,
             currentLoad: agent.currentLoad, maxConcurrent: agent.maxConcurrent, successRate: agent.successRate,
             avgHandlingTime: agent.avgHandlingTime,
             channelsFull: ChannelNumbers.full(loads: agent.channelLoads, capacity: ChannelNumbers(capacity: agent.channelCapacity))

@@ -13,7 +13,7 @@ struct BookCatalogue: Sendable {
     static func read(_ clientId: String, withHistory: Bool, on db: any SQLDatabase) async throws -> BookCatalogue {
         let scope = TenantScope(clientId: clientId)
         let agents = try await scope.select(from: SectorAgent.schema, on: db)
-            .columns(["id", "sector", "status", "priority", "capabilities", "max_concurrent", "current_load",
+            .columns(["id", "sector", "status", "presence", "priority", "capabilities", "max_concurrent", "current_load",
                       "success_rate", "avg_handling_time"] + ChannelNumbers.loadColumns + ChannelNumbers.capacityColumns)
             .all()
             .map { row in
@@ -23,7 +23,8 @@ struct BookCatalogue: Sendable {
                     priority: try row.decode("priority"), capabilities: try row.decode("capabilities"),
                     maxConcurrent: try row.decode("max_concurrent"), load: try row.decode("current_load"),
                     successRate: try row.decode("success_rate"), avgHandlingTime: try row.decode("avg_handling_time"),
-                    channelCapacity: try ChannelNumbers(capacityFrom: row), channelLoads: try ChannelNumbers(loadsFrom: row))
+                    channelCapacity: try ChannelNumbers(capacityFrom: row), channelLoads: try ChannelNumbers(loadsFrom: row),
+                    isAvailable: try row.decode(column: "presence", as: String.self) == AgentPresence.available.rawValue)
             }
         var teams: [UUID: String] = [:]
         for row in try await scope.select(from: Team.schema, on: db).columns("id", "sector").all() {

@@ -18,6 +18,7 @@ struct PoolPosition: Sendable {
 /// One agent as the load book sees it: whether it can take a call, and where its copies in the pools are.
 struct BookAgent: Sendable {
     let sector: String
+    /// Active and available: it may be offered calls.
     var isActive: Bool
     var load: Int
     var maxConcurrent: Int
@@ -42,6 +43,7 @@ struct BookAgent: Sendable {
 struct BookAgentRow: Sendable {
     let id: UUID
     let sector: String
+    /// `status` active: the agent sits in its sector's pool (offered calls only while also available).
     let isActive: Bool
     let priority: Int
     let capabilities: [String]
@@ -51,6 +53,8 @@ struct BookAgentRow: Sendable {
     let avgHandlingTime: Double
     var channelCapacity: ChannelNumbers = .unlimited
     var channelLoads: ChannelNumbers = .zero
+    /// Presence `available`.
+    var isAvailable = true
 }
 
 struct DataVersions: Equatable, Sendable {

@@ -37,7 +37,8 @@ struct TenantBook: Sendable {
                 SuccessEstimate(priorMean: $0, priorCalls: policy.priorCalls, successes: calls.successes, calls: calls.calls)
             }
             return CandidatePool.Entry(
-                candidate: RoutingCandidate(id: row.id, isActive: row.isActive, priority: row.priority, currentLoad: row.load,
+                candidate: RoutingCandidate(id: row.id, isActive: row.isActive && row.isAvailable, priority: row.priority,
+                                            currentLoad: row.load,
                                             maxConcurrent: row.maxConcurrent, successRate: row.successRate,
                                             avgHandlingTime: row.avgHandlingTime,
                                             channelsFull: ChannelNumbers.full(loads: row.channelLoads, capacity: row.channelCapacity)),
@@ -51,7 +52,7 @@ struct TenantBook: Sendable {
             agentsByTeam[assignment.teamId, default: []].append(assignment.agentId)
         }
         for row in rows {
-            agents[row.id] = BookAgent(sector: row.sector, isActive: row.isActive, load: row.load,
+            agents[row.id] = BookAgent(sector: row.sector, isActive: row.isActive && row.isAvailable, load: row.load,
                                        maxConcurrent: row.maxConcurrent, channelLoads: row.channelLoads,
                                        channelCapacity: row.channelCapacity, teams: teamsByAgent[row.id] ?? [], positions: [])
         }
@@ -172,6 +173,13 @@ struct TenantBook: Sendable {
         guard var agent = agents[agentId] else { return }
         agent.load = max(0, agent.load + delta)
         if let channel { agent.channelLoads[channel] = max(0, agent.channelLoads[channel] + delta) }
+        install(agent, as: agentId)
+    }
+
+    /// Whether the agent may be offered calls (active and available), before the batch that changes it commits.
+    mutating func setRoutable(_ agentId: UUID, _ routable: Bool) {
+        guard var agent = agents[agentId] else { return }
+        agent.isActive = routable
         install(agent, as: agentId)
     }
 

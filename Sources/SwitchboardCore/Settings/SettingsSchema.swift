@@ -42,6 +42,7 @@ enum SettingsSchema {
         Key(name: "routing.relaxation", defaultValue: Relaxation.standard.jsonValue) { value in
             try Relaxation(validating: value).jsonValue
         },
+        Key(name: "agents.away_reasons", defaultValue: .array(defaultAwayReasons.map(JSONValue.string)), validate: validateAwayReasons),
         Key(name: "calls.default_channel", defaultValue: .string(CallChannel.voice.rawValue)) { value in
             .string(try oneOf(value, "calls.default_channel", CallChannel.allCases.map(\.rawValue)))
         },
@@ -68,6 +69,28 @@ enum SettingsSchema {
             return .number(number)
         },
     ]
+
+    static let defaultAwayReasons = ["break", "lunch", "training", "meeting"]
+    /// The system's own away reason (set after missed offers), never a tenant's.
+    static let reservedAwayReasons: Set<String> = ["missed_offers"]
+
+    /// `agents.away_reasons`: 1–20 distinct reasons, each 1–40 lowercase letters, digits, `_` or `-`.
+    static func validateAwayReasons(_ value: JSONValue) throws -> JSONValue {
+        let message = "agents.away_reasons must be a list of 1 to 20 distinct reasons, each 1 to 40 characters of a-z, 0-9, '_' or '-'"
+        guard case .array(let items) = value, (1...20).contains(items.count) else { throw AppError.badRequest(message) }
+        var reasons: [String] = []
+        for item in items {
+            guard let reason = item.stringValue, (1...40).contains(reason.utf8.count),
+                  reason.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" }),
+                  !reasons.contains(reason)
+            else { throw AppError.badRequest(message) }
+            guard !reservedAwayReasons.contains(reason) else {
+                throw AppError.badRequest("agents.away_reasons cannot include '\(reason)': the system sets that reason itself")
+            }
+            reasons.append(reason)
+        }
+        return .array(reasons.map(JSONValue.string))
+    }
 
     static let byName: [String: Key] = Dictionary(uniqueKeysWithValues: keys.map { ($0.name, $0) })
 

@@ -12,6 +12,8 @@ final class BatchPlan: @unchecked Sendable {
     private var deltas: [LostClaims.Agent: ChannelNumbers] = [:]
     /// Loads as the batch's conditional update returned them.
     private var committedLoads: [String: [LiveState]] = [:]
+    /// Presence changes, the last per agent, written with the loads (one update of each agent's row).
+    private(set) var presence: [LostClaims.Agent: PresenceChange] = [:]
     /// SQLite: each tenant's newest event number once the batch commits.
     private(set) var eventHeads: [String: Int64] = [:]
 
@@ -29,6 +31,15 @@ final class BatchPlan: @unchecked Sendable {
         deltas[LostClaims.Agent(clientId: clientId, agentId: agentId), default: .zero][channel] += delta
     }
 
+    struct PresenceChange {
+        let presence: AgentPresence
+        let reason: String?
+    }
+
+    func changedPresence(of agentId: UUID, in clientId: String, to presence: AgentPresence, reason: String?) {
+        self.presence[LostClaims.Agent(clientId: clientId, agentId: agentId)] = PresenceChange(presence: presence, reason: reason)
+    }
+
     var bookedAgents: [LostClaims.Agent] { deltas.filter { $0.value != .zero }.map(\.key) }
 
     /// What this batch booked for the agent so far (not yet in the database).
@@ -36,9 +47,10 @@ final class BatchPlan: @unchecked Sendable {
         deltas[LostClaims.Agent(clientId: clientId, agentId: agentId)] ?? .zero
     }
 
+    /// Agents whose row the batch changes: a net change of load, a presence change, or both.
     var netDeltas: [(agent: LostClaims.Agent, delta: ChannelNumbers)] {
-        deltas.filter { $0.value != .zero }.map { ($0.key, $0.value) }
-            .sorted { ($0.agent.agentId.uuidString) < ($1.agent.agentId.uuidString) }
+        let changed = Set(deltas.filter { $0.value != .zero }.keys).union(presence.keys)
+        return changed.map { ($0, deltas[$0] ?? .zero) }.sorted { ($0.agent.agentId.uuidString) < ($1.agent.agentId.uuidString) }
     }
 
     func rolledBack(in book: LoadBook) {
@@ -47,6 +59,9 @@ final class BatchPlan: @unchecked Sendable {
                 book.adjust(agent.clientId, agent.agentId, by: -delta[channel], channel: channel)
             }
         }
+        // Whether a presence change made an agent routable in the book is undone by reading the book again.
+        for clientId in Set(presence.keys.map(\.clientId)) { book.invalidateHere(clientId) }
+        presence = [:]
         deltas = [:]
         committedLoads = [:]
         eventHeads = [:]
@@ -54,6 +69,7 @@ final class BatchPlan: @unchecked Sendable {
 
     func committed(in book: LoadBook) {
         for (clientId, states) in committedLoads { book.applyCommitted(clientId, states) }
+        presence = [:]
         deltas = [:]
         committedLoads = [:]
         eventHeads = [:]

@@ -14,6 +14,11 @@ struct BatchWork {
     private var updateOrder: [UUID] = []
     var decisions: [DecisionRow] = []
     private var audits: [(clientId: String, values: [any Encodable & Sendable])] = []
+    /// State log rows this batch opens, and the agents whose open row in the database it closes.
+    private var stateRows: [(clientId: String, row: AgentStateLog.Row)] = []
+    private var closedStates: Set<LostClaims.Agent> = []
+    /// Agents' presence as this batch's changes left it.
+    var presence: [UUID: (presence: AgentPresence, reason: String?)] = [:]
     var idempotent: [IdempotencyKey: CallRow] = [:]
     /// Per tenant, whether the database held queued calls when this batch first looked (the queue hand-off's).
     var databaseQueue: [String: Bool] = [:]
@@ -40,7 +45,7 @@ struct BatchWork {
             switch change {
             case .complete(let id, _), .cancel(let id), .widen(let id, _): ids.append(id)
             case .create(let new): if let key = new.idempotencyKey { keys[tenant.clientId, default: []].append(key) }
-            case .agentsChanged: break
+            case .agentsChanged, .presence: break
             }
         }
         if !ids.isEmpty {
@@ -108,8 +113,18 @@ struct BatchWork {
         if queueChange != 0 { queueChanges[clientId, default: 0] += queueChange }
     }
 
-    mutating func audit(_ tenant: Tenant, _ action: String, _ callId: UUID) {
-        audits.append((tenant.clientId, [UUID.random(), tenant.userId, action, "call", callId.uuidString, AuditOutcome.ok.rawValue, now]))
+    mutating func audit(_ tenant: Tenant, _ action: String, _ id: UUID, entity: String = "call") {
+        audits.append((tenant.clientId, [UUID.random(), tenant.userId, action, entity, id.uuidString, AuditOutcome.ok.rawValue, now]))
+    }
+
+    /// A presence change in the state log: the agent's open row ends now (in this batch, or in the database).
+    mutating func logPresence(_ agentId: UUID, of clientId: String, _ presence: AgentPresence, reason: String?) {
+        if let index = stateRows.lastIndex(where: { $0.clientId == clientId && $0.row.agentId == agentId }) {
+            stateRows[index].row.endedAt = now
+        } else {
+            closedStates.insert(LostClaims.Agent(clientId: clientId, agentId: agentId))
+        }
+        stateRows.append((clientId, AgentStateLog.Row(agentId: agentId, state: presence, reason: reason, startedAt: now)))
     }
 
     func weights(_ clientId: String, book: LoadBook) -> ScoringWeights {
@@ -126,8 +141,13 @@ struct BatchWork {
             TenantScope.insertQuery(into: RoutingDecisionRecord.schema, columns: DecisionRow.columns,
                                     rows: decisions.map { ($0.clientId, $0.values) }, on: db),
             TenantScope.insertQuery(into: AuditLogEntry.schema, columns: AuditLog.columns, rows: audits, on: db),
+            TenantScope.insertQuery(into: AgentStateLog.schema, columns: AgentStateLog.columns,
+                                    rows: stateRows.map { ($0.clientId, $0.row.values) }, on: db),
         ].compactMap { $0 }
-        let statements = BatchStatements(loads: deltas.isEmpty ? nil : LoadStatement(deltas), changes: changes, inserts: inserts,
+        let closes = closedStates.sorted { $0.agentId.uuidString < $1.agentId.uuidString }
+            .map { AgentStateLog.close($0.agentId, of: $0.clientId, at: now, on: db) }
+        let statements = BatchStatements(loads: deltas.isEmpty ? nil : LoadStatement(deltas, presence: plan.presence, at: now),
+                                         changes: changes, unchecked: closes, inserts: inserts,
                                          events: events, queueChanges: queueChanges, now: now)
         let committed = try await writing.write(statements, plan: plan, on: db)
         let confirmed = Set(committed.map(\.id))

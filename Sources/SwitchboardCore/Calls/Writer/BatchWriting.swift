@@ -27,7 +27,9 @@ struct BatchStatements {
     let loads: LoadStatement?
     /// Each changed call's `UPDATE … WHERE status = <as read> RETURNING id`.
     let changes: [any SQLExpression]
-    /// New calls, decisions and audit rows.
+    /// Updates that need no check (closing the state log's open rows), before the inserts.
+    let unchecked: [any SQLExpression]
+    /// New calls, decisions, audit rows and state log rows.
     let inserts: [any SQLExpression]
     /// Call events per tenant, in the order they happened; load and queue-depth events are added as written.
     let events: [String: [PendingEvent]]

@@ -13,6 +13,9 @@ enum CallChange: Sendable {
     /// Agents created or changed (status, capacity, sector, capabilities, teams; one or a bulk import), already
     /// committed in the catalogue: each takes the waiting calls it now can, through the queue hand-off.
     case agentsChanged([UUID])
+    /// An agent's presence (its reason already checked against the tenant's list). A change is a row of the state
+    /// log and an event; leaving `available` keeps the calls in progress; coming back takes waiting calls.
+    case presence(UUID, AgentPresence, reason: String?)
 
     /// Whether applying the change reads calls as the previous batch left them.
     var readsCalls: Bool {

@@ -72,6 +72,15 @@ final class CallWriter: Sendable {
         return calls
     }
 
+    /// An agent's presence; returns the waiting calls it took (coming back available).
+    @discardableResult
+    func agentPresence(_ agentId: UUID, _ presence: AgentPresence, reason: String?, by tenant: Tenant) async throws -> [UUID] {
+        guard case .handedOut(let calls) = try await enqueue(.presence(agentId, presence, reason: reason), by: tenant) else {
+            return []
+        }
+        return calls
+    }
+
     private func enqueue(_ change: CallChange, by tenant: Tenant) async throws -> ChangeAnswer {
         try await withCheckedThrowingContinuation { continuation in
             let startDraining = queue.withLockedValue { queue in
@@ -165,13 +174,15 @@ final class CallWriter: Sendable {
     static func liveStates(of agentIds: [UUID], clientId: String, on db: any SQLDatabase) async throws -> [LiveState] {
         guard !agentIds.isEmpty else { return [] }
         return try await TenantScope(clientId: clientId).select(from: SectorAgent.schema, on: db)
-            .columns(["id", "current_load", "max_concurrent", "status"] + ChannelNumbers.loadColumns + ChannelNumbers.capacityColumns)
+            .columns(["id", "current_load", "max_concurrent", "status", "presence"] + ChannelNumbers.loadColumns
+                        + ChannelNumbers.capacityColumns)
             .where("id", .in, agentIds)
             .all()
             .map { row in
                 LiveState(agentId: try row.decode("id"), load: try row.decode("current_load"),
                           maxConcurrent: try row.decode("max_concurrent"),
-                          isActive: try row.decode(column: "status", as: String.self) == ActiveStatus.active.rawValue,
+                          isActive: try row.decode(column: "status", as: String.self) == ActiveStatus.active.rawValue
+                            && row.decode(column: "presence", as: String.self) == AgentPresence.available.rawValue,
                           channelLoads: try ChannelNumbers(loadsFrom: row), channelCapacity: try ChannelNumbers(capacityFrom: row))
             }
     }
@@ -215,6 +226,8 @@ final class CallWriter: Sendable {
         case .cancel(let callId): .call(try await cancel(callId, by: tenant, &work, on: db))
         case .widen(let callId, let asOf): .call(try await widen(callId, asOf: asOf, by: tenant, &work, on: db))
         case .agentsChanged(let agentIds): .handedOut(try await agentsChanged(agentIds, by: tenant, &work, on: db))
+        case .presence(let agentId, let presence, let reason):
+            .handedOut(try await setPresence(of: agentId, to: presence, reason: reason, by: tenant, &work, on: db))
         }
     }
 }

@@ -2,55 +2,70 @@ import Foundation
 import SQLKit
 
 
-/// The conditional load update of a batch: net change per agent and channel, never past `max_concurrent` nor
-/// past a channel's own limit.
+/// The conditional update of a batch's agents: net change of load per agent and channel, never past
+/// `max_concurrent` nor past a channel's own limit, claims only on agents active and available (as the batch leaves
+/// them), and the batch's presence changes; `state_since` moves when the agent's state does.
 struct LoadStatement {
     let values: [any SQLExpression]
     /// Agents the batch claims on (a positive change in any channel).
     let claims: Int
+    let update: SQLQueryString
 
     static let deltaColumns = CallChannel.allCases.map { "d_\($0.rawValue)" }
+    static let valuesColumns = "v(agent_id, delta, " + deltaColumns.joined(separator: ", ") + ", claim, presence, reason)"
     static let loadArray = "json_build_array(" + ChannelNumbers.loadColumns.joined(separator: ", ") + ")"
     static let capacityArray = "json_build_array(" + ChannelNumbers.capacityColumns.joined(separator: ", ") + ")"
-    static let valuesColumns = "v(agent_id, delta, " + deltaColumns.joined(separator: ", ") + ", claim)"
+    /// Whether the agent may be offered calls, as the statement leaves it (also PostgreSQL's notification `on`).
+    static let routable = "(status = '\(ActiveStatus.active.rawValue)' AND presence = '\(AgentPresence.available.rawValue)')"
 
-    let update: SQLQueryString = {
-        let sets = CallChannel.allCases.map { channel -> String in
-            let column = channel.loadColumn, delta = "v.d_\(channel.rawValue)"
-            return "\(column) = CASE WHEN sector_agents.\(column) + \(delta) < 0 THEN 0 ELSE sector_agents.\(column) + \(delta) END"
-        }.joined(separator: ", ")
-        let limits = CallChannel.allCases.map { channel -> String in
-            let delta = "v.d_\(channel.rawValue)"
-            return "(\(delta) <= 0 OR sector_agents.\(channel.capacityColumn) IS NULL "
-                + "OR sector_agents.\(channel.loadColumn) + \(delta) <= sector_agents.\(channel.capacityColumn))"
-        }.joined(separator: " AND ")
-        let returned = (ChannelNumbers.loadColumns + ChannelNumbers.capacityColumns).map { "sector_agents.\($0)" }
-            .joined(separator: ", ")
-        return SQLQueryString("""
-            UPDATE sector_agents SET current_load =
-                CASE WHEN sector_agents.current_load + v.delta < 0 THEN 0 ELSE sector_agents.current_load + v.delta END,
-                \(unsafeRaw: sets)
-            FROM v
-            WHERE sector_agents.id = v.agent_id AND (v.claim = 0 OR (sector_agents.status = 'active'
-                AND sector_agents.current_load + v.delta <= sector_agents.max_concurrent AND \(unsafeRaw: limits)))
-            RETURNING sector_agents.id, sector_agents.client_id, sector_agents.current_load,
-                sector_agents.max_concurrent, sector_agents.status, \(unsafeRaw: returned)
-            """)
-    }()
+    private static let sets: String = CallChannel.allCases.map { channel -> String in
+        let column = channel.loadColumn, delta = "v.d_\(channel.rawValue)"
+        return "\(column) = CASE WHEN sector_agents.\(column) + \(delta) < 0 THEN 0 ELSE sector_agents.\(column) + \(delta) END"
+    }.joined(separator: ", ")
+    private static let limits: String = CallChannel.allCases.map { channel -> String in
+        let delta = "v.d_\(channel.rawValue)"
+        return "(\(delta) <= 0 OR sector_agents.\(channel.capacityColumn) IS NULL "
+            + "OR sector_agents.\(channel.loadColumn) + \(delta) <= sector_agents.\(channel.capacityColumn))"
+    }.joined(separator: " AND ")
+    private static let returned = (ChannelNumbers.loadColumns + ChannelNumbers.capacityColumns).map { "sector_agents.\($0)" }
+        .joined(separator: ", ")
 
-    init(_ deltas: [(agent: LostClaims.Agent, delta: ChannelNumbers)]) {
+    init(_ deltas: [(agent: LostClaims.Agent, delta: ChannelNumbers)], presence: [LostClaims.Agent: BatchPlan.PresenceChange],
+         at now: Date) {
         values = deltas.map { entry in
-            SQLGroupExpression([SQLBind(entry.agent.agentId), SQLBind(entry.delta.total)]
-                + CallChannel.allCases.map { SQLBind(entry.delta[$0]) } + [SQLBind(entry.delta.claims ? 1 : 0)])
+            let change = presence[entry.agent]
+            return SQLGroupExpression([SQLBind(entry.agent.agentId), SQLBind(entry.delta.total)]
+                + CallChannel.allCases.map { SQLBind(entry.delta[$0]) } + [SQLBind(entry.delta.claims ? 1 : 0)]
+                + [SQLBind(change?.presence.rawValue), SQLBind(change?.reason)])
         }
         claims = deltas.filter { $0.delta.claims }.count
+        let available = AgentPresence.available.rawValue
+        update = """
+            UPDATE sector_agents SET current_load =
+                CASE WHEN sector_agents.current_load + v.delta < 0 THEN 0 ELSE sector_agents.current_load + v.delta END,
+                \(unsafeRaw: Self.sets),
+                presence = COALESCE(v.presence, sector_agents.presence),
+                presence_reason = CASE WHEN v.presence IS NULL THEN sector_agents.presence_reason ELSE v.reason END,
+                state_since = CASE
+                    WHEN v.presence IS NOT NULL AND v.presence <> sector_agents.presence THEN \(bind: now)
+                    WHEN COALESCE(v.presence, sector_agents.presence) = '\(unsafeRaw: available)'
+                        AND (sector_agents.current_load = 0) <> (sector_agents.current_load + v.delta <= 0) THEN \(bind: now)
+                    ELSE sector_agents.state_since END
+            FROM v
+            WHERE sector_agents.id = v.agent_id AND (v.claim = 0 OR (sector_agents.status = '\(unsafeRaw: ActiveStatus.active.rawValue)'
+                AND COALESCE(v.presence, sector_agents.presence) = '\(unsafeRaw: available)'
+                AND sector_agents.current_load + v.delta <= sector_agents.max_concurrent AND \(unsafeRaw: Self.limits)))
+            RETURNING sector_agents.id, sector_agents.client_id, sector_agents.current_load,
+                sector_agents.max_concurrent, sector_agents.status, sector_agents.presence, \(unsafeRaw: Self.returned)
+            """
     }
 
     func run(on db: any SQLDatabase) async throws -> [CommittedLoad] {
         try await db.raw("WITH \(unsafeRaw: Self.valuesColumns) AS (VALUES \(SQLList(values))) \(update)").all().map { row in
             CommittedLoad(id: try row.decode("id"), clientId: try row.decode("client_id"),
                           currentLoad: try row.decode("current_load"), maxConcurrent: try row.decode("max_concurrent"),
-                          status: try row.decode("status"), channelLoads: try ChannelNumbers(loadsFrom: row),
+                          status: try row.decode("status"), presence: try row.decode("presence"),
+                          channelLoads: try ChannelNumbers(loadsFrom: row),
                           channelCapacity: try ChannelNumbers(capacityFrom: row))
         }
     }
@@ -63,21 +78,23 @@ struct CommittedLoad: Decodable {
     let currentLoad: Int
     let maxConcurrent: Int
     let status: String
+    let presence: String
     let channelLoads: ChannelNumbers
     let channelCapacity: ChannelNumbers
 
     enum CodingKeys: String, CodingKey {
-        case id, clientId = "client_id", currentLoad = "current_load", maxConcurrent = "max_concurrent", status,
+        case id, clientId = "client_id", currentLoad = "current_load", maxConcurrent = "max_concurrent", status, presence,
              channelLoads = "channel_loads", channelCapacity = "channel_capacity"
     }
 
-    init(id: UUID, clientId: String, currentLoad: Int, maxConcurrent: Int, status: String, channelLoads: ChannelNumbers,
-         channelCapacity: ChannelNumbers) {
+    init(id: UUID, clientId: String, currentLoad: Int, maxConcurrent: Int, status: String, presence: String,
+         channelLoads: ChannelNumbers, channelCapacity: ChannelNumbers) {
         self.id = id
         self.clientId = clientId
         self.currentLoad = currentLoad
         self.maxConcurrent = maxConcurrent
         self.status = status
+        self.presence = presence
         self.channelLoads = channelLoads
         self.channelCapacity = channelCapacity
     }
@@ -90,12 +107,14 @@ struct CommittedLoad: Decodable {
         currentLoad = try container.decode(Int.self, forKey: .currentLoad)
         maxConcurrent = try container.decode(Int.self, forKey: .maxConcurrent)
         status = try container.decode(String.self, forKey: .status)
+        presence = try container.decode(String.self, forKey: .presence)
         channelLoads = ChannelNumbers(loads: try container.decode([Int].self, forKey: .channelLoads))
         channelCapacity = ChannelNumbers(limits: try container.decode([Int?].self, forKey: .channelCapacity))
     }
 
     var state: LiveState {
-        LiveState(agentId: id, load: currentLoad, maxConcurrent: maxConcurrent, isActive: status == ActiveStatus.active.rawValue,
+        LiveState(agentId: id, load: currentLoad, maxConcurrent: maxConcurrent,
+                  isActive: status == ActiveStatus.active.rawValue && presence == AgentPresence.available.rawValue,
                   channelLoads: channelLoads, channelCapacity: channelCapacity)
     }
 }

@@ -53,7 +53,7 @@ final class PostgresBatchWrite: BatchWriting {
             ctes.append("""
                 notified AS (SELECT pg_notify(\(bind: LoadNotification.channel), json_build_object(
                     'origin', \(bind: plan.origin), 'clientId', client_id, 'states', json_agg(json_build_object(
-                        'a', id, 'l', current_load, 'm', max_concurrent, 'on', status = 'active',
+                        'a', id, 'l', current_load, 'm', max_concurrent, 'on', \(unsafeRaw: LoadStatement.routable),
                         'c', \(unsafeRaw: LoadStatement.loadArray), 'k', \(unsafeRaw: LoadStatement.capacityArray))))::text)
                     FROM (SELECT loads.*, (row_number() OVER (PARTITION BY client_id ORDER BY id) - 1) / 60 AS chunk
                           FROM loads) AS numbered
@@ -65,6 +65,7 @@ final class PostgresBatchWrite: BatchWriting {
             ctes.append("\(unsafeRaw: "c\(index)") AS (\(change))")
             checks.append("(SELECT count(*) FROM \(unsafeRaw: "c\(index)")) = 1")
         }
+        for (index, update) in statements.unchecked.enumerated() { ctes.append("\(unsafeRaw: "u\(index)") AS (\(update))") }
         for (index, insert) in statements.inserts.enumerated() { ctes.append("\(unsafeRaw: "i\(index)") AS (\(insert))") }
         let events = BatchEvents(statements.events, queueChanges: statements.queueChanges, at: statements.now)
         if let outbox = events.statement(withLoads: loads != nil) {
@@ -75,7 +76,7 @@ final class PostgresBatchWrite: BatchWriting {
         let checked: SQLQueryString = checks.isEmpty ? "TRUE" : checks.joined(separator: " AND ")
         let rows: SQLQueryString = loads == nil ? "'[]'" : """
             (SELECT COALESCE(json_agg(json_build_object('id', id, 'client_id', client_id, 'current_load', current_load,
-                'max_concurrent', max_concurrent, 'status', status, 'channel_loads', \(unsafeRaw: LoadStatement.loadArray),
+                'max_concurrent', max_concurrent, 'status', status, 'presence', presence, 'channel_loads', \(unsafeRaw: LoadStatement.loadArray),
                 'channel_capacity', \(unsafeRaw: LoadStatement.capacityArray)))::text, '[]') FROM loads)
             """
         let statement: SQLQueryString = """

@@ -28,6 +28,7 @@ struct SQLiteBatchWrite: BatchWriting {
             // Changed by another writer since this batch read it: decide the batch again on fresh rows.
             guard try await db.raw("\(change)").first() != nil else { throw CallChangedMeanwhile() }
         }
+        for update in statements.unchecked { try await db.execute(sql: update) { _ in } }
         for insert in statements.inserts { try await db.execute(sql: insert) { _ in } }
         try await writeEvents(statements, loads: loads, plan: plan, on: db)
         return loads

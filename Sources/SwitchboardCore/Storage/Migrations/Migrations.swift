@@ -24,5 +24,6 @@ enum SwitchboardMigrations {
         AddDecisionStep(),
         CreateEventOutbox(),
         CreateWebhooks(),
+        AddAgentPresence(),
     ]
 }

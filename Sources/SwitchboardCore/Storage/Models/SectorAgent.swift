@@ -31,6 +31,11 @@ final class SectorAgent: Model, TenantOwned, @unchecked Sendable {
     @Field(key: "channel_load_webchat") var webchatLoad: Int
     @Field(key: "success_rate") var successRate: Double
     @Field(key: "avg_handling_time") var avgHandlingTime: Double
+    /// Written only by the call writer (a presence change is a `CallChange`), like the loads.
+    @Enum(key: "presence") var presence: AgentPresence
+    @OptionalField(key: "presence_reason") var presenceReason: String?
+    /// When `state` last changed (presence, or the first call taken or the last one ended).
+    @OptionalField(key: "state_since") var stateSince: Date?
 
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
     @Timestamp(key: "updated_at", on: .update) var updatedAt: Date?

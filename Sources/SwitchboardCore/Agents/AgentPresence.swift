@@ -1,0 +1,64 @@
+import Foundation
+
+/// Whether a person is there to take calls. Only `available` (and `active`) agents are offered calls; the others
+/// finish what they have.
+enum AgentPresence: String, Codable, Sendable, CaseIterable {
+    case available, away, offline
+}
+
+/// What an agent is doing now, derived from its presence and its calls.
+enum AgentState: String, Codable, Sendable {
+    case available, onCall = "on_call", away, offline
+
+    init(presence: AgentPresence, load: Int) {
+        switch presence {
+        case .away: self = .away
+        case .offline: self = .offline
+        case .available: self = load > 0 ? .onCall : .available
+        }
+    }
+}
+
+/// `PUT /api/agents/:id/presence`: `{"presence": "away", "reason": "lunch"}`.
+struct PresenceInput: Codable, Sendable {
+    var presence: String?
+    var reason: String?
+
+    /// The presence and its reason, checked against the tenant's `agents.away_reasons`: a reason only with
+    /// `away`, and one is required there.
+    func validated(awayReasons: [String]) throws -> (AgentPresence, String?) {
+        let allowed = AgentPresence.allCases.map(\.rawValue)
+        guard let name = presence else {
+            throw AppError.badRequest("presence is required; one of: \(allowed.joined(separator: ", "))")
+        }
+        guard let presence = AgentPresence(rawValue: name) else {
+            throw AppError.badRequest("presence must be one of: \(allowed.joined(separator: ", "))")
+        }
+        guard presence == .away else {
+            if reason != nil { throw AppError.badRequest("reason is only for presence 'away'") }
+            return (presence, nil)
+        }
+        guard let reason, awayReasons.contains(reason) else {
+            throw AppError.badRequest("reason must be one of this tenant's away reasons (setting agents.away_reasons): "
+                + awayReasons.joined(separator: ", "))
+        }
+        return (presence, reason)
+    }
+}
+
+/// A value encoded as JSON `null` when absent, instead of being left out.
+struct Nullable<Wrapped: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
+    var value: Wrapped?
+
+    init(_ value: Wrapped?) { self.value = value }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        value = container.decodeNil() ? nil : try container.decode(Wrapped.self)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if let value { try container.encode(value) } else { try container.encodeNil() }
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import SQLKit
+
+/// Every presence an agent had, from when until when (the open row, `ended_at` null, is the current one): what
+/// the people-side metrics are computed from. Written by the call writer with each presence change, and at an
+/// agent's creation (available from then).
+enum AgentStateLog {
+    static let schema = "agent_state_log"
+    static let columns = ["id", "agent_id", "state", "reason", "started_at", "ended_at"]
+
+    struct Row: Sendable {
+        let agentId: UUID
+        let state: AgentPresence
+        let reason: String?
+        let startedAt: Date
+        var endedAt: Date?
+
+        var values: [any Encodable & Sendable] { [UUID.random(), agentId, state.rawValue, reason, startedAt, endedAt] }
+    }
+
+    /// Closes the agent's open row at `at`.
+    static func close(_ agentId: UUID, of clientId: String, at: Date, on db: any SQLDatabase) -> any SQLExpression {
+        db.update(schema).set("ended_at", to: at)
+            .where("client_id", .equal, clientId).where("agent_id", .equal, agentId).where("ended_at", .is, SQLLiteral.null)
+            .query
+    }
+
+    /// New agents, available from their creation.
+    static func opening(_ agentIds: [UUID], of clientId: String, at: Date, on db: any SQLDatabase) -> (any SQLExpression)? {
+        TenantScope.insertQuery(into: schema, columns: columns, rows: agentIds.map { agentId in
+            (clientId, Row(agentId: agentId, state: .available, reason: nil, startedAt: at).values)
+        }, on: db)
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import SQLKit
+import Testing
+import VaporTesting
+@testable import SwitchboardCore
+
+/// Agents who are people: presence decides who is offered calls; calls in progress stay; coming back available
+/// takes the waiting calls at once; every change is an event and a row of the state log.
+@Suite struct PresenceTests {
+    private func presence(_ client: APIClient, _ agent: UUID, _ json: String) async throws -> APIResponse {
+        try await client.send(.PUT, "/api/agents/\(agent)/presence", json: json)
+    }
+
+    @Test func awayAgentsAreNotOfferedCallsAndTakeTheQueueWhenBack() async throws {
+        try await withSwitchboard { app in
+            let admin = try await APIClient.make(app)
+            let manager = try await admin.as(.manager)
+            let agent = try await admin.createAgent(maxConcurrent: 2)
+            let fresh = try await admin.agent(agent)
+            #expect(fresh["presence"] == .string("available") && fresh["presence_reason"] == .null)
+            #expect(fresh["state"] == .string("available") && fresh["state_since"].stringValue != nil)
+
+            // A call in progress stays with an agent who goes away; nothing new reaches it.
+            let first = try await admin.createCall(#"{"sector":"billing"}"#)
+            #expect(first.data["agent_id"] == .string(agent.uuidString))
+            #expect(try await admin.agent(agent)["state"] == .string("on_call"))
+            let away = try await presence(manager, agent, #"{"presence":"away","reason":"lunch"}"#)
+            #expect(away.status == .ok)
+            #expect(away.data["presence"] == .string("away") && away.data["presence_reason"] == .string("lunch"))
+            #expect(away.data["state"] == .string("away") && away.data["current_load"] == .number(1))
+            let waiting = try await admin.createCall(#"{"sector":"billing"}"#)
+            #expect(waiting.data["status"] == .string("queued"))
+            let dryRun = try await admin.send(.POST, "/api/routing/route", json: #"{"sector":"billing"}"#)
+            #expect(dryRun.data["agent_id"] == .null)
+
+            // Its own call completes normally; the freed room does not take the waiting call while it is away.
+            let firstId = try #require(first.data["id"].uuid)
+            let completed = try await admin.send(.POST, "/api/calls/\(firstId)/complete",
+                                                 json: #"{"outcome":"successful","resolved":true,"handling_time_seconds":60}"#)
+            #expect(completed.status == .ok && completed.data["status"] == .string("completed"))
+            #expect(try await admin.agent(agent)["current_load"] == .number(0))
+            let waitingId = try #require(waiting.data["id"].uuid)
+            #expect(try await admin.send(.GET, "/api/calls/\(waitingId)").data["status"] == .string("queued"))
+
+            // Back: the waiting call is handed over in the same change.
+            let back = try await presence(manager, agent, #"{"presence":"available"}"#)
+            #expect(back.data["presence"] == .string("available") && back.data["presence_reason"] == .null)
+            #expect(back.data["current_load"] == .number(1) && back.data["state"] == .string("on_call"), "\(back.text)")
+            let handed = try await admin.send(.GET, "/api/calls/\(waitingId)").data
+            #expect(handed["status"] == .string("active") && handed["agent_id"] == .string(agent.uuidString))
+
+            // Offline too keeps it out of routing; setting the same presence again changes nothing.
+            _ = try await presence(manager, agent, #"{"presence":"offline"}"#)
+            let again = try await presence(manager, agent, #"{"presence":"offline"}"#)
+            #expect(again.status == .ok && again.data["state"] == .string("offline"))
+
+            // Each change is an event, in order, and a row of the state log, the last one open.
+            let sql = app.db as! any SQLDatabase
+            let events = try await sql.raw("""
+                SELECT data FROM events WHERE client_id = \(bind: admin.clientId) AND type = 'agent.presence_changed'
+                ORDER BY sequence
+                """).all().map { try $0.decode(column: "data", as: String.self) }
+            #expect(events.count == 3)
+            #expect(events.first?.contains(#""presence":"away""#) == true && events.first?.contains(#""reason":"lunch""#) == true)
+            #expect(events.last?.contains(#""previous_presence":"available""#) == true)
+            let log = try await sql.raw("""
+                SELECT state, reason, ended_at FROM agent_state_log WHERE client_id = \(bind: admin.clientId)
+                AND agent_id = \(bind: agent) ORDER BY started_at, ended_at IS NULL
+                """).all()
+            #expect(try log.map { try $0.decode(column: "state", as: String.self) } == ["available", "away", "available", "offline"])
+            #expect(try log.map { try $0.decode(column: "ended_at", as: Date?.self) == nil } == [false, false, false, true])
+            #expect(try log[1].decode(column: "reason", as: String?.self) == "lunch")
+        }
+    }
+
+    @Test func badPresenceIsRefusedWithTheAllowedValues() async throws {
+        try await withSwitchboard { app in
+            let admin = try await APIClient.make(app)
+            let agent = try await admin.createAgent()
+            for (body, words) in [(#"{"presence":"napping"}"#, "available, away, offline"),
+                                  (#"{}"#, "presence is required"),
+                                  (#"{"presence":"away"}"#, "break, lunch, training, meeting"),
+                                  (#"{"presence":"away","reason":"golf"}"#, "break, lunch, training, meeting"),
+                                  (#"{"presence":"away","reason":"missed_offers"}"#, "away reasons"),
+                                  (#"{"presence":"available","reason":"lunch"}"#, "only for presence 'away'")] {
+                let response = try await presence(admin, agent, body)
+                #expect(response.status == .badRequest, "\(body)")
+                #expect(response.error?.contains(words) == true, "\(body): \(response.error ?? "")")
+            }
+            #expect(try await admin.agent(agent)["presence"] == .string("available"))  // nothing half-written
+            let viewer = try await admin.as(.viewer)
+            #expect(try await presence(viewer, agent, #"{"presence":"offline"}"#).status == .forbidden)
+            #expect(try await presence(admin, UUID(), #"{"presence":"offline"}"#).status == .notFound)
+
+            // The tenant's own reasons; the system's reason is not one a tenant may list.
+            let set = try await admin.send(.PUT, "/api/settings", json: #"{"agents.away_reasons":["coaching","one-to-one"]}"#)
+            #expect(set.status == .ok)
+            #expect(try await presence(admin, agent, #"{"presence":"away","reason":"coaching"}"#).status == .ok)
+            #expect(try await presence(admin, agent, #"{"presence":"away","reason":"lunch"}"#).status == .badRequest)
+            let reserved = try await admin.send(.PUT, "/api/settings", json: #"{"agents.away_reasons":["missed_offers"]}"#)
+            #expect(reserved.status == .badRequest)
+            #expect(try await admin.send(.PUT, "/api/settings", json: #"{"agents.away_reasons":[]}"#).status == .badRequest)
+        }
+    }
+
+    /// Through the writer directly: a presence change and a call in one batch, the claim seeing the change.
+    @Test func presenceAndCallsInOneBatch() async throws {
+        try await withSwitchboard { app in
+            let admin = try await APIClient.make(app)
+            let tenant = Tenant(clientId: admin.clientId, userId: "writer-test", role: .admin)
+            let agent = try await admin.createAgent(maxConcurrent: 5)
+            let writer = app.callWriter
+            try await writer.agentPresence(agent, .offline, reason: nil, by: tenant)
+            let call = CallChange.create(NewCall(route: RouteRequest(teamId: nil, sector: "billing", capabilities: []),
+                                                 channel: nil, externalRef: nil, idempotencyKey: nil))
+            // Submitted together: whichever order the batch takes them in, loads and presence agree after.
+            async let back = writer.agentPresence(agent, .available, reason: nil, by: tenant)
+            async let created = writer.submit(call, by: tenant)
+            let (handed, result) = try await (back, created)
+            let state = try await admin.agent(agent)
+            #expect(state["presence"] == .string("available"))
+            #expect(state["current_load"] == .number(1))
+            #expect(result.call.status == .active || handed == [result.call.id])
+        }
+    }
+}
