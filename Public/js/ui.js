@@ -20,7 +20,8 @@ export function h(tag, attributes = {}, ...children) {
 
 export function mount(...children) {
   const page = document.getElementById("page");
-  page.replaceChildren(...children);
+  // A role without a control passes null for it, which replaceChildren would print as "null".
+  page.replaceChildren(...children.filter(child => child !== null && child !== undefined && child !== false));
   return page;
 }
 

@@ -103,6 +103,44 @@ import VaporTesting
         }
     }
 
+    @Test func bulkImportCarriesPresence() async throws {
+        try await withSwitchboard { app in
+            let admin = try await APIClient.make(app)
+            let first = try await admin.send(.POST, "/api/agents/bulk", json: """
+                {"agents": [{"external_id": "hr-1", "name": "Ann", "sector": "billing", "presence": "away", "presence_reason": "training"},
+                            {"external_id": "hr-2", "name": "Bob", "sector": "billing"}]}
+                """)
+            #expect(first.status == .ok, "\(first.text)")
+            let agents = try await admin.send(.GET, "/api/agents?sector=billing").data
+            let byName = Dictionary(uniqueKeysWithValues: (agents.arrayValue ?? []).map { ($0["name"].stringValue ?? "", $0) })
+            #expect(byName["Ann"]?["presence"] == .string("away") && byName["Ann"]?["presence_reason"] == .string("training"))
+            #expect(byName["Bob"]?["presence"] == .string("available"))
+            // A call goes to the one who is there.
+            let call = try await admin.createCall(#"{"sector":"billing"}"#)
+            #expect(call.data["agent_id"] == byName["Bob"]?["id"])
+
+            // An update of presence goes through the writer: an event, a row of the state log.
+            let second = try await admin.send(.POST, "/api/agents/bulk", json: """
+                {"agents": [{"external_id": "hr-1", "presence": "available"}, {"external_id": "hr-2", "presence": "offline"}]}
+                """)
+            #expect(second.status == .ok, "\(second.text)")
+            let annId = try #require(byName["Ann"]?["id"].uuid), bobId = try #require(byName["Bob"]?["id"].uuid)
+            #expect(try await admin.agent(annId)["presence"] == .string("available"))
+            #expect(try await admin.agent(bobId)["presence"] == .string("offline"))
+            let changes = try await (app.db as! any SQLDatabase).raw("""
+                SELECT count(*) AS n FROM events WHERE client_id = \(bind: admin.clientId) AND type = 'agent.presence_changed'
+                """).first()?.decode(column: "n", as: Int.self)
+            #expect(changes == 2)
+
+            // A reason the tenant does not have refuses the import, naming the row; nothing is written.
+            let bad = try await admin.send(.POST, "/api/agents/bulk", json: """
+                {"agents": [{"external_id": "hr-3", "name": "Cy", "sector": "billing", "presence": "away", "presence_reason": "golf"}]}
+                """)
+            #expect(bad.status == .badRequest && bad.text.contains("presence_reason"), "\(bad.text)")
+            #expect(try await admin.send(.GET, "/api/agents?sector=billing").data.arrayValue?.count == 2)
+        }
+    }
+
     /// Through the writer directly: a presence change and a call in one batch, the claim seeing the change.
     @Test func presenceAndCallsInOneBatch() async throws {
         try await withSwitchboard { app in

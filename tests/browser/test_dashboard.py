@@ -384,6 +384,8 @@ def test_viewer_sees_no_write_controls(server, browser):
     wait_all(browser, "[data-test=agent-row]")
     assert not browser.find_elements(By.CSS_SELECTOR, "[data-test=edit-agent]")
     assert not browser.find_elements(By.CSS_SELECTOR, "[data-test=create-agent]")
+    assert browser.find_elements(By.CSS_SELECTOR, "[data-test=agent-state]")
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-test=presence-select]")
     browser.get(f"{base}/#/routing")
     wait_all(browser, "[data-test=decision-row]")
     assert not browser.find_elements(By.CSS_SELECTOR, "[data-test=route-form]")
@@ -406,3 +408,25 @@ def test_bad_token_shows_sign_in(server, browser):
     browser.find_element(By.ID, "sign-out").click()
     wait(browser, "#signin")
     assert browser.execute_script("return sessionStorage.getItem('switchboard.token')") is None
+
+
+def test_presence_on_the_agents_page(server, browser):
+    """A manager sends an agent to lunch from the agents page and brings it back; the API agrees each time."""
+    base = server["base"]
+    browser.get(f"{base}/#token={server['token']('manager')}")
+    wait_all(browser, "[data-test=team-card]", minimum=1)
+    browser.get(f"{base}/#/agents")
+    agent_id = live_wait(browser).until(lambda d: wait_all(d, "[data-test=agent-row]")[0].get_attribute("data-agent-id"))
+    live_wait(browser).until(lambda d: Select(d.find_element(
+        By.CSS_SELECTOR, f"[data-agent-id='{agent_id}'] [data-test=presence-select]")).select_by_value("away:lunch") or True)
+    live_wait(browser).until(lambda d: d.find_element(
+        By.CSS_SELECTOR, f"[data-agent-id='{agent_id}'] [data-test=agent-state]").text == "away: lunch")
+    agent = api_get(server, f"/api/agents/{agent_id}")
+    assert agent["presence"] == "away" and agent["presence_reason"] == "lunch" and agent["state"] == "away", agent
+    shot(browser, "10-agents-presence")
+    live_wait(browser).until(lambda d: Select(d.find_element(
+        By.CSS_SELECTOR, f"[data-agent-id='{agent_id}'] [data-test=presence-select]")).select_by_value("available") or True)
+    live_wait(browser).until(lambda d: d.find_element(
+        By.CSS_SELECTOR, f"[data-agent-id='{agent_id}'] [data-test=agent-state]").text in ("available", "on call"))
+    assert api_get(server, f"/api/agents/{agent_id}")["presence"] == "available"
+    assert not severe_console_errors(browser), severe_console_errors(browser)

@@ -1,5 +1,5 @@
 // The agent catalogue with live load; admins create and edit agents.
-import { getAll, post, put } from "../api.js";
+import { get, getAll, post, put } from "../api.js";
 import { csvImporter } from "../importer.js";
 import { session } from "../session.js";
 import { attempt, empty, field, h, loadBar, loading, mount, percent, seconds, select, statusPill, table } from "../ui.js";
@@ -25,14 +25,16 @@ export async function renderAgents(query) {
   const params = new URLSearchParams();
   if (sector) params.set("sector", sector);
   if (status) params.set("status", status);
-  const agents = await attempt(() => getAll(`/api/agents?${params}`));
+  const [agents, settings] = await Promise.all([attempt(() => getAll(`/api/agents?${params}`)), attempt(() => get("/api/settings"))]);
   if (!agents) { list.replaceChildren(); return; }
+  const awayReasons = settings?.["agents.away_reasons"] ?? ["break", "lunch", "training", "meeting"];
   if (agents.length === 0) { list.replaceChildren(empty("No agents match.")); return; }
   list.replaceChildren(h("div", { class: "card" }, table(
-    ["Name", "Sector", "Status", "Load", "Channel limits", { label: "Priority", num: true }, "Capabilities", { label: "Success (7 d)", num: true },
+    ["Name", "Sector", "Status", "Presence", "Load", "Channel limits", { label: "Priority", num: true }, "Capabilities", { label: "Success (7 d)", num: true },
       { label: "Avg handling", num: true }, ""],
     agents.map(agent => h("tr", { dataset: { test: "agent-row", agentId: agent.id } },
       h("td", {}, agent.name), h("td", {}, agent.sector), h("td", {}, statusPill(agent.status)),
+      h("td", {}, presenceCell(agent, awayReasons)),
       h("td", {}, loadBar(agent.current_load, agent.max_concurrent)), h("td", {}, channelSlots(agent)),
       h("td", { class: "num" }, agent.priority),
       h("td", {}, h("span", { class: "chips" }, agent.capabilities.map(capability => h("span", { class: "pill" }, capability)))),
@@ -42,6 +44,24 @@ export async function renderAgents(query) {
         onclick: () => { editor.replaceChildren(agentForm(agent, editor)); editor.scrollIntoView({ behavior: "smooth" }); },
       }, "Edit") : null))),
     { test: "agents" })));
+}
+
+/// What the agent is doing now ("on call", "away: lunch"); managers and admins change its presence here.
+function presenceCell(agent, awayReasons) {
+  const label = agent.state === "away" ? `away: ${agent.presence_reason ?? ""}` : agent.state.replace("_", " ");
+  const pill = h("span", { class: `pill ${agent.state}`, dataset: { test: "agent-state" } }, label);
+  if (!session.canWrite()) return pill;
+  const current = agent.presence === "away" ? `away:${agent.presence_reason}` : agent.presence;
+  const choice = select([["available", "Available"], ...awayReasons.map(reason => [`away:${reason}`, `Away: ${reason}`]),
+    ["offline", "Offline"]], current);
+  choice.setAttribute("aria-label", `Presence of ${agent.name}`);
+  choice.dataset.test = "presence-select";
+  choice.addEventListener("change", async () => {
+    const [presence, reason] = choice.value.split(":");
+    const updated = await attempt(() => put(`/api/agents/${agent.id}/presence`, reason ? { presence, reason } : { presence }));
+    if (updated) choice.closest("td").replaceChildren(presenceCell(updated, awayReasons));
+  });
+  return h("span", { class: "presence" }, pill, choice);
 }
 
 /// Each limited channel's live calls against its limit: "voice 1/1 · webchat 2/3"; "—" when none is limited.

@@ -25,10 +25,11 @@ enum AgentStateLog {
             .query
     }
 
-    /// New agents, available from their creation.
-    static func opening(_ agentIds: [UUID], of clientId: String, at: Date, on db: any SQLDatabase) -> (any SQLExpression)? {
-        TenantScope.insertQuery(into: schema, columns: columns, rows: agentIds.map { agentId in
-            (clientId, Row(agentId: agentId, state: .available, reason: nil, startedAt: at).values)
+    /// New agents' first rows, from their creation.
+    static func opening(_ agents: [(UUID, AgentPresence, String?)], of clientId: String, at: Date, on db: any SQLDatabase)
+        -> (any SQLExpression)? {
+        TenantScope.insertQuery(into: schema, columns: columns, rows: agents.map { agentId, presence, reason in
+            (clientId, Row(agentId: agentId, state: presence, reason: reason, startedAt: at).values)
         }, on: db)
     }
 }

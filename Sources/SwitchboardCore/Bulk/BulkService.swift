@@ -28,11 +28,14 @@ struct BulkService: Sendable {
         var channelCapacity: [CallChannel: Int]?
         var successRate: Double?
         var avgHandlingTime: Double?
+        /// A new agent's presence, or an existing one's change (through the writer, as any presence change).
+        var presence: AgentPresence? = nil
+        var presenceReason: String? = nil
     }
 
     static let agentFields: Set<String> = [
         "external_id", "name", "sector", "status", "priority", "capabilities", "max_concurrent", "channel_capacity",
-        "success_rate", "avg_handling_time",
+        "success_rate", "avg_handling_time", "presence", "presence_reason",
     ]
 
     /// Reads and checks one row. Pure.
@@ -54,7 +57,10 @@ struct BulkService: Sendable {
             successRate: row.decimal("success_rate") { try Check.finite($0, "success_rate", in: AgentLimits.successRate) },
             avgHandlingTime: row.decimal("avg_handling_time") {
                 try Check.finite($0, "avg_handling_time", in: AgentLimits.avgHandlingTime)
-            }
+            },
+            presence: row.text("presence") { try Check.oneOf($0, "presence", as: AgentPresence.self).rawValue }
+                .flatMap(AgentPresence.init),
+            presenceReason: row.text("presence_reason") { try Check.text($0, "presence_reason", length: 1...40) }
         )
         return row.errors.isEmpty ? agent : nil
     }
@@ -122,6 +128,26 @@ struct BulkService: Sendable {
                 }
             }
         }
+        // Presence is checked against the tenant's away reasons, as `PUT /api/agents/:id/presence` checks it.
+        if rows.contains(where: { $0.presence != nil || $0.presenceReason != nil }) {
+            let settings = try await SettingsService.effectiveSettings(scope: scope, on: store.sql)
+            let reasons = settings["agents.away_reasons"]?.arrayValue?.compactMap(\.stringValue) ?? SettingsSchema.defaultAwayReasons
+            let invalid = Set((creating + updating).compactMap { row, _ -> Int? in
+                guard row.presence != nil || row.presenceReason != nil else { return nil }
+                do {
+                    _ = try PresenceInput(presence: row.presence?.rawValue, reason: row.presenceReason).validated(awayReasons: reasons)
+                    return nil
+                } catch let error as AppError {
+                    errors.append(RowError(index: row.index, field: row.presence == nil ? "presence" : "presence_reason",
+                                           message: error.message))
+                    return row.index
+                } catch {
+                    return row.index
+                }
+            })
+            creating.removeAll { invalid.contains($0.0.index) }
+            updating.removeAll { invalid.contains($0.0.index) }
+        }
         try BulkInput.refuseIfNeeded(errors, mode: mode, received: input.count)
 
         let tenant = self.tenant
@@ -132,16 +158,23 @@ struct BulkService: Sendable {
             for start in stride(from: 0, to: creates.count, by: Self.batchSize) {
                 var insert = sql.insert(into: SectorAgent.schema).columns([
                     "id", "client_id", "external_id", "name", "sector", "status", "priority", "capabilities", "max_concurrent",
-                    "current_load", "success_rate", "avg_handling_time", "created_at", "updated_at"] + ChannelNumbers.capacityColumns)
+                    "current_load", "success_rate", "avg_handling_time", "created_at", "updated_at", "presence", "presence_reason",
+                    "state_since"] + ChannelNumbers.capacityColumns)
                 for (row, values) in creates[start..<min(start + Self.batchSize, creates.count)] {
                     insert = insert.values([
                         SQLBind(values.id), SQLBind(tenant.clientId), SQLBind(row.externalId), SQLBind(values.name),
                         SQLBind(values.sector), SQLBind(values.status.rawValue), SQLBind(values.priority),
                         SQLBind(values.capabilities), SQLBind(values.maxConcurrent), SQLBind(0), SQLBind(values.successRate),
                         SQLBind(values.avgHandlingTime), SQLBind(now), SQLBind(now),
+                        SQLBind((row.presence ?? .available).rawValue), SQLBind(row.presenceReason), SQLBind(now),
                     ] + CallChannel.allCases.map { SQLBind(values.channelCapacity[$0]) })
                 }
                 try await insert.run()
+                if let opening = AgentStateLog.opening(creates[start..<min(start + Self.batchSize, creates.count)].map { row, values in
+                    (values.id, row.presence ?? .available, row.presenceReason)
+                }, of: tenant.clientId, at: now, on: sql) {
+                    try await sql.execute(sql: opening) { _ in }
+                }
             }
             for (_, values) in updates {
                 var update = sql.update(SectorAgent.schema)
@@ -163,6 +196,7 @@ struct BulkService: Sendable {
                                          clientId: tenant.clientId, at: now, on: sql)
         }
         await book.invalidate(tenant.clientId)
+        try await changePresence(of: updates.compactMap { row, values in row.presence.map { (values.id, $0, row.presenceReason) } })
         try await offerCapacity(of: (creates + updates).filter { $0.1.status == .active }.map(\.1.id))
         let results = (creates.map { BulkRowResult(index: $0.0.index, id: $0.1.id, action: .created) }
             + updates.map { BulkRowResult(index: $0.0.index, id: $0.1.id, action: .updated) }).sorted { $0.index < $1.index }
@@ -182,6 +216,18 @@ struct BulkService: Sendable {
             }
         }
         return found
+    }
+
+    /// Existing agents' presence, through the writer (which changes nothing for an agent already so), submitted
+    /// together so the group commit takes them in few batches.
+    private func changePresence(of changes: [(UUID, AgentPresence, String?)]) async throws {
+        let (writer, tenant) = (self.writer, self.tenant)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (agentId, presence, reason) in changes {
+                group.addTask { try await writer.agentPresence(agentId, presence, reason: reason, by: tenant) }
+            }
+            try await group.waitForAll()
+        }
     }
 
     /// New or changed agents may take calls that are waiting, through the writer; a tenant with an empty queue
