@@ -2,15 +2,21 @@
 # Runs every benchmark and writes the figures to docs/PERFORMANCE.md (previous file kept as .previous).
 #   bench/run-all.sh            # everything (about 17 minutes, most of it generating 1M calls three times)
 #   QUICK=1 bench/run-all.sh    # skip the 1M-call aggregation and export benchmarks
+#   BIN=/tmp/before QUICK=1 bench/run-all.sh   # the same runs over binaries built elsewhere (a before/after pair)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 DURATION="${DURATION:-10}"; CONNECTIONS="${CONNECTIONS:-16}"; THREADS=2
 
-echo "building release binaries" >&2
-swift build -c release -Xswiftc -enable-testing --scratch-path .build-release >&2
-bin=.build-release/release
+# BIN=/path/to/binaries measures an earlier build (switchboard and SwitchboardBench) with this harness.
+if [ -n "${BIN:-}" ]; then
+  bin=$BIN
+else
+  echo "building release binaries" >&2
+  swift build -c release -Xswiftc -enable-testing --scratch-path .build-release >&2
+  bin=.build-release/release
+fi
 out=$(mktemp)
 say() { echo "$@" | tee -a "$out"; }
 
