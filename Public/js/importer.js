@@ -4,7 +4,7 @@ import { h, table } from "./ui.js";
 
 /// `columns`: the header the file needs, shown as a hint; `onImported(result)` runs after a file was written.
 export function csvImporter({ title, path, columns, onImported }) {
-  const file = h("input", { type: "file", accept: ".csv,text/csv", dataset: { test: "import-file" } });
+  const file = h("input", { type: "file", accept: ".csv,text/csv", "aria-label": `${title}: CSV file`, dataset: { test: "import-file" } });
   const partial = h("input", { type: "checkbox", dataset: { test: "import-partial" } });
   const outcome = h("div", { dataset: { test: "import-outcome" }, "aria-live": "polite" });
   const button = h("button", { type: "submit", class: "primary", disabled: true }, "Import");
