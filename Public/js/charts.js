@@ -8,17 +8,20 @@ export function chartsAvailable() { return typeof window.Chart === "function"; }
 /// `series`: [{label, values}] over `labels`. `kind`: "bar" or "line".
 export function chart(title, kind, labels, series, options = {}) {
   const box = h("div", { class: "card", dataset: { test: "chart" } }, h("h3", {}, title));
+  // The numbers behind the chart, for screen readers and anyone who wants them exactly.
+  const numbers = () => table([options.axis ?? "Label", ...series.map(s => s.label)],
+    labels.map((label, index) => h("tr", {}, h("td", {}, label),
+      series.map(s => h("td", { class: "num" }, s.values[index] ?? "—")))));
   if (!chartsAvailable()) {
     box.append(
       h("p", { class: "muted small", dataset: { test: "chart-fallback" } },
         "Charts need Chart.js on the server (apt install libjs-chart.js); showing a table instead."),
-      table(["", ...series.map(s => s.label)],
-        labels.map((label, index) => h("tr", {}, h("td", {}, label),
-          series.map(s => h("td", { class: "num" }, s.values[index] ?? "—"))))));
+      numbers());
     return box;
   }
-  const canvas = h("canvas", { role: "img", "aria-label": title });
-  box.append(h("div", { class: "chart-box" }, canvas));
+  const canvas = h("canvas", { role: "img", "aria-label": `${title}: chart; the numbers follow in a table` });
+  box.append(h("div", { class: "chart-box" }, canvas),
+    h("details", { class: "chart-numbers", dataset: { test: "chart-numbers" } }, h("summary", {}, "Show the numbers"), numbers()));
   queueMicrotask(() => new window.Chart(canvas, {
     type: kind,
     data: {

@@ -76,6 +76,10 @@ def check(driver, label, failures):
     found, report = violations(driver)
     if found:
         failures.append(f"{label}:\n{report}")
+    # Every chart drawn on a canvas has its numbers as a table beside it (a chart alone says nothing to a reader).
+    for chart in driver.find_elements(By.CSS_SELECTOR, "[data-test=chart]"):
+        if chart.find_elements(By.CSS_SELECTOR, "canvas") and not chart.find_elements(By.CSS_SELECTOR, "[data-test=chart-numbers] table"):
+            failures.append(f"{label}: the chart '{chart.text.splitlines()[0]}' has no table of its numbers")
 
 
 @pytest.mark.parametrize("tenant", ["demo", "empty"])

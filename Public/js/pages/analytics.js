@@ -38,9 +38,9 @@ export async function renderAnalytics(query) {
     }
     comparison.replaceChildren(rows.length === 0 ? empty("No active teams.") : h("div", {},
       h("div", { class: "charts" },
-        chart("Calls handled", "bar", rows.map(row => row.name), [{ label: "Calls", values: rows.map(row => row.totals.calls_handled) }]),
+        chart("Calls handled", "bar", rows.map(row => row.name), [{ label: "Calls", values: rows.map(row => row.totals.calls_handled) }], { axis: "Team" }),
         chart("Success rate (%)", "bar", rows.map(row => row.name),
-          [{ label: "Success rate", values: rows.map(row => +(row.totals.success_rate * 100).toFixed(1)) }], { max: 100 })),
+          [{ label: "Success rate", values: rows.map(row => +(row.totals.success_rate * 100).toFixed(1)) }], { max: 100, axis: "Team" })),
       h("div", { class: "card" }, table(["Team", "Sector", { label: "Calls", num: true }, { label: "Success", num: true },
         { label: "Resolved", num: true }, { label: "Satisfaction", num: true }],
         rows.map(row => h("tr", { dataset: { test: "comparison-row" } }, h("td", {}, h("a", { href: `#/teams/${row.team_id}/performance?${range}` }, row.name)),
@@ -60,5 +60,5 @@ export async function renderAnalytics(query) {
         h("td", {}, agent.sector), h("td", { class: "num" }, show(agent.value)), h("td", { class: "num" }, agent.calls_handled))),
       { test: "top-agents" })),
     chart(label, "bar", ranked.map(agent => agent.name), [{ label, values: ranked.map(agent =>
-      metric.value.endsWith("rate") ? +(agent.value * 100).toFixed(1) : +Number(agent.value).toFixed(2)) }])));
+      metric.value.endsWith("rate") ? +(agent.value * 100).toFixed(1) : +Number(agent.value).toFixed(2)) }], { axis: "Agent" })));
 }

@@ -166,7 +166,7 @@ async function performanceTab(team, body, query) {
   const levelChart = levels && levels.groups.length > 0
     ? chart(`Service level (% answered within ${levels.threshold_seconds} s)`, "line", levels.groups.map(day => day.date), [
       { label: "Service level", values: levels.groups.map(day => day.service_level === null ? null : +day.service_level.toFixed(1)) },
-      { label: `Target (${levels.target_percent}%)`, values: levels.groups.map(() => levels.target_percent) }], { max: 100 })
+      { label: `Target (${levels.target_percent}%)`, values: levels.groups.map(() => levels.target_percent) }], { max: 100, axis: "Day" })
     : null;
   if (levelChart) levelChart.dataset.test = "service-level-chart";
   if (trends.daily.length === 0) {
@@ -178,9 +178,9 @@ async function performanceTab(team, body, query) {
   output.replaceChildren(summary, h("div", { class: "charts" },
     chart("Calls per day", "bar", days, [
       { label: "Successful", values: trends.daily.map(day => day.calls_successful) },
-      { label: "Failed", values: trends.daily.map(day => day.calls_failed) }]),
-    chart("Success rate (%)", "line", days, [{ label: "Success rate", values: trends.daily.map(day => +(day.success_rate * 100).toFixed(1)) }], { max: 100 }),
-    chart("Satisfaction (1–5)", "line", days, [{ label: "Satisfaction", values: trends.daily.map(day => day.avg_satisfaction) }], { max: 5 }),
+      { label: "Failed", values: trends.daily.map(day => day.calls_failed) }], { axis: "Day" }),
+    chart("Success rate (%)", "line", days, [{ label: "Success rate", values: trends.daily.map(day => +(day.success_rate * 100).toFixed(1)) }], { max: 100, axis: "Day" }),
+    chart("Satisfaction (1–5)", "line", days, [{ label: "Satisfaction", values: trends.daily.map(day => day.avg_satisfaction) }], { max: 5, axis: "Day" }),
     levelChart));
 }
 

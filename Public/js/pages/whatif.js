@@ -93,8 +93,10 @@ function comparison(outcome) {
     h("p", { class: "small" }, changes.length === 0 ? "The proposal is the current setting." : `Applying writes ${changes.join(", ")} (audited).`),
     h("div", { class: "toolbar" }, apply, status)),
     h("div", { class: "charts" },
-      chart("Utilisation by agent (%)", "bar", names, [{ label: "Current", values: use(current) }, { label: "Proposed", values: use(proposed) }]),
+      chart("Utilisation by agent (%)", "bar", names, [{ label: "Current", values: use(current) }, { label: "Proposed", values: use(proposed) }],
+        { axis: "Agent" }),
       chart("Waits (s)", "bar", ["Median", "95th percentile", "Longest"], [
         { label: "Current", values: [current.wait_seconds.p50, current.wait_seconds.p95, current.wait_seconds.max] },
-        { label: "Proposed", values: [proposed.wait_seconds.p50, proposed.wait_seconds.p95, proposed.wait_seconds.max] }])));
+        { label: "Proposed", values: [proposed.wait_seconds.p50, proposed.wait_seconds.p95, proposed.wait_seconds.max] }],
+        { axis: "Wait" })));
 }
