@@ -430,3 +430,35 @@ def test_presence_on_the_agents_page(server, browser):
         By.CSS_SELECTOR, f"[data-agent-id='{agent_id}'] [data-test=agent-state]").text in ("available", "on call"))
     assert api_get(server, f"/api/agents/{agent_id}")["presence"] == "available"
     assert not severe_console_errors(browser), severe_console_errors(browser)
+
+
+def test_keyboard_walk(server, browser):
+    """Tab alone reaches the navigation, a team and its controls, each with a visible focus ring; Enter opens the team."""
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.common.action_chains import ActionChains
+    base = server["base"]
+    browser.get(f"{base}/#token={server['token']('admin')}")
+    wait_all(browser, "[data-test=team-card]", minimum=1)
+    browser.execute_script("document.activeElement && document.activeElement.blur(); window.focus();")
+    reached, invisible = [], []
+    for _ in range(40):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        focused = browser.execute_script("""
+            const e = document.activeElement; if (!e || e === document.body) return null;
+            const s = getComputedStyle(e);
+            return {tag: e.tagName, text: (e.innerText || e.getAttribute('aria-label') || '').trim().slice(0, 40),
+                    test: e.dataset.test || '', visible: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2};""")
+        if not focused:
+            continue
+        reached.append(focused)
+        if not focused["visible"]:
+            invisible.append(focused)
+        if focused["test"] == "team-card":
+            break
+    texts = [item["text"] for item in reached]
+    assert any(text == "Agents" for text in texts) and any(text == "Routing" for text in texts), texts
+    assert reached[-1]["test"] == "team-card", texts
+    assert not invisible, f"focus without a visible ring: {invisible}"
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    wait_all(browser, "[data-test=member-row]")
+    assert "/members" in browser.current_url

@@ -11,6 +11,14 @@ export async function renderRouting() {
   const depth = h("strong", { dataset: { test: "queue-depth" } }, "…");
   const active = h("strong", { dataset: { test: "active-calls" } }, "…");
   const loads = h("div", {}, loading("Loading agents…"));
+  // The counters change with every call; a screen reader hears a summary of them at most every 15 seconds.
+  const summary = h("p", { class: "visually-hidden", "aria-live": "polite", dataset: { test: "live-summary" } });
+  let announced = 0;
+  const announce = () => {
+    if (Date.now() - announced < 15000) return;
+    announced = Date.now();
+    summary.textContent = `${depth.textContent} waiting, ${active.textContent} calls in progress`;
+  };
   const [teams, agents] = await Promise.all([
     attempt(() => getAll("/api/teams?status=active")), attempt(() => getAll("/api/agents?status=active")),
   ]);
@@ -19,6 +27,7 @@ export async function renderRouting() {
     h("h1", {}, "Routing"),
     h("div", { class: "counters" },
       h("div", { class: "counter" }, "Waiting now", depth), h("div", { class: "counter" }, "Calls in progress", active)),
+    summary,
     session.canWrite() ? routeForm(teams ?? [], names, result)
       : h("p", { class: "card muted" }, "Trying a route needs the manager or admin role."),
     result,
@@ -40,7 +49,7 @@ export async function renderRouting() {
     }), { test: "live-agents" })));
   const refreshCounts = async () => {
     const health = await attempt(() => get("/api/routing/health"));
-    if (health) { depth.textContent = health.queued_calls; active.textContent = health.active_calls; }
+    if (health) { depth.textContent = health.queued_calls; active.textContent = health.active_calls; announce(); }
   };
   const refreshQueue = async () => showQueue(queue, await attempt(() => get("/api/routing/queue?limit=100")));
   const refreshDecisions = async () => showDecisions(decisions, names, await attempt(() => get("/api/routing/decisions?limit=20")));
