@@ -14,6 +14,7 @@ function showSignIn(message) {
   session.clear();
   disconnect();
   document.getElementById("nav").hidden = true;
+  document.getElementById("menu-button").hidden = true;
   document.getElementById("who").hidden = true;
   document.getElementById("signin").hidden = false;
   mount();
@@ -24,11 +25,20 @@ function showShell() {
   const claims = session.claims();
   document.getElementById("signin").hidden = true;
   document.getElementById("nav").hidden = false;
+  document.getElementById("menu-button").hidden = false;
   document.getElementById("who").hidden = false;
   document.getElementById("who-tenant").textContent = claims.client_id;
   document.getElementById("who-role").textContent = claims.role;
   document.body.dataset.role = claims.role;
 }
+
+/// The phone-sized menu: the button opens and closes the page links; choosing a page closes it.
+function setMenu(open) {
+  document.getElementById("nav").classList.toggle("open", open);
+  document.getElementById("menu-button").setAttribute("aria-expanded", String(open));
+}
+document.getElementById("menu-button").addEventListener("click", () =>
+  setMenu(document.getElementById("menu-button").getAttribute("aria-expanded") !== "true"));
 
 async function route() {
   if (takeTokenFromAddress()) hideBanner();
@@ -42,6 +52,7 @@ async function route() {
   const query = new URLSearchParams(queryString ?? "");
   const parts = path.split("/").filter(Boolean);
   document.querySelectorAll("[data-nav]").forEach(link => link.classList.toggle("active", link.dataset.nav === parts[0]));
+  setMenu(false);
   switch (parts[0]) {
     case "teams": return parts[1] ? renderTeam(parts[1], parts[2] ?? "members", query) : renderTeams(query);
     case "agents": return renderAgents(query);

@@ -462,3 +462,34 @@ def test_keyboard_walk(server, browser):
     ActionChains(browser).send_keys(Keys.ENTER).perform()
     wait_all(browser, "[data-test=member-row]")
     assert "/members" in browser.current_url
+
+
+def test_phone_sized(server, browser):
+    """At 390×844 every page fits the screen's width (tables scroll inside their box) and the pages are behind a menu."""
+    base = server["base"]
+    browser.set_window_size(390, 844)
+    browser.get(f"{base}/#token={server['token']('admin')}")
+    wait_all(browser, "[data-test=team-card]", minimum=1)
+    team = browser.find_element(By.CSS_SELECTOR, "[data-test=team-card]").get_attribute("data-team-id")
+    nav = browser.find_element(By.ID, "nav")
+    assert not nav.is_displayed(), "the page links wait behind the menu on a phone"
+    menu = browser.find_element(By.CSS_SELECTOR, "[data-test=menu-button]")
+    menu.click()
+    assert nav.is_displayed() and menu.get_attribute("aria-expanded") == "true"
+    nav.find_element(By.CSS_SELECTOR, "[data-nav=agents]").click()
+    wait_all(browser, "[data-test=agent-row]")
+    assert not nav.is_displayed() and menu.get_attribute("aria-expanded") == "false"
+    shot(browser, "12-phone-agents")
+    pages = ["#/teams", "#/agents", "#/routing", "#/analytics", "#/what-if"] + [
+        f"#/teams/{team}/{tab}" for tab in ("members", "agents", "performance", "settings")]
+    overflowing = {}
+    for page in pages:
+        browser.get(f"{base}/{page}")
+        WebDriverWait(browser, 15).until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".loading"))
+        width = browser.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        if width > 0:
+            overflowing[page] = width
+        if page == "#/routing":
+            shot(browser, "13-phone-routing")
+    assert not overflowing, f"pages wider than the phone: {overflowing}"
+    browser.set_window_size(1280, 800)
