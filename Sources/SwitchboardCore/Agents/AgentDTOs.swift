@@ -20,7 +20,7 @@ struct AgentDTO: Codable, Sendable, Equatable {
     let avgHandlingTime: Double
     /// Whether the person is there to take calls (`available`, `away` with a reason, `offline`).
     let presence: AgentPresence
-    let presenceReason: Nullable<String>
+    @NullWhenAbsent var presenceReason: String?
     /// What it is doing now (`available`, `on_call`, `away`, `offline`) and since when.
     let state: AgentState
     let stateSince: Date?
@@ -44,7 +44,7 @@ struct AgentDTO: Codable, Sendable, Equatable {
         successRate = agent.successRate
         avgHandlingTime = agent.avgHandlingTime
         presence = agent.presence
-        presenceReason = Nullable(agent.presenceReason)
+        presenceReason = agent.presenceReason
         state = AgentState(presence: agent.presence, load: agent.currentLoad)
         stateSince = agent.stateSince ?? agent.createdAt
         createdAt = agent.createdAt

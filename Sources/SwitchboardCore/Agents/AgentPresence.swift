@@ -45,20 +45,3 @@ struct PresenceInput: Codable, Sendable {
         return (presence, reason)
     }
 }
-
-/// A value encoded as JSON `null` when absent, instead of being left out.
-struct Nullable<Wrapped: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
-    var value: Wrapped?
-
-    init(_ value: Wrapped?) { self.value = value }
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        value = container.decodeNil() ? nil : try container.decode(Wrapped.self)
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        if let value { try container.encode(value) } else { try container.encodeNil() }
-    }
-}

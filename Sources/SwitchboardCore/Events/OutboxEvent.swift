@@ -119,13 +119,13 @@ enum EventPayload {
     struct PresenceChange: Encodable {
         let agentId: UUID
         let presence: AgentPresence
-        let reason: Nullable<String>
+        @NullWhenAbsent var reason: String?
         let previousPresence: AgentPresence
     }
 
     static func presenceChanged(_ agentId: UUID, to presence: AgentPresence, reason: String?, from previous: AgentPresence)
         -> PendingEvent {
-        PendingEvent(.agentPresenceChanged, encoding: PresenceChange(agentId: agentId, presence: presence, reason: Nullable(reason),
+        PendingEvent(.agentPresenceChanged, encoding: PresenceChange(agentId: agentId, presence: presence, reason: reason,
                                                                       previousPresence: previous))
     }
 

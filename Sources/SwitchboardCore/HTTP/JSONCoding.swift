@@ -182,3 +182,10 @@ struct NullWhenAbsent<Value: Encodable & Sendable>: Encodable, Sendable {
 }
 
 extension NullWhenAbsent: Equatable where Value: Equatable {}
+
+extension NullWhenAbsent: Decodable where Value: Decodable {
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        wrappedValue = container.decodeNil() ? nil : try container.decode(Value.self)
+    }
+}
