@@ -5,6 +5,7 @@ import { renderAnalytics } from "./pages/analytics.js";
 import { renderRouting } from "./pages/routing.js";
 import { renderTeam } from "./pages/team.js";
 import { renderTeams } from "./pages/teams.js";
+import { renderWallboard } from "./pages/wallboard.js";
 import { renderWhatIf } from "./pages/whatif.js";
 import { clearPageListeners, connect, disconnect } from "./live.js";
 import { session, takeTokenFromAddress } from "./session.js";
@@ -53,12 +54,14 @@ async function route() {
   const parts = path.split("/").filter(Boolean);
   document.querySelectorAll("[data-nav]").forEach(link => link.classList.toggle("active", link.dataset.nav === parts[0]));
   setMenu(false);
+  if (parts[0] !== "wallboard") delete document.body.dataset.page;
   switch (parts[0]) {
     case "teams": return parts[1] ? renderTeam(parts[1], parts[2] ?? "members", query) : renderTeams(query);
     case "agents": return renderAgents(query);
     case "routing": return renderRouting();
     case "analytics": return renderAnalytics(query);
     case "what-if": return renderWhatIf();
+    case "wallboard": return renderWallboard(query);
     default: location.hash = "#/teams";
   }
 }

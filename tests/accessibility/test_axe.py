@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
 import harness  # noqa: E402
 
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-PAGES = ["#/teams", "#/agents", "#/routing", "#/analytics", "#/what-if"]
+PAGES = ["#/teams", "#/agents", "#/routing", "#/analytics", "#/what-if", "#/wallboard", "#/wallboard?sector=billing"]
 TEAM_TABS = ["members", "agents", "performance", "settings"]
 
 

@@ -52,7 +52,9 @@ def browser():
     os.makedirs(SCREENSHOTS, exist_ok=True)
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800", "--disable-gpu"]:
+    # The last two let the wallboard's endurance test collect garbage and read the JS heap exactly.
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800", "--disable-gpu",
+                     "--js-flags=--expose-gc", "--enable-precise-memory-info"]:
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
@@ -480,7 +482,7 @@ def test_phone_sized(server, browser):
     wait_all(browser, "[data-test=agent-row]")
     assert not nav.is_displayed() and menu.get_attribute("aria-expanded") == "false"
     shot(browser, "12-phone-agents")
-    pages = ["#/teams", "#/agents", "#/routing", "#/analytics", "#/what-if"] + [
+    pages = ["#/teams", "#/agents", "#/routing", "#/analytics", "#/what-if", "#/wallboard"] + [
         f"#/teams/{team}/{tab}" for tab in ("members", "agents", "performance", "settings")]
     overflowing = {}
     for page in pages:
@@ -493,3 +495,55 @@ def test_phone_sized(server, browser):
             shot(browser, "13-phone-routing")
     assert not overflowing, f"pages wider than the phone: {overflowing}"
     browser.set_window_size(1280, 800)
+
+
+def wall_number(driver, test):
+    return live_wait(driver).until(lambda d: d.find_element(By.CSS_SELECTOR, f"[data-test={test}]").text)
+
+
+def test_wallboard_follows_the_floor(server, browser):
+    """A sector's board counts waiting calls, calls in progress and its agents as they change, without a reload."""
+    base = server["base"]
+    sector = f"wall{int(time.time() * 1000) % 100000}"
+    browser.get(f"{base}/#token={server['token']('viewer')}")
+    wait_all(browser, "[data-test=team-card]", minimum=1)
+    browser.get(f"{base}/#/wallboard?sector={sector}")
+    wait(browser, "[data-test=wallboard]")
+    assert not browser.find_element(By.CSS_SELECTOR, ".topbar").is_displayed(), "a wall screen shows the board only"
+    live_wait(browser).until(lambda d: wall_number(d, "wall-waiting") == "0")
+    for _ in range(2):
+        api(server, "POST", "/api/calls", {"sector": sector})
+    live_wait(browser, 15).until(lambda d: wall_number(d, "wall-waiting") == "2")
+    assert wall_number(browser, "wall-longest") != "—"
+    api(server, "POST", "/api/agents", {"name": "Wall Agent", "sector": sector, "max_concurrent": 1})
+    live_wait(browser, 15).until(lambda d: wall_number(d, "wall-waiting") == "1" and wall_number(d, "wall-in-progress") == "1")
+    live_wait(browser, 15).until(lambda d: wall_number(d, "wall-on-call") == "1" and wall_number(d, "wall-available") == "0")
+    assert "Live" in browser.find_element(By.CSS_SELECTOR, "[data-test=wall-status]").text
+    shot(browser, "14-wallboard")
+    assert not severe_console_errors(browser), severe_console_errors(browser)
+
+
+def test_wallboard_says_when_its_token_expired(server, browser):
+    base = server["base"]
+    browser.get(f"{base}/#token={server['token']('viewer', ttl=6)}")
+    browser.get(f"{base}/#/wallboard")
+    wait(browser, "[data-test=wallboard]")
+    WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-test=wall-expired]:not([hidden])")
+                                     or "expired" in d.find_element(By.ID, "signin-message").text + d.find_element(By.ID, "banner").text)
+
+
+def test_wallboard_does_not_grow(server, browser):
+    """Two minutes on the demo's stream of calls: the page's JS heap and its DOM stay the size they were."""
+    base = server["base"]
+    browser.get(f"{base}/#token={server['token']('viewer')}")
+    wait_all(browser, "[data-test=team-card]", minimum=1)
+    browser.get(f"{base}/#/wallboard")
+    wait(browser, "[data-test=wallboard]")
+    measure = "window.gc(); return [performance.memory.usedJSHeapSize, document.getElementsByTagName('*').length];"
+    time.sleep(15)
+    heap_before, nodes_before = browser.execute_script(measure)
+    time.sleep(105)
+    heap_after, nodes_after = browser.execute_script(measure)
+    assert heap_after - heap_before < 2 * 1024 * 1024, (heap_before, heap_after)
+    assert nodes_after <= nodes_before + 5, (nodes_before, nodes_after)
+    assert "Live" in browser.find_element(By.CSS_SELECTOR, "[data-test=wall-status]").text
