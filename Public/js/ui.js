@@ -26,6 +26,18 @@ export function mount(...children) {
 }
 
 export const loading = (what = "Loading…") => h("div", { class: "loading" }, what);
+
+/// Live counters change with every call; a screen reader hears `describe()` at most every 15 seconds (aria-live
+/// polite). Call `announce()` after each update.
+export function politeSummary(describe, test = "live-summary") {
+  const element = h("p", { class: "visually-hidden", "aria-live": "polite", dataset: { test } });
+  let last = 0;
+  return { element, announce: () => {
+    if (Date.now() - last < 15000) return;
+    last = Date.now();
+    element.textContent = describe();
+  } };
+}
 export const empty = (text, ...extra) => h("div", { class: "empty card" }, h("p", {}, text), ...extra);
 
 export function showBanner(message, kind = "error") {

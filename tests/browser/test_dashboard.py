@@ -258,7 +258,7 @@ def test_manager_day(server, browser):
     browser.get(f"{base}/#/teams")
     wait_all(browser, "[data-test=team-card]", minimum=4)
     assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
-    assert browser.find_element(By.ID, "nav").is_displayed()
+    assert browser.find_element(By.CSS_SELECTOR, "[data-test=menu-button]").is_displayed(), "the pages are behind the menu"
     shot(browser, "08-teams-narrow")
     assert not severe_console_errors(browser), severe_console_errors(browser)
 
@@ -534,6 +534,8 @@ def test_wallboard_says_when_its_token_expired(server, browser):
 
 def test_wallboard_does_not_grow(server, browser):
     """Two minutes on the demo's stream of calls: the page's JS heap and its DOM stay the size they were."""
+    if os.environ.get("SWITCHBOARD_BROWSER_DATABASE_URL"):
+        pytest.skip("two minutes once is enough: the endurance runs in the SQLite pass, the page is the same")
     base = server["base"]
     browser.get(f"{base}/#token={server['token']('viewer')}")
     wait_all(browser, "[data-test=team-card]", minimum=1)

@@ -2,7 +2,7 @@
 import { get, getAll, post } from "../api.js";
 import { debounced, onLive } from "../live.js";
 import { session } from "../session.js";
-import { attempt, empty, exportButton, field, h, loadBar, loading, mount, number, select, statusPill, table } from "../ui.js";
+import { attempt, empty, exportButton, field, h, loadBar, loading, mount, number, politeSummary, select, statusPill, table } from "../ui.js";
 
 export async function renderRouting() {
   const result = h("div", { dataset: { test: "route-result" } });
@@ -11,14 +11,7 @@ export async function renderRouting() {
   const depth = h("strong", { dataset: { test: "queue-depth" } }, "…");
   const active = h("strong", { dataset: { test: "active-calls" } }, "…");
   const loads = h("div", {}, loading("Loading agents…"));
-  // The counters change with every call; a screen reader hears a summary of them at most every 15 seconds.
-  const summary = h("p", { class: "visually-hidden", "aria-live": "polite", dataset: { test: "live-summary" } });
-  let announced = 0;
-  const announce = () => {
-    if (Date.now() - announced < 15000) return;
-    announced = Date.now();
-    summary.textContent = `${depth.textContent} waiting, ${active.textContent} calls in progress`;
-  };
+  const { element: summary, announce } = politeSummary(() => `${depth.textContent} waiting, ${active.textContent} calls in progress`);
   const [teams, agents] = await Promise.all([
     attempt(() => getAll("/api/teams?status=active")), attempt(() => getAll("/api/agents?status=active")),
   ]);

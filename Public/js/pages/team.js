@@ -5,7 +5,7 @@ import { csvImporter } from "../importer.js";
 import { debounced, onLive } from "../live.js";
 import { session } from "../session.js";
 import {
-  attempt, daysAgo, empty, field, h, loadBar, loading, mount, number, percent, seconds, select, serviceLevelBadge, statusPill, table, today,
+  attempt, daysAgo, empty, field, h, loadBar, loading, mount, number, percent, politeSummary, seconds, select, serviceLevelBadge, statusPill, table, today,
 } from "../ui.js";
 
 const TABS = [["members", "Members"], ["agents", "Agent assignments"], ["performance", "Performance"], ["settings", "Settings"]];
@@ -41,11 +41,14 @@ function todayCounters(teamId) {
       const page = await attempt(() => getPage(query));
       if (page) counter.value.textContent = page.meta.total;
     }));
+    announce();
   };
+  const { element: summary, announce } = politeSummary(() =>
+    counters.map(counter => `${counter.label}: ${counter.value.textContent}`).join(", "));
   onLive(["call.*", "resync"], debounced(refresh, 500));
   refresh();
   return h("div", { class: "counters", dataset: { test: "today" } },
-    counters.map(counter => h("div", { class: "counter" }, counter.label, counter.value)));
+    counters.map(counter => h("div", { class: "counter" }, counter.label, counter.value)), summary);
 }
 
 function membersTab(team, body) {
