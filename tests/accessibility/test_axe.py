@@ -92,6 +92,20 @@ def test_every_page_has_no_violations(server, browser, tenant, role):
     for page in PAGES:
         browser.get(f"{base}/{page}")
         check(browser, f"{tenant}/{role} {page}", failures)
+    if role == "admin":
+        # The states a form leads to: a route's breakdown, a what-if's results.
+        browser.get(f"{base}/#/routing")
+        settle(browser)
+        browser.find_element(By.CSS_SELECTOR, "[data-test=route-sector]").send_keys("billing")
+        browser.find_element(By.CSS_SELECTOR, "[data-test=route-form] button[type=submit]").click()
+        WebDriverWait(browser, 15).until(lambda d: d.find_element(By.CSS_SELECTOR, "[data-test=route-result]").text)
+        check(browser, f"{tenant}/{role} a route's breakdown", failures)
+        browser.get(f"{base}/#/what-if")
+        settle(browser)
+        browser.find_element(By.CSS_SELECTOR, "[data-test=whatif-run]").click()
+        WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-test=whatif-row]")
+                                         or d.find_element(By.CSS_SELECTOR, "[data-test=whatif-results]").text)
+        check(browser, f"{tenant}/{role} what-if results", failures)
     if tenant == "demo":
         browser.get(f"{base}/#/teams")
         settle(browser)
