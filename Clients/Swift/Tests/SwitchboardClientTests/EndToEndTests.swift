@@ -36,6 +36,19 @@ struct EndToEndTests {
         }
         #expect(Set(assigned.agents.map(\.id)) == Set(agentIds))
 
+        // Ada goes to lunch and comes back: only available agents are offered calls.
+        let away = try await switchboard.data {
+            try await $0.setAgentPresence(path: .init(agentId: agentIds[0]), body: .json(.init(presence: .away, reason: "lunch")))
+                .ok.body.json
+        }
+        #expect(away.presence == .away && away.presenceReason == "lunch" && away.state == .away)
+        let meanwhile = try await switchboard.data { try await $0.recommendRoute(body: .json(.init(teamId: team.id))).ok.body.json }
+        #expect(meanwhile.agentId == agentIds[1])
+        let back = try await switchboard.data {
+            try await $0.setAgentPresence(path: .init(agentId: agentIds[0]), body: .json(.init(presence: .available))).ok.body.json
+        }
+        #expect(back.presence == .available && back.presenceReason == nil)
+
         // A recommendation changes nothing; the breakdown is the chosen agent's.
         let route = try await switchboard.data { try await $0.recommendRoute(body: .json(.init(teamId: team.id))).ok.body.json }
         #expect(route.agentId == agentIds[0], "the higher priority wins when all else is equal")
@@ -175,7 +188,7 @@ struct EndToEndTests {
             Operations.AssignAgents.id, Operations.UnassignAgent.id, Operations.ListTeamSuggestions.id,
             Operations.ApplyTeamSuggestion.id,
             Operations.ListAgents.id, Operations.CreateAgent.id, Operations.GetAgent.id, Operations.UpdateAgent.id,
-            Operations.DeactivateAgent.id, Operations.BulkUpsertAgents.id, Operations.BulkUpsertMembers.id,
+            Operations.DeactivateAgent.id, Operations.SetAgentPresence.id, Operations.BulkUpsertAgents.id, Operations.BulkUpsertMembers.id,
             Operations.BulkChangeMemberAgents.id, Operations.BulkChangeAssignments.id,
             Operations.RecommendRoute.id, Operations.ListRoutingDecisions.id, Operations.RoutingHealth.id,
             Operations.SimulateRouting.id, Operations.ListRoutingQueue.id,
