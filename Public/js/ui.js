@@ -90,7 +90,11 @@ export function loadBar(load, max) {
 export function table(headers, rows, options = {}) {
   return h("div", { class: "table-wrap" },
     h("table", { dataset: options.test ? { test: options.test } : undefined },
-      h("thead", {}, h("tr", {}, headers.map(header => h("th", { class: header.num ? "num" : null }, header.label ?? header)))),
+      h("thead", {}, h("tr", {}, headers.map(header => {
+        const label = header.label ?? header;
+        // A column of buttons has no visible heading; a screen reader still hears what the column is.
+        return h("th", { class: header.num ? "num" : null }, label === "" ? h("span", { class: "visually-hidden" }, "Actions") : label);
+      }))),
       h("tbody", {}, rows)));
 }
 

@@ -20,7 +20,7 @@ export async function renderTeam(teamId, tab, query) {
     h("div", { class: "toolbar" }, h("h1", { dataset: { test: "team-title" } }, team.name), statusPill(team.status),
       h("span", { class: "pill" }, team.sector)),
     todayCounters(teamId),
-    h("nav", { class: "tabs" }, TABS.map(([key, label]) =>
+    h("nav", { class: "tabs", "aria-label": "Team sections" }, TABS.map(([key, label]) =>
       h("a", { href: `#/teams/${teamId}/${key}`, class: key === tab ? "active" : null, dataset: { test: `tab-${key}` } }, label))),
     body);
   const render = { members: membersTab, agents: agentsTab, performance: performanceTab, settings: settingsTab }[tab] ?? membersTab;
