@@ -24,6 +24,7 @@ struct QueueHandoff {
     func offer(capacityOf agentId: UUID, of clientId: String, _ work: inout BatchWork, on db: any SQLDatabase)
         async throws -> [UUID] {
         var handedOut: [UUID] = []
+        guard work.handsOutWaitingCalls else { return handedOut }
         // A tenant the book knows has nobody waiting costs nothing more.
         guard try await book.withBook(clientId, store: store, on: db, { $0.queuedCalls }) != 0 else { return handedOut }
         while true {

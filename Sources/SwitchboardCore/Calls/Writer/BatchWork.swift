@@ -26,6 +26,8 @@ struct BatchWork {
     var refreshedTenants: Set<String> = []
     /// Calls of this batch or read from the database that the queue hand-off already handed out here.
     var takenFromQueue: Set<UUID> = []
+    /// False when this batch leaves waiting calls to the queue sweeper (see `CallWriter.decideAndWrite`).
+    var handsOutWaitingCalls = true
     /// The batch's call events per tenant, in the order they happened, and each tenant's net change of waiting
     /// calls (a tenant is listed once its queue changed at all). Load events are added from the committed loads.
     private var events: [String: [PendingEvent]] = [:]

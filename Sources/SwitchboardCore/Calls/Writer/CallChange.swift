@@ -17,6 +17,18 @@ enum CallChange: Sendable {
     /// log and an event; leaving `available` keeps the calls in progress; coming back takes waiting calls.
     case presence(UUID, AgentPresence, reason: String?)
 
+    /// The change's name, for logs.
+    var kind: String {
+        switch self {
+        case .create: "create"
+        case .complete: "complete"
+        case .cancel: "cancel"
+        case .widen: "widen"
+        case .agentsChanged: "agentsChanged"
+        case .presence: "presence"
+        }
+    }
+
     /// Whether applying the change reads calls as the previous batch left them.
     var readsCalls: Bool {
         if case .create(let new) = self { return new.idempotencyKey != nil }

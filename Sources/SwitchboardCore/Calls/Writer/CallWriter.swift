@@ -119,7 +119,7 @@ final class CallWriter: Sendable {
             do {
                 try await writing.commit(
                     answering: batch.map(\.continuation), plan: plan, clientIds: Set(batch.map(\.tenant.clientId)),
-                    { db in try await self.decideAndWrite(batch, plan, on: db) },
+                    { db in try await self.decideAndWrite(batch, plan, handingOutWaitingCalls: attempt < Self.lostClaimRetries, on: db) },
                     committed: { results in
                         plan.committed(in: book)
                         counters.count(zip(batch.map(\.change), results))
@@ -143,6 +143,9 @@ final class CallWriter: Sendable {
                 plan.rolledBack(in: book)
                 for clientId in Set(batch.map(\.tenant.clientId)) { book.invalidateHere(clientId) }
                 guard batch.count > 1 else {
+                    if Self.isRefusal(error) {
+                        logger.error("a change was refused on every attempt", metadata: ["change": "\(batch[0].change.kind)"])
+                    }
                     batch[0].continuation.resume(throwing: error)
                     return
                 }
@@ -189,14 +192,18 @@ final class CallWriter: Sendable {
 
     // MARK: One batch
 
+    /// On the last attempt the batch leaves waiting calls to the queue sweeper: several processes handing out the
+    /// same oldest waiting call refuse each other's batches, and the completion that freed the room must not fail
+    /// for it (the sweeper offers the room within a second).
     private func decideAndWrite(
-        _ batch: [Pending], _ plan: BatchPlan, on db: any SQLDatabase
+        _ batch: [Pending], _ plan: BatchPlan, handingOutWaitingCalls: Bool, on db: any SQLDatabase
     ) async throws -> [Result<ChangeAnswer, any Error>] {
         plan.rolledBack(in: book)  // a retried batch starts from the book as committed
         for clientId in Set(batch.map(\.tenant.clientId)) {
             try await book.withBook(clientId, store: store, on: db, reloadingIfOlderThanTTL: true) { _ in }
         }
         var work = BatchWork(plan: plan, now: stamps.next())
+        work.handsOutWaitingCalls = handingOutWaitingCalls
         try await work.readExisting(batch.map { ($0.tenant, $0.change) }, on: db)
         var results: [Result<ChangeAnswer, any Error>] = []
         results.reserveCapacity(batch.count)
