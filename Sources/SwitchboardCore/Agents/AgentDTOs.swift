@@ -21,9 +21,13 @@ struct AgentDTO: Codable, Sendable, Equatable {
     /// Whether the person is there to take calls (`available`, `away` with a reason, `offline`).
     let presence: AgentPresence
     @NullWhenAbsent var presenceReason: String?
-    /// What it is doing now (`available`, `on_call`, `away`, `offline`) and since when.
+    /// What it is doing now (`available`, `on_call`, `wrap_up`, `away`, `offline`) and since when.
     let state: AgentState
     let stateSince: Date?
+    /// Its own after-call work in seconds (null: the tenant's `calls.wrap_up_seconds`).
+    @NullWhenAbsent var wrapUpSeconds: Int?
+    /// When its open wrap-ups end (null when none is open).
+    @NullWhenAbsent var wrapUpUntil: Date?
     let createdAt: Date?
     let updatedAt: Date?
 
@@ -45,7 +49,9 @@ struct AgentDTO: Codable, Sendable, Equatable {
         avgHandlingTime = agent.avgHandlingTime
         presence = agent.presence
         presenceReason = agent.presenceReason
-        state = AgentState(presence: agent.presence, load: agent.currentLoad)
+        state = AgentState(presence: agent.presence, load: agent.currentLoad, wrappingUp: agent.wrapUpUntil != nil)
+        wrapUpSeconds = agent.wrapUpSeconds
+        wrapUpUntil = agent.wrapUpUntil
         stateSince = agent.stateSince ?? agent.createdAt
         createdAt = agent.createdAt
         updatedAt = agent.updatedAt
@@ -67,6 +73,8 @@ enum AgentLimits {
     static let defaultSuccessRate = 0.5
     static let defaultAvgHandlingTime = 180.0
     static let channelCapacity = 0...100
+    /// An agent's own wrap-up time, as `calls.wrap_up_seconds`.
+    static let wrapUpSeconds = 0...3600
 
     /// `channel_capacity`: known channels only, each a whole number of calls; `{}` removes every limit.
     static func channelCapacity(_ value: [String: WholeNumber]) throws -> [CallChannel: Int] {
@@ -98,6 +106,7 @@ struct CreateAgentInput: Decodable, Sendable {
     var channelCapacity: [String: WholeNumber]?
     var successRate: Double?
     var avgHandlingTime: Double?
+    var wrapUpSeconds: WholeNumber?
 
     func validated() throws -> AgentFields {
         AgentFields(
@@ -114,7 +123,8 @@ struct CreateAgentInput: Decodable, Sendable {
             successRate: try Check.finite(successRate ?? AgentLimits.defaultSuccessRate, "success_rate",
                                           in: AgentLimits.successRate),
             avgHandlingTime: try Check.finite(avgHandlingTime ?? AgentLimits.defaultAvgHandlingTime, "avg_handling_time",
-                                              in: AgentLimits.avgHandlingTime)
+                                              in: AgentLimits.avgHandlingTime),
+            wrapUpSeconds: try wrapUpSeconds.map { try Check.number($0.value, "wrap_up_seconds", in: AgentLimits.wrapUpSeconds) }
         )
     }
 }
@@ -131,6 +141,8 @@ struct UpdateAgentInput: Decodable, Sendable {
     var channelCapacity: [String: WholeNumber]?
     var successRate: Double?
     var avgHandlingTime: Double?
+    /// `null` removes the agent's own wrap-up time (the tenant's applies again).
+    @Settable var wrapUpSeconds: Settable<WholeNumber>.Change
 
     func apply(to agent: SectorAgent) throws {
         if let externalId { agent.externalId = try Check.text(externalId, "external_id", length: AgentLimits.externalId) }
@@ -150,6 +162,11 @@ struct UpdateAgentInput: Decodable, Sendable {
         if let avgHandlingTime {
             agent.avgHandlingTime = try Check.finite(avgHandlingTime, "avg_handling_time", in: AgentLimits.avgHandlingTime)
         }
+        switch wrapUpSeconds {
+        case .unchanged: break
+        case .cleared: agent.wrapUpSeconds = nil
+        case .set(let seconds): agent.wrapUpSeconds = try Check.number(seconds.value, "wrap_up_seconds", in: AgentLimits.wrapUpSeconds)
+        }
     }
 }
 
@@ -164,6 +181,7 @@ struct AgentFields: Sendable {
     var channelCapacity: [CallChannel: Int] = [:]
     let successRate: Double
     let avgHandlingTime: Double
+    var wrapUpSeconds: Int? = nil
 
     func makeModel() -> SectorAgent {
         let agent = SectorAgent()
@@ -181,6 +199,7 @@ struct AgentFields: Sendable {
         agent.avgHandlingTime = avgHandlingTime
         agent.presence = .available
         agent.stateSince = Date()
+        agent.wrapUpSeconds = wrapUpSeconds
         return agent
     }
 }

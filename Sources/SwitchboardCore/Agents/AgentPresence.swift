@@ -7,14 +7,16 @@ enum AgentPresence: String, Codable, Sendable, CaseIterable {
 }
 
 /// What an agent is doing now, derived from its presence and its calls.
+/// Presence comes first (an agent away finishing a call is `away`), then after-call work (any slot wrapping up),
+/// then calls.
 enum AgentState: String, Codable, Sendable {
-    case available, onCall = "on_call", away, offline
+    case available, onCall = "on_call", wrapUp = "wrap_up", away, offline
 
-    init(presence: AgentPresence, load: Int) {
+    init(presence: AgentPresence, load: Int, wrappingUp: Bool = false) {
         switch presence {
         case .away: self = .away
         case .offline: self = .offline
-        case .available: self = load > 0 ? .onCall : .available
+        case .available: self = wrappingUp ? .wrapUp : load > 0 ? .onCall : .available
         }
     }
 }

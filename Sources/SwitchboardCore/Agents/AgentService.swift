@@ -64,6 +64,13 @@ struct AgentService: Sendable {
         return AgentDTO(try await scope.find(SectorAgent.self, id, on: store.db))
     }
 
+    /// Ends the agent's open wrap-ups now (409 when the tenant's wrap-up is mandatory); its slots go to waiting
+    /// calls. An agent with none open is answered as it is.
+    func endWrapUp(_ id: UUID) async throws -> AgentDTO {
+        try await writer.handOut(.endWrapUpsEarly(id), by: tenant)
+        return AgentDTO(try await scope.find(SectorAgent.self, id, on: store.db))
+    }
+
     /// Soft delete: the agent stays in history but is no longer routed to.
     func deactivate(_ id: UUID) async throws -> AgentDTO {
         let scope = self.scope, tenant = self.tenant

@@ -16,7 +16,9 @@ struct AgentsController: Sendable {
 
     /// What a supervisor does on the floor.
     func managerRoutes(_ routes: any RoutesBuilder) {
-        routes.grouped("agents").put(":agent_id", "presence", use: setPresence)
+        let agents = routes.grouped("agents")
+        agents.put(":agent_id", "presence", use: setPresence)
+        agents.post(":agent_id", "wrap-up", "end", use: endWrapUp)
     }
 
     private func service(_ req: Request) throws -> AgentService {
@@ -45,7 +47,7 @@ struct AgentsController: Sendable {
 
     @Sendable func update(req: Request) async throws -> Envelope<AgentDTO> {
         let id = try req.idParameter("agent_id")
-        let input = try await req.decodeBody(UpdateAgentInput.self)
+        let input = try await req.decodeBody(UpdateAgentInput.self, clearable: ["wrap_up_seconds"])
         return Envelope(data: try await service(req).update(id, with: input))
     }
 
@@ -55,6 +57,11 @@ struct AgentsController: Sendable {
         _ = try await service.get(id)  // another tenant's id is a 404, whatever the body
         let input = try await req.decodeBody(PresenceInput.self)
         return Envelope(data: try await service.setPresence(id, input))
+    }
+
+    /// The agent is ready before its after-call work's time.
+    @Sendable func endWrapUp(req: Request) async throws -> Envelope<AgentDTO> {
+        Envelope(data: try await service(req).endWrapUp(try req.idParameter("agent_id")))
     }
 
     @Sendable func deactivate(req: Request) async throws -> Envelope<AgentDTO> {

@@ -79,10 +79,13 @@ func sleepUnlessShuttingDown(for interval: Duration) async -> Bool {
 /// A pass every `interval` until graceful shutdown (a pass in progress finishes first), then `finally` once.
 struct PeriodicService: Service {
     let interval: Duration
+    /// Whether the first pass runs at once (work that may be overdue at start) or after the first interval.
+    var passAtStart = false
     let pass: @Sendable () async -> Void
     var finally: @Sendable () async -> Void = {}
 
     func run() async throws {
+        if passAtStart { await pass() }
         while await sleepUnlessShuttingDown(for: interval) { await pass() }
         await finally()
     }

@@ -19,12 +19,15 @@ struct CallDTO: Encodable, Sendable {
     let assignedAt: Date?
     let completedAt: Date?
     let cancelledAt: Date?
+    /// After-call work of its agent: when it ends or ended, and when it ended if that was early or is past.
+    let wrapUpUntil: Date?
+    let wrapUpEndedAt: Date?
 
     init(
         id: UUID, status: CallStatus, agentId: UUID?, teamId: UUID?, sector: String, channel: CallChannel,
         capabilities: [String], requiredCapabilities: [String], externalRef: String?, outcome: CallOutcome?, resolved: Bool?,
         satisfaction: Int?, handlingTimeSeconds: Double?, createdAt: Date, assignedAt: Date?, completedAt: Date?,
-        cancelledAt: Date?
+        cancelledAt: Date?, wrapUpUntil: Date? = nil, wrapUpEndedAt: Date? = nil
     ) {
         self.id = id
         self.status = status
@@ -43,6 +46,8 @@ struct CallDTO: Encodable, Sendable {
         self.assignedAt = assignedAt
         self.completedAt = completedAt
         self.cancelledAt = cancelledAt
+        self.wrapUpUntil = wrapUpUntil
+        self.wrapUpEndedAt = wrapUpEndedAt
     }
 
     init(_ call: Call) {
@@ -52,12 +57,12 @@ struct CallDTO: Encodable, Sendable {
             externalRef: call.externalRef, outcome: call.outcome,
             resolved: call.resolved, satisfaction: call.satisfaction, handlingTimeSeconds: call.handlingTimeSeconds,
             createdAt: call.createdAt, assignedAt: call.assignedAt, completedAt: call.completedAt,
-            cancelledAt: call.cancelledAt)
+            cancelledAt: call.cancelledAt, wrapUpUntil: call.wrapUpUntil, wrapUpEndedAt: call.wrapUpEndedAt)
     }
 
     private enum CodingKeys: String, CodingKey {
         case id, status, agentId, teamId, sector, channel, capabilities, requiredCapabilities, externalRef, outcome, resolved
-        case satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, cancelledAt
+        case satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, cancelledAt, wrapUpUntil, wrapUpEndedAt
     }
 
     /// Every field is present; absent values are null (clients read `agent_id: null` as "queued").
@@ -80,6 +85,8 @@ struct CallDTO: Encodable, Sendable {
         try container.encode(assignedAt, forKey: .assignedAt)
         try container.encode(completedAt, forKey: .completedAt)
         try container.encode(cancelledAt, forKey: .cancelledAt)
+        try container.encode(wrapUpUntil, forKey: .wrapUpUntil)
+        try container.encode(wrapUpEndedAt, forKey: .wrapUpEndedAt)
     }
 }
 

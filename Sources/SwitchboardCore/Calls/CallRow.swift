@@ -24,11 +24,17 @@ struct CallRow: Sendable {
     var callDay: String
     var cancelledAt: Date?
     var updatedAt: Date?
+    /// After-call work: its planned end, and when it ended (a call whose wrap-up is open still holds its slot).
+    var wrapUpUntil: Date?
+    var wrapUpEndedAt: Date?
+
+    var isWrappingUp: Bool { status == .completed && wrapUpUntil != nil && wrapUpEndedAt == nil }
 
     static let columns = [
         "id", "client_id", "team_id", "agent_id", "sector", "capabilities", "channel", "external_ref", "idempotency_key",
         "status", "outcome", "resolved", "satisfaction", "handling_time_seconds", "created_at", "assigned_at",
-        "completed_at", "call_day", "cancelled_at", "updated_at", "required_capabilities",
+        "completed_at", "call_day", "cancelled_at", "updated_at", "required_capabilities", "wrap_up_until",
+        "wrap_up_ended_at",
     ]
 
     /// The columns of `values`: all but `client_id`, which `TenantScope` adds.
@@ -76,13 +82,15 @@ struct CallRow: Sendable {
         cancelledAt = try row.decode("cancelled_at")
         updatedAt = try row.decode("updated_at")
         requiredCapabilities = try row.decode(column: "required_capabilities", as: [String]?.self) ?? []
+        wrapUpUntil = try row.decode(column: "wrap_up_until", as: Date?.self)
+        wrapUpEndedAt = try row.decode(column: "wrap_up_ended_at", as: Date?.self)
     }
 
     /// Every column but `client_id`, in `columns` order (the tenant's id is added by `TenantScope`).
     var values: [any Encodable & Sendable] {
         [id, teamId, agentId, sector, capabilities, channel.rawValue, externalRef, idempotencyKey, status.rawValue,
          outcome?.rawValue, resolved, satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, callDay,
-         cancelledAt, updatedAt, requiredCapabilities]
+         cancelledAt, updatedAt, requiredCapabilities, wrapUpUntil, wrapUpEndedAt]
     }
 }
 
@@ -94,6 +102,6 @@ extension CallDTO {
             externalRef: row.externalRef, outcome: row.outcome,
             resolved: row.resolved, satisfaction: row.satisfaction, handlingTimeSeconds: row.handlingTimeSeconds,
             createdAt: row.createdAt, assignedAt: row.assignedAt, completedAt: row.completedAt,
-            cancelledAt: row.cancelledAt)
+            cancelledAt: row.cancelledAt, wrapUpUntil: row.wrapUpUntil, wrapUpEndedAt: row.wrapUpEndedAt)
     }
 }

@@ -21,6 +21,10 @@ enum EventType: String, CaseIterable, Codable, Sendable {
     case agentUpdated = "agent.updated"
     /// `data`: `agent_id`, `presence`, `reason` (null unless away), `previous_presence`.
     case agentPresenceChanged = "agent.presence_changed"
+    /// `data`: `agent_id`, `call_id`, `channel`, `until`: the call's slot stays taken for after-call work.
+    case agentWrapUpStarted = "agent.wrap_up_started"
+    /// `data`: `agent_id`, `call_id`, `channel`, `early` (ended by the agent or a manager before its time).
+    case agentWrapUpEnded = "agent.wrap_up_ended"
     /// `data`: `team_id`, `change` (`created`, `updated`, `member_created`, `member_updated`, `member_deleted`,
     /// `agent_assigned`, `agent_unassigned`), and `member_id`/`agent_id` where they apply.
     case teamUpdated = "team.updated"

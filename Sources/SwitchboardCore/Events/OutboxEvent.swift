@@ -129,6 +129,28 @@ enum EventPayload {
                                                                       previousPresence: previous))
     }
 
+    struct WrapUpStarted: Encodable {
+        let agentId: UUID
+        let callId: UUID
+        let channel: CallChannel
+        let until: Date
+    }
+
+    struct WrapUpEnded: Encodable {
+        let agentId: UUID
+        let callId: UUID
+        let channel: CallChannel
+        let early: Bool
+    }
+
+    static func wrapUpStarted(_ call: CallRow, agent agentId: UUID, until: Date) -> PendingEvent {
+        PendingEvent(.agentWrapUpStarted, encoding: WrapUpStarted(agentId: agentId, callId: call.id, channel: call.channel, until: until))
+    }
+
+    static func wrapUpEnded(_ call: CallRow, agent agentId: UUID, early: Bool) -> PendingEvent {
+        PendingEvent(.agentWrapUpEnded, encoding: WrapUpEnded(agentId: agentId, callId: call.id, channel: call.channel, early: early))
+    }
+
     static func agent(_ agentId: UUID, _ change: String) -> PendingEvent {
         PendingEvent(.agentUpdated, encoding: AgentChange(agentId: agentId, change: change))
     }

@@ -70,6 +70,10 @@ extension CallDTO: FastJSONEncodable {
         DecisionJSON.appendString(sector, to: &json)
         json += ",\"status\":\"\(status.rawValue)\",\"team_id\":"
         FastJSON.append(teamId, to: &json)
+        json += ",\"wrap_up_ended_at\":"
+        FastJSON.append(wrapUpEndedAt, to: &json)
+        json += ",\"wrap_up_until\":"
+        FastJSON.append(wrapUpUntil, to: &json)
         json += "}"
     }
 }

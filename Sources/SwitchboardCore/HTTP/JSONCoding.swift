@@ -49,10 +49,11 @@ extension Request {
     /// Decodes the JSON body in one pass of the decoder; decoding failures become 400s naming the field (see
     /// ErrorEnvelopeMiddleware). A byte scan first bounds the work (nesting depth, number of values) and finds
     /// explicit nulls among the top-level fields: an optional field may be left out, but `null` is a wrong
-    /// type, not "absent". Bodies larger than `offLoopThreshold` are decoded on the thread pool, so a large
-    /// body never holds up the event loop's other connections.
+    /// type, not "absent" (except in `clearable` fields, where `null` removes a value: `Settable`). Bodies larger
+    /// than `offLoopThreshold` are decoded on the thread pool, so a large body never holds up the event loop's
+    /// other connections.
     func decodeBody<T: Decodable & Sendable>(
-        _ type: T.Type, literalKeys: Bool = false, maxValues: Int = JSONShape.maxValues
+        _ type: T.Type, literalKeys: Bool = false, maxValues: Int = JSONShape.maxValues, clearable: Set<String> = []
     ) async throws -> T {
         guard let body = self.body.data, body.readableBytes > 0 else {
             throw AppError.badRequest("a JSON body is required")
@@ -64,7 +65,7 @@ extension Request {
         let decode: @Sendable () throws -> T = {
             let shape = try JSONShape.inspect(data, maxValues: maxValues)
             if literalKeys { return try WireJSON.literalDecoder().decode(T.self, from: data) }
-            if let key = shape.firstNullField {
+            if let key = shape.nullFields.first(where: { !clearable.contains($0) }) {
                 throw AppError.badRequest("field '\(key)' must not be null; leave it out instead")
             }
             return try WireJSON.decoder().decode(T.self, from: data)
@@ -83,8 +84,9 @@ enum JSONShape {
     static let offLoopThreshold = 4 * 1024
 
     struct Shape: Equatable {
-        /// The first field of a top-level object whose value is the literal `null`.
-        var firstNullField: String?
+        /// The fields of a top-level object whose value is the literal `null`, in order.
+        var nullFields: [String] = []
+        var firstNullField: String? { nullFields.first }
     }
 
     static func inspect(_ data: Data, maxValues: Int = JSONShape.maxValues) throws -> Shape {
@@ -143,8 +145,8 @@ enum JSONShape {
             case UInt8(ascii: ","):
                 if depth == 1 && topIsObject { awaitingKey = true }
             case UInt8(ascii: "n"), UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                if byte == UInt8(ascii: "n") && depth == 1 && topIsObject && !awaitingKey && shape.firstNullField == nil {
-                    shape.firstNullField = lastKey
+                if byte == UInt8(ascii: "n") && depth == 1 && topIsObject && !awaitingKey {
+                    shape.nullFields.append(lastKey)
                 }
                 try countValue()
                 while index + 1 < bytes.count, isLiteralByte(bytes[index + 1]) { index += 1 }
@@ -187,5 +189,31 @@ extension NullWhenAbsent: Decodable where Value: Decodable {
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         wrappedValue = container.decodeNil() ? nil : try container.decode(Value.self)
+    }
+}
+
+/// A field of a partial update that can be left out (no change), set, or cleared with `null`: synthesized
+/// `Decodable` reads both an absent key and `null` as nil, which would make an override impossible to remove.
+@propertyWrapper
+struct Settable<Value: Decodable & Sendable>: Decodable, Sendable {
+    enum Change: Sendable {
+        case unchanged, cleared, set(Value)
+    }
+
+    var wrappedValue: Change
+
+    init(wrappedValue: Change = .unchanged) { self.wrappedValue = wrappedValue }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        wrappedValue = container.decodeNil() ? .cleared : .set(try container.decode(Value.self))
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// An absent key is `.unchanged` (synthesized `Decodable` calls this for `Settable` properties).
+    func decode<Value>(_ type: Settable<Value>.Type, forKey key: Key) throws -> Settable<Value> {
+        guard contains(key) else { return Settable() }
+        return try decodeNil(forKey: key) ? Settable(wrappedValue: .cleared) : Settable(from: superDecoder(forKey: key))
     }
 }

@@ -14,7 +14,7 @@ struct BookCatalogue: Sendable {
         let scope = TenantScope(clientId: clientId)
         let agents = try await scope.select(from: SectorAgent.schema, on: db)
             .columns(["id", "sector", "status", "presence", "priority", "capabilities", "max_concurrent", "current_load",
-                      "success_rate", "avg_handling_time"] + ChannelNumbers.loadColumns + ChannelNumbers.capacityColumns)
+                      "success_rate", "avg_handling_time", "wrap_up_seconds"] + ChannelNumbers.loadColumns + ChannelNumbers.capacityColumns)
             .all()
             .map { row in
                 BookAgentRow(
@@ -24,7 +24,8 @@ struct BookCatalogue: Sendable {
                     maxConcurrent: try row.decode("max_concurrent"), load: try row.decode("current_load"),
                     successRate: try row.decode("success_rate"), avgHandlingTime: try row.decode("avg_handling_time"),
                     channelCapacity: try ChannelNumbers(capacityFrom: row), channelLoads: try ChannelNumbers(loadsFrom: row),
-                    isAvailable: try row.decode(column: "presence", as: String.self) == AgentPresence.available.rawValue)
+                    isAvailable: try row.decode(column: "presence", as: String.self) == AgentPresence.available.rawValue,
+                    wrapUpSeconds: try row.decode(column: "wrap_up_seconds", as: Int?.self))
             }
         var teams: [UUID: String] = [:]
         for row in try await scope.select(from: Team.schema, on: db).columns("id", "sector").all() {

@@ -27,6 +27,8 @@ struct BookAgent: Sendable {
     /// Teams with an active member this agent is assigned to: their queued calls may go to it.
     var teams: [UUID]
     var positions: [PoolPosition]
+    /// Its own after-call work (nil: the tenant's).
+    var wrapUpSeconds: Int? = nil
 
     var hasRoom: Bool { isActive && load < maxConcurrent }
 
@@ -55,6 +57,7 @@ struct BookAgentRow: Sendable {
     var channelLoads: ChannelNumbers = .zero
     /// Presence `available`.
     var isAvailable = true
+    var wrapUpSeconds: Int? = nil
 }
 
 struct DataVersions: Equatable, Sendable {

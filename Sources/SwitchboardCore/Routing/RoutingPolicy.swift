@@ -12,6 +12,11 @@ enum ScoringStrategy: String, Codable, Sendable, CaseIterable {
     case learning
 }
 
+/// Whether an agent may end its after-call work before its time (`calls.wrap_up_mode`).
+enum WrapUpMode: String, Codable, Sendable, CaseIterable {
+    case optional, mandatory
+}
+
 /// The tenant's routing settings, as the router uses them.
 struct RoutingPolicy: Sendable, Equatable {
     var weights: ScoringWeights = .contractDefaults
@@ -30,6 +35,10 @@ struct RoutingPolicy: Sendable, Equatable {
     var maxWaitSeconds: Int?
     /// How a waiting call's pool widens (`routing.relaxation`).
     var relaxation: Relaxation = .standard
+    /// After-call work in seconds (`calls.wrap_up_seconds`; an agent's own `wrap_up_seconds` wins), and whether
+    /// it may end early.
+    var wrapUpSeconds: Int = 0
+    var wrapUpMode: WrapUpMode = .optional
 
     static let defaults = RoutingPolicy()
 

@@ -54,7 +54,8 @@ struct TenantBook: Sendable {
         for row in rows {
             agents[row.id] = BookAgent(sector: row.sector, isActive: row.isActive && row.isAvailable, load: row.load,
                                        maxConcurrent: row.maxConcurrent, channelLoads: row.channelLoads,
-                                       channelCapacity: row.channelCapacity, teams: teamsByAgent[row.id] ?? [], positions: [])
+                                       channelCapacity: row.channelCapacity, teams: teamsByAgent[row.id] ?? [], positions: [],
+                                       wrapUpSeconds: row.wrapUpSeconds)
         }
         var bySector: [String: [BookAgentRow]] = [:]
         for row in rows where row.isActive { bySector[row.sector, default: []].append(row) }

@@ -46,6 +46,12 @@ enum SettingsSchema {
         Key(name: "calls.default_channel", defaultValue: .string(CallChannel.voice.rawValue)) { value in
             .string(try oneOf(value, "calls.default_channel", CallChannel.allCases.map(\.rawValue)))
         },
+        Key(name: "calls.wrap_up_seconds", defaultValue: .number(0)) { value in
+            .number(Double(try integer(value, "calls.wrap_up_seconds", in: 0...3600)))
+        },
+        Key(name: "calls.wrap_up_mode", defaultValue: .string(WrapUpMode.optional.rawValue)) { value in
+            .string(try oneOf(value, "calls.wrap_up_mode", WrapUpMode.allCases.map(\.rawValue)))
+        },
         Key(name: "business.timezone", defaultValue: .string("UTC")) { value in
             // Foundation reads the name as a C string, so `UTC\0anything` would pass as UTC: the name's characters
             // are checked first (IANA names are letters, digits, `/`, `_`, `+` and `-`).
@@ -165,6 +171,8 @@ enum SettingsSchema {
         if let value = settings["routing.relaxation"], let relaxation = try? Relaxation(validating: value) {
             policy.relaxation = relaxation
         }
+        if let seconds = settings["calls.wrap_up_seconds"]?.intValue { policy.wrapUpSeconds = seconds }
+        if let raw = settings["calls.wrap_up_mode"]?.stringValue, let mode = WrapUpMode(rawValue: raw) { policy.wrapUpMode = mode }
         return policy
     }
 

@@ -4,7 +4,7 @@ import SQLKit
 
 /// Agents' live loads are kept in the database (so that several processes agree and a crash loses nothing) and
 /// changed only by the call writer's conditional statements. At start-up, before the writer runs, they are set
-/// from the calls that hold capacity, in case a crash left them wrong.
+/// from the calls that hold capacity (after-call work included), in case a crash left them wrong.
 enum LoadReconciliation {
     struct Correction: Sendable {
         let agentId: UUID
@@ -12,7 +12,9 @@ enum LoadReconciliation {
         let channelLoads: ChannelNumbers
     }
 
-    private static let holding = "calls.status IN \(CallStatus.sqlList(CallStatus.holdingCapacity))"
+    /// Calls that hold their agent's slot: those in progress, and completed ones whose after-call work is open.
+    private static let holding = "(calls.status IN \(CallStatus.sqlList(CallStatus.holdingCapacity)) OR (calls.status = "
+        + "'\(CallStatus.completed.rawValue)' AND calls.wrap_up_until IS NOT NULL AND calls.wrap_up_ended_at IS NULL))"
 
     private static let activeCalls = SQLRaw(
         "(SELECT COUNT(*) FROM calls WHERE calls.agent_id = sector_agents.id AND \(holding))")

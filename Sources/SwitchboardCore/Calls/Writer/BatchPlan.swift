@@ -14,6 +14,8 @@ final class BatchPlan: @unchecked Sendable {
     private var committedLoads: [String: [LiveState]] = [:]
     /// Presence changes, the last per agent, written with the loads (one update of each agent's row).
     private(set) var presence: [LostClaims.Agent: PresenceChange] = [:]
+    /// Wrap-ups started or ended, per agent, written with the loads (its `wrap_up_until`).
+    private(set) var wrapUps: [LostClaims.Agent: WrapUpMark] = [:]
     /// SQLite: each tenant's newest event number once the batch commits.
     private(set) var eventHeads: [String: Int64] = [:]
 
@@ -40,6 +42,29 @@ final class BatchPlan: @unchecked Sendable {
         self.presence[LostClaims.Agent(clientId: clientId, agentId: agentId)] = PresenceChange(presence: presence, reason: reason)
     }
 
+    /// What a batch did to an agent's open wrap-ups: started one that ends at `until` (the agent's
+    /// `wrap_up_until` becomes the later of the two), or ended those that end by `through` (the agent has none
+    /// open once its `wrap_up_until` is no later).
+    enum WrapUpMark: Equatable {
+        case started(until: Date)
+        case ended(through: Date)
+    }
+
+    func wrapUpStarted(of agentId: UUID, in clientId: String, until: Date) {
+        let agent = LostClaims.Agent(clientId: clientId, agentId: agentId)
+        if case .started(let earlier) = wrapUps[agent], earlier > until { return }
+        wrapUps[agent] = .started(until: until)
+    }
+
+    func wrapUpEnded(of agentId: UUID, in clientId: String, through: Date) {
+        let agent = LostClaims.Agent(clientId: clientId, agentId: agentId)
+        switch wrapUps[agent] {
+        case .started: return  // a wrap-up this batch started is still open
+        case .ended(let earlier) where earlier > through: return
+        default: wrapUps[agent] = .ended(through: through)
+        }
+    }
+
     var bookedAgents: [LostClaims.Agent] { deltas.filter { $0.value != .zero }.map(\.key) }
 
     /// What this batch booked for the agent so far (not yet in the database).
@@ -47,9 +72,9 @@ final class BatchPlan: @unchecked Sendable {
         deltas[LostClaims.Agent(clientId: clientId, agentId: agentId)] ?? .zero
     }
 
-    /// Agents whose row the batch changes: a net change of load, a presence change, or both.
+    /// Agents whose row the batch changes: a net change of load, a presence change, a wrap-up, or several.
     var netDeltas: [(agent: LostClaims.Agent, delta: ChannelNumbers)] {
-        let changed = Set(deltas.filter { $0.value != .zero }.keys).union(presence.keys)
+        let changed = Set(deltas.filter { $0.value != .zero }.keys).union(presence.keys).union(wrapUps.keys)
         return changed.map { ($0, deltas[$0] ?? .zero) }.sorted { ($0.agent.agentId.uuidString) < ($1.agent.agentId.uuidString) }
     }
 
@@ -62,6 +87,7 @@ final class BatchPlan: @unchecked Sendable {
         // Whether a presence change made an agent routable in the book is undone by reading the book again.
         for clientId in Set(presence.keys.map(\.clientId)) { book.invalidateHere(clientId) }
         presence = [:]
+        wrapUps = [:]
         deltas = [:]
         committedLoads = [:]
         eventHeads = [:]
@@ -70,6 +96,7 @@ final class BatchPlan: @unchecked Sendable {
     func committed(in book: LoadBook) {
         for (clientId, states) in committedLoads { book.applyCommitted(clientId, states) }
         presence = [:]
+        wrapUps = [:]
         deltas = [:]
         committedLoads = [:]
         eventHeads = [:]

@@ -46,8 +46,9 @@ struct BatchWork {
         for (tenant, change) in changes {
             switch change {
             case .complete(let id, _), .cancel(let id), .widen(let id, _): ids.append(id)
+            case .endDueWrapUps(let callIds, _): ids += callIds
             case .create(let new): if let key = new.idempotencyKey { keys[tenant.clientId, default: []].append(key) }
-            case .agentsChanged, .presence: break
+            case .agentsChanged, .presence, .endWrapUpsEarly: break
             }
         }
         if !ids.isEmpty {
@@ -76,6 +77,12 @@ struct BatchWork {
             throw AppError.notFound(Call.entityName)
         }
         return call
+    }
+
+    /// The call as this batch left it, if it changed it, else as read.
+    func known(_ call: CallRow) -> CallRow {
+        if let index = inserted[call.id] { return inserts[index] }
+        return updates[call.id]?.row ?? call
     }
 
     /// Calls this batch inserts, in order.
@@ -148,7 +155,7 @@ struct BatchWork {
         ].compactMap { $0 }
         let closes = closedStates.sorted { $0.agentId.uuidString < $1.agentId.uuidString }
             .map { AgentStateLog.close($0.agentId, of: $0.clientId, at: now, on: db) }
-        let statements = BatchStatements(loads: deltas.isEmpty ? nil : LoadStatement(deltas, presence: plan.presence, at: now),
+        let statements = BatchStatements(loads: deltas.isEmpty ? nil : LoadStatement(deltas, presence: plan.presence, wrapUps: plan.wrapUps, at: now),
                                          changes: changes, unchecked: closes, inserts: inserts,
                                          events: events, queueChanges: queueChanges, now: now)
         let committed = try await writing.write(statements, plan: plan, on: db)
@@ -159,8 +166,9 @@ struct BatchWork {
     }
 
     /// A call's new state, written only if it is still in the state this batch read.
+    /// (The one change of a completed call is the end of its wrap-up, which must still be open.)
     private static func changeQuery(_ call: CallRow, expecting expected: CallStatus, on db: any SQLDatabase) -> any SQLExpression {
-        db.update(Call.schema)
+        var update = db.update(Call.schema)
             .set("status", to: call.status.rawValue)
             .set("agent_id", to: call.agentId)
             .set("outcome", to: call.outcome?.rawValue)
@@ -171,10 +179,12 @@ struct BatchWork {
             .set("completed_at", to: call.completedAt)
             .set("cancelled_at", to: call.cancelledAt)
             .set("updated_at", to: call.updatedAt)
+            .set("wrap_up_until", to: call.wrapUpUntil)
+            .set("wrap_up_ended_at", to: call.wrapUpEndedAt)
             .where("id", .equal, call.id)
             .where("client_id", .equal, call.clientId)
             .where("status", .equal, expected.rawValue)
-            .returning("id")
-            .query
+        if expected == .completed { update = update.where("wrap_up_ended_at", .is, SQLLiteral.null) }
+        return update.returning("id").query
     }
 }

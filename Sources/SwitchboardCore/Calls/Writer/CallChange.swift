@@ -16,6 +16,10 @@ enum CallChange: Sendable {
     /// An agent's presence (its reason already checked against the tenant's list). A change is a row of the state
     /// log and an event; leaving `available` keeps the calls in progress; coming back takes waiting calls.
     case presence(UUID, AgentPresence, reason: String?)
+    /// Wrap-ups the wrap-up timer found due by `asOf`: each still open gives its slot back.
+    case endDueWrapUps([UUID], asOf: Date)
+    /// The agent is ready: its open wrap-ups end now (refused when the tenant's wrap-up is mandatory).
+    case endWrapUpsEarly(UUID)
 
     /// The change's name, for logs.
     var kind: String {
@@ -26,6 +30,8 @@ enum CallChange: Sendable {
         case .widen: "widen"
         case .agentsChanged: "agentsChanged"
         case .presence: "presence"
+        case .endDueWrapUps: "endDueWrapUps"
+        case .endWrapUpsEarly: "endWrapUpsEarly"
         }
     }
 

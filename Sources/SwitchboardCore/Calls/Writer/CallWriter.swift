@@ -66,18 +66,20 @@ final class CallWriter: Sendable {
     /// returns those calls.
     @discardableResult
     func agentsChanged(_ agentIds: [UUID], by tenant: Tenant) async throws -> [UUID] {
-        guard !agentIds.isEmpty, case .handedOut(let calls) = try await enqueue(.agentsChanged(agentIds), by: tenant) else {
-            return []
-        }
-        return calls
+        guard !agentIds.isEmpty else { return [] }
+        return try await handOut(.agentsChanged(agentIds), by: tenant)
     }
 
     /// An agent's presence; returns the waiting calls it took (coming back available).
     @discardableResult
     func agentPresence(_ agentId: UUID, _ presence: AgentPresence, reason: String?, by tenant: Tenant) async throws -> [UUID] {
-        guard case .handedOut(let calls) = try await enqueue(.presence(agentId, presence, reason: reason), by: tenant) else {
-            return []
-        }
+        try await handOut(.presence(agentId, presence, reason: reason), by: tenant)
+    }
+
+    /// A change of agents or of their after-call work (not of one call); returns the waiting calls it handed out.
+    @discardableResult
+    func handOut(_ change: CallChange, by tenant: Tenant) async throws -> [UUID] {
+        guard case .handedOut(let calls) = try await enqueue(change, by: tenant) else { return [] }
         return calls
     }
 
@@ -235,6 +237,9 @@ final class CallWriter: Sendable {
         case .agentsChanged(let agentIds): .handedOut(try await agentsChanged(agentIds, by: tenant, &work, on: db))
         case .presence(let agentId, let presence, let reason):
             .handedOut(try await setPresence(of: agentId, to: presence, reason: reason, by: tenant, &work, on: db))
+        case .endDueWrapUps(let callIds, let asOf):
+            .handedOut(try await endDueWrapUps(callIds, asOf: asOf, by: tenant, &work, on: db))
+        case .endWrapUpsEarly(let agentId): .handedOut(try await endWrapUpsEarly(of: agentId, by: tenant, &work, on: db))
         }
     }
 }

@@ -4,7 +4,7 @@ import SQLKit
 
 /// The conditional update of a batch's agents: net change of load per agent and channel, never past
 /// `max_concurrent` nor past a channel's own limit, claims only on agents active and available (as the batch leaves
-/// them), and the batch's presence changes; `state_since` moves when the agent's state does.
+/// them), the batch's presence changes and wrap-ups; `state_since` moves when the agent's state does.
 struct LoadStatement {
     let values: [any SQLExpression]
     /// Agents the batch claims on (a positive change in any channel).
@@ -12,7 +12,8 @@ struct LoadStatement {
     let update: SQLQueryString
 
     static let deltaColumns = CallChannel.allCases.map { "d_\($0.rawValue)" }
-    static let valuesColumns = "v(agent_id, delta, " + deltaColumns.joined(separator: ", ") + ", claim, presence, reason)"
+    static let valuesColumns = "v(agent_id, delta, " + deltaColumns.joined(separator: ", ")
+        + ", claim, presence, reason, wrap_op, wrap_at)"
     static let loadArray = "json_build_array(" + ChannelNumbers.loadColumns.joined(separator: ", ") + ")"
     static let capacityArray = "json_build_array(" + ChannelNumbers.capacityColumns.joined(separator: ", ") + ")"
     /// Whether the agent may be offered calls, as the statement leaves it (also PostgreSQL's notification `on`).
@@ -31,12 +32,18 @@ struct LoadStatement {
         .joined(separator: ", ")
 
     init(_ deltas: [(agent: LostClaims.Agent, delta: ChannelNumbers)], presence: [LostClaims.Agent: BatchPlan.PresenceChange],
-         at now: Date) {
+         wrapUps: [LostClaims.Agent: BatchPlan.WrapUpMark] = [:], at now: Date) {
         values = deltas.map { entry in
             let change = presence[entry.agent]
+            // wrap_op 0: no wrap-up change (wrap_at is then `now`, never NULL, so PostgreSQL types the column).
+            let (wrapOp, wrapAt): (Int, Date) = switch wrapUps[entry.agent] {
+            case .started(let until): (1, until)
+            case .ended(let through): (2, through)
+            case nil: (0, now)
+            }
             return SQLGroupExpression([SQLBind(entry.agent.agentId), SQLBind(entry.delta.total)]
                 + CallChannel.allCases.map { SQLBind(entry.delta[$0]) } + [SQLBind(entry.delta.claims ? 1 : 0)]
-                + [SQLBind(change?.presence.rawValue), SQLBind(change?.reason)])
+                + [SQLBind(change?.presence.rawValue), SQLBind(change?.reason), SQLBind(wrapOp), SQLBind(wrapAt)])
         }
         claims = deltas.filter { $0.delta.claims }.count
         let available = AgentPresence.available.rawValue
@@ -46,8 +53,14 @@ struct LoadStatement {
                 \(unsafeRaw: Self.sets),
                 presence = COALESCE(v.presence, sector_agents.presence),
                 presence_reason = CASE WHEN v.presence IS NULL THEN sector_agents.presence_reason ELSE v.reason END,
+                wrap_up_until = CASE
+                    WHEN v.wrap_op = 1 AND (sector_agents.wrap_up_until IS NULL OR sector_agents.wrap_up_until < v.wrap_at)
+                        THEN v.wrap_at
+                    WHEN v.wrap_op = 2 AND sector_agents.wrap_up_until <= v.wrap_at THEN NULL
+                    ELSE sector_agents.wrap_up_until END,
                 state_since = CASE
                     WHEN v.presence IS NOT NULL AND v.presence <> sector_agents.presence THEN \(bind: now)
+                    WHEN COALESCE(v.presence, sector_agents.presence) = '\(unsafeRaw: available)' AND v.wrap_op <> 0 THEN \(bind: now)
                     WHEN COALESCE(v.presence, sector_agents.presence) = '\(unsafeRaw: available)'
                         AND (sector_agents.current_load = 0) <> (sector_agents.current_load + v.delta <= 0) THEN \(bind: now)
                     ELSE sector_agents.state_since END

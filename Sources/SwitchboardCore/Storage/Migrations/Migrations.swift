@@ -25,5 +25,6 @@ enum SwitchboardMigrations {
         CreateEventOutbox(),
         CreateWebhooks(),
         AddAgentPresence(),
+        AddWrapUp(),
     ]
 }

@@ -63,6 +63,9 @@ final class Call: Model, TenantOwned, @unchecked Sendable {
     /// roll-ups group by this plain column on both databases.
     @Field(key: "call_day") var callDay: String
     @OptionalField(key: "cancelled_at") var cancelledAt: Date?
+    /// When its agent's after-call work ends (or ended early: `wrap_up_ended_at`); nil when it had none.
+    @OptionalField(key: "wrap_up_until") var wrapUpUntil: Date?
+    @OptionalField(key: "wrap_up_ended_at") var wrapUpEndedAt: Date?
     @Timestamp(key: "updated_at", on: .update) var updatedAt: Date?
 
     init() {}

@@ -36,6 +36,10 @@ final class SectorAgent: Model, TenantOwned, @unchecked Sendable {
     @OptionalField(key: "presence_reason") var presenceReason: String?
     /// When `state` last changed (presence, or the first call taken or the last one ended).
     @OptionalField(key: "state_since") var stateSince: Date?
+    /// This agent's after-call work in seconds; nil: the tenant's `calls.wrap_up_seconds`.
+    @OptionalField(key: "wrap_up_seconds") var wrapUpSeconds: Int?
+    /// The latest end of its open wrap-ups (nil when none is open). Written only by the call writer.
+    @OptionalField(key: "wrap_up_until") var wrapUpUntil: Date?
 
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
     @Timestamp(key: "updated_at", on: .update) var updatedAt: Date?
