@@ -434,6 +434,33 @@ def test_presence_on_the_agents_page(server, browser):
     assert not severe_console_errors(browser), severe_console_errors(browser)
 
 
+def test_wrap_up_on_the_agents_page(server, browser):
+    """An agent with ten minutes of after-call work finishes a call: the agents page shows it wrapping up, its slot
+    taken; a manager presses Ready and the slot is free again."""
+    sector = f"wrapup{int(time.time() * 1000) % 100000}"
+    agent = api(server, "POST", "/api/agents", {"name": "Wendy Wrap", "sector": sector, "max_concurrent": 1,
+                                                  "wrap_up_seconds": 600})
+    call = api(server, "POST", "/api/calls", {"sector": sector})
+    assert call["agent_id"] == agent["id"], call
+    done = api(server, "POST", f"/api/calls/{call['id']}/complete", {"outcome": "successful", "resolved": True,
+                                                                     "handling_time_seconds": 95})
+    assert done["wrap_up_until"] is not None, done
+    base = server["base"]
+    browser.get(f"{base}/#token={server['token']('manager')}")
+    wait_all(browser, "[data-test=team-card]", minimum=1)
+    browser.get(f"{base}/#/agents?sector={sector}")
+    row = f"[data-agent-id='{agent['id']}']"
+    live_wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, f"{row} [data-test=agent-state]").text == "wrap up")
+    assert api_get(server, f"/api/agents/{agent['id']}")["current_load"] == 1
+    shot(browser, "10b-agents-wrap-up")
+    browser.find_element(By.CSS_SELECTOR, f"{row} [data-test=end-wrap-up]").click()
+    live_wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, f"{row} [data-test=agent-state]").text == "available")
+    after = api_get(server, f"/api/agents/{agent['id']}")
+    assert after["state"] == "available" and after["current_load"] == 0 and after["wrap_up_until"] is None, after
+    assert not browser.find_elements(By.CSS_SELECTOR, f"{row} [data-test=end-wrap-up]")
+    assert not severe_console_errors(browser), severe_console_errors(browser)
+
+
 def test_keyboard_walk(server, browser):
     """Tab alone reaches the navigation, a team and its controls, each with a visible focus ring; Enter opens the team."""
     from selenium.webdriver.common.keys import Keys

@@ -46,11 +46,20 @@ export async function renderAgents(query) {
     { test: "agents" })));
 }
 
-/// What the agent is doing now ("on call", "away: lunch"); managers and admins change its presence here.
+/// What the agent is doing now ("on call", "away: lunch", "wrap up" with its end); managers and admins change
+/// its presence here, and end its after-call work with "Ready".
 function presenceCell(agent, awayReasons) {
   const label = agent.state === "away" ? `away: ${agent.presence_reason ?? ""}` : agent.state.replace("_", " ");
-  const pill = h("span", { class: `pill ${agent.state}`, dataset: { test: "agent-state" } }, label);
+  const pill = h("span", { class: `pill ${agent.state}`, dataset: { test: "agent-state" },
+    title: agent.wrap_up_until ? `after-call work until ${new Date(agent.wrap_up_until).toLocaleTimeString()}` : null }, label);
   if (!session.canWrite()) return pill;
+  const ready = agent.state === "wrap_up" ? h("button", {
+    type: "button", dataset: { test: "end-wrap-up" }, "aria-label": `${agent.name} is ready: end after-call work`,
+    onclick: async event => {
+      const updated = await attempt(() => post(`/api/agents/${agent.id}/wrap-up/end`));
+      if (updated) event.target.closest("td").replaceChildren(presenceCell(updated, awayReasons));
+    },
+  }, "Ready") : null;
   const current = agent.presence === "away" ? `away:${agent.presence_reason}` : agent.presence;
   const choice = select([["available", "Available"], ...awayReasons.map(reason => [`away:${reason}`, `Away: ${reason}`]),
     ["offline", "Offline"]], current);
@@ -61,7 +70,7 @@ function presenceCell(agent, awayReasons) {
     const updated = await attempt(() => put(`/api/agents/${agent.id}/presence`, reason ? { presence, reason } : { presence }));
     if (updated) choice.closest("td").replaceChildren(presenceCell(updated, awayReasons));
   });
-  return h("span", { class: "presence" }, pill, choice);
+  return h("span", { class: "presence" }, pill, ready, choice);
 }
 
 /// Each limited channel's live calls against its limit: "voice 1/1 · webchat 2/3"; "—" when none is limited.
@@ -111,12 +120,15 @@ function agentForm(agent, editor) {
   const limits = h("input", { value: formatLimits(agent?.channel_capacity), placeholder: "voice=1, webchat=3",
     dataset: { test: "agent-channel-capacity" }, title: "Calls of a channel the agent takes at once, beside the total" });
   const status = select([["active", "Active"], ["inactive", "Inactive"]], agent?.status ?? "active");
+  const wrapUp = h("input", { type: "number", min: 0, max: 3600, value: agent?.wrap_up_seconds ?? "", placeholder: "tenant's",
+    dataset: { test: "agent-wrap-up" }, title: "After-call work in seconds; empty: the tenant's calls.wrap_up_seconds" });
   const error = h("div", { class: "form-error", dataset: { test: "form-error" } });
   const form = h("form", { class: "card", dataset: { test: agent ? "edit-agent-form" : "create-agent" } },
     h("h2", {}, agent ? `Edit ${agent.name}` : "New agent"),
     h("div", { class: "form-grid" }, field("Name", name, true), field("Sector", sector), field("Priority (1–10)", priority),
       field("Max concurrent calls", capacity), field("Per-channel limits", limits),
       field("Capabilities (comma-separated)", capabilities, true), field("Status", status),
+      field("Wrap-up seconds", wrapUp),
       h("button", { type: "submit", class: "primary" }, agent ? "Save" : "Create agent"),
       agent ? h("button", { type: "button", onclick: () => editor.replaceChildren() }, "Cancel") : null),
     error);
@@ -129,6 +141,9 @@ function agentForm(agent, editor) {
       channel_capacity: channelCapacity,
       capabilities: capabilities.value.split(",").map(value => value.trim()).filter(Boolean), status: status.value,
     };
+    // Empty: the tenant's time (an edit clears the agent's own with null; a new agent simply has none).
+    if (wrapUp.value !== "") body.wrap_up_seconds = Number(wrapUp.value);
+    else if (agent?.wrap_up_seconds != null) body.wrap_up_seconds = null;
     const saved = await attempt(() => agent ? put(`/api/agents/${agent.id}`, body) : post("/api/agents", body), error);
     if (saved) window.dispatchEvent(new HashChangeEvent("hashchange"));
   });
