@@ -119,6 +119,15 @@ struct IsolationMatrixTests {
             let denials = try await TenantScope(clientId: a.client.clientId).query(AuditLogEntry.self, on: app.db)
                 .filter(\.$outcome == "denied").all().reduce(0) { $0 + $1.occurrences }
             #expect(denials == probes.count, "every probe is in tenant A's audit log as denied")
+
+            // The same probes with an agent's token of tenant A: the fence or the tenant stops each one.
+            let deskToken = try await TokenIssuer.issue(on: app, clientId: a.client.clientId, role: .agent, agentId: a.agent)
+            let desk = APIClient(app: app, clientId: a.client.clientId, role: .agent, token: deskToken)
+            for (method, path, body) in probes {
+                let response = try await desk.send(method, path, json: body)
+                #expect([.notFound, .forbidden].contains(response.status), "agent token: \(method) \(path) → \(response.status)")
+            }
+            #expect(try await snapshot(b) == before, "no agent-token probe changed tenant B's data")
         }
     }
 }

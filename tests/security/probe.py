@@ -460,6 +460,9 @@ def probe_command_line(env):
         (["serve", "--port", "not-a-port"], {}),
         (["token", "--client-id", "acme corp", "--role", "admin"], {}),
         (["token", "--client-id", "acme", "--role", "admin", "--ttl", "999999"], {}),
+        (["token", "--client-id", "acme", "--role", "agent"], {}),
+        (["token", "--client-id", "acme", "--role", "agent", "--agent-id", "not-a-uuid"], {}),
+        (["token", "--client-id", "acme", "--role", "manager", "--agent-id", "6F9619FF-8B86-D011-B42D-00CF4FC964FF"], {}),
         (["migrate"], {"DATABASE_URL": "postgres://nobody:secretword@127.0.0.1:1/none", "SWITCHBOARD_DATABASE_WAIT": "2"}),
     ]
     for arguments, extra in cases:

@@ -54,13 +54,15 @@ struct MigrateOnlyCommand: AsyncCommand {
     }
 }
 
-/// `switchboard token --client-id ID --role admin|manager|viewer [--ttl SECONDS] [--sub ID]`.
+/// `switchboard token --client-id ID --role admin|manager|viewer|agent [--agent-id ID] [--ttl SECONDS] [--sub ID]`.
 struct TokenCommand: AsyncCommand {
     struct Signature: CommandSignature {
         @Option(name: "client-id", help: "The tenant (1 to 64 of A-Z a-z 0-9 . _ - : @).")
         var clientId: String?
-        @Option(name: "role", help: "admin, manager or viewer.")
+        @Option(name: "role", help: "admin, manager, viewer or agent (with --agent-id).")
         var role: String?
+        @Option(name: "agent-id", help: "With --role agent: the agent the token acts as (an agent of the tenant).")
+        var agentId: String?
         @Option(name: "ttl", help: "Lifetime in seconds (default and most: SWITCHBOARD_MAX_TOKEN_LIFETIME, 86400).")
         var ttl: Int?
         @Option(name: "sub", help: "The user id recorded in audit logs (default cli).")
@@ -78,7 +80,11 @@ struct TokenCommand: AsyncCommand {
             throw ConfigurationError("--sub must be 1 to 128 of A-Z a-z 0-9 . _ - : @ + |")
         }
         guard let rawRole = signature.role, let role = Role(rawValue: rawRole) else {
-            throw ConfigurationError("--role must be admin, manager or viewer")
+            throw ConfigurationError("--role must be admin, manager, viewer or agent")
+        }
+        let agentId = signature.agentId.flatMap(UUID.init(uuidString:))
+        guard (role == .agent) == (signature.agentId != nil), signature.agentId == nil || agentId != nil else {
+            throw ConfigurationError("--agent-id ID (an agent's UUID) goes with --role agent, and only with it")
         }
         let maxLifetime = context.application.switchboardConfiguration.maxTokenLifetimeSeconds
         let ttl = signature.ttl ?? maxLifetime
@@ -86,7 +92,7 @@ struct TokenCommand: AsyncCommand {
             throw ConfigurationError("--ttl must be 1 to \(maxLifetime) seconds (the server refuses longer-lived tokens; see SWITCHBOARD_MAX_TOKEN_LIFETIME)")
         }
         let token = try await TokenIssuer.issue(
-            on: context.application, clientId: clientId, role: role, subject: subject, ttlSeconds: ttl)
+            on: context.application, clientId: clientId, role: role, subject: subject, ttlSeconds: ttl, agentId: agentId)
         context.console.print(token)
     }
 }

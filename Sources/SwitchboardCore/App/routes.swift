@@ -9,7 +9,7 @@ func routes(_ app: Application) throws {
     if let limit = app.switchboardConfiguration.rateLimit {
         api = api.grouped(RateLimitMiddleware(limiter: RateLimiter(limit: limit)))
     }
-    api = api.grouped(ReadOnlyForViewers())
+    api = api.grouped(ReadOnlyForViewers()).grouped(AgentTokenFence())
     let admin = api.grouped(RoleGuard(minimum: .admin))
 
     let teams = TeamsController()
@@ -22,7 +22,7 @@ func routes(_ app: Application) throws {
     let agents = AgentsController()
     agents.readRoutes(api)
     agents.adminRoutes(admin)
-    agents.managerRoutes(api.grouped(RoleGuard(minimum: .manager)))
+    agents.managerRoutes(api.grouped(RoleGuard(minimum: .manager, agentsToo: true)))
 
     CallsController().routes(api)
     let routing = RoutingController()

@@ -5,6 +5,8 @@ struct Tenant: Authenticatable, Sendable {
     let clientId: String
     let userId: String
     let role: Role
+    /// An `agent` token's own agent: it sees only this agent's calls and events.
+    var agentId: UUID? = nil
 
     var scope: TenantScope { TenantScope(clientId: clientId) }
 }

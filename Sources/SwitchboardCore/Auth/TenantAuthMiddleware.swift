@@ -47,7 +47,14 @@ struct TenantAuthMiddleware: AsyncMiddleware {
             throw AppError.unauthorized("invalid token")
         }
         try claims.check(now: Date(), maxLifetime: TimeInterval(request.application.switchboardConfiguration.maxTokenLifetimeSeconds))
-        return (Tenant(clientId: claims.clientId, userId: claims.sub.value, role: claims.role), claims.exp.value)
+        if let agentId = claims.agentId {
+            // Once per token (then remembered): the agent must be one of the tenant's.
+            let found = try await TenantScope(clientId: claims.clientId).select(from: SectorAgent.schema, on: request.store.sql)
+                .column("id").where("id", .equal, agentId).first()
+            guard found != nil else { throw AppError.unauthorized("agent_id is not an agent of this tenant") }
+        }
+        return (Tenant(clientId: claims.clientId, userId: claims.sub.value, role: claims.role, agentId: claims.agentId),
+                claims.exp.value)
     }
 
     static func spendUnauthenticatedAttempt(_ request: Request) throws {
@@ -66,16 +73,47 @@ struct TenantAuthMiddleware: AsyncMiddleware {
     }
 }
 
-/// Lets a request through only when the token's role is at least `minimum` (viewer < manager < admin).
+/// Lets a request through only when the token's role is at least `minimum` (viewer < manager < admin), or, where
+/// `agentsToo`, an agent token (which `AgentTokenFence` has already kept to its own agent).
 struct RoleGuard: AsyncMiddleware {
     let minimum: Role
+    var agentsToo = false
 
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
         let tenant = try request.tenant
-        guard tenant.role >= minimum else {
+        guard tenant.role >= minimum || (agentsToo && tenant.role == .agent) else {
             throw AppError.forbidden("this action needs the \(minimum.rawValue) role")
         }
         return try await next.respond(to: request)
+    }
+}
+
+/// An agent's token reaches only its own desk: its agent (read, presence, the end of its wrap-up), its calls
+/// (list, read, complete; another agent's call is then a 404, see `BatchWork.existing` and `CallService`), the
+/// tenant's settings (read: its away reasons and wrap-up mode) and its own events on the stream. Anything else
+/// is a 403.
+struct AgentTokenFence: AsyncMiddleware {
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        let tenant = try request.tenant
+        guard tenant.role == .agent, let own = tenant.agentId else { return try await next.respond(to: request) }
+        let parts = request.url.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        guard Self.allows(request.method, parts, own: own) else {
+            throw AppError.forbidden("an agent's token reaches only its own agent, calls and events")
+        }
+        return try await next.respond(to: request)
+    }
+
+    static func allows(_ method: HTTPMethod, _ parts: [String], own: UUID) -> Bool {
+        let isOwn = parts.count > 2 && UUID(uuidString: parts[2]) == own
+        switch (method, parts.count) {
+        case (.GET, 3) where parts[1] == "agents": return isOwn
+        case (.PUT, 4) where parts[1] == "agents": return isOwn && parts[3] == "presence"
+        case (.POST, 5) where parts[1] == "agents": return isOwn && parts[3] == "wrap-up" && parts[4] == "end"
+        case (.GET, 2): return parts[1] == "calls" || parts[1] == "settings"
+        case (.GET, 3): return parts[1] == "calls" && UUID(uuidString: parts[2]) != nil
+        case (.POST, 4): return parts[1] == "calls" && ["complete", "accept", "reject"].contains(parts[3])
+        default: return false
+        }
     }
 }
 

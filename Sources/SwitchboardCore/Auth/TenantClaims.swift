@@ -1,11 +1,14 @@
 import Foundation
 import JWT
 
+/// viewer < manager < admin; `agent` is a person at its own desk, below them all: `AgentTokenFence` says what
+/// it may do (its own agent, calls and events).
 enum Role: String, Codable, Sendable, CaseIterable, Comparable {
-    case viewer, manager, admin
+    case agent, viewer, manager, admin
 
     private var rank: Int {
         switch self {
+        case .agent: -1
         case .viewer: 0
         case .manager: 1
         case .admin: 2
@@ -29,12 +32,15 @@ struct TenantClaims: JWTPayload, Equatable {
     var exp: ExpirationClaim
     var nbf: NotBeforeClaim? = nil
     var iat: IssuedAtClaim? = nil
+    /// The agent an `agent` token acts as (required with that role, refused with any other).
+    var agentId: UUID? = nil
 
     enum CodingKeys: String, CodingKey {
         case sub
         case clientId = "client_id"
         case role
         case exp, nbf, iat
+        case agentId = "agent_id"
     }
 
     func verify(using algorithm: some JWTAlgorithm) async throws {
@@ -44,6 +50,9 @@ struct TenantClaims: JWTPayload, Equatable {
         }
         guard Self.isValidClientId(clientId) else {
             throw JWTError.generic(identifier: "client_id", reason: "client_id must be 1 to 64 of A-Z a-z 0-9 . _ - : @")
+        }
+        guard (role == .agent) == (agentId != nil) else {
+            throw JWTError.generic(identifier: "agent_id", reason: "agent_id goes with the agent role, and only with it")
         }
     }
 

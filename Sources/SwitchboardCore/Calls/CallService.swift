@@ -29,8 +29,11 @@ struct CallService: Sendable {
         try await writer.submit(.cancel(callId), by: tenant).call
     }
 
+    /// An agent's token reads only its own calls (another's is not found).
     func get(_ callId: UUID) async throws -> CallDTO {
-        CallDTO(try await scope.find(Call.self, callId, on: store.db))
+        let call = try await scope.find(Call.self, callId, on: store.db)
+        if let own = tenant.agentId, call.agentId != own { throw AppError.notFound(Call.entityName) }
+        return CallDTO(call)
     }
 
     struct ListFilter: Sendable {
@@ -41,7 +44,13 @@ struct CallService: Sendable {
         var to: Day?
     }
 
+    /// An agent's token lists only its own calls, whatever `agent_id` it asks for.
     func list(_ filter: ListFilter, page: Page) async throws -> (calls: [CallDTO], total: Int) {
+        var filter = filter
+        if let own = tenant.agentId {
+            if filter.agentId.map({ $0 != own }) == true { return ([], 0) }
+            filter.agentId = own
+        }
         var query = scope.query(Call.self, on: store.db)
         if let status = filter.status { query = query.filter(\.$status == status) }
         if let agentId = filter.agentId { query = query.filter(\.$agentId == agentId) }

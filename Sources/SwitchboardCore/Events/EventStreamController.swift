@@ -96,6 +96,8 @@ final class EventStreamSession: Sendable {
     private let socket: WebSocket
     private let start: Start
     private let filter = Mutex(EventFilter.everything)
+    /// An agent's token follows only events about its own agent: `"agent_id":"<its id>"` in the event.
+    private let ownAgentMark = Mutex<String?>(nil)
     private let closed = Synchronization.Atomic(false)
     private let sent: Counter
 
@@ -151,6 +153,7 @@ final class EventStreamSession: Sendable {
     private func serve(_ tenant: Tenant, expiresAt: Date, tokenDigest: String, since: Int64?, messages: AsyncStream<String>) async {
         let store = request.application.store()
         let hub = request.application.eventHub
+        ownAgentMark.withLock { $0 = tenant.agentId.map { "\"agent_id\":\"\($0.uuidString)\"" } }
         var position: Int64
         let newest: Int64
         do {
@@ -223,8 +226,9 @@ final class EventStreamSession: Sendable {
                     return
                 }
                 let filter = self.filter.withLock { $0 }
+                let ownAgentMark = self.ownAgentMark.withLock { $0 }
                 for event in events {
-                    if filter.admits(event.type) {
+                    if filter.admits(event.type), ownAgentMark.map({ event.json.contains($0) }) ?? true {
                         do { try await socket.send(event.json) } catch { return }
                         sent.increment()
                     }

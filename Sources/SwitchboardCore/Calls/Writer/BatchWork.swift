@@ -69,9 +69,10 @@ struct BatchWork {
     }
 
     func existing(_ id: UUID, of tenant: Tenant, probingWith fluent: any Database) async throws -> CallRow {
-        if let index = inserted[id] { return inserts[index] }
-        if let update = updates[id] { return update.row }
-        guard let call = existing[id], call.clientId == tenant.clientId else {
+        // As this batch left it, else as read. An agent's token changes only its own calls: another's is not
+        // found, as another tenant's is.
+        let found = inserted[id].map { inserts[$0] } ?? updates[id]?.row ?? existing[id]
+        guard let call = found, call.clientId == tenant.clientId, tenant.agentId.map({ call.agentId == $0 }) ?? true else {
             // Not found, with another tenant's id marked as a probe exactly as everywhere else.
             _ = try await tenant.scope.find(Call.self, id, on: fluent)
             throw AppError.notFound(Call.entityName)
