@@ -30,11 +30,11 @@ import VaporTesting
             let waitingId = try #require(waiting.data["id"].uuid)
 
             // Not due yet: nothing changes.
-            #expect(try await app.wrapUpTimer.endDue(now: Date().addingTimeInterval(5), only: admin.clientId) == 0)
+            #expect(try await app.wrapUpTimer.handleDue(now: Date().addingTimeInterval(5), only: admin.clientId) == 0)
             #expect(try await admin.agent(agent)["state"] == .string("wrap_up"))
 
             // Due: the slot is given back and handed to the waiting call in the same change.
-            #expect(try await app.wrapUpTimer.endDue(now: Date().addingTimeInterval(31), only: admin.clientId) == 1)
+            #expect(try await app.wrapUpTimer.handleDue(now: Date().addingTimeInterval(31), only: admin.clientId) == 1)
             state = try await admin.agent(agent)
             #expect(state["state"] == .string("on_call") && state["current_load"] == .number(1) && state["wrap_up_until"] == .null,
                     "\(state)")
@@ -44,7 +44,7 @@ import VaporTesting
             #expect(ended["wrap_up_ended_at"].stringValue != nil && ended["wrap_up_until"] == .string(until))
 
             // A second pass finds nothing; the events tell the story.
-            #expect(try await app.wrapUpTimer.endDue(now: Date().addingTimeInterval(31), only: admin.clientId) == 0)
+            #expect(try await app.wrapUpTimer.handleDue(now: Date().addingTimeInterval(31), only: admin.clientId) == 0)
             let types = try await sql(app).raw("""
                 SELECT type FROM events WHERE client_id = \(bind: admin.clientId) AND type LIKE 'agent.wrap_up%' ORDER BY sequence
                 """).all().map { try $0.decode(column: "type", as: String.self) }
@@ -77,7 +77,7 @@ import VaporTesting
             // Ready again: nothing to end, the agent as it is.
             #expect(try await manager.send(.POST, "/api/agents/\(agent)/wrap-up/end").status == .ok)
             // The timer later finds the ended wrap-up already over.
-            #expect(try await app.wrapUpTimer.endDue(now: Date().addingTimeInterval(200), only: admin.clientId) == 0)
+            #expect(try await app.wrapUpTimer.handleDue(now: Date().addingTimeInterval(200), only: admin.clientId) == 0)
             let early = try await sql(app).raw("""
                 SELECT data FROM events WHERE client_id = \(bind: admin.clientId) AND type = 'agent.wrap_up_ended'
                 """).all().map { try $0.decode(column: "data", as: String.self) }
@@ -135,7 +135,7 @@ import VaporTesting
             #expect(corrections.contains { $0.agentId == agent && $0.currentLoad == 3 && $0.channelLoads[.webchat] == 2 })
             await app.loadBook.invalidate(admin.clientId)
 
-            #expect(try await app.wrapUpTimer.endDue(now: Date().addingTimeInterval(61), only: admin.clientId) == 2)
+            #expect(try await app.wrapUpTimer.handleDue(now: Date().addingTimeInterval(61), only: admin.clientId) == 2)
             let state = try await admin.agent(agent)
             #expect(state["current_load"] == .number(1) && state["channel_loads"]["webchat"] == .number(0))
             #expect(state["state"] == .string("on_call") && state["wrap_up_until"] == .null, "\(state)")

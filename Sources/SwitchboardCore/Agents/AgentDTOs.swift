@@ -200,6 +200,7 @@ struct AgentFields: Sendable {
         agent.presence = .available
         agent.stateSince = Date()
         agent.wrapUpSeconds = wrapUpSeconds
+        agent.missedOffers = 0
         return agent
     }
 }

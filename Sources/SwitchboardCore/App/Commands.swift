@@ -13,6 +13,7 @@ extension Application {
         backgroundServices.add(aggregator.service, named: "performance aggregator")
         backgroundServices.add(queueSweeper.service, named: "queue sweeper")
         backgroundServices.add(wrapUpTimer.service, named: "wrap-up timer")
+        backgroundServices.add(offerTimer.service, named: "offer timer")
         backgroundServices.add(webhookDeliverer, named: "webhook deliverer")
         func option(_ name: String) -> String? {
             guard let index = arguments.firstIndex(of: "--\(name)"), index + 1 < arguments.count else { return nil }

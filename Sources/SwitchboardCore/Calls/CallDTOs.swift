@@ -22,12 +22,14 @@ struct CallDTO: Encodable, Sendable {
     /// After-call work of its agent: when it ends or ended, and when it ended if that was early or is past.
     let wrapUpUntil: Date?
     let wrapUpEndedAt: Date?
+    /// An offered call: when the offer runs out (it then goes back to the queue).
+    let offerExpiresAt: Date?
 
     init(
         id: UUID, status: CallStatus, agentId: UUID?, teamId: UUID?, sector: String, channel: CallChannel,
         capabilities: [String], requiredCapabilities: [String], externalRef: String?, outcome: CallOutcome?, resolved: Bool?,
         satisfaction: Int?, handlingTimeSeconds: Double?, createdAt: Date, assignedAt: Date?, completedAt: Date?,
-        cancelledAt: Date?, wrapUpUntil: Date? = nil, wrapUpEndedAt: Date? = nil
+        cancelledAt: Date?, wrapUpUntil: Date? = nil, wrapUpEndedAt: Date? = nil, offerExpiresAt: Date? = nil
     ) {
         self.id = id
         self.status = status
@@ -48,6 +50,7 @@ struct CallDTO: Encodable, Sendable {
         self.cancelledAt = cancelledAt
         self.wrapUpUntil = wrapUpUntil
         self.wrapUpEndedAt = wrapUpEndedAt
+        self.offerExpiresAt = status == .offered ? offerExpiresAt : nil
     }
 
     init(_ call: Call) {
@@ -57,12 +60,13 @@ struct CallDTO: Encodable, Sendable {
             externalRef: call.externalRef, outcome: call.outcome,
             resolved: call.resolved, satisfaction: call.satisfaction, handlingTimeSeconds: call.handlingTimeSeconds,
             createdAt: call.createdAt, assignedAt: call.assignedAt, completedAt: call.completedAt,
-            cancelledAt: call.cancelledAt, wrapUpUntil: call.wrapUpUntil, wrapUpEndedAt: call.wrapUpEndedAt)
+            cancelledAt: call.cancelledAt, wrapUpUntil: call.wrapUpUntil, wrapUpEndedAt: call.wrapUpEndedAt,
+            offerExpiresAt: call.offerExpiresAt)
     }
 
     private enum CodingKeys: String, CodingKey {
         case id, status, agentId, teamId, sector, channel, capabilities, requiredCapabilities, externalRef, outcome, resolved
-        case satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, cancelledAt, wrapUpUntil, wrapUpEndedAt
+        case satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, cancelledAt, wrapUpUntil, wrapUpEndedAt, offerExpiresAt
     }
 
     /// Every field is present; absent values are null (clients read `agent_id: null` as "queued").
@@ -87,10 +91,21 @@ struct CallDTO: Encodable, Sendable {
         try container.encode(cancelledAt, forKey: .cancelledAt)
         try container.encode(wrapUpUntil, forKey: .wrapUpUntil)
         try container.encode(wrapUpEndedAt, forKey: .wrapUpEndedAt)
+        try container.encode(offerExpiresAt, forKey: .offerExpiresAt)
+    }
+}
+
+/// `POST /api/calls/:id/reject`: `{"reason": "…"}`, or no body.
+struct RejectOfferInput: Decodable, Sendable {
+    var reason: String?
+
+    func validatedReason() throws -> String? {
+        try Check.optionalText(reason, "reason", maxLength: CallLimits.rejectReason).flatMap { $0.isEmpty ? nil : $0 }
     }
 }
 
 enum CallLimits {
+    static let rejectReason = 200
     static let externalRef = 200
     static let idempotencyKey = 200
     static let capabilityCount = 20

@@ -27,6 +27,9 @@ struct CallRow: Sendable {
     /// After-call work: its planned end, and when it ended (a call whose wrap-up is open still holds its slot).
     var wrapUpUntil: Date?
     var wrapUpEndedAt: Date?
+    /// An offered call: when the offer runs out; the agents that rejected or missed it.
+    var offerExpiresAt: Date?
+    var declinedBy: [UUID] = []
 
     var isWrappingUp: Bool { status == .completed && wrapUpUntil != nil && wrapUpEndedAt == nil }
 
@@ -34,7 +37,7 @@ struct CallRow: Sendable {
         "id", "client_id", "team_id", "agent_id", "sector", "capabilities", "channel", "external_ref", "idempotency_key",
         "status", "outcome", "resolved", "satisfaction", "handling_time_seconds", "created_at", "assigned_at",
         "completed_at", "call_day", "cancelled_at", "updated_at", "required_capabilities", "wrap_up_until",
-        "wrap_up_ended_at",
+        "wrap_up_ended_at", "offer_expires_at", "declined_by",
     ]
 
     /// The columns of `values`: all but `client_id`, which `TenantScope` adds.
@@ -84,13 +87,40 @@ struct CallRow: Sendable {
         requiredCapabilities = try row.decode(column: "required_capabilities", as: [String]?.self) ?? []
         wrapUpUntil = try row.decode(column: "wrap_up_until", as: Date?.self)
         wrapUpEndedAt = try row.decode(column: "wrap_up_ended_at", as: Date?.self)
+        offerExpiresAt = try row.decode(column: "offer_expires_at", as: Date?.self)
+        declinedBy = (try row.decode(column: "declined_by", as: [String]?.self) ?? []).compactMap(UUID.init(uuidString:))
     }
 
     /// Every column but `client_id`, in `columns` order (the tenant's id is added by `TenantScope`).
     var values: [any Encodable & Sendable] {
         [id, teamId, agentId, sector, capabilities, channel.rawValue, externalRef, idempotencyKey, status.rawValue,
          outcome?.rawValue, resolved, satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, callDay,
-         cancelledAt, updatedAt, requiredCapabilities, wrapUpUntil, wrapUpEndedAt]
+         cancelledAt, updatedAt, requiredCapabilities, wrapUpUntil, wrapUpEndedAt, offerExpiresAt,
+         declinedBy.isEmpty ? nil : declinedBy.map(\.uuidString)]
+    }
+}
+
+extension CallRow {
+    /// A routed call goes to its agent: assigned now, or, when the tenant's `routing.offer_timeout_seconds`
+    /// (`offerSeconds`) is set, offered until then (a whole second, stored exactly by both databases).
+    mutating func place(with agentId: UUID, offerSeconds: Int, at now: Date) {
+        self.agentId = agentId
+        updatedAt = now
+        if offerSeconds > 0 {
+            status = .offered
+            assignedAt = nil
+            offerExpiresAt = Date(timeIntervalSince1970: (now.timeIntervalSince1970 + Double(offerSeconds)).rounded(.up))
+        } else {
+            status = .active
+            assignedAt = now
+            offerExpiresAt = nil
+        }
+    }
+
+    /// The call as its routing asks: in its pools, never to an agent that declined it.
+    var routeRequest: RouteRequest {
+        RouteRequest(teamId: teamId, sector: sector, capabilities: capabilities, requiredCapabilities: requiredCapabilities,
+                     channel: channel, excluding: Set(declinedBy))
     }
 }
 
@@ -102,6 +132,7 @@ extension CallDTO {
             externalRef: row.externalRef, outcome: row.outcome,
             resolved: row.resolved, satisfaction: row.satisfaction, handlingTimeSeconds: row.handlingTimeSeconds,
             createdAt: row.createdAt, assignedAt: row.assignedAt, completedAt: row.completedAt,
-            cancelledAt: row.cancelledAt, wrapUpUntil: row.wrapUpUntil, wrapUpEndedAt: row.wrapUpEndedAt)
+            cancelledAt: row.cancelledAt, wrapUpUntil: row.wrapUpUntil, wrapUpEndedAt: row.wrapUpEndedAt,
+            offerExpiresAt: row.offerExpiresAt)
     }
 }

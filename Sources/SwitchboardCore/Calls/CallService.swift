@@ -24,6 +24,14 @@ struct CallService: Sendable {
         try await writer.submit(.complete(callId, input), by: tenant).call
     }
 
+    func accept(_ callId: UUID) async throws -> CallDTO {
+        try await writer.submit(.accept(callId), by: tenant).call
+    }
+
+    func reject(_ callId: UUID, reason: String?) async throws -> CallDTO {
+        try await writer.submit(.reject(callId, reason: reason), by: tenant).call
+    }
+
     /// A queued or active call becomes cancelled; an active one gives its agent's capacity back.
     func cancel(_ callId: UUID) async throws -> CallDTO {
         try await writer.submit(.cancel(callId), by: tenant).call

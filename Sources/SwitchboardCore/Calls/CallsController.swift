@@ -9,6 +9,8 @@ struct CallsController: Sendable {
         calls.post(use: create)
         calls.post(":call_id", "complete", use: complete)
         calls.post(":call_id", "cancel", use: cancel)
+        calls.post(":call_id", "accept", use: accept)
+        calls.post(":call_id", "reject", use: reject)
     }
 
     private func service(_ req: Request) throws -> CallService {
@@ -31,6 +33,19 @@ struct CallsController: Sendable {
 
     @Sendable func cancel(req: Request) async throws -> Envelope<CallDTO> {
         Envelope(data: try await service(req).cancel(try req.idParameter("call_id")))
+    }
+
+    /// The agent takes the call offered to it (its own token, or a manager's).
+    @Sendable func accept(req: Request) async throws -> Envelope<CallDTO> {
+        Envelope(data: try await service(req).accept(try req.idParameter("call_id")))
+    }
+
+    /// The agent declines the call offered to it; the body (`{"reason": "…"}`) is optional.
+    @Sendable func reject(req: Request) async throws -> Envelope<CallDTO> {
+        let callId = try req.idParameter("call_id")
+        let hasBody = (req.body.data?.readableBytes ?? 0) > 0
+        let input = hasBody ? try await req.decodeBody(RejectOfferInput.self) : RejectOfferInput()
+        return Envelope(data: try await service(req).reject(callId, reason: try input.validatedReason()))
     }
 
     @Sendable func get(req: Request) async throws -> Envelope<CallDTO> {

@@ -9,6 +9,13 @@ enum EventType: String, CaseIterable, Codable, Sendable {
     case callQueued = "call.queued"
     /// `data`: `call_id`, `agent_id`, `strategy`, `score`, `trigger` (`call`, `queue` or `widen`).
     case callAssigned = "call.assigned"
+    /// `data`: `call_id`, `agent_id`, `expires_at`, `strategy`, `score`, `trigger`: the call waits for the agent to
+    /// accept (`routing.offer_timeout_seconds`); on accept `call.assigned` follows with trigger `offer`.
+    case callOffered = "call.offered"
+    /// `data`: `call_id`, `agent_id`, `reason` (null when none was given): the call went back to the queue.
+    case callOfferRejected = "call.offer_rejected"
+    /// `data`: `call_id`, `agent_id`, `reason` (null): the offer ran out; the call went back to the queue.
+    case callOfferExpired = "call.offer_expired"
     /// `data`: `call_id`, `agent_id`, `outcome`, `resolved`, `satisfaction`, `handling_time_seconds`.
     case callCompleted = "call.completed"
     /// `data`: `call_id`, `agent_id` (null if it was waiting), `previous_status`.

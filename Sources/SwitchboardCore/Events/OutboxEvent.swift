@@ -74,6 +74,43 @@ enum EventPayload {
         return PendingEvent(.callAssigned, data: json)
     }
 
+    /// A routed call as it went to its agent: `call.offered`, or `call.assigned` when assigned at once.
+    static func placed(_ call: CallRow, _ decision: RoutingDecision, trigger: String) -> PendingEvent {
+        call.status == .offered ? offered(call, decision, trigger: trigger) : assigned(call, decision, trigger: trigger)
+    }
+
+    /// An accepted offer: `call.assigned` with trigger `offer` (strategy and score were the offer's).
+    static func acceptedOffer(_ call: CallRow) -> PendingEvent {
+        var json = "{\"agent_id\":"
+        FastJSON.append(call.agentId, to: &json)
+        json += ",\"call_id\":\"\(call.id.uuidString)\",\"score\":null,\"strategy\":null,\"trigger\":\"offer\"}"
+        return PendingEvent(.callAssigned, data: json)
+    }
+
+    /// A routed call offered to its agent until `expires_at` (tenants with `routing.offer_timeout_seconds`).
+    static func offered(_ call: CallRow, _ decision: RoutingDecision, trigger: String) -> PendingEvent {
+        var json = "{\"agent_id\":"
+        FastJSON.append(call.agentId, to: &json)
+        json += ",\"call_id\":\"\(call.id.uuidString)\",\"expires_at\":"
+        FastJSON.append(call.offerExpiresAt, to: &json)
+        json += ",\"score\":"
+        if let score = decision.chosen?.score { FastJSON.appendNumber(score, to: &json) } else { json += "null" }
+        json += ",\"strategy\":\"\(decision.strategy.rawValue)\",\"trigger\":\"\(trigger)\"}"
+        return PendingEvent(.callOffered, data: json)
+    }
+
+    struct OfferDeclined: Encodable {
+        let callId: UUID
+        let agentId: UUID
+        @NullWhenAbsent var reason: String?
+    }
+
+    /// The agent rejected the offer (with its reason, if it gave one) or let it run out: the call waits again.
+    static func offerDeclined(_ callId: UUID, by agentId: UUID, expired: Bool, reason: String?) -> PendingEvent {
+        PendingEvent(expired ? .callOfferExpired : .callOfferRejected,
+                     encoding: OfferDeclined(callId: callId, agentId: agentId, reason: reason))
+    }
+
     static func completed(_ call: CallRow) -> PendingEvent {
         var json = "{\"agent_id\":"
         FastJSON.append(call.agentId, to: &json)

@@ -55,7 +55,9 @@ extension CallDTO: FastJSONEncodable {
         FastJSON.append(externalRef, to: &json)
         json += ",\"handling_time_seconds\":"
         if let handlingTimeSeconds { FastJSON.appendNumber(handlingTimeSeconds, to: &json) } else { json += "null" }
-        json += ",\"id\":\"\(id.uuidString)\",\"outcome\":"
+        json += ",\"id\":\"\(id.uuidString)\",\"offer_expires_at\":"
+        FastJSON.append(offerExpiresAt, to: &json)
+        json += ",\"outcome\":"
         FastJSON.append(outcome?.rawValue, to: &json)
         json += ",\"required_capabilities\":["
         for (index, capability) in requiredCapabilities.enumerated() {

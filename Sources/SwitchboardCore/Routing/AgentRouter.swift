@@ -12,6 +12,8 @@ struct RouteRequest: Sendable {
     var channel: CallChannel? = nil
     /// How far a call of a team may go: its team only, or its sector after its team (`routing.relaxation`).
     var widest: Relaxation.Pool = .sector
+    /// Agents that rejected or missed an offer of this call: never chosen for it.
+    var excluding: Set<UUID> = []
 }
 
 enum RoutingStrategy: String, Codable, Sendable, CaseIterable {

@@ -28,11 +28,11 @@ struct QueueHandoff {
         // A tenant the book knows has nobody waiting costs nothing more.
         guard try await book.withBook(clientId, store: store, on: db, { $0.queuedCalls }) != 0 else { return handedOut }
         while true {
-            let (agent, skills, relaxation) = try await book.withBook(clientId, store: store, on: db) { book in
-                (book.agent(agentId), Set(book.capabilities(of: agentId)), book.policy.relaxation)
+            let (agent, skills, relaxation, offerSeconds) = try await book.withBook(clientId, store: store, on: db) { book in
+                (book.agent(agentId), Set(book.capabilities(of: agentId)), book.policy.relaxation, book.policy.offerTimeoutSeconds)
             }
             guard let agent, agent.hasRoom,
-                  var waiting = try await oldestQueued(for: agent, capabilities: skills, relaxation: relaxation,
+                  var waiting = try await oldestQueued(for: agent, agentId, capabilities: skills, relaxation: relaxation,
                                                        clientId: clientId, &work, on: db)
             else { return handedOut }
             let (candidate, capabilities) = try await book.withBook(clientId, store: store, on: db) { book in
@@ -42,10 +42,7 @@ struct QueueHandoff {
             }
             work.plan.booked(agentId, of: clientId, delta: 1, channel: waiting.channel)
             let expected = waiting.status
-            waiting.status = .active
-            waiting.agentId = agentId
-            waiting.assignedAt = work.now
-            waiting.updatedAt = work.now
+            waiting.place(with: agentId, offerSeconds: offerSeconds, at: work.now)
             work.update(waiting, expecting: expected)
             handedOut.append(waiting.id)
             let scored = candidate.map { candidate in
@@ -55,7 +52,7 @@ struct QueueHandoff {
             let decision = RoutingDecision(
                 strategy: .queue, sector: waiting.sector, teamId: waiting.teamId,
                 ranking: Ranking(top: scored.map { [$0] } ?? [], eligibleCount: 1), chosen: scored, poolSize: 1)
-            work.emit(EventPayload.assigned(waiting, decision, trigger: "queue"), for: clientId, queueChange: -1)
+            work.emit(EventPayload.placed(waiting, decision, trigger: "queue"), for: clientId, queueChange: -1)
             if scored != nil {
                 let waited = max(0, work.now.timeIntervalSince(waiting.createdAt))
                 let step = relaxation.stage(waited: waited, hasTeam: waiting.teamId != nil).step
@@ -68,11 +65,12 @@ struct QueueHandoff {
 
     /// The oldest waiting call this agent may take: first those already in the database (older than anything in
     /// this batch), then those this batch queued.
-    private func oldestQueued(for agent: BookAgent, capabilities: Set<String>, relaxation: Relaxation, clientId: String,
-                              _ work: inout BatchWork, on db: any SQLDatabase) async throws -> CallRow? {
+    private func oldestQueued(for agent: BookAgent, _ agentId: UUID, capabilities: Set<String>, relaxation: Relaxation,
+                              clientId: String, _ work: inout BatchWork, on db: any SQLDatabase) async throws -> CallRow? {
         let now = work.now
+        // Never a call this agent rejected or let run out.
         func mayTake(_ call: CallRow) -> Bool {
-            Self.mayTake(callTeam: call.teamId, callSector: call.sector, required: call.requiredCapabilities,
+            !call.declinedBy.contains(agentId) && Self.mayTake(callTeam: call.teamId, callSector: call.sector, required: call.requiredCapabilities,
                          waited: now.timeIntervalSince(call.createdAt), relaxation: relaxation, agentSector: agent.sector,
                          agentTeams: agent.teams, agentCapabilities: capabilities)
         }

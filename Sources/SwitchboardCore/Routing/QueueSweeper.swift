@@ -100,9 +100,9 @@ final class QueueSweeper: Sendable {
             var trial = book
             return waiting.compactMap { call -> UUID? in
                 let stage = relaxation.stage(waited: max(0, now.timeIntervalSince(call.createdAt)), hasTeam: call.teamId != nil)
-                let route = RouteRequest(teamId: call.teamId, sector: call.sector, capabilities: call.capabilities,
-                                         requiredCapabilities: stage.requirementsDropped ? [] : call.requiredCapabilities,
-                                         channel: call.channel, widest: stage.pool)
+                var route = call.routeRequest
+                route.widest = stage.pool
+                if stage.requirementsDropped { route.requiredCapabilities = [] }
                 guard let decision = try? trial.decide(route, claiming: true), decision.chosen != nil else { return nil }
                 return call.id
             }

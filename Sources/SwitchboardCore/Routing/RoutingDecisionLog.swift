@@ -38,6 +38,9 @@ struct RoutingDecisionDTO: Encodable, Sendable {
     let step: Int?
     /// How long the call had waited by then.
     let waitedSeconds: Double?
+    /// A decision after an offer was rejected or ran out: that agent, and the reason it gave.
+    let declinedAgentId: UUID?
+    let declinedReason: String?
 
     init(_ record: RoutingDecisionRecord) throws {
         let decoder = WireJSON.decoder()
@@ -53,10 +56,12 @@ struct RoutingDecisionDTO: Encodable, Sendable {
         createdAt = record.createdAt
         step = record.step
         waitedSeconds = record.waitedSeconds
+        declinedAgentId = record.declinedAgentId
+        declinedReason = record.declinedReason
     }
 
     private enum CodingKeys: String, CodingKey {
-        case id, callId, trigger, strategy, agentId, score, request, eligibleCount, candidates, createdAt, step, waitedSeconds
+        case id, callId, trigger, strategy, agentId, score, request, eligibleCount, candidates, createdAt, step, waitedSeconds, declinedAgentId, declinedReason
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -73,5 +78,7 @@ struct RoutingDecisionDTO: Encodable, Sendable {
         try container.encode(createdAt, forKey: .createdAt)
         try container.encode(step, forKey: .step)
         try container.encode(waitedSeconds, forKey: .waitedSeconds)
+        try container.encode(declinedAgentId, forKey: .declinedAgentId)
+        try container.encode(declinedReason, forKey: .declinedReason)
     }
 }

@@ -39,6 +39,10 @@ struct RoutingPolicy: Sendable, Equatable {
     /// it may end early.
     var wrapUpSeconds: Int = 0
     var wrapUpMode: WrapUpMode = .optional
+    /// 0: a routed call is assigned at once; otherwise it is offered to its agent for this long
+    /// (`routing.offer_timeout_seconds`), and an agent that misses `maxMissedOffers` in a row is set away (0: never).
+    var offerTimeoutSeconds: Int = 0
+    var maxMissedOffers: Int = 3
 
     static let defaults = RoutingPolicy()
 

@@ -129,7 +129,7 @@ struct TenantBook: Sendable {
         let ranking = withChannelSlots(AgentScorer.rank(pool, requesting: pool.request(request.capabilities,
                                                                                          required: request.requiredCapabilities),
                                                         weights: policy.weights, keep: policy.decisionLogCandidates,
-                                                        channel: request.channel), request.channel)
+                                                        excluding: request.excluding, channel: request.channel), request.channel)
         return RoutingDecision(strategy: .none, sector: sector, teamId: request.teamId, ranking: ranking, chosen: nil,
                                poolSize: pool.candidates.count)
     }
@@ -146,7 +146,8 @@ struct TenantBook: Sendable {
         }
         let ranking = AgentScorer.rank(ranked, requesting: pool.request(request.capabilities, required: request.requiredCapabilities),
                                        weights: policy.weights,
-                                       keep: policy.decisionLogCandidates, explored: explored, channel: request.channel)
+                                       keep: policy.decisionLogCandidates, excluding: request.excluding, explored: explored,
+                                       channel: request.channel)
         guard ranking.best != nil else { return nil }
         let shown = withChannelSlots(ranking, request.channel)
         if claiming { adjustLoad(of: shown.best!.agentId, by: 1, channel: request.channel) }

@@ -42,6 +42,16 @@ enum SettingsSchema {
         Key(name: "routing.relaxation", defaultValue: Relaxation.standard.jsonValue) { value in
             try Relaxation(validating: value).jsonValue
         },
+        Key(name: "routing.offer_timeout_seconds", defaultValue: .number(0)) { value in
+            let seconds = try integer(value, "routing.offer_timeout_seconds", in: 0...300)
+            guard seconds == 0 || seconds >= 5 else {
+                throw AppError.badRequest("routing.offer_timeout_seconds must be 0 (assign at once) or 5 to 300")
+            }
+            return .number(Double(seconds))
+        },
+        Key(name: "routing.max_missed_offers", defaultValue: .number(3)) { value in
+            .number(Double(try integer(value, "routing.max_missed_offers", in: 0...100)))
+        },
         Key(name: "agents.away_reasons", defaultValue: .array(defaultAwayReasons.map(JSONValue.string)), validate: validateAwayReasons),
         Key(name: "calls.default_channel", defaultValue: .string(CallChannel.voice.rawValue)) { value in
             .string(try oneOf(value, "calls.default_channel", CallChannel.allCases.map(\.rawValue)))
@@ -77,8 +87,9 @@ enum SettingsSchema {
     ]
 
     static let defaultAwayReasons = ["break", "lunch", "training", "meeting"]
-    /// The system's own away reason (set after missed offers), never a tenant's.
-    static let reservedAwayReasons: Set<String> = ["missed_offers"]
+    /// The system's own away reason (set after `routing.max_missed_offers` missed offers), never a tenant's.
+    static let missedOffersReason = "missed_offers"
+    static let reservedAwayReasons: Set<String> = [missedOffersReason]
 
     /// `agents.away_reasons`: 1–20 distinct reasons, each 1–40 lowercase letters, digits, `_` or `-`.
     static func validateAwayReasons(_ value: JSONValue) throws -> JSONValue {
@@ -172,6 +183,8 @@ enum SettingsSchema {
             policy.relaxation = relaxation
         }
         if let seconds = settings["calls.wrap_up_seconds"]?.intValue { policy.wrapUpSeconds = seconds }
+        if let seconds = settings["routing.offer_timeout_seconds"]?.intValue { policy.offerTimeoutSeconds = seconds }
+        if let count = settings["routing.max_missed_offers"]?.intValue { policy.maxMissedOffers = count }
         if let raw = settings["calls.wrap_up_mode"]?.stringValue, let mode = WrapUpMode(rawValue: raw) { policy.wrapUpMode = mode }
         return policy
     }

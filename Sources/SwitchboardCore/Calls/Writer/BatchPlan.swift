@@ -16,6 +16,9 @@ final class BatchPlan: @unchecked Sendable {
     private(set) var presence: [LostClaims.Agent: PresenceChange] = [:]
     /// Wrap-ups started or ended, per agent, written with the loads (its `wrap_up_until`).
     private(set) var wrapUps: [LostClaims.Agent: WrapUpMark] = [:]
+    /// Offers missed in a row, per agent: how many this batch adds, or a reset (an accepted offer, or the agent
+    /// set away for them), written with the loads (its `missed_offers`).
+    private(set) var missedOffers: [LostClaims.Agent: MissedOffers] = [:]
     /// SQLite: each tenant's newest event number once the batch commits.
     private(set) var eventHeads: [String: Int64] = [:]
 
@@ -65,6 +68,28 @@ final class BatchPlan: @unchecked Sendable {
         }
     }
 
+    enum MissedOffers: Equatable {
+        case add(Int)
+        case reset
+    }
+
+    func missedOffer(by agentId: UUID, in clientId: String) {
+        let agent = LostClaims.Agent(clientId: clientId, agentId: agentId)
+        if case .add(let count) = missedOffers[agent] { missedOffers[agent] = .add(count + 1) } else {
+            missedOffers[agent] = missedOffers[agent] == .reset ? .reset : .add(1)
+        }
+    }
+
+    func resetMissedOffers(of agentId: UUID, in clientId: String) {
+        missedOffers[LostClaims.Agent(clientId: clientId, agentId: agentId)] = .reset
+    }
+
+    /// What this batch added to the agent's missed offers (nil: nothing, or a reset).
+    func missedOffersAdded(by agentId: UUID, in clientId: String) -> Int? {
+        if case .add(let count) = missedOffers[LostClaims.Agent(clientId: clientId, agentId: agentId)] { return count }
+        return nil
+    }
+
     var bookedAgents: [LostClaims.Agent] { deltas.filter { $0.value != .zero }.map(\.key) }
 
     /// What this batch booked for the agent so far (not yet in the database).
@@ -75,6 +100,7 @@ final class BatchPlan: @unchecked Sendable {
     /// Agents whose row the batch changes: a net change of load, a presence change, a wrap-up, or several.
     var netDeltas: [(agent: LostClaims.Agent, delta: ChannelNumbers)] {
         let changed = Set(deltas.filter { $0.value != .zero }.keys).union(presence.keys).union(wrapUps.keys)
+            .union(missedOffers.keys)
         return changed.map { ($0, deltas[$0] ?? .zero) }.sorted { ($0.agent.agentId.uuidString) < ($1.agent.agentId.uuidString) }
     }
 
@@ -88,6 +114,7 @@ final class BatchPlan: @unchecked Sendable {
         for clientId in Set(presence.keys.map(\.clientId)) { book.invalidateHere(clientId) }
         presence = [:]
         wrapUps = [:]
+        missedOffers = [:]
         deltas = [:]
         committedLoads = [:]
         eventHeads = [:]
@@ -97,6 +124,7 @@ final class BatchPlan: @unchecked Sendable {
         for (clientId, states) in committedLoads { book.applyCommitted(clientId, states) }
         presence = [:]
         wrapUps = [:]
+        missedOffers = [:]
         deltas = [:]
         committedLoads = [:]
         eventHeads = [:]

@@ -46,7 +46,8 @@ struct BatchWork {
         for (tenant, change) in changes {
             switch change {
             case .complete(let id, _), .cancel(let id), .widen(let id, _): ids.append(id)
-            case .endDueWrapUps(let callIds, _): ids += callIds
+            case .accept(let id), .reject(let id, _): ids.append(id)
+            case .endDueWrapUps(let callIds, _), .expireOffers(let callIds, _): ids += callIds
             case .create(let new): if let key = new.idempotencyKey { keys[tenant.clientId, default: []].append(key) }
             case .agentsChanged, .presence, .endWrapUpsEarly: break
             }
@@ -72,7 +73,9 @@ struct BatchWork {
         // As this batch left it, else as read. An agent's token changes only its own calls: another's is not
         // found, as another tenant's is.
         let found = inserted[id].map { inserts[$0] } ?? updates[id]?.row ?? existing[id]
-        guard let call = found, call.clientId == tenant.clientId, tenant.agentId.map({ call.agentId == $0 }) ?? true else {
+        // (One that was offered to it and went back to the queue is its own still, so that it learns why.)
+        guard let call = found, call.clientId == tenant.clientId,
+              tenant.agentId.map({ call.agentId == $0 || call.declinedBy.contains($0) }) ?? true else {
             // Not found, with another tenant's id marked as a probe exactly as everywhere else.
             _ = try await tenant.scope.find(Call.self, id, on: fluent)
             throw AppError.notFound(Call.entityName)
@@ -156,7 +159,8 @@ struct BatchWork {
         ].compactMap { $0 }
         let closes = closedStates.sorted { $0.agentId.uuidString < $1.agentId.uuidString }
             .map { AgentStateLog.close($0.agentId, of: $0.clientId, at: now, on: db) }
-        let statements = BatchStatements(loads: deltas.isEmpty ? nil : LoadStatement(deltas, presence: plan.presence, wrapUps: plan.wrapUps, at: now),
+        let statements = BatchStatements(loads: deltas.isEmpty ? nil : LoadStatement(deltas, presence: plan.presence, wrapUps: plan.wrapUps,
+                                                                                         missedOffers: plan.missedOffers, at: now),
                                          changes: changes, unchecked: closes, inserts: inserts,
                                          events: events, queueChanges: queueChanges, now: now)
         let committed = try await writing.write(statements, plan: plan, on: db)
@@ -182,6 +186,8 @@ struct BatchWork {
             .set("updated_at", to: call.updatedAt)
             .set("wrap_up_until", to: call.wrapUpUntil)
             .set("wrap_up_ended_at", to: call.wrapUpEndedAt)
+            .set("offer_expires_at", to: call.offerExpiresAt)
+            .set("declined_by", to: call.declinedBy.isEmpty ? nil : call.declinedBy.map(\.uuidString))
             .where("id", .equal, call.id)
             .where("client_id", .equal, call.clientId)
             .where("status", .equal, expected.rawValue)

@@ -16,6 +16,12 @@ enum CallChange: Sendable {
     /// An agent's presence (its reason already checked against the tenant's list). A change is a row of the state
     /// log and an event; leaving `available` keeps the calls in progress; coming back takes waiting calls.
     case presence(UUID, AgentPresence, reason: String?)
+    /// The agent takes the call offered to it (`routing.offer_timeout_seconds`).
+    case accept(UUID)
+    /// The agent declines the call offered to it: back to the queue, on to another agent.
+    case reject(UUID, reason: String?)
+    /// Offers the offer timer found run out by `asOf`: each still open goes back to the queue as its agent's miss.
+    case expireOffers([UUID], asOf: Date)
     /// Wrap-ups the wrap-up timer found due by `asOf`: each still open gives its slot back.
     case endDueWrapUps([UUID], asOf: Date)
     /// The agent is ready: its open wrap-ups end now (refused when the tenant's wrap-up is mandatory).
@@ -30,6 +36,9 @@ enum CallChange: Sendable {
         case .widen: "widen"
         case .agentsChanged: "agentsChanged"
         case .presence: "presence"
+        case .accept: "accept"
+        case .reject: "reject"
+        case .expireOffers: "expireOffers"
         case .endDueWrapUps: "endDueWrapUps"
         case .endWrapUpsEarly: "endWrapUpsEarly"
         }

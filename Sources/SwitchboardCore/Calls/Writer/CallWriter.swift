@@ -237,6 +237,9 @@ final class CallWriter: Sendable {
         case .agentsChanged(let agentIds): .handedOut(try await agentsChanged(agentIds, by: tenant, &work, on: db))
         case .presence(let agentId, let presence, let reason):
             .handedOut(try await setPresence(of: agentId, to: presence, reason: reason, by: tenant, &work, on: db))
+        case .accept(let callId): .call(try await accept(callId, by: tenant, &work, on: db))
+        case .reject(let callId, let reason): .call(try await reject(callId, reason: reason, by: tenant, &work, on: db))
+        case .expireOffers(let callIds, let asOf): .handedOut(try await expireOffers(callIds, asOf: asOf, by: tenant, &work, on: db))
         case .endDueWrapUps(let callIds, let asOf):
             .handedOut(try await endDueWrapUps(callIds, asOf: asOf, by: tenant, &work, on: db))
         case .endWrapUpsEarly(let agentId): .handedOut(try await endWrapUpsEarly(of: agentId, by: tenant, &work, on: db))

@@ -7,17 +7,18 @@ struct DecisionRow: Sendable {
     let values: [any Encodable & Sendable]
 
     static let columns = ["id", "call_id", "trigger", "request", "strategy", "agent_id", "score", "candidate_count",
-                          "candidates", "created_at", "step", "waited_seconds"]
+                          "candidates", "created_at", "step", "waited_seconds", "declined_agent_id", "declined_reason"]
 
+    /// `declined`: the agent whose rejected or missed offer led to this decision, and why.
     init(_ decision: RoutingDecision, trigger: String, callId: UUID?, capabilities: [String], requiredCapabilities: [String] = [],
-         stage: (step: Int, waited: Double)? = nil, clientId: String, at: Date) {
+         stage: (step: Int, waited: Double)? = nil, declined: (agentId: UUID, reason: String?)? = nil, clientId: String, at: Date) {
         self.clientId = clientId
         values = [
             UUID.random(), callId, trigger,
             DecisionJSON.request(teamId: decision.teamId, sector: decision.sector, capabilities: capabilities,
                                  requiredCapabilities: requiredCapabilities),
             decision.strategy.rawValue, decision.chosen?.agentId, decision.chosen?.score, decision.ranking.eligibleCount,
-            DecisionJSON.candidates(decision.ranking.top), at, stage?.step, stage?.waited,
+            DecisionJSON.candidates(decision.ranking.top), at, stage?.step, stage?.waited, declined?.agentId, declined?.reason,
         ]
     }
 }

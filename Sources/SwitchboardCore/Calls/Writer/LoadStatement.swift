@@ -13,7 +13,7 @@ struct LoadStatement {
 
     static let deltaColumns = CallChannel.allCases.map { "d_\($0.rawValue)" }
     static let valuesColumns = "v(agent_id, delta, " + deltaColumns.joined(separator: ", ")
-        + ", claim, presence, reason, wrap_op, wrap_at)"
+        + ", claim, presence, reason, wrap_op, wrap_at, missed)"
     static let loadArray = "json_build_array(" + ChannelNumbers.loadColumns.joined(separator: ", ") + ")"
     static let capacityArray = "json_build_array(" + ChannelNumbers.capacityColumns.joined(separator: ", ") + ")"
     /// Whether the agent may be offered calls, as the statement leaves it (also PostgreSQL's notification `on`).
@@ -32,7 +32,8 @@ struct LoadStatement {
         .joined(separator: ", ")
 
     init(_ deltas: [(agent: LostClaims.Agent, delta: ChannelNumbers)], presence: [LostClaims.Agent: BatchPlan.PresenceChange],
-         wrapUps: [LostClaims.Agent: BatchPlan.WrapUpMark] = [:], at now: Date) {
+         wrapUps: [LostClaims.Agent: BatchPlan.WrapUpMark] = [:],
+         missedOffers: [LostClaims.Agent: BatchPlan.MissedOffers] = [:], at now: Date) {
         values = deltas.map { entry in
             let change = presence[entry.agent]
             // wrap_op 0: no wrap-up change (wrap_at is then `now`, never NULL, so PostgreSQL types the column).
@@ -41,9 +42,15 @@ struct LoadStatement {
             case .ended(let through): (2, through)
             case nil: (0, now)
             }
+            // missed: -1 resets the count, 0 leaves it, n adds n.
+            let missed = switch missedOffers[entry.agent] {
+            case .reset: -1
+            case .add(let count): count
+            case nil: 0
+            }
             return SQLGroupExpression([SQLBind(entry.agent.agentId), SQLBind(entry.delta.total)]
                 + CallChannel.allCases.map { SQLBind(entry.delta[$0]) } + [SQLBind(entry.delta.claims ? 1 : 0)]
-                + [SQLBind(change?.presence.rawValue), SQLBind(change?.reason), SQLBind(wrapOp), SQLBind(wrapAt)])
+                + [SQLBind(change?.presence.rawValue), SQLBind(change?.reason), SQLBind(wrapOp), SQLBind(wrapAt), SQLBind(missed)])
         }
         claims = deltas.filter { $0.delta.claims }.count
         let available = AgentPresence.available.rawValue
@@ -53,6 +60,7 @@ struct LoadStatement {
                 \(unsafeRaw: Self.sets),
                 presence = COALESCE(v.presence, sector_agents.presence),
                 presence_reason = CASE WHEN v.presence IS NULL THEN sector_agents.presence_reason ELSE v.reason END,
+                missed_offers = CASE WHEN v.missed < 0 THEN 0 ELSE sector_agents.missed_offers + v.missed END,
                 wrap_up_until = CASE
                     WHEN v.wrap_op = 1 AND (sector_agents.wrap_up_until IS NULL OR sector_agents.wrap_up_until < v.wrap_at)
                         THEN v.wrap_at

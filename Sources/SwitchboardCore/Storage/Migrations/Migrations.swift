@@ -26,5 +26,6 @@ enum SwitchboardMigrations {
         CreateWebhooks(),
         AddAgentPresence(),
         AddWrapUp(),
+        AddOffers(),
     ]
 }

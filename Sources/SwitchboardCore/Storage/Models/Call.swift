@@ -2,14 +2,15 @@ import FluentKit
 import Foundation
 
 enum CallStatus: String, Codable, Sendable, CaseIterable {
-    case queued, active, completed, cancelled
+    case queued, offered, active, completed, cancelled
 
     /// The status as an SQL string literal, for statements that compare with a constant (a literal lets the
     /// planner use the partial indexes on status, where a bound parameter would not). Never user input.
     var sqlLiteral: String { "'\(rawValue)'" }
 
-    /// A call in one of these holds a unit of its agent's capacity: agents' loads count exactly these.
-    static let holdingCapacity: [CallStatus] = [.active]
+    /// A call in one of these holds a unit of its agent's capacity: agents' loads count these (and completed calls
+    /// whose after-call work is open).
+    static let holdingCapacity: [CallStatus] = [.offered, .active]
     /// A call in one of these waits for an agent.
     static let waiting: [CallStatus] = [.queued]
     /// A call never leaves these.
@@ -66,6 +67,10 @@ final class Call: Model, TenantOwned, @unchecked Sendable {
     /// When its agent's after-call work ends (or ended early: `wrap_up_ended_at`); nil when it had none.
     @OptionalField(key: "wrap_up_until") var wrapUpUntil: Date?
     @OptionalField(key: "wrap_up_ended_at") var wrapUpEndedAt: Date?
+    /// An offered call: when the offer runs out.
+    @OptionalField(key: "offer_expires_at") var offerExpiresAt: Date?
+    /// Agents that rejected or missed an offer of it (UUID strings): it is never offered to them again.
+    @OptionalField(key: "declined_by") var declinedBy: [String]?
     @Timestamp(key: "updated_at", on: .update) var updatedAt: Date?
 
     init() {}

@@ -20,6 +20,8 @@ final class RoutingDecisionRecord: Model, TenantOwned, @unchecked Sendable {
     @Field(key: "created_at") var createdAt: Date
     @OptionalField(key: "step") var step: Int?
     @OptionalField(key: "waited_seconds") var waitedSeconds: Double?
+    @OptionalField(key: "declined_agent_id") var declinedAgentId: UUID?
+    @OptionalField(key: "declined_reason") var declinedReason: String?
 
     init() {}
 }

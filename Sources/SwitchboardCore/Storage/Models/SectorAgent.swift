@@ -40,6 +40,8 @@ final class SectorAgent: Model, TenantOwned, @unchecked Sendable {
     @OptionalField(key: "wrap_up_seconds") var wrapUpSeconds: Int?
     /// The latest end of its open wrap-ups (nil when none is open). Written only by the call writer.
     @OptionalField(key: "wrap_up_until") var wrapUpUntil: Date?
+    /// Offers it let run out in a row (reset by an accepted one). Written only by the call writer.
+    @Field(key: "missed_offers") var missedOffers: Int
 
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
     @Timestamp(key: "updated_at", on: .update) var updatedAt: Date?

@@ -27,13 +27,14 @@ extension CallWriter {
             externalRef: new.externalRef, idempotencyKey: new.idempotencyKey,
             status: decision.chosen == nil ? .queued : .active, createdAt: stamps.next())
         call.requiredCapabilities = new.route.requiredCapabilities
+        if let chosen = decision.chosen { call.place(with: chosen.agentId, offerSeconds: policy.offerTimeoutSeconds, at: call.createdAt) }
         if call.status == .queued { try await countQueued(by: 1, of: tenant.clientId, on: db) }
         work.insert(call)
         work.emit(EventPayload.created(call), for: tenant.clientId)
         if call.status == .queued {
             work.emit(EventPayload.queued(call), for: tenant.clientId, queueChange: 1)
         } else {
-            work.emit(EventPayload.assigned(call, decision, trigger: "call"), for: tenant.clientId)
+            work.emit(EventPayload.placed(call, decision, trigger: "call"), for: tenant.clientId)
         }
         work.decisions.append(DecisionRow(decision, trigger: "call", callId: call.id, capabilities: call.capabilities,
                                           requiredCapabilities: call.requiredCapabilities, stage: (stage.step, 0),

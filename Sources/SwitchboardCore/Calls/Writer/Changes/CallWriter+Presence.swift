@@ -5,8 +5,8 @@ import SQLKit
 extension CallWriter {
     /// An agent's presence. The calls it has stay with it; the change is written with the batch's loads (the
     /// claims of the same batch see it), logged in the state log and sent as an event; an agent that comes back
-    /// `available` takes the waiting calls it may, through the queue hand-off. Setting the presence it already has
-    /// changes nothing.
+    /// `available` takes the waiting calls it may, through the queue hand-off; one that leaves it has its pending
+    /// offers withdrawn (`withdrawOffers`). Setting the presence it already has changes nothing.
     func setPresence(of agentId: UUID, to presence: AgentPresence, reason: String?, by tenant: Tenant,
                      _ work: inout BatchWork, on db: any SQLDatabase) async throws -> [UUID] {
         let clientId = tenant.clientId
@@ -30,7 +30,10 @@ extension CallWriter {
         work.logPresence(agentId, of: clientId, presence, reason: reason)
         work.emit(EventPayload.presenceChanged(agentId, to: presence, reason: reason, from: previous.presence), for: clientId)
         work.audit(tenant, "agent.presence", agentId, entity: "agent")
-        guard presence == .available else { return [] }
+        guard presence == .available else {
+            try await withdrawOffers(of: agentId, becoming: presence, by: tenant, &work, on: db)
+            return []
+        }
         return try await handoff.offer(capacityOf: agentId, of: clientId, &work, on: db)
     }
 }

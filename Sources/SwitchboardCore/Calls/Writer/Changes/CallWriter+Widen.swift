@@ -10,19 +10,14 @@ extension CallWriter {
         var call = try await work.existing(callId, of: tenant, probingWith: store.db)
         guard CallStatus.waiting.contains(call.status) else { return CallChangeResult(call: CallDTO(call), replayed: false) }
         let waited = max(0, asOf.timeIntervalSince(call.createdAt))
-        let route = RouteRequest(teamId: call.teamId, sector: call.sector, capabilities: call.capabilities,
-                                 requiredCapabilities: call.requiredCapabilities, channel: call.channel)
-        let (decision, _, stage) = try await decide(route, waited: waited, for: tenant, &work, on: db)
+        let (decision, policy, stage) = try await decide(call.routeRequest, waited: waited, for: tenant, &work, on: db)
         guard let chosen = decision.chosen else { return CallChangeResult(call: CallDTO(call), replayed: false) }
         work.plan.booked(chosen.agentId, of: tenant.clientId, delta: 1, channel: call.channel)
         try await countQueued(by: -1, of: tenant.clientId, on: db)
         let previous = call.status
-        call.status = .active
-        call.agentId = chosen.agentId
-        call.assignedAt = work.now
-        call.updatedAt = work.now
+        call.place(with: chosen.agentId, offerSeconds: policy.offerTimeoutSeconds, at: work.now)
         work.update(call, expecting: previous)
-        work.emit(EventPayload.assigned(call, decision, trigger: "widen"), for: tenant.clientId, queueChange: -1)
+        work.emit(EventPayload.placed(call, decision, trigger: "widen"), for: tenant.clientId, queueChange: -1)
         work.decisions.append(DecisionRow(decision, trigger: "widen", callId: call.id, capabilities: call.capabilities,
                                           requiredCapabilities: call.requiredCapabilities, stage: (stage.step, waited),
                                           clientId: tenant.clientId, at: work.now))

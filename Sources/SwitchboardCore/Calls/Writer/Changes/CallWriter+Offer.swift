@@ -1,0 +1,141 @@
+import Foundation
+import SQLKit
+
+
+/// Offers that must be accepted (`routing.offer_timeout_seconds`): a routed call is `offered` to its agent, holding
+/// the agent's slot, until the agent accepts, rejects or lets the time run out. A rejected or missed call goes back
+/// to the queue with its arrival time (its place) and is routed again at once, never to an agent that declined it.
+extension CallWriter {
+    /// The offered call becomes active. Accepting it twice is the same answer; an offer that ran out, was rejected
+    /// or withdrawn meanwhile is a 409 (the one that changed it first won).
+    func accept(_ callId: UUID, by tenant: Tenant, _ work: inout BatchWork, on db: any SQLDatabase) async throws
+        -> CallChangeResult {
+        var call = try await work.existing(callId, of: tenant, probingWith: store.db)
+        try Self.checkStillOffered(call, to: tenant)
+        switch call.status {
+        case .active:
+            return CallChangeResult(call: CallDTO(call), replayed: false)
+        case .offered:
+            call.status = .active
+            call.assignedAt = work.now
+            call.updatedAt = work.now
+            work.update(call, expecting: .offered)
+            if let agentId = call.agentId { work.plan.resetMissedOffers(of: agentId, in: tenant.clientId) }
+            work.emit(EventPayload.acceptedOffer(call), for: tenant.clientId)
+            work.audit(tenant, "call.accept", callId)
+            return CallChangeResult(call: CallDTO(call), replayed: false)
+        default:
+            throw Self.noOpenOffer(call)
+        }
+    }
+
+    /// The agent declines the offered call (a reason is optional): the call goes back to the queue and on to
+    /// another agent.
+    func reject(_ callId: UUID, reason: String?, by tenant: Tenant, _ work: inout BatchWork, on db: any SQLDatabase)
+        async throws -> CallChangeResult {
+        let call = try await work.existing(callId, of: tenant, probingWith: store.db)
+        try Self.checkStillOffered(call, to: tenant)
+        guard call.status == .offered else {
+            if call.status == .active { throw AppError.conflict("the offer was accepted; complete or cancel the call instead") }
+            throw Self.noOpenOffer(call)
+        }
+        let requeued = try await returnToQueue(call, declined: true, expired: false, reason: reason, by: tenant, &work, on: db)
+        work.audit(tenant, "call.reject", callId)
+        return CallChangeResult(call: CallDTO(requeued), replayed: false)
+    }
+
+    /// Offers the offer timer found run out by `asOf`: each still open goes back to the queue, and counts as a
+    /// miss of its agent; an agent reaching the tenant's `routing.max_missed_offers` in a row is set away
+    /// (reason `missed_offers`), which also withdraws its other offers.
+    func expireOffers(_ callIds: [UUID], asOf: Date, by tenant: Tenant, _ work: inout BatchWork, on db: any SQLDatabase)
+        async throws -> [UUID] {
+        var missed: [UUID] = []
+        for callId in callIds {
+            guard let call = try? await work.existing(callId, of: tenant, probingWith: store.db), call.status == .offered,
+                  let agentId = call.agentId, let expiry = call.offerExpiresAt, expiry <= asOf
+            else { continue }
+            _ = try await returnToQueue(call, declined: true, expired: true, reason: nil, by: tenant, &work, on: db)
+            work.plan.missedOffer(by: agentId, in: tenant.clientId)
+            if !missed.contains(agentId) { missed.append(agentId) }
+        }
+        let limit = try await book.withBook(tenant.clientId, store: store, on: db) { $0.policy.maxMissedOffers }
+        guard limit > 0 else { return [] }
+        for agentId in missed {
+            guard let row = try await tenant.scope.select(from: SectorAgent.schema, on: db).column("missed_offers")
+                .where("id", .equal, agentId).first()
+            else { continue }
+            let inARow = try row.decode(column: "missed_offers", as: Int.self) + (work.plan.missedOffersAdded(by: agentId, in: tenant.clientId) ?? 0)
+            guard inARow >= limit else { continue }
+            _ = try await setPresence(of: agentId, to: .away, reason: SettingsSchema.missedOffersReason, by: tenant, &work, on: db)
+        }
+        return []
+    }
+
+    /// An agent that left `available` keeps its calls, but its pending offers go back to the queue at once (not as
+    /// its misses, and it may be offered them again once back).
+    func withdrawOffers(of agentId: UUID, becoming presence: AgentPresence, by tenant: Tenant, _ work: inout BatchWork,
+                        on db: any SQLDatabase) async throws {
+        let pending = try await tenant.scope.select(from: Call.schema, on: db)
+            .columns(CallRow.columns.map { SQLIdentifier($0) })
+            .where("agent_id", .equal, agentId).where("status", .equal, CallStatus.offered.rawValue)
+            .all().map(CallRow.init).map { work.known($0) }
+        let inBatch = work.insertedCalls.filter { $0.agentId == agentId && $0.status == .offered }
+        for call in pending + inBatch where call.status == .offered && call.agentId == agentId {
+            _ = try await returnToQueue(call, declined: false, expired: false, reason: "agent went \(presence.rawValue)",
+                                        by: tenant, &work, on: db)
+        }
+        if presence != .available { work.plan.resetMissedOffers(of: agentId, in: tenant.clientId) }
+    }
+
+    /// The offered call waits again, where it was in the queue (its arrival time is kept), and is routed at once
+    /// among the agents that did not decline it; the agent's freed slot goes to the oldest waiting call it may take.
+    private func returnToQueue(_ offered: CallRow, declined: Bool, expired: Bool, reason: String?, by tenant: Tenant,
+                               _ work: inout BatchWork, on db: any SQLDatabase) async throws -> CallRow {
+        guard let agentId = offered.agentId else { return offered }
+        let clientId = tenant.clientId
+        var call = offered
+        call.status = .queued
+        call.agentId = nil
+        call.offerExpiresAt = nil
+        call.updatedAt = work.now
+        if declined && !call.declinedBy.contains(agentId) { call.declinedBy.append(agentId) }
+        try await book.withBook(clientId, store: store, on: db) { book in
+            book.adjustLoad(of: agentId, by: -1, channel: call.channel)
+        }
+        work.plan.booked(agentId, of: clientId, delta: -1, channel: call.channel)
+        work.emit(EventPayload.offerDeclined(call.id, by: agentId, expired: expired, reason: reason), for: clientId)
+
+        let trigger = expired ? "offer_expired" : "offer_rejected"
+        let waited = max(0, work.now.timeIntervalSince(call.createdAt))
+        let (decision, policy, stage) = try await decide(call.routeRequest, waited: waited, for: tenant, &work, on: db)
+        if let chosen = decision.chosen {
+            work.plan.booked(chosen.agentId, of: clientId, delta: 1, channel: call.channel)
+            call.place(with: chosen.agentId, offerSeconds: policy.offerTimeoutSeconds, at: work.now)
+            work.emit(EventPayload.placed(call, decision, trigger: trigger), for: clientId)
+        } else {
+            try await countQueued(by: 1, of: clientId, on: db)
+            work.emit(EventPayload.queued(call), for: clientId, queueChange: 1)
+        }
+        work.update(call, expecting: .offered)
+        work.decisions.append(DecisionRow(decision, trigger: trigger, callId: call.id, capabilities: call.capabilities,
+                                          requiredCapabilities: call.requiredCapabilities, stage: (stage.step, waited),
+                                          declined: (agentId, reason), clientId: clientId, at: work.now))
+        _ = try await handoff.offer(capacityOf: agentId, of: clientId, &work, on: db)
+        return call
+    }
+
+    /// An agent's token answers only an offer made to it: one that went to another agent after it declined is no
+    /// longer its own (a 409 saying so, rather than a 404 for a call it knows).
+    private static func checkStillOffered(_ call: CallRow, to tenant: Tenant) throws {
+        guard let own = tenant.agentId, call.agentId != own else { return }
+        throw AppError.conflict("this offer is no longer yours: it was rejected or ran out, and the call went on")
+    }
+
+    private static func noOpenOffer(_ call: CallRow) -> AppError {
+        switch call.status {
+        case .queued: AppError.conflict("the call has no open offer: it was rejected or ran out, and the call is waiting again")
+        case .completed, .cancelled: AppError.conflict("call is already \(call.status.rawValue)")
+        default: AppError.conflict("the call has no open offer (it is \(call.status.rawValue))")
+        }
+    }
+}
