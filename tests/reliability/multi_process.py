@@ -3,8 +3,13 @@ taking one voice call at a time) never pushes an agent over its capacity or its 
 active calls; the aggregator runs in one process at a time (the others skip);
 a catalogue change made through one process reaches routes on another at once (LISTEN/NOTIFY).
 
-    python3 tests/reliability/multi_process.py --database-url postgres://…
+With `--offers`, calls are offered for 5 s: clients accept or reject through any process, others run out; every offer
+is then resolved exactly once (read from the event log: each `call.offered` is followed by exactly one accept,
+rejection, time-out, withdrawal or cancellation before the call is offered again).
+
+    python3 tests/reliability/multi_process.py --database-url postgres://… [--offers]
 """
+import subprocess
 import argparse
 import os
 import random
@@ -17,12 +22,19 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
 import harness  # noqa: E402
 
 
-def worker(bases, token_value, stop, failures):
+def worker(bases, token_value, stop, failures, offers=False):
     rng = random.Random()
-    active = []
+    active, offered = [], []
     while not stop.is_set():
         base = rng.choice(bases)
-        if active and rng.random() < 0.45:
+        if offered and rng.random() < 0.5:
+            # Accept most, reject some, through whichever process; an answer may lose to the timer (409).
+            call_id = offered.pop(rng.randrange(len(offered)))
+            accept = rng.random() < 0.7
+            status, body = harness.call(base, token_value, "POST", f"/api/calls/{call_id}/{'accept' if accept else 'reject'}")
+            if status == 200 and body["data"]["status"] == "active":
+                active.append(call_id)
+        elif active and rng.random() < 0.45:
             status, body = harness.call(base, token_value, "POST", f"/api/calls/{active.pop()}/complete",
                                        {"outcome": rng.choice(["successful", "failed"]), "resolved": True,
                                         "satisfaction": rng.randint(1, 5), "handling_time_seconds": rng.randint(30, 300)})
@@ -31,8 +43,50 @@ def worker(bases, token_value, stop, failures):
             status, body = harness.call(base, token_value, "POST", "/api/calls", {"sector": "billing", "channel": channel})
             if status == 201 and body["data"]["status"] == "active":
                 active.append(body["data"]["id"])
+            elif status == 201 and body["data"]["status"] == "offered" and rng.random() < 0.8:
+                offered.append(body["data"]["id"])  # the rest run out
         if status >= 500:
             failures.append((status, body))
+
+
+def token_value_client(env, token_value):
+    import base64
+    import json
+    payload = token_value.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["client_id"]
+
+
+def offers_resolved_once(database_url, client_id):
+    """Walks every call's offer events in order: an offer is open until exactly one accept (`call.assigned` with
+    trigger offer), rejection, time-out or cancellation closes it; nothing closes an offer twice or opens a second."""
+    rows = subprocess.run(["psql", database_url, "-At", "-F", "\t", "-c",
+                           f"SELECT type, data FROM events WHERE client_id = '{client_id}' ORDER BY sequence"],
+                          capture_output=True, text=True, check=True).stdout.splitlines()
+    import json
+    open_offers, problems, offers, closes = {}, [], 0, {"offer": 0, "call.offer_rejected": 0, "call.offer_expired": 0, "cancelled": 0}
+    for line in rows:
+        kind, data = line.split("\t", 1)
+        data = json.loads(data)
+        call = data.get("call_id") or data.get("id")
+        if kind == "call.offered":
+            offers += 1
+            if call in open_offers:
+                problems.append(f"call {call} offered to {data['agent_id']} while its offer to {open_offers[call]} was open")
+            open_offers[call] = data["agent_id"]
+        elif kind in ("call.offer_rejected", "call.offer_expired") or (kind == "call.assigned" and data.get("trigger") == "offer"):
+            key = "offer" if kind == "call.assigned" else kind
+            if open_offers.get(call) != data["agent_id"]:
+                problems.append(f"{kind} for call {call} by {data['agent_id']} with no open offer to it")
+            open_offers.pop(call, None)
+            closes[key] += 1
+        elif kind == "call.cancelled" and call in open_offers:
+            open_offers.pop(call)
+            closes["cancelled"] += 1
+    print(f"{offers} offers over the run: {closes['offer']} accepted, {closes['call.offer_rejected']} rejected or withdrawn, "
+          f"{closes['call.offer_expired']} ran out, {len(open_offers)} open at the end (every agent offline: none expected)")
+    if open_offers:
+        problems.append(f"{len(open_offers)} offers still open after every agent went offline")
+    return [f"offers: {problem}" for problem in problems[:10]]
 
 
 def main():
@@ -40,6 +94,7 @@ def main():
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--offers", action="store_true")
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="switchboard-multi-")
@@ -54,9 +109,13 @@ def main():
                                     {"name": f"Agent {index}", "sector": "billing", "max_concurrent": 3, "success_rate": 0.5,
                                      "channel_capacity": {"voice": 1}})
             assert status == 201
+        if args.offers:
+            status, _ = harness.call(bases[0], token_value, "PUT", "/api/settings",
+                                     {"routing.offer_timeout_seconds": 5, "routing.max_missed_offers": 0})
+            assert status == 200
 
         stop, errors = threading.Event(), []
-        threads = [threading.Thread(target=worker, args=(bases, token_value, stop, errors)) for _ in range(8)]
+        threads = [threading.Thread(target=worker, args=(bases, token_value, stop, errors, args.offers)) for _ in range(8)]
         for thread in threads:
             thread.start()
         deadline, samples, sample_problems = time.time() + args.seconds, 0, []
@@ -71,7 +130,14 @@ def main():
         stop.set()
         for thread in threads:
             thread.join()
-        agents, active, problems = harness.check_loads(bases[-1], token_value)
+        if args.offers:
+            # A still floor: every agent offline withdraws the open offers; then count.
+            for agent in harness.get_all(bases[0], token_value, "/api/agents"):
+                harness.call(bases[agent["name"].__len__() % len(bases)], token_value, "PUT",
+                             f"/api/agents/{agent['id']}/presence", {"presence": "offline"})
+            time.sleep(1)
+            failures += offers_resolved_once(args.database_url, token_value_client(env, token_value))
+        agents, active, problems = harness.check_loads(bases[-1], token_value, people=args.offers)
         calls = harness.get_all(bases[0], token_value, "/api/calls")
         print(f"{len(calls)} calls through {len(bases)} processes; {len(active)} active at the end; "
               f"{samples} capacity samples during load; {len(errors)} 5xx answers")

@@ -107,11 +107,16 @@ def seed_agents(base, token_value, count=20, capacity=5, channel_capacity=None):
         assert status == 201, status
 
 
-def check_loads(base, token_value):
+def check_loads(base, token_value, people=False):
     """Every agent's current_load, and its load on each channel, equals its active calls (of that channel) and never
-    exceeds its capacity (the channel's limit)."""
+    exceeds its capacity (the channel's limit). With `people`, the calls holding a slot also count offered calls
+    and completed ones whose wrap-up is open."""
     agents = get_all(base, token_value, "/api/agents")
     active = get_all(base, token_value, "/api/calls?status=active")
+    if people:
+        active += get_all(base, token_value, "/api/calls?status=offered")
+        active += [item for item in get_all(base, token_value, "/api/calls?status=completed")
+                   if item.get("wrap_up_until") and not item.get("wrap_up_ended_at")]
     counts, by_channel = {}, {}
     for item in active:
         counts[item["agent_id"]] = counts.get(item["agent_id"], 0) + 1

@@ -34,7 +34,8 @@ extension CallWriter {
                 }
                 // Later calls of the batch see these values plus the batch's own claims.
                 refreshed = true
-                let committed = try await Self.liveStates(of: candidates, clientId: tenant.clientId, on: db)
+                let committed = try await Self.liveStates(of: candidates, clientId: tenant.clientId,
+                                                          presence: work.presence.mapValues(\.presence), on: db)
                 book.applyCommitted(tenant.clientId, committed.map { state in
                     let delta = work.plan.delta(of: state.agentId, in: tenant.clientId)
                     return LiveState(agentId: state.agentId, load: state.load + delta.total, maxConcurrent: state.maxConcurrent,

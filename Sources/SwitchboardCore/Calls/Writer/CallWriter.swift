@@ -176,7 +176,9 @@ final class CallWriter: Sendable {
         }
     }
 
-    static func liveStates(of agentIds: [UUID], clientId: String, on db: any SQLDatabase) async throws -> [LiveState] {
+    /// `presence`: what the batch being decided changed (not committed yet), which wins over the committed value.
+    static func liveStates(of agentIds: [UUID], clientId: String, presence: [UUID: AgentPresence] = [:],
+                           on db: any SQLDatabase) async throws -> [LiveState] {
         guard !agentIds.isEmpty else { return [] }
         return try await TenantScope(clientId: clientId).select(from: SectorAgent.schema, on: db)
             .columns(["id", "current_load", "max_concurrent", "status", "presence"] + ChannelNumbers.loadColumns
@@ -184,10 +186,12 @@ final class CallWriter: Sendable {
             .where("id", .in, agentIds)
             .all()
             .map { row in
-                LiveState(agentId: try row.decode("id"), load: try row.decode("current_load"),
+                let agentId: UUID = try row.decode("id")
+                let committed = try row.decode(column: "presence", as: String.self)
+                return LiveState(agentId: agentId, load: try row.decode("current_load"),
                           maxConcurrent: try row.decode("max_concurrent"),
                           isActive: try row.decode(column: "status", as: String.self) == ActiveStatus.active.rawValue
-                            && row.decode(column: "presence", as: String.self) == AgentPresence.available.rawValue,
+                            && (presence[agentId]?.rawValue ?? committed) == AgentPresence.available.rawValue,
                           channelLoads: try ChannelNumbers(loadsFrom: row), channelCapacity: try ChannelNumbers(capacityFrom: row))
             }
     }

@@ -46,26 +46,35 @@ extension CallWriter {
 
     /// Offers the offer timer found run out by `asOf`: each still open goes back to the queue, and counts as a
     /// miss of its agent; an agent reaching the tenant's `routing.max_missed_offers` in a row is set away
-    /// (reason `missed_offers`), which also withdraws its other offers.
+    /// (reason `missed_offers`), which also withdraws its other offers. (An offer made by another process just as
+    /// its agent left `available` can outlive the withdrawal; it runs out here as a withdrawal, not a miss.)
     func expireOffers(_ callIds: [UUID], asOf: Date, by tenant: Tenant, _ work: inout BatchWork, on db: any SQLDatabase)
         async throws -> [UUID] {
-        var missed: [UUID] = []
+        var agents: [UUID: (presence: AgentPresence, missedBefore: Int)] = [:]
         for callId in callIds {
             guard let call = try? await work.existing(callId, of: tenant, probingWith: store.db), call.status == .offered,
                   let agentId = call.agentId, let expiry = call.offerExpiresAt, expiry <= asOf
             else { continue }
+            if agents[agentId] == nil, let row = try await tenant.scope.select(from: SectorAgent.schema, on: db)
+                .columns("presence", "missed_offers").where("id", .equal, agentId).first() {
+                agents[agentId] = (AgentPresence(rawValue: try row.decode(column: "presence", as: String.self)) ?? .offline,
+                                   try row.decode(column: "missed_offers", as: Int.self))
+            }
+            let presence = work.presence[agentId]?.presence ?? agents[agentId]?.presence ?? .offline
+            guard presence == .available else {
+                _ = try await returnToQueue(call, declined: false, expired: true, reason: "agent went \(presence.rawValue)",
+                                            by: tenant, &work, on: db)
+                continue
+            }
             _ = try await returnToQueue(call, declined: true, expired: true, reason: nil, by: tenant, &work, on: db)
             work.plan.missedOffer(by: agentId, in: tenant.clientId)
-            if !missed.contains(agentId) { missed.append(agentId) }
         }
         let limit = try await book.withBook(tenant.clientId, store: store, on: db) { $0.policy.maxMissedOffers }
         guard limit > 0 else { return [] }
-        for agentId in missed {
-            guard let row = try await tenant.scope.select(from: SectorAgent.schema, on: db).column("missed_offers")
-                .where("id", .equal, agentId).first()
+        for (agentId, agent) in agents.sorted(by: { $0.key.uuidString < $1.key.uuidString }) {
+            guard let added = work.plan.missedOffersAdded(by: agentId, in: tenant.clientId), agent.missedBefore + added >= limit,
+                  (work.presence[agentId]?.presence ?? agent.presence) == .available
             else { continue }
-            let inARow = try row.decode(column: "missed_offers", as: Int.self) + (work.plan.missedOffersAdded(by: agentId, in: tenant.clientId) ?? 0)
-            guard inARow >= limit else { continue }
             _ = try await setPresence(of: agentId, to: .away, reason: SettingsSchema.missedOffersReason, by: tenant, &work, on: db)
         }
         return []
