@@ -89,6 +89,9 @@ struct BatchWork {
         return updates[call.id]?.row ?? call
     }
 
+    /// Calls this batch changed, as it left them, in order.
+    var changedCalls: [CallRow] { updateOrder.compactMap { updates[$0]?.row } }
+
     /// Calls this batch inserts, in order.
     var insertedCalls: [CallRow] { inserts }
 

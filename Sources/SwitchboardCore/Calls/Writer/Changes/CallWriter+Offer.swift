@@ -84,12 +84,16 @@ extension CallWriter {
     /// its misses, and it may be offered them again once back).
     func withdrawOffers(of agentId: UUID, becoming presence: AgentPresence, by tenant: Tenant, _ work: inout BatchWork,
                         on db: any SQLDatabase) async throws {
-        let pending = try await tenant.scope.select(from: Call.schema, on: db)
+        // Offers in the database, and those this batch made (new calls, or waiting calls handed to the agent).
+        let stored = try await tenant.scope.select(from: Call.schema, on: db)
             .columns(CallRow.columns.map { SQLIdentifier($0) })
             .where("agent_id", .equal, agentId).where("status", .equal, CallStatus.offered.rawValue)
             .all().map(CallRow.init).map { work.known($0) }
-        let inBatch = work.insertedCalls.filter { $0.agentId == agentId && $0.status == .offered }
-        for call in pending + inBatch where call.status == .offered && call.agentId == agentId {
+        var seen: Set<UUID> = []
+        let pending = (stored + work.insertedCalls + work.changedCalls).filter { call in
+            call.status == .offered && call.agentId == agentId && seen.insert(call.id).inserted
+        }
+        for call in pending {
             _ = try await returnToQueue(call, declined: false, expired: false, reason: "agent went \(presence.rawValue)",
                                         by: tenant, &work, on: db)
         }
