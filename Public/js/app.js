@@ -2,6 +2,8 @@
 import { whenUnauthorized } from "./api.js";
 import { renderAgents } from "./pages/agents.js";
 import { renderAnalytics } from "./pages/analytics.js";
+import { renderDesk } from "./pages/desk.js";
+import { renderFloor } from "./pages/floor.js";
 import { renderRouting } from "./pages/routing.js";
 import { renderTeam } from "./pages/team.js";
 import { renderTeams } from "./pages/teams.js";
@@ -52,6 +54,8 @@ async function route() {
   const [path, queryString] = (location.hash.replace(/^#/, "") || "/teams").split("?");
   const query = new URLSearchParams(queryString ?? "");
   const parts = path.split("/").filter(Boolean);
+  // An agent's token opens its desk, and only that.
+  if (claims.role === "agent" && parts[0] !== "desk") { location.hash = "#/desk"; return; }
   document.querySelectorAll("[data-nav]").forEach(link => link.classList.toggle("active", link.dataset.nav === parts[0]));
   setMenu(false);
   if (parts[0] !== "wallboard") delete document.body.dataset.page;
@@ -62,6 +66,8 @@ async function route() {
     case "analytics": return renderAnalytics(query);
     case "what-if": return renderWhatIf();
     case "wallboard": return renderWallboard(query);
+    case "floor": return renderFloor(query);
+    case "desk": return renderDesk();
     default: location.hash = "#/teams";
   }
 }

@@ -20,7 +20,7 @@ import harness  # noqa: E402
 
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 BEST_PRACTICES = ["empty-table-header", "landmark-unique"]
-PAGES = ["#/teams", "#/agents", "#/routing", "#/analytics", "#/what-if", "#/wallboard", "#/wallboard?sector=billing"]
+PAGES = ["#/teams", "#/agents", "#/routing", "#/analytics", "#/what-if", "#/floor", "#/wallboard", "#/wallboard?sector=billing"]
 TEAM_TABS = ["members", "agents", "performance", "settings"]
 
 
@@ -33,7 +33,7 @@ def server():
         env["DATABASE_URL"] = os.environ["SWITCHBOARD_BROWSER_DATABASE_URL"]
     env.pop("SWITCHBOARD_JWT_SECRET", None)
     process, base = harness.start(env, harness.free_port(), os.path.join(workdir, "server.log"), command="demo")
-    yield {"base": base, "token": lambda client_id, role: harness.token(env, client_id, role)}
+    yield {"base": base, "token": lambda client_id, role, agent_id=None: harness.token(env, client_id, role, agent_id=agent_id)}
     process.terminate()
     process.wait(timeout=20)
     shutil.rmtree(workdir, ignore_errors=True)
@@ -116,6 +116,37 @@ def test_every_page_has_no_violations(server, browser, tenant, role):
         for tab in TEAM_TABS:
             browser.get(f"{base}/#/teams/{team}/{tab}")
             check(browser, f"{tenant}/{role} team {tab}", failures)
+    assert not failures, "\n\n".join(failures)
+
+
+def test_desk_has_no_violations(server, browser):
+    """An agent's desk with everything on it at once: an offer with its countdown, a call in progress with its
+    form, after-call work with Ready; and the same desk empty."""
+    base = server["base"]
+    client_id = f"axe-desk-{int(time.time())}"
+    admin = server["token"](client_id, "admin")
+
+    def api(method, path, body=None):
+        status, payload = harness.call(base, admin, method, path, body)
+        assert 200 <= status < 300, (method, path, status, payload)
+        return payload["data"]
+
+    api("PUT", "/api/settings", {"routing.offer_timeout_seconds": 300, "calls.wrap_up_seconds": 600})
+    agent = api("POST", "/api/agents", {"name": "Ada Axe", "sector": "support", "max_concurrent": 3})
+    browser.get(f"{base}/#token={server['token'](client_id, 'agent', agent_id=agent['id'])}")
+    failures = []
+    check(browser, "an empty desk", failures)
+    first = api("POST", "/api/calls", {"sector": "support", "channel": "webchat"})
+    api("POST", f"/api/calls/{first['id']}/accept")
+    api("POST", f"/api/calls/{first['id']}/complete", {"outcome": "successful", "resolved": True, "handling_time_seconds": 60})
+    second = api("POST", "/api/calls", {"sector": "support", "channel": "email"})
+    api("POST", f"/api/calls/{second['id']}/accept")
+    api("POST", "/api/calls", {"sector": "support", "channel": "voice"})
+    browser.get(f"{base}/#/desk")
+    WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-test=desk-offer]")
+                                     and d.find_elements(By.CSS_SELECTOR, "[data-test=desk-call]")
+                                     and d.find_elements(By.CSS_SELECTOR, "[data-test=desk-ready]"))
+    check(browser, "a busy desk", failures)
     assert not failures, "\n\n".join(failures)
 
 

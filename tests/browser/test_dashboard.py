@@ -38,8 +38,8 @@ def server():
     env.pop("SWITCHBOARD_JWT_SECRET", None)
     process, base = harness.start(env, harness.free_port(), os.path.join(workdir, "server.log"), command="demo")
 
-    def token(role, ttl=3600):
-        return harness.token(env, "demo", role, ttl)
+    def token(role, ttl=3600, client="demo", agent_id=None):
+        return harness.token(env, client, role, ttl, agent_id=agent_id)
 
     yield {"base": base, "token": token}
     process.terminate()
@@ -458,6 +458,79 @@ def test_wrap_up_on_the_agents_page(server, browser):
     after = api_get(server, f"/api/agents/{agent['id']}")
     assert after["state"] == "available" and after["current_load"] == 0 and after["wrap_up_until"] is None, after
     assert not browser.find_elements(By.CSS_SELECTOR, f"{row} [data-test=end-wrap-up]")
+    assert not severe_console_errors(browser), severe_console_errors(browser)
+
+
+def test_desk_and_floor(server, browser):
+    """A tenant with offers of 60 s and 20 s of wrap-up: a call is offered on the agent's desk (with a countdown), the
+    agent accepts it, completes it, wraps up (the countdown runs) and is ready; a manager's floor, open in a second
+    window, follows each step without a reload."""
+    base = server["base"]
+    client = f"desk-{int(time.time() * 1000) % 10**9}"
+    admin = server["token"]("admin", client=client)
+
+    def api_as(method, path, body=None, token=admin):
+        status, payload = harness.call(base, token, method, path, body)
+        assert 200 <= status < 300, (method, path, status, payload)
+        return payload["data"]
+
+    api_as("PUT", "/api/settings", {"routing.offer_timeout_seconds": 60, "calls.wrap_up_seconds": 20})
+    agent = api_as("POST", "/api/agents", {"name": "Dana Desk", "sector": "support", "max_concurrent": 1})
+    api_as("POST", "/api/agents", {"name": "Omar Other", "sector": "support", "max_concurrent": 1, "status": "inactive"})
+
+    # The manager's floor in one window, the agent's desk in another.
+    browser.get(f"{base}/#token={server['token']('manager', client=client)}")
+    browser.get(f"{base}/#/floor")
+    floor_window = browser.current_window_handle
+    row = f"[data-test=floor-row][data-agent-id='{agent['id']}']"
+
+    def floor_state():
+        browser.switch_to.window(floor_window)
+        return live_wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, row)).get_attribute("data-state")
+
+    assert floor_state() == "available"
+    assert browser.find_element(By.CSS_SELECTOR, "[data-test=floor-count-available]").text == "available: 1"
+    browser.switch_to.new_window("window")
+    desk_window = browser.current_window_handle
+    browser.get(f"{base}/#token={server['token']('agent', client=client, agent_id=agent['id'])}")
+    wait(browser, "[data-test=desk]")
+    assert browser.find_element(By.CSS_SELECTOR, "[data-test=desk-state]").text == "available"
+    # Only the desk is in the navigation.
+    visible = [link.text for link in browser.find_elements(By.CSS_SELECTOR, "#nav a") if link.is_displayed()]
+    assert visible == ["My desk"], visible
+
+    call = api_as("POST", "/api/calls", {"sector": "support", "channel": "webchat"})
+    assert call["status"] == "offered" and call["agent_id"] == agent["id"], call
+    offer = live_wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, f"[data-test=desk-offer][data-call-id='{call['id']}']"))
+    countdown = int(offer.find_element(By.CSS_SELECTOR, "[data-test=offer-countdown]").text.split()[0])
+    assert 40 <= countdown <= 61, countdown  # the offer ends on a whole second
+    shot(browser, "15-desk-offer")
+    assert floor_state() == "offered"
+
+    browser.switch_to.window(desk_window)
+    offer.find_element(By.CSS_SELECTOR, "[data-test=desk-accept]").click()
+    form = live_wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, f"[data-test=desk-call][data-call-id='{call['id']}']"))
+    assert api_as("GET", f"/api/calls/{call['id']}")["status"] == "active"
+    assert floor_state() == "on_call"
+
+    browser.switch_to.window(desk_window)
+    Select(form.find_element(By.CSS_SELECTOR, "[data-test=desk-satisfaction]")).select_by_value("4")
+    form.find_element(By.CSS_SELECTOR, "[data-test=desk-complete]").click()
+    countdown = live_wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, "[data-test=wrap-up-countdown]"))
+    first = int(countdown.text.split()[0])
+    time.sleep(2.2)
+    assert int(browser.find_element(By.CSS_SELECTOR, "[data-test=wrap-up-countdown]").text.split()[0]) < first, "the wrap-up counts down"
+    shot(browser, "16-desk-wrap-up")
+    done = api_as("GET", f"/api/calls/{call['id']}")
+    assert done["status"] == "completed" and done["satisfaction"] == 4 and done["wrap_up_until"], done
+    assert floor_state() == "wrap_up"
+    shot(browser, "17-floor")
+
+    browser.switch_to.window(desk_window)
+    browser.find_element(By.CSS_SELECTOR, "[data-test=desk-ready]").click()
+    live_wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, "[data-test=desk-state]").text == "available")
+    assert floor_state() == "available"
+    assert api_as("GET", f"/api/agents/{agent['id']}")["current_load"] == 0
     assert not severe_console_errors(browser), severe_console_errors(browser)
 
 

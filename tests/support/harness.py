@@ -57,9 +57,11 @@ def start(env, port, log_path, command="serve"):
     raise RuntimeError("the server did not start:\n" + open(log_path).read())
 
 
-def token(env, client_id, role="admin", ttl=3600):
-    return subprocess.check_output([binary(), "token", "--client-id", client_id, "--role", role, "--ttl", str(ttl)],
-                                   cwd=ROOT, env=env, text=True).strip().splitlines()[-1]
+def token(env, client_id, role="admin", ttl=3600, agent_id=None):
+    arguments = [binary(), "token", "--client-id", client_id, "--role", role, "--ttl", str(ttl)]
+    if agent_id:
+        arguments += ["--agent-id", agent_id]
+    return subprocess.check_output(arguments, cwd=ROOT, env=env, text=True).strip().splitlines()[-1]
 
 
 def mint(client_id, subject, role="viewer", ttl=3600):

@@ -31,7 +31,8 @@ struct AgentDTO: Codable, Sendable, Equatable {
     let createdAt: Date?
     let updatedAt: Date?
 
-    init(_ agent: SectorAgent) {
+    /// `offers`: how many calls wait for its answer (`PendingOffers`).
+    init(_ agent: SectorAgent, offers: Int = 0) {
         id = agent.id!
         externalId = agent.externalId
         name = agent.name
@@ -49,7 +50,7 @@ struct AgentDTO: Codable, Sendable, Equatable {
         avgHandlingTime = agent.avgHandlingTime
         presence = agent.presence
         presenceReason = agent.presenceReason
-        state = AgentState(presence: agent.presence, load: agent.currentLoad, wrappingUp: agent.wrapUpUntil != nil)
+        state = AgentState(presence: agent.presence, load: agent.currentLoad, wrappingUp: agent.wrapUpUntil != nil, offers: offers)
         wrapUpSeconds = agent.wrapUpSeconds
         wrapUpUntil = agent.wrapUpUntil
         stateSince = agent.stateSince ?? agent.createdAt

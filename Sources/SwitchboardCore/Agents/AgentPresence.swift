@@ -1,4 +1,5 @@
 import Foundation
+import SQLKit
 
 /// Whether a person is there to take calls. Only `available` (and `active`) agents are offered calls; the others
 /// finish what they have.
@@ -8,16 +9,32 @@ enum AgentPresence: String, Codable, Sendable, CaseIterable {
 
 /// What an agent is doing now, derived from its presence and its calls.
 /// Presence comes first (an agent away finishing a call is `away`), then after-call work (any slot wrapping up),
-/// then calls.
+/// then calls in progress, then calls offered to it and waiting for its answer.
 enum AgentState: String, Codable, Sendable {
-    case available, onCall = "on_call", wrapUp = "wrap_up", away, offline
+    case available, offered, onCall = "on_call", wrapUp = "wrap_up", away, offline
 
-    init(presence: AgentPresence, load: Int, wrappingUp: Bool = false) {
+    /// `load` counts offered calls too (they hold a slot); `offers` is how many of them there are.
+    init(presence: AgentPresence, load: Int, wrappingUp: Bool = false, offers: Int = 0) {
         switch presence {
         case .away: self = .away
         case .offline: self = .offline
-        case .available: self = wrappingUp ? .wrapUp : load > 0 ? .onCall : .available
+        case .available: self = wrappingUp ? .wrapUp : load > offers ? .onCall : offers > 0 ? .offered : .available
         }
+    }
+}
+
+/// How many calls wait for each agent's answer (offers), read beside the agents an answer shows.
+enum PendingOffers {
+    static func count(of clientId: String, agents agentIds: [UUID]? = nil, on db: any SQLDatabase) async throws -> [UUID: Int] {
+        var query = TenantScope(clientId: clientId).select(from: Call.schema, on: db)
+            .column("agent_id").column(SQLFunction("COUNT", args: SQLLiteral.all), as: "offers")
+            .where("status", .equal, CallStatus.offered.rawValue)
+        if let agentIds { query = query.where("agent_id", .in, agentIds) }
+        var counts: [UUID: Int] = [:]
+        for row in try await query.groupBy("agent_id").all() {
+            counts[try row.decode(column: "agent_id", as: UUID.self)] = try row.decode(column: "offers", as: Int.self)
+        }
+        return counts
     }
 }
 

@@ -19,11 +19,18 @@ struct AgentService: Sendable {
         let total = try await query.copy().count()
         let agents = try await query.sort(\.$sector).sort(\.$name).sort(\.$id)
             .range(page.offset..<(page.offset + page.limit)).all()
-        return (agents.map(AgentDTO.init), total)
+        let offers = try await PendingOffers.count(of: tenant.clientId, agents: agents.compactMap(\.id), on: store.sql)
+        return (agents.map { AgentDTO($0, offers: offers[$0.id!] ?? 0) }, total)
     }
 
     func get(_ id: UUID) async throws -> AgentDTO {
-        AgentDTO(try await scope.find(SectorAgent.self, id, on: store.db))
+        try await dto(try await scope.find(SectorAgent.self, id, on: store.db))
+    }
+
+    /// The agent as the API shows it, with its pending offers counted.
+    private func dto(_ agent: SectorAgent) async throws -> AgentDTO {
+        let offers = try await PendingOffers.count(of: tenant.clientId, agents: [agent.id!], on: store.sql)
+        return AgentDTO(agent, offers: offers[agent.id!] ?? 0)
     }
 
     func create(_ fields: AgentFields) async throws -> AgentDTO {
@@ -61,14 +68,14 @@ struct AgentService: Sendable {
         let reasons = settings["agents.away_reasons"]?.arrayValue?.compactMap(\.stringValue) ?? SettingsSchema.defaultAwayReasons
         let (presence, reason) = try input.validated(awayReasons: reasons)
         _ = try await writer.agentPresence(id, presence, reason: reason, by: tenant)
-        return AgentDTO(try await scope.find(SectorAgent.self, id, on: store.db))
+        return try await dto(try await scope.find(SectorAgent.self, id, on: store.db))
     }
 
     /// Ends the agent's open wrap-ups now (409 when the tenant's wrap-up is mandatory); its slots go to waiting
     /// calls. An agent with none open is answered as it is.
     func endWrapUp(_ id: UUID) async throws -> AgentDTO {
         try await writer.handOut(.endWrapUpsEarly(id), by: tenant)
-        return AgentDTO(try await scope.find(SectorAgent.self, id, on: store.db))
+        return try await dto(try await scope.find(SectorAgent.self, id, on: store.db))
     }
 
     /// Soft delete: the agent stays in history but is no longer routed to.
@@ -93,6 +100,6 @@ struct AgentService: Sendable {
         guard agent.status == .active,
               try await !writer.agentsChanged([agent.id!], by: tenant).isEmpty
         else { return AgentDTO(agent) }
-        return AgentDTO(try await scope.find(SectorAgent.self, agent.id!, on: store.db))
+        return try await dto(try await scope.find(SectorAgent.self, agent.id!, on: store.db))
     }
 }

@@ -80,7 +80,8 @@ struct TeamService: Sendable {
         let assignments = try await assignmentQuery.all()
         let agentIds = Array(Set(assignments.map(\.$agent.id)))
         let agents = try await scope.query(SectorAgent.self, on: db).filter(\.$id ~~ agentIds).all()
-        let agentsById = Dictionary(uniqueKeysWithValues: agents.map { ($0.id!, AgentDTO($0)) })
+        let offers = try await PendingOffers.count(of: tenant.clientId, agents: agentIds, on: db as! any SQLDatabase)
+        let agentsById = Dictionary(uniqueKeysWithValues: agents.map { ($0.id!, AgentDTO($0, offers: offers[$0.id!] ?? 0)) })
         let agentIdsByMember = Dictionary(grouping: assignments, by: { $0.$member.id })
         return members.map { member in
             let assigned = (agentIdsByMember[member.id!] ?? [])
