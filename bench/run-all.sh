@@ -181,6 +181,23 @@ for database in sqlite postgresql; do
 done
 
 say ""
+say "## People on the floor: offers and presence"
+say ""
+say "\`bench/people.sh\`: calls through their whole life in a fresh tenant of 20 agents × 100, with offers off (create,"
+say "complete: two requests a call) and on (create, accept at once, complete: three); then presence changes, 200 agents"
+say "each going away for a break and coming back in turn. wrk 2 threads, 16 connections, 6 s each."
+say ""
+say "| database | calls/s, offers off | calls/s, offers on | on ÷ off | presence changes/s | presence p50 ms |"
+say "|---|---:|---:|---:|---:|---:|"
+for database in sqlite postgresql; do
+  line=$(PORT=18350 bench/people.sh "$bin/switchboard" $database | tail -1)
+  value() { echo "$line" | grep -oE "$1=[0-9.]+" | cut -d= -f2; }
+  say "| $database | $(value off_calls_per_s) | $(value on_calls_per_s) | $(value on_vs_off)% | $(value presence_per_s) | $(value presence_p50_ms) |"
+  target "calls with offers on against off, $database" "≥ 80 %" "$(value on_vs_off) %" "$(at_least "$(value on_vs_off)" 80)"
+  [ $database = sqlite ] && target "presence changes, SQLite" "≥ 2,000/s" "$(value presence_per_s)/s" "$(at_least "$(value presence_per_s)" 2000)"
+done
+
+say ""
 say "## Bulk import: \`POST /api/agents/bulk\` with 5,000 rows (one request, curl's total time)"
 say ""
 say "| database | request | time |"

@@ -26,8 +26,10 @@ server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$workdir"' EXIT
 for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
 token=$(.build/debug/switchboard token --client-id swift-client --role admin --ttl 3600)
+# A tenant of its own for the test that turns offers and wrap-up on (the other tests run meanwhile).
+people_token=$(.build/debug/switchboard token --client-id swift-client-people --role admin --ttl 3600)
 
-SWITCHBOARD_URL="http://127.0.0.1:$port" SWITCHBOARD_TOKEN="$token" \
+SWITCHBOARD_URL="http://127.0.0.1:$port" SWITCHBOARD_TOKEN="$token" SWITCHBOARD_PEOPLE_TOKEN="$people_token" \
   swift test --package-path Clients/Swift --skip-build 2>&1 | tee "$workdir/client-test.log" | grep -E "✘|✔ Test|Test run with" || true
 grep -q "Test run with .* passed" "$workdir/client-test.log" || { tail -40 "$workdir/client-test.log"; exit 1; }
 if grep -q "skipped" "$workdir/client-test.log"; then echo "a client test was skipped (no server?)"; exit 1; fi

@@ -5,6 +5,8 @@ import Testing
 /// A running server and an admin token for it; `scripts/client-e2e.sh` (run by .ci/run) starts one and sets both.
 private let serverURL = ProcessInfo.processInfo.environment["SWITCHBOARD_URL"].flatMap(URL.init(string:))
 private let adminToken = ProcessInfo.processInfo.environment["SWITCHBOARD_TOKEN"]
+/// An admin token of another tenant, whose settings the offers test changes while the other tests run.
+private let peopleToken = ProcessInfo.processInfo.environment["SWITCHBOARD_PEOPLE_TOKEN"]
 
 @Suite(.enabled(if: serverURL != nil && adminToken != nil,
                 "needs SWITCHBOARD_URL and SWITCHBOARD_TOKEN (an admin token) of a running server: scripts/client-e2e.sh"))
@@ -116,6 +118,45 @@ struct EndToEndTests {
         #expect(simulation.proposedSettings.value["routing.strategy"] as? String == "learning")
     }
 
+    /// People at work, in a tenant of their own: offers of 30 s and 10 s of wrap-up. The call is offered to Cy,
+    /// who rejects it; Di is offered it, accepts it (on Di's behalf: managers may answer offers), completes it and
+    /// wraps up until ready.
+    @Test(.enabled(if: peopleToken != nil, "needs SWITCHBOARD_PEOPLE_TOKEN: scripts/client-e2e.sh"))
+    func anOfferIsAcceptedCompletedAndWrappedUp() async throws {
+        let switchboard = Switchboard(serverURL: serverURL ?? URL(string: "http://127.0.0.1:8080")!, token: peopleToken ?? "")
+        _ = try await switchboard.data {
+            try await $0.updateSettings(body: .json(.init(value1: .init(routingOfferTimeoutSeconds: 30, callsWrapUpSeconds: 10),
+                                                          value2: .init()))).ok.body.json
+        }
+        var agentIds: [String] = []
+        for (name, priority) in [("Cy", 9), ("Di", 3)] {
+            let agent = try await switchboard.data {
+                try await $0.createAgent(body: .json(.init(name: name, sector: sector, priority: priority, maxConcurrent: 1)))
+                    .created.body.json
+            }
+            agentIds.append(agent.id)
+        }
+        let call = try await switchboard.data { try await $0.createCall(body: .json(.init(sector: sector))).created.body.json }
+        #expect(call.status == .offered && call.agentId == agentIds[0] && call.offerExpiresAt != nil)
+        let moved = try await switchboard.data {
+            try await $0.rejectOffer(path: .init(callId: call.id), body: .json(.init(reason: "busy"))).ok.body.json
+        }
+        #expect(moved.status == .offered && moved.agentId == agentIds[1])
+        let accepted = try await switchboard.data { try await $0.acceptOffer(path: .init(callId: call.id)).ok.body.json }
+        #expect(accepted.status == .active && accepted.assignedAt != nil)
+        let completed = try await switchboard.data {
+            try await $0.completeCall(path: .init(callId: call.id),
+                                      body: .json(.init(outcome: .successful, resolved: true, handlingTimeSeconds: 45))).ok.body.json
+        }
+        #expect(completed.wrapUpUntil != nil && completed.wrapUpEndedAt == nil)
+        let wrapping = try await switchboard.data { try await $0.getAgent(path: .init(agentId: agentIds[1])).ok.body.json }
+        #expect(wrapping.state == .wrapUp && wrapping.currentLoad == 1)
+        let ready = try await switchboard.data { try await $0.endAgentWrapUp(path: .init(agentId: agentIds[1])).ok.body.json }
+        #expect(ready.state == .available && ready.currentLoad == 0)
+        let decisions = try await switchboard.data { try await $0.listRoutingDecisions(query: .init(callId: call.id)).ok.body.json }
+        #expect(decisions.contains { $0.trigger == .offerRejected && $0.declinedAgentId == agentIds[0] && $0.declinedReason == "busy" })
+    }
+
     @Test func errorAnswersAreThrownWithTheirStatusAndMessage() async throws {
         let unknown = UUID().uuidString.lowercased()
         do {
@@ -188,12 +229,12 @@ struct EndToEndTests {
             Operations.AssignAgents.id, Operations.UnassignAgent.id, Operations.ListTeamSuggestions.id,
             Operations.ApplyTeamSuggestion.id,
             Operations.ListAgents.id, Operations.CreateAgent.id, Operations.GetAgent.id, Operations.UpdateAgent.id,
-            Operations.DeactivateAgent.id, Operations.SetAgentPresence.id, Operations.BulkUpsertAgents.id, Operations.BulkUpsertMembers.id,
+            Operations.DeactivateAgent.id, Operations.SetAgentPresence.id, Operations.EndAgentWrapUp.id, Operations.BulkUpsertAgents.id, Operations.BulkUpsertMembers.id,
             Operations.BulkChangeMemberAgents.id, Operations.BulkChangeAssignments.id,
             Operations.RecommendRoute.id, Operations.ListRoutingDecisions.id, Operations.RoutingHealth.id,
             Operations.SimulateRouting.id, Operations.ListRoutingQueue.id,
             Operations.ListCalls.id, Operations.CreateCall.id, Operations.GetCall.id, Operations.CompleteCall.id,
-            Operations.CancelCall.id, Operations.ExportCalls.id, Operations.ExportAnalytics.id,
+            Operations.CancelCall.id, Operations.AcceptOffer.id, Operations.RejectOffer.id, Operations.ExportCalls.id, Operations.ExportAnalytics.id,
             Operations.GetSettings.id, Operations.UpdateSettings.id, Operations.ListSettingsAudit.id,
             Operations.GetAgentMetrics.id, Operations.GetTeamTrends.id, Operations.CompareTeams.id,
             Operations.TopAgents.id, Operations.GetServiceLevel.id, Operations.AggregatorStatus.id, Operations.RunAggregator.id,
