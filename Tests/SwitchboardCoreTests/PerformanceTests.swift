@@ -81,7 +81,7 @@ func insertCompletedCall(
 /// Runs the aggregator until this process held the lease (on a shared PostgreSQL another test may hold it).
 @discardableResult
 func aggregate(_ app: Application) async throws -> PerformanceAggregator.Status {
-    for _ in 0..<100 {
+    for _ in 0..<400 {
         let before = await app.aggregator.currentStatus().runs
         let status = await app.aggregator.runNow()
         #expect(status.lastError == nil)

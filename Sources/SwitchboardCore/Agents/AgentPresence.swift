@@ -26,6 +26,7 @@ enum AgentState: String, Codable, Sendable {
 /// How many calls wait for each agent's answer (offers), read beside the agents an answer shows.
 enum PendingOffers {
     static func count(of clientId: String, agents agentIds: [UUID]? = nil, on db: any SQLDatabase) async throws -> [UUID: Int] {
+        if agentIds?.isEmpty == true { return [:] }
         var query = TenantScope(clientId: clientId).select(from: Call.schema, on: db)
             .column("agent_id").column(SQLFunction("COUNT", args: SQLLiteral.all), as: "offers")
             .where("status", .equal, CallStatus.offered.rawValue)

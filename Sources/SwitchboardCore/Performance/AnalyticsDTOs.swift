@@ -8,6 +8,8 @@ struct MetricSeriesDTO: Encodable, Sendable {
     let daily: [DailyMetricsDTO]
     /// Weighted by calls (see `DailyCounts.combine`).
     let totals: DailyMetricsDTO
+    /// Where the agents' time went and how they answered offers, by day (a team: its assigned agents, summed).
+    var people: PeopleSeriesDTO? = nil
 }
 
 struct TeamComparisonDTO: Encodable, Sendable {

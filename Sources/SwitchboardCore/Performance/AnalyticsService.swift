@@ -15,13 +15,20 @@ struct AnalyticsService: Sendable {
             .filter(\.$agentId == agentId)
             .filter(\.$date >= range.from.description).filter(\.$date <= range.to.description)
             .sort(\.$date).all()
-        return series(agentId, range, rows.map { ($0.date, DailyCounts($0)) })
+        var result = series(agentId, range, rows.map { ($0.date, DailyCounts($0)) })
+        result.people = try await PeopleMetricsReader(clientId: tenant.clientId, db: store.sql).series(of: [agentId], in: range)
+        return result
     }
 
     func teamSeries(_ teamId: UUID, in range: DayRange) async throws -> MetricSeriesDTO {
         _ = try await scope.find(Team.self, teamId, on: store.db)
         let rows = try await teamRows([teamId], in: range)
-        return series(teamId, range, rows.map { ($0.date, DailyCounts($0)) })
+        var result = series(teamId, range, rows.map { ($0.date, DailyCounts($0)) })
+        let agentIds = try await scope.query(TeamAgentAssignment.self, on: store.db).filter(\.$team.$id == teamId).all()
+            .map(\.$agent.id)
+        result.people = try await PeopleMetricsReader(clientId: tenant.clientId, db: store.sql)
+            .series(of: Array(Set(agentIds)).sorted { $0.uuidString < $1.uuidString }, in: range)
+        return result
     }
 
     func compareTeams(_ teamIds: [UUID], in range: DayRange) async throws -> [TeamComparisonDTO] {

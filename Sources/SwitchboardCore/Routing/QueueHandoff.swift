@@ -44,6 +44,7 @@ struct QueueHandoff {
             let expected = waiting.status
             waiting.place(with: agentId, offerSeconds: offerSeconds, at: work.now)
             work.update(waiting, expecting: expected)
+            work.logOffer(of: waiting)
             handedOut.append(waiting.id)
             let scored = candidate.map { candidate in
                 AgentScorer.explain(candidate, matches: Set(waiting.capabilities).intersection(capabilities).count,

@@ -17,6 +17,9 @@ struct BatchWork {
     /// State log rows this batch opens, and the agents whose open row in the database it closes.
     private var stateRows: [(clientId: String, row: AgentStateLog.Row)] = []
     private var closedStates: Set<LostClaims.Agent> = []
+    /// Offers this batch made (resolved here too when they also ended in it), and the stored open offers it ended.
+    private var offers: [(clientId: String, row: OfferLog.Row)] = []
+    private var resolvedOffers: [(clientId: String, callId: UUID, outcome: OfferLog.Outcome)] = []
     /// Agents' presence as this batch's changes left it.
     var presence: [UUID: (presence: AgentPresence, reason: String?)] = [:]
     var idempotent: [IdempotencyKey: CallRow] = [:]
@@ -143,6 +146,22 @@ struct BatchWork {
         stateRows.append((clientId, AgentStateLog.Row(agentId: agentId, state: presence, reason: reason, startedAt: now)))
     }
 
+    /// A call went to its agent: an offered one opens a row of the offer log.
+    mutating func logOffer(of call: CallRow) {
+        guard call.status == .offered, let agentId = call.agentId else { return }
+        offers.append((call.clientId, OfferLog.Row(callId: call.id, agentId: agentId, channel: call.channel, offeredAt: now)))
+    }
+
+    /// The call's open offer ended (in this batch's rows, or in the database).
+    mutating func resolveOffer(of call: CallRow, _ outcome: OfferLog.Outcome) {
+        if let index = offers.lastIndex(where: { $0.row.callId == call.id && $0.row.outcome == nil }) {
+            offers[index].row.resolvedAt = now
+            offers[index].row.outcome = outcome
+        } else {
+            resolvedOffers.append((call.clientId, call.id, outcome))
+        }
+    }
+
     func weights(_ clientId: String, book: LoadBook) -> ScoringWeights {
         book.policy(of: clientId)?.weights ?? .contractDefaults
     }
@@ -159,9 +178,12 @@ struct BatchWork {
             TenantScope.insertQuery(into: AuditLogEntry.schema, columns: AuditLog.columns, rows: audits, on: db),
             TenantScope.insertQuery(into: AgentStateLog.schema, columns: AgentStateLog.columns,
                                     rows: stateRows.map { ($0.clientId, $0.row.values) }, on: db),
+            TenantScope.insertQuery(into: OfferLog.schema, columns: OfferLog.columns,
+                                    rows: offers.map { ($0.clientId, $0.row.values) }, on: db),
         ].compactMap { $0 }
         let closes = closedStates.sorted { $0.agentId.uuidString < $1.agentId.uuidString }
             .map { AgentStateLog.close($0.agentId, of: $0.clientId, at: now, on: db) }
+            + resolvedOffers.map { OfferLog.resolve($0.callId, of: $0.clientId, $0.outcome, at: now, on: db) }
         let statements = BatchStatements(loads: deltas.isEmpty ? nil : LoadStatement(deltas, presence: plan.presence, wrapUps: plan.wrapUps,
                                                                                          missedOffers: plan.missedOffers, at: now),
                                          changes: changes, unchecked: closes, inserts: inserts,

@@ -13,6 +13,7 @@ extension CallWriter {
         call.cancelledAt = work.now
         call.updatedAt = work.now
         work.update(call, expecting: previous)
+        if previous == .offered { work.resolveOffer(of: call, .cancelled) }
         let wasWaiting = CallStatus.waiting.contains(previous)
         work.emit(EventPayload.cancelled(call, previous: previous), for: tenant.clientId, queueChange: wasWaiting ? -1 : 0)
         if previous.holdsCapacity {

@@ -30,6 +30,7 @@ extension CallWriter {
         if let chosen = decision.chosen { call.place(with: chosen.agentId, offerSeconds: policy.offerTimeoutSeconds, at: call.createdAt) }
         if call.status == .queued { try await countQueued(by: 1, of: tenant.clientId, on: db) }
         work.insert(call)
+        work.logOffer(of: call)
         work.emit(EventPayload.created(call), for: tenant.clientId)
         if call.status == .queued {
             work.emit(EventPayload.queued(call), for: tenant.clientId, queueChange: 1)

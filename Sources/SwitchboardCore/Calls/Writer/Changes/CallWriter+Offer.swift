@@ -20,6 +20,7 @@ extension CallWriter {
             call.assignedAt = work.now
             call.updatedAt = work.now
             work.update(call, expecting: .offered)
+            work.resolveOffer(of: call, .accepted)
             if let agentId = call.agentId { work.plan.resetMissedOffers(of: agentId, in: tenant.clientId) }
             work.emit(EventPayload.acceptedOffer(call), for: tenant.clientId)
             work.audit(tenant, "call.accept", callId)
@@ -117,6 +118,7 @@ extension CallWriter {
         }
         work.plan.booked(agentId, of: clientId, delta: -1, channel: call.channel)
         work.emit(EventPayload.offerDeclined(call.id, by: agentId, expired: expired, reason: reason), for: clientId)
+        work.resolveOffer(of: call, !declined ? .withdrawn : expired ? .expired : .rejected)
 
         let trigger = expired ? "offer_expired" : "offer_rejected"
         let waited = max(0, work.now.timeIntervalSince(call.createdAt))
@@ -130,6 +132,7 @@ extension CallWriter {
             work.emit(EventPayload.queued(call), for: clientId, queueChange: 1)
         }
         work.update(call, expecting: .offered)
+        work.logOffer(of: call)
         work.decisions.append(DecisionRow(decision, trigger: trigger, callId: call.id, capabilities: call.capabilities,
                                           requiredCapabilities: call.requiredCapabilities, stage: (stage.step, waited),
                                           declined: (agentId, reason), clientId: clientId, at: work.now))

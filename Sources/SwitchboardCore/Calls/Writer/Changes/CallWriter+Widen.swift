@@ -17,6 +17,7 @@ extension CallWriter {
         let previous = call.status
         call.place(with: chosen.agentId, offerSeconds: policy.offerTimeoutSeconds, at: work.now)
         work.update(call, expecting: previous)
+        work.logOffer(of: call)
         work.emit(EventPayload.placed(call, decision, trigger: "widen"), for: tenant.clientId, queueChange: -1)
         work.decisions.append(DecisionRow(decision, trigger: "widen", callId: call.id, capabilities: call.capabilities,
                                           requiredCapabilities: call.requiredCapabilities, stage: (stage.step, waited),

@@ -1,0 +1,36 @@
+import Foundation
+import SQLKit
+
+/// Every offer made (`routing.offer_timeout_seconds`): to which agent, when, and how it ended (accepted, rejected,
+/// expired, withdrawn when the agent left `available`, or cancelled with the call), and when. Written by the call
+/// writer with the offer and its end; what offers made, accepted, rejected and missed, and answer times, are
+/// counted from.
+enum OfferLog {
+    static let schema = "call_offers"
+    static let columns = ["id", "call_id", "agent_id", "channel", "offered_at", "resolved_at", "outcome"]
+
+    enum Outcome: String, Sendable, CaseIterable {
+        case accepted, rejected, expired, withdrawn, cancelled
+    }
+
+    struct Row: Sendable {
+        let callId: UUID
+        let agentId: UUID
+        let channel: CallChannel
+        let offeredAt: Date
+        var resolvedAt: Date?
+        var outcome: Outcome?
+
+        var values: [any Encodable & Sendable] {
+            [UUID.random(), callId, agentId, channel.rawValue, offeredAt, resolvedAt, outcome?.rawValue]
+        }
+    }
+
+    /// Ends the call's open offer.
+    static func resolve(_ callId: UUID, of clientId: String, _ outcome: Outcome, at: Date, on db: any SQLDatabase)
+        -> any SQLExpression {
+        db.update(schema).set("resolved_at", to: at).set("outcome", to: outcome.rawValue)
+            .where("client_id", .equal, clientId).where("call_id", .equal, callId).where("resolved_at", .is, SQLLiteral.null)
+            .query
+    }
+}
