@@ -24,7 +24,18 @@ struct AgentService: Sendable {
     }
 
     func get(_ id: UUID) async throws -> AgentDTO {
-        try await dto(try await scope.find(SectorAgent.self, id, on: store.db))
+        try await read(id)
+    }
+
+    /// The agent as the API shows it, read as a plain row (another tenant's id is a 404, marked as a probe).
+    private func read(_ id: UUID) async throws -> AgentDTO {
+        guard let row = try await scope.select(from: SectorAgent.schema, on: store.sql)
+            .columns(SectorAgent.columns.map { SQLIdentifier($0) }).where("id", .equal, id).first()
+        else {
+            _ = try await scope.find(SectorAgent.self, id, on: store.db)
+            throw AppError.notFound(SectorAgent.entityName)
+        }
+        return try await dto(try SectorAgent(row: row))
     }
 
     /// The agent as the API shows it, with its pending offers counted.
@@ -62,20 +73,27 @@ struct AgentService: Sendable {
         return try await takeWaitingCalls(agent)
     }
 
-    /// A presence change, through the writer (presence decides who is offered calls, as loads do).
+    /// A presence change, through the writer (presence decides who is offered calls, as loads do). The reasons
+    /// come from the routing book's policy, which any settings change refreshes. A bad body for another tenant's
+    /// (or no) agent is a 404 all the same.
     func setPresence(_ id: UUID, _ input: PresenceInput) async throws -> AgentDTO {
-        let settings = try await SettingsService.effectiveSettings(scope: scope, on: store.sql)
-        let reasons = settings["agents.away_reasons"]?.arrayValue?.compactMap(\.stringValue) ?? SettingsSchema.defaultAwayReasons
-        let (presence, reason) = try input.validated(awayReasons: reasons)
+        let reasons = try await book.withBook(tenant.clientId, store: store) { $0.policy.awayReasons }
+        let presence: AgentPresence, reason: String?
+        do {
+            (presence, reason) = try input.validated(awayReasons: reasons)
+        } catch {
+            _ = try await scope.find(SectorAgent.self, id, on: store.db)
+            throw error
+        }
         _ = try await writer.agentPresence(id, presence, reason: reason, by: tenant)
-        return try await dto(try await scope.find(SectorAgent.self, id, on: store.db))
+        return try await read(id)
     }
 
     /// Ends the agent's open wrap-ups now (409 when the tenant's wrap-up is mandatory); its slots go to waiting
     /// calls. An agent with none open is answered as it is.
     func endWrapUp(_ id: UUID) async throws -> AgentDTO {
         try await writer.handOut(.endWrapUpsEarly(id), by: tenant)
-        return try await dto(try await scope.find(SectorAgent.self, id, on: store.db))
+        return try await read(id)
     }
 
     /// Soft delete: the agent stays in history but is no longer routed to.
@@ -100,6 +118,6 @@ struct AgentService: Sendable {
         guard agent.status == .active,
               try await !writer.agentsChanged([agent.id!], by: tenant).isEmpty
         else { return AgentDTO(agent) }
-        return try await dto(try await scope.find(SectorAgent.self, agent.id!, on: store.db))
+        return try await read(agent.id!)
     }
 }

@@ -54,8 +54,13 @@ struct AgentsController: Sendable {
     @Sendable func setPresence(req: Request) async throws -> Envelope<AgentDTO> {
         let id = try req.idParameter("agent_id")
         let service = try service(req)
-        _ = try await service.get(id)  // another tenant's id is a 404, whatever the body
-        let input = try await req.decodeBody(PresenceInput.self)
+        let input: PresenceInput
+        do {
+            input = try await req.decodeBody(PresenceInput.self)
+        } catch {
+            _ = try await service.get(id)  // another tenant's id is a 404, whatever the body
+            throw error
+        }
         return Envelope(data: try await service.setPresence(id, input))
     }
 

@@ -43,6 +43,8 @@ struct RoutingPolicy: Sendable, Equatable {
     /// (`routing.offer_timeout_seconds`), and an agent that misses `maxMissedOffers` in a row is set away (0: never).
     var offerTimeoutSeconds: Int = 0
     var maxMissedOffers: Int = 3
+    /// The reasons an agent may be away for (`agents.away_reasons`), checked on every presence change.
+    var awayReasons: [String] = SettingsSchema.defaultAwayReasons
 
     static let defaults = RoutingPolicy()
 

@@ -185,6 +185,7 @@ enum SettingsSchema {
         if let seconds = settings["calls.wrap_up_seconds"]?.intValue { policy.wrapUpSeconds = seconds }
         if let seconds = settings["routing.offer_timeout_seconds"]?.intValue { policy.offerTimeoutSeconds = seconds }
         if let count = settings["routing.max_missed_offers"]?.intValue { policy.maxMissedOffers = count }
+        if let reasons = settings["agents.away_reasons"]?.arrayValue?.compactMap(\.stringValue) { policy.awayReasons = reasons }
         if let raw = settings["calls.wrap_up_mode"]?.stringValue, let mode = WrapUpMode(rawValue: raw) { policy.wrapUpMode = mode }
         return policy
     }

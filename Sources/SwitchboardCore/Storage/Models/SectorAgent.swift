@@ -71,3 +71,44 @@ final class SectorAgent: Model, TenantOwned, @unchecked Sendable {
         ChannelNumbers(voice: voiceLoad, sms: smsLoad, whatsapp: whatsappLoad, email: emailLoad, webchat: webchatLoad)
     }
 }
+
+import SQLKit
+
+extension SectorAgent {
+    /// Every column, for reads that build the model from a plain row (`init(row:)`).
+    static let columns = ["id", "external_id", "name", "sector", "status", "priority", "capabilities", "max_concurrent",
+                          "current_load", "success_rate", "avg_handling_time", "presence", "presence_reason", "state_since",
+                          "wrap_up_seconds", "wrap_up_until", "missed_offers", "created_at", "updated_at"]
+        + ChannelNumbers.capacityColumns + ChannelNumbers.loadColumns
+
+    /// The model from a row of `columns`, without Fluent's reflective decoding (a large share of a presence
+    /// change's cost when the answer was read through Fluent).
+    convenience init(row: any SQLRow) throws {
+        self.init()
+        id = try row.decode(column: "id", as: UUID.self)
+        externalId = try row.decode(column: "external_id", as: String?.self)
+        name = try row.decode(column: "name", as: String.self)
+        sector = try row.decode(column: "sector", as: String.self)
+        status = ActiveStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .inactive
+        priority = try row.decode(column: "priority", as: Int.self)
+        capabilities = try row.decode(column: "capabilities", as: [String].self)
+        maxConcurrent = try row.decode(column: "max_concurrent", as: Int.self)
+        currentLoad = try row.decode(column: "current_load", as: Int.self)
+        successRate = try row.decode(column: "success_rate", as: Double.self)
+        avgHandlingTime = try row.decode(column: "avg_handling_time", as: Double.self)
+        presence = AgentPresence(rawValue: try row.decode(column: "presence", as: String.self)) ?? .available
+        presenceReason = try row.decode(column: "presence_reason", as: String?.self)
+        stateSince = try row.decode(column: "state_since", as: Date?.self)
+        wrapUpSeconds = try row.decode(column: "wrap_up_seconds", as: Int?.self)
+        wrapUpUntil = try row.decode(column: "wrap_up_until", as: Date?.self)
+        missedOffers = try row.decode(column: "missed_offers", as: Int.self)
+        createdAt = try row.decode(column: "created_at", as: Date?.self)
+        updatedAt = try row.decode(column: "updated_at", as: Date?.self)
+        let limits = try ChannelNumbers(capacityFrom: row)
+        channelCapacity = Dictionary(uniqueKeysWithValues: CallChannel.allCases.compactMap { channel in
+            limits[channel] == .max ? nil : (channel, limits[channel])
+        })
+        let loads = try ChannelNumbers(loadsFrom: row)
+        (voiceLoad, smsLoad, whatsappLoad, emailLoad, webchatLoad) = (loads[.voice], loads[.sms], loads[.whatsapp], loads[.email], loads[.webchat])
+    }
+}
