@@ -177,6 +177,9 @@ def test_manager_day(server, browser):
     assert wait(browser, "[data-test=service-level-chart] canvas")
     assert "answered within 20 s" in wait(browser, "[data-test=totals]").text
     assert "calls handled" in wait(browser, "[data-test=totals]").text
+    # The team's agents' time: the demo's agents have been available since they were created.
+    people = wait(browser, "[data-test=people-totals]").text
+    assert "occupancy" in people and "offers accepted" in people, people
     shot(browser, "04-team-performance")
 
     # Try a route and see the breakdown.

@@ -172,19 +172,37 @@ async function performanceTab(team, body, query) {
       { label: `Target (${levels.target_percent}%)`, values: levels.groups.map(() => levels.target_percent) }], { max: 100, axis: "Day" })
     : null;
   if (levelChart) levelChart.dataset.test = "service-level-chart";
+  const people = peopleCard(trends.people);
   if (trends.daily.length === 0) {
-    output.replaceChildren(summary, empty("No completed calls in this range yet. Figures appear after the next aggregation run."),
+    output.replaceChildren(summary, people ?? "", empty("No completed calls in this range yet. Figures appear after the next aggregation run."),
       levelChart ?? "");
     return;
   }
   const days = trends.daily.map(day => day.date);
-  output.replaceChildren(summary, h("div", { class: "charts" },
+  output.replaceChildren(summary, people ?? "", h("div", { class: "charts" },
     chart("Calls per day", "bar", days, [
       { label: "Successful", values: trends.daily.map(day => day.calls_successful) },
       { label: "Failed", values: trends.daily.map(day => day.calls_failed) }], { axis: "Day" }),
     chart("Success rate (%)", "line", days, [{ label: "Success rate", values: trends.daily.map(day => +(day.success_rate * 100).toFixed(1)) }], { max: 100, axis: "Day" }),
     chart("Satisfaction (1–5)", "line", days, [{ label: "Satisfaction", values: trends.daily.map(day => day.avg_satisfaction) }], { max: 5, axis: "Day" }),
     levelChart));
+}
+
+/// The team's agents' time and offers over the range (people metrics, summed over its assigned agents).
+function peopleCard(people) {
+  if (!people) return null;
+  const t = people.totals;
+  const hours = value => `${(value / 3600).toFixed(1)} h`;
+  const away = Object.values(t.away_seconds ?? {}).reduce((sum, value) => sum + value, 0);
+  return h("div", { class: "card stats", dataset: { test: "people-totals" } },
+    h("div", { class: "stat" }, h("b", {}, t.occupancy === null ? "—" : percent(t.occupancy)), h("span", {}, "occupancy")),
+    h("div", { class: "stat" }, h("b", {}, hours(t.talk_seconds)), h("span", {}, "on calls")),
+    h("div", { class: "stat" }, h("b", {}, hours(t.wrap_up_seconds)), h("span", {}, "wrap-up")),
+    h("div", { class: "stat" }, h("b", {}, hours(t.available_seconds)), h("span", {}, "available")),
+    h("div", { class: "stat" }, h("b", {}, hours(away)), h("span", {}, "away")),
+    h("div", { class: "stat" }, h("b", {}, `${t.offers_accepted}/${t.offers_made}`), h("span", {}, "offers accepted")),
+    h("div", { class: "stat" }, h("b", {}, t.offers_missed), h("span", {}, "offers missed")),
+    h("div", { class: "stat" }, h("b", {}, t.avg_answer_seconds === null ? "—" : seconds(t.avg_answer_seconds)), h("span", {}, "avg answer")));
 }
 
 function settingsTab(team, body) {
