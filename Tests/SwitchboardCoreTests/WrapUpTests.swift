@@ -131,9 +131,11 @@ import VaporTesting
             // A crash left the load wrong; reconciliation counts one call in progress and two wrap-ups.
             try await sql(app).update(SectorAgent.schema).set("current_load", to: 0).set("channel_load_webchat", to: 0)
                 .where("id", .equal, agent).run()
-            let corrections = try await LoadReconciliation.reconcileAll(in: app.store())
-            #expect(corrections.contains { $0.agentId == agent && $0.currentLoad == 3 && $0.channelLoads[.webchat] == 2 })
+            // (On a shared PostgreSQL another test's reconciliation may be the one that fixes it: the row is what counts.)
+            _ = try await LoadReconciliation.reconcileAll(in: app.store())
             await app.loadBook.invalidate(admin.clientId)
+            let fixed = try await admin.agent(agent)
+            #expect(fixed["current_load"] == .number(3) && fixed["channel_loads"]["webchat"] == .number(2), "\(fixed)")
 
             #expect(try await app.wrapUpTimer.handleDue(now: Date().addingTimeInterval(61), only: admin.clientId) == 2)
             let state = try await admin.agent(agent)

@@ -26,18 +26,24 @@ export async function renderWhatIf() {
     settings["routing.strategy"], { dataset: { test: "whatif-strategy" } });
   const maxWait = h("input", { type: "number", min: 1, max: 86400, placeholder: "no limit", value: settings["routing.max_wait_seconds"] ?? "",
     dataset: { test: "whatif-max-wait" } });
+  const offerTime = h("input", { type: "number", min: 0, max: 300, value: settings["routing.offer_timeout_seconds"] ?? 0,
+    dataset: { test: "whatif-offer" }, title: "0: calls are assigned at once; 5–300: offered to the agent for this long" });
+  const wrapUp = h("input", { type: "number", min: 0, max: 3600, value: settings["calls.wrap_up_seconds"] ?? 0,
+    dataset: { test: "whatif-wrap-up" } });
   const run = h("button", { type: "submit", class: "primary", dataset: { test: "whatif-run" } }, "Simulate");
   const error = h("p", { class: "error small", dataset: { test: "whatif-error" } });
   const results = h("div", { dataset: { test: "whatif-results" } });
   const form = h("form", { class: "card" },
     h("div", { class: "toolbar" }, field("From", from), field("To", to), field("Strategy", strategy),
-      field("Callers give up after (s)", maxWait)),
+      field("Callers give up after (s)", maxWait), field("Offer time (s)", offerTime), field("Wrap-up (s)", wrapUp)),
     h("div", { class: "toolbar" }, weights.map(([, input, label]) => field(`${label} weight`, input))),
     h("div", { class: "toolbar" }, run, error));
 
   const proposal = () => {
     const policy = { weights: Object.fromEntries(weights.map(([key, input]) => [key, Number(input.value)])), strategy: strategy.value };
     policy.max_wait_seconds = maxWait.value === "" ? null : Number(maxWait.value);
+    policy.offer_timeout_seconds = Number(offerTime.value || 0);
+    policy.wrap_up_seconds = Number(wrapUp.value || 0);
     return { from: from.value, to: to.value, policy };
   };
   form.addEventListener("submit", async event => {
@@ -71,6 +77,7 @@ function comparison(outcome) {
     ["Mean utilisation", current.utilisation_mean, proposed.utilisation_mean, percent],
     ["Utilisation spread (Gini)", current.utilisation_gini, proposed.utilisation_gini, v => number(v, 3)],
     ["Expected success", current.expected_success_rate, proposed.expected_success_rate, percent],
+    ["Offers that ran out", current.offers_missed, proposed.offers_missed, v => v],
   ];
   const changes = Object.keys(outcome.proposed_settings);
   const status = h("span", { class: "muted small", dataset: { test: "whatif-apply-status" } });

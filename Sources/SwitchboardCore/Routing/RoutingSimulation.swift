@@ -25,6 +25,15 @@ enum RoutingSimulation {
     /// feeds the live router a minute's calls at once). Replays of recorded calls learn nothing.
     typealias Outcome = @Sendable (_ call: Int, _ agentId: UUID, _ generator: inout SeededGenerator) -> Bool
 
+    /// How the tenant's people answer offers (`routing.offer_timeout_seconds`), from its recent offer log: how long
+    /// accepted offers took (each answer draws one), and the share of offers that ran out. Without offers, unused.
+    struct Answering: Sendable {
+        var delays: [Double] = []
+        var missRate: Double = 0
+
+        static let instant = Answering()
+    }
+
     struct Report: Sendable, Equatable {
         var offered = 0
         var answered = 0
@@ -55,11 +64,13 @@ enum RoutingSimulation {
         /// With `watching` a team: its calls offered, and the waits of those answered (for its service level).
         var watchedOffered = 0
         var watchedWaits: [Double] = []
+        /// With offers: those that ran out (each call then went on to another agent, or waited again).
+        var offersMissed = 0
     }
 
     static func run(
         _ calls: [Call], catalogue: Catalogue, policy: RoutingPolicy, horizonSeconds: Double, seed: UInt64 = 0,
-        outcome: Outcome? = nil, learningEvery: Int = 1, watching watchedTeam: UUID? = nil
+        outcome: Outcome? = nil, learningEvery: Int = 1, watching watchedTeam: UUID? = nil, answering: Answering = .instant
     ) -> Report {
         var policy = policy
         policy.decisionLogCandidates = 1  // only the chosen agent's breakdown is needed
@@ -81,6 +92,15 @@ enum RoutingSimulation {
         var waits: [Double] = []
         var busy: [UUID: Double] = [:]
         var credited = 0.0, succeeded = 0
+        // People: after-call work holds the slot (the agent's own time, else the policy's); an offer is answered
+        // after a recorded delay, or runs out and the call goes on without that agent.
+        let ownWrapUp = Dictionary(catalogue.agents.map { ($0.id, $0.wrapUpSeconds) }, uniquingKeysWith: { first, _ in first })
+        func wrapUp(_ agentId: UUID) -> Double { Double((ownWrapUp[agentId] ?? nil) ?? policy.wrapUpSeconds) }
+        let offerSeconds = Double(policy.offerTimeoutSeconds)
+        var declined: [Int: Set<UUID>] = [:]
+        /// Calls waiting again after a missed offer, oldest first; a freed agent looks at them before the lines.
+        var returned: [Int] = []
+        let skills = Dictionary(catalogue.agents.map { ($0.id, Set($0.capabilities)) }, uniquingKeysWith: { first, _ in first })
 
         let order = calls.indices.sorted { calls[$0].arrival != calls[$1].arrival ? calls[$0].arrival < calls[$1].arrival : $0 < $1 }
         report.offered = calls.count
@@ -88,16 +108,26 @@ enum RoutingSimulation {
 
         func start(_ index: Int, with agentId: UUID, at time: Double, step: RoutingStrategy) {
             let call = calls[index]
-            waits.append(time - call.arrival)
-            if let watchedTeam, call.teamId == watchedTeam { report.watchedWaits.append(time - call.arrival) }
+            var answered = time
+            if offerSeconds > 0 {
+                if answering.missRate > 0, Double.random(in: 0..<1, using: &generator) < answering.missRate {
+                    events.push(Event(time: time + offerSeconds, kind: .offerRunsOut(agentId: agentId, channel: call.channel), call: index))
+                    return
+                }
+                if !answering.delays.isEmpty {
+                    answered += min(answering.delays[Int.random(in: 0..<answering.delays.count, using: &generator)], offerSeconds)
+                }
+            }
+            waits.append(answered - call.arrival)
+            if let watchedTeam, call.teamId == watchedTeam { report.watchedWaits.append(answered - call.arrival) }
             report.answered += 1
             report.byStep[step, default: 0] += 1
-            report.byRelaxationStep[relaxation.stage(waited: time - call.arrival, hasTeam: call.teamId != nil).step, default: 0] += 1
+            report.byRelaxationStep[relaxation.stage(waited: answered - call.arrival, hasTeam: call.teamId != nil).step, default: 0] += 1
             report.callsByAgent[agentId, default: 0] += 1
             credited += book.candidate(agentId)?.successRate ?? 0
-            let end = time + max(call.handlingSeconds, 0)
-            busy[agentId, default: 0] += max(0, min(end, horizonSeconds) - min(time, horizonSeconds))
-            events.push(Event(time: end, kind: .departure(agentId: agentId, channel: call.channel), call: index))
+            let freed = answered + max(call.handlingSeconds, 0) + wrapUp(agentId)
+            busy[agentId, default: 0] += max(0, min(freed, horizonSeconds) - min(time, horizonSeconds))
+            events.push(Event(time: freed, kind: .departure(agentId: agentId, channel: call.channel), call: index))
         }
 
         /// The call as the router sees it after `waited` seconds: the pools and requirements its step allows.
@@ -106,7 +136,7 @@ enum RoutingSimulation {
             let stage = relaxation.stage(waited: waited, hasTeam: call.teamId != nil)
             return RouteRequest(teamId: call.teamId, sector: call.sector, capabilities: call.capabilities,
                                 requiredCapabilities: stage.requirementsDropped ? [] : call.requiredCapabilities,
-                                channel: call.channel, widest: stage.pool)
+                                channel: call.channel, widest: stage.pool, excluding: declined[index] ?? [])
         }
 
         /// Whether the book can route the request; a team gone from the catalogue routes by its sector.
@@ -144,17 +174,56 @@ enum RoutingSimulation {
                     outcomesSinceLearning = 0
                 }
             }
-            // The freed agent takes the oldest calls it may serve now, as long as it has room.
-            while let agent = book.agent(agentId), agent.hasRoom,
-                  let waiting = queue.oldest(servedBy: agentId, agent, at: time, abandoning: &report.abandoned) {
+            takeWaiting(agentId, at: time)
+        }
+
+        /// Whether the agent may take a call that went back to waiting after a missed offer (not one it missed).
+        func mayTakeReturned(_ index: Int, _ agentId: UUID, _ agent: BookAgent, at time: Double) -> Bool {
+            let call = calls[index]
+            return !(declined[index]?.contains(agentId) ?? false) && (call.channel.map(agent.hasRoom(for:)) ?? true)
+                && QueueHandoff.mayTake(callTeam: call.teamId, callSector: call.sector, required: call.requiredCapabilities,
+                                        waited: time - call.arrival, relaxation: relaxation, agentSector: agent.sector,
+                                        agentTeams: agent.teams, agentCapabilities: skills[agentId] ?? [])
+        }
+
+        /// A freed agent takes the oldest calls it may serve now, as long as it has room: those back from a missed
+        /// offer first, then the lines.
+        func takeWaiting(_ agentId: UUID, at time: Double) {
+            while let agent = book.agent(agentId), agent.hasRoom {
+                let waiting: Int
+                if let position = returned.firstIndex(where: { mayTakeReturned($0, agentId, agent, at: time) }) {
+                    waiting = returned.remove(at: position)
+                } else if let next = queue.oldest(servedBy: agentId, agent, at: time, abandoning: &report.abandoned) {
+                    waiting = next
+                } else {
+                    return
+                }
                 book.adjustLoad(of: agentId, by: 1, channel: calls[waiting].channel)
                 start(waiting, with: agentId, at: time, step: .queue)
             }
         }
 
+        /// An offer ran out: the agent's slot is free again, and the call goes on without it (to another agent at
+        /// once, or to wait with its arrival time).
+        func offerRanOut(_ index: Int, agentId: UUID, channel: CallChannel?, at time: Double) {
+            report.offersMissed += 1
+            declined[index, default: []].insert(agentId)
+            book.adjustLoad(of: agentId, by: -1, channel: channel)
+            if let deadline = policy.maxWaitSeconds.map({ calls[index].arrival + Double($0) }), deadline < time {
+                report.abandoned += 1
+            } else if let chosen = route(request(for: index, waited: time - calls[index].arrival))?.chosen {
+                start(index, with: chosen.agentId, at: time, step: .queue)
+            } else {
+                returned.append(index)
+                returned.sort { calls[$0].arrival != calls[$1].arrival ? calls[$0].arrival < calls[$1].arrival : $0 < $1 }
+            }
+            takeWaiting(agentId, at: time)
+        }
+
         func process(_ event: Event) {
             switch event.kind {
             case .departure(let agentId, let channel): finish(event.call, agentId: agentId, channel: channel, at: event.time)
+            case .offerRunsOut(let agentId, let channel): offerRanOut(event.call, agentId: agentId, channel: channel, at: event.time)
             case .widen: widen(event.call, at: event.time)
             }
         }
@@ -183,8 +252,8 @@ enum RoutingSimulation {
         }
         while let event = events.pop() { process(event) }
         let (abandonedLate, unanswered) = queue.remaining()
-        report.abandoned += abandonedLate
-        report.unanswered = unanswered
+        report.abandoned += abandonedLate + (policy.maxWaitSeconds == nil ? 0 : returned.count)
+        report.unanswered = unanswered + (policy.maxWaitSeconds == nil ? returned.count : 0)
 
         waits.sort()
         if !waits.isEmpty {
@@ -227,6 +296,8 @@ enum RoutingSimulation {
     private struct Event {
         enum Kind {
             case departure(agentId: UUID, channel: CallChannel?)
+            /// An offer of the call to the agent ran out.
+            case offerRunsOut(agentId: UUID, channel: CallChannel?)
             /// The call's wait reaches a wider relaxation step.
             case widen
         }
@@ -244,7 +315,7 @@ enum RoutingSimulation {
 
         private var rank: Int {
             switch kind {
-            case .departure: 0
+            case .departure, .offerRunsOut: 0
             case .widen: 1
             }
         }

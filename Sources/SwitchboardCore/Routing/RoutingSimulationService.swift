@@ -9,9 +9,14 @@ struct RoutingSimulationService: Sendable {
 
     static let maximumDays = 31
     static let maximumCalls = 200_000
-    /// The routing settings a proposal may change, by their names without the `routing.` prefix.
+    /// The settings a proposal may change: by their names without the `routing.` prefix, and after-call work.
     static let policyKeys = ["weights", "strategy", "prior_calls", "exploration", "exploration_floor", "max_wait_seconds",
-                             "overflow", "relaxation"]
+                             "overflow", "relaxation", "offer_timeout_seconds", "wrap_up_seconds"]
+    static func settingName(_ policyKey: String) -> String {
+        policyKey == "wrap_up_seconds" ? "calls.wrap_up_seconds" : "routing.\(policyKey)"
+    }
+    /// How far back the tenant's offers are read for answer times and misses.
+    static let answeringDays = 7
 
     struct Request: Sendable {
         let range: DayRange
@@ -43,7 +48,7 @@ struct RoutingSimulationService: Sendable {
                 guard policyKeys.contains(key) else {
                     throw AppError.badRequest("unknown policy field '\(key)'; known: \(policyKeys.joined(separator: ", "))")
                 }
-                changes["routing.\(key)"] = value
+                changes[Self.settingName(key)] = value
             }
             if !changes.isEmpty { changes = try SettingsSchema.validate(changes) }
         default:
@@ -64,14 +69,15 @@ struct RoutingSimulationService: Sendable {
         let calls = try await replayedCalls(in: request.range, startingAt: start, on: db)
 
         let names = try await agentNames(on: db)
+        let answering = try await recentAnswering(on: db)
         let seed = SeededGenerator.seed(0, for: tenant.clientId)
         func report(_ policy: RoutingPolicy) -> SimulationReportDTO {
             SimulationReportDTO(
-                RoutingSimulation.run(calls, catalogue: catalogue, policy: policy, horizonSeconds: horizon, seed: seed),
+                RoutingSimulation.run(calls, catalogue: catalogue, policy: policy, horizonSeconds: horizon, seed: seed,
+                                      answering: answering),
                 names: names)
         }
-        let routingKeys = SettingsSchema.keys.map(\.name).filter { $0.hasPrefix("routing.") }
-            .filter { Self.policyKeys.contains(String($0.dropFirst("routing.".count))) }
+        let routingKeys = Self.policyKeys.map(Self.settingName)
         return SimulationDTO(
             from: request.range.from.description, to: request.range.to.description, calls: calls.count,
             current: report(current), proposed: report(proposed),
@@ -114,6 +120,30 @@ struct RoutingSimulationService: Sendable {
             RoutingSimulation.Call(arrival: $0.arrival, teamId: $0.teamId, sector: $0.sector, capabilities: $0.capabilities,
                                    handlingSeconds: $0.handling ?? fallback, channel: $0.channel, requiredCapabilities: $0.required)
         }
+    }
+
+    /// The tenant's last week of offers: the times accepted offers took, and the share of answerable offers
+    /// (accepted, rejected, run out) that ran out. No offers: answered at once, none missed.
+    func recentAnswering(now: Date = Date(), on db: any SQLDatabase) async throws -> RoutingSimulation.Answering {
+        var answering = RoutingSimulation.Answering()
+        var answerable = 0, missed = 0
+        for row in try await tenant.scope.select(from: OfferLog.schema, on: db).columns("offered_at", "resolved_at", "outcome")
+            .where("offered_at", .greaterThanOrEqual, now.addingTimeInterval(-Double(Self.answeringDays) * 86_400))
+            .where("outcome", .in, [OfferLog.Outcome.accepted, .rejected, .expired].map(\.rawValue))
+            .all() {
+            answerable += 1
+            switch OfferLog.Outcome(rawValue: try row.decode(column: "outcome", as: String.self)) {
+            case .accepted?:
+                if let resolved = try row.decode(column: "resolved_at", as: Date?.self) {
+                    answering.delays.append(max(0, resolved.timeIntervalSince(try row.decode(column: "offered_at", as: Date.self))))
+                }
+            case .expired?: missed += 1
+            default: break
+            }
+        }
+        answering.delays.sort()
+        answering.missRate = answerable > 0 ? Double(missed) / Double(answerable) : 0
+        return answering
     }
 
     private func agentNames(on db: any SQLDatabase) async throws -> [UUID: String] {
@@ -173,6 +203,8 @@ struct SimulationReportDTO: Encodable, Sendable {
     @NullWhenAbsent var expectedSuccessRate: Double?
     /// Busiest first.
     let agents: [AgentUse]
+    /// Offers that ran out (with `routing.offer_timeout_seconds`); each call went on without that agent.
+    let offersMissed: Int
 
     init(_ report: RoutingSimulation.Report, names: [UUID: String]) {
         offered = report.offered
@@ -186,6 +218,7 @@ struct SimulationReportDTO: Encodable, Sendable {
         utilisationMean = report.utilisationMean
         utilisationGini = report.utilisationGini
         expectedSuccessRate = report.expectedSuccessRate
+        offersMissed = report.offersMissed
         agents = report.utilisation.map { id, share in
             AgentUse(agentId: id, name: names[id] ?? "", calls: report.callsByAgent[id] ?? 0, utilisation: share)
         }.sorted { $0.utilisation != $1.utilisation ? $0.utilisation > $1.utilisation : $0.agentId.uuidString < $1.agentId.uuidString }

@@ -32,9 +32,18 @@ final class BatchPlan: @unchecked Sendable {
         eventHeads[clientId] = newest
     }
 
+    /// Agents a change of the batch booked a unit on, even where another released one (a net change of zero): the
+    /// database checks that each is still active and available.
+    private(set) var claimed: Set<LostClaims.Agent> = []
+
     func booked(_ agentId: UUID, of clientId: String, delta: Int, channel: CallChannel) {
-        deltas[LostClaims.Agent(clientId: clientId, agentId: agentId), default: .zero][channel] += delta
+        let agent = LostClaims.Agent(clientId: clientId, agentId: agentId)
+        deltas[agent, default: .zero][channel] += delta
+        if delta > 0 { claimed.insert(agent) }
     }
+
+    /// Whether the batch's row for the agent is a claim, checked by the database.
+    func claims(_ agent: LostClaims.Agent, _ delta: ChannelNumbers) -> Bool { delta.claims || claimed.contains(agent) }
 
     struct PresenceChange {
         let presence: AgentPresence
@@ -116,12 +125,14 @@ final class BatchPlan: @unchecked Sendable {
         wrapUps = [:]
         missedOffers = [:]
         deltas = [:]
+        claimed = []
         committedLoads = [:]
         eventHeads = [:]
     }
 
     func committed(in book: LoadBook) {
         for (clientId, states) in committedLoads { book.applyCommitted(clientId, states) }
+        claimed = []
         presence = [:]
         wrapUps = [:]
         missedOffers = [:]

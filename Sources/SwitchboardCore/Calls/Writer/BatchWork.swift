@@ -185,12 +185,13 @@ struct BatchWork {
             .map { AgentStateLog.close($0.agentId, of: $0.clientId, at: now, on: db) }
             + resolvedOffers.map { OfferLog.resolve($0.callId, of: $0.clientId, $0.outcome, at: now, on: db) }
         let statements = BatchStatements(loads: deltas.isEmpty ? nil : LoadStatement(deltas, presence: plan.presence, wrapUps: plan.wrapUps,
-                                                                                         missedOffers: plan.missedOffers, at: now),
+                                                                                         missedOffers: plan.missedOffers,
+                                                                                         claimed: plan.claimed, at: now),
                                          changes: changes, unchecked: closes, inserts: inserts,
                                          events: events, queueChanges: queueChanges, now: now)
         let committed = try await writing.write(statements, plan: plan, on: db)
         let confirmed = Set(committed.map(\.id))
-        let lost = deltas.filter { $0.delta.claims && !confirmed.contains($0.agent.agentId) }.map(\.agent)
+        let lost = deltas.filter { plan.claims($0.agent, $0.delta) && !confirmed.contains($0.agent.agentId) }.map(\.agent)
         if !lost.isEmpty { throw LostClaims(agents: lost) }
         for load in committed { plan.noteCommitted(load.state, of: load.clientId) }
     }

@@ -3,8 +3,9 @@ import SQLKit
 
 
 /// The conditional update of a batch's agents: net change of load per agent and channel, never past
-/// `max_concurrent` nor past a channel's own limit, claims only on agents active and available (as the batch leaves
-/// them), the batch's presence changes and wrap-ups; `state_since` moves when the agent's state does.
+/// `max_concurrent` nor past a channel's own limit, claims only on agents active and available (as stored, or made
+/// available by the batch: an agent the batch claims and then sends away keeps its call), the batch's presence
+/// changes, wrap-ups and missed offers; `state_since` moves when the agent's state does.
 struct LoadStatement {
     let values: [any SQLExpression]
     /// Agents the batch claims on (a positive change in any channel).
@@ -33,7 +34,10 @@ struct LoadStatement {
 
     init(_ deltas: [(agent: LostClaims.Agent, delta: ChannelNumbers)], presence: [LostClaims.Agent: BatchPlan.PresenceChange],
          wrapUps: [LostClaims.Agent: BatchPlan.WrapUpMark] = [:],
-         missedOffers: [LostClaims.Agent: BatchPlan.MissedOffers] = [:], at now: Date) {
+         missedOffers: [LostClaims.Agent: BatchPlan.MissedOffers] = [:], claimed: Set<LostClaims.Agent> = [], at now: Date) {
+        func isClaim(_ entry: (agent: LostClaims.Agent, delta: ChannelNumbers)) -> Bool {
+            entry.delta.claims || claimed.contains(entry.agent)
+        }
         values = deltas.map { entry in
             let change = presence[entry.agent]
             // wrap_op 0: no wrap-up change (wrap_at is then `now`, never NULL, so PostgreSQL types the column).
@@ -49,10 +53,10 @@ struct LoadStatement {
             case nil: 0
             }
             return SQLGroupExpression([SQLBind(entry.agent.agentId), SQLBind(entry.delta.total)]
-                + CallChannel.allCases.map { SQLBind(entry.delta[$0]) } + [SQLBind(entry.delta.claims ? 1 : 0)]
+                + CallChannel.allCases.map { SQLBind(entry.delta[$0]) } + [SQLBind(isClaim(entry) ? 1 : 0)]
                 + [SQLBind(change?.presence.rawValue), SQLBind(change?.reason), SQLBind(wrapOp), SQLBind(wrapAt), SQLBind(missed)])
         }
-        claims = deltas.filter { $0.delta.claims }.count
+        claims = deltas.filter(isClaim).count
         let available = AgentPresence.available.rawValue
         update = """
             UPDATE sector_agents SET current_load =
@@ -74,7 +78,7 @@ struct LoadStatement {
                     ELSE sector_agents.state_since END
             FROM v
             WHERE sector_agents.id = v.agent_id AND (v.claim = 0 OR (sector_agents.status = '\(unsafeRaw: ActiveStatus.active.rawValue)'
-                AND COALESCE(v.presence, sector_agents.presence) = '\(unsafeRaw: available)'
+                AND (sector_agents.presence = '\(unsafeRaw: available)' OR v.presence = '\(unsafeRaw: available)')
                 AND sector_agents.current_load + v.delta <= sector_agents.max_concurrent AND \(unsafeRaw: Self.limits)))
             RETURNING sector_agents.id, sector_agents.client_id, sector_agents.current_load,
                 sector_agents.max_concurrent, sector_agents.status, sector_agents.presence, \(unsafeRaw: Self.returned)
