@@ -587,7 +587,7 @@ def test_phone_sized(server, browser):
     wait_all(browser, "[data-test=agent-row]")
     assert not nav.is_displayed() and menu.get_attribute("aria-expanded") == "false"
     shot(browser, "12-phone-agents")
-    pages = ["#/teams", "#/agents", "#/routing", "#/analytics", "#/what-if", "#/wallboard"] + [
+    pages = ["#/teams", "#/agents", "#/routing", "#/analytics", "#/what-if", "#/floor", "#/wallboard"] + [
         f"#/teams/{team}/{tab}" for tab in ("members", "agents", "performance", "settings")]
     overflowing = {}
     for page in pages:
@@ -595,9 +595,38 @@ def test_phone_sized(server, browser):
         WebDriverWait(browser, 15).until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".loading"))
         width = browser.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
         if width > 0:
-            overflowing[page] = width
+            # Which elements reach past the screen's edge, to say what to fix.
+            overflowing[page] = (width, browser.execute_script(
+                "return [...document.querySelectorAll('#page *')].filter(e => e.getBoundingClientRect().right > "
+                "document.documentElement.clientWidth + 1).slice(-3).map(e => e.tagName + '.' + e.className + ' '"
+                " + (e.textContent || '').trim().slice(0, 40))"))
         if page == "#/routing":
             shot(browser, "13-phone-routing")
+    # An agent's desk on a phone, with an offer, a call in progress and a wrap-up on it at once.
+    client = f"phone-desk-{int(time.time() * 1000) % 10**9}"
+    admin = server["token"]("admin", client=client)
+
+    def api_as(method, path, body=None):
+        status, payload = harness.call(base, admin, method, path, body)
+        assert 200 <= status < 300, (method, path, status, payload)
+        return payload["data"]
+
+    api_as("PUT", "/api/settings", {"routing.offer_timeout_seconds": 300, "calls.wrap_up_seconds": 600})
+    agent = api_as("POST", "/api/agents", {"name": "Pat Phone", "sector": "support", "max_concurrent": 3})
+    first = api_as("POST", "/api/calls", {"sector": "support", "channel": "webchat"})
+    api_as("POST", f"/api/calls/{first['id']}/accept")
+    api_as("POST", f"/api/calls/{first['id']}/complete", {"outcome": "successful", "resolved": True, "handling_time_seconds": 30})
+    second = api_as("POST", "/api/calls", {"sector": "support", "channel": "email"})
+    api_as("POST", f"/api/calls/{second['id']}/accept")
+    api_as("POST", "/api/calls", {"sector": "support", "channel": "voice"})
+    browser.get(f"{base}/#token={server['token']('agent', client=client, agent_id=agent['id'])}")
+    live_wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-test=desk-offer]")
+                             and d.find_elements(By.CSS_SELECTOR, "[data-test=desk-call]")
+                             and d.find_elements(By.CSS_SELECTOR, "[data-test=desk-ready]"))
+    width = browser.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    if width > 0:
+        overflowing["#/desk"] = width
+    shot(browser, "18-phone-desk")
     assert not overflowing, f"pages wider than the phone: {overflowing}"
     browser.set_window_size(1280, 800)
 
