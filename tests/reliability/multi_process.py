@@ -95,6 +95,7 @@ def main():
     parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--offers", action="store_true")
+    parser.add_argument("--clients", type=int, default=8, help="client threads sending calls")
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="switchboard-multi-")
@@ -115,7 +116,7 @@ def main():
             assert status == 200
 
         stop, errors = threading.Event(), []
-        threads = [threading.Thread(target=worker, args=(bases, token_value, stop, errors, args.offers)) for _ in range(8)]
+        threads = [threading.Thread(target=worker, args=(bases, token_value, stop, errors, args.offers)) for _ in range(args.clients)]
         for thread in threads:
             thread.start()
         deadline, samples, sample_problems = time.time() + args.seconds, 0, []
@@ -174,6 +175,13 @@ def main():
             process.terminate()
         for process, _ in servers:
             process.wait(timeout=20)
+    if failures:
+        # What the servers said about it (their error lines), so a failure in CI can be read without a rerun.
+        for index in range(args.processes):
+            with open(os.path.join(workdir, f"server-{index}.log")) as log:
+                lines = [line.rstrip() for line in log if " error " in line or "critical" in line]
+            for line in lines[:10]:
+                print(f"  server {index}: {line[:600]}")
     harness.report("several processes", failures, "capacity held, loads exact, one aggregator at a time, changes propagate at once")
 
 

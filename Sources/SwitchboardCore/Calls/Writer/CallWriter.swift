@@ -41,7 +41,7 @@ final class CallWriter: Sendable {
     let stamps = CallStamps()
 
     static let maxBatch = 256
-    private static let lostClaimRetries = 5
+    private static let lostClaimRetries = 8
 
     init(store: Store, book: LoadBook, events: EventHub, metrics: SwitchboardMetrics, logger: Logger) {
         self.store = store
@@ -121,7 +121,7 @@ final class CallWriter: Sendable {
             do {
                 try await writing.commit(
                     answering: batch.map(\.continuation), plan: plan, clientIds: Set(batch.map(\.tenant.clientId)),
-                    { db in try await self.decideAndWrite(batch, plan, handingOutWaitingCalls: attempt < Self.lostClaimRetries, on: db) },
+                    { db in try await self.decideAndWrite(batch, plan, handingOutWaitingCalls: attempt <= Self.lostClaimRetries / 2, on: db) },
                     committed: { results in
                         plan.committed(in: book)
                         counters.count(zip(batch.map(\.change), results))
@@ -131,12 +131,14 @@ final class CallWriter: Sendable {
                 plan.rolledBack(in: book)
                 counters.claimsLost.increment(by: Int64(lost.agents.count))
                 await refresh(lost.agents)
+                await Self.backOff(after: attempt)
             } catch let error where Self.isRefusal(error) && attempt < Self.lostClaimRetries {
                 // PostgreSQL refused a claim or a call change of the batch, or chose it as a deadlock victim.
                 let agents = plan.bookedAgents
                 plan.rolledBack(in: book)
                 counters.claimsLost.increment()
                 await refresh(agents)
+                await Self.backOff(after: attempt)
             } catch let error as any DatabaseError where error.isConstraintFailure && batch.count == 1
                         && attempt < Self.lostClaimRetries {
                 // Another process committed a call with the same Idempotency-Key first: read again, and replay it.
@@ -156,6 +158,14 @@ final class CallWriter: Sendable {
                 return
             }
         }
+    }
+
+    /// Processes that refused each other's batches would otherwise try again in step, and refuse each other again
+    /// (seen once in ~500 calls on a slow two-core machine with three processes): a random pause that doubles with
+    /// each attempt (first none, at most 64 ms) lets one go first.
+    private static func backOff(after attempt: Int) async {
+        guard attempt > 1 else { return }
+        try? await Task.sleep(for: .microseconds(Int.random(in: 0...(1_000 << min(attempt, 6)))))
     }
 
     private static func isRefusal(_ error: any Error) -> Bool {
@@ -198,7 +208,7 @@ final class CallWriter: Sendable {
 
     // MARK: One batch
 
-    /// On the last attempt the batch leaves waiting calls to the queue sweeper: several processes handing out the
+    /// On its later attempts the batch leaves waiting calls to the queue sweeper: several processes handing out the
     /// same oldest waiting call refuse each other's batches, and the completion that freed the room must not fail
     /// for it (the sweeper offers the room within a second).
     private func decideAndWrite(
