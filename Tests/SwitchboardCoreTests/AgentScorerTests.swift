@@ -6,10 +6,10 @@ import Testing
 struct AgentScorerTests {
     static func candidate(
         _ id: String = "00000000-0000-0000-0000-000000000001", priority: Int = 5, load: Int = 0, max: Int = 10,
-        success: Double = 0.5, aht: Double = 180, active: Bool = true
+        success: Double = 0.5, aht: Double = 180, active: Bool = true, idleSince: Double = 0
     ) -> RoutingCandidate {
         RoutingCandidate(id: UUID(uuidString: id)!, isActive: active, priority: priority, currentLoad: load, maxConcurrent: max,
-                         successRate: success, avgHandlingTime: aht)
+                         successRate: success, avgHandlingTime: aht, idleSince: idleSince)
     }
 
     static func pool(_ candidates: RoutingCandidate...) -> CandidatePool { CandidatePool(candidates: candidates) }
@@ -69,7 +69,7 @@ struct AgentScorerTests {
         #expect(AgentScorer.rank(Self.pool(full, inactive)).best == nil)
     }
 
-    @Test func tiesGoToLowerLoadThenHigherPriorityThenSmallerId() {
+    @Test func tiesGoToLowerLoadThenHigherPriorityThenLongestIdleThenSmallerId() {
         // Equal scores built on purpose: weights that ignore load and priority.
         let flat = ScoringWeights(successRate: 1, priority: 0, load: 0, handlingTime: 0, capabilities: 0)
         let a = Self.candidate("00000000-0000-0000-0000-000000000003", priority: 5, load: 2)
@@ -78,6 +78,15 @@ struct AgentScorerTests {
 
         let c = Self.candidate("00000000-0000-0000-0000-000000000003", priority: 9, load: 1)
         #expect(AgentScorer.rank(Self.pool(b, c), weights: flat).best?.agentId == c.id, "then higher priority")
+
+        let idleLonger = Self.candidate("00000000-0000-0000-0000-0000000000ff", priority: 5, load: 1, idleSince: 1_000)
+        let idleShorter = Self.candidate("00000000-0000-0000-0000-0000000000fe", priority: 5, load: 1, idleSince: 2_000)
+        #expect(AgentScorer.rank(Self.pool(idleShorter, idleLonger), weights: flat).best?.agentId == idleLonger.id,
+                "then the agent idle longest")
+        #expect(AgentScorer.rank(Self.pool(idleLonger, idleShorter), weights: flat).top.map(\.agentId) == [idleLonger.id, idleShorter.id])
+        let busierButIdleLonger = Self.candidate("00000000-0000-0000-0000-0000000000fd", priority: 5, load: 2, idleSince: 0)
+        #expect(AgentScorer.rank(Self.pool(busierButIdleLonger, idleShorter), weights: flat).best?.agentId == idleShorter.id,
+                "load before idle time")
 
         let d = Self.candidate("00000000-0000-0000-0000-0000000000ff", priority: 5, load: 1)
         let e = Self.candidate("00000000-0000-0000-0000-0000000000fe", priority: 5, load: 1)

@@ -76,6 +76,38 @@ import VaporTesting
         }
     }
 
+    /// A batch that changes many agents of one tenant commits as one statement: over PostgreSQL its load
+    /// notifications (one per 30 agents) stay under the 8,000-byte payload limit, so it is never split.
+    @Test func aBatchOverManyAgentsCommitsWhole() async throws {
+        try await withSwitchboard { app in
+            let client = try await APIClient.make(app)
+            let tenant = Tenant(clientId: client.clientId, userId: "writer-test", role: .admin)
+            let agents = (0..<150).map { #"{"external_id": "many-\#($0)", "name": "Agent \#($0)", "sector": "billing", "max_concurrent": 100, "channel_capacity": {"voice": 100, "sms": 100, "whatsapp": 100, "email": 100, "webchat": 100}}"# }
+            let created = try await client.send(.POST, "/api/agents/bulk", json: #"{"agents": [\#(agents.joined(separator: ","))]}"#)
+            try #require(created.status == .ok || created.status == .created, "\(created.text)")
+            // Three-digit loads on every channel: the longest notification entries.
+            for channel in CallChannel.allCases {
+                try await (app.db as! any SQLDatabase).update(SectorAgent.schema)
+                    .set(SQLIdentifier(channel.loadColumn), to: SQLLiteral.numeric("99"))
+                    .set("current_load", to: SQLLiteral.numeric("99"))
+                    .where("client_id", .equal, client.clientId).run()
+            }
+            await app.loadBook.invalidate(client.clientId)
+            let results = try await withThrowingTaskGroup(of: CallChangeResult.self) { group in
+                for index in 0..<140 {
+                    group.addTask { try await app.callWriter.submit(self.newCall(ref: "many-\(index)"), by: tenant) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(results.allSatisfy { $0.call.status == .active })
+            let agentsUsed = Set(results.compactMap(\.call.agentId)).count
+            #expect(agentsUsed > 60, "the calls went to \(agentsUsed) agents")
+            let metrics = try await client.send(.GET, "/metrics", authorized: false).text
+            #expect(metrics.contains("switchboard_call_batches_split_total 0"))
+            #expect(!metrics.contains(#"switchboard_call_batch_size_bucket{le="64.0"} 140"#), "no batch of more than 64 changes formed")
+        }
+    }
+
     /// Agents' loads change only in the writer's one conditional statement (`LoadStatement`); start-up
     /// reconciliation and migrations aside, no other source assigns them.
     @Test func noTypeOutsideTheWriterUpdatesLoads() throws {

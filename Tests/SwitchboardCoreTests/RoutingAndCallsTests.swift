@@ -262,6 +262,69 @@ struct RoutingAndCallsTests {
         }
     }
 
+    /// The contract's tie-break after load and priority: the agent idle longest (since its last call or wrap-up
+    /// ended; one that never had a call, since it was created), then the smaller id. It holds from the database too,
+    /// as a fresh book reads it.
+    @Test func tiesGoToTheAgentIdleLongest() async throws {
+        try await withSwitchboard { app in
+            let client = try await APIClient.make(app)
+            let (smaller, larger) = try await Self.twoEqualAgents(client, app)
+            #expect(try await Self.routed(client) == larger, "created earlier, so idle longer than the smaller id")
+
+            let call = try await client.createCall(#"{"sector":"billing"}"#).data
+            #expect(call["agent_id"].uuid == larger)
+            try #require(try await client.complete(try #require(call["id"].uuid)).status == .ok)
+            #expect(try await Self.routed(client) == smaller, "the other has just finished a call")
+            await app.loadBook.invalidate(client.clientId)
+            #expect(try await Self.routed(client) == smaller, "as the database keeps it")
+
+            let next = try await client.createCall(#"{"sector":"billing"}"#).data
+            #expect(next["agent_id"].uuid == smaller, "\(next)")
+            try #require(try await client.complete(try #require(next["id"].uuid)).status == .ok)
+            #expect(try await Self.routed(client) == larger, "its call ended before the other's")
+        }
+    }
+
+    /// Over PostgreSQL the idle time travels with the loads: a call ended through one process changes the tie on
+    /// another at once (its book is not reloaded).
+    @Test(.enabled(if: TestDatabase.isPostgres, "loads travel between processes through PostgreSQL"))
+    func idleTimeReachesOtherProcesses() async throws {
+        try await withSwitchboard { first in
+            try await withSwitchboard { second in
+                let viaFirst = try await APIClient.make(first)
+                let viaSecond = APIClient(app: second, clientId: viaFirst.clientId, role: .admin, token: viaFirst.token)
+                let (smaller, larger) = try await Self.twoEqualAgents(viaFirst, first)
+                var loaded = false
+                for _ in 0..<40 where !loaded {
+                    loaded = try await Self.routed(viaSecond) == larger
+                    if !loaded { try await Task.sleep(for: .milliseconds(50)) }
+                }
+                try #require(loaded, "the second process reads the agents' creation times")
+                let call = try await viaFirst.createCall(#"{"sector":"billing"}"#).data
+                try #require(try await viaFirst.complete(try #require(call["id"].uuid)).status == .ok)
+                var seen = false
+                for _ in 0..<40 where !seen {
+                    seen = try await Self.routed(viaSecond) == smaller
+                    if !seen { try await Task.sleep(for: .milliseconds(50)) }
+                }
+                #expect(seen, "the end of the call reached the other process's book")
+            }
+        }
+    }
+
+    /// Two agents equal in everything the formula sees; the one with the larger id was created an hour earlier.
+    private static func twoEqualAgents(_ client: APIClient, _ app: Application) async throws -> (smaller: UUID, larger: UUID) {
+        let ids = [try await client.createAgent("One"), try await client.createAgent("Two")].sorted { $0.uuidString < $1.uuidString }
+        try await (app.db as! any SQLDatabase).update(SectorAgent.schema)
+            .set("created_at", to: SQLBind(Date().addingTimeInterval(-3600))).where("id", .equal, ids[1]).run()
+        await app.loadBook.invalidate(client.clientId)
+        return (ids[0], ids[1])
+    }
+
+    private static func routed(_ client: APIClient) async throws -> UUID? {
+        try await client.send(.POST, "/api/routing/route", json: #"{"sector":"billing"}"#).data["agent_id"].uuid
+    }
+
     @Test(.enabled(if: TestDatabase.isPostgres, "invalidations travel between processes through PostgreSQL"))
     func otherProcessesSeeChangesAtOnce() async throws {
         try await withSwitchboard { first in

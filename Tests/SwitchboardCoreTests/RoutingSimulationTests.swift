@@ -78,8 +78,9 @@ struct RoutingSimulationTests {
     }
 
     @Test func learningBeatsTheFormulaOnASyntheticPopulation() {
-        // Fifteen agents whose true rates are known; the router sees only outcomes, a batch of 100 at a time (as the
-        // aggregator feeds it). Five veterans at 92 % and five at 75 %, 500 calls each; five new hires at 55 % whose
+        // Fifteen agents whose true rates are known; the router sees only outcomes, a batch of 250 at a time (as the
+        // aggregator feeds it; the tie-break spreads the formula's calls over the equal new hires, so each batch
+        // teaches it about all of them). Five veterans at 92 % and five at 75 %, 500 calls each; five new hires at 55 % whose
         // 3 calls so far all succeeded: the formula trusts their 100 %, learning shrinks it towards the sector.
         var agents: [BookAgentRow] = []
         var truth: [UUID: Double] = [:]
@@ -107,7 +108,7 @@ struct RoutingSimulationTests {
         learning.strategy = .learning
         func realised(_ policy: RoutingPolicy) -> Double {
             RoutingSimulation.run(calls, catalogue: catalogue, policy: policy, horizonSeconds: 300_000, seed: 5, outcome: outcome,
-                                  learningEvery: 100).realisedSuccessRate ?? 0
+                                  learningEvery: 250).realisedSuccessRate ?? 0
         }
         let formulaRate = realised(.defaults), learningRate = realised(learning)
         #expect(learningRate > formulaRate + 0.02, "learning \(learningRate), formula \(formulaRate)")

@@ -25,6 +25,9 @@ struct RoutingCandidate: Sendable, Equatable {
     var capabilityMask: UInt64 = 0
     /// `CallChannel.bit`s of the channels whose own limit is reached.
     var channelsFull: UInt8 = 0
+    /// Seconds since 1970 at which its last call or after-call work ended (never: when it was created); the
+    /// smaller, the longer idle.
+    var idleSince: Double = 0
 
     var isEligible: Bool { isActive && currentLoad < maxConcurrent }
 
@@ -150,7 +153,7 @@ struct Ranking: Sendable {
 /// The routing formula, and the only place it lives:
 /// `40*success_rate + 25*(priority/10) + 20*(1 - load/10) + 15*(1 - aht/300) + 5*matches`,
 /// each factor clamped to [0, 1] (the capability term counts matches and is not clamped);
-/// ties go to lower load, then higher priority, then the smaller id.
+/// ties go to lower load, then higher priority, then the agent idle longest, then the smaller id.
 enum AgentScorer {
     @inline(__always)
     static func factors(of candidate: RoutingCandidate, matches: Int) -> (Double, Double, Double, Double, Double) {
@@ -243,6 +246,7 @@ enum AgentScorer {
         let x = candidates[a.index], y = candidates[b.index]
         if x.currentLoad != y.currentLoad { return x.currentLoad < y.currentLoad }
         if x.priority != y.priority { return x.priority > y.priority }
+        if x.idleSince != y.idleSince { return x.idleSince < y.idleSince }
         return x.idOrder < y.idOrder
     }
 

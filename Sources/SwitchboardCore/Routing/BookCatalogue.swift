@@ -14,7 +14,7 @@ struct BookCatalogue: Sendable {
         let scope = TenantScope(clientId: clientId)
         let agents = try await scope.select(from: SectorAgent.schema, on: db)
             .columns(["id", "sector", "status", "presence", "priority", "capabilities", "max_concurrent", "current_load",
-                      "success_rate", "avg_handling_time", "wrap_up_seconds"] + ChannelNumbers.loadColumns + ChannelNumbers.capacityColumns)
+                      "success_rate", "avg_handling_time", "wrap_up_seconds", "last_call_ended_at", "created_at"] + ChannelNumbers.loadColumns + ChannelNumbers.capacityColumns)
             .all()
             .map { row in
                 BookAgentRow(
@@ -25,7 +25,9 @@ struct BookCatalogue: Sendable {
                     successRate: try row.decode("success_rate"), avgHandlingTime: try row.decode("avg_handling_time"),
                     channelCapacity: try ChannelNumbers(capacityFrom: row), channelLoads: try ChannelNumbers(loadsFrom: row),
                     isAvailable: try row.decode(column: "presence", as: String.self) == AgentPresence.available.rawValue,
-                    wrapUpSeconds: try row.decode(column: "wrap_up_seconds", as: Int?.self))
+                    wrapUpSeconds: try row.decode(column: "wrap_up_seconds", as: Int?.self),
+                    idleSince: try row.decode(column: "last_call_ended_at", as: Date?.self)
+                        ?? row.decode(column: "created_at", as: Date?.self) ?? Date(timeIntervalSince1970: 0))
             }
         var teams: [UUID: String] = [:]
         for row in try await scope.select(from: Team.schema, on: db).columns("id", "sector").all() {

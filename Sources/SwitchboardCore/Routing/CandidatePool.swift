@@ -53,6 +53,11 @@ struct CandidatePool: Sendable {
         candidates[index].channelsFull = channelsFull
     }
 
+    /// When the agent's last call or after-call work ended.
+    mutating func setIdleSince(at index: Int, _ seconds: Double) {
+        candidates[index].idleSince = seconds
+    }
+
     /// An agent's 7-day values after an aggregation; the pool's order and capability index do not depend on them.
     mutating func setHistory(at index: Int, successRate: Double, avgHandlingTime: Double) {
         candidates[index].successRate = successRate

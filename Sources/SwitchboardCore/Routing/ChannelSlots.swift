@@ -90,6 +90,8 @@ struct LiveState: Sendable, Equatable {
     let isActive: Bool
     var channelLoads: ChannelNumbers = .zero
     var channelCapacity: ChannelNumbers = .unlimited
+    /// When its last call or after-call work ended, where the change knows (nil: as the book has it).
+    var idleSince: Date? = nil
 }
 
 extension ChannelNumbers {

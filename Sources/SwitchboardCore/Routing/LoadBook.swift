@@ -58,6 +58,8 @@ struct BookAgentRow: Sendable {
     /// Presence `available`.
     var isAvailable = true
     var wrapUpSeconds: Int? = nil
+    /// When its last call or after-call work ended (never: when it was created).
+    var idleSince = Date(timeIntervalSince1970: 0)
 }
 
 struct DataVersions: Equatable, Sendable {

@@ -77,8 +77,11 @@ enum RoutingSimulation {
         let freeAgents = catalogue.agents.map { row in
             BookAgentRow(id: row.id, sector: row.sector, isActive: row.isActive, priority: row.priority,
                          capabilities: row.capabilities, maxConcurrent: row.maxConcurrent, load: 0,
-                         successRate: row.successRate, avgHandlingTime: row.avgHandlingTime, channelCapacity: row.channelCapacity)
+                         successRate: row.successRate, avgHandlingTime: row.avgHandlingTime, channelCapacity: row.channelCapacity,
+                         idleSince: row.idleSince)
         }
+        // Replayed time starts now: every agent's last call before the replay ended earlier than any call in it.
+        let replayStart = Date().timeIntervalSince1970
         var generator = SeededGenerator(seed: seed)
         var book = TenantBook(policy: policy, agents: freeAgents, teams: catalogue.teams, assignments: catalogue.assignments,
                               queuedCalls: nil, successHistory: catalogue.successHistory,
@@ -158,6 +161,7 @@ enum RoutingSimulation {
 
         func finish(_ call: Int, agentId: UUID, channel: CallChannel?, at time: Double) {
             book.adjustLoad(of: agentId, by: -1, channel: channel)
+            book.setIdleSince(of: agentId, Date(timeIntervalSince1970: replayStart + time))
             if let outcome {
                 let success = outcome(call, agentId, &generator)
                 if success { succeeded += 1 }

@@ -41,7 +41,8 @@ struct TenantBook: Sendable {
                                             currentLoad: row.load,
                                             maxConcurrent: row.maxConcurrent, successRate: row.successRate,
                                             avgHandlingTime: row.avgHandlingTime,
-                                            channelsFull: ChannelNumbers.full(loads: row.channelLoads, capacity: row.channelCapacity)),
+                                            channelsFull: ChannelNumbers.full(loads: row.channelLoads, capacity: row.channelCapacity),
+                                            idleSince: row.idleSince.timeIntervalSince1970),
                 capabilities: row.capabilities, estimate: estimate)
         }
         var teamsByAgent: [UUID: [UUID]] = [:]
@@ -194,6 +195,13 @@ struct TenantBook: Sendable {
         agent.channelLoads = state.channelLoads
         agent.channelCapacity = state.channelCapacity
         install(agent, as: state.agentId)
+        if let idleSince = state.idleSince { setIdleSince(of: state.agentId, idleSince) }
+    }
+
+    /// The agent's last call or after-call work ended then: among equal scores, the agent idle longest goes first.
+    mutating func setIdleSince(of agentId: UUID, _ date: Date) {
+        guard let agent = agents[agentId] else { return }
+        for position in agent.positions { pools[position.key]?.setIdleSince(at: position.index, date.timeIntervalSince1970) }
     }
 
     private mutating func install(_ agent: BookAgent, as agentId: UUID) {

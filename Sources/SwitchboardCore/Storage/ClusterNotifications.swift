@@ -7,7 +7,7 @@ import SQLKit
 import Vapor
 
 /// Agents' loads as one process committed them, for the load books of the others: the call writer's statement
-/// sends them with `pg_notify` (so they are delivered only if it commits), at most 60 agents a notification.
+/// sends them with `pg_notify` (so they are delivered only if it commits), at most 30 agents a notification.
 struct LoadNotification: Codable, Sendable {
     static let channel = "switchboard_loads"
 
@@ -19,6 +19,8 @@ struct LoadNotification: Codable, Sendable {
         /// Loads and limits per channel, in `CallChannel.allCases` order (null: no limit).
         let c: [Int]
         let k: [Int?]
+        /// When its last call or after-call work ended, in seconds since 1970 (null: never).
+        let i: Double?
     }
 
     let origin: String
@@ -30,7 +32,7 @@ struct LoadNotification: Codable, Sendable {
         guard origin != book.origin else { return }
         book.applyCommitted(clientId, states.map {
             LiveState(agentId: $0.a, load: $0.l, maxConcurrent: $0.m, isActive: $0.on, channelLoads: ChannelNumbers(loads: $0.c),
-                      channelCapacity: ChannelNumbers(limits: $0.k))
+                      channelCapacity: ChannelNumbers(limits: $0.k), idleSince: $0.i.map(Date.init(timeIntervalSince1970:)))
         })
     }
 }

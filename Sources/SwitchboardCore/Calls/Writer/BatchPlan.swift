@@ -19,6 +19,8 @@ final class BatchPlan: @unchecked Sendable {
     /// Offers missed in a row, per agent: how many this batch adds, or a reset (an accepted offer, or the agent
     /// set away for them), written with the loads (its `missed_offers`).
     private(set) var missedOffers: [LostClaims.Agent: MissedOffers] = [:]
+    /// Agents whose call or after-call work this batch ended, and when (their `last_call_ended_at`).
+    private(set) var callsEnded: [LostClaims.Agent: Date] = [:]
     /// SQLite: each tenant's newest event number once the batch commits.
     private(set) var eventHeads: [String: Int64] = [:]
 
@@ -99,6 +101,10 @@ final class BatchPlan: @unchecked Sendable {
         return nil
     }
 
+    func callEnded(by agentId: UUID, in clientId: String, at date: Date) {
+        callsEnded[LostClaims.Agent(clientId: clientId, agentId: agentId)] = date
+    }
+
     var bookedAgents: [LostClaims.Agent] { deltas.filter { $0.value != .zero }.map(\.key) }
 
     /// What this batch booked for the agent so far (not yet in the database).
@@ -109,7 +115,7 @@ final class BatchPlan: @unchecked Sendable {
     /// Agents whose row the batch changes: a net change of load, a presence change, a wrap-up, or several.
     var netDeltas: [(agent: LostClaims.Agent, delta: ChannelNumbers)] {
         let changed = Set(deltas.filter { $0.value != .zero }.keys).union(presence.keys).union(wrapUps.keys)
-            .union(missedOffers.keys)
+            .union(missedOffers.keys).union(callsEnded.keys)
         return changed.map { ($0, deltas[$0] ?? .zero) }.sorted { ($0.agent.agentId.uuidString) < ($1.agent.agentId.uuidString) }
     }
 
@@ -124,6 +130,7 @@ final class BatchPlan: @unchecked Sendable {
         presence = [:]
         wrapUps = [:]
         missedOffers = [:]
+        callsEnded = [:]
         deltas = [:]
         claimed = []
         committedLoads = [:]
@@ -131,11 +138,18 @@ final class BatchPlan: @unchecked Sendable {
     }
 
     func committed(in book: LoadBook) {
-        for (clientId, states) in committedLoads { book.applyCommitted(clientId, states) }
+        for (clientId, states) in committedLoads {
+            book.applyCommitted(clientId, states.map { state in
+                var state = state
+                state.idleSince = callsEnded[LostClaims.Agent(clientId: clientId, agentId: state.agentId)]
+                return state
+            })
+        }
         claimed = []
         presence = [:]
         wrapUps = [:]
         missedOffers = [:]
+        callsEnded = [:]
         deltas = [:]
         committedLoads = [:]
         eventHeads = [:]

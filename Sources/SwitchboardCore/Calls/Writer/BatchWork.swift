@@ -186,6 +186,7 @@ struct BatchWork {
             + resolvedOffers.map { OfferLog.resolve($0.callId, of: $0.clientId, $0.outcome, at: now, on: db) }
         let statements = BatchStatements(loads: deltas.isEmpty ? nil : LoadStatement(deltas, presence: plan.presence, wrapUps: plan.wrapUps,
                                                                                          missedOffers: plan.missedOffers,
+                                                                                         callsEnded: plan.callsEnded,
                                                                                          claimed: plan.claimed, at: now),
                                          changes: changes, unchecked: closes, inserts: inserts,
                                          events: events, queueChanges: queueChanges, now: now)

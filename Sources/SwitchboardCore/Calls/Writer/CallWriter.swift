@@ -154,6 +154,7 @@ final class CallWriter: Sendable {
                     return
                 }
                 logger.warning("a group commit failed; retrying its changes one by one", metadata: ["error": "\(error)"])
+                counters.batchesSplit.increment()
                 for pending in batch { await commit([pending]) }
                 return
             }

@@ -5,7 +5,7 @@ import SQLKit
 /// The conditional update of a batch's agents: net change of load per agent and channel, never past
 /// `max_concurrent` nor past a channel's own limit, claims only on agents active and available (as stored, or made
 /// available by the batch: an agent the batch claims and then sends away keeps its call), the batch's presence
-/// changes, wrap-ups and missed offers; `state_since` moves when the agent's state does.
+/// changes, wrap-ups, missed offers and ended calls; `state_since` moves when the agent's state does.
 struct LoadStatement {
     let values: [any SQLExpression]
     /// Agents the batch claims on (a positive change in any channel).
@@ -14,7 +14,7 @@ struct LoadStatement {
 
     static let deltaColumns = CallChannel.allCases.map { "d_\($0.rawValue)" }
     static let valuesColumns = "v(agent_id, delta, " + deltaColumns.joined(separator: ", ")
-        + ", claim, presence, reason, wrap_op, wrap_at, missed)"
+        + ", claim, presence, reason, wrap_op, wrap_at, missed, ended)"
     static let loadArray = "json_build_array(" + ChannelNumbers.loadColumns.joined(separator: ", ") + ")"
     static let capacityArray = "json_build_array(" + ChannelNumbers.capacityColumns.joined(separator: ", ") + ")"
     /// Whether the agent may be offered calls, as the statement leaves it (also PostgreSQL's notification `on`).
@@ -34,7 +34,8 @@ struct LoadStatement {
 
     init(_ deltas: [(agent: LostClaims.Agent, delta: ChannelNumbers)], presence: [LostClaims.Agent: BatchPlan.PresenceChange],
          wrapUps: [LostClaims.Agent: BatchPlan.WrapUpMark] = [:],
-         missedOffers: [LostClaims.Agent: BatchPlan.MissedOffers] = [:], claimed: Set<LostClaims.Agent> = [], at now: Date) {
+         missedOffers: [LostClaims.Agent: BatchPlan.MissedOffers] = [:], callsEnded: [LostClaims.Agent: Date] = [:],
+         claimed: Set<LostClaims.Agent> = [], at now: Date) {
         func isClaim(_ entry: (agent: LostClaims.Agent, delta: ChannelNumbers)) -> Bool {
             entry.delta.claims || claimed.contains(entry.agent)
         }
@@ -54,7 +55,8 @@ struct LoadStatement {
             }
             return SQLGroupExpression([SQLBind(entry.agent.agentId), SQLBind(entry.delta.total)]
                 + CallChannel.allCases.map { SQLBind(entry.delta[$0]) } + [SQLBind(isClaim(entry) ? 1 : 0)]
-                + [SQLBind(change?.presence.rawValue), SQLBind(change?.reason), SQLBind(wrapOp), SQLBind(wrapAt), SQLBind(missed)])
+                + [SQLBind(change?.presence.rawValue), SQLBind(change?.reason), SQLBind(wrapOp), SQLBind(wrapAt), SQLBind(missed)]
+                + [SQLBind(callsEnded[entry.agent] == nil ? 0 : 1)])
         }
         claims = deltas.filter(isClaim).count
         let available = AgentPresence.available.rawValue
@@ -65,6 +67,7 @@ struct LoadStatement {
                 presence = COALESCE(v.presence, sector_agents.presence),
                 presence_reason = CASE WHEN v.presence IS NULL THEN sector_agents.presence_reason ELSE v.reason END,
                 missed_offers = CASE WHEN v.missed < 0 THEN 0 ELSE sector_agents.missed_offers + v.missed END,
+                last_call_ended_at = CASE WHEN v.ended = 1 THEN \(bind: now) ELSE sector_agents.last_call_ended_at END,
                 wrap_up_until = CASE
                     WHEN v.wrap_op = 1 AND (sector_agents.wrap_up_until IS NULL OR sector_agents.wrap_up_until < v.wrap_at)
                         THEN v.wrap_at
@@ -81,7 +84,8 @@ struct LoadStatement {
                 AND (sector_agents.presence = '\(unsafeRaw: available)' OR v.presence = '\(unsafeRaw: available)')
                 AND sector_agents.current_load + v.delta <= sector_agents.max_concurrent AND \(unsafeRaw: Self.limits)))
             RETURNING sector_agents.id, sector_agents.client_id, sector_agents.current_load,
-                sector_agents.max_concurrent, sector_agents.status, sector_agents.presence, \(unsafeRaw: Self.returned)
+                sector_agents.max_concurrent, sector_agents.status, sector_agents.presence, sector_agents.last_call_ended_at,
+                \(unsafeRaw: Self.returned)
             """
     }
 

@@ -49,13 +49,15 @@ final class PostgresBatchWrite: BatchWriting {
             ctes.append("\(unsafeRaw: LoadStatement.valuesColumns) AS (VALUES \(SQLList(loads.values))), loads AS (\(loads.update))")
             checks.append("(SELECT count(*) FROM loads JOIN v ON v.agent_id = loads.id WHERE v.claim > 0) = \(literal: loads.claims)")
             // Other processes' books learn the committed loads (delivered only if this statement commits), in
-            // notifications of at most 60 agents, well under PostgreSQL's 8,000-byte payload limit.
+            // notifications of at most 30 agents: at most ~175 bytes each (three-digit loads and limits on every
+            // channel), so ~5,300 bytes, under PostgreSQL's 8,000-byte payload limit (60 could pass it).
             ctes.append("""
                 notified AS (SELECT pg_notify(\(bind: LoadNotification.channel), json_build_object(
                     'origin', \(bind: plan.origin), 'clientId', client_id, 'states', json_agg(json_build_object(
                         'a', id, 'l', current_load, 'm', max_concurrent, 'on', \(unsafeRaw: LoadStatement.routable),
-                        'c', \(unsafeRaw: LoadStatement.loadArray), 'k', \(unsafeRaw: LoadStatement.capacityArray))))::text)
-                    FROM (SELECT loads.*, (row_number() OVER (PARTITION BY client_id ORDER BY id) - 1) / 60 AS chunk
+                        'c', \(unsafeRaw: LoadStatement.loadArray), 'k', \(unsafeRaw: LoadStatement.capacityArray),
+                        'i', extract(epoch FROM last_call_ended_at))))::text)
+                    FROM (SELECT loads.*, (row_number() OVER (PARTITION BY client_id ORDER BY id) - 1) / 30 AS chunk
                           FROM loads) AS numbered
                     GROUP BY client_id, chunk)
                 """)

@@ -7,6 +7,8 @@ import Prometheus
 struct WriterCounters: Sendable {
     let batchSize: ValueHistogram
     let claimsLost: Counter
+    /// Batches whose statement failed for a reason other than a refused claim, retried change by change.
+    let batchesSplit: Counter
     let decisionSeconds: ValueHistogram
     private let decisions: [RoutingStrategy: Counter]
     private let created: [CallStatus: Counter]
@@ -17,6 +19,7 @@ struct WriterCounters: Sendable {
     init(_ metrics: SwitchboardMetrics) {
         batchSize = metrics.histogram("switchboard_call_batch_size", buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256])
         claimsLost = metrics.counter("switchboard_routing_claims_lost_total")
+        batchesSplit = metrics.counter("switchboard_call_batches_split_total")
         decisionSeconds = metrics.histogram("switchboard_routing_decision_seconds")
         decisions = Dictionary(uniqueKeysWithValues: RoutingStrategy.allCases.map { strategy in
             (strategy, metrics.counter("switchboard_routing_decisions_total", [("strategy", strategy.rawValue)]))

@@ -27,5 +27,6 @@ enum SwitchboardMigrations {
         AddAgentPresence(),
         AddWrapUp(),
         AddOffers(),
+        AddLastCallEnded(),
     ]
 }

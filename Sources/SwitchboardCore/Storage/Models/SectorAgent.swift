@@ -42,6 +42,8 @@ final class SectorAgent: Model, TenantOwned, @unchecked Sendable {
     @OptionalField(key: "wrap_up_until") var wrapUpUntil: Date?
     /// Offers it let run out in a row (reset by an accepted one). Written only by the call writer.
     @Field(key: "missed_offers") var missedOffers: Int
+    /// When its last call or after-call work ended; nil: never (idle since `created_at`).
+    @OptionalField(key: "last_call_ended_at") var lastCallEndedAt: Date?
 
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
     @Timestamp(key: "updated_at", on: .update) var updatedAt: Date?

@@ -17,7 +17,7 @@ extension CallWriter {
         let wasWaiting = CallStatus.waiting.contains(previous)
         work.emit(EventPayload.cancelled(call, previous: previous), for: tenant.clientId, queueChange: wasWaiting ? -1 : 0)
         if previous.holdsCapacity {
-            try await release(call, by: tenant, &work, on: db)
+            try await release(call, by: tenant, endsWork: previous == .active, &work, on: db)
         } else if wasWaiting {
             try await countQueued(by: -1, of: tenant.clientId, on: db)
         }

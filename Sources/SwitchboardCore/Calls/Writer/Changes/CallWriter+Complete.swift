@@ -41,9 +41,12 @@ extension CallWriter {
     }
 
     /// Gives the call's unit back to its agent and hands it to the oldest waiting call the agent may take.
+    /// `endsWork`: the agent had the call (not only an offer of it), so it is idle from now (the tie-break).
     @discardableResult
-    func release(_ call: CallRow, by tenant: Tenant, _ work: inout BatchWork, on db: any SQLDatabase) async throws -> [UUID] {
+    func release(_ call: CallRow, by tenant: Tenant, endsWork: Bool = true, _ work: inout BatchWork,
+                 on db: any SQLDatabase) async throws -> [UUID] {
         guard let agentId = call.agentId else { return [] }
+        if endsWork { work.plan.callEnded(by: agentId, in: tenant.clientId, at: work.now) }
         try await book.withBook(tenant.clientId, store: store, on: db) { book in
             book.adjustLoad(of: agentId, by: -1, channel: call.channel)
         }
