@@ -100,6 +100,12 @@ import VaporTesting
             let nextId = try #require(next.data["id"].uuid)
             #expect(try await manager.send(.POST, "/api/calls/\(nextId)/reject", json: #"{"reason":"\#(long)"}"#).status == .badRequest)
             #expect(try await admin.send(.GET, "/api/calls/\(nextId)").data["status"] == .string("offered"))
+
+            // Prometheus counts them: three offers made, two rejected, none accepted yet.
+            let metrics = try await admin.send(.GET, "/metrics", authorized: false).text
+            #expect(metrics.contains("switchboard_offers_made_total 3"), "\(metrics)")
+            #expect(metrics.contains(#"switchboard_offers_ended_total{outcome="rejected"} 2"#))
+            #expect(metrics.contains(#"switchboard_offers_ended_total{outcome="accepted"} 0"#))
         }
     }
 

@@ -21,6 +21,9 @@ final class BatchPlan: @unchecked Sendable {
     private(set) var missedOffers: [LostClaims.Agent: MissedOffers] = [:]
     /// Agents whose call or after-call work this batch ended, and when (their `last_call_ended_at`).
     private(set) var callsEnded: [LostClaims.Agent: Date] = [:]
+    /// Offers the batch made, and how many of the offers it ended ended each way (for the writer's counters).
+    private(set) var offersMade = 0
+    private(set) var offersEnded: [OfferLog.Outcome: Int] = [:]
     /// SQLite: each tenant's newest event number once the batch commits.
     private(set) var eventHeads: [String: Int64] = [:]
 
@@ -101,6 +104,11 @@ final class BatchPlan: @unchecked Sendable {
         return nil
     }
 
+    func noteOffers(made: Int, ended outcomes: [OfferLog.Outcome]) {
+        offersMade = made
+        offersEnded = Dictionary(outcomes.map { ($0, 1) }, uniquingKeysWith: +)
+    }
+
     func callEnded(by agentId: UUID, in clientId: String, at date: Date) {
         callsEnded[LostClaims.Agent(clientId: clientId, agentId: agentId)] = date
     }
@@ -131,6 +139,8 @@ final class BatchPlan: @unchecked Sendable {
         wrapUps = [:]
         missedOffers = [:]
         callsEnded = [:]
+        offersMade = 0
+        offersEnded = [:]
         deltas = [:]
         claimed = []
         committedLoads = [:]
@@ -150,6 +160,8 @@ final class BatchPlan: @unchecked Sendable {
         wrapUps = [:]
         missedOffers = [:]
         callsEnded = [:]
+        offersMade = 0
+        offersEnded = [:]
         deltas = [:]
         committedLoads = [:]
         eventHeads = [:]

@@ -195,6 +195,7 @@ struct BatchWork {
         let lost = deltas.filter { plan.claims($0.agent, $0.delta) && !confirmed.contains($0.agent.agentId) }.map(\.agent)
         if !lost.isEmpty { throw LostClaims(agents: lost) }
         for load in committed { plan.noteCommitted(load.state, of: load.clientId) }
+        plan.noteOffers(made: offers.count, ended: offers.compactMap(\.row.outcome) + resolvedOffers.map(\.outcome))
     }
 
     /// A call's new state, written only if it is still in the state this batch read.

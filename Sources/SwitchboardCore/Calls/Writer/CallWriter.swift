@@ -123,6 +123,7 @@ final class CallWriter: Sendable {
                     answering: batch.map(\.continuation), plan: plan, clientIds: Set(batch.map(\.tenant.clientId)),
                     { db in try await self.decideAndWrite(batch, plan, handingOutWaitingCalls: attempt <= Self.lostClaimRetries / 2, on: db) },
                     committed: { results in
+                        counters.countOffers(of: plan)
                         plan.committed(in: book)
                         counters.count(zip(batch.map(\.change), results))
                     })

@@ -15,6 +15,8 @@ struct WriterCounters: Sendable {
     private let completed: [CallOutcome: Counter]
     private let cancelled: Counter
     private let widened: Counter
+    private let offersMade: Counter
+    private let offersEnded: [OfferLog.Outcome: Counter]
 
     init(_ metrics: SwitchboardMetrics) {
         batchSize = metrics.histogram("switchboard_call_batch_size", buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256])
@@ -32,12 +34,22 @@ struct WriterCounters: Sendable {
         })
         cancelled = metrics.counter("switchboard_calls_cancelled_total")
         widened = metrics.counter("switchboard_calls_widened_total")
+        offersMade = metrics.counter("switchboard_offers_made_total")
+        offersEnded = Dictionary(uniqueKeysWithValues: OfferLog.Outcome.allCases.map { outcome in
+            (outcome, metrics.counter("switchboard_offers_ended_total", [("outcome", outcome.rawValue)]))
+        })
     }
 
     func decided(_ strategy: RoutingStrategy, since start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
         decisionSeconds.record(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         decisions[strategy]?.increment()
+    }
+
+    /// A committed batch's offers: made, and ended by how (accepted, rejected, expired, withdrawn, cancelled).
+    func countOffers(of plan: BatchPlan) {
+        if plan.offersMade > 0 { offersMade.increment(by: Int64(plan.offersMade)) }
+        for (outcome, count) in plan.offersEnded { offersEnded[outcome]?.increment(by: Int64(count)) }
     }
 
     /// A committed batch's changes, by what they did.
