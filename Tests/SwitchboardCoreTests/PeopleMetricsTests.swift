@@ -63,7 +63,7 @@ import VaporTesting
             let member = try await admin.addMember(to: team, email: "p@example.com")
             let agent = try await admin.createAgent(maxConcurrent: 1)
             try await admin.assign([agent], to: member, in: team)
-            let first = try #require(try await admin.createCall(#"{"sector":"billing"}"#).data["id"].uuid)
+            let first = try #require(try await admin.createCall(#"{"team_id":"\#(team)"}"#).data["id"].uuid)
             #expect(try await admin.send(.POST, "/api/calls/\(first)/accept").status == .ok)
             #expect(try await admin.complete(first).status == .ok)
             #expect(try await admin.send(.POST, "/api/agents/\(agent)/wrap-up/end").status == .ok)
@@ -82,6 +82,22 @@ import VaporTesting
             #expect(series["people"]["daily"].arrayValue?.count == 30)
             let teamSeries = try await admin.send(.GET, "/api/analytics/teams/\(team)/trends").data
             #expect(teamSeries["people"]["totals"]["offers_made"] == .number(3), "\(teamSeries["people"])")
+
+            // The exports carry the same figures on the day's row (the agent's, and its team's sum).
+            _ = try await aggregate(app)
+            let today = try #require(series["people"]["daily"].arrayValue?.last)
+            for level in ["agent", "team"] {
+                let text = try await admin.send(.GET, "/api/analytics/export?level=\(level)&format=ndjson").text
+                let row = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+                for column in ["offers_made", "offers_accepted", "offers_rejected", "offers_missed", "talk_seconds"] {
+                    #expect(row[column] == today[column], "\(level) \(column): \(row)")
+                }
+                #expect(row["away_seconds"]["break"].numberValue != nil, "\(row)")
+            }
+            let csv = parseCSV(try await admin.send(.GET, "/api/analytics/export?level=agent").text)
+            let header = try #require(csv.first), cells = try #require(csv.last)
+            #expect(cells[header.firstIndex(of: "offers_made")!] == "3")
+            #expect(cells[header.firstIndex(of: "away_seconds")!].hasPrefix("break="), "\(cells)")
         }
     }
 }

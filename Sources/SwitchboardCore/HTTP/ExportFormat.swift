@@ -57,6 +57,8 @@ enum ExportCell: Sendable {
     case time(Date?)
     case id(UUID?)
     case list([String])
+    /// Named amounts: `name=value;…` in CSV (names sorted), an object in NDJSON.
+    case amounts([String: Double])
 }
 
 /// RFC 4180 CSV (UTF-8, CRLF, a header row) and NDJSON (one object a line) from the same columns and cells.
@@ -104,6 +106,8 @@ enum ExportWriter {
             case .time(let date): if let date { out += timestamp(date) }
             case .id(let id): if let id { out += id.uuidString }
             case .list(let items): out += csvField(guarded(items.joined(separator: ";")))
+            case .amounts(let amounts):
+                out += csvField(guarded(amounts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";")))
             }
         }
         out += "\r\n"
@@ -129,6 +133,15 @@ enum ExportWriter {
                     DecisionJSON.appendString(item, to: &out)
                 }
                 out += "]"
+            case .amounts(let amounts):
+                out += "{"
+                for (offset, (name, value)) in amounts.sorted(by: { $0.key < $1.key }).enumerated() {
+                    if offset > 0 { out += "," }
+                    DecisionJSON.appendString(name, to: &out)
+                    out += ":"
+                    FastJSON.appendNumber(value, to: &out)
+                }
+                out += "}"
             }
         }
         out += "}\n"

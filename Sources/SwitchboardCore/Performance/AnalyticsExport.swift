@@ -3,8 +3,8 @@ import NIOCore
 import SQLKit
 
 /// `GET /api/analytics/export?level=agent|team`: the daily rows of a range (default the last 30 days, as the
-/// analytics endpoints), oldest day first, with each subject's name and sector; read a page at a time by keyset
-/// on (date, subject).
+/// analytics endpoints), oldest day first, with each subject's name and sector and its people figures (a team's
+/// summed over its assigned agents, as the trends answer them); read a page at a time by keyset on (date, subject).
 struct AnalyticsExport: Sendable {
     let store: Store
     let scope: TenantScope
@@ -19,6 +19,7 @@ struct AnalyticsExport: Sendable {
         let subject = level == .agent ? "agent" : "team"
         return ["date", "\(subject)_id", "\(subject)_name", "sector", "calls_handled", "calls_successful", "calls_failed",
                 "calls_resolved", "avg_satisfaction", "avg_handling_time", "success_rate", "resolution_rate"]
+            + PeopleDay.exportColumns
     }
 
     private var subjectTable: String { level == .agent ? SectorAgent.schema : Team.schema }
@@ -49,7 +50,7 @@ struct AnalyticsExport: Sendable {
         if let subjectId { query = query + " AND m.\(subject) = \(bind: subjectId)" }
         if let cursor { query = query + " AND (m.date, m.\(subject)) > (\(bind: cursor.day), \(bind: cursor.subjectId))" }
         query = query + " ORDER BY m.date, m.\(subject) LIMIT \(literal: Self.pageSize)"
-        return try await (store.db as! any SQLDatabase).raw(query).all().map { row in
+        let rows = try await (store.db as! any SQLDatabase).raw(query).all().map { row in
             let day: String = try row.decode("date")
             let subjectId: UUID = try row.decode("subject_id")
             let counts = DailyCounts(
@@ -65,5 +66,45 @@ struct AnalyticsExport: Sendable {
                 .number(try row.decode("success_rate")), .number(try row.decode("resolution_rate")),
             ])
         }
+        return try await withPeople(rows)
+    }
+
+    /// The page's rows with their subjects' people figures for their days, read for the page's days at once.
+    private func withPeople(_ rows: [Row]) async throws -> [Row] {
+        guard let first = rows.first.flatMap({ Day($0.day) }), let last = rows.last.flatMap({ Day($0.day) }) else { return rows }
+        let subjects = Set(rows.map(\.subjectId))
+        var agentsOf: [UUID: [UUID]] = [:]
+        if level == .agent {
+            for subject in subjects { agentsOf[subject] = [subject] }
+        } else {
+            for row in try await scope.select(from: TeamAgentAssignment.schema, on: store.sql).columns("team_id", "agent_id")
+                .where("team_id", .in, Array(subjects)).all() {
+                let teamId: UUID = try row.decode("team_id"), agentId: UUID = try row.decode("agent_id")
+                if agentsOf[teamId]?.contains(agentId) != true { agentsOf[teamId, default: []].append(agentId) }
+            }
+        }
+        let range = DayRange(from: first, to: last)
+        let agentIds = Array(Set(agentsOf.values.joined()))
+        let days = try await PeopleMetricsReader(clientId: scope.clientId, db: store.sql).days(of: agentIds, in: range)
+        return rows.map { row in
+            let index = Day(row.day).map(first.days(until:)) ?? 0
+            let day = PeopleDay.combine((agentsOf[row.subjectId] ?? []).compactMap { days[$0]?[index] }, date: row.day)
+            return Row(day: row.day, subjectId: row.subjectId, cells: row.cells + day.exportCells)
+        }
+    }
+}
+
+extension PeopleDay {
+    static let exportColumns = ["available_seconds", "talk_seconds", "wrap_up_seconds", "away_seconds", "offline_seconds",
+                                "occupancy", "offers_made", "offers_accepted", "offers_rejected", "offers_missed",
+                                "avg_answer_seconds"]
+
+    /// As the JSON answers them: seconds in tenths, occupancy to four places, away time by reason.
+    var exportCells: [ExportCell] {
+        let tenths = Self.tenths
+        return [.number(tenths(availableSeconds)), .number(tenths(talkSeconds)), .number(tenths(wrapUpSeconds)),
+                .amounts(awaySeconds.mapValues(tenths)), .number(tenths(offlineSeconds)),
+                .number(roundedOccupancy), .integer(offersMade), .integer(offersAccepted),
+                .integer(offersRejected), .integer(offersMissed), .number(avgAnswerSeconds.map(tenths))]
     }
 }

@@ -137,9 +137,14 @@ extension PeopleDay: Encodable {
         case offersMade, offersAccepted, offersRejected, offersMissed, avgAnswerSeconds
     }
 
+    /// Seconds as answered: to tenths.
+    static func tenths(_ value: Double) -> Double { (value * 10).rounded() / 10 }
+    /// Occupancy as answered: to four places.
+    var roundedOccupancy: Double? { occupancy.map { ($0 * 10_000).rounded() / 10_000 } }
+
     /// Every key is present (nulls where nothing was measured), seconds rounded to tenths.
     func encode(to encoder: any Encoder) throws {
-        func tenths(_ value: Double) -> Double { (value * 10).rounded() / 10 }
+        let tenths = Self.tenths
         var container = encoder.container(keyedBy: CodingKeys.self)
         if let date { try container.encode(date, forKey: .date) }
         try container.encode(tenths(availableSeconds), forKey: .availableSeconds)
@@ -147,7 +152,7 @@ extension PeopleDay: Encodable {
         try container.encode(tenths(wrapUpSeconds), forKey: .wrapUpSeconds)
         try container.encode(awaySeconds.mapValues(tenths), forKey: .awaySeconds)
         try container.encode(tenths(offlineSeconds), forKey: .offlineSeconds)
-        try container.encode(occupancy.map { ($0 * 10_000).rounded() / 10_000 }, forKey: .occupancy)
+        try container.encode(roundedOccupancy, forKey: .occupancy)
         try container.encode(offersMade, forKey: .offersMade)
         try container.encode(offersAccepted, forKey: .offersAccepted)
         try container.encode(offersRejected, forKey: .offersRejected)

@@ -9,13 +9,22 @@ struct PeopleMetricsReader: Sendable {
 
     /// The agents' days summed (one agent's days, or a team's).
     func series(of agentIds: [UUID], in range: DayRange, now: Date = Date()) async throws -> PeopleSeriesDTO {
-        let from = range.from.startDate, until = range.to.adding(days: 1).startDate
-        let scope = TenantScope(clientId: clientId)
-        var perAgent: [[PeopleDay]] = []
         guard !agentIds.isEmpty else {
             let empty = PeopleMetrics.daily(presence: [], handled: [], offers: [], range: range, now: now)
             return PeopleSeriesDTO(daily: empty, totals: .combine(empty))
         }
+        let perAgent = try await days(of: agentIds, in: range, now: now)
+        let daily = perAgent[agentIds[0]]!.indices.map { index in
+            PeopleDay.combine(agentIds.map { perAgent[$0]![index] }, date: perAgent[agentIds[0]]![index].date)
+        }
+        return PeopleSeriesDTO(daily: daily, totals: .combine(daily))
+    }
+
+    /// Each agent's days of the range, oldest first (every day of the range, empty ones too).
+    func days(of agentIds: [UUID], in range: DayRange, now: Date = Date()) async throws -> [UUID: [PeopleDay]] {
+        let from = range.from.startDate, until = range.to.adding(days: 1).startDate
+        let scope = TenantScope(clientId: clientId)
+        guard !agentIds.isEmpty else { return [:] }
         let presence = Dictionary(grouping: try await scope.select(from: AgentStateLog.schema, on: db)
             .columns("agent_id", "state", "reason", "started_at", "ended_at")
             .where("agent_id", .in, agentIds).where("started_at", .lessThan, until)
@@ -50,13 +59,11 @@ struct PeopleMetricsReader: Sendable {
                                      resolvedAt: try row.decode(column: "resolved_at", as: Date?.self),
                                      outcome: try row.decode(column: "outcome", as: String?.self).flatMap(OfferLog.Outcome.init(rawValue:))))
             }, by: \.0).mapValues { $0.map(\.1) }
+        var perAgent: [UUID: [PeopleDay]] = [:]
         for agentId in agentIds {
-            perAgent.append(PeopleMetrics.daily(presence: presence[agentId] ?? [], handled: handled[agentId] ?? [],
-                                                offers: offers[agentId] ?? [], range: range, now: now))
+            perAgent[agentId] = PeopleMetrics.daily(presence: presence[agentId] ?? [], handled: handled[agentId] ?? [],
+                                                    offers: offers[agentId] ?? [], range: range, now: now)
         }
-        let daily = perAgent.first!.indices.map { index in
-            PeopleDay.combine(perAgent.map { $0[index] }, date: perAgent.first![index].date)
-        }
-        return PeopleSeriesDTO(daily: daily, totals: .combine(daily))
+        return perAgent
     }
 }
