@@ -99,6 +99,62 @@ import VaporTesting
         }
     }
 
+    /// Handling time is talk plus after-call work: a call is counted once its wrap-up is over (the timer's, or the
+    /// agent's early end), by the incremental run and by a full recount alike.
+    @Test func handlingTimeCountsTheWrapUpOnceItIsOver() async throws {
+        try await withSwitchboard { app in
+            let admin = try await APIClient.make(app)
+            #expect(try await admin.send(.PUT, "/api/settings", json: #"{"calls.wrap_up_seconds":30}"#).status == .ok)
+            let agent = try await admin.createAgent(maxConcurrent: 1)
+            func day() async throws -> JSONValue {
+                try await admin.send(.GET, "/api/agents/\(agent)/metrics").data["totals"]
+            }
+            let first = try #require(try await admin.createCall(#"{"sector":"billing"}"#).data["id"].uuid)
+            #expect(try await admin.complete(first, seconds: 120).status == .ok)
+            _ = try await aggregate(app)
+            #expect(try await day()["calls_handled"] == .number(0), "not counted while its wrap-up is open")
+
+            // The wrap-up falls due (moved a minute back rather than waited for) and the timer ends it.
+            try await sql(app).raw("""
+                UPDATE calls SET completed_at = completed_at - \(unsafeRaw: TestDatabase.isPostgres ? "INTERVAL '60 seconds'" : "60"),
+                    wrap_up_until = wrap_up_until - \(unsafeRaw: TestDatabase.isPostgres ? "INTERVAL '60 seconds'" : "60")
+                WHERE id = \(bind: first)
+                """).run()
+            let stored = try #require(try await sql(app).raw("""
+                SELECT completed_at, wrap_up_until FROM calls WHERE id = \(bind: first)
+                """).first())
+            let planned = try stored.decode(column: "wrap_up_until", as: Date.self)
+                .timeIntervalSince(try stored.decode(column: "completed_at", as: Date.self))
+            #expect(planned >= 30 && planned <= 31)
+            #expect(try await app.wrapUpTimer.handleDue(now: Date(), only: admin.clientId) == 1)
+            _ = try await aggregate(app)
+            var totals = try await day()
+            #expect(totals["calls_handled"] == .number(1))
+            #expect(abs((totals["avg_handling_time"].numberValue ?? 0) - (120 + planned)) < 0.01, "\(totals)")
+            #expect(abs((totals["avg_wrap_up_time"].numberValue ?? 0) - planned) < 0.01, "\(totals)")
+
+            // Ended early: only the time it took.
+            let second = try #require(try await admin.createCall(#"{"sector":"billing"}"#).data["id"].uuid)
+            #expect(try await admin.complete(second, seconds: 60).status == .ok)
+            #expect(try await admin.send(.POST, "/api/agents/\(agent)/wrap-up/end").status == .ok)
+            _ = try await aggregate(app)
+            totals = try await day()
+            #expect(totals["calls_handled"] == .number(2))
+            let early = (totals["avg_wrap_up_time"].numberValue ?? 0) * 2 - planned
+            #expect(early >= 0 && early < 5, "\(totals)")
+            #expect(abs((totals["avg_handling_time"].numberValue ?? 0) * 2 - (120 + planned + 60 + early)) < 0.01)
+
+            // A full recount agrees.
+            try await sql(app).raw("DELETE FROM aggregator_state").run()
+            let incremental = totals
+            _ = try await aggregate(app)
+            totals = try await day()
+            for key in ["calls_handled", "avg_handling_time", "avg_wrap_up_time"] {
+                #expect(abs((totals[key].numberValue ?? -1) - (incremental[key].numberValue ?? -2)) < 0.01, "\(key): \(totals)")
+            }
+        }
+    }
+
     @Test func badWrapUpTimesAreRefused() async throws {
         try await withSwitchboard { app in
             let admin = try await APIClient.make(app)

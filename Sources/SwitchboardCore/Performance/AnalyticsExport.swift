@@ -18,7 +18,7 @@ struct AnalyticsExport: Sendable {
     var columns: [String] {
         let subject = level == .agent ? "agent" : "team"
         return ["date", "\(subject)_id", "\(subject)_name", "sector", "calls_handled", "calls_successful", "calls_failed",
-                "calls_resolved", "avg_satisfaction", "avg_handling_time", "success_rate", "resolution_rate"]
+                "calls_resolved", "avg_satisfaction", "avg_handling_time", "success_rate", "resolution_rate", "avg_wrap_up_time"]
             + PeopleDay.exportColumns
     }
 
@@ -41,7 +41,7 @@ struct AnalyticsExport: Sendable {
         var query: SQLQueryString = """
             SELECT m.date, m.\(subject) AS subject_id, s.name, s.sector, m.calls_handled, m.calls_successful,
                    m.calls_failed, m.calls_resolved, m.avg_satisfaction, m.avg_handling_time, m.success_rate,
-                   m.resolution_rate
+                   m.resolution_rate, m.avg_wrap_up_time
             FROM \(ident: level.table) m
             LEFT JOIN \(ident: subjectTable) s ON s.id = m.\(subject) AND s.client_id = m.client_id
             WHERE m.client_id = \(bind: scope.clientId)
@@ -64,6 +64,7 @@ struct AnalyticsExport: Sendable {
                 .integer(counts.callsHandled), .integer(counts.callsSuccessful), .integer(counts.callsFailed),
                 .integer(counts.callsResolved), .number(counts.avgSatisfaction), .number(counts.avgHandlingTime),
                 .number(try row.decode("success_rate")), .number(try row.decode("resolution_rate")),
+                .number(try row.decode("avg_wrap_up_time")),
             ])
         }
         return try await withPeople(rows)

@@ -60,22 +60,38 @@ enum DailyRollup {
         func subjectId(_ subject: Subject) -> UUID? { subject == .agent ? agentId : teamId }
     }
 
+    /// A completed call is counted once its work is over: at completion when it had no after-call work, else when
+    /// its wrap-up ended (`wrap_up_ended_at`, set however it ended). Each condition names one index: the completions
+    /// without wrap-up by `completed_at`, the ended wrap-ups by `idx_calls_wrap_up_ended`. Each is completed with the
+    /// comparison with the cutoff.
+    static let finishedAfterCutoff = [
+        "status = \(CallStatus.completed.sqlLiteral) AND wrap_up_until IS NULL AND completed_at",
+        "status = \(CallStatus.completed.sqlLiteral) AND wrap_up_ended_at IS NOT NULL AND wrap_up_ended_at",
+    ]
+
+    /// The after-call work of a completed call in seconds (0 without), up to its planned end: a wrap-up the timer
+    /// ended a moment late counts as planned, one ended early as it ended.
+    static func wrapUpExpression(postgres: Bool) -> String {
+        postgres
+            ? "COALESCE(EXTRACT(EPOCH FROM (LEAST(wrap_up_ended_at, wrap_up_until) - completed_at)), 0)"
+            : "COALESCE(MIN(wrap_up_ended_at, wrap_up_until) - completed_at, 0)"
+    }
+
     /// The full run's first step: marks the recent completions it is about to count, in the same transaction, so
     /// the next incremental run neither misses nor repeats them. Marking before counting keeps the two consistent
     /// on PostgreSQL too, where a completion may commit between two statements of this transaction.
     static func markRecent(after cutoff: Date, on sql: any SQLDatabase) async throws {
-        try await sql.raw("""
-            UPDATE calls SET rolled_up = \(bind: true)
-            WHERE status = \(unsafeRaw: CallStatus.completed.sqlLiteral) AND completed_at > \(bind: cutoff) AND NOT rolled_up
-            """).run()
+        for finished in finishedAfterCutoff {
+            try await sql.raw("UPDATE calls SET rolled_up = \(bind: true) WHERE \(unsafeRaw: finished) > \(bind: cutoff) AND NOT rolled_up").run()
+        }
         try await sql.raw("""
             UPDATE calls SET rolled_up = \(bind: true)
             WHERE cancelled_at > \(bind: cutoff) AND NOT rolled_up
             """).run()
     }
 
-    /// Recounts every group from the calls counted as of `cutoff`: those completed by then, and those after it that
-    /// `markRecent` marked. A completion committed after the mark is left for the next run. The GROUP BY follows
+    /// Recounts every group from the calls counted as of `cutoff`: those whose work was over by then, and those after
+    /// it that `markRecent` marked. A completion committed after the mark is left for the next run. The GROUP BY follows
     /// the columns of `idx_calls_day_<subject>`, so SQLite groups while walking that index instead of sorting every
     /// call (3.1 s instead of 5 s for 1M calls); PostgreSQL hashes either way.
     static func recountAll(_ subject: Subject, cutoff: Date, postgres: Bool, on sql: any SQLDatabase) async throws -> [Row] {
@@ -87,11 +103,14 @@ enum DailyRollup {
                    SUM(CASE WHEN resolved THEN 1 ELSE 0 END) AS resolved,
                    CAST(AVG(satisfaction) AS DOUBLE PRECISION) AS avg_satisfaction,
                    COUNT(satisfaction) AS rated,
-                   CAST(AVG(COALESCE(handling_time_seconds, 0)) AS DOUBLE PRECISION) AS avg_handling_time,
+                   CAST(AVG(COALESCE(handling_time_seconds, 0) + \(unsafeRaw: wrapUpExpression(postgres: postgres))) AS DOUBLE PRECISION)
+                       AS avg_handling_time,
+                   CAST(AVG(\(unsafeRaw: wrapUpExpression(postgres: postgres))) AS DOUBLE PRECISION) AS avg_wrap_up_time,
                    \(unsafeRaw: ServiceLevelRollup.waitedColumns(postgres: postgres))
             FROM calls
             WHERE status = \(unsafeRaw: CallStatus.completed.sqlLiteral) AND \(ident: subject.rawValue) IS NOT NULL
-              AND (rolled_up OR completed_at <= \(bind: cutoff))
+              AND (wrap_up_until IS NULL OR wrap_up_ended_at IS NOT NULL)
+              AND (rolled_up OR COALESCE(wrap_up_ended_at, completed_at) <= \(bind: cutoff))
             GROUP BY call_day, \(ident: subject.rawValue), client_id
             """).all().map { row in
             Row(
@@ -104,7 +123,8 @@ enum DailyRollup {
                     callsResolved: try row.decode("resolved"),
                     avgSatisfaction: try row.decode(column: "avg_satisfaction", as: Double?.self),
                     satisfactionCount: try row.decode("rated"),
-                    avgHandlingTime: try row.decode(column: "avg_handling_time", as: Double?.self) ?? 0
+                    avgHandlingTime: try row.decode(column: "avg_handling_time", as: Double?.self) ?? 0,
+                    avgWrapUpTime: try row.decode(column: "avg_wrap_up_time", as: Double?.self) ?? 0
                 ), waits: try ServiceLevelRollup.answeredWaits(row, answered: try row.decode("handled")))
             )
         }
@@ -126,14 +146,19 @@ enum DailyRollup {
     /// The incremental run's first step: marks the completions after `cutoff` that no run has counted and returns
     /// them, in one statement, so what is marked is exactly what is counted whatever commits meanwhile.
     static func claimUncounted(after cutoff: Date, on sql: any SQLDatabase) async throws -> [CountedCall] {
-        let completed = try await sql.raw("""
-            UPDATE calls SET rolled_up = \(bind: true)
-            WHERE status = \(unsafeRaw: CallStatus.completed.sqlLiteral) AND completed_at > \(bind: cutoff) AND NOT rolled_up
-            RETURNING client_id, agent_id, team_id, call_day, created_at, assigned_at,
-                      outcome, resolved, satisfaction, handling_time_seconds
-            """).all().map { row in
+        var finished: [any SQLRow] = []
+        for condition in finishedAfterCutoff {
+            finished += try await sql.raw("""
+                UPDATE calls SET rolled_up = \(bind: true)
+                WHERE \(unsafeRaw: condition) > \(bind: cutoff) AND NOT rolled_up
+                RETURNING client_id, agent_id, team_id, call_day, created_at, assigned_at, completed_at, wrap_up_until,
+                          wrap_up_ended_at, outcome, resolved, satisfaction, handling_time_seconds
+                """).all()
+        }
+        let completed = try finished.map { row in
             let outcome: String? = try row.decode(column: "outcome", as: String?.self)
             let satisfaction: Int? = try row.decode(column: "satisfaction", as: Int?.self)
+            let wrapUp = try wrapUpSeconds(row)
             return try countedCall(row, counts: DailyCounts(
                 callsHandled: 1,
                 callsSuccessful: outcome == CallOutcome.successful.rawValue ? 1 : 0,
@@ -141,7 +166,8 @@ enum DailyRollup {
                 callsResolved: try row.decode(column: "resolved", as: Bool?.self) == true ? 1 : 0,
                 avgSatisfaction: satisfaction.map(Double.init),
                 satisfactionCount: satisfaction == nil ? 0 : 1,
-                avgHandlingTime: try row.decode(column: "handling_time_seconds", as: Double?.self) ?? 0
+                avgHandlingTime: (try row.decode(column: "handling_time_seconds", as: Double?.self) ?? 0) + wrapUp,
+                avgWrapUpTime: wrapUp
             ))
         }
         // Cancellations are rare; their own statement walks the index that holds only them. `cancelled_at` is set
@@ -153,6 +179,14 @@ enum DailyRollup {
             RETURNING client_id, agent_id, team_id, call_day, created_at, assigned_at
             """).all().map { try countedCall($0, counts: nil) }
         return completed + cancelled
+    }
+
+    /// `wrapUpExpression` for one returned row.
+    private static func wrapUpSeconds(_ row: any SQLRow) throws -> Double {
+        guard let completed = try row.decode(column: "completed_at", as: Date?.self),
+              let until = try row.decode(column: "wrap_up_until", as: Date?.self),
+              let ended = try row.decode(column: "wrap_up_ended_at", as: Date?.self) else { return 0 }
+        return max(0, min(ended, until).timeIntervalSince(completed))
     }
 
     private static func countedCall(_ row: any SQLRow, counts: DailyCounts?) throws -> CountedCall {
@@ -192,9 +226,7 @@ enum DailyRollup {
         var stored: [Group: Figures] = [:]
         for start in stride(from: 0, to: ids.count, by: batchSize) {
             let rows = try await sql.select()
-                .columns("client_id", subject.rawValue, "date", "calls_handled", "calls_successful", "calls_failed",
-                         "calls_resolved", "avg_satisfaction", "satisfaction_count", "avg_handling_time",
-                         "answered", "abandoned", "total_wait_seconds", "wait_histogram")
+                .columns(["client_id", subject.rawValue, "date"] + figureColumns)
                 .from(subject.table)
                 .where("client_id", .in, tenants)
                 .where("date", .in, days)
@@ -210,6 +242,11 @@ enum DailyRollup {
         return stored
     }
 
+    /// The columns of a stored daily row that `decodeCounts` and `ServiceLevelRollup.decodeWaits` read.
+    static let figureColumns = ["calls_handled", "calls_successful", "calls_failed", "calls_resolved", "avg_satisfaction",
+                                "satisfaction_count", "avg_handling_time", "avg_wrap_up_time", "answered", "abandoned",
+                                "total_wait_seconds", "wait_histogram"]
+
     /// The counts of a stored daily row.
     static func decodeCounts(_ row: any SQLRow) throws -> DailyCounts {
         DailyCounts(
@@ -219,7 +256,8 @@ enum DailyRollup {
             callsResolved: try row.decode("calls_resolved"),
             avgSatisfaction: try row.decode(column: "avg_satisfaction", as: Double?.self),
             satisfactionCount: try row.decode("satisfaction_count"),
-            avgHandlingTime: try row.decode("avg_handling_time")
+            avgHandlingTime: try row.decode("avg_handling_time"),
+            avgWrapUpTime: try row.decode("avg_wrap_up_time")
         )
     }
 
@@ -235,8 +273,8 @@ enum DailyRollup {
     /// Upserts keyed by (tenant, subject, day), in batches.
     static func upsert(_ rows: [Row], into subject: Subject, at now: Date, on sql: any SQLDatabase) async throws {
         let columns = ["id", "client_id", subject.rawValue, "date", "calls_handled", "calls_successful", "calls_failed",
-                       "calls_resolved", "avg_satisfaction", "satisfaction_count", "avg_handling_time", "success_rate",
-                       "resolution_rate", "answered", "abandoned", "total_wait_seconds", "wait_histogram", "updated_at"]
+                       "calls_resolved", "avg_satisfaction", "satisfaction_count", "avg_handling_time", "avg_wrap_up_time",
+                       "success_rate", "resolution_rate", "answered", "abandoned", "total_wait_seconds", "wait_histogram", "updated_at"]
         for start in stride(from: 0, to: rows.count, by: batchSize) {
             var insert = sql.insert(into: subject.table).columns(columns)
             for row in rows[start..<min(start + batchSize, rows.count)] {
@@ -245,7 +283,8 @@ enum DailyRollup {
                     SQLBind(UUID()), SQLBind(row.group.clientId), SQLBind(row.group.subjectId), SQLBind(row.group.day),
                     SQLBind(counts.callsHandled), SQLBind(counts.callsSuccessful), SQLBind(counts.callsFailed),
                     SQLBind(counts.callsResolved), SQLBind(counts.avgSatisfaction), SQLBind(counts.satisfactionCount),
-                    SQLBind(counts.avgHandlingTime), SQLBind(counts.successRate), SQLBind(counts.resolutionRate),
+                    SQLBind(counts.avgHandlingTime), SQLBind(counts.avgWrapUpTime), SQLBind(counts.successRate),
+                    SQLBind(counts.resolutionRate),
                     SQLBind(row.waits.answered), SQLBind(row.waits.abandoned), SQLBind(row.waits.totalWaitSeconds),
                     SQLBind(row.waits.encodedHistogram), SQLBind(now),
                 ])

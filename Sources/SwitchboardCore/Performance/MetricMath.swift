@@ -9,7 +9,10 @@ struct DailyCounts: Sendable, Equatable {
     /// Mean of the ratings given; nil when no call was rated.
     var avgSatisfaction: Double?
     var satisfactionCount: Int
+    /// Talk plus after-call work, per handled call.
     var avgHandlingTime: Double
+    /// The after-call part of `avgHandlingTime`.
+    var avgWrapUpTime: Double = 0
 
     static let zero = DailyCounts(callsHandled: 0, callsSuccessful: 0, callsFailed: 0, callsResolved: 0,
                                   avgSatisfaction: nil, satisfactionCount: 0, avgHandlingTime: 0)
@@ -24,11 +27,11 @@ struct DailyCounts: Sendable, Equatable {
     }
 
     /// Totals over several days (or teams), weighted by the calls behind each figure rather than
-    /// averaging the averages: satisfaction by rated calls, handling time by handled calls.
+    /// averaging the averages: satisfaction by rated calls, handling and wrap-up time by handled calls.
     static func combine(_ days: some Sequence<DailyCounts>) -> DailyCounts {
         var total = DailyCounts.zero
         var satisfactionSum = 0.0
-        var handlingSum = 0.0
+        var handlingSum = 0.0, wrapUpSum = 0.0
         for day in days {
             total.callsHandled += day.callsHandled
             total.callsSuccessful += day.callsSuccessful
@@ -37,9 +40,11 @@ struct DailyCounts: Sendable, Equatable {
             total.satisfactionCount += day.satisfactionCount
             satisfactionSum += (day.avgSatisfaction ?? 0) * Double(day.satisfactionCount)
             handlingSum += day.avgHandlingTime * Double(day.callsHandled)
+            wrapUpSum += day.avgWrapUpTime * Double(day.callsHandled)
         }
         total.avgSatisfaction = total.satisfactionCount == 0 ? nil : satisfactionSum / Double(total.satisfactionCount)
         total.avgHandlingTime = total.callsHandled == 0 ? 0 : handlingSum / Double(total.callsHandled)
+        total.avgWrapUpTime = total.callsHandled == 0 ? 0 : wrapUpSum / Double(total.callsHandled)
         return total
     }
 }
@@ -48,13 +53,13 @@ extension DailyCounts {
     init(_ row: TeamPerformance) {
         self.init(callsHandled: row.callsHandled, callsSuccessful: row.callsSuccessful, callsFailed: row.callsFailed,
                   callsResolved: row.callsResolved, avgSatisfaction: row.avgSatisfaction,
-                  satisfactionCount: row.satisfactionCount, avgHandlingTime: row.avgHandlingTime)
+                  satisfactionCount: row.satisfactionCount, avgHandlingTime: row.avgHandlingTime, avgWrapUpTime: row.avgWrapUpTime)
     }
 
     init(_ row: AgentDailyMetrics) {
         self.init(callsHandled: row.callsHandled, callsSuccessful: row.callsSuccessful, callsFailed: row.callsFailed,
                   callsResolved: row.callsResolved, avgSatisfaction: row.avgSatisfaction,
-                  satisfactionCount: row.satisfactionCount, avgHandlingTime: row.avgHandlingTime)
+                  satisfactionCount: row.satisfactionCount, avgHandlingTime: row.avgHandlingTime, avgWrapUpTime: row.avgWrapUpTime)
     }
 }
 
@@ -63,6 +68,7 @@ extension DailyMetricsDTO {
         self.init(date: date, callsHandled: counts.callsHandled, callsSuccessful: counts.callsSuccessful,
                   callsFailed: counts.callsFailed, callsResolved: counts.callsResolved,
                   avgSatisfaction: counts.avgSatisfaction, avgHandlingTime: counts.avgHandlingTime,
+                  avgWrapUpTime: counts.avgWrapUpTime,
                   successRate: counts.successRate, resolutionRate: counts.resolutionRate)
     }
 }

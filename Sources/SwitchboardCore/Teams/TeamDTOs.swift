@@ -84,13 +84,16 @@ struct DailyMetricsDTO: Encodable, Sendable, Equatable {
     let callsFailed: Int
     let callsResolved: Int
     let avgSatisfaction: Double?
+    /// Talk plus after-call work, per handled call.
     let avgHandlingTime: Double
+    /// The after-call part of `avgHandlingTime`.
+    let avgWrapUpTime: Double
     let successRate: Double
     let resolutionRate: Double
 
     private enum CodingKeys: String, CodingKey {
         case date, callsHandled, callsSuccessful, callsFailed, callsResolved
-        case avgSatisfaction, avgHandlingTime, successRate, resolutionRate
+        case avgSatisfaction, avgHandlingTime, avgWrapUpTime, successRate, resolutionRate
     }
 
     init(_ row: TeamPerformance) { self.init(date: row.date, DailyCounts(row)) }
@@ -98,7 +101,8 @@ struct DailyMetricsDTO: Encodable, Sendable, Equatable {
     init(_ row: AgentDailyMetrics) { self.init(date: row.date, DailyCounts(row)) }
 
     init(date: String?, callsHandled: Int, callsSuccessful: Int, callsFailed: Int, callsResolved: Int,
-         avgSatisfaction: Double?, avgHandlingTime: Double, successRate: Double, resolutionRate: Double) {
+         avgSatisfaction: Double?, avgHandlingTime: Double, avgWrapUpTime: Double = 0, successRate: Double,
+         resolutionRate: Double) {
         self.date = date
         self.callsHandled = callsHandled
         self.callsSuccessful = callsSuccessful
@@ -106,6 +110,7 @@ struct DailyMetricsDTO: Encodable, Sendable, Equatable {
         self.callsResolved = callsResolved
         self.avgSatisfaction = avgSatisfaction
         self.avgHandlingTime = avgHandlingTime
+        self.avgWrapUpTime = avgWrapUpTime
         self.successRate = successRate
         self.resolutionRate = resolutionRate
     }
@@ -120,6 +125,7 @@ struct DailyMetricsDTO: Encodable, Sendable, Equatable {
         try container.encode(callsResolved, forKey: .callsResolved)
         try container.encode(avgSatisfaction, forKey: .avgSatisfaction)
         try container.encode(avgHandlingTime, forKey: .avgHandlingTime)
+        try container.encode(avgWrapUpTime, forKey: .avgWrapUpTime)
         try container.encode(successRate, forKey: .successRate)
         try container.encode(resolutionRate, forKey: .resolutionRate)
     }

@@ -88,8 +88,7 @@ struct TeamSuggestionService: Sendable {
         for batch in batches {
             var query = scope.select(from: subject.table, on: store.db)
                 .column(SQLAlias(SQLColumn(subject.rawValue), as: SQLIdentifier("subject_id")))
-                .columns("date", "calls_handled", "calls_successful", "calls_failed", "calls_resolved", "avg_satisfaction",
-                         "satisfaction_count", "avg_handling_time", "answered", "abandoned", "total_wait_seconds", "wait_histogram")
+                .columns(["date"] + DailyRollup.figureColumns)
                 .where("date", .greaterThanOrEqual, from.description).where("date", .lessThanOrEqual, to.description)
             if let batch { query = query.where(SQLIdentifier(subject.rawValue), .in, batch) }
             for row in try await query.all() {

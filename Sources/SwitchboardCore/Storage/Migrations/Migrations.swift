@@ -28,5 +28,6 @@ enum SwitchboardMigrations {
         AddWrapUp(),
         AddOffers(),
         AddLastCallEnded(),
+        AddWrapUpToDailyRows(),
     ]
 }

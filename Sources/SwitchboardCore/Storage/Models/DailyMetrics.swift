@@ -18,7 +18,10 @@ final class TeamPerformance: Model, TenantOwned, @unchecked Sendable {
     @Field(key: "calls_resolved") var callsResolved: Int
     @OptionalField(key: "avg_satisfaction") var avgSatisfaction: Double?
     @Field(key: "satisfaction_count") var satisfactionCount: Int
+    /// Talk plus after-call work, per handled call.
     @Field(key: "avg_handling_time") var avgHandlingTime: Double
+    /// The after-call part of `avg_handling_time`.
+    @Field(key: "avg_wrap_up_time") var avgWrapUpTime: Double
     @Field(key: "success_rate") var successRate: Double
     @Field(key: "resolution_rate") var resolutionRate: Double
 
@@ -44,7 +47,10 @@ final class AgentDailyMetrics: Model, TenantOwned, @unchecked Sendable {
     @Field(key: "calls_resolved") var callsResolved: Int
     @OptionalField(key: "avg_satisfaction") var avgSatisfaction: Double?
     @Field(key: "satisfaction_count") var satisfactionCount: Int
+    /// Talk plus after-call work, per handled call.
     @Field(key: "avg_handling_time") var avgHandlingTime: Double
+    /// The after-call part of `avg_handling_time`.
+    @Field(key: "avg_wrap_up_time") var avgWrapUpTime: Double
     @Field(key: "success_rate") var successRate: Double
     @Field(key: "resolution_rate") var resolutionRate: Double
 
