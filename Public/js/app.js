@@ -1,5 +1,6 @@
 // The dashboard shell: sign-in, the header, and a hash router over the pages.
 import { whenUnauthorized } from "./api.js";
+import { renderAgent } from "./pages/agent.js";
 import { renderAgents } from "./pages/agents.js";
 import { renderAnalytics } from "./pages/analytics.js";
 import { renderDesk } from "./pages/desk.js";
@@ -61,7 +62,7 @@ async function route() {
   if (parts[0] !== "wallboard") delete document.body.dataset.page;
   switch (parts[0]) {
     case "teams": return parts[1] ? renderTeam(parts[1], parts[2] ?? "members", query) : renderTeams(query);
-    case "agents": return renderAgents(query);
+    case "agents": return parts[1] ? renderAgent(parts[1], query) : renderAgents(query);
     case "routing": return renderRouting();
     case "analytics": return renderAnalytics(query);
     case "what-if": return renderWhatIf();

@@ -116,6 +116,11 @@ def test_every_page_has_no_violations(server, browser, tenant, role):
         for tab in TEAM_TABS:
             browser.get(f"{base}/#/teams/{team}/{tab}")
             check(browser, f"{tenant}/{role} team {tab}", failures)
+        browser.get(f"{base}/#/agents")
+        settle(browser)
+        agent = browser.find_element(By.CSS_SELECTOR, "[data-test=agent-row]").get_attribute("data-agent-id")
+        browser.get(f"{base}/#/agents/{agent}")
+        check(browser, f"{tenant}/{role} an agent's page", failures)
     assert not failures, "\n\n".join(failures)
 
 

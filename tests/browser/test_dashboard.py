@@ -466,6 +466,36 @@ def test_wrap_up_on_the_agents_page(server, browser):
     assert not severe_console_errors(browser), severe_console_errors(browser)
 
 
+def test_agent_page(server, browser):
+    """From the agents list to one agent's page: its state, its calls' figures with handling time made of talk and
+    wrap-up, and where its time went (people metrics), as the API answers them."""
+    sector = f"page{int(time.time() * 1000) % 100000}"
+    agent = api(server, "POST", "/api/agents", {"name": "Paula Page", "sector": sector, "max_concurrent": 1,
+                                                  "wrap_up_seconds": 600})
+    call = api(server, "POST", "/api/calls", {"sector": sector})
+    api(server, "POST", f"/api/calls/{call['id']}/complete", {"outcome": "successful", "resolved": True,
+                                                            "satisfaction": 5, "handling_time_seconds": 95})
+    api(server, "POST", f"/api/agents/{agent['id']}/wrap-up/end")
+    api(server, "POST", "/api/system/aggregator/run")
+    metrics = api_get(server, f"/api/agents/{agent['id']}/metrics")
+    assert metrics["totals"]["calls_handled"] == 1, metrics["totals"]
+    base = server["base"]
+    browser.get(f"{base}/#token={server['token']('viewer')}")
+    wait_all(browser, "[data-test=team-card]", minimum=1)
+    browser.get(f"{base}/#/agents?sector={sector}")
+    live_wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, f"[data-agent-id='{agent['id']}'] [data-test=agent-link]")).click()
+    assert wait(browser, "[data-test=agent-title]").text == "Paula Page"
+    assert browser.current_url.endswith(f"#/agents/{agent['id']}")
+    totals = wait(browser, "[data-test=totals]").text
+    assert "1\ncalls handled" in totals and "100.0%\nsuccess rate" in totals, totals
+    assert f"{round(metrics['totals']['avg_handling_time'])} s\navg handling" in totals, totals
+    people = wait(browser, "[data-test=people-totals]").text
+    assert "on calls" in people and "wrap-up" in people, people
+    wait_all(browser, "[data-test=chart]", minimum=2)
+    shot(browser, "07d-agent-page")
+    assert not severe_console_errors(browser), severe_console_errors(browser)
+
+
 def test_desk_and_floor(server, browser):
     """A tenant with offers of 60 s and 20 s of wrap-up: a call is offered on the agent's desk (with a countdown), the
     agent accepts it, completes it, wraps up (the countdown runs) and is ready; a manager's floor, open in a second
@@ -587,7 +617,8 @@ def test_phone_sized(server, browser):
     wait_all(browser, "[data-test=agent-row]")
     assert not nav.is_displayed() and menu.get_attribute("aria-expanded") == "false"
     shot(browser, "12-phone-agents")
-    pages = ["#/teams", "#/agents", "#/routing", "#/analytics", "#/what-if", "#/floor", "#/wallboard"] + [
+    agent = browser.find_element(By.CSS_SELECTOR, "[data-test=agent-row]").get_attribute("data-agent-id")
+    pages = ["#/teams", "#/agents", "#/routing", "#/analytics", "#/what-if", "#/floor", "#/wallboard", f"#/agents/{agent}"] + [
         f"#/teams/{team}/{tab}" for tab in ("members", "agents", "performance", "settings")]
     overflowing = {}
     for page in pages:

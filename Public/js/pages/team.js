@@ -3,9 +3,10 @@ import { del, get, getAll, getPage, post, put } from "../api.js";
 import { chart } from "../charts.js";
 import { csvImporter } from "../importer.js";
 import { debounced, onLive } from "../live.js";
+import { callTotals, peopleCard } from "../people.js";
 import { session } from "../session.js";
 import {
-  attempt, daysAgo, empty, field, h, loadBar, loading, mount, number, percent, politeSummary, seconds, select, serviceLevelBadge, statusPill, table, today,
+  attempt, daysAgo, empty, field, h, loadBar, loading, mount, percent, politeSummary, select, serviceLevelBadge, statusPill, table, today,
 } from "../ui.js";
 
 const TABS = [["members", "Members"], ["agents", "Agent assignments"], ["performance", "Performance"], ["settings", "Settings"]];
@@ -157,15 +158,10 @@ async function performanceTab(team, body, query) {
     attempt(() => get(`/api/analytics/service-level?team_id=${team.id}&${range}`))]);
   if (!trends) { output.replaceChildren(); return; }
   const totals = trends.totals;
-  const summary = h("div", { class: "card stats", dataset: { test: "totals" } },
-    h("div", { class: "stat" }, h("b", {}, totals.calls_handled), h("span", {}, "calls handled")),
-    h("div", { class: "stat" }, h("b", {}, percent(totals.success_rate)), h("span", {}, "success rate")),
-    h("div", { class: "stat" }, h("b", {}, percent(totals.resolution_rate)), h("span", {}, "resolved")),
-    h("div", { class: "stat" }, h("b", {}, number(totals.avg_satisfaction, 2)), h("span", {}, "satisfaction (1–5)")),
-    h("div", { class: "stat" }, h("b", {}, seconds(totals.avg_handling_time)), h("span", {}, "avg handling")),
+  const summary = callTotals(totals, [
     levels ? h("div", { class: "stat" }, serviceLevelBadge(levels.totals, levels.target_percent),
       h("span", {}, `answered within ${levels.threshold_seconds} s`)) : null,
-    levels ? h("div", { class: "stat" }, h("b", {}, levels.totals.abandoned), h("span", {}, "abandoned")) : null);
+    levels ? h("div", { class: "stat" }, h("b", {}, levels.totals.abandoned), h("span", {}, "abandoned")) : null]);
   const levelChart = levels && levels.groups.length > 0
     ? chart(`Service level (% answered within ${levels.threshold_seconds} s)`, "line", levels.groups.map(day => day.date), [
       { label: "Service level", values: levels.groups.map(day => day.service_level === null ? null : +day.service_level.toFixed(1)) },
@@ -186,23 +182,6 @@ async function performanceTab(team, body, query) {
     chart("Success rate (%)", "line", days, [{ label: "Success rate", values: trends.daily.map(day => +(day.success_rate * 100).toFixed(1)) }], { max: 100, axis: "Day" }),
     chart("Satisfaction (1–5)", "line", days, [{ label: "Satisfaction", values: trends.daily.map(day => day.avg_satisfaction) }], { max: 5, axis: "Day" }),
     levelChart));
-}
-
-/// The team's agents' time and offers over the range (people metrics, summed over its assigned agents).
-function peopleCard(people) {
-  if (!people) return null;
-  const t = people.totals;
-  const hours = value => `${(value / 3600).toFixed(1)} h`;
-  const away = Object.values(t.away_seconds ?? {}).reduce((sum, value) => sum + value, 0);
-  return h("div", { class: "card stats", dataset: { test: "people-totals" } },
-    h("div", { class: "stat" }, h("b", {}, t.occupancy === null ? "—" : percent(t.occupancy)), h("span", {}, "occupancy")),
-    h("div", { class: "stat" }, h("b", {}, hours(t.talk_seconds)), h("span", {}, "on calls")),
-    h("div", { class: "stat" }, h("b", {}, hours(t.wrap_up_seconds)), h("span", {}, "wrap-up")),
-    h("div", { class: "stat" }, h("b", {}, hours(t.available_seconds)), h("span", {}, "available")),
-    h("div", { class: "stat" }, h("b", {}, hours(away)), h("span", {}, "away")),
-    h("div", { class: "stat" }, h("b", {}, `${t.offers_accepted}/${t.offers_made}`), h("span", {}, "offers accepted")),
-    h("div", { class: "stat" }, h("b", {}, t.offers_missed), h("span", {}, "offers missed")),
-    h("div", { class: "stat" }, h("b", {}, t.avg_answer_seconds === null ? "—" : seconds(t.avg_answer_seconds)), h("span", {}, "avg answer")));
 }
 
 function settingsTab(team, body) {
