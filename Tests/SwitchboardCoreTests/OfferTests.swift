@@ -146,6 +146,22 @@ import VaporTesting
         }
     }
 
+    @Test func anOfferThatRunsOutGoesOnToTheNextAgent() async throws {
+        try await withSwitchboard { app in
+            let admin = try await APIClient.make(app)
+            try await offersOn(admin, seconds: 10)
+            let first = try await admin.createAgent("First", priority: 10, maxConcurrent: 1)
+            let second = try await admin.createAgent("Second", priority: 1, maxConcurrent: 1)
+            let call = try #require(try await admin.createCall(#"{"sector":"billing"}"#).data["id"].uuid)
+            #expect(try await admin.send(.GET, "/api/calls/\(call)").data["agent_id"] == .string(first.uuidString))
+            let tenant = Tenant(clientId: admin.clientId, userId: "offer-test", role: .admin)
+            let placed = try await app.callWriter.handOut(.expireOffers([call], asOf: Date().addingTimeInterval(12)), by: tenant)
+            #expect(placed == [call], "the writer says which calls went on to another agent")
+            let moved = try await admin.send(.GET, "/api/calls/\(call)").data
+            #expect(moved["status"] == .string("offered") && moved["agent_id"] == .string(second.uuidString), "\(moved)")
+        }
+    }
+
     @Test func goingAwayWithdrawsAPendingOffer() async throws {
         try await withSwitchboard { app in
             let admin = try await APIClient.make(app)

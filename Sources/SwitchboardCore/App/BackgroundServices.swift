@@ -84,6 +84,27 @@ struct PeriodicService: Service {
     let pass: @Sendable () async -> Void
     var finally: @Sendable () async -> Void = {}
 
+    init(interval: Duration, passAtStart: Bool = false, pass: @escaping @Sendable () async -> Void,
+         finally: @escaping @Sendable () async -> Void = {}) {
+        self.interval = interval
+        self.passAtStart = passAtStart
+        self.pass = pass
+        self.finally = finally
+    }
+
+    /// A pass that may fail: the failure is logged (`failure` says what failed and what happens next) and the
+    /// service goes on, so the next pass tries again.
+    init(interval: Duration, passAtStart: Bool = false, logger: Logger, failure: String,
+         _ pass: @escaping @Sendable () async throws -> Void) {
+        self.init(interval: interval, passAtStart: passAtStart, pass: {
+            do {
+                try await pass()
+            } catch {
+                logger.warning("\(failure)", metadata: ["error": "\(error)"])
+            }
+        })
+    }
+
     func run() async throws {
         if passAtStart { await pass() }
         while await sleepUnlessShuttingDown(for: interval) { await pass() }

@@ -42,13 +42,8 @@ final class DueTimer: Sendable {
     }
 
     var service: PeriodicService {
-        PeriodicService(interval: Self.interval, passAtStart: true) { [self] in
-            do {
-                try await handleDue()
-            } catch {
-                logger.warning("the \(due.name) failed; its next pass tries again", metadata: ["error": "\(error)"])
-            }
-        }
+        PeriodicService(interval: Self.interval, passAtStart: true, logger: logger,
+                        failure: "the \(due.name) failed; its next pass tries again") { [self] in try await handleDue() }
     }
 
     /// One pass as of `now` (tests pass their own clock, and their own tenant). Returns how many calls were due.

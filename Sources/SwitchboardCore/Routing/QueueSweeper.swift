@@ -31,12 +31,8 @@ final class QueueSweeper: Sendable {
 
     /// A pass every second while the process serves.
     var service: PeriodicService {
-        PeriodicService(interval: Self.interval) { [self] in
-            do {
-                try await sweep()
-            } catch {
-                logger.warning("queue sweep failed; the next one tries again", metadata: ["error": "\(error)"])
-            }
+        PeriodicService(interval: Self.interval, logger: logger, failure: "queue sweep failed; the next one tries again") {
+            [self] in try await sweep()
         }
     }
 

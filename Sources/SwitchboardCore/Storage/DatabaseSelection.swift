@@ -64,13 +64,9 @@ enum WALCheckpointer {
     static let interval = Duration.milliseconds(200)
 
     static func service(on sql: any SQLDatabase, logger: Logger) -> PeriodicService {
-        PeriodicService(interval: interval) {
-            do {
-                try await sql.raw("PRAGMA wal_checkpoint(PASSIVE)").run()
-            } catch {
-                logger.warning("WAL checkpoint failed; the writer's connection checkpoints as a backstop",
-                               metadata: ["error": "\(error)"])
-            }
+        PeriodicService(interval: interval, logger: logger,
+                        failure: "WAL checkpoint failed; the writer's connection checkpoints as a backstop") {
+            try await sql.raw("PRAGMA wal_checkpoint(PASSIVE)").run()
         }
     }
 }

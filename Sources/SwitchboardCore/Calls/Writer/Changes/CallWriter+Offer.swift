@@ -49,9 +49,12 @@ extension CallWriter {
     /// miss of its agent; an agent reaching the tenant's `routing.max_missed_offers` in a row is set away
     /// (reason `missed_offers`), which also withdraws its other offers. (An offer made by another process just as
     /// its agent left `available` can outlive the withdrawal; it runs out here as a withdrawal, not a miss.)
+    /// Returns the calls that went on to another agent at once.
     func expireOffers(_ callIds: [UUID], asOf: Date, by tenant: Tenant, _ work: inout BatchWork, on db: any SQLDatabase)
         async throws -> [UUID] {
         var agents: [UUID: (presence: AgentPresence, missedBefore: Int)] = [:]
+        var placed: [UUID] = []
+        func note(_ call: CallRow) { if call.status.holdsCapacity { placed.append(call.id) } }
         for callId in callIds {
             guard let call = try? await work.existing(callId, of: tenant, probingWith: store.db), call.status == .offered,
                   let agentId = call.agentId, let expiry = call.offerExpiresAt, expiry <= asOf
@@ -63,22 +66,22 @@ extension CallWriter {
             }
             let presence = work.presence[agentId]?.presence ?? agents[agentId]?.presence ?? .offline
             guard presence == .available else {
-                _ = try await returnToQueue(call, declined: false, expired: true, reason: "agent went \(presence.rawValue)",
-                                            by: tenant, &work, on: db)
+                note(try await returnToQueue(call, declined: false, expired: true, reason: "agent went \(presence.rawValue)",
+                                             by: tenant, &work, on: db))
                 continue
             }
-            _ = try await returnToQueue(call, declined: true, expired: true, reason: nil, by: tenant, &work, on: db)
+            note(try await returnToQueue(call, declined: true, expired: true, reason: nil, by: tenant, &work, on: db))
             work.plan.missedOffer(by: agentId, in: tenant.clientId)
         }
         let limit = try await book.withBook(tenant.clientId, store: store, on: db) { $0.policy.maxMissedOffers }
-        guard limit > 0 else { return [] }
+        guard limit > 0 else { return placed }
         for (agentId, agent) in agents.sorted(by: { $0.key.uuidString < $1.key.uuidString }) {
             guard let added = work.plan.missedOffersAdded(by: agentId, in: tenant.clientId), agent.missedBefore + added >= limit,
                   (work.presence[agentId]?.presence ?? agent.presence) == .available
             else { continue }
-            _ = try await setPresence(of: agentId, to: .away, reason: SettingsSchema.missedOffersReason, by: tenant, &work, on: db)
+            placed += try await setPresence(of: agentId, to: .away, reason: SettingsSchema.missedOffersReason, by: tenant, &work, on: db)
         }
-        return []
+        return placed
     }
 
     /// An agent that left `available` keeps its calls, but its pending offers go back to the queue at once (not as
