@@ -74,13 +74,14 @@ struct AgentService: Sendable {
     }
 
     /// A presence change, through the writer (presence decides who is offered calls, as loads do). The reasons
-    /// come from the routing book's policy, which any settings change refreshes. A bad body for another tenant's
-    /// (or no) agent is a 404 all the same.
-    func setPresence(_ id: UUID, _ input: PresenceInput) async throws -> AgentDTO {
+    /// come from the routing book's policy, which any settings change refreshes. A body that does not decode or
+    /// validate is a 400 only for an agent of this tenant: another tenant's id (or none) is a 404, whatever the body
+    /// (the existence check runs only then, so a good change pays nothing for it).
+    func setPresence(_ id: UUID, _ body: () async throws -> PresenceInput) async throws -> AgentDTO {
         let reasons = try await book.withBook(tenant.clientId, store: store) { $0.policy.awayReasons }
         let presence: AgentPresence, reason: String?
         do {
-            (presence, reason) = try input.validated(awayReasons: reasons)
+            (presence, reason) = try await body().validated(awayReasons: reasons)
         } catch {
             _ = try await scope.find(SectorAgent.self, id, on: store.db)
             throw error

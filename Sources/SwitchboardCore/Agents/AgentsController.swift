@@ -53,15 +53,7 @@ struct AgentsController: Sendable {
 
     @Sendable func setPresence(req: Request) async throws -> Envelope<AgentDTO> {
         let id = try req.idParameter("agent_id")
-        let service = try service(req)
-        let input: PresenceInput
-        do {
-            input = try await req.decodeBody(PresenceInput.self)
-        } catch {
-            _ = try await service.get(id)  // another tenant's id is a 404, whatever the body
-            throw error
-        }
-        return Envelope(data: try await service.setPresence(id, input))
+        return Envelope(data: try await service(req).setPresence(id) { try await req.decodeBody(PresenceInput.self) })
     }
 
     /// The agent is ready before its after-call work's time.
