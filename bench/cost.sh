@@ -7,22 +7,10 @@
 #   health_rps teams_rps teams_cpu_us calls_rps calls_p50_ms calls_cpu_us cpu_ratio calls_share_of_health
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+. bench/lib.sh
 binary=$1 database=${2:-sqlite} port=${PORT:-18311} seconds=${SECONDS_PER_RUN:-6}
-workdir=$(mktemp -d)
-export SWITCHBOARD_JWT_SECRET="bench-secret-bench-secret-bench-secret-000" SWITCHBOARD_RATE_LIMIT=off LOG_LEVEL=warning
-export SWITCHBOARD_ENCRYPTION_KEY="$(head -c 32 /dev/zero | base64)" SWITCHBOARD_SQLITE_PATH="$workdir/bench.sqlite"
-if [ "$database" = postgresql ]; then
-  export DATABASE_URL=$(scripts/start-postgres.sh switchboard_cost | tail -1)
-else
-  export DATABASE_URL=
-fi
-"$binary" serve --hostname 127.0.0.1 --port "$port" >"$workdir/server.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$workdir"' EXIT
-for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
+bench_serve "$binary" "$database" "$port" switchboard_cost
 token=$("$binary" token --client-id "cost-$RANDOM$RANDOM" --role admin --ttl 3600)
-api="http://127.0.0.1:$port/api"
 for i in $(seq 1 100); do
   curl -sf -o /dev/null -H "Authorization: Bearer $token" -H "Content-Type: application/json" \
     -d "{\"name\":\"Agent $i\",\"sector\":\"billing\",\"max_concurrent\":100,\"priority\":$(( i % 10 + 1 )),\"capabilities\":[\"french\"]}" "$api/agents"
@@ -38,8 +26,8 @@ run() {  # name url script -> "rps p50 cpu_us"
   before=$(cpu_ticks)
   result=$(wrk -t2 -c16 -d"${seconds}s" -s "$3" "$2" 2>/dev/null)
   after=$(cpu_ticks)
-  requests=$(echo "$result" | grep -oE "^requests=[0-9]+" | cut -d= -f2)
-  echo "$(echo "$result" | grep -oE "^rps=[0-9.]+" | cut -d= -f2) $(echo "$result" | grep -oE "^p50_ms=[0-9.]+" | cut -d= -f2)" \
+  requests=$(wrk_value "$result" requests)
+  echo "$(wrk_value "$result" rps) $(wrk_value "$result" p50_ms)" \
        "$(python3 -c "print(f'{($after - $before) / $ticks_per_second / max(1, $requests) * 1e6:.0f}')")"
 }
 export TOKEN=$token

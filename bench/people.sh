@@ -7,21 +7,9 @@
 #   off_calls_per_s on_calls_per_s on_vs_off presence_per_s presence_p50_ms
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+. bench/lib.sh
 binary=$1 database=${2:-sqlite} port=${PORT:-18341} seconds=${SECONDS_PER_RUN:-6}
-workdir=$(mktemp -d)
-export SWITCHBOARD_JWT_SECRET="bench-secret-bench-secret-bench-secret-000" SWITCHBOARD_RATE_LIMIT=off LOG_LEVEL=warning
-export SWITCHBOARD_ENCRYPTION_KEY="$(head -c 32 /dev/zero | base64)" SWITCHBOARD_SQLITE_PATH="$workdir/bench.sqlite"
-if [ "$database" = postgresql ]; then
-  export DATABASE_URL=$(scripts/start-postgres.sh switchboard_people | tail -1)
-else
-  export DATABASE_URL=
-fi
-"$binary" serve --hostname 127.0.0.1 --port "$port" >"$workdir/server.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$workdir"' EXIT
-for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
-api="http://127.0.0.1:$port/api"
+bench_serve "$binary" "$database" "$port" switchboard_people
 tenant() {  # name agents offer_seconds -> token; prints agent ids to $workdir/agents
   local token
   token=$("$binary" token --client-id "people-$1-$RANDOM$RANDOM" --role admin --ttl 3600)
@@ -41,7 +29,7 @@ tenant() {  # name agents offer_seconds -> token; prints agent ids to $workdir/a
 run() {  # script -> "rps p50"
   local result
   result=$(wrk -t2 -c16 -d"${seconds}s" -s "$1" "$api/calls" 2>/dev/null)
-  echo "$(echo "$result" | grep -oE "^rps=[0-9.]+" | cut -d= -f2) $(echo "$result" | grep -oE "^p50_ms=[0-9.]+" | cut -d= -f2)"
+  echo "$(wrk_value "$result" rps) $(wrk_value "$result" p50_ms)"
 }
 read -r off_rps _ <<<"$(TOKEN=$(tenant off 20 0) run bench/load/create_complete.lua)"
 on_token=$(tenant on 20 60)
