@@ -129,24 +129,12 @@ def test_desk_has_no_violations(server, browser):
     form, after-call work with Ready; and the same desk empty."""
     base = server["base"]
     client_id = f"axe-desk-{int(time.time())}"
-    admin = server["token"](client_id, "admin")
-
-    def api(method, path, body=None):
-        status, payload = harness.call(base, admin, method, path, body)
-        assert 200 <= status < 300, (method, path, status, payload)
-        return payload["data"]
-
-    api("PUT", "/api/settings", {"routing.offer_timeout_seconds": 300, "calls.wrap_up_seconds": 600})
-    agent = api("POST", "/api/agents", {"name": "Ada Axe", "sector": "support", "max_concurrent": 3})
+    api = harness.api_as(base, server["token"](client_id, "admin"))
+    agent = harness.desk_agent(api, "Ada Axe")
     browser.get(f"{base}/#token={server['token'](client_id, 'agent', agent_id=agent['id'])}")
     failures = []
     check(browser, "an empty desk", failures)
-    first = api("POST", "/api/calls", {"sector": "support", "channel": "webchat"})
-    api("POST", f"/api/calls/{first['id']}/accept")
-    api("POST", f"/api/calls/{first['id']}/complete", {"outcome": "successful", "resolved": True, "handling_time_seconds": 60})
-    second = api("POST", "/api/calls", {"sector": "support", "channel": "email"})
-    api("POST", f"/api/calls/{second['id']}/accept")
-    api("POST", "/api/calls", {"sector": "support", "channel": "voice"})
+    harness.fill_desk(api)
     browser.get(f"{base}/#/desk")
     WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-test=desk-offer]")
                                      and d.find_elements(By.CSS_SELECTOR, "[data-test=desk-call]")

@@ -635,21 +635,9 @@ def test_phone_sized(server, browser):
             shot(browser, "13-phone-routing")
     # An agent's desk on a phone, with an offer, a call in progress and a wrap-up on it at once.
     client = f"phone-desk-{int(time.time() * 1000) % 10**9}"
-    admin = server["token"]("admin", client=client)
-
-    def api_as(method, path, body=None):
-        status, payload = harness.call(base, admin, method, path, body)
-        assert 200 <= status < 300, (method, path, status, payload)
-        return payload["data"]
-
-    api_as("PUT", "/api/settings", {"routing.offer_timeout_seconds": 300, "calls.wrap_up_seconds": 600})
-    agent = api_as("POST", "/api/agents", {"name": "Pat Phone", "sector": "support", "max_concurrent": 3})
-    first = api_as("POST", "/api/calls", {"sector": "support", "channel": "webchat"})
-    api_as("POST", f"/api/calls/{first['id']}/accept")
-    api_as("POST", f"/api/calls/{first['id']}/complete", {"outcome": "successful", "resolved": True, "handling_time_seconds": 30})
-    second = api_as("POST", "/api/calls", {"sector": "support", "channel": "email"})
-    api_as("POST", f"/api/calls/{second['id']}/accept")
-    api_as("POST", "/api/calls", {"sector": "support", "channel": "voice"})
+    api = harness.api_as(base, server["token"]("admin", client=client))
+    agent = harness.desk_agent(api, "Pat Phone")
+    harness.fill_desk(api)
     browser.get(f"{base}/#token={server['token']('agent', client=client, agent_id=agent['id'])}")
     live_wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-test=desk-offer]")
                              and d.find_elements(By.CSS_SELECTOR, "[data-test=desk-call]")

@@ -148,3 +148,29 @@ def report(name, failures, success):
             print("  - " + str(failure))
         sys.exit(1)
     print(f"{name}: ok — {success}")
+
+
+def api_as(base, token_value):
+    """A caller of the API with one token: asserts a 2xx answer and returns its `data`."""
+    def api(method, path, body=None):
+        status, payload = call(base, token_value, method, path, body)
+        assert 200 <= status < 300, (method, path, status, payload)
+        return payload["data"]
+    return api
+
+
+def desk_agent(api, name, sector="support"):
+    """A tenant whose calls are offered for 300 s with 600 s of after-call work, and one agent of three slots."""
+    api("PUT", "/api/settings", {"routing.offer_timeout_seconds": 300, "calls.wrap_up_seconds": 600})
+    return api("POST", "/api/agents", {"name": name, "sector": sector, "max_concurrent": 3})
+
+
+def fill_desk(api, sector="support"):
+    """Everything on a `desk_agent`'s desk at once: after-call work (a chat, completed), a call in progress (an
+    email, accepted) and an offer (a voice call)."""
+    first = api("POST", "/api/calls", {"sector": sector, "channel": "webchat"})
+    api("POST", f"/api/calls/{first['id']}/accept")
+    api("POST", f"/api/calls/{first['id']}/complete", {"outcome": "successful", "resolved": True, "handling_time_seconds": 60})
+    second = api("POST", "/api/calls", {"sector": sector, "channel": "email"})
+    api("POST", f"/api/calls/{second['id']}/accept")
+    api("POST", "/api/calls", {"sector": sector, "channel": "voice"})
