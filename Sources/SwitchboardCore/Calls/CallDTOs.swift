@@ -24,12 +24,19 @@ struct CallDTO: Encodable, Sendable {
     let wrapUpEndedAt: Date?
     /// An offered call: when the offer runs out (it then goes back to the queue).
     let offerExpiresAt: Date?
+    /// 1–10 (default 5).
+    let priority: Int
+    /// A waiting call: its priority plus one for every `routing.priority_aging_seconds` it has waited, and its
+    /// place in its queue (1: next); null otherwise, or where not computed.
+    var effectivePriority: Int? = nil
+    var queuePosition: Int? = nil
 
     init(
         id: UUID, status: CallStatus, agentId: UUID?, teamId: UUID?, sector: String, channel: CallChannel,
         capabilities: [String], requiredCapabilities: [String], externalRef: String?, outcome: CallOutcome?, resolved: Bool?,
         satisfaction: Int?, handlingTimeSeconds: Double?, createdAt: Date, assignedAt: Date?, completedAt: Date?,
-        cancelledAt: Date?, wrapUpUntil: Date? = nil, wrapUpEndedAt: Date? = nil, offerExpiresAt: Date? = nil
+        cancelledAt: Date?, wrapUpUntil: Date? = nil, wrapUpEndedAt: Date? = nil, offerExpiresAt: Date? = nil,
+        priority: Int = CallLimits.defaultPriority
     ) {
         self.id = id
         self.status = status
@@ -51,6 +58,7 @@ struct CallDTO: Encodable, Sendable {
         self.wrapUpUntil = wrapUpUntil
         self.wrapUpEndedAt = wrapUpEndedAt
         self.offerExpiresAt = status == .offered ? offerExpiresAt : nil
+        self.priority = priority
     }
 
     init(_ call: Call) {
@@ -61,12 +69,13 @@ struct CallDTO: Encodable, Sendable {
             resolved: call.resolved, satisfaction: call.satisfaction, handlingTimeSeconds: call.handlingTimeSeconds,
             createdAt: call.createdAt, assignedAt: call.assignedAt, completedAt: call.completedAt,
             cancelledAt: call.cancelledAt, wrapUpUntil: call.wrapUpUntil, wrapUpEndedAt: call.wrapUpEndedAt,
-            offerExpiresAt: call.offerExpiresAt)
+            offerExpiresAt: call.offerExpiresAt, priority: call.priority ?? CallLimits.defaultPriority)
     }
 
     private enum CodingKeys: String, CodingKey {
         case id, status, agentId, teamId, sector, channel, capabilities, requiredCapabilities, externalRef, outcome, resolved
         case satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, cancelledAt, wrapUpUntil, wrapUpEndedAt, offerExpiresAt
+        case priority, effectivePriority, queuePosition
     }
 
     /// Every field is present; absent values are null (clients read `agent_id: null` as "queued").
@@ -92,6 +101,9 @@ struct CallDTO: Encodable, Sendable {
         try container.encode(wrapUpUntil, forKey: .wrapUpUntil)
         try container.encode(wrapUpEndedAt, forKey: .wrapUpEndedAt)
         try container.encode(offerExpiresAt, forKey: .offerExpiresAt)
+        try container.encode(priority, forKey: .priority)
+        try container.encode(effectivePriority, forKey: .effectivePriority)
+        try container.encode(queuePosition, forKey: .queuePosition)
     }
 }
 
@@ -105,6 +117,8 @@ struct RejectOfferInput: Decodable, Sendable {
 }
 
 enum CallLimits {
+    static let priority = 1...10
+    static let defaultPriority = 5
     static let rejectReason = 200
     static let externalRef = 200
     static let idempotencyKey = 200
@@ -144,14 +158,16 @@ struct CreateCallInput: Decodable, Sendable {
     var requiredCapabilities: [String]?
     var channel: String?
     var externalRef: String?
+    var priority: WholeNumber?
 
     /// The channel stays nil when absent: the writer fills in the tenant's default.
-    func validated() throws -> (route: RouteRequest, channel: CallChannel?, externalRef: String?) {
+    func validated() throws -> (route: RouteRequest, channel: CallChannel?, externalRef: String?, priority: Int) {
         (
             try RouteInput(teamId: teamId, sector: sector, capabilities: capabilities,
                            requiredCapabilities: requiredCapabilities).validated(),
             try channel.map { try Check.oneOf($0, "channel", as: CallChannel.self) },
-            try Check.optionalText(externalRef, "external_ref", maxLength: CallLimits.externalRef)
+            try Check.optionalText(externalRef, "external_ref", maxLength: CallLimits.externalRef),
+            try priority.map { try Check.number($0.value, "priority", in: CallLimits.priority) } ?? CallLimits.defaultPriority
         )
     }
 }

@@ -30,6 +30,8 @@ struct CallRow: Sendable {
     /// An offered call: when the offer runs out; the agents that rejected or missed it.
     var offerExpiresAt: Date?
     var declinedBy: [UUID] = []
+    /// 1–10: the queue hands out the highest effective priority first (`QueueOrder`).
+    var priority = CallLimits.defaultPriority
 
     var isWrappingUp: Bool { status == .completed && wrapUpUntil != nil && wrapUpEndedAt == nil }
 
@@ -37,7 +39,7 @@ struct CallRow: Sendable {
         "id", "client_id", "team_id", "agent_id", "sector", "capabilities", "channel", "external_ref", "idempotency_key",
         "status", "outcome", "resolved", "satisfaction", "handling_time_seconds", "created_at", "assigned_at",
         "completed_at", "call_day", "cancelled_at", "updated_at", "required_capabilities", "wrap_up_until",
-        "wrap_up_ended_at", "offer_expires_at", "declined_by",
+        "wrap_up_ended_at", "offer_expires_at", "declined_by", "priority",
     ]
 
     /// The columns of `values`: all but `client_id`, which `TenantScope` adds.
@@ -89,6 +91,7 @@ struct CallRow: Sendable {
         wrapUpEndedAt = try row.decode(column: "wrap_up_ended_at", as: Date?.self)
         offerExpiresAt = try row.decode(column: "offer_expires_at", as: Date?.self)
         declinedBy = (try row.decode(column: "declined_by", as: [String]?.self) ?? []).compactMap(UUID.init(uuidString:))
+        priority = try row.decode(column: "priority", as: Int?.self) ?? CallLimits.defaultPriority
     }
 
     /// Every column but `client_id`, in `columns` order (the tenant's id is added by `TenantScope`).
@@ -96,7 +99,7 @@ struct CallRow: Sendable {
         [id, teamId, agentId, sector, capabilities, channel.rawValue, externalRef, idempotencyKey, status.rawValue,
          outcome?.rawValue, resolved, satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, callDay,
          cancelledAt, updatedAt, requiredCapabilities, wrapUpUntil, wrapUpEndedAt, offerExpiresAt,
-         declinedBy.isEmpty ? nil : declinedBy.map(\.uuidString)]
+         declinedBy.isEmpty ? nil : declinedBy.map(\.uuidString), priority]
     }
 }
 
@@ -133,6 +136,6 @@ extension CallDTO {
             resolved: row.resolved, satisfaction: row.satisfaction, handlingTimeSeconds: row.handlingTimeSeconds,
             createdAt: row.createdAt, assignedAt: row.assignedAt, completedAt: row.completedAt,
             cancelledAt: row.cancelledAt, wrapUpUntil: row.wrapUpUntil, wrapUpEndedAt: row.wrapUpEndedAt,
-            offerExpiresAt: row.offerExpiresAt)
+            offerExpiresAt: row.offerExpiresAt, priority: row.priority)
     }
 }

@@ -16,7 +16,7 @@ struct CallService: Sendable {
             .flatMap { $0.isEmpty ? nil : $0 }
         let request = try input.validated()
         let change = NewCall(route: request.route, channel: request.channel, externalRef: request.externalRef,
-                             idempotencyKey: key)
+                             idempotencyKey: key, priority: request.priority)
         return try await writer.submit(.create(change), by: tenant)
     }
 
@@ -41,7 +41,12 @@ struct CallService: Sendable {
     func get(_ callId: UUID) async throws -> CallDTO {
         let call = try await scope.find(Call.self, callId, on: store.db)
         if let own = tenant.agentId, call.agentId != own { throw AppError.notFound(Call.entityName) }
-        return CallDTO(call)
+        var answer = CallDTO(call)
+        if call.status == .queued {
+            try await QueueOrder.of(tenant.clientId, on: store.sql)
+                .place(&answer, among: try await QueueOrder.waiting(of: tenant.clientId, sector: call.sector, on: store.sql))
+        }
+        return answer
     }
 
     struct ListFilter: Sendable {

@@ -51,6 +51,8 @@ extension CallDTO: FastJSONEncodable {
         FastJSON.append(completedAt, to: &json)
         json += ",\"created_at\":"
         FastJSON.appendDate(createdAt, to: &json)
+        json += ",\"effective_priority\":"
+        json += effectivePriority.map(String.init) ?? "null"
         json += ",\"external_ref\":"
         FastJSON.append(externalRef, to: &json)
         json += ",\"handling_time_seconds\":"
@@ -59,6 +61,8 @@ extension CallDTO: FastJSONEncodable {
         FastJSON.append(offerExpiresAt, to: &json)
         json += ",\"outcome\":"
         FastJSON.append(outcome?.rawValue, to: &json)
+        json += ",\"priority\":\(priority),\"queue_position\":"
+        json += queuePosition.map(String.init) ?? "null"
         json += ",\"required_capabilities\":["
         for (index, capability) in requiredCapabilities.enumerated() {
             if index > 0 { json += "," }

@@ -4,9 +4,11 @@ import SQLKit
 
 /// The one way a waiting call reaches an agent after it arrived (a widening aside, which routes the call afresh):
 /// whenever an agent may have room (a call of its completed or was cancelled, the agent was created or changed),
-/// the writer offers the agent's free capacity to the oldest waiting calls it may take, in the same batch.
+/// the writer offers the agent's free capacity to the first waiting calls it may take in the queue's order
+/// (`QueueOrder`: highest effective priority, then oldest), in the same batch.
 ///
-/// The what-if simulator follows the same rule (`mayTake`, oldest first, then the smaller id) over its own lines.
+/// The what-if simulator follows the same rule (`mayTake`, oldest first, then the smaller id) over its own lines
+/// (its calls have no priority).
 struct QueueHandoff {
     let book: LoadBook
     let store: Store
@@ -28,12 +30,14 @@ struct QueueHandoff {
         // A tenant the book knows has nobody waiting costs nothing more.
         guard try await book.withBook(clientId, store: store, on: db, { $0.queuedCalls }) != 0 else { return handedOut }
         while true {
-            let (agent, skills, relaxation, offerSeconds) = try await book.withBook(clientId, store: store, on: db) { book in
-                (book.agent(agentId), Set(book.capabilities(of: agentId)), book.policy.relaxation, book.policy.offerTimeoutSeconds)
+            let (agent, skills, policy) = try await book.withBook(clientId, store: store, on: db) { book in
+                (book.agent(agentId), Set(book.capabilities(of: agentId)), book.policy)
             }
+            let (relaxation, offerSeconds) = (policy.relaxation, policy.offerTimeoutSeconds)
+            let order = QueueOrder(agingSeconds: policy.priorityAgingSeconds, now: work.now)
             guard let agent, agent.hasRoom,
-                  var waiting = try await oldestQueued(for: agent, agentId, capabilities: skills, relaxation: relaxation,
-                                                       clientId: clientId, &work, on: db)
+                  var waiting = try await firstQueued(for: agent, agentId, capabilities: skills, relaxation: relaxation,
+                                                      order: order, clientId: clientId, &work, on: db)
             else { return handedOut }
             let (candidate, capabilities) = try await book.withBook(clientId, store: store, on: db) { book in
                 book.adjustLoad(of: agentId, by: 1, channel: waiting.channel)
@@ -64,10 +68,11 @@ struct QueueHandoff {
         }
     }
 
-    /// The oldest waiting call this agent may take: first those already in the database (older than anything in
-    /// this batch), then those this batch queued.
-    private func oldestQueued(for agent: BookAgent, _ agentId: UUID, capabilities: Set<String>, relaxation: Relaxation,
-                              clientId: String, _ work: inout BatchWork, on db: any SQLDatabase) async throws -> CallRow? {
+    /// The first waiting call in the queue's order this agent may take: the first of those in the database, or of
+    /// those this batch queued, whichever goes first.
+    private func firstQueued(for agent: BookAgent, _ agentId: UUID, capabilities: Set<String>, relaxation: Relaxation,
+                             order: QueueOrder, clientId: String, _ work: inout BatchWork,
+                             on db: any SQLDatabase) async throws -> CallRow? {
         let now = work.now
         // Never a call this agent rejected or let run out.
         func mayTake(_ call: CallRow) -> Bool {
@@ -81,8 +86,16 @@ struct QueueHandoff {
         guard !channels.isEmpty else { return nil }
         // Whether the tenant has any waiting call in the database is asked once a batch, not once a hand-off.
         if work.databaseQueue[clientId] == nil {
-            work.databaseQueue[clientId] = try await TenantScope(clientId: clientId).select(from: Call.schema, on: db)
+            let scope = TenantScope(clientId: clientId)
+            work.databaseQueue[clientId] = try await scope.select(from: Call.schema, on: db)
                 .column("id").where("status", .equal, CallStatus.queued.rawValue).limit(1).first() != nil
+            var mixed = false
+            if work.databaseQueue[clientId] == true {
+                // Literals, as in `idx_calls_queued_priority`, so that both databases read that small index.
+                mixed = try await scope.select(from: Call.schema, on: db).column("id")
+                    .where(SQLRaw("status = 'queued' AND priority <> \(CallLimits.defaultPriority)")).limit(1).first() != nil
+            }
+            work.mixedPriorities[clientId] = mixed
         }
         var found: CallRow?
         if work.databaseQueue[clientId] == true {
@@ -96,8 +109,10 @@ struct QueueHandoff {
                 }
             if !work.takenFromQueue.isEmpty { query = query.where("id", .notIn, Array(work.takenFromQueue)) }
             if channels.count < CallChannel.allCases.count { query = query.where("channel", .in, channels.map(\.rawValue)) }
-            query = query.orderBy("created_at").orderBy("id")
-            // Pages of waiting calls, oldest first, until one this agent may take: a call this batch already
+            // With every waiting call at the default priority, the queue's order is the index's: oldest first.
+            query = work.mixedPriorities[clientId] == true
+                ? order.ordering(query, postgres: store.isPostgres) : query.orderBy("created_at").orderBy("id")
+            // Pages of waiting calls, first first, until one this agent may take: a call this batch already
             // changed (cancelled, say) is not waiting any more, and one needing a capability the agent lacks is
             // not its.
             let decided = Set(work.changedCallIds)
@@ -115,13 +130,13 @@ struct QueueHandoff {
                 offset += page
             }
         }
-        if found == nil {
-            found = work.insertedCalls.first { call in
-                call.clientId == clientId && call.status == .queued && !work.takenFromQueue.contains(call.id)
-                    && agent.hasRoom(for: call.channel) && mayTake(call)
-            }
+        let queuedHere = work.insertedCalls.filter { call in
+            call.clientId == clientId && call.status == .queued && !work.takenFromQueue.contains(call.id)
+                && agent.hasRoom(for: call.channel) && mayTake(call)
         }
-        if let found { work.takenFromQueue.insert(found.id) }
-        return found
+        let first = ([found].compactMap { $0 } + queuedHere)
+            .min { order.precedes(QueueOrder.Entry($0), QueueOrder.Entry($1)) }
+        if let first { work.takenFromQueue.insert(first.id) }
+        return first
     }
 }

@@ -6,10 +6,11 @@ import Vapor
 
 /// Offers waiting calls to the wider pools their wait has reached (`routing.relaxation`): every second, each
 /// tenant's waiting calls are checked against its load book at the step their wait has reached, and those an agent
-/// could take now go through the call writer, oldest first, as `widen` changes (which decide again and claim
-/// atomically). Capacity freed by a finished call is offered in the same transaction as the release; this catches
-/// the calls whose widening came with nothing else happening (and any call a settings change left waiting beside
-/// a free agent, or a changed agent whose hand-off a crash cut short). Over PostgreSQL one process sweeps at a time (an advisory lock), like the aggregator.
+/// could take now go through the call writer, in the queue's order (`QueueOrder`), as `widen` changes (which
+/// decide again and claim atomically). Capacity freed by a finished call is offered in the same transaction as the
+/// release; this catches the calls whose widening came with nothing else happening (and any call a settings change
+/// left waiting beside a free agent, or a changed agent whose hand-off a crash cut short). Over PostgreSQL one
+/// process sweeps at a time (an advisory lock), like the aggregator.
 final class QueueSweeper: Sendable {
     let store: Store
     let book: LoadBook
@@ -17,7 +18,7 @@ final class QueueSweeper: Sendable {
     let logger: Logger
 
     static let interval: Duration = .seconds(1)
-    /// Waiting calls looked at per tenant and pass, oldest first.
+    /// Waiting calls looked at per tenant and pass, in the queue's order.
     static let batchLimit = 500
     /// Calls younger than this are left to the call writer, which is routing them or handing them capacity.
     static let settlingSeconds = 1.0
@@ -63,7 +64,7 @@ final class QueueSweeper: Sendable {
             guard !calls.isEmpty else { continue }
             let tenant = Tenant(clientId: clientId, userId: "queue-sweeper", role: .admin)
             // Submitted together, so the group commit takes them in few batches; the trial in `dueCalls` already
-            // gave the free agents to the oldest calls, and the writer decides each again with the claims it books.
+            // gave the free agents to the first calls, and the writer decides each again with the claims it books.
             let results = await withTaskGroup(of: (Int, CallChangeResult?).self) { group in
                 for (index, callId) in calls.enumerated() {
                     group.addTask { (index, try? await self.writer.submit(.widen(callId, asOf: now), by: tenant)) }
@@ -81,15 +82,16 @@ final class QueueSweeper: Sendable {
     private func dueCalls(of clientId: String, now: Date, on db: any SQLDatabase) async throws -> [UUID] {
         // The usual case of a standing queue is that nobody has room: then no waiting call can be handed over, and
         // the waiting calls are not read at all.
-        let (relaxation, anyoneFree) = try await book.withBook(clientId, store: store) { book in
-            (book.policy.relaxation, book.agents.values.contains { $0.hasRoom })
+        let (relaxation, agingSeconds, anyoneFree) = try await book.withBook(clientId, store: store) { book in
+            (book.policy.relaxation, book.policy.priorityAgingSeconds, book.agents.values.contains { $0.hasRoom })
         }
         guard anyoneFree else { return [] }
-        let rows = try await TenantScope(clientId: clientId).select(from: Call.schema, on: db)
+        let query = TenantScope(clientId: clientId).select(from: Call.schema, on: db)
             .columns(CallRow.columns.map { SQLIdentifier($0) })
             .where("status", .equal, CallStatus.queued.rawValue)
             .where("created_at", .lessThanOrEqual, now.addingTimeInterval(-Self.settlingSeconds))
-            .orderBy("created_at").orderBy("id").limit(Self.batchLimit).all()
+        let rows = try await QueueOrder(agingSeconds: agingSeconds, now: now).ordering(query, postgres: store.isPostgres)
+            .limit(Self.batchLimit).all()
         let waiting = try rows.map(CallRow.init)
         guard !waiting.isEmpty else { return [] }
         return try await book.withBook(clientId, store: store) { book -> [UUID] in

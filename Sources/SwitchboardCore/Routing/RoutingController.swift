@@ -1,4 +1,5 @@
 import FluentKit
+import SQLKit
 import Vapor
 
 struct RoutingController: Sendable {
@@ -45,12 +46,18 @@ struct RoutingController: Sendable {
     @Sendable func queue(req: Request) async throws -> Envelope<[QueuedCallDTO]> {
         let tenant = try req.tenant
         let page = try QueryParameters(req).page(defaultLimit: 100)
-        let policy = try await RoutingPolicy.load(for: tenant.clientId, on: req.db)
-        let waiting = tenant.scope.query(Call.self, on: req.db).filter(\.$status == .queued)
-        let total = try await waiting.copy().count()
-        let calls = try await waiting.sort(\.$createdAt).sort(\.$id).range(page.offset..<(page.offset + page.limit)).all()
-        let now = Date()
-        return Envelope(data: calls.map { QueuedCallDTO($0, relaxation: policy.relaxation, now: now) }, meta: page.meta(total: total))
+        let sql = req.db as! any SQLDatabase
+        let policy = try await RoutingPolicy.load(for: tenant.clientId, on: sql)
+        let order = QueueOrder(agingSeconds: policy.priorityAgingSeconds, now: Date())
+        let waiting = try await QueueOrder.waiting(of: tenant.clientId, on: sql)
+        let positions = order.positions(waiting)
+        let query = tenant.scope.select(from: Call.schema, on: sql).columns(CallRow.columns.map { SQLIdentifier($0) })
+            .where("status", .equal, CallStatus.queued.rawValue)
+        let calls = try await order.ordering(query, postgres: req.application.store().isPostgres)
+            .limit(page.limit).offset(page.offset).all().map(CallRow.init)
+        return Envelope(data: calls.map { call in
+            QueuedCallDTO(call, relaxation: policy.relaxation, order: order, position: positions[call.id])
+        }, meta: page.meta(total: waiting.count))
     }
 
     struct Health: Content {
@@ -95,14 +102,23 @@ struct QueuedCallDTO: Encodable, Sendable {
     let requirementsDropped: Bool
     /// When the call widens next; null when it has reached its widest.
     @NullWhenAbsent var nextWideningAt: Date?
+    /// Its priority, plus one for every `routing.priority_aging_seconds` waited; its place among its sector's
+    /// waiting calls (1: next), in the order the queue hands them out.
+    let priority: Int
+    let effectivePriority: Int
+    @NullWhenAbsent var queuePosition: Int?
 
-    init(_ call: Call, relaxation: Relaxation, now: Date) {
-        callId = call.id!
+    init(_ call: CallRow, relaxation: Relaxation, order: QueueOrder, position: Int?) {
+        let now = order.now
+        callId = call.id
         teamId = call.teamId
         sector = call.sector
         channel = call.channel
         capabilities = call.capabilities
-        requiredCapabilities = call.requiredCapabilities ?? []
+        requiredCapabilities = call.requiredCapabilities
+        priority = call.priority
+        effectivePriority = order.effectivePriority(priority: call.priority, createdAt: call.createdAt)
+        queuePosition = position
         createdAt = call.createdAt
         waitedSeconds = max(0, now.timeIntervalSince(call.createdAt))
         let stage = relaxation.stage(waited: waitedSeconds, hasTeam: call.teamId != nil)

@@ -43,6 +43,9 @@ struct RoutingPolicy: Sendable, Equatable {
     /// (`routing.offer_timeout_seconds`), and an agent that misses `maxMissedOffers` in a row is set away (0: never).
     var offerTimeoutSeconds: Int = 0
     var maxMissedOffers: Int = 3
+    /// A waiting call's effective priority rises by one for every this many seconds it waits (0: never), so no
+    /// call starves (`routing.priority_aging_seconds`).
+    var priorityAgingSeconds: Int = 60
     /// The reasons an agent may be away for (`agents.away_reasons`), checked on every presence change.
     var awayReasons: [String] = SettingsSchema.defaultAwayReasons
 

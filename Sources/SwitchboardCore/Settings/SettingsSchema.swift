@@ -52,6 +52,9 @@ enum SettingsSchema {
         Key(name: "routing.max_missed_offers", defaultValue: .number(3)) { value in
             .number(Double(try integer(value, "routing.max_missed_offers", in: 0...100)))
         },
+        Key(name: "routing.priority_aging_seconds", defaultValue: .number(60)) { value in
+            .number(Double(try integer(value, "routing.priority_aging_seconds", in: 0...86_400)))
+        },
         Key(name: "agents.away_reasons", defaultValue: .array(defaultAwayReasons.map(JSONValue.string)), validate: validateAwayReasons),
         Key(name: "calls.default_channel", defaultValue: .string(CallChannel.voice.rawValue)) { value in
             .string(try oneOf(value, "calls.default_channel", CallChannel.allCases.map(\.rawValue)))
@@ -185,6 +188,7 @@ enum SettingsSchema {
         if let seconds = settings["calls.wrap_up_seconds"]?.intValue { policy.wrapUpSeconds = seconds }
         if let seconds = settings["routing.offer_timeout_seconds"]?.intValue { policy.offerTimeoutSeconds = seconds }
         if let count = settings["routing.max_missed_offers"]?.intValue { policy.maxMissedOffers = count }
+        if let seconds = settings["routing.priority_aging_seconds"]?.intValue { policy.priorityAgingSeconds = seconds }
         if let reasons = settings["agents.away_reasons"]?.arrayValue?.compactMap(\.stringValue) { policy.awayReasons = reasons }
         if let raw = settings["calls.wrap_up_mode"]?.stringValue, let mode = WrapUpMode(rawValue: raw) { policy.wrapUpMode = mode }
         return policy

@@ -23,8 +23,10 @@ struct BatchWork {
     /// Agents' presence as this batch's changes left it.
     var presence: [UUID: (presence: AgentPresence, reason: String?)] = [:]
     var idempotent: [IdempotencyKey: CallRow] = [:]
-    /// Per tenant, whether the database held queued calls when this batch first looked (the queue hand-off's).
+    /// Per tenant, whether the database held queued calls when this batch first looked (the queue hand-off's),
+    /// and whether any of them has another priority than the default (else oldest first is the queue's order).
     var databaseQueue: [String: Bool] = [:]
+    var mixedPriorities: [String: Bool] = [:]
     /// Tenants whose candidates' committed loads this batch already read (PostgreSQL, before queueing).
     var refreshedTenants: Set<String> = []
     /// Calls of this batch or read from the database that the queue hand-off already handed out here.

@@ -64,6 +64,7 @@ struct NewCall: Sendable {
     let channel: CallChannel?
     let externalRef: String?
     let idempotencyKey: String?
+    var priority = CallLimits.defaultPriority
 
     /// Whether `earlier` is what this request would have made: a replay under the same Idempotency-Key must
     /// ask for the same call (as payment APIs do), or the client has a bug that silently loses a call.
@@ -74,6 +75,7 @@ struct NewCall: Sendable {
             && Set(earlier.requiredCapabilities) == Set(route.requiredCapabilities)
             && (channel == nil || channel == earlier.channel)
             && earlier.externalRef == externalRef
+            && earlier.priority == priority
     }
 }
 

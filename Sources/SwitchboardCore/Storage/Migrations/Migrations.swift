@@ -29,5 +29,6 @@ enum SwitchboardMigrations {
         AddOffers(),
         AddLastCallEnded(),
         AddWrapUpToDailyRows(),
+        AddCallPriority(),
     ]
 }

@@ -71,6 +71,8 @@ final class Call: Model, TenantOwned, @unchecked Sendable {
     @OptionalField(key: "offer_expires_at") var offerExpiresAt: Date?
     /// Agents that rejected or missed an offer of it (UUID strings): it is never offered to them again.
     @OptionalField(key: "declined_by") var declinedBy: [String]?
+    /// 1–10; the database's default (5) when not set.
+    @OptionalField(key: "priority") var priority: Int?
     @Timestamp(key: "updated_at", on: .update) var updatedAt: Date?
 
     init() {}

@@ -1,0 +1,92 @@
+import Foundation
+import SQLKit
+
+/// The order a queue hands out its calls: the highest effective priority first (the call's `priority`, plus one
+/// for every `routing.priority_aging_seconds` it has waited, never capped, so no call starves), then the oldest,
+/// then the smaller id. Every age is measured at one instant (`now`), so the order holds through a decision.
+/// Pure, but for the same order said in SQL.
+struct QueueOrder: Sendable {
+    /// 0: priorities never age.
+    let agingSeconds: Int
+    let now: Date
+
+    /// What a waiting call needs for its place.
+    struct Entry: Sendable {
+        let id: UUID
+        let sector: String
+        let priority: Int
+        let createdAt: Date
+    }
+
+    func effectivePriority(priority: Int, createdAt: Date) -> Int {
+        guard agingSeconds > 0 else { return priority }
+        return priority + Int((max(0, now.timeIntervalSince(createdAt)) / Double(agingSeconds)).rounded(.down))
+    }
+
+    /// Whether `a` is handed out before `b`.
+    func precedes(_ a: Entry, _ b: Entry) -> Bool {
+        let (first, second) = (effectivePriority(priority: a.priority, createdAt: a.createdAt),
+                               effectivePriority(priority: b.priority, createdAt: b.createdAt))
+        if first != second { return first > second }
+        if a.createdAt != b.createdAt { return a.createdAt < b.createdAt }
+        return a.id.uuidString < b.id.uuidString
+    }
+
+    /// Each call's place among the waiting calls of its sector (1: next).
+    func positions(_ calls: [Entry]) -> [UUID: Int] {
+        var positions: [UUID: Int] = [:]
+        for (_, sectorCalls) in Dictionary(grouping: calls, by: \.sector) {
+            for (index, call) in sectorCalls.sorted(by: precedes).enumerated() { positions[call.id] = index + 1 }
+        }
+        return positions
+    }
+
+    /// A stored call's priority (NULL: the default, see `AddCallPriority`).
+    static let storedPriority = "COALESCE(priority, \(CallLimits.defaultPriority))"
+
+    /// The same order over the `calls` table.
+    func ordering(_ query: SQLSelectBuilder, postgres: Bool) -> SQLSelectBuilder {
+        if agingSeconds > 0 {
+            let aging = String(agingSeconds)
+            let effective: SQLQueryString = postgres
+                ? "\(unsafeRaw: Self.storedPriority) + FLOOR(GREATEST(0, EXTRACT(EPOCH FROM (\(bind: now) - created_at))) / \(unsafeRaw: aging))"
+                : "\(unsafeRaw: Self.storedPriority) + CAST(MAX(0, \(bind: now.timeIntervalSince1970) - created_at) / \(unsafeRaw: aging) AS INTEGER)"
+            query.orderBy(SQLOrderBy(expression: effective, direction: SQLDirection.descending))
+        } else {
+            query.orderBy(SQLOrderBy(expression: SQLRaw(Self.storedPriority), direction: SQLDirection.descending))
+        }
+        return query.orderBy("created_at").orderBy("id")
+    }
+}
+
+extension QueueOrder.Entry {
+    init(_ call: CallRow) {
+        self.init(id: call.id, sector: call.sector, priority: call.priority, createdAt: call.createdAt)
+    }
+}
+
+extension QueueOrder {
+    /// The tenant's order now.
+    static func of(_ clientId: String, on db: any SQLDatabase, now: Date = Date()) async throws -> QueueOrder {
+        QueueOrder(agingSeconds: try await RoutingPolicy.load(for: clientId, on: db).priorityAgingSeconds, now: now)
+    }
+
+    /// The tenant's waiting calls (of one sector, or all), as their places need them.
+    static func waiting(of clientId: String, sector: String? = nil, on db: any SQLDatabase) async throws -> [Entry] {
+        var query = TenantScope(clientId: clientId).select(from: Call.schema, on: db)
+            .columns("id", "sector", "priority", "created_at").where("status", .equal, CallStatus.queued.rawValue)
+        if let sector { query = query.where("sector", .equal, sector) }
+        return try await query.all().map { row in
+            Entry(id: try row.decode("id"), sector: try row.decode("sector"),
+                  priority: try row.decode(column: "priority", as: Int?.self) ?? CallLimits.defaultPriority,
+                  createdAt: try row.decode("created_at"))
+        }
+    }
+
+    /// A waiting call's effective priority and place, filled in.
+    func place(_ call: inout CallDTO, among waiting: [Entry]) {
+        guard call.status == .queued else { return }
+        call.effectivePriority = effectivePriority(priority: call.priority, createdAt: call.createdAt)
+        call.queuePosition = positions(waiting)[call.id]
+    }
+}

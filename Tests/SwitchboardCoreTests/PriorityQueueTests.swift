@@ -1,0 +1,95 @@
+import Foundation
+import SQLKit
+import Testing
+import VaporTesting
+@testable import SwitchboardCore
+
+/// Call priority with aging: the queue hands out the highest effective priority (priority, plus one for every
+/// `routing.priority_aging_seconds` waited), then the oldest; the queue listing and a waiting call show their
+/// effective priority and place. On both databases.
+@Suite struct PriorityQueueTests {
+    private func sql(_ app: Application) -> any SQLDatabase { app.db as! any SQLDatabase }
+
+    /// Random arrivals (priorities, and ages set in the database at half-steps of the aging time, so that no age
+    /// sits on a step's edge): the places shown and the order one agent takes them in are the model's.
+    @Test(arguments: [UInt64(3), 17, 2026])
+    func callsAreHandedOutByEffectivePriorityThenAge(seed: UInt64) async throws {
+        try await withSwitchboard { app in
+            let admin = try await APIClient.make(app)
+            #expect(try await admin.send(.PUT, "/api/settings", json: #"{"routing.priority_aging_seconds":60}"#).status == .ok)
+            let agent = try await admin.createAgent(maxConcurrent: 1)
+            var active = try #require(try await admin.createCall(#"{"sector":"billing"}"#).data["id"].uuid)
+            var generator = SeededGenerator(seed: seed)
+            let now = Date()
+            var waiting: [(id: UUID, priority: Int, steps: Int, createdAt: Date)] = []
+            for index in 0..<12 {
+                let priority = Int.random(in: 1...10, using: &generator)
+                let created = try await admin.createCall(#"{"sector":"billing","priority":\#(priority)}"#)
+                #expect(created.status == .created && created.data["status"] == .string("queued") && created.data["priority"] == .number(Double(priority)))
+                let id = try #require(created.data["id"].uuid)
+                let steps = Int.random(in: 0...5, using: &generator)
+                let createdAt = now.addingTimeInterval(-Double(steps * 60 + 30) - Double(index) / 1000)
+                try await sql(app).update(Call.schema).set("created_at", to: SQLBind(createdAt)).where("id", .equal, id).run()
+                waiting.append((id, priority, steps, createdAt))
+            }
+            let expected = waiting.sorted { a, b in
+                a.priority + a.steps != b.priority + b.steps ? a.priority + a.steps > b.priority + b.steps : a.createdAt < b.createdAt
+            }
+
+            let listed = try await admin.send(.GET, "/api/routing/queue").data.arrayValue ?? []
+            #expect(listed.map { $0["call_id"].uuid } == expected.map(\.id), "the listing is in the queue's order")
+            #expect(listed.map { $0["queue_position"] } == (1...12).map { .number(Double($0)) })
+            #expect(listed.map { $0["effective_priority"] } == expected.map { .number(Double($0.priority + $0.steps)) })
+            let third = try await admin.send(.GET, "/api/calls/\(expected[2].id)").data
+            #expect(third["queue_position"] == .number(3) && third["effective_priority"] == .number(Double(expected[2].priority + expected[2].steps)))
+
+            for next in expected {
+                #expect(try await admin.complete(active).status == .ok)
+                let taken = try await admin.send(.GET, "/api/calls/\(next.id)").data
+                #expect(taken["status"] == .string("active") && taken["agent_id"] == .string(agent.uuidString),
+                        "\(next) should be next: \(taken)")
+                #expect(taken["queue_position"] == .null && taken["effective_priority"] == .null)
+                active = next.id
+            }
+        }
+    }
+
+    /// With aging off, priority alone then age: an old call of priority 2 waits behind a new one of priority 9.
+    @Test func withoutAgingPriorityWinsOverAge() async throws {
+        try await withSwitchboard { app in
+            let admin = try await APIClient.make(app)
+            #expect(try await admin.send(.PUT, "/api/settings", json: #"{"routing.priority_aging_seconds":0}"#).status == .ok)
+            _ = try await admin.createAgent(maxConcurrent: 1)
+            let active = try #require(try await admin.createCall(#"{"sector":"billing"}"#).data["id"].uuid)
+            let old = try #require(try await admin.createCall(#"{"sector":"billing","priority":2}"#).data["id"].uuid)
+            try await sql(app).update(Call.schema).set("created_at", to: SQLBind(Date().addingTimeInterval(-3600)))
+                .where("id", .equal, old).run()
+            let urgent = try #require(try await admin.createCall(#"{"sector":"billing","priority":9}"#).data["id"].uuid)
+            #expect(try await admin.send(.GET, "/api/calls/\(old)").data["effective_priority"] == .number(2))
+            #expect(try await admin.complete(active).status == .ok)
+            #expect(try await admin.send(.GET, "/api/calls/\(urgent)").data["status"] == .string("active"))
+            #expect(try await admin.send(.GET, "/api/calls/\(old)").data["queue_position"] == .number(1))
+        }
+    }
+
+    @Test func badPrioritiesAreRefusedAndNothingIsWritten() async throws {
+        try await withSwitchboard { app in
+            let admin = try await APIClient.make(app)
+            _ = try await admin.createAgent()
+            for body in [#"{"sector":"billing","priority":0}"#, #"{"sector":"billing","priority":11}"#,
+                         #"{"sector":"billing","priority":2.5}"#, #"{"sector":"billing","priority":"high"}"#] {
+                let refused = try await admin.createCall(body)
+                #expect(refused.status == .badRequest && refused.error?.contains("priority") == true, "\(body): \(refused.text)")
+            }
+            #expect(try await admin.send(.GET, "/api/calls").data.arrayValue?.isEmpty == true)
+            for value in ["-1", "86401", "\"soon\""] {
+                let refused = try await admin.send(.PUT, "/api/settings", json: #"{"routing.priority_aging_seconds":\#(value)}"#)
+                #expect(refused.status == .badRequest && refused.error?.contains("routing.priority_aging_seconds") == true)
+            }
+            // A replay under one Idempotency-Key must ask for the same priority.
+            #expect(try await admin.createCall(#"{"sector":"billing","priority":7}"#, idempotencyKey: "p-1").status == .created)
+            #expect(try await admin.createCall(#"{"sector":"billing","priority":7}"#, idempotencyKey: "p-1").status == .ok)
+            #expect(try await admin.createCall(#"{"sector":"billing","priority":3}"#, idempotencyKey: "p-1").status == .unprocessableEntity)
+        }
+    }
+}
