@@ -66,6 +66,10 @@ import VaporTesting
                 .where("id", .equal, old).run()
             let urgent = try #require(try await admin.createCall(#"{"sector":"billing","priority":9}"#).data["id"].uuid)
             #expect(try await admin.send(.GET, "/api/calls/\(old)").data["effective_priority"] == .number(2))
+            let queuedEvents = try await sql(app).raw("""
+                SELECT data FROM events WHERE client_id = \(bind: admin.clientId) AND type = 'call.queued'
+                """).all().map { try $0.decode(column: "data", as: String.self) }
+            #expect(queuedEvents.contains { $0.contains(urgent.uuidString) && $0.contains(#""priority":9"#) }, "\(queuedEvents)")
             #expect(try await admin.complete(active).status == .ok)
             #expect(try await admin.send(.GET, "/api/calls/\(urgent)").data["status"] == .string("active"))
             #expect(try await admin.send(.GET, "/api/calls/\(old)").data["queue_position"] == .number(1))

@@ -288,11 +288,17 @@ def test_queue_widens(server, browser):
     assert api(server, "POST", "/api/calls", {"team_id": team["id"]})["agent_id"] == owl["id"]
     waiting = api(server, "POST", "/api/calls", {"team_id": team["id"]})
     assert waiting["status"] == "queued", waiting
+    urgent = api(server, "POST", "/api/calls", {"team_id": team["id"], "priority": 9})
+    assert urgent["status"] == "queued" and urgent["priority"] == 9, urgent
     browser.get(f"{base_url(server)}/#token={server['token']('manager')}")
     wait_all(browser, "[data-test=team-card]", minimum=4)
     browser.get(f"{base_url(server)}/#/routing")
     wait_all(browser, "[data-test=queued-call]")
     assert "its team (step 1)" in queued_row_text(browser, waiting["id"][:8], "[data-test=queued-pool]")
+    # The urgent call goes first, though it came later.
+    assert queued_row_text(browser, urgent["id"][:8], "[data-test=queued-place]") == "1"
+    assert queued_row_text(browser, urgent["id"][:8], "[data-test=queued-priority]") == "9"
+    assert queued_row_text(browser, waiting["id"][:8], "[data-test=queued-place]") == "2"
     assert ":" in queued_row_text(browser, waiting["id"][:8], "[data-test=queued-widens]"), "the time it widens"
     shot(browser, "05b-routing-queue")
     api(server, "PUT", "/api/settings", {"routing.relaxation": [{"after_seconds": 0, "pool": "team"},

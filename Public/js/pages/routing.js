@@ -1,4 +1,4 @@
-// Try a route and see every candidate's score; the recent decisions; the queue.
+// Try a route and see every candidate's score; the recent decisions; the queue, in the order it hands calls out.
 import { get, getAll, post } from "../api.js";
 import { debounced, onLive } from "../live.js";
 import { session } from "../session.js";
@@ -59,8 +59,13 @@ export async function renderRouting() {
 
 function showQueue(queue, queued) {
   queue.replaceChildren(!queued ? "" : queued.length === 0 ? empty("Nobody is waiting.") :
-    h("div", { class: "card" }, table(["Call", "Sector", "Channel", "Needs", "Waiting", "May go to", "Widens"], queued.map(call =>
+    h("div", { class: "card" }, table(["Call", "Sector", { label: "Place", num: true }, { label: "Priority", num: true }, "Channel", "Needs",
+      "Waiting", "May go to", "Widens"], queued.map(call =>
       h("tr", { dataset: { test: "queued-call" } }, h("td", { class: "small" }, call.call_id.slice(0, 8)), h("td", {}, call.sector),
+        h("td", { class: "num", dataset: { test: "queued-place" } }, call.queue_position ?? "—"),
+        h("td", { class: "num", dataset: { test: "queued-priority" },
+          title: `priority ${call.priority}, raised by its wait to ${call.effective_priority}` },
+          call.effective_priority === call.priority ? String(call.priority) : `${call.priority} → ${call.effective_priority}`),
         h("td", {}, call.channel),
         h("td", {}, call.required_capabilities.length === 0 ? "—" : h("span", { class: "chips" },
           call.required_capabilities.map(capability => h("span", { class: `pill${call.requirements_dropped ? " inactive" : ""}` }, capability)))),

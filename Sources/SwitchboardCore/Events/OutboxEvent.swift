@@ -53,7 +53,8 @@ enum EventPayload {
     }
 
     static func queued(_ call: CallRow) -> PendingEvent {
-        var json = "{\"call_id\":\"\(call.id.uuidString)\",\"channel\":\"\(call.channel.rawValue)\",\"sector\":"
+        var json = "{\"call_id\":\"\(call.id.uuidString)\",\"channel\":\"\(call.channel.rawValue)\","
+            + "\"priority\":\(call.priority),\"sector\":"
         DecisionJSON.appendString(call.sector, to: &json)
         json += ",\"team_id\":"
         FastJSON.append(call.teamId, to: &json)
