@@ -94,6 +94,14 @@ import VaporTesting
             #expect(try await admin.createCall(#"{"sector":"billing","priority":7}"#, idempotencyKey: "p-1").status == .created)
             #expect(try await admin.createCall(#"{"sector":"billing","priority":7}"#, idempotencyKey: "p-1").status == .ok)
             #expect(try await admin.createCall(#"{"sector":"billing","priority":3}"#, idempotencyKey: "p-1").status == .unprocessableEntity)
+            // The what-if simulator takes the aging time as a proposal, checked as the setting is.
+            let today = Day(containing: Date()).description
+            let proposal = try await admin.send(.POST, "/api/routing/simulate",
+                                                json: #"{"from":"\#(today)","to":"\#(today)","policy":{"priority_aging_seconds":30}}"#)
+            #expect(proposal.status == .ok, "\(proposal.text)")
+            let badProposal = try await admin.send(.POST, "/api/routing/simulate",
+                                                   json: #"{"from":"\#(today)","to":"\#(today)","policy":{"priority_aging_seconds":-5}}"#)
+            #expect(badProposal.status == .badRequest && badProposal.error?.contains("priority_aging_seconds") == true)
         }
     }
 }

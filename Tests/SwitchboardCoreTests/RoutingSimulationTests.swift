@@ -77,6 +77,29 @@ struct RoutingSimulationTests {
         #expect(RoutingSimulation.run(stranded, catalogue: day.catalogue, policy: .defaults, horizonSeconds: 200).unanswered == 1)
     }
 
+    /// The replay's queue follows the live one's order. One agent busy until 100 s; A (priority 5) arrives at 10 s,
+    /// B (priority 9) at 20 s, 50 s each. Aging every 60 s: at 100 s A stands at 6, B at 10, so B goes first and
+    /// A waits 140 s (first come, first served would make B wait 130 s); with priorities equal, A goes first.
+    @Test func waitingCallsGoByEffectivePriority() {
+        let agent = UUID()
+        let catalogue = BookCatalogue(
+            agents: [BookAgentRow(id: agent, sector: "billing", isActive: true, priority: 5, capabilities: [], maxConcurrent: 1,
+                                  load: 0, successRate: 0.5, avgHandlingTime: 180)],
+            teams: [:], assignments: [], successHistory: [:])
+        func calls(_ priorities: (Int, Int)) -> [RoutingSimulation.Call] {
+            [(0.0, 5, 100.0), (10, priorities.0, 50), (20, priorities.1, 50)].map { arrival, priority, seconds in
+                var call = RoutingSimulation.Call(arrival: arrival, teamId: nil, sector: "billing", capabilities: [],
+                                                  handlingSeconds: seconds)
+                call.priority = priority
+                return call
+            }
+        }
+        let ordered = RoutingSimulation.run(calls((5, 9)), catalogue: catalogue, policy: .defaults, horizonSeconds: 400)
+        #expect(ordered.answered == 3 && ordered.waitMax == 140, "\(ordered.waitMax)")
+        let equal = RoutingSimulation.run(calls((5, 5)), catalogue: catalogue, policy: .defaults, horizonSeconds: 400)
+        #expect(equal.waitMax == 130)
+    }
+
     @Test func learningBeatsTheFormulaOnASyntheticPopulation() {
         // Fifteen agents whose true rates are known; the router sees only outcomes, a batch of 250 at a time (as the
         // aggregator feeds it; the tie-break spreads the formula's calls over the equal new hires, so each batch

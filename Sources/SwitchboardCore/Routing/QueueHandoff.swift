@@ -7,8 +7,7 @@ import SQLKit
 /// the writer offers the agent's free capacity to the first waiting calls it may take in the queue's order
 /// (`QueueOrder`: highest effective priority, then oldest), in the same batch.
 ///
-/// The what-if simulator follows the same rule (`mayTake`, oldest first, then the smaller id) over its own lines
-/// (its calls have no priority).
+/// The what-if simulator follows the same rule (`mayTake`, and the queue's order) over its own lines.
 struct QueueHandoff {
     let book: LoadBook
     let store: Store

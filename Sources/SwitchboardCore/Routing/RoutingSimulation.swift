@@ -16,6 +16,8 @@ enum RoutingSimulation {
         var channel: CallChannel? = nil
         /// Only agents with all of these may take the call.
         var requiredCapabilities: [String] = []
+        /// 1–10: while calls wait, the highest effective priority goes first (`QueueOrder`).
+        var priority = CallLimits.defaultPriority
     }
 
     typealias Catalogue = BookCatalogue
@@ -89,7 +91,8 @@ enum RoutingSimulation {
         var learned = catalogue.successHistory
         var unlearned: Set<UUID> = [], outcomesSinceLearning = 0
         let relaxation = policy.relaxation
-        var queue = WaitingCalls(catalogue: catalogue, calls: calls, relaxation: relaxation)
+        var queue = WaitingCalls(catalogue: catalogue, calls: calls, relaxation: relaxation,
+                                 agingSeconds: policy.priorityAgingSeconds)
         var events = EventHeap()
         var report = Report()
         var waits: [Double] = []
@@ -244,7 +247,7 @@ enum RoutingSimulation {
             } else {
                 let teamId = call.teamId.flatMap { catalogue.teams[$0] != nil ? $0 : nil }
                 queue.enqueue(index, teamId: teamId, sector: call.sector, channel: call.channel,
-                              required: Set(call.requiredCapabilities), arrival: call.arrival,
+                              required: Set(call.requiredCapabilities), priority: call.priority, arrival: call.arrival,
                               deadline: policy.maxWaitSeconds.map { call.arrival + Double($0) })
                 // Each later step that widens the call is a moment to offer it again.
                 var waited = 0.0
@@ -369,6 +372,7 @@ enum RoutingSimulation {
             let call: Int
             let arrival: Double
             let deadline: Double?
+            let priority: Int
         }
 
         private struct Line {
@@ -376,15 +380,19 @@ enum RoutingSimulation {
             var head = 0
         }
 
+        /// A line holds calls of one priority, so each line is first come, first served.
         private struct LineKey: Hashable {
             let pool: PoolKey
             let channel: CallChannel?
             let required: Set<String>
+            let priority: Int
         }
 
         private var lines: [LineKey: Line] = [:]
-        /// The required-capability sets of the lines that exist.
+        /// The required-capability sets and priorities of the lines that exist.
         private var requiredSets: Set<Set<String>> = [[]]
+        private var priorities: Set<Int> = []
+        private let agingSeconds: Int
         private static let channels: [CallChannel?] = [nil] + CallChannel.allCases
         /// Per agent: the lines it may look at, and whether through its own team (at any step).
         private let servedLines: [UUID: [(pool: PoolKey, ownTeam: Bool)]]
@@ -394,7 +402,8 @@ enum RoutingSimulation {
         private var done: [Bool]
         private var deadlines: [Double?]
 
-        init(catalogue: Catalogue, calls: [Call], relaxation: Relaxation) {
+        init(catalogue: Catalogue, calls: [Call], relaxation: Relaxation, agingSeconds: Int) {
+            self.agingSeconds = agingSeconds
             var teamsBySector: [String: [UUID]] = [:]
             for (teamId, sector) in catalogue.teams { teamsBySector[sector, default: []].append(teamId) }
             var ownTeams: [UUID: Set<UUID>] = [:]
@@ -415,11 +424,13 @@ enum RoutingSimulation {
         }
 
         mutating func enqueue(_ call: Int, teamId: UUID?, sector: String, channel: CallChannel?, required: Set<String>,
-                              arrival: Double, deadline: Double?) {
+                              priority: Int, arrival: Double, deadline: Double?) {
             requiredSets.insert(required)
+            priorities.insert(priority)
             deadlines[call] = deadline
-            let key = LineKey(pool: teamId.map { .team($0) } ?? .sector(sector), channel: channel, required: required)
-            lines[key, default: Line()].calls.append(Waiting(call: call, arrival: arrival, deadline: deadline))
+            let key = LineKey(pool: teamId.map { .team($0) } ?? .sector(sector), channel: channel, required: required,
+                              priority: priority)
+            lines[key, default: Line()].calls.append(Waiting(call: call, arrival: arrival, deadline: deadline, priority: priority))
         }
 
         /// Still in a line and not yet given up (a caller past the deadline is counted as abandoned by the line).
@@ -428,40 +439,50 @@ enum RoutingSimulation {
         /// Taken by a widening: its line skips it.
         mutating func take(_ call: Int) { done[call] = true }
 
-        /// The oldest call the agent may take now, dropping (as abandoned) calls whose deadline passed before `now`.
+        /// The first call in the queue's order (`QueueOrder`: highest effective priority, then oldest) the agent may
+        /// take now, dropping (as abandoned) calls whose deadline passed before `now`.
         mutating func oldest(servedBy agentId: UUID, _ agent: BookAgent, at now: Double, abandoning abandoned: inout Int) -> Int? {
             var best: (key: LineKey, waiting: Waiting)?
             let has = skills[agentId] ?? []
+            // Replayed seconds as instants: only their differences matter to the order.
+            let order = QueueOrder(agingSeconds: agingSeconds, now: Date(timeIntervalSinceReferenceDate: now))
+            func effective(_ waiting: Waiting) -> Int {
+                order.effectivePriority(priority: waiting.priority, createdAt: Date(timeIntervalSinceReferenceDate: waiting.arrival))
+            }
+            func precedes(_ a: Waiting, _ b: Waiting) -> Bool {
+                let (first, second) = (effective(a), effective(b))
+                if first != second { return first > second }
+                return a.arrival != b.arrival ? a.arrival < b.arrival : a.call < b.call
+            }
             for (pool, ownTeam) in servedLines[agentId] ?? [] {
                 for channel in Self.channels where channel.map(agent.hasRoom(for:)) ?? true {
                     for required in requiredSets {
-                        let key = LineKey(pool: pool, channel: channel, required: required)
-                        guard var line = lines[key] else { continue }
-                        while line.head < line.calls.count {
-                            let head = line.calls[line.head]
-                            if done[head.call] {
-                                line.head += 1
-                            } else if let deadline = head.deadline, deadline < now {
-                                done[head.call] = true
-                                line.head += 1
-                                abandoned += 1
-                            } else {
-                                break
+                        for priority in priorities {
+                            let key = LineKey(pool: pool, channel: channel, required: required, priority: priority)
+                            guard var line = lines[key] else { continue }
+                            while line.head < line.calls.count {
+                                let head = line.calls[line.head]
+                                if done[head.call] {
+                                    line.head += 1
+                                } else if let deadline = head.deadline, deadline < now {
+                                    done[head.call] = true
+                                    line.head += 1
+                                    abandoned += 1
+                                } else {
+                                    break
+                                }
                             }
-                        }
-                        lines[key] = line
-                        guard line.head < line.calls.count else { continue }
-                        let head = line.calls[line.head]
-                        // A line of a team of the agent's sector holds calls of that sector.
-                        let team: UUID? = if case .team(let id) = pool { id } else { nil }
-                        guard QueueHandoff.mayTake(callTeam: team, callSector: agent.sector, required: required,
-                                                   waited: now - head.arrival, relaxation: relaxation,
-                                                   agentSector: agent.sector, agentTeams: CollectionOfOne(ownTeam ? team : nil).lazy.compactMap { $0 },
-                                                   agentCapabilities: has)
-                        else { continue }
-                        if best == nil || head.arrival < best!.waiting.arrival
-                            || (head.arrival == best!.waiting.arrival && head.call < best!.waiting.call) {
-                            best = (key, head)
+                            lines[key] = line
+                            guard line.head < line.calls.count else { continue }
+                            let head = line.calls[line.head]
+                            // A line of a team of the agent's sector holds calls of that sector.
+                            let team: UUID? = if case .team(let id) = pool { id } else { nil }
+                            guard QueueHandoff.mayTake(callTeam: team, callSector: agent.sector, required: required,
+                                                       waited: now - head.arrival, relaxation: relaxation,
+                                                       agentSector: agent.sector, agentTeams: CollectionOfOne(ownTeam ? team : nil).lazy.compactMap { $0 },
+                                                       agentCapabilities: has)
+                            else { continue }
+                            if best == nil || precedes(head, best!.waiting) { best = (key, head) }
                         }
                     }
                 }
