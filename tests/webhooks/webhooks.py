@@ -222,7 +222,10 @@ def main():
         process.send_signal(signal.SIGKILL)
         process.wait()
         process, base = harness.start(env, port, log)
-        receiver.wait("every call acknowledged before the crash", lambda: set(burst) <= created_ids("/ok/a"), seconds=60)
+        restarted = time.time()
+        # A delivery the killed process had claimed but not sent falls due when its 30-second lease ends.
+        receiver.wait("every call acknowledged before the crash", lambda: set(burst) <= created_ids("/ok/a"), seconds=30 + 45)
+        print(f"kill -9 after {len(burst)} acknowledged calls: all delivered {time.time() - restarted:.1f} s after the restart")
         assert all(verified for (_, _, _, verified) in receiver.at("/ok/a"))
         if args.database_url:
             check_stream_across_processes(env, base, token_a, folder)

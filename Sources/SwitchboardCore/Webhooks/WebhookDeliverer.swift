@@ -20,7 +20,9 @@ import Vapor
 /// again when its lease ends: nothing is lost, and a receiver may see a delivery twice, under the same `webhook-id`.
 final class WebhookDeliverer: Service, Sendable {
     static let claimLimit = 32
-    static let claimLease: TimeInterval = 60
+    /// Longer than an attempt can take (a 5 s look-up, a 5 s answer, the result's write), and no longer: a delivery
+    /// claimed by a process that then died is sent again once its lease ends.
+    static let claimLease: TimeInterval = 30
     /// The most deliveries one tenant's fan-out writes in a round (at the default cap of 50 subscriptions, 40 events).
     static let fanOutRowsPerTenant = 2_000
     /// Delivered and failed deliveries are kept this long for `GET …/deliveries`.
