@@ -54,6 +54,11 @@ struct RoutingSimulationTests {
         let withGiveUps = RoutingSimulation.run(day.calls, catalogue: day.catalogue, policy: patient, horizonSeconds: 200)
         #expect(withGiveUps.answered == 3 && withGiveUps.abandoned == 1)
         #expect(withGiveUps.waitMax == 40 && withGiveUps.utilisation[day.b] == 0.4)
+        // The same fourth call as a callback: rung back, it never gives up, and B takes it at 90 as without limit.
+        var calls = day.calls
+        calls[3].isCallback = true
+        let withCallback = RoutingSimulation.run(calls, catalogue: day.catalogue, policy: patient, horizonSeconds: 200)
+        #expect(withCallback.answered == 4 && withCallback.abandoned == 0 && withCallback.waitMax == 60)
 
         // Refusing when nobody is free: the two waiting calls are rejected.
         var refusing = RoutingPolicy.defaults

@@ -277,21 +277,25 @@ def api(server, method, path, body=None, role="admin"):
 
 
 def test_queue_widens(server, browser):
-    # A night team of one; its calls may go to the rest of the sector only after ten minutes.
-    api(server, "PUT", "/api/settings", {"routing.relaxation": [{"after_seconds": 0, "pool": "team"},
-                                                              {"after_seconds": 600, "pool": "sector"}]})
-    team = api(server, "POST", "/api/teams", {"name": "Night shift", "sector": "night"})
-    member = api(server, "POST", f"/api/teams/{team['id']}/members", {"email": "owl@demo.example", "name": "Owl", "role": "lead"})
-    owl = api(server, "POST", "/api/agents", {"name": "Owl", "sector": "night", "max_concurrent": 1})
-    api(server, "POST", "/api/agents", {"name": "Lark", "sector": "night", "max_concurrent": 3})
-    api(server, "POST", f"/api/teams/{team['id']}/members/{member['id']}/agents", {"agent_ids": [owl["id"]]})
-    assert api(server, "POST", "/api/calls", {"team_id": team["id"]})["agent_id"] == owl["id"]
-    waiting = api(server, "POST", "/api/calls", {"team_id": team["id"]})
+    # A night team of one; its calls may go to the rest of the sector only after ten minutes. A tenant of its own:
+    # the demo tenant's traffic (a call every two seconds, to any sector) would take places in this queue.
+    client = f"queue-{int(time.time() * 1000) % 10**9}"
+    api = harness.api_as(base_url(server), server["token"]("admin", client=client))
+    api("PUT", "/api/settings", {"routing.relaxation": [{"after_seconds": 0, "pool": "team"},
+                                                        {"after_seconds": 600, "pool": "sector"}]})
+    team = api("POST", "/api/teams", {"name": "Night shift", "sector": "night"})
+    member = api("POST", f"/api/teams/{team['id']}/members", {"email": "owl@demo.example", "name": "Owl", "role": "lead"})
+    owl = api("POST", "/api/agents", {"name": "Owl", "sector": "night", "max_concurrent": 1})
+    api("POST", "/api/agents", {"name": "Lark", "sector": "night", "max_concurrent": 3})
+    api("POST", f"/api/teams/{team['id']}/members/{member['id']}/agents", {"agent_ids": [owl["id"]]})
+    assert api("POST", "/api/calls", {"team_id": team["id"]})["agent_id"] == owl["id"]
+    # A callback waits as any call does, marked in the table.
+    waiting = api("POST", "/api/calls", {"team_id": team["id"], "callback": {"phone": "+15551234567"}})
     assert waiting["status"] == "queued", waiting
-    urgent = api(server, "POST", "/api/calls", {"team_id": team["id"], "priority": 9})
+    urgent = api("POST", "/api/calls", {"team_id": team["id"], "priority": 9})
     assert urgent["status"] == "queued" and urgent["priority"] == 9, urgent
-    browser.get(f"{base_url(server)}/#token={server['token']('manager')}")
-    wait_all(browser, "[data-test=team-card]", minimum=4)
+    browser.get(f"{base_url(server)}/#token={server['token']('manager', client=client)}")
+    wait_all(browser, "[data-test=team-card]", minimum=1)
     browser.get(f"{base_url(server)}/#/routing")
     wait_all(browser, "[data-test=queued-call]")
     assert "its team (step 1)" in queued_row_text(browser, waiting["id"][:8], "[data-test=queued-pool]")
@@ -299,10 +303,9 @@ def test_queue_widens(server, browser):
     assert queued_row_text(browser, urgent["id"][:8], "[data-test=queued-place]") == "1"
     assert queued_row_text(browser, urgent["id"][:8], "[data-test=queued-priority]") == "9"
     assert queued_row_text(browser, waiting["id"][:8], "[data-test=queued-place]") == "2"
+    assert queued_row_text(browser, waiting["id"][:8], "[data-test=queued-callback]") == "callback"
     assert ":" in queued_row_text(browser, waiting["id"][:8], "[data-test=queued-widens]"), "the time it widens"
     shot(browser, "05b-routing-queue")
-    api(server, "PUT", "/api/settings", {"routing.relaxation": [{"after_seconds": 0, "pool": "team"},
-                                                              {"after_seconds": 0, "pool": "sector"}]})
     assert not severe_console_errors(browser), severe_console_errors(browser)
 
 
@@ -540,9 +543,12 @@ def test_desk_and_floor(server, browser):
     visible = [link.text for link in browser.find_elements(By.CSS_SELECTOR, "#nav a") if link.is_displayed()]
     assert visible == ["My desk"], visible
 
-    call = api_as("POST", "/api/calls", {"sector": "support", "channel": "webchat"})
+    # A callback: the desk says so, with the number to ring, on the offer and on the call.
+    call = api_as("POST", "/api/calls", {"sector": "support", "channel": "voice", "callback": {"phone": "+442071838750"}})
     assert call["status"] == "offered" and call["agent_id"] == agent["id"], call
     offer = live_wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, f"[data-test=desk-offer][data-call-id='{call['id']}']"))
+    ring = offer.find_element(By.CSS_SELECTOR, "[data-test=desk-callback] a")
+    assert ring.text == "+442071838750" and ring.get_attribute("href") == "tel:+442071838750", ring.get_attribute("outerHTML")
     countdown = int(offer.find_element(By.CSS_SELECTOR, "[data-test=offer-countdown]").text.split()[0])
     assert 40 <= countdown <= 61, countdown  # the offer ends on a whole second
     shot(browser, "15-desk-offer")
@@ -551,6 +557,7 @@ def test_desk_and_floor(server, browser):
     browser.switch_to.window(desk_window)
     offer.find_element(By.CSS_SELECTOR, "[data-test=desk-accept]").click()
     form = live_wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, f"[data-test=desk-call][data-call-id='{call['id']}']"))
+    assert "+442071838750" in form.find_element(By.CSS_SELECTOR, "[data-test=desk-callback]").text
     assert api_as("GET", f"/api/calls/{call['id']}")["status"] == "active"
     assert floor_state() == "on_call"
 

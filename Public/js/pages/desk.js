@@ -33,7 +33,8 @@ export async function renderDesk() {
     heading.textContent = `${agent.name}'s desk`;
     presence.replaceChildren(...presenceControl(agent, settings?.["agents.away_reasons"] ?? [], refresh));
     const fresh = (offered ?? []).filter(call => !announcedOffers.has(call.id));
-    if (fresh.length) said.textContent = `New ${fresh[0].channel} call offered to you`;
+    if (fresh.length) said.textContent = fresh[0].callback ? `New callback offered to you: ring ${fresh[0].callback.phone}`
+      : `New ${fresh[0].channel} call offered to you`;
     announcedOffers = new Set((offered ?? []).map(call => call.id));
     offers.replaceChildren(offers.firstChild, ...(offered?.length ? offered.map(call => offerCard(call, refresh))
       : [h("p", { class: "muted", dataset: { test: "no-offers" } }, "Nothing offered right now.")]));
@@ -83,6 +84,7 @@ function offerCard(call, refresh) {
   return h("div", { class: "offer", dataset: { test: "desk-offer", callId: call.id } },
     h("p", {}, h("strong", {}, `${call.channel} call`), ` · ${call.sector}`,
       call.capabilities.length ? ` · ${call.capabilities.join(", ")}` : ""),
+    callbackLine(call),
     h("p", {}, "Accept within ", h("strong", { dataset: { until: call.offer_expires_at, test: "offer-countdown" } },
       `${remaining(call.offer_expires_at)} s`)),
     h("div", { class: "actions" },
@@ -90,6 +92,14 @@ function offerCard(call, refresh) {
         onclick: async () => { if (await attempt(() => post(`/api/calls/${call.id}/accept`))) refresh(); } }, "Accept"),
       h("button", { type: "button", dataset: { test: "desk-reject" },
         onclick: async () => { if (await attempt(() => post(`/api/calls/${call.id}/reject`))) refresh(); } }, "Reject")));
+}
+
+/** A callback has no caller on the line: the agent rings the number (a tel: link dials it on a phone). */
+function callbackLine(call) {
+  if (!call.callback) return "";
+  return h("p", { class: "callback", dataset: { test: "desk-callback" } },
+    h("strong", {}, "Callback"), ": the caller is not on the line; ring ",
+    h("a", { href: `tel:${call.callback.phone}` }, call.callback.phone), ".");
 }
 
 function callCard(call, refresh) {
@@ -100,6 +110,7 @@ function callCard(call, refresh) {
   const error = h("div", { class: "form-error" });
   const form = h("form", { class: "call-form", dataset: { test: "desk-call", callId: call.id } },
     h("p", {}, h("strong", {}, `${call.channel} call`), ` · ${call.sector} · since ${new Date(call.assigned_at).toLocaleTimeString()}`),
+    callbackLine(call),
     h("div", { class: "form-grid" }, field("Outcome", outcome), field("Resolved", resolved), field("Satisfaction", satisfaction),
       h("button", { type: "submit", class: "primary", dataset: { test: "desk-complete" } }, "Complete")),
     error);

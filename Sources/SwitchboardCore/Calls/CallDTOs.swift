@@ -26,6 +26,8 @@ struct CallDTO: Encodable, Sendable {
     let offerExpiresAt: Date?
     /// 1–10 (default 5).
     let priority: Int
+    /// A callback: the caller left no live line and is to be rung back on this number.
+    let callback: CallbackDTO?
     /// A waiting call: its priority plus one for every `routing.priority_aging_seconds` it has waited, and its
     /// place in its queue (1: next); null otherwise, or where not computed.
     var effectivePriority: Int? = nil
@@ -36,7 +38,7 @@ struct CallDTO: Encodable, Sendable {
         capabilities: [String], requiredCapabilities: [String], externalRef: String?, outcome: CallOutcome?, resolved: Bool?,
         satisfaction: Int?, handlingTimeSeconds: Double?, createdAt: Date, assignedAt: Date?, completedAt: Date?,
         cancelledAt: Date?, wrapUpUntil: Date? = nil, wrapUpEndedAt: Date? = nil, offerExpiresAt: Date? = nil,
-        priority: Int = CallLimits.defaultPriority
+        priority: Int = CallLimits.defaultPriority, callbackPhone: String? = nil
     ) {
         self.id = id
         self.status = status
@@ -59,6 +61,7 @@ struct CallDTO: Encodable, Sendable {
         self.wrapUpEndedAt = wrapUpEndedAt
         self.offerExpiresAt = status == .offered ? offerExpiresAt : nil
         self.priority = priority
+        self.callback = callbackPhone.map(CallbackDTO.init)
     }
 
     init(_ call: Call) {
@@ -69,13 +72,14 @@ struct CallDTO: Encodable, Sendable {
             resolved: call.resolved, satisfaction: call.satisfaction, handlingTimeSeconds: call.handlingTimeSeconds,
             createdAt: call.createdAt, assignedAt: call.assignedAt, completedAt: call.completedAt,
             cancelledAt: call.cancelledAt, wrapUpUntil: call.wrapUpUntil, wrapUpEndedAt: call.wrapUpEndedAt,
-            offerExpiresAt: call.offerExpiresAt, priority: call.priority ?? CallLimits.defaultPriority)
+            offerExpiresAt: call.offerExpiresAt, priority: call.priority ?? CallLimits.defaultPriority,
+            callbackPhone: call.callbackPhone)
     }
 
     private enum CodingKeys: String, CodingKey {
         case id, status, agentId, teamId, sector, channel, capabilities, requiredCapabilities, externalRef, outcome, resolved
         case satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, cancelledAt, wrapUpUntil, wrapUpEndedAt, offerExpiresAt
-        case priority, effectivePriority, queuePosition
+        case priority, effectivePriority, queuePosition, callback
     }
 
     /// Every field is present; absent values are null (clients read `agent_id: null` as "queued").
@@ -104,7 +108,13 @@ struct CallDTO: Encodable, Sendable {
         try container.encode(priority, forKey: .priority)
         try container.encode(effectivePriority, forKey: .effectivePriority)
         try container.encode(queuePosition, forKey: .queuePosition)
+        try container.encode(callback, forKey: .callback)
     }
+}
+
+/// `{"phone": "+44…"}`: the number to ring back, in E.164.
+struct CallbackDTO: Codable, Sendable, Equatable {
+    let phone: String
 }
 
 /// `POST /api/calls/:id/reject`: `{"reason": "…"}`, or no body.
@@ -125,6 +135,17 @@ enum CallLimits {
     static let capabilityCount = 20
     static let satisfaction = 1...5
     static let handlingTime = 0.0...604_800.0
+
+    /// An E.164 number: `+`, a country code that does not start with 0, at most 15 digits in all (ITU-T E.164, and
+    /// the form phone providers such as Twilio take and give).
+    static func callbackPhone(_ phone: String?) throws -> String {
+        guard let phone else { throw AppError.badRequest("callback.phone is required for a callback") }
+        let digits = phone.utf8.dropFirst()
+        guard phone.utf8.first == UInt8(ascii: "+"), (2...15).contains(digits.count),
+              digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }), digits.first != UInt8(ascii: "0")
+        else { throw AppError.badRequest("callback.phone must be an E.164 number: + then the country code and number, digits only (e.g. +442071838750)") }
+        return phone
+    }
 }
 
 /// Shared by `POST /api/calls` and `POST /api/routing/route`.
@@ -159,15 +180,22 @@ struct CreateCallInput: Decodable, Sendable {
     var channel: String?
     var externalRef: String?
     var priority: WholeNumber?
+    var callback: CallbackInput?
+
+    struct CallbackInput: Decodable, Sendable {
+        var phone: String?
+    }
 
     /// The channel stays nil when absent: the writer fills in the tenant's default.
-    func validated() throws -> (route: RouteRequest, channel: CallChannel?, externalRef: String?, priority: Int) {
+    func validated() throws -> (route: RouteRequest, channel: CallChannel?, externalRef: String?, priority: Int,
+                                callbackPhone: String?) {
         (
             try RouteInput(teamId: teamId, sector: sector, capabilities: capabilities,
                            requiredCapabilities: requiredCapabilities).validated(),
             try channel.map { try Check.oneOf($0, "channel", as: CallChannel.self) },
             try Check.optionalText(externalRef, "external_ref", maxLength: CallLimits.externalRef),
-            try priority.map { try Check.number($0.value, "priority", in: CallLimits.priority) } ?? CallLimits.defaultPriority
+            try priority.map { try Check.number($0.value, "priority", in: CallLimits.priority) } ?? CallLimits.defaultPriority,
+            try callback.map { try CallLimits.callbackPhone($0.phone) }
         )
     }
 }

@@ -32,6 +32,8 @@ struct CallRow: Sendable {
     var declinedBy: [UUID] = []
     /// 1–10: the queue hands out the highest effective priority first (`QueueOrder`).
     var priority = CallLimits.defaultPriority
+    /// A callback's number (E.164): the caller is rung back, so the call never abandons its place.
+    var callbackPhone: String?
 
     var isWrappingUp: Bool { status == .completed && wrapUpUntil != nil && wrapUpEndedAt == nil }
 
@@ -39,7 +41,7 @@ struct CallRow: Sendable {
         "id", "client_id", "team_id", "agent_id", "sector", "capabilities", "channel", "external_ref", "idempotency_key",
         "status", "outcome", "resolved", "satisfaction", "handling_time_seconds", "created_at", "assigned_at",
         "completed_at", "call_day", "cancelled_at", "updated_at", "required_capabilities", "wrap_up_until",
-        "wrap_up_ended_at", "offer_expires_at", "declined_by", "priority",
+        "wrap_up_ended_at", "offer_expires_at", "declined_by", "priority", "callback_phone",
     ]
 
     /// The columns of `values`: all but `client_id`, which `TenantScope` adds.
@@ -92,6 +94,7 @@ struct CallRow: Sendable {
         offerExpiresAt = try row.decode(column: "offer_expires_at", as: Date?.self)
         declinedBy = (try row.decode(column: "declined_by", as: [String]?.self) ?? []).compactMap(UUID.init(uuidString:))
         priority = try row.decode(column: "priority", as: Int?.self) ?? CallLimits.defaultPriority
+        callbackPhone = try row.decode(column: "callback_phone", as: String?.self)
     }
 
     /// Every column but `client_id`, in `columns` order (the tenant's id is added by `TenantScope`).
@@ -99,7 +102,7 @@ struct CallRow: Sendable {
         [id, teamId, agentId, sector, capabilities, channel.rawValue, externalRef, idempotencyKey, status.rawValue,
          outcome?.rawValue, resolved, satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, callDay,
          cancelledAt, updatedAt, requiredCapabilities, wrapUpUntil, wrapUpEndedAt, offerExpiresAt,
-         declinedBy.isEmpty ? nil : declinedBy.map(\.uuidString), priority]
+         declinedBy.isEmpty ? nil : declinedBy.map(\.uuidString), priority, callbackPhone]
     }
 }
 
@@ -136,6 +139,6 @@ extension CallDTO {
             resolved: row.resolved, satisfaction: row.satisfaction, handlingTimeSeconds: row.handlingTimeSeconds,
             createdAt: row.createdAt, assignedAt: row.assignedAt, completedAt: row.completedAt,
             cancelledAt: row.cancelledAt, wrapUpUntil: row.wrapUpUntil, wrapUpEndedAt: row.wrapUpEndedAt,
-            offerExpiresAt: row.offerExpiresAt, priority: row.priority)
+            offerExpiresAt: row.offerExpiresAt, priority: row.priority, callbackPhone: row.callbackPhone)
     }
 }

@@ -16,7 +16,7 @@ struct CallService: Sendable {
             .flatMap { $0.isEmpty ? nil : $0 }
         let request = try input.validated()
         let change = NewCall(route: request.route, channel: request.channel, externalRef: request.externalRef,
-                             idempotencyKey: key, priority: request.priority)
+                             idempotencyKey: key, priority: request.priority, callbackPhone: request.callbackPhone)
         return try await writer.submit(.create(change), by: tenant)
     }
 

@@ -62,14 +62,19 @@ enum EventPayload {
         return PendingEvent(.callQueued, data: json)
     }
 
-    static func assigned(_ call: CallRow, _ decision: RoutingDecision, trigger: String) -> PendingEvent {
-        assigned(callId: call.id, agentId: call.agentId, decision, trigger: trigger)
+    /// How every event of a call reaching its agent starts: the agent, the call, and `callback`, the number to
+    /// ring back when the call is a callback (else null), so that the agent's side knows at once.
+    private static func reachingAgent(_ call: CallRow) -> String {
+        var json = "{\"agent_id\":"
+        FastJSON.append(call.agentId, to: &json)
+        json += ",\"call_id\":\"\(call.id.uuidString)\",\"callback\":"
+        FastJSON.appendCallback(call.callbackPhone, to: &json)
+        return json
     }
 
-    static func assigned(callId: UUID, agentId: UUID?, _ decision: RoutingDecision, trigger: String) -> PendingEvent {
-        var json = "{\"agent_id\":"
-        FastJSON.append(agentId, to: &json)
-        json += ",\"call_id\":\"\(callId.uuidString)\",\"score\":"
+    static func assigned(_ call: CallRow, _ decision: RoutingDecision, trigger: String) -> PendingEvent {
+        var json = reachingAgent(call)
+        json += ",\"score\":"
         if let score = decision.chosen?.score { FastJSON.appendNumber(score, to: &json) } else { json += "null" }
         json += ",\"strategy\":\"\(decision.strategy.rawValue)\",\"trigger\":\"\(trigger)\"}"
         return PendingEvent(.callAssigned, data: json)
@@ -82,17 +87,15 @@ enum EventPayload {
 
     /// An accepted offer: `call.assigned` with trigger `offer` (strategy and score were the offer's).
     static func acceptedOffer(_ call: CallRow) -> PendingEvent {
-        var json = "{\"agent_id\":"
-        FastJSON.append(call.agentId, to: &json)
-        json += ",\"call_id\":\"\(call.id.uuidString)\",\"score\":null,\"strategy\":null,\"trigger\":\"offer\"}"
+        var json = reachingAgent(call)
+        json += ",\"score\":null,\"strategy\":null,\"trigger\":\"offer\"}"
         return PendingEvent(.callAssigned, data: json)
     }
 
     /// A routed call offered to its agent until `expires_at` (tenants with `routing.offer_timeout_seconds`).
     static func offered(_ call: CallRow, _ decision: RoutingDecision, trigger: String) -> PendingEvent {
-        var json = "{\"agent_id\":"
-        FastJSON.append(call.agentId, to: &json)
-        json += ",\"call_id\":\"\(call.id.uuidString)\",\"expires_at\":"
+        var json = reachingAgent(call)
+        json += ",\"expires_at\":"
         FastJSON.append(call.offerExpiresAt, to: &json)
         json += ",\"score\":"
         if let score = decision.chosen?.score { FastJSON.appendNumber(score, to: &json) } else { json += "null" }

@@ -29,6 +29,14 @@ enum FastJSON {
         if let value { json += "\"\(value.uuidString)\"" } else { json += "null" }
     }
 
+    /// `{"phone":"+…"}`, or null.
+    static func appendCallback(_ phone: String?, to json: inout String) {
+        guard let phone else { json += "null"; return }
+        json += "{\"phone\":"
+        DecisionJSON.appendString(phone, to: &json)
+        json += "}"
+    }
+
     static func append(_ value: Date?, to json: inout String) {
         if let value { appendDate(value, to: &json) } else { json += "null" }
     }
@@ -40,6 +48,8 @@ extension CallDTO: FastJSONEncodable {
         FastJSON.append(agentId, to: &json)
         json += ",\"assigned_at\":"
         FastJSON.append(assignedAt, to: &json)
+        json += ",\"callback\":"
+        FastJSON.appendCallback(callback?.phone, to: &json)
         json += ",\"cancelled_at\":"
         FastJSON.append(cancelledAt, to: &json)
         json += ",\"capabilities\":["

@@ -107,6 +107,8 @@ struct QueuedCallDTO: Encodable, Sendable {
     let priority: Int
     let effectivePriority: Int
     @NullWhenAbsent var queuePosition: Int?
+    /// A callback waits without a caller on the line: the number to ring back.
+    @NullWhenAbsent var callback: CallbackDTO?
 
     init(_ call: CallRow, relaxation: Relaxation, order: QueueOrder, position: Int?) {
         let now = order.now
@@ -119,6 +121,7 @@ struct QueuedCallDTO: Encodable, Sendable {
         priority = call.priority
         effectivePriority = order.effectivePriority(priority: call.priority, createdAt: call.createdAt)
         queuePosition = position
+        callback = call.callbackPhone.map(CallbackDTO.init)
         createdAt = call.createdAt
         waitedSeconds = max(0, now.timeIntervalSince(call.createdAt))
         let stage = relaxation.stage(waited: waitedSeconds, hasTeam: call.teamId != nil)

@@ -18,6 +18,8 @@ enum RoutingSimulation {
         var requiredCapabilities: [String] = []
         /// 1–10: while calls wait, the highest effective priority goes first (`QueueOrder`).
         var priority = CallLimits.defaultPriority
+        /// A callback: the caller is rung back, so it waits without a line and never abandons.
+        var isCallback = false
     }
 
     typealias Catalogue = BookCatalogue
@@ -107,6 +109,11 @@ enum RoutingSimulation {
         /// Calls waiting again after a missed offer, oldest first; a freed agent looks at them before the lines.
         var returned: [Int] = []
         let skills = Dictionary(catalogue.agents.map { ($0.id, Set($0.capabilities)) }, uniquingKeysWith: { first, _ in first })
+
+        /// When a waiting caller hangs up (`routing.max_wait_seconds`); never for a callback.
+        func abandonsAt(_ index: Int) -> Double? {
+            calls[index].isCallback ? nil : policy.maxWaitSeconds.map { calls[index].arrival + Double($0) }
+        }
 
         let order = calls.indices.sorted { calls[$0].arrival != calls[$1].arrival ? calls[$0].arrival < calls[$1].arrival : $0 < $1 }
         report.offered = calls.count
@@ -216,7 +223,7 @@ enum RoutingSimulation {
             report.offersMissed += 1
             declined[index, default: []].insert(agentId)
             book.adjustLoad(of: agentId, by: -1, channel: channel)
-            if let deadline = policy.maxWaitSeconds.map({ calls[index].arrival + Double($0) }), deadline < time {
+            if let deadline = abandonsAt(index), deadline < time {
                 report.abandoned += 1
             } else if let chosen = route(request(for: index, waited: time - calls[index].arrival))?.chosen {
                 start(index, with: chosen.agentId, at: time, step: .queue)
@@ -248,7 +255,7 @@ enum RoutingSimulation {
                 let teamId = call.teamId.flatMap { catalogue.teams[$0] != nil ? $0 : nil }
                 queue.enqueue(index, teamId: teamId, sector: call.sector, channel: call.channel,
                               required: Set(call.requiredCapabilities), priority: call.priority, arrival: call.arrival,
-                              deadline: policy.maxWaitSeconds.map { call.arrival + Double($0) })
+                              deadline: abandonsAt(index))
                 // Each later step that widens the call is a moment to offer it again.
                 var waited = 0.0
                 while let next = relaxation.nextWidening(waited: waited, hasTeam: teamId != nil) {
@@ -259,8 +266,10 @@ enum RoutingSimulation {
         }
         while let event = events.pop() { process(event) }
         let (abandonedLate, unanswered) = queue.remaining()
-        report.abandoned += abandonedLate + (policy.maxWaitSeconds == nil ? 0 : returned.count)
-        report.unanswered = unanswered + (policy.maxWaitSeconds == nil ? returned.count : 0)
+        // Calls left waiting after a missed offer: abandoned if their callers would have hung up by now.
+        let hungUp = returned.filter { abandonsAt($0) != nil }.count
+        report.abandoned += abandonedLate + hungUp
+        report.unanswered = unanswered + returned.count - hungUp
 
         waits.sort()
         if !waits.isEmpty {

@@ -65,6 +65,7 @@ struct NewCall: Sendable {
     let externalRef: String?
     let idempotencyKey: String?
     var priority = CallLimits.defaultPriority
+    var callbackPhone: String? = nil
 
     /// Whether `earlier` is what this request would have made: a replay under the same Idempotency-Key must
     /// ask for the same call (as payment APIs do), or the client has a bug that silently loses a call.
@@ -76,6 +77,7 @@ struct NewCall: Sendable {
             && (channel == nil || channel == earlier.channel)
             && earlier.externalRef == externalRef
             && earlier.priority == priority
+            && earlier.callbackPhone == callbackPhone
     }
 }
 

@@ -30,5 +30,6 @@ enum SwitchboardMigrations {
         AddLastCallEnded(),
         AddWrapUpToDailyRows(),
         AddCallPriority(),
+        AddCallback(),
     ]
 }

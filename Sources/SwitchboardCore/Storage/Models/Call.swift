@@ -73,6 +73,8 @@ final class Call: Model, TenantOwned, @unchecked Sendable {
     @OptionalField(key: "declined_by") var declinedBy: [String]?
     /// 1–10; the database's default (5) when not set.
     @OptionalField(key: "priority") var priority: Int?
+    /// A callback's number (E.164).
+    @OptionalField(key: "callback_phone") var callbackPhone: String?
     @Timestamp(key: "updated_at", on: .update) var updatedAt: Date?
 
     init() {}

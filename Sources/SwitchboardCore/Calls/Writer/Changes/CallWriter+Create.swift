@@ -28,6 +28,7 @@ extension CallWriter {
             status: decision.chosen == nil ? .queued : .active, createdAt: stamps.next())
         call.requiredCapabilities = new.route.requiredCapabilities
         call.priority = new.priority
+        call.callbackPhone = new.callbackPhone
         if let chosen = decision.chosen { call.place(with: chosen.agentId, offerSeconds: policy.offerTimeoutSeconds, at: call.createdAt) }
         if call.status == .queued { try await countQueued(by: 1, of: tenant.clientId, on: db) }
         work.insert(call)
