@@ -63,6 +63,12 @@ say "## Learning router against the formula (synthetic populations, in process)"
 say '```'
 $bin/SwitchboardBench learning 2000 100 | tee -a "$out"
 say '```'
+say ""
+say "## Estimated waits against the waits had (what-if simulator, in process)"
+say '```'
+# A build from before estimated waits has no such command: say so rather than stop.
+$bin/SwitchboardBench waits 2>/dev/null | tee -a "$out" || say "(not in this build)"
+say '```'
 
 port=18090
 $bin/SwitchboardBench hello $port >/dev/null 2>&1 &

@@ -238,3 +238,8 @@ func freePort() throws -> Int {
     defer { try? socket.close().wait() }
     return try #require(socket.localAddress?.port)
 }
+
+/// What `body` returned or threw, so that clean-up after it always runs before the test looks at the outcome.
+func outcome<T>(_ body: () async throws -> T) async -> Result<T, any Error> {
+    do { return .success(try await body()) } catch { return .failure(error) }
+}

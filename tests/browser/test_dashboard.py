@@ -304,6 +304,9 @@ def test_queue_widens(server, browser):
     assert queued_row_text(browser, urgent["id"][:8], "[data-test=queued-priority]") == "9"
     assert queued_row_text(browser, waiting["id"][:8], "[data-test=queued-place]") == "2"
     assert queued_row_text(browser, waiting["id"][:8], "[data-test=queued-callback]") == "callback"
+    # Owl's one slot and Lark's three free a slot every 45 s (180 s of handling each): the callback, second, 90 s.
+    assert api("GET", f"/api/calls/{waiting['id']}")["estimated_wait_seconds"] == 90
+    assert queued_row_text(browser, waiting["id"][:8], "[data-test=queued-estimate]") == "90 s"
     assert ":" in queued_row_text(browser, waiting["id"][:8], "[data-test=queued-widens]"), "the time it widens"
     shot(browser, "05b-routing-queue")
     assert not severe_console_errors(browser), severe_console_errors(browser)

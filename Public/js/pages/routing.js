@@ -60,7 +60,7 @@ export async function renderRouting() {
 function showQueue(queue, queued) {
   queue.replaceChildren(!queued ? "" : queued.length === 0 ? empty("Nobody is waiting.") :
     h("div", { class: "card" }, table(["Call", "Sector", { label: "Place", num: true }, { label: "Priority", num: true }, "Channel", "Needs",
-      "Waiting", "May go to", "Widens"], queued.map(call =>
+      "Waiting", { label: "Est. wait", num: true }, "May go to", "Widens"], queued.map(call =>
       h("tr", { dataset: { test: "queued-call" } }, h("td", { class: "small" }, call.call_id.slice(0, 8)), h("td", {}, call.sector),
         h("td", { class: "num", dataset: { test: "queued-place" } }, call.queue_position ?? "—"),
         h("td", { class: "num", dataset: { test: "queued-priority" },
@@ -71,6 +71,9 @@ function showQueue(queue, queued) {
         h("td", {}, call.required_capabilities.length === 0 ? "—" : h("span", { class: "chips" },
           call.required_capabilities.map(capability => h("span", { class: `pill${call.requirements_dropped ? " inactive" : ""}` }, capability)))),
         h("td", {}, wait(call.created_at)),
+        h("td", { class: "num", dataset: { test: "queued-estimate" },
+          title: call.estimated_wait_seconds === null ? "nobody who may take it is available" : "from its place and how fast its agents free a slot" },
+          call.estimated_wait_seconds === null ? "—" : duration(call.estimated_wait_seconds)),
         h("td", { dataset: { test: "queued-pool" } }, `${call.pool === "team" ? "its team" : "its sector"} (step ${call.step + 1})`),
         h("td", { class: "small", dataset: { test: "queued-widens" } },
           call.next_widening_at ? new Date(call.next_widening_at).toLocaleTimeString() : "at its widest"))),
@@ -88,8 +91,11 @@ function showDecisions(decisions, names, log) {
 }
 
 function wait(createdAt) {
-  const secondsWaiting = Math.max(0, Math.round((Date.now() - new Date(createdAt).getTime()) / 1000));
-  return secondsWaiting < 120 ? `${secondsWaiting} s` : `${Math.round(secondsWaiting / 60)} min`;
+  return duration(Math.max(0, Math.round((Date.now() - new Date(createdAt).getTime()) / 1000)));
+}
+
+function duration(seconds) {
+  return seconds < 120 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
 }
 
 function routeForm(teams, names, result) {

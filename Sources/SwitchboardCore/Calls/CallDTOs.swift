@@ -32,6 +32,9 @@ struct CallDTO: Encodable, Sendable {
     /// place in its queue (1: next); null otherwise, or where not computed.
     var effectivePriority: Int? = nil
     var queuePosition: Int? = nil
+    /// A waiting call: about how long until an agent takes it (`WaitEstimate`); null otherwise, or when nobody who
+    /// may take it is routable.
+    var estimatedWaitSeconds: Int? = nil
 
     init(
         id: UUID, status: CallStatus, agentId: UUID?, teamId: UUID?, sector: String, channel: CallChannel,
@@ -79,7 +82,7 @@ struct CallDTO: Encodable, Sendable {
     private enum CodingKeys: String, CodingKey {
         case id, status, agentId, teamId, sector, channel, capabilities, requiredCapabilities, externalRef, outcome, resolved
         case satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, cancelledAt, wrapUpUntil, wrapUpEndedAt, offerExpiresAt
-        case priority, effectivePriority, queuePosition, callback
+        case priority, effectivePriority, queuePosition, callback, estimatedWaitSeconds
     }
 
     /// Every field is present; absent values are null (clients read `agent_id: null` as "queued").
@@ -109,6 +112,7 @@ struct CallDTO: Encodable, Sendable {
         try container.encode(effectivePriority, forKey: .effectivePriority)
         try container.encode(queuePosition, forKey: .queuePosition)
         try container.encode(callback, forKey: .callback)
+        try container.encode(estimatedWaitSeconds, forKey: .estimatedWaitSeconds)
     }
 }
 

@@ -43,8 +43,10 @@ struct CallService: Sendable {
         if let own = tenant.agentId, call.agentId != own { throw AppError.notFound(Call.entityName) }
         var answer = CallDTO(call)
         if call.status == .queued {
-            try await QueueOrder.of(tenant.clientId, on: store.sql)
-                .place(&answer, among: try await QueueOrder.waiting(of: tenant.clientId, sector: call.sector, on: store.sql))
+            let waiting = try await QueueOrder.waiting(of: tenant.clientId, sector: call.sector, on: store.sql)
+            try await writer.book.withBook(tenant.clientId, store: store) { book in
+                QueueOrder.place(&answer, among: waiting, in: book)
+            }
         }
         return answer
     }

@@ -52,9 +52,11 @@ enum EventPayload {
         return PendingEvent(.callCreated, data: json)
     }
 
-    static func queued(_ call: CallRow) -> PendingEvent {
+    /// With its place as it queued (1: next) and its estimated wait (null when nobody who may take it is routable).
+    static func queued(_ call: CallRow, place: Int, estimatedWait: Int?) -> PendingEvent {
         var json = "{\"call_id\":\"\(call.id.uuidString)\",\"channel\":\"\(call.channel.rawValue)\","
-            + "\"priority\":\(call.priority),\"sector\":"
+            + "\"estimated_wait_seconds\":\(estimatedWait.map(String.init) ?? "null"),"
+            + "\"priority\":\(call.priority),\"queue_position\":\(place),\"sector\":"
         DecisionJSON.appendString(call.sector, to: &json)
         json += ",\"team_id\":"
         FastJSON.append(call.teamId, to: &json)

@@ -63,6 +63,8 @@ extension CallDTO: FastJSONEncodable {
         FastJSON.appendDate(createdAt, to: &json)
         json += ",\"effective_priority\":"
         json += effectivePriority.map(String.init) ?? "null"
+        json += ",\"estimated_wait_seconds\":"
+        json += estimatedWaitSeconds.map(String.init) ?? "null"
         json += ",\"external_ref\":"
         FastJSON.append(externalRef, to: &json)
         json += ",\"handling_time_seconds\":"

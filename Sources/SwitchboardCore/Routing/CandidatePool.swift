@@ -45,6 +45,16 @@ struct CandidatePool: Sendable {
 
     func capabilities(at index: Int) -> [String] { capabilities[index] }
 
+    /// The slots the routable agents with every `required` capability free a second (`WaitEstimate`).
+    func slotsFreedPerSecond(required: [String]) -> Double {
+        var rate = 0.0
+        for (index, candidate) in candidates.enumerated() where candidate.isActive {
+            if !required.isEmpty && !required.allSatisfy(capabilities[index].contains) { continue }
+            rate += WaitEstimate.slotsFreedPerSecond(slots: candidate.maxConcurrent, handlingSeconds: candidate.avgHandlingTime)
+        }
+        return rate
+    }
+
     /// The load book keeps each pool's live values current in place, without rebuilding it.
     mutating func setLiveState(at index: Int, load: Int, maxConcurrent: Int, isActive: Bool, channelsFull: UInt8) {
         candidates[index].currentLoad = load

@@ -83,19 +83,7 @@ struct QueueHandoff {
         // from an agent whose one voice slot is busy.
         let channels = agent.channelsWithRoom
         guard !channels.isEmpty else { return nil }
-        // Whether the tenant has any waiting call in the database is asked once a batch, not once a hand-off.
-        if work.databaseQueue[clientId] == nil {
-            let scope = TenantScope(clientId: clientId)
-            work.databaseQueue[clientId] = try await scope.select(from: Call.schema, on: db)
-                .column("id").where("status", .equal, CallStatus.queued.rawValue).limit(1).first() != nil
-            var mixed = false
-            if work.databaseQueue[clientId] == true {
-                // Literals, as in `idx_calls_queued_priority`, so that both databases read that small index.
-                mixed = try await scope.select(from: Call.schema, on: db).column("id")
-                    .where(SQLRaw("status = 'queued' AND priority <> \(CallLimits.defaultPriority)")).limit(1).first() != nil
-            }
-            work.mixedPriorities[clientId] = mixed
-        }
+        try await work.lookAtTheQueue(of: clientId, on: db)
         var found: CallRow?
         if work.databaseQueue[clientId] == true {
             var query = TenantScope(clientId: clientId).select(from: Call.schema, on: db)

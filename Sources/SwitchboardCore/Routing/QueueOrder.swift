@@ -44,18 +44,26 @@ struct QueueOrder: Sendable {
     /// A stored call's priority (NULL: the default, see `AddCallPriority`).
     static let storedPriority = "COALESCE(priority, \(CallLimits.defaultPriority))"
 
+    /// A stored call's effective priority now, in SQL.
+    func effectivePriority(postgres: Bool) -> SQLQueryString {
+        guard agingSeconds > 0 else { return "\(unsafeRaw: Self.storedPriority)" }
+        let aging = String(agingSeconds)
+        return postgres
+            ? "\(unsafeRaw: Self.storedPriority) + FLOOR(GREATEST(0, EXTRACT(EPOCH FROM (\(bind: now) - created_at))) / \(unsafeRaw: aging))"
+            : "\(unsafeRaw: Self.storedPriority) + CAST(MAX(0, \(bind: now.timeIntervalSince1970) - created_at) / \(unsafeRaw: aging) AS INTEGER)"
+    }
+
     /// The same order over the `calls` table.
     func ordering(_ query: SQLSelectBuilder, postgres: Bool) -> SQLSelectBuilder {
-        if agingSeconds > 0 {
-            let aging = String(agingSeconds)
-            let effective: SQLQueryString = postgres
-                ? "\(unsafeRaw: Self.storedPriority) + FLOOR(GREATEST(0, EXTRACT(EPOCH FROM (\(bind: now) - created_at))) / \(unsafeRaw: aging))"
-                : "\(unsafeRaw: Self.storedPriority) + CAST(MAX(0, \(bind: now.timeIntervalSince1970) - created_at) / \(unsafeRaw: aging) AS INTEGER)"
-            query.orderBy(SQLOrderBy(expression: effective, direction: SQLDirection.descending))
-        } else {
-            query.orderBy(SQLOrderBy(expression: SQLRaw(Self.storedPriority), direction: SQLDirection.descending))
-        }
+        query.orderBy(SQLOrderBy(expression: effectivePriority(postgres: postgres), direction: SQLDirection.descending))
         return query.orderBy("created_at").orderBy("id")
+    }
+
+    /// The stored waiting calls that go before `call` (whose effective priority is `effective`), in SQL.
+    func precedes(_ call: Entry, postgres: Bool) -> SQLQueryString {
+        let effective = String(effectivePriority(priority: call.priority, createdAt: call.createdAt))
+        let stored = effectivePriority(postgres: postgres)
+        return "(\(stored) > \(unsafeRaw: effective) OR (\(stored) = \(unsafeRaw: effective) AND created_at < \(bind: call.createdAt)))"
     }
 }
 
@@ -66,11 +74,6 @@ extension QueueOrder.Entry {
 }
 
 extension QueueOrder {
-    /// The tenant's order now.
-    static func of(_ clientId: String, on db: any SQLDatabase, now: Date = Date()) async throws -> QueueOrder {
-        QueueOrder(agingSeconds: try await RoutingPolicy.load(for: clientId, on: db).priorityAgingSeconds, now: now)
-    }
-
     /// The tenant's waiting calls (of one sector, or all), as their places need them.
     static func waiting(of clientId: String, sector: String? = nil, on db: any SQLDatabase) async throws -> [Entry] {
         var query = TenantScope(clientId: clientId).select(from: Call.schema, on: db)
@@ -83,10 +86,14 @@ extension QueueOrder {
         }
     }
 
-    /// A waiting call's effective priority and place, filled in.
-    func place(_ call: inout CallDTO, among waiting: [Entry]) {
+    /// A waiting call's effective priority, place and estimated wait, filled in from the tenant's book.
+    static func place(_ call: inout CallDTO, among waiting: [Entry], in book: TenantBook, now: Date = Date()) {
         guard call.status == .queued else { return }
-        call.effectivePriority = effectivePriority(priority: call.priority, createdAt: call.createdAt)
-        call.queuePosition = positions(waiting)[call.id]
+        let order = QueueOrder(agingSeconds: book.policy.priorityAgingSeconds, now: now)
+        call.effectivePriority = order.effectivePriority(priority: call.priority, createdAt: call.createdAt)
+        call.queuePosition = order.positions(waiting)[call.id]
+        call.estimatedWaitSeconds = book.estimatedWait(
+            place: call.queuePosition, of: Entry(id: call.id, sector: call.sector, priority: call.priority, createdAt: call.createdAt),
+            teamId: call.teamId, required: call.requiredCapabilities, now: now)
     }
 }

@@ -47,17 +47,24 @@ struct RoutingController: Sendable {
         let tenant = try req.tenant
         let page = try QueryParameters(req).page(defaultLimit: 100)
         let sql = req.db as! any SQLDatabase
-        let policy = try await RoutingPolicy.load(for: tenant.clientId, on: sql)
+        let store = req.application.store()
+        // The tenant's policy and agents as routing holds them, rather than the settings read again.
+        let policy = try await req.application.loadBook.withBook(tenant.clientId, store: store) { $0.policy }
         let order = QueueOrder(agingSeconds: policy.priorityAgingSeconds, now: Date())
         let waiting = try await QueueOrder.waiting(of: tenant.clientId, on: sql)
         let positions = order.positions(waiting)
         let query = tenant.scope.select(from: Call.schema, on: sql).columns(CallRow.columns.map { SQLIdentifier($0) })
             .where("status", .equal, CallStatus.queued.rawValue)
-        let calls = try await order.ordering(query, postgres: req.application.store().isPostgres)
+        let calls = try await order.ordering(query, postgres: store.isPostgres)
             .limit(page.limit).offset(page.offset).all().map(CallRow.init)
-        return Envelope(data: calls.map { call in
-            QueuedCallDTO(call, relaxation: policy.relaxation, order: order, position: positions[call.id])
-        }, meta: page.meta(total: waiting.count))
+        let listed = try await req.application.loadBook.withBook(tenant.clientId, store: store) { book in
+            calls.map { call in
+                QueuedCallDTO(call, relaxation: book.policy.relaxation, order: order, position: positions[call.id],
+                              estimatedWait: book.estimatedWait(place: positions[call.id], of: QueueOrder.Entry(call), teamId: call.teamId,
+                                                                required: call.requiredCapabilities, now: order.now))
+            }
+        }
+        return Envelope(data: listed, meta: page.meta(total: waiting.count))
     }
 
     struct Health: Content {
@@ -107,10 +114,12 @@ struct QueuedCallDTO: Encodable, Sendable {
     let priority: Int
     let effectivePriority: Int
     @NullWhenAbsent var queuePosition: Int?
+    /// About how long until an agent takes it (`WaitEstimate`); null when nobody who may take it is routable.
+    @NullWhenAbsent var estimatedWaitSeconds: Int?
     /// A callback waits without a caller on the line: the number to ring back.
     @NullWhenAbsent var callback: CallbackDTO?
 
-    init(_ call: CallRow, relaxation: Relaxation, order: QueueOrder, position: Int?) {
+    init(_ call: CallRow, relaxation: Relaxation, order: QueueOrder, position: Int?, estimatedWait: Int?) {
         let now = order.now
         callId = call.id
         teamId = call.teamId
@@ -121,6 +130,7 @@ struct QueuedCallDTO: Encodable, Sendable {
         priority = call.priority
         effectivePriority = order.effectivePriority(priority: call.priority, createdAt: call.createdAt)
         queuePosition = position
+        estimatedWaitSeconds = estimatedWait
         callback = call.callbackPhone.map(CallbackDTO.init)
         createdAt = call.createdAt
         waitedSeconds = max(0, now.timeIntervalSince(call.createdAt))

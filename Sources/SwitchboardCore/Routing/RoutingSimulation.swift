@@ -70,11 +70,24 @@ enum RoutingSimulation {
         var watchedWaits: [Double] = []
         /// With offers: those that ran out (each call then went on to another agent, or waited again).
         var offersMissed = 0
+        /// With `checkingWaitEstimates`: the wait each call that queued on arrival was told (`WaitEstimate`, at its
+        /// place then, as `call.queued` says it) against the wait it had, over the calls answered.
+        var waitEstimates: WaitEstimateCheck?
+    }
+
+    struct WaitEstimateCheck: Sendable, Equatable {
+        var calls = 0
+        /// Median of |estimate − actual wait|, and median actual wait, in seconds.
+        var medianAbsoluteError = 0.0
+        var medianWait = 0.0
+        /// The first over the second: the bar is 0.3.
+        var relativeError: Double { medianWait > 0 ? medianAbsoluteError / medianWait : 0 }
     }
 
     static func run(
         _ calls: [Call], catalogue: Catalogue, policy: RoutingPolicy, horizonSeconds: Double, seed: UInt64 = 0,
-        outcome: Outcome? = nil, learningEvery: Int = 1, watching watchedTeam: UUID? = nil, answering: Answering = .instant
+        outcome: Outcome? = nil, learningEvery: Int = 1, watching watchedTeam: UUID? = nil, answering: Answering = .instant,
+        checkingWaitEstimates: Bool = false
     ) -> Report {
         var policy = policy
         policy.decisionLogCandidates = 1  // only the chosen agent's breakdown is needed
@@ -115,6 +128,10 @@ enum RoutingSimulation {
             calls[index].isCallback ? nil : policy.maxWaitSeconds.map { calls[index].arrival + Double($0) }
         }
 
+        /// With `checkingWaitEstimates`: the estimate each call was given as it queued, and (error, wait) once answered.
+        var estimates: [Int: Int] = [:]
+        var estimateErrors: [(error: Double, wait: Double)] = []
+
         let order = calls.indices.sorted { calls[$0].arrival != calls[$1].arrival ? calls[$0].arrival < calls[$1].arrival : $0 < $1 }
         report.offered = calls.count
         if let watchedTeam { report.watchedOffered = calls.filter { $0.teamId == watchedTeam }.count }
@@ -132,6 +149,7 @@ enum RoutingSimulation {
                 }
             }
             waits.append(answered - call.arrival)
+            if let estimate = estimates[index] { estimateErrors.append((abs(Double(estimate) - (answered - call.arrival)), answered - call.arrival)) }
             if let watchedTeam, call.teamId == watchedTeam { report.watchedWaits.append(answered - call.arrival) }
             report.answered += 1
             report.byStep[step, default: 0] += 1
@@ -253,6 +271,13 @@ enum RoutingSimulation {
                 report.rejected += 1
             } else {
                 let teamId = call.teamId.flatMap { catalogue.teams[$0] != nil ? $0 : nil }
+                if checkingWaitEstimates {
+                    let place = queue.place(ofArrival: call.priority, sector: call.sector, at: call.arrival)
+                    let arrival = Date(timeIntervalSinceReferenceDate: call.arrival)
+                    estimates[index] = book.estimatedWait(
+                        place: place, of: QueueOrder.Entry(id: UUID(), sector: call.sector, priority: call.priority, createdAt: arrival),
+                        teamId: teamId, required: call.requiredCapabilities, now: arrival)
+                }
                 queue.enqueue(index, teamId: teamId, sector: call.sector, channel: call.channel,
                               required: Set(call.requiredCapabilities), priority: call.priority, arrival: call.arrival,
                               deadline: abandonsAt(index))
@@ -271,6 +296,14 @@ enum RoutingSimulation {
         report.abandoned += abandonedLate + hungUp
         report.unanswered = unanswered + returned.count - hungUp
 
+        if checkingWaitEstimates {
+            var check = WaitEstimateCheck(calls: estimateErrors.count)
+            if !estimateErrors.isEmpty {
+                check.medianAbsoluteError = nearestRank(estimateErrors.map(\.error).sorted(), 0.5)
+                check.medianWait = nearestRank(estimateErrors.map(\.wait).sorted(), 0.5)
+            }
+            report.waitEstimates = check
+        }
         waits.sort()
         if !waits.isEmpty {
             report.waitP50 = nearestRank(waits, 0.5)
@@ -407,6 +440,7 @@ enum RoutingSimulation {
         private let servedLines: [UUID: [(pool: PoolKey, ownTeam: Bool)]]
         private let skills: [UUID: Set<String>]
         private let relaxation: Relaxation
+        private let teamSectors: [UUID: String]
         /// Calls taken out of their line by a widening, or abandoned.
         private var done: [Bool]
         private var deadlines: [Double?]
@@ -428,6 +462,7 @@ enum RoutingSimulation {
             servedLines = served
             skills = Dictionary(catalogue.agents.map { ($0.id, Set($0.capabilities)) }, uniquingKeysWith: { first, _ in first })
             self.relaxation = relaxation
+            teamSectors = catalogue.teams
             done = Array(repeating: false, count: calls.count)
             deadlines = Array(repeating: nil, count: calls.count)
         }
@@ -440,6 +475,27 @@ enum RoutingSimulation {
             let key = LineKey(pool: teamId.map { .team($0) } ?? .sector(sector), channel: channel, required: required,
                               priority: priority)
             lines[key, default: Line()].calls.append(Waiting(call: call, arrival: arrival, deadline: deadline, priority: priority))
+        }
+
+        /// The place a call arriving now with `priority` takes among its sector's waiting calls (1: next): behind
+        /// every one whose effective priority is at least its own. Reads every waiting call, so only the wait
+        /// estimate check asks for it.
+        func place(ofArrival priority: Int, sector: String, at now: Double) -> Int {
+            let order = QueueOrder(agingSeconds: agingSeconds, now: Date(timeIntervalSinceReferenceDate: now))
+            var ahead = 0
+            for (key, line) in lines {
+                let lineSector: String? = switch key.pool {
+                case .sector(let name): name
+                case .team(let id): teamSectors[id]
+                }
+                guard lineSector == sector else { continue }
+                for waiting in line.calls[line.head...] where isWaiting(waiting.call, at: now) {
+                    let effective = order.effectivePriority(priority: waiting.priority,
+                                                            createdAt: Date(timeIntervalSinceReferenceDate: waiting.arrival))
+                    if effective >= priority { ahead += 1 }
+                }
+            }
+            return ahead + 1
         }
 
         /// Still in a line and not yet given up (a caller past the deadline is counted as abandoned by the line).

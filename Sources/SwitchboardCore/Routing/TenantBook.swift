@@ -244,6 +244,22 @@ struct TenantBook: Sendable {
         return pool.candidates[position.index]
     }
 
+    /// The slots a second freed by the agents who may take a waiting call of the sector that needs `required`
+    /// (its sector's routable agents with those capabilities; a team's agents are agents of its sector).
+    func slotsFreedPerSecond(sector: String, required: [String]) -> Double {
+        pools[.sector(sector)]?.slotsFreedPerSecond(required: required) ?? 0
+    }
+
+    /// A waiting call's estimated wait at `place` (`WaitEstimate`): its required capabilities narrow the agents
+    /// until its wait reaches a `routing.relaxation` step that drops them. Nil without a place, or when nobody who
+    /// may take it is routable.
+    func estimatedWait(place: Int?, of call: QueueOrder.Entry, teamId: UUID?, required: [String], now: Date) -> Int? {
+        guard let place else { return nil }
+        let waited = max(0, now.timeIntervalSince(call.createdAt))
+        let dropped = policy.relaxation.stage(waited: waited, hasTeam: teamId != nil).requirementsDropped
+        return WaitEstimate.seconds(place: place, slotsFreedPerSecond: slotsFreedPerSecond(sector: call.sector, required: dropped ? [] : required))
+    }
+
     func capabilities(of agentId: UUID) -> [String] {
         guard let position = agents[agentId]?.positions.first, let pool = pools[position.key] else { return [] }
         return pool.capabilities(at: position.index)

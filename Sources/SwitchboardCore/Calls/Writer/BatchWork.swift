@@ -3,6 +3,11 @@ import Foundation
 import SQLKit
 
 
+struct SectorKey: Hashable {
+    let clientId: String
+    let sector: String
+}
+
 /// The batch being assembled: the rows it read, the rows it will write.
 struct BatchWork {
     let plan: BatchPlan
@@ -27,6 +32,10 @@ struct BatchWork {
     /// and whether any of them has another priority than the default (else oldest first is the queue's order).
     var databaseQueue: [String: Bool] = [:]
     var mixedPriorities: [String: Bool] = [:]
+    /// Per tenant and sector: its waiting calls as this batch left them so far, and the calls the batch queued
+    /// there (for each queued call's place, `CallWriter.queuedPlace`).
+    var waitingInSector: [SectorKey: Int] = [:]
+    var queuedHere: [SectorKey: [QueueOrder.Entry]] = [:]
     /// Tenants whose candidates' committed loads this batch already read (PostgreSQL, before queueing).
     var refreshedTenants: Set<String> = []
     /// Calls of this batch or read from the database that the queue hand-off already handed out here.
@@ -41,6 +50,22 @@ struct BatchWork {
     init(plan: BatchPlan, now: Date) {
         self.plan = plan
         self.now = now
+    }
+
+    /// Whether the tenant has any waiting call in the database, and any of another priority than the default: asked
+    /// once a batch, not once a hand-off or a queued call.
+    mutating func lookAtTheQueue(of clientId: String, on db: any SQLDatabase) async throws {
+        guard databaseQueue[clientId] == nil else { return }
+        let scope = TenantScope(clientId: clientId)
+        databaseQueue[clientId] = try await scope.select(from: Call.schema, on: db)
+            .column("id").where("status", .equal, CallStatus.queued.rawValue).limit(1).first() != nil
+        var mixed = false
+        if databaseQueue[clientId] == true {
+            // Literals, as in `idx_calls_queued_priority`, so that both databases read that small index.
+            mixed = try await scope.select(from: Call.schema, on: db).column("id")
+                .where(SQLRaw("status = 'queued' AND priority <> \(CallLimits.defaultPriority)")).limit(1).first() != nil
+        }
+        mixedPriorities[clientId] = (mixedPriorities[clientId] ?? false) || mixed
     }
 
     /// One read for every call the batch completes or cancels, one per tenant for idempotency keys.

@@ -31,5 +31,6 @@ enum SwitchboardMigrations {
         AddWrapUpToDailyRows(),
         AddCallPriority(),
         AddCallback(),
+        AddQueuedSectorIndex(),
     ]
 }

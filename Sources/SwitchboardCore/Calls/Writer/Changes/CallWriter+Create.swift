@@ -35,7 +35,8 @@ extension CallWriter {
         work.logOffer(of: call)
         work.emit(EventPayload.created(call), for: tenant.clientId)
         if call.status == .queued {
-            work.emit(EventPayload.queued(call), for: tenant.clientId, queueChange: 1)
+            let (place, wait) = try await queuedPlace(of: call, isNew: true, policy: policy, &work, on: db)
+            work.emit(EventPayload.queued(call, place: place, estimatedWait: wait), for: tenant.clientId, queueChange: 1)
         } else {
             work.emit(EventPayload.placed(call, decision, trigger: "call"), for: tenant.clientId)
         }

@@ -132,7 +132,8 @@ extension CallWriter {
             work.emit(EventPayload.placed(call, decision, trigger: trigger), for: clientId)
         } else {
             try await countQueued(by: 1, of: clientId, on: db)
-            work.emit(EventPayload.queued(call), for: clientId, queueChange: 1)
+            let (place, wait) = try await queuedPlace(of: call, isNew: false, policy: policy, &work, on: db)
+            work.emit(EventPayload.queued(call, place: place, estimatedWait: wait), for: clientId, queueChange: 1)
         }
         work.update(call, expecting: .offered)
         work.logOffer(of: call)
