@@ -49,6 +49,11 @@ import VaporTesting
                 #expect(taken["status"] == .string("active") && taken["agent_id"] == .string(agent.uuidString),
                         "\(next) should be next: \(taken)")
                 #expect(taken["queue_position"] == .null && taken["effective_priority"] == .null)
+                // The decision log keeps the priority it was handed out at, and what its wait had raised it to.
+                let logged = try await admin.send(.GET, "/api/routing/decisions?call_id=\(next.id)").data.arrayValue ?? []
+                let handedOut = logged.first { $0["trigger"] == .string("queue") }?["request"]
+                #expect(handedOut?["priority"] == .number(Double(next.priority)) && handedOut?["effective_priority"] == .number(Double(next.priority + next.steps)),
+                        "\(String(describing: handedOut))")
                 active = next.id
             }
         }

@@ -65,7 +65,7 @@ function showQueue(queue, queued) {
         h("td", { class: "num", dataset: { test: "queued-place" } }, call.queue_position ?? "—"),
         h("td", { class: "num", dataset: { test: "queued-priority" },
           title: `priority ${call.priority}, raised by its wait to ${call.effective_priority}` },
-          call.effective_priority === call.priority ? String(call.priority) : `${call.priority} → ${call.effective_priority}`),
+          priority(call)),
         h("td", {}, call.callback ? [call.channel, " · ", h("span", { class: "pill", title: `ring back ${call.callback.phone}`,
           dataset: { test: "queued-callback" } }, "callback")] : call.channel),
         h("td", {}, call.required_capabilities.length === 0 ? "—" : h("span", { class: "chips" },
@@ -82,12 +82,21 @@ function showQueue(queue, queued) {
 
 function showDecisions(decisions, names, log) {
   decisions.replaceChildren(!log ? "" : log.length === 0 ? empty("No decisions yet: they appear as calls come in.") :
-    h("div", { class: "card" }, table(["When", "Trigger", "Strategy", "Agent", { label: "Score", num: true }, { label: "Candidates", num: true }],
+    h("div", { class: "card" }, table(["When", "Trigger", { label: "Priority", num: true }, "Strategy", "Agent", { label: "Score", num: true },
+      { label: "Candidates", num: true }],
       log.map(decision => h("tr", { dataset: { test: "decision-row" } },
         h("td", { class: "small" }, new Date(decision.created_at).toLocaleTimeString()), h("td", {}, decision.trigger),
+        h("td", { class: "num", dataset: { test: "decision-priority" } }, priority(decision.request)),
         h("td", {}, statusPill(decision.strategy)), h("td", {}, decision.agent_id ? names.get(decision.agent_id) ?? decision.agent_id.slice(0, 8) : "—"),
         h("td", { class: "num" }, number(decision.score, 1)), h("td", { class: "num" }, decision.eligible_count))),
       { test: "decisions" })));
+}
+
+/** A call's priority and what its wait raised it to (a waiting call now, or a decision's call when routed); "—" for
+ * a decision about no call. */
+function priority(request) {
+  if (request.priority === undefined) return "—";
+  return request.effective_priority === request.priority ? String(request.priority) : `${request.priority} → ${request.effective_priority}`;
 }
 
 function wait(createdAt) {

@@ -4,13 +4,15 @@ import Foundation
 /// `JSONEncoder` with snake_case conversion was a sixth of the CPU of creating a call (docs/PERFORMANCE.md).
 /// `RoutingDecisionDTO` reads them back through `candidates(from:)`; a test checks the round trip.
 enum DecisionJSON {
-    static func request(teamId: UUID?, sector: String, capabilities: [String], requiredCapabilities: [String] = []) -> String {
+    static func request(teamId: UUID?, sector: String, capabilities: [String], requiredCapabilities: [String] = [],
+                        priority: (priority: Int, effective: Int)? = nil) -> String {
         var json = "{\"capabilities\":["
         for (index, capability) in capabilities.enumerated() {
             if index > 0 { json += "," }
             appendString(capability, to: &json)
         }
         json += "]"
+        if let priority { json += ",\"effective_priority\":\(priority.effective),\"priority\":\(priority.priority)" }
         if !requiredCapabilities.isEmpty {
             json += ",\"required_capabilities\":["
             for (index, capability) in requiredCapabilities.enumerated() {

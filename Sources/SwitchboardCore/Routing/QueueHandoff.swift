@@ -60,9 +60,8 @@ struct QueueHandoff {
             if scored != nil {
                 let waited = max(0, work.now.timeIntervalSince(waiting.createdAt))
                 let step = relaxation.stage(waited: waited, hasTeam: waiting.teamId != nil).step
-                work.decisions.append(DecisionRow(decision, trigger: "queue", callId: waiting.id,
-                                                  capabilities: waiting.capabilities, requiredCapabilities: waiting.requiredCapabilities,
-                                                  stage: (step, waited), clientId: clientId, at: work.now))
+                work.decisions.append(DecisionRow(decision, trigger: "queue", call: waiting, agingSeconds: order.agingSeconds,
+                                                  stage: (step, waited), at: work.now))
             }
         }
     }

@@ -10,6 +10,10 @@ enum RoutingDecisionLog {
         let capabilities: [String]
         /// Left out by decisions logged before required capabilities existed, and when there are none.
         var requiredCapabilities: [String]?
+        /// A call's priority and effective priority when it was routed; left out by decisions about no call
+        /// (`POST /api/routing/route`) and by those logged before priorities existed.
+        var priority: Int?
+        var effectivePriority: Int?
     }
 
     static func record(

@@ -9,14 +9,25 @@ struct DecisionRow: Sendable {
     static let columns = ["id", "call_id", "trigger", "request", "strategy", "agent_id", "score", "candidate_count",
                           "candidates", "created_at", "step", "waited_seconds", "declined_agent_id", "declined_reason"]
 
-    /// `declined`: the agent whose rejected or missed offer led to this decision, and why.
+    /// A decision about a call: what it asked for, and its priority and effective priority as they were then
+    /// (`agingSeconds`: the tenant's `routing.priority_aging_seconds`). `declined`: the agent whose rejected or
+    /// missed offer led to this decision, and why.
+    init(_ decision: RoutingDecision, trigger: String, call: CallRow, agingSeconds: Int, stage: (step: Int, waited: Double),
+         declined: (agentId: UUID, reason: String?)? = nil, at: Date) {
+        let effective = QueueOrder(agingSeconds: agingSeconds, now: at).effectivePriority(priority: call.priority, createdAt: call.createdAt)
+        self.init(decision, trigger: trigger, callId: call.id, capabilities: call.capabilities,
+                  requiredCapabilities: call.requiredCapabilities, priority: (call.priority, effective), stage: stage,
+                  declined: declined, clientId: call.clientId, at: at)
+    }
+
     init(_ decision: RoutingDecision, trigger: String, callId: UUID?, capabilities: [String], requiredCapabilities: [String] = [],
-         stage: (step: Int, waited: Double)? = nil, declined: (agentId: UUID, reason: String?)? = nil, clientId: String, at: Date) {
+         priority: (priority: Int, effective: Int)? = nil, stage: (step: Int, waited: Double)? = nil,
+         declined: (agentId: UUID, reason: String?)? = nil, clientId: String, at: Date) {
         self.clientId = clientId
         values = [
             UUID.random(), callId, trigger,
             DecisionJSON.request(teamId: decision.teamId, sector: decision.sector, capabilities: capabilities,
-                                 requiredCapabilities: requiredCapabilities),
+                                 requiredCapabilities: requiredCapabilities, priority: priority),
             decision.strategy.rawValue, decision.chosen?.agentId, decision.chosen?.score, decision.ranking.eligibleCount,
             DecisionJSON.candidates(decision.ranking.top), at, stage?.step, stage?.waited, declined?.agentId, declined?.reason,
         ]

@@ -40,9 +40,8 @@ extension CallWriter {
         } else {
             work.emit(EventPayload.placed(call, decision, trigger: "call"), for: tenant.clientId)
         }
-        work.decisions.append(DecisionRow(decision, trigger: "call", callId: call.id, capabilities: call.capabilities,
-                                          requiredCapabilities: call.requiredCapabilities, stage: (stage.step, 0),
-                                          clientId: tenant.clientId, at: work.now))
+        work.decisions.append(DecisionRow(decision, trigger: "call", call: call, agingSeconds: policy.priorityAgingSeconds,
+                                          stage: (stage.step, 0), at: work.now))
         work.audit(tenant, "call.create", call.id)
         return CallChangeResult(call: CallDTO(call), replayed: false)
     }

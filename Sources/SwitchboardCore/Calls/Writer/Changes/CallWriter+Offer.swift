@@ -137,9 +137,8 @@ extension CallWriter {
         }
         work.update(call, expecting: .offered)
         work.logOffer(of: call)
-        work.decisions.append(DecisionRow(decision, trigger: trigger, callId: call.id, capabilities: call.capabilities,
-                                          requiredCapabilities: call.requiredCapabilities, stage: (stage.step, waited),
-                                          declined: (agentId, reason), clientId: clientId, at: work.now))
+        work.decisions.append(DecisionRow(decision, trigger: trigger, call: call, agingSeconds: policy.priorityAgingSeconds,
+                                          stage: (stage.step, waited), declined: (agentId, reason), at: work.now))
         _ = try await handoff.offer(capacityOf: agentId, of: clientId, &work, on: db)
         return call
     }

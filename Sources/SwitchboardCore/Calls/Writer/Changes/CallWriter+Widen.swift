@@ -19,9 +19,8 @@ extension CallWriter {
         work.update(call, expecting: previous)
         work.logOffer(of: call)
         work.emit(EventPayload.placed(call, decision, trigger: "widen"), for: tenant.clientId, queueChange: -1)
-        work.decisions.append(DecisionRow(decision, trigger: "widen", callId: call.id, capabilities: call.capabilities,
-                                          requiredCapabilities: call.requiredCapabilities, stage: (stage.step, waited),
-                                          clientId: tenant.clientId, at: work.now))
+        work.decisions.append(DecisionRow(decision, trigger: "widen", call: call, agingSeconds: policy.priorityAgingSeconds,
+                                          stage: (stage.step, waited), at: work.now))
         return CallChangeResult(call: CallDTO(call), replayed: false)
     }
 }
