@@ -254,6 +254,11 @@ struct ExportTests {
             #expect(empty.count == 1)
             #expect(try await client.send(.GET, "/api/analytics/export").status == .badRequest)
             #expect(try await client.send(.GET, "/api/analytics/export?level=agent&from=2026-02-01&to=2026-01-01").status == .badRequest)
+            // A malformed id is refused at either level, and an id of the other level is not silently ignored.
+            for query in ["level=agent&team_id=", "level=team&agent_id=nope", "level=agent&team_id=\(UUID())", "level=team&agent_id=\(UUID())"] {
+                let refused = try await client.send(.GET, "/api/analytics/export?\(query)")
+                #expect(refused.status == .badRequest, "\(query): \(refused.status)")
+            }
         }
     }
 }

@@ -82,7 +82,12 @@ struct AnalyticsController: Sendable {
         case "team": level = .team
         default: throw AppError.badRequest("level is required: agent or team")
         }
-        let subjectId = try query.uuid(level == .agent ? "agent_id" : "team_id")
+        // Both are read, so that a malformed one is a 400 whichever level was asked for.
+        let agentId = try query.uuid("agent_id"), teamId = try query.uuid("team_id")
+        if level == .agent ? teamId != nil : agentId != nil {
+            throw AppError.badRequest("agent_id narrows level=agent and team_id level=team; give the one of the level asked for")
+        }
+        let subjectId = level == .agent ? agentId : teamId
         let export = AnalyticsExport(store: req.store, scope: try req.tenant.scope, level: level,
                                      range: try DayRange.parse(query), subjectId: subjectId, format: format)
         return .streamed(headers: format.headers(filename: "\(level == .agent ? "agent" : "team")-metrics"), export.produce)
