@@ -43,9 +43,13 @@ struct CallService: Sendable {
         if let own = tenant.agentId, call.agentId != own { throw AppError.notFound(Call.entityName) }
         var answer = CallDTO(call)
         if call.status == .queued {
-            let waiting = try await QueueOrder.waiting(of: tenant.clientId, sector: call.sector, on: store.sql)
+            let now = Date()
+            let policy = try await writer.book.withBook(tenant.clientId, store: store) { $0.policy }
+            let entry = QueueOrder.Entry(id: answer.id, sector: answer.sector, priority: answer.priority, createdAt: answer.createdAt)
+            let ahead = try await QueueOrder(agingSeconds: policy.priorityAgingSeconds, now: now)
+                .storedAhead(of: entry, clientId: tenant.clientId, excluding: [entry.id], postgres: store.isPostgres, on: store.sql)
             try await writer.book.withBook(tenant.clientId, store: store) { book in
-                QueueOrder.place(&answer, among: waiting, in: book)
+                QueueOrder.place(&answer, at: ahead + 1, in: book, now: now)
             }
         }
         return answer

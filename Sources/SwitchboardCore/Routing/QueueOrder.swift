@@ -74,26 +74,37 @@ extension QueueOrder.Entry {
 }
 
 extension QueueOrder {
-    /// The tenant's waiting calls (of one sector, or all), as their places need them.
-    static func waiting(of clientId: String, sector: String? = nil, on db: any SQLDatabase) async throws -> [Entry] {
-        var query = TenantScope(clientId: clientId).select(from: Call.schema, on: db)
+    /// The tenant's waiting calls, as their places need them.
+    static func waiting(of clientId: String, on db: any SQLDatabase) async throws -> [Entry] {
+        try await TenantScope(clientId: clientId).select(from: Call.schema, on: db)
             .columns("id", "sector", "priority", "created_at").where("status", .equal, CallStatus.queued.rawValue)
-        if let sector { query = query.where("sector", .equal, sector) }
-        return try await query.all().map { row in
-            Entry(id: try row.decode("id"), sector: try row.decode("sector"),
-                  priority: try row.decode(column: "priority", as: Int?.self) ?? CallLimits.defaultPriority,
-                  createdAt: try row.decode("created_at"))
-        }
+            .all().map { row in
+                Entry(id: try row.decode("id"), sector: try row.decode("sector"),
+                      priority: try row.decode(column: "priority", as: Int?.self) ?? CallLimits.defaultPriority,
+                      createdAt: try row.decode("created_at"))
+            }
     }
 
-    /// A waiting call's effective priority, place and estimated wait, filled in from the tenant's book.
-    static func place(_ call: inout CallDTO, among waiting: [Entry], in book: TenantBook, now: Date = Date()) {
+    /// How many of the tenant's stored waiting calls of the entry's sector go before it (`all`: every one of them),
+    /// leaving out `excluding`. A count over `idx_calls_queued_sector`, which holds waiting calls only.
+    func storedAhead(of entry: Entry, clientId: String, all: Bool = false, excluding: Set<UUID> = [], postgres: Bool,
+                     on db: any SQLDatabase) async throws -> Int {
+        var query = TenantScope(clientId: clientId).select(from: Call.schema, on: db)
+            .column(SQLFunction("COUNT", args: SQLLiteral.all), as: "waiting")
+            .where("status", .equal, CallStatus.queued.rawValue).where("sector", .equal, entry.sector)
+        if !excluding.isEmpty { query = query.where("id", .notIn, Array(excluding)) }
+        if !all { query = query.where(precedes(entry, postgres: postgres)) }
+        return try await query.first()?.decode(column: "waiting", as: Int.self) ?? 0
+    }
+
+    /// A waiting call's effective priority, place and estimated wait, from its place and the tenant's book.
+    static func place(_ call: inout CallDTO, at place: Int, in book: TenantBook, now: Date) {
         guard call.status == .queued else { return }
         let order = QueueOrder(agingSeconds: book.policy.priorityAgingSeconds, now: now)
         call.effectivePriority = order.effectivePriority(priority: call.priority, createdAt: call.createdAt)
-        call.queuePosition = order.positions(waiting)[call.id]
+        call.queuePosition = place
         call.estimatedWaitSeconds = book.estimatedWait(
-            place: call.queuePosition, of: Entry(id: call.id, sector: call.sector, priority: call.priority, createdAt: call.createdAt),
+            place: place, of: Entry(id: call.id, sector: call.sector, priority: call.priority, createdAt: call.createdAt),
             teamId: call.teamId, required: call.requiredCapabilities, now: now)
     }
 }

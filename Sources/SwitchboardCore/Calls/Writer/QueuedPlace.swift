@@ -17,21 +17,18 @@ extension CallWriter {
         let order = QueueOrder(agingSeconds: policy.priorityAgingSeconds, now: work.now)
         try await work.lookAtTheQueue(of: call.clientId, on: db)
         if call.priority != CallLimits.defaultPriority { work.mixedPriorities[call.clientId] = true }
-        var query = TenantScope(clientId: call.clientId).select(from: Call.schema, on: db)
-            .column(SQLFunction("COUNT", args: SQLLiteral.all), as: "waiting")
-            .where("status", .equal, CallStatus.queued.rawValue).where("sector", .equal, call.sector)
-        if !work.takenFromQueue.isEmpty { query = query.where("id", .notIn, Array(work.takenFromQueue)) }
         let ofThisBatch = (work.queuedHere[key] ?? []).filter { !work.takenFromQueue.contains($0.id) }
         let place: Int
         if isNew && work.mixedPriorities[call.clientId] != true {
             if work.waitingInSector[key] == nil {
                 work.waitingInSector[key] = work.databaseQueue[call.clientId] == true
-                    ? try await query.first()?.decode(column: "waiting", as: Int.self) ?? 0 : 0
+                    ? try await order.storedAhead(of: entry, clientId: call.clientId, all: true, excluding: work.takenFromQueue,
+                                                  postgres: store.isPostgres, on: db) : 0
             }
             place = work.waitingInSector[key]! + ofThisBatch.count + 1
         } else {
-            let stored = try await query.where(order.precedes(entry, postgres: store.isPostgres)).first()?
-                .decode(column: "waiting", as: Int.self) ?? 0
+            let stored = try await order.storedAhead(of: entry, clientId: call.clientId, excluding: work.takenFromQueue,
+                                                     postgres: store.isPostgres, on: db)
             place = stored + ofThisBatch.filter { order.precedes($0, entry) }.count + 1
         }
         work.queuedHere[key, default: []].append(entry)
