@@ -60,7 +60,13 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            # The deliverer sends up to 32 deliveries at once (a restart's backlog, say); socketserver's default
+            # listen backlog of 5 would refuse some of them on a slow machine, and failed attempts disable a
+            # subscription under this test's short retry schedule.
+            request_queue_size = 128
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
