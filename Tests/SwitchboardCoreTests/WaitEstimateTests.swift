@@ -17,6 +17,30 @@ import VaporTesting
         #expect(WaitEstimate.seconds(place: 0, slotsFreedPerSecond: 1) == nil)
     }
 
+    /// A pool keeps the rate of all its routable agents as a running total, through presence, capacity and
+    /// handling-time changes; a requirement narrows it to the agents who have it.
+    @Test func aPoolsRateFollowsItsAgents() {
+        func candidate(_ slots: Int, _ handling: Double) -> RoutingCandidate {
+            RoutingCandidate(id: UUID(), isActive: true, priority: 5, currentLoad: 0, maxConcurrent: slots, successRate: 0.5,
+                             avgHandlingTime: handling)
+        }
+        var pool = CandidatePool([CandidatePool.Entry(candidate: candidate(1, 120), capabilities: ["french"]),
+                                  CandidatePool.Entry(candidate: candidate(2, 120), capabilities: []),
+                                  CandidatePool.Entry(candidate: candidate(3, 60), capabilities: ["french"])])
+        #expect(abs(pool.slotsFreedPerSecond(required: []) - (1.0 / 120 + 2.0 / 120 + 3.0 / 60)) < 1e-12)
+        #expect(abs(pool.slotsFreedPerSecond(required: ["french"]) - (1.0 / 120 + 3.0 / 60)) < 1e-12)
+        pool.setLiveState(at: 2, load: 3, maxConcurrent: 3, isActive: false, channelsFull: 0)
+        #expect(abs(pool.slotsFreedPerSecond(required: []) - 3.0 / 120) < 1e-12, "gone away: not counted")
+        #expect(abs(pool.slotsFreedPerSecond(required: ["french"]) - 1.0 / 120) < 1e-12)
+        pool.setHistory(at: 1, successRate: 0.5, avgHandlingTime: 240)
+        pool.setLiveState(at: 0, load: 0, maxConcurrent: 4, isActive: true, channelsFull: 0)
+        #expect(abs(pool.slotsFreedPerSecond(required: []) - (4.0 / 120 + 2.0 / 240)) < 1e-12)
+        pool.setLiveState(at: 2, load: 0, maxConcurrent: 3, isActive: true, channelsFull: 0)
+        #expect(abs(pool.slotsFreedPerSecond(required: []) - (4.0 / 120 + 2.0 / 240 + 3.0 / 60)) < 1e-12, "back")
+        for index in 0..<3 { pool.setLiveState(at: index, load: 0, maxConcurrent: 3, isActive: false, channelsFull: 0) }
+        #expect(pool.slotsFreedPerSecond(required: []) == 0, "nobody: exactly none, whatever the rounding")
+    }
+
     private func queuedEvents(_ app: Application, _ clientId: String) async throws -> [UUID: JSONValue] {
         let events = try await EventOutbox.events(of: clientId, after: 0, limit: 1_000, on: app.db as! any SQLDatabase)
         var found: [UUID: JSONValue] = [:]

@@ -11,6 +11,9 @@ struct CandidatePool: Sendable {
     }
 
     private(set) var candidates: [RoutingCandidate]
+    /// Σ max_concurrent / avg_handling_time over the routable agents (`slotsFreedPerSecond`).
+    private var routableSlotsPerSecond = 0.0
+    private var routableCount = 0
     /// Parallel to `candidates` under the learning strategy; nil under the formula.
     private(set) var estimates: [SuccessEstimate]?
     /// Parallel to `candidates`.
@@ -34,6 +37,8 @@ struct CandidatePool: Sendable {
                 ? entry.capabilities.reduce(UInt64(0)) { $0 | (1 << UInt64(bits[$1]!)) } : 0
             return candidate
         }
+        routableSlotsPerSecond = candidates.reduce(0) { $0 + Self.slotsPerSecond(of: $1) }
+        routableCount = candidates.filter(\.isActive).count
     }
 
     /// A pool of agents without capabilities.
@@ -45,22 +50,39 @@ struct CandidatePool: Sendable {
 
     func capabilities(at index: Int) -> [String] { capabilities[index] }
 
-    /// The slots the routable agents with every `required` capability free a second (`WaitEstimate`).
+    /// The slots the routable agents with every `required` capability free a second (`WaitEstimate`). Without
+    /// requirements, the running total: every queued call asks, and a pool may hold 100,000 agents.
     func slotsFreedPerSecond(required: [String]) -> Double {
+        // The count is exact where the sum may keep a rounding residue once every agent left.
+        guard !required.isEmpty else { return routableCount > 0 ? max(0, routableSlotsPerSecond) : 0 }
         var rate = 0.0
-        for (index, candidate) in candidates.enumerated() where candidate.isActive {
-            if !required.isEmpty && !required.allSatisfy(capabilities[index].contains) { continue }
-            rate += WaitEstimate.slotsFreedPerSecond(slots: candidate.maxConcurrent, handlingSeconds: candidate.avgHandlingTime)
+        for (index, candidate) in candidates.enumerated() where required.allSatisfy(capabilities[index].contains) {
+            rate += Self.slotsPerSecond(of: candidate)
         }
         return rate
     }
 
+    private static func slotsPerSecond(of candidate: RoutingCandidate) -> Double {
+        candidate.isActive ? WaitEstimate.slotsFreedPerSecond(slots: candidate.maxConcurrent, handlingSeconds: candidate.avgHandlingTime) : 0
+    }
+
+    /// Replaces one agent's share of the running total around a change of its values.
+    private mutating func updating(_ index: Int, _ change: (inout RoutingCandidate) -> Void) {
+        routableSlotsPerSecond -= Self.slotsPerSecond(of: candidates[index])
+        routableCount -= candidates[index].isActive ? 1 : 0
+        change(&candidates[index])
+        routableSlotsPerSecond += Self.slotsPerSecond(of: candidates[index])
+        routableCount += candidates[index].isActive ? 1 : 0
+    }
+
     /// The load book keeps each pool's live values current in place, without rebuilding it.
     mutating func setLiveState(at index: Int, load: Int, maxConcurrent: Int, isActive: Bool, channelsFull: UInt8) {
-        candidates[index].currentLoad = load
-        candidates[index].maxConcurrent = maxConcurrent
-        candidates[index].isActive = isActive
-        candidates[index].channelsFull = channelsFull
+        updating(index) { candidate in
+            candidate.currentLoad = load
+            candidate.maxConcurrent = maxConcurrent
+            candidate.isActive = isActive
+            candidate.channelsFull = channelsFull
+        }
     }
 
     /// When the agent's last call or after-call work ended.
@@ -70,8 +92,10 @@ struct CandidatePool: Sendable {
 
     /// An agent's 7-day values after an aggregation; the pool's order and capability index do not depend on them.
     mutating func setHistory(at index: Int, successRate: Double, avgHandlingTime: Double) {
-        candidates[index].successRate = successRate
-        candidates[index].avgHandlingTime = avgHandlingTime
+        updating(index) { candidate in
+            candidate.successRate = successRate
+            candidate.avgHandlingTime = avgHandlingTime
+        }
     }
 
     var isEmpty: Bool { candidates.isEmpty }
