@@ -179,6 +179,14 @@ extension JSONValue {
     }
 
     var uuid: UUID? { stringValue.flatMap(UUID.init(uuidString:)) }
+    /// An ISO 8601 time, with or without fractions of a second.
+    var date: Date? {
+        guard let text = stringValue else { return nil }
+        let formatter = ISO8601DateFormatter()
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
+    }
     var count: Int { arrayValue?.count ?? objectValue?.count ?? 0 }
     var boolValue: Bool? { if case .bool(let value) = self { value } else { nil } }
 }

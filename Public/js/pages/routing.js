@@ -44,7 +44,7 @@ export async function renderRouting() {
     const health = await attempt(() => get("/api/routing/health"));
     if (health) { depth.textContent = health.queued_calls; active.textContent = health.active_calls; announce(); }
   };
-  const refreshQueue = async () => showQueue(queue, await attempt(() => get("/api/routing/queue?limit=100")));
+  const refreshQueue = async () => showQueue(queue, await attempt(() => get("/api/routing/queue?limit=100")), names);
   const refreshDecisions = async () => showDecisions(decisions, names, await attempt(() => get("/api/routing/decisions?limit=20")));
   const queueLater = debounced(refreshQueue), decisionsLater = debounced(refreshDecisions), countsLater = debounced(refreshCounts);
   onLive(["queue.depth_changed"], event => { depth.textContent = event.data.queued; queueLater(); countsLater(); });
@@ -57,7 +57,7 @@ export async function renderRouting() {
   await Promise.all([refreshCounts(), refreshQueue(), refreshDecisions()]);
 }
 
-function showQueue(queue, queued) {
+function showQueue(queue, queued, names) {
   queue.replaceChildren(!queued ? "" : queued.length === 0 ? empty("Nobody is waiting.") :
     h("div", { class: "card" }, table(["Call", "Sector", { label: "Place", num: true }, { label: "Priority", num: true }, "Channel", "Needs",
       "Waiting", { label: "Est. wait", num: true }, "May go to", "Widens"], queued.map(call =>
@@ -74,7 +74,10 @@ function showQueue(queue, queued) {
         h("td", { class: "num", dataset: { test: "queued-estimate" },
           title: call.estimated_wait_seconds === null ? "nobody who may take it is available" : "from its place and how fast its agents free a slot" },
           call.estimated_wait_seconds === null ? "—" : duration(call.estimated_wait_seconds)),
-        h("td", { dataset: { test: "queued-pool" } }, `${call.pool === "team" ? "its team" : "its sector"} (step ${call.step + 1})`),
+        h("td", { dataset: { test: "queued-pool" } }, call.waiting_for_agent_id
+          ? h("span", { title: `kept for its preferred agent until ${new Date(call.preferred_until).toLocaleTimeString()}`,
+            dataset: { test: "queued-preferred" } }, `only ${names.get(call.waiting_for_agent_id) ?? "its preferred agent"}`)
+          : `${call.pool === "team" ? "its team" : "its sector"} (step ${call.step + 1})`),
         h("td", { class: "small", dataset: { test: "queued-widens" } },
           call.next_widening_at ? new Date(call.next_widening_at).toLocaleTimeString() : "at its widest"))),
       { test: "queue" })));

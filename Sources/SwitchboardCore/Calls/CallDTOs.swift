@@ -28,6 +28,12 @@ struct CallDTO: Encodable, Sendable {
     let priority: Int
     /// A callback: the caller left no live line and is to be rung back on this number.
     let callback: CallbackDTO?
+    /// Who the caller is to the tenant (`customer_ref`), as the call was made.
+    let customerRef: String?
+    /// The agent the call prefers (named with the call, or its customer's last agent under
+    /// `routing.sticky_customers`), and, while the call waits for that busy agent, until when it does.
+    let preferredAgentId: UUID?
+    let preferredUntil: Date?
     /// A waiting call: its priority plus one for every `routing.priority_aging_seconds` it has waited, and its
     /// place in its queue (1: next); null otherwise, or where not computed.
     var effectivePriority: Int? = nil
@@ -41,7 +47,8 @@ struct CallDTO: Encodable, Sendable {
         capabilities: [String], requiredCapabilities: [String], externalRef: String?, outcome: CallOutcome?, resolved: Bool?,
         satisfaction: Int?, handlingTimeSeconds: Double?, createdAt: Date, assignedAt: Date?, completedAt: Date?,
         cancelledAt: Date?, wrapUpUntil: Date? = nil, wrapUpEndedAt: Date? = nil, offerExpiresAt: Date? = nil,
-        priority: Int = CallLimits.defaultPriority, callbackPhone: String? = nil
+        priority: Int = CallLimits.defaultPriority, callbackPhone: String? = nil, customerRef: String? = nil,
+        preferredAgentId: UUID? = nil, preferredUntil: Date? = nil
     ) {
         self.id = id
         self.status = status
@@ -65,6 +72,9 @@ struct CallDTO: Encodable, Sendable {
         self.offerExpiresAt = status == .offered ? offerExpiresAt : nil
         self.priority = priority
         self.callback = callbackPhone.map(CallbackDTO.init)
+        self.customerRef = customerRef
+        self.preferredAgentId = preferredAgentId
+        self.preferredUntil = preferredUntil
     }
 
     init(_ call: Call) {
@@ -76,13 +86,15 @@ struct CallDTO: Encodable, Sendable {
             createdAt: call.createdAt, assignedAt: call.assignedAt, completedAt: call.completedAt,
             cancelledAt: call.cancelledAt, wrapUpUntil: call.wrapUpUntil, wrapUpEndedAt: call.wrapUpEndedAt,
             offerExpiresAt: call.offerExpiresAt, priority: call.priority ?? CallLimits.defaultPriority,
-            callbackPhone: call.callbackPhone)
+            callbackPhone: call.callbackPhone, customerRef: call.customerRef, preferredAgentId: call.preferredAgentId,
+            preferredUntil: call.status == .queued ? call.preferredUntil : nil)
     }
 
     private enum CodingKeys: String, CodingKey {
         case id, status, agentId, teamId, sector, channel, capabilities, requiredCapabilities, externalRef, outcome, resolved
         case satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, cancelledAt, wrapUpUntil, wrapUpEndedAt, offerExpiresAt
         case priority, effectivePriority, queuePosition, callback, estimatedWaitSeconds
+        case customerRef, preferredAgentId, preferredUntil
     }
 
     /// Every field is present; absent values are null (clients read `agent_id: null` as "queued").
@@ -113,6 +125,9 @@ struct CallDTO: Encodable, Sendable {
         try container.encode(queuePosition, forKey: .queuePosition)
         try container.encode(callback, forKey: .callback)
         try container.encode(estimatedWaitSeconds, forKey: .estimatedWaitSeconds)
+        try container.encode(customerRef, forKey: .customerRef)
+        try container.encode(preferredAgentId, forKey: .preferredAgentId)
+        try container.encode(preferredUntil, forKey: .preferredUntil)
     }
 }
 
@@ -136,6 +151,7 @@ enum CallLimits {
     static let rejectReason = 200
     static let externalRef = 200
     static let idempotencyKey = 200
+    static let customerRef = 128
     static let capabilityCount = 20
     static let satisfaction = 1...5
     static let handlingTime = 0.0...604_800.0
@@ -185,21 +201,52 @@ struct CreateCallInput: Decodable, Sendable {
     var externalRef: String?
     var priority: WholeNumber?
     var callback: CallbackInput?
+    var customerRef: String?
+    var preferredAgentId: UUID?
+    var preferredAgentExternalId: String?
 
     struct CallbackInput: Decodable, Sendable {
         var phone: String?
     }
 
-    /// The channel stays nil when absent: the writer fills in the tenant's default.
-    func validated() throws -> (route: RouteRequest, channel: CallChannel?, externalRef: String?, priority: Int,
-                                callbackPhone: String?) {
-        (
-            try RouteInput(teamId: teamId, sector: sector, capabilities: capabilities,
-                           requiredCapabilities: requiredCapabilities).validated(),
-            try channel.map { try Check.oneOf($0, "channel", as: CallChannel.self) },
-            try Check.optionalText(externalRef, "external_ref", maxLength: CallLimits.externalRef),
-            try priority.map { try Check.number($0.value, "priority", in: CallLimits.priority) } ?? CallLimits.defaultPriority,
-            try callback.map { try CallLimits.callbackPhone($0.phone) }
+    /// The agent a call names: by our id or by the tenant's own (`external_id`), resolved by `CallService`.
+    enum PreferredAgentName: Sendable, Equatable {
+        case id(UUID)
+        case externalId(String)
+    }
+
+    struct Validated: Sendable {
+        let route: RouteRequest
+        /// Nil: the writer fills in the tenant's default.
+        let channel: CallChannel?
+        let externalRef: String?
+        let priority: Int
+        let callbackPhone: String?
+        let customerRef: String?
+        let preferredAgent: PreferredAgentName?
+    }
+
+    func validated() throws -> Validated {
+        if preferredAgentId != nil && preferredAgentExternalId != nil {
+            throw AppError.badRequest("preferred_agent_id and preferred_agent_external_id name the same thing: give one of them")
+        }
+        let preferredAgent: PreferredAgentName? = if let preferredAgentId {
+            .id(preferredAgentId)
+        } else if let preferredAgentExternalId {
+            .externalId(try Check.text(preferredAgentExternalId, "preferred_agent_external_id", length: AgentLimits.externalId))
+        } else {
+            nil
+        }
+        return Validated(
+            route: try RouteInput(teamId: teamId, sector: sector, capabilities: capabilities,
+                                  requiredCapabilities: requiredCapabilities).validated(),
+            channel: try channel.map { try Check.oneOf($0, "channel", as: CallChannel.self) },
+            externalRef: try Check.optionalText(externalRef, "external_ref", maxLength: CallLimits.externalRef),
+            priority: try priority.map { try Check.number($0.value, "priority", in: CallLimits.priority) } ?? CallLimits.defaultPriority,
+            callbackPhone: try callback.map { try CallLimits.callbackPhone($0.phone) },
+            customerRef: try Check.optionalText(customerRef, "customer_ref", maxLength: CallLimits.customerRef)
+                .flatMap { $0.isEmpty ? nil : $0 },
+            preferredAgent: preferredAgent
         )
     }
 }

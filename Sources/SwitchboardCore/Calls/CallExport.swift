@@ -13,14 +13,15 @@ struct CallExport: Sendable {
     var pageSize = 1_000
     static let columns = ["id", "status", "agent_id", "team_id", "sector", "channel", "capabilities", "external_ref",
                           "outcome", "resolved", "satisfaction", "handling_time_seconds", "created_at", "assigned_at",
-                          "completed_at", "cancelled_at", "priority", "callback_phone"]
+                          "completed_at", "cancelled_at", "priority", "callback_phone", "customer_ref",
+                          "preferred_agent_id"]
 
     static func cells(_ call: CallRow) -> [ExportCell] {
         [.id(call.id), .text(call.status.rawValue), .id(call.agentId), .id(call.teamId), .text(call.sector),
          .text(call.channel.rawValue), .list(call.capabilities), .text(call.externalRef), .text(call.outcome?.rawValue),
          .flag(call.resolved), .integer(call.satisfaction), .number(call.handlingTimeSeconds), .time(call.createdAt),
          .time(call.assignedAt), .time(call.completedAt), .time(call.cancelledAt), .integer(call.priority),
-         .text(call.callbackPhone)]
+         .text(call.callbackPhone), .text(call.customerRef), .id(call.preferredAgentId)]
     }
 
     func produce(_ write: StreamedBody.Write) async throws {

@@ -34,6 +34,12 @@ struct CallRow: Sendable {
     var priority = CallLimits.defaultPriority
     /// A callback's number (E.164): the caller is rung back, so the call never abandons its place.
     var callbackPhone: String?
+    /// Who the caller is to the tenant (e.g. their number): a sticky customer's calls prefer their last agent.
+    var customerRef: String?
+    /// The agent the call prefers (named, or its customer's last), and until when it waits for that agent while
+    /// busy (nil: it does not wait, or it never queued for it).
+    var preferredAgentId: UUID?
+    var preferredUntil: Date?
 
     var isWrappingUp: Bool { status == .completed && wrapUpUntil != nil && wrapUpEndedAt == nil }
 
@@ -42,6 +48,7 @@ struct CallRow: Sendable {
         "status", "outcome", "resolved", "satisfaction", "handling_time_seconds", "created_at", "assigned_at",
         "completed_at", "call_day", "cancelled_at", "updated_at", "required_capabilities", "wrap_up_until",
         "wrap_up_ended_at", "offer_expires_at", "declined_by", "priority", "callback_phone",
+        "customer_ref", "preferred_agent_id", "preferred_until",
     ]
 
     /// The columns of `values`: all but `client_id`, which `TenantScope` adds.
@@ -95,6 +102,9 @@ struct CallRow: Sendable {
         declinedBy = (try row.decode(column: "declined_by", as: [String]?.self) ?? []).compactMap(UUID.init(uuidString:))
         priority = try row.decode(column: "priority", as: Int?.self) ?? CallLimits.defaultPriority
         callbackPhone = try row.decode(column: "callback_phone", as: String?.self)
+        customerRef = try row.decode(column: "customer_ref", as: String?.self)
+        preferredAgentId = try row.decode(column: "preferred_agent_id", as: UUID?.self)
+        preferredUntil = try row.decode(column: "preferred_until", as: Date?.self)
     }
 
     /// Every column but `client_id`, in `columns` order (the tenant's id is added by `TenantScope`).
@@ -102,7 +112,8 @@ struct CallRow: Sendable {
         [id, teamId, agentId, sector, capabilities, channel.rawValue, externalRef, idempotencyKey, status.rawValue,
          outcome?.rawValue, resolved, satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, callDay,
          cancelledAt, updatedAt, requiredCapabilities, wrapUpUntil, wrapUpEndedAt, offerExpiresAt,
-         declinedBy.isEmpty ? nil : declinedBy.map(\.uuidString), priority, callbackPhone]
+         declinedBy.isEmpty ? nil : declinedBy.map(\.uuidString), priority, callbackPhone, customerRef, preferredAgentId,
+         preferredUntil]
     }
 }
 
@@ -123,10 +134,21 @@ extension CallRow {
         }
     }
 
-    /// The call as its routing asks: in its pools, never to an agent that declined it.
-    var routeRequest: RouteRequest {
+    /// The call as its routing asks at `now`: in its pools, never to an agent that declined it, to its preferred
+    /// agent first (waiting for it while its window is open).
+    func routeRequest(at now: Date) -> RouteRequest {
         RouteRequest(teamId: teamId, sector: sector, capabilities: capabilities, requiredCapabilities: requiredCapabilities,
-                     channel: channel, excluding: Set(declinedBy))
+                     channel: channel, excluding: Set(declinedBy),
+                     preferred: preferredAgentId.map { PreferredAgent(agentId: $0, waits: reservedAgent(at: now) != nil) })
+    }
+
+    /// The agent a waiting call is kept for at `now`: its preferred agent, while its window is open and unless that
+    /// agent declined it. No other agent takes the call meanwhile.
+    func reservedAgent(at now: Date) -> UUID? {
+        guard let preferredAgentId, let preferredUntil, now < preferredUntil, !declinedBy.contains(preferredAgentId) else {
+            return nil
+        }
+        return preferredAgentId
     }
 }
 
@@ -139,6 +161,8 @@ extension CallDTO {
             resolved: row.resolved, satisfaction: row.satisfaction, handlingTimeSeconds: row.handlingTimeSeconds,
             createdAt: row.createdAt, assignedAt: row.assignedAt, completedAt: row.completedAt,
             cancelledAt: row.cancelledAt, wrapUpUntil: row.wrapUpUntil, wrapUpEndedAt: row.wrapUpEndedAt,
-            offerExpiresAt: row.offerExpiresAt, priority: row.priority, callbackPhone: row.callbackPhone)
+            offerExpiresAt: row.offerExpiresAt, priority: row.priority, callbackPhone: row.callbackPhone,
+            customerRef: row.customerRef, preferredAgentId: row.preferredAgentId,
+            preferredUntil: row.status == .queued ? row.preferredUntil : nil)
     }
 }

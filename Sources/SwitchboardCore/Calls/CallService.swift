@@ -15,9 +15,51 @@ struct CallService: Sendable {
         let key = try Check.optionalText(idempotencyKey, "Idempotency-Key", maxLength: CallLimits.idempotencyKey)
             .flatMap { $0.isEmpty ? nil : $0 }
         let request = try input.validated()
-        let change = NewCall(route: request.route, channel: request.channel, externalRef: request.externalRef,
-                             idempotencyKey: key, priority: request.priority, callbackPhone: request.callbackPhone)
+        var change = NewCall(route: request.route, channel: request.channel, externalRef: request.externalRef,
+                             idempotencyKey: key, priority: request.priority, callbackPhone: request.callbackPhone,
+                             customerRef: request.customerRef)
+        if request.preferredAgent != nil || request.customerRef != nil {
+            let policy = try await writer.book.withBook(tenant.clientId, store: store) { $0.policy }
+            change.preferredWaitSeconds = policy.preferredAgentWaitSeconds
+            if let named = request.preferredAgent {
+                change.preferredAgentId = try await preferredAgent(named)
+            } else if policy.stickyCustomers, let customerRef = request.customerRef {
+                change.preferredAgentId = try await lastGoodAgent(of: customerRef, now: Date())
+            }
+        }
         return try await writer.submit(.create(change), by: tenant)
+    }
+
+    /// The tenant's agent a call names; an unknown one (or another tenant's) is a 400 naming the field.
+    private func preferredAgent(_ name: CreateCallInput.PreferredAgentName) async throws -> UUID {
+        var query = scope.select(from: SectorAgent.schema, on: store.sql).column("id")
+        switch name {
+        case .id(let id): query = query.where("id", .equal, id)
+        case .externalId(let externalId): query = query.where("external_id", .equal, externalId)
+        }
+        guard let row = try await query.limit(1).first() else {
+            switch name {
+            case .id: throw AppError.badRequest("preferred_agent_id names no agent of this tenant")
+            case .externalId: throw AppError.badRequest("preferred_agent_external_id names no agent of this tenant")
+            }
+        }
+        return try row.decode(column: "id", as: UUID.self)
+    }
+
+    /// A sticky customer's agent: who completed the customer's last successful call in the last
+    /// `RoutingPolicy.stickyCustomerDays` days (nil: nobody did). Literals for status and outcome, so that the
+    /// planner uses the partial index on exactly those calls.
+    private func lastGoodAgent(of customerRef: String, now: Date) async throws -> UUID? {
+        let since = now.addingTimeInterval(-Double(RoutingPolicy.stickyCustomerDays) * 86_400)
+        return try await scope.select(from: Call.schema, on: store.sql).column("agent_id")
+            .where("customer_ref", .equal, customerRef)
+            .where(SQLIdentifier("status"), .equal, SQLRaw(CallStatus.completed.sqlLiteral))
+            .where(SQLIdentifier("outcome"), .equal, SQLRaw("'\(CallOutcome.successful.rawValue)'"))
+            .where("completed_at", .greaterThanOrEqual, since)
+            .where("agent_id", .isNot, SQLLiteral.null)
+            .orderBy("completed_at", .descending)
+            .limit(1).first()?
+            .decode(column: "agent_id", as: UUID?.self)
     }
 
     func complete(_ callId: UUID, with input: CompleteCallInput.Validated) async throws -> CallDTO {

@@ -55,8 +55,10 @@ enum EventPayload {
     /// With its place as it queued (1: next) and its estimated wait (null when nobody who may take it is routable).
     static func queued(_ call: CallRow, place: Int, estimatedWait: Int?) -> PendingEvent {
         var json = "{\"call_id\":\"\(call.id.uuidString)\",\"channel\":\"\(call.channel.rawValue)\","
-            + "\"estimated_wait_seconds\":\(estimatedWait.map(String.init) ?? "null"),"
-            + "\"priority\":\(call.priority),\"queue_position\":\(place),\"sector\":"
+            + "\"estimated_wait_seconds\":\(estimatedWait.map(String.init) ?? "null"),\"preferred_agent_id\":"
+        // The agent the call waits for (its preferred one, while its window is open), else null.
+        FastJSON.append(call.reservedAgent(at: call.updatedAt ?? call.createdAt), to: &json)
+        json += ",\"priority\":\(call.priority),\"queue_position\":\(place),\"sector\":"
         DecisionJSON.appendString(call.sector, to: &json)
         json += ",\"team_id\":"
         FastJSON.append(call.teamId, to: &json)

@@ -61,6 +61,8 @@ extension CallDTO: FastJSONEncodable {
         FastJSON.append(completedAt, to: &json)
         json += ",\"created_at\":"
         FastJSON.appendDate(createdAt, to: &json)
+        json += ",\"customer_ref\":"
+        FastJSON.append(customerRef, to: &json)
         json += ",\"effective_priority\":"
         json += effectivePriority.map(String.init) ?? "null"
         json += ",\"estimated_wait_seconds\":"
@@ -73,6 +75,10 @@ extension CallDTO: FastJSONEncodable {
         FastJSON.append(offerExpiresAt, to: &json)
         json += ",\"outcome\":"
         FastJSON.append(outcome?.rawValue, to: &json)
+        json += ",\"preferred_agent_id\":"
+        FastJSON.append(preferredAgentId, to: &json)
+        json += ",\"preferred_until\":"
+        FastJSON.append(preferredUntil, to: &json)
         json += ",\"priority\":\(priority),\"queue_position\":"
         json += queuePosition.map(String.init) ?? "null"
         json += ",\"required_capabilities\":["

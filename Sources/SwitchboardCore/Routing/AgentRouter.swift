@@ -14,12 +14,23 @@ struct RouteRequest: Sendable {
     var widest: Relaxation.Pool = .sector
     /// Agents that rejected or missed an offer of this call: never chosen for it.
     var excluding: Set<UUID> = []
+    /// The agent the call asks for (`preferred_agent_id`, or a sticky customer's last agent): chosen when it can
+    /// take the call; when it is busy and `waits`, the call waits for it (nobody else is chosen).
+    var preferred: PreferredAgent? = nil
+}
+
+struct PreferredAgent: Sendable, Equatable {
+    let agentId: UUID
+    /// Whether a busy preferred agent keeps the call waiting for it (its window is open).
+    let waits: Bool
 }
 
 enum RoutingStrategy: String, Codable, Sendable, CaseIterable {
     case team, sector, none
     /// A queued call handed to an agent that freed up.
     case queue
+    /// The agent the call named, or its customer's last agent (`routing.sticky_customers`).
+    case preferred
 }
 
 struct RoutingDecision: Sendable {
@@ -30,6 +41,8 @@ struct RoutingDecision: Sendable {
     /// The agent routed to (and, for a claiming route, whose capacity was claimed).
     let chosen: ScoredCandidate?
     let poolSize: Int
+    /// Nobody chosen because the call waits for its busy preferred agent.
+    var waitsForPreferred = false
 }
 
 /// Recommends the agent for a request from the tenant's load book: the team pool first, then the sector pool,

@@ -5,14 +5,16 @@ import Foundation
 /// `RoutingDecisionDTO` reads them back through `candidates(from:)`; a test checks the round trip.
 enum DecisionJSON {
     static func request(teamId: UUID?, sector: String, capabilities: [String], requiredCapabilities: [String] = [],
-                        priority: (priority: Int, effective: Int)? = nil) -> String {
+                        priority: (priority: Int, effective: Int)? = nil, preferredAgentId: UUID? = nil) -> String {
         var json = "{\"capabilities\":["
         for (index, capability) in capabilities.enumerated() {
             if index > 0 { json += "," }
             appendString(capability, to: &json)
         }
         json += "]"
-        if let priority { json += ",\"effective_priority\":\(priority.effective),\"priority\":\(priority.priority)" }
+        if let priority { json += ",\"effective_priority\":\(priority.effective)" }
+        if let preferredAgentId { json += ",\"preferred_agent_id\":\"\(preferredAgentId.uuidString)\"" }
+        if let priority { json += ",\"priority\":\(priority.priority)" }
         if !requiredCapabilities.isEmpty {
             json += ",\"required_capabilities\":["
             for (index, capability) in requiredCapabilities.enumerated() {

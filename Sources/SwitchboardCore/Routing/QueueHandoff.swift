@@ -72,17 +72,34 @@ struct QueueHandoff {
                              order: QueueOrder, clientId: String, _ work: inout BatchWork,
                              on db: any SQLDatabase) async throws -> CallRow? {
         let now = work.now
-        // Never a call this agent rejected or let run out.
+        // Never a call this agent rejected or let run out, nor one kept for another agent (its preferred one).
         func mayTake(_ call: CallRow) -> Bool {
-            !call.declinedBy.contains(agentId) && Self.mayTake(callTeam: call.teamId, callSector: call.sector, required: call.requiredCapabilities,
-                         waited: now.timeIntervalSince(call.createdAt), relaxation: relaxation, agentSector: agent.sector,
-                         agentTeams: agent.teams, agentCapabilities: capabilities)
+            guard !call.declinedBy.contains(agentId) else { return false }
+            let waited = now.timeIntervalSince(call.createdAt)
+            switch call.reservedAgent(at: now) {
+            case agentId?:
+                // The preferred agent serves its sector's calls, whatever their team, with what they require.
+                let dropped = relaxation.stage(waited: waited, hasTeam: call.teamId != nil).requirementsDropped
+                return call.sector == agent.sector && (dropped || capabilities.isSuperset(of: call.requiredCapabilities))
+            case .some:
+                return false
+            case nil:
+                return Self.mayTake(callTeam: call.teamId, callSector: call.sector, required: call.requiredCapabilities,
+                                    waited: waited, relaxation: relaxation, agentSector: agent.sector,
+                                    agentTeams: agent.teams, agentCapabilities: capabilities)
+            }
         }
         // Only calls of channels the agent has room for: a freed chat slot does not take a queued voice call
         // from an agent whose one voice slot is busy.
         let channels = agent.channelsWithRoom
         guard !channels.isEmpty else { return nil }
         try await work.lookAtTheQueue(of: clientId, on: db)
+        // Calls waiting for this very agent go first, in the queue's order.
+        if let kept = try await firstKept(for: agentId, channels: channels, order: order, clientId: clientId, mayTake: mayTake,
+                                          &work, on: db) {
+            work.takenFromQueue.insert(kept.id)
+            return kept
+        }
         var found: CallRow?
         if work.databaseQueue[clientId] == true {
             var query = TenantScope(clientId: clientId).select(from: Call.schema, on: db)
@@ -125,4 +142,34 @@ struct QueueHandoff {
         if let first { work.takenFromQueue.insert(first.id) }
         return first
     }
+
+    /// The first waiting call kept for this agent (it is the call's preferred agent and the call's window is open):
+    /// of those in the database (a partial index holds exactly the waiting calls that name an agent) or of those
+    /// this batch queued.
+    private func firstKept(for agentId: UUID, channels: [CallChannel], order: QueueOrder, clientId: String,
+                           mayTake: (CallRow) -> Bool, _ work: inout BatchWork, on db: any SQLDatabase) async throws -> CallRow? {
+        let now = work.now
+        func kept(_ call: CallRow) -> Bool {
+            call.reservedAgent(at: now) == agentId && channels.contains(call.channel) && mayTake(call)
+        }
+        var stored: [CallRow] = []
+        if work.databaseQueue[clientId] == true {
+            let decided = Set(work.changedCallIds)
+            var query = TenantScope(clientId: clientId).select(from: Call.schema, on: db)
+                .columns(CallRow.columns.map { SQLIdentifier($0) })
+                .where(SQLIdentifier("status"), .equal, SQLRaw(CallStatus.queued.sqlLiteral))
+                .where("preferred_agent_id", .equal, agentId)
+                .where("preferred_until", .greaterThan, now)
+            if !work.takenFromQueue.isEmpty { query = query.where("id", .notIn, Array(work.takenFromQueue)) }
+            stored = try await order.ordering(query, postgres: store.isPostgres).limit(QueueHandoff.keptLimit).all()
+                .map(CallRow.init).filter { !decided.contains($0.id) && kept($0) }
+        }
+        let queuedHere = work.insertedCalls.filter { call in
+            call.clientId == clientId && call.status == .queued && !work.takenFromQueue.contains(call.id) && kept(call)
+        }
+        return (stored + queuedHere).min { order.precedes(QueueOrder.Entry($0), QueueOrder.Entry($1)) }
+    }
+
+    /// Calls kept for one agent read at a hand-off: a handful at most wait for one person.
+    static let keptLimit = 16
 }

@@ -98,7 +98,7 @@ final class QueueSweeper: Sendable {
             var trial = book
             return waiting.compactMap { call -> UUID? in
                 let stage = relaxation.stage(waited: max(0, now.timeIntervalSince(call.createdAt)), hasTeam: call.teamId != nil)
-                var route = call.routeRequest
+                var route = call.routeRequest(at: now)
                 route.widest = stage.pool
                 if stage.requirementsDropped { route.requiredCapabilities = [] }
                 guard let decision = try? trial.decide(route, claiming: true), decision.chosen != nil else { return nil }

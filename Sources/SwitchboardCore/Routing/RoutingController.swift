@@ -118,6 +118,9 @@ struct QueuedCallDTO: Encodable, Sendable {
     @NullWhenAbsent var estimatedWaitSeconds: Int?
     /// A callback waits without a caller on the line: the number to ring back.
     @NullWhenAbsent var callback: CallbackDTO?
+    /// The agent the call waits for, while it waits for its busy preferred agent, and until when.
+    @NullWhenAbsent var waitingForAgentId: UUID?
+    @NullWhenAbsent var preferredUntil: Date?
 
     init(_ call: CallRow, relaxation: Relaxation, order: QueueOrder, position: Int?, estimatedWait: Int?) {
         let now = order.now
@@ -132,6 +135,9 @@ struct QueuedCallDTO: Encodable, Sendable {
         queuePosition = position
         estimatedWaitSeconds = estimatedWait
         callback = call.callbackPhone.map(CallbackDTO.init)
+        let keptFor = call.reservedAgent(at: now)
+        waitingForAgentId = keptFor
+        preferredUntil = keptFor == nil ? nil : call.preferredUntil
         createdAt = call.createdAt
         waitedSeconds = max(0, now.timeIntervalSince(call.createdAt))
         let stage = relaxation.stage(waited: waitedSeconds, hasTeam: call.teamId != nil)

@@ -14,6 +14,8 @@ enum RoutingDecisionLog {
         /// (`POST /api/routing/route`) and by those logged before priorities existed.
         var priority: Int?
         var effectivePriority: Int?
+        /// The agent the call preferred (named, or its customer's last), when it did.
+        var preferredAgentId: UUID?
     }
 
     static func record(

@@ -46,6 +46,12 @@ struct RoutingPolicy: Sendable, Equatable {
     /// A waiting call's effective priority rises by one for every this many seconds it waits (0: never), so no
     /// call starves (`routing.priority_aging_seconds`).
     var priorityAgingSeconds: Int = 60
+    /// How long a call that names a busy preferred agent waits for it before it routes as usual
+    /// (`routing.preferred_agent_wait_seconds`; 0: it never waits).
+    var preferredAgentWaitSeconds: Int = 20
+    /// Whether a call with a `customer_ref` prefers the agent who last served that customer well
+    /// (`routing.sticky_customers`: the last successful call completed within `stickyCustomerDays`).
+    var stickyCustomers = false
     /// The reasons an agent may be away for (`agents.away_reasons`), checked on every presence change.
     var awayReasons: [String] = SettingsSchema.defaultAwayReasons
 
@@ -53,4 +59,6 @@ struct RoutingPolicy: Sendable, Equatable {
 
     /// Days of completed calls the learning estimate reads.
     static let learningWindowDays = 30
+    /// How far back a sticky customer's last agent is looked for.
+    static let stickyCustomerDays = 7
 }

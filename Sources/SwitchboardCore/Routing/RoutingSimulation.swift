@@ -20,6 +20,8 @@ enum RoutingSimulation {
         var priority = CallLimits.defaultPriority
         /// A callback: the caller is rung back, so it waits without a line and never abandons.
         var isCallback = false
+        /// The agent the call prefers: it waits up to `routing.preferred_agent_wait_seconds` for it when busy.
+        var preferredAgentId: UUID? = nil
     }
 
     typealias Catalogue = BookCatalogue
@@ -119,8 +121,13 @@ enum RoutingSimulation {
         func wrapUp(_ agentId: UUID) -> Double { Double((ownWrapUp[agentId] ?? nil) ?? policy.wrapUpSeconds) }
         let offerSeconds = Double(policy.offerTimeoutSeconds)
         var declined: [Int: Set<UUID>] = [:]
-        /// Calls waiting again after a missed offer, oldest first; a freed agent looks at them before the lines.
+        /// Calls waiting again after a missed offer, or after waiting for their preferred agent in vain, oldest
+        /// first; a freed agent looks at them before the lines.
         var returned: [Int] = []
+        /// Calls waiting for their busy preferred agent, per agent in arrival order, and until when they do.
+        var kept: [UUID: [Int]] = [:]
+        var keptUntil: [Int: Double] = [:]
+        let preferredWait = Double(policy.preferredAgentWaitSeconds)
         let skills = Dictionary(catalogue.agents.map { ($0.id, Set($0.capabilities)) }, uniquingKeysWith: { first, _ in first })
 
         /// When a waiting caller hangs up (`routing.max_wait_seconds`); never for a callback.
@@ -167,7 +174,8 @@ enum RoutingSimulation {
             let stage = relaxation.stage(waited: waited, hasTeam: call.teamId != nil)
             return RouteRequest(teamId: call.teamId, sector: call.sector, capabilities: call.capabilities,
                                 requiredCapabilities: stage.requirementsDropped ? [] : call.requiredCapabilities,
-                                channel: call.channel, widest: stage.pool, excluding: declined[index] ?? [])
+                                channel: call.channel, widest: stage.pool, excluding: declined[index] ?? [],
+                                preferred: call.preferredAgentId.map { PreferredAgent(agentId: $0, waits: waited < preferredWait) })
         }
 
         /// Whether the book can route the request; a team gone from the catalogue routes by its sector.
@@ -223,7 +231,17 @@ enum RoutingSimulation {
         func takeWaiting(_ agentId: UUID, at time: Double) {
             while let agent = book.agent(agentId), agent.hasRoom {
                 let waiting: Int
-                if let position = returned.firstIndex(where: { mayTakeReturned($0, agentId, agent, at: time) }) {
+                // Abandoned while kept: gone, as from the lines.
+                kept[agentId]?.removeAll { index in
+                    guard let deadline = abandonsAt(index), deadline < time else { return false }
+                    report.abandoned += 1
+                    keptUntil[index] = nil
+                    return true
+                }
+                if let position = kept[agentId]?.firstIndex(where: { calls[$0].channel.map(agent.hasRoom(for:)) ?? true }) {
+                    waiting = kept[agentId]!.remove(at: position)
+                    keptUntil[waiting] = nil
+                } else if let position = returned.firstIndex(where: { mayTakeReturned($0, agentId, agent, at: time) }) {
                     waiting = returned.remove(at: position)
                 } else if let next = queue.oldest(servedBy: agentId, agent, at: time, abandoning: &report.abandoned) {
                     waiting = next
@@ -252,8 +270,23 @@ enum RoutingSimulation {
             takeWaiting(agentId, at: time)
         }
 
+        /// A call's wait for its preferred agent ran out: it routes as usual, or waits for anyone.
+        func stopKeeping(_ index: Int, at time: Double) {
+            guard keptUntil.removeValue(forKey: index) != nil, let agentId = calls[index].preferredAgentId else { return }
+            kept[agentId]?.removeAll { $0 == index }
+            if let deadline = abandonsAt(index), deadline < time {
+                report.abandoned += 1
+            } else if let chosen = route(request(for: index, waited: time - calls[index].arrival))?.chosen {
+                start(index, with: chosen.agentId, at: time, step: .queue)
+            } else {
+                returned.append(index)
+                returned.sort { calls[$0].arrival != calls[$1].arrival ? calls[$0].arrival < calls[$1].arrival : $0 < $1 }
+            }
+        }
+
         func process(_ event: Event) {
             switch event.kind {
+            case .preferredWaitEnds: stopKeeping(event.call, at: event.time)
             case .departure(let agentId, let channel): finish(event.call, agentId: agentId, channel: channel, at: event.time)
             case .offerRunsOut(let agentId, let channel): offerRanOut(event.call, agentId: agentId, channel: channel, at: event.time)
             case .widen: widen(event.call, at: event.time)
@@ -269,6 +302,10 @@ enum RoutingSimulation {
                 start(index, with: chosen.agentId, at: call.arrival, step: strategy)
             } else if policy.overflow == .reject {
                 report.rejected += 1
+            } else if decision?.waitsForPreferred == true, let agentId = call.preferredAgentId {
+                kept[agentId, default: []].append(index)
+                keptUntil[index] = call.arrival + preferredWait
+                events.push(Event(time: call.arrival + preferredWait, kind: .preferredWaitEnds, call: index))
             } else {
                 let teamId = call.teamId.flatMap { catalogue.teams[$0] != nil ? $0 : nil }
                 if checkingWaitEstimates {
@@ -349,6 +386,8 @@ enum RoutingSimulation {
             case offerRunsOut(agentId: UUID, channel: CallChannel?)
             /// The call's wait reaches a wider relaxation step.
             case widen
+            /// The call's wait for its busy preferred agent ends.
+            case preferredWaitEnds
         }
 
         let time: Double
@@ -365,7 +404,7 @@ enum RoutingSimulation {
         private var rank: Int {
             switch kind {
             case .departure, .offerRunsOut: 0
-            case .widen: 1
+            case .widen, .preferredWaitEnds: 1
             }
         }
     }

@@ -11,7 +11,8 @@ struct RoutingSimulationService: Sendable {
     static let maximumCalls = 200_000
     /// The settings a proposal may change: by their names without the `routing.` prefix, and after-call work.
     static let policyKeys = ["weights", "strategy", "prior_calls", "exploration", "exploration_floor", "max_wait_seconds",
-                             "overflow", "relaxation", "offer_timeout_seconds", "wrap_up_seconds", "priority_aging_seconds"]
+                             "overflow", "relaxation", "offer_timeout_seconds", "wrap_up_seconds", "priority_aging_seconds",
+                             "preferred_agent_wait_seconds"]
     static func settingName(_ policyKey: String) -> String {
         policyKey == "wrap_up_seconds" ? "calls.wrap_up_seconds" : "routing.\(policyKey)"
     }
@@ -85,13 +86,13 @@ struct RoutingSimulationService: Sendable {
             proposedSettings: request.changes.filter { settings[$0.key] != $0.value })
     }
 
-    /// Arrival times, teams, sectors, capabilities (required or not), channels, priorities, callbacks and handling
-    /// times as recorded. A call that never reached an agent (cancelled while waiting, or still open) has no handling time of
+    /// Arrival times, teams, sectors, capabilities (required or not), channels, priorities, callbacks, preferred
+    /// agents (as resolved when the call came) and handling times as recorded. A call that never reached an agent (cancelled while waiting, or still open) has no handling time of
     /// its own: it gets the mean of the range's recorded ones, so that it still loads the agents it would have reached.
     func replayedCalls(in range: DayRange, startingAt start: Date, on db: any SQLDatabase) async throws -> [RoutingSimulation.Call] {
         let rows = try await tenant.scope.select(from: Call.schema, on: db)
             .columns("created_at", "team_id", "sector", "capabilities", "channel", "handling_time_seconds", "assigned_at",
-                     "completed_at", "required_capabilities", "priority", "callback_phone")
+                     "completed_at", "required_capabilities", "priority", "callback_phone", "preferred_agent_id")
             .where("call_day", .greaterThanOrEqual, range.from.description)
             .where("call_day", .lessThanOrEqual, range.to.description)
             .orderBy("created_at").orderBy("id")
@@ -101,7 +102,7 @@ struct RoutingSimulationService: Sendable {
             throw AppError.badRequest("the range holds more than \(Self.maximumCalls) calls; choose fewer days")
         }
         var recorded: [(arrival: Double, teamId: UUID?, sector: String, capabilities: [String], channel: CallChannel?,
-                        required: [String], handling: Double?, priority: Int, isCallback: Bool)] = []
+                        required: [String], handling: Double?, priority: Int, isCallback: Bool, preferred: UUID?)] = []
         recorded.reserveCapacity(rows.count)
         for row in rows {
             let created: Date = try row.decode("created_at")
@@ -114,14 +115,15 @@ struct RoutingSimulationService: Sendable {
                              try row.decode("capabilities"), CallChannel(rawValue: try row.decode("channel")),
                              try row.decode(column: "required_capabilities", as: [String]?.self) ?? [], handling,
                              try row.decode(column: "priority", as: Int?.self) ?? CallLimits.defaultPriority,
-                             try row.decode(column: "callback_phone", as: String?.self) != nil))
+                             try row.decode(column: "callback_phone", as: String?.self) != nil,
+                             try row.decode(column: "preferred_agent_id", as: UUID?.self)))
         }
         let known = recorded.compactMap(\.handling)
         let fallback = known.isEmpty ? 300 : known.reduce(0, +) / Double(known.count)
         return recorded.map {
             RoutingSimulation.Call(arrival: $0.arrival, teamId: $0.teamId, sector: $0.sector, capabilities: $0.capabilities,
                                    handlingSeconds: $0.handling ?? fallback, channel: $0.channel, requiredCapabilities: $0.required,
-                                   priority: $0.priority, isCallback: $0.isCallback)
+                                   priority: $0.priority, isCallback: $0.isCallback, preferredAgentId: $0.preferred)
         }
     }
 

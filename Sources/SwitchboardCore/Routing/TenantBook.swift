@@ -113,15 +113,45 @@ struct TenantBook: Sendable {
         if let teamId = request.teamId {
             guard let teamSector = teamSectors[teamId] else { throw Miss.unknownTeam(teamId) }
             sector = teamSector
-            if let decision = choose(.team(teamId), strategy: .team, sector: sector, request, claiming) { return decision }
-            if request.widest == .team { return nobody(in: .team(teamId), sector: sector, request) }
         } else if let requested = request.sector {
             sector = requested
         } else {
             throw AppError.badRequest("team_id or sector is required")
         }
+        if let preferred = request.preferred, let decision = prefer(preferred, sector: sector, request, claiming) {
+            return decision
+        }
+        if let teamId = request.teamId {
+            if let decision = choose(.team(teamId), strategy: .team, sector: sector, request, claiming) { return decision }
+            if request.widest == .team { return nobody(in: .team(teamId), sector: sector, request) }
+        }
         if let decision = choose(.sector(sector), strategy: .sector, sector: sector, request, claiming) { return decision }
         return nobody(in: .sector(sector), sector: sector, request)
+    }
+
+    /// The preferred agent's decision: it is chosen when it can take the call now, whatever its team; when it
+    /// is busy (no room, or in after-call work) and the call may wait for it, nobody is (the call waits for it).
+    /// Nil when it cannot serve the call at all (another sector, a required capability missing, away, inactive, or
+    /// it declined the call): the call routes as usual.
+    private mutating func prefer(_ preferred: PreferredAgent, sector: String, _ request: RouteRequest,
+                                 _ claiming: Bool) -> RoutingDecision? {
+        guard !request.excluding.contains(preferred.agentId), let agent = agents[preferred.agentId],
+              agent.sector == sector, agent.isActive, let candidate = candidate(preferred.agentId)
+        else { return nil }
+        let skills = Set(capabilities(of: preferred.agentId))
+        guard skills.isSuperset(of: request.requiredCapabilities) else { return nil }
+        let hasRoom = request.channel.map(agent.hasRoom(for:)) ?? agent.hasRoom
+        guard hasRoom || preferred.waits else { return nil }
+        let scored = AgentScorer.explain(candidate, matches: Set(request.capabilities).intersection(skills).count,
+                                         weights: policy.weights)
+        let ranking = withChannelSlots(Ranking(top: [scored], eligibleCount: hasRoom ? 1 : 0), request.channel)
+        guard hasRoom else {
+            return RoutingDecision(strategy: .none, sector: sector, teamId: request.teamId, ranking: ranking, chosen: nil,
+                                   poolSize: 1, waitsForPreferred: true)
+        }
+        if claiming { adjustLoad(of: preferred.agentId, by: 1, channel: request.channel) }
+        return RoutingDecision(strategy: .preferred, sector: sector, teamId: request.teamId, ranking: ranking,
+                               chosen: ranking.best, poolSize: 1)
     }
 
     /// No agent is free: the widest pool's ranking is logged all the same.

@@ -55,6 +55,14 @@ enum SettingsSchema {
         Key(name: "routing.priority_aging_seconds", defaultValue: .number(60)) { value in
             .number(Double(try integer(value, "routing.priority_aging_seconds", in: 0...86_400)))
         },
+        Key(name: "routing.preferred_agent_wait_seconds",
+            defaultValue: .number(Double(RoutingPolicy.defaults.preferredAgentWaitSeconds))) { value in
+            .number(Double(try integer(value, "routing.preferred_agent_wait_seconds", in: 0...600)))
+        },
+        Key(name: "routing.sticky_customers", defaultValue: .bool(false)) { value in
+            guard case .bool = value else { throw AppError.badRequest("routing.sticky_customers must be true or false") }
+            return value
+        },
         Key(name: "agents.away_reasons", defaultValue: .array(defaultAwayReasons.map(JSONValue.string)), validate: validateAwayReasons),
         Key(name: "calls.default_channel", defaultValue: .string(CallChannel.voice.rawValue)) { value in
             .string(try oneOf(value, "calls.default_channel", CallChannel.allCases.map(\.rawValue)))
@@ -189,6 +197,8 @@ enum SettingsSchema {
         if let seconds = settings["routing.offer_timeout_seconds"]?.intValue { policy.offerTimeoutSeconds = seconds }
         if let count = settings["routing.max_missed_offers"]?.intValue { policy.maxMissedOffers = count }
         if let seconds = settings["routing.priority_aging_seconds"]?.intValue { policy.priorityAgingSeconds = seconds }
+        if let seconds = settings["routing.preferred_agent_wait_seconds"]?.intValue { policy.preferredAgentWaitSeconds = seconds }
+        if case .bool(let sticky) = settings["routing.sticky_customers"] { policy.stickyCustomers = sticky }
         if let reasons = settings["agents.away_reasons"]?.arrayValue?.compactMap(\.stringValue) { policy.awayReasons = reasons }
         if let raw = settings["calls.wrap_up_mode"]?.stringValue, let mode = WrapUpMode(rawValue: raw) { policy.wrapUpMode = mode }
         return policy

@@ -66,6 +66,10 @@ struct NewCall: Sendable {
     let idempotencyKey: String?
     var priority = CallLimits.defaultPriority
     var callbackPhone: String? = nil
+    var customerRef: String? = nil
+    /// The agent the call prefers (named, or the customer's last), and how long it waits for that agent if busy.
+    var preferredAgentId: UUID? = nil
+    var preferredWaitSeconds = 0
 
     /// Whether `earlier` is what this request would have made: a replay under the same Idempotency-Key must
     /// ask for the same call (as payment APIs do), or the client has a bug that silently loses a call.
@@ -78,6 +82,8 @@ struct NewCall: Sendable {
             && earlier.externalRef == externalRef
             && earlier.priority == priority
             && earlier.callbackPhone == callbackPhone
+            && earlier.customerRef == customerRef
+            && earlier.preferredAgentId == preferredAgentId
     }
 }
 

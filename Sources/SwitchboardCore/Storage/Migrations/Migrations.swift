@@ -32,5 +32,6 @@ enum SwitchboardMigrations {
         AddCallPriority(),
         AddCallback(),
         AddQueuedSectorIndex(),
+        AddPreferredAgent(),
     ]
 }

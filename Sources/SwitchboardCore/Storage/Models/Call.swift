@@ -75,6 +75,11 @@ final class Call: Model, TenantOwned, @unchecked Sendable {
     @OptionalField(key: "priority") var priority: Int?
     /// A callback's number (E.164).
     @OptionalField(key: "callback_phone") var callbackPhone: String?
+    /// The caller as the tenant knows them (up to 128 characters), for sticky customers.
+    @OptionalField(key: "customer_ref") var customerRef: String?
+    /// The agent the call prefers, and until when it waits for that agent while busy.
+    @OptionalField(key: "preferred_agent_id") var preferredAgentId: UUID?
+    @OptionalField(key: "preferred_until") var preferredUntil: Date?
     @Timestamp(key: "updated_at", on: .update) var updatedAt: Date?
 
     init() {}

@@ -15,6 +15,7 @@ extension CallWriter {
         }
         var route = new.route
         route.channel = new.channel
+        route.preferred = new.preferredAgentId.map { PreferredAgent(agentId: $0, waits: new.preferredWaitSeconds > 0) }
         let (decision, policy, stage) = try await decide(route, waited: 0, for: tenant, &work, on: db)
         if decision.chosen == nil && policy.overflow == .reject {
             throw AppError.conflict("no agent is available and this tenant's overflow policy is 'reject'")
@@ -29,6 +30,11 @@ extension CallWriter {
         call.requiredCapabilities = new.route.requiredCapabilities
         call.priority = new.priority
         call.callbackPhone = new.callbackPhone
+        call.customerRef = new.customerRef
+        call.preferredAgentId = new.preferredAgentId
+        if decision.waitsForPreferred {
+            call.preferredUntil = call.createdAt.addingTimeInterval(Double(new.preferredWaitSeconds))
+        }
         if let chosen = decision.chosen { call.place(with: chosen.agentId, offerSeconds: policy.offerTimeoutSeconds, at: call.createdAt) }
         if call.status == .queued { try await countQueued(by: 1, of: tenant.clientId, on: db) }
         work.insert(call)

@@ -125,7 +125,7 @@ extension CallWriter {
 
         let trigger = expired ? "offer_expired" : "offer_rejected"
         let waited = max(0, work.now.timeIntervalSince(call.createdAt))
-        let (decision, policy, stage) = try await decide(call.routeRequest, waited: waited, for: tenant, &work, on: db)
+        let (decision, policy, stage) = try await decide(call.routeRequest(at: work.now), waited: waited, for: tenant, &work, on: db)
         if let chosen = decision.chosen {
             work.plan.booked(chosen.agentId, of: clientId, delta: 1, channel: call.channel)
             call.place(with: chosen.agentId, offerSeconds: policy.offerTimeoutSeconds, at: work.now)

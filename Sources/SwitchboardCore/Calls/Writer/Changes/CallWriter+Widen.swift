@@ -10,7 +10,7 @@ extension CallWriter {
         var call = try await work.existing(callId, of: tenant, probingWith: store.db)
         guard CallStatus.waiting.contains(call.status) else { return CallChangeResult(call: CallDTO(call), replayed: false) }
         let waited = max(0, asOf.timeIntervalSince(call.createdAt))
-        let (decision, policy, stage) = try await decide(call.routeRequest, waited: waited, for: tenant, &work, on: db)
+        let (decision, policy, stage) = try await decide(call.routeRequest(at: asOf), waited: waited, for: tenant, &work, on: db)
         guard let chosen = decision.chosen else { return CallChangeResult(call: CallDTO(call), replayed: false) }
         work.plan.booked(chosen.agentId, of: tenant.clientId, delta: 1, channel: call.channel)
         try await countQueued(by: -1, of: tenant.clientId, on: db)
