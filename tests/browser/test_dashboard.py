@@ -282,7 +282,8 @@ def test_queue_widens(server, browser):
     client = f"queue-{int(time.time() * 1000) % 10**9}"
     api = harness.api_as(base_url(server), server["token"]("admin", client=client))
     api("PUT", "/api/settings", {"routing.relaxation": [{"after_seconds": 0, "pool": "team"},
-                                                        {"after_seconds": 600, "pool": "sector"}]})
+                                                        {"after_seconds": 600, "pool": "sector"}],
+                                 "routing.preferred_agent_wait_seconds": 600})
     team = api("POST", "/api/teams", {"name": "Night shift", "sector": "night"})
     member = api("POST", f"/api/teams/{team['id']}/members", {"email": "owl@demo.example", "name": "Owl", "role": "lead"})
     owl = api("POST", "/api/agents", {"name": "Owl", "sector": "night", "max_concurrent": 1})
@@ -294,6 +295,9 @@ def test_queue_widens(server, browser):
     assert waiting["status"] == "queued", waiting
     urgent = api("POST", "/api/calls", {"team_id": team["id"], "priority": 9})
     assert urgent["status"] == "queued" and urgent["priority"] == 9, urgent
+    # A call kept for busy Owl, its preferred agent: only Owl may take it.
+    kept = api("POST", "/api/calls", {"sector": "night", "preferred_agent_id": owl["id"]})
+    assert kept["status"] == "queued" and kept["preferred_until"], kept
     browser.get(f"{base_url(server)}/#token={server['token']('manager', client=client)}")
     wait_all(browser, "[data-test=team-card]", minimum=1)
     browser.get(f"{base_url(server)}/#/routing")
@@ -304,6 +308,7 @@ def test_queue_widens(server, browser):
     assert queued_row_text(browser, urgent["id"][:8], "[data-test=queued-priority]") == "9"
     assert queued_row_text(browser, waiting["id"][:8], "[data-test=queued-place]") == "2"
     assert queued_row_text(browser, waiting["id"][:8], "[data-test=queued-callback]") == "callback"
+    assert queued_row_text(browser, kept["id"][:8], "[data-test=queued-preferred]") == "only Owl"
     # Owl's one slot and Lark's three free a slot every 45 s (180 s of handling each): the callback, second, 90 s.
     assert api("GET", f"/api/calls/{waiting['id']}")["estimated_wait_seconds"] == 90
     assert queued_row_text(browser, waiting["id"][:8], "[data-test=queued-estimate]") == "90 s"
