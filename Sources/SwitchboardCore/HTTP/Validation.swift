@@ -9,7 +9,8 @@ enum Check {
     /// two ways is one name.
     static func text(_ value: String, _ field: String, length: ClosedRange<Int>, lineBreaks: Bool = false) throws -> String {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard length.contains(trimmed.unicodeScalars.count) else {
+        // The limit holds for the text as sent too (as the published schema's maxLength does), spaces included.
+        guard length.contains(trimmed.unicodeScalars.count), value.unicodeScalars.count <= length.upperBound else {
             if trimmed.isEmpty && length.lowerBound > 0 { throw AppError.badRequest("\(field) must not be empty") }
             throw AppError.badRequest("\(field) must be \(length.lowerBound) to \(length.upperBound) characters")
         }
