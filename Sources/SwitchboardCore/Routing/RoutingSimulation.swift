@@ -253,12 +253,9 @@ enum RoutingSimulation {
             }
         }
 
-        /// An offer ran out: the agent's slot is free again, and the call goes on without it (to another agent at
-        /// once, or to wait with its arrival time).
-        func offerRanOut(_ index: Int, agentId: UUID, channel: CallChannel?, at time: Double) {
-            report.offersMissed += 1
-            declined[index, default: []].insert(agentId)
-            book.adjustLoad(of: agentId, by: -1, channel: channel)
+        /// A call put back in play (its offer ran out, or its wait for its preferred agent): abandoned if its caller
+        /// would have hung up, else routed at once, else waiting again with its arrival time.
+        func waitAgain(_ index: Int, at time: Double) {
             if let deadline = abandonsAt(index), deadline < time {
                 report.abandoned += 1
             } else if let chosen = route(request(for: index, waited: time - calls[index].arrival))?.chosen {
@@ -267,6 +264,15 @@ enum RoutingSimulation {
                 returned.append(index)
                 returned.sort { calls[$0].arrival != calls[$1].arrival ? calls[$0].arrival < calls[$1].arrival : $0 < $1 }
             }
+        }
+
+        /// An offer ran out: the agent's slot is free again, and the call goes on without it (to another agent at
+        /// once, or to wait with its arrival time).
+        func offerRanOut(_ index: Int, agentId: UUID, channel: CallChannel?, at time: Double) {
+            report.offersMissed += 1
+            declined[index, default: []].insert(agentId)
+            book.adjustLoad(of: agentId, by: -1, channel: channel)
+            waitAgain(index, at: time)
             takeWaiting(agentId, at: time)
         }
 
@@ -274,14 +280,7 @@ enum RoutingSimulation {
         func stopKeeping(_ index: Int, at time: Double) {
             guard keptUntil.removeValue(forKey: index) != nil, let agentId = calls[index].preferredAgentId else { return }
             kept[agentId]?.removeAll { $0 == index }
-            if let deadline = abandonsAt(index), deadline < time {
-                report.abandoned += 1
-            } else if let chosen = route(request(for: index, waited: time - calls[index].arrival))?.chosen {
-                start(index, with: chosen.agentId, at: time, step: .queue)
-            } else {
-                returned.append(index)
-                returned.sort { calls[$0].arrival != calls[$1].arrival ? calls[$0].arrival < calls[$1].arrival : $0 < $1 }
-            }
+            waitAgain(index, at: time)
         }
 
         func process(_ event: Event) {
