@@ -52,7 +52,7 @@ struct AgentScorerTests {
     }
 
     @Test func breakdownShowsClampedFactors() {
-        let scored = AgentScorer.explain(Self.candidate(load: 15, max: 20, success: 2, aht: 600), matches: 2, weights: .contractDefaults)
+        let scored = AgentScorer.explain(Self.candidate(load: 15, max: 20, success: 2, aht: 600), capabilities: 2, weights: .contractDefaults)
         #expect(scored.breakdown.successRate == ScoreFactor(value: 1, contribution: 40))
         #expect(scored.breakdown.load == ScoreFactor(value: 0, contribution: 0))
         #expect(scored.breakdown.handlingTime == ScoreFactor(value: 0, contribution: 0))
@@ -105,7 +105,7 @@ struct AgentScorerTests {
         #expect(ranking.eligibleCount == 200)
         let scores = ranking.top.map(\.score)
         #expect(scores == scores.sorted(by: >))
-        let bruteForce = candidates.map { AgentScorer.score($0, matches: 0, weights: .contractDefaults) }.sorted(by: >)
+        let bruteForce = candidates.map { AgentScorer.score($0, capabilities: 0, weights: .contractDefaults) }.sorted(by: >)
         #expect(scores == Array(bruteForce.prefix(20)))
         #expect(AgentScorer.rank(CandidatePool(candidates: candidates), keep: 0).top.count == 1, "the best is always kept")
     }

@@ -181,7 +181,7 @@ struct LoadBookTests {
     @Test func decisionLogJSONReadsBackAsTheEncoderWouldWriteIt() throws {
         let candidate = RoutingCandidate(id: UUID(), isActive: true, priority: 7, currentLoad: 2, maxConcurrent: 5,
                                          successRate: 0.8125, avgHandlingTime: 1e-5)
-        let scored = AgentScorer.explain(candidate, matches: 2, weights: .contractDefaults)
+        let scored = AgentScorer.explain(candidate, capabilities: 2, weights: .contractDefaults)
         #expect(try DecisionJSON.candidates(from: DecisionJSON.candidates([scored, scored])) == [scored, scored])
         #expect(try DecisionJSON.candidates(from: DecisionJSON.candidates([])) == [])
         // Rows written before the positional form keep reading the same.

@@ -10,6 +10,8 @@ struct AgentDTO: Codable, Sendable, Equatable {
     let status: ActiveStatus
     let priority: Int
     let capabilities: [String]
+    /// Its level (1–5) in some of its capabilities; one without a level is at 5 (`{}`: every one at 5).
+    let capabilityLevels: [String: Int]
     let maxConcurrent: Int
     let currentLoad: Int
     /// Limits per call channel, beside the total `max_concurrent`; left out when the agent has none.
@@ -40,6 +42,7 @@ struct AgentDTO: Codable, Sendable, Equatable {
         status = agent.status
         priority = agent.priority
         capabilities = agent.capabilities
+        capabilityLevels = agent.capabilityLevels
         maxConcurrent = agent.maxConcurrent
         currentLoad = agent.currentLoad
         let limits = agent.channelCapacity
@@ -77,6 +80,16 @@ enum AgentLimits {
     /// An agent's own wrap-up time, as `calls.wrap_up_seconds`.
     static let wrapUpSeconds = 0...3600
 
+    /// `capability_levels` for an agent with `capabilities`: each named capability must be one of them.
+    static func capabilityLevels(_ levels: [String: Int], of capabilities: [String]) throws -> [String: Int] {
+        let checked = try SkillLevel.validated(levels, "capability_levels", maxCount: capabilityCount)
+        if let stranger = checked.keys.sorted().first(where: { !capabilities.contains($0) }) {
+            throw AppError.badRequest("capability_levels.\(stranger) names a capability the agent does not have; "
+                + "add it to capabilities too")
+        }
+        return checked
+    }
+
     /// `channel_capacity`: known channels only, each a whole number of calls; `{}` removes every limit.
     static func channelCapacity(_ value: [String: WholeNumber]) throws -> [CallChannel: Int] {
         try channelCapacity(value.mapValues(\.value))
@@ -103,6 +116,7 @@ struct CreateAgentInput: Decodable, Sendable {
     var status: String?
     var priority: WholeNumber?
     var capabilities: [String]?
+    var capabilityLevels: [String: WholeNumber]?
     var maxConcurrent: WholeNumber?
     var channelCapacity: [String: WholeNumber]?
     var successRate: Double?
@@ -110,14 +124,16 @@ struct CreateAgentInput: Decodable, Sendable {
     var wrapUpSeconds: WholeNumber?
 
     func validated() throws -> AgentFields {
-        AgentFields(
+        let capabilities = try Check.labels(capabilities ?? [], "capabilities",
+                                            maxCount: AgentLimits.capabilityCount, maxLength: AgentLimits.capabilityLength)
+        return AgentFields(
             externalId: try externalId.map { try Check.text($0, "external_id", length: AgentLimits.externalId) },
             name: try Check.text(name, "name", length: AgentLimits.name),
             sector: try Check.text(sector, "sector", length: AgentLimits.sector).lowercased(),
             status: try status.map { try Check.oneOf($0, "status", as: ActiveStatus.self) } ?? .active,
             priority: try Check.number(priority?.value ?? AgentLimits.defaultPriority, "priority", in: AgentLimits.priority),
-            capabilities: try Check.labels(capabilities ?? [], "capabilities",
-                                           maxCount: AgentLimits.capabilityCount, maxLength: AgentLimits.capabilityLength),
+            capabilities: capabilities,
+            capabilityLevels: try AgentLimits.capabilityLevels(capabilityLevels?.mapValues(\.value) ?? [:], of: capabilities),
             maxConcurrent: try Check.number(maxConcurrent?.value ?? AgentLimits.defaultMaxConcurrent, "max_concurrent",
                                             in: AgentLimits.maxConcurrent),
             channelCapacity: try channelCapacity.map(AgentLimits.channelCapacity) ?? [:],
@@ -138,6 +154,9 @@ struct UpdateAgentInput: Decodable, Sendable {
     var status: String?
     var priority: WholeNumber?
     var capabilities: [String]?
+    /// Replaces the agent's levels (`{}` puts every capability back at 5). New `capabilities` alone keep the levels
+    /// of the capabilities that stay.
+    var capabilityLevels: [String: WholeNumber]?
     var maxConcurrent: WholeNumber?
     var channelCapacity: [String: WholeNumber]?
     var successRate: Double?
@@ -154,6 +173,11 @@ struct UpdateAgentInput: Decodable, Sendable {
         if let capabilities {
             agent.capabilities = try Check.labels(capabilities, "capabilities",
                                                   maxCount: AgentLimits.capabilityCount, maxLength: AgentLimits.capabilityLength)
+        }
+        if let capabilityLevels {
+            agent.capabilityLevels = try AgentLimits.capabilityLevels(capabilityLevels.mapValues(\.value), of: agent.capabilities)
+        } else if capabilities != nil {
+            agent.capabilityLevels = agent.capabilityLevels.filter { agent.capabilities.contains($0.key) }
         }
         if let maxConcurrent {
             agent.maxConcurrent = try Check.number(maxConcurrent.value, "max_concurrent", in: AgentLimits.maxConcurrent)
@@ -178,6 +202,7 @@ struct AgentFields: Sendable {
     let status: ActiveStatus
     let priority: Int
     let capabilities: [String]
+    var capabilityLevels: [String: Int] = [:]
     let maxConcurrent: Int
     var channelCapacity: [CallChannel: Int] = [:]
     let successRate: Double
@@ -192,6 +217,7 @@ struct AgentFields: Sendable {
         agent.status = status
         agent.priority = priority
         agent.capabilities = capabilities
+        agent.capabilityLevels = capabilityLevels
         agent.maxConcurrent = maxConcurrent
         agent.currentLoad = 0
         agent.channelCapacity = channelCapacity

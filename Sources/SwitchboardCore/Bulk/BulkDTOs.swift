@@ -150,27 +150,53 @@ struct BulkRow: Sendable {
     /// Per-channel limits: a JSON object of whole numbers, or in CSV one cell such as `voice=1;webchat=3` (an empty
     /// cell leaves them as they are).
     mutating func channelLimits(_ field: String) -> [CallChannel: Int]? {
+        guard let limits = wholeNumbers(field, example: "voice=1;webchat=3") else { return nil }
+        return checked(field) { try AgentLimits.channelCapacity(limits) }
+    }
+
+    /// Skill levels: a JSON object of whole numbers, or in CSV one cell such as `french=3;billing=4`; checked by
+    /// the caller against the agent's capabilities.
+    mutating func levels(_ field: String) -> [String: Int]? {
+        guard let levels = wholeNumbers(field, example: "french=3;billing=4") else { return nil }
+        return checked(field) { try SkillLevel.validated(levels, field, maxCount: AgentLimits.capabilityCount) }
+    }
+
+    /// Names with whole numbers: a JSON object, or a CSV cell of `name=number` pairs separated by `;` or `|`.
+    private mutating func wholeNumbers(_ field: String, example: String) -> [String: Int]? {
         guard let value = raw(field) else { return nil }
-        var limits: [String: Int]? = [:]
+        var numbers: [String: Int]? = [:]
         if isCSV {
             for part in (value.stringValue ?? "").split(whereSeparator: { $0 == ";" || $0 == "|" }) {
                 let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                guard pair.count == 2, let limit = Int(pair[1]) else { limits = nil; break }
-                limits?[pair[0]] = limit
+                guard pair.count == 2, let number = Int(pair[1]) else { numbers = nil; break }
+                numbers?[pair[0]] = number
             }
         } else if let object = value.objectValue {
-            for (name, limit) in object {
-                guard let whole = limit.intValue else { limits = nil; break }
-                limits?[name] = whole
+            for (name, number) in object {
+                guard let whole = number.intValue else { numbers = nil; break }
+                numbers?[name] = whole
             }
         } else {
-            limits = nil
+            numbers = nil
         }
-        guard let limits else {
-            fail(field, isCSV ? "\(field) must read like voice=1;webchat=3" : "\(field) must be an object of whole numbers")
+        guard let numbers else {
+            fail(field, isCSV ? "\(field) must read like \(example)" : "\(field) must be an object of whole numbers")
             return nil
         }
-        return checked(field) { try AgentLimits.channelCapacity(limits) }
+        return numbers
+    }
+
+    /// A CSV capabilities cell may give levels inline, `french=3;vip` (JSON rows give `capability_levels`).
+    mutating func capabilities(_ field: String, levels: inout [String: Int]) -> [String]? {
+        let inline = isCSV
+        var found: [String: Int] = [:]
+        let names = list(field) { items in
+            let (names, levels) = inline ? try SkillLevel.parseCell(items) : (items, [:])
+            found = try SkillLevel.validated(levels, field, maxCount: AgentLimits.capabilityCount)
+            return try Check.labels(names, field, maxCount: AgentLimits.capabilityCount, maxLength: AgentLimits.capabilityLength)
+        }
+        levels.merge(found) { _, inline in inline }
+        return names
     }
 
     mutating func identifier(_ field: String, required: Bool = true) -> UUID? {

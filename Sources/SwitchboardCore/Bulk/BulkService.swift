@@ -24,6 +24,8 @@ struct BulkService: Sendable {
         var status: ActiveStatus?
         var priority: Int?
         var capabilities: [String]?
+        /// `capability_levels`, with levels given inline in a CSV capabilities cell (`french=3;vip`); nil: neither.
+        var capabilityLevels: [String: Int]?
         var maxConcurrent: Int?
         var channelCapacity: [CallChannel: Int]?
         var successRate: Double?
@@ -34,14 +36,18 @@ struct BulkService: Sendable {
     }
 
     static let agentFields: Set<String> = [
-        "external_id", "name", "sector", "status", "priority", "capabilities", "max_concurrent", "channel_capacity",
-        "success_rate", "avg_handling_time", "presence", "presence_reason",
+        "external_id", "name", "sector", "status", "priority", "capabilities", "capability_levels", "max_concurrent",
+        "channel_capacity", "success_rate", "avg_handling_time", "presence", "presence_reason",
     ]
 
     /// Reads and checks one row. Pure.
     static func readAgent(_ row: inout BulkRow) -> AgentRow? {
         row.rejectUnknown(allowed: agentFields)
         let externalId = row.text("external_id", required: true) { try Check.text($0, "external_id", length: AgentLimits.externalId) }
+        var levels = row.levels("capability_levels")
+        var inlineLevels: [String: Int] = [:]
+        let capabilities = row.capabilities("capabilities", levels: &inlineLevels)
+        if !inlineLevels.isEmpty { levels = (levels ?? [:]).merging(inlineLevels) { _, inline in inline } }
         let agent = AgentRow(
             index: row.index,
             externalId: externalId ?? "",
@@ -49,9 +55,8 @@ struct BulkService: Sendable {
             sector: row.text("sector") { try Check.text($0, "sector", length: AgentLimits.sector).lowercased() },
             status: row.text("status") { try Check.oneOf($0, "status", as: ActiveStatus.self).rawValue }.flatMap(ActiveStatus.init),
             priority: row.integer("priority") { try Check.number($0, "priority", in: AgentLimits.priority) },
-            capabilities: row.list("capabilities") {
-                try Check.labels($0, "capabilities", maxCount: AgentLimits.capabilityCount, maxLength: AgentLimits.capabilityLength)
-            },
+            capabilities: capabilities,
+            capabilityLevels: levels,
             maxConcurrent: row.integer("max_concurrent") { try Check.number($0, "max_concurrent", in: AgentLimits.maxConcurrent) },
             channelCapacity: row.channelLimits("channel_capacity"),
             successRate: row.decimal("success_rate") { try Check.finite($0, "success_rate", in: AgentLimits.successRate) },
@@ -73,6 +78,7 @@ struct BulkService: Sendable {
         var status: ActiveStatus
         var priority: Int
         var capabilities: [String]
+        var capabilityLevels: [String: Int] = [:]
         var maxConcurrent: Int
         var channelCapacity: [CallChannel: Int]
         var successRate: Double
@@ -84,6 +90,12 @@ struct BulkService: Sendable {
             if let value = row.status { status = value }
             if let value = row.priority { priority = value }
             if let value = row.capabilities { capabilities = value }
+            // As `PUT /api/agents/:id`: new capabilities alone keep the levels of those that stay.
+            if let value = row.capabilityLevels {
+                capabilityLevels = value
+            } else if row.capabilities != nil {
+                capabilityLevels = capabilityLevels.filter { capabilities.contains($0.key) }
+            }
             if let value = row.maxConcurrent { maxConcurrent = value }
             if let value = row.channelCapacity { channelCapacity = value }
             if let value = row.successRate { successRate = value }
@@ -113,6 +125,7 @@ struct BulkService: Sendable {
         for row in rows {
             if var values = existing[row.externalId] {
                 values.apply(row)
+                guard Self.levelsHold(values, row, &errors) else { continue }
                 updating.append((row, values))
             } else if let name = row.name, let sector = row.sector {
                 var values = AgentValues(
@@ -120,6 +133,7 @@ struct BulkService: Sendable {
                     capabilities: [], maxConcurrent: AgentLimits.defaultMaxConcurrent, channelCapacity: [:],
                     successRate: AgentLimits.defaultSuccessRate, avgHandlingTime: AgentLimits.defaultAvgHandlingTime)
                 values.apply(row)
+                guard Self.levelsHold(values, row, &errors) else { continue }
                 creating.append((row, values))
             } else {
                 for field in ["name", "sector"] where (field == "name" ? row.name : row.sector) == nil {
@@ -157,14 +171,15 @@ struct BulkService: Sendable {
             let sql = db as! any SQLDatabase
             for start in stride(from: 0, to: creates.count, by: Self.batchSize) {
                 var insert = sql.insert(into: SectorAgent.schema).columns([
-                    "id", "client_id", "external_id", "name", "sector", "status", "priority", "capabilities", "max_concurrent",
-                    "current_load", "success_rate", "avg_handling_time", "created_at", "updated_at", "presence", "presence_reason",
+                    "id", "client_id", "external_id", "name", "sector", "status", "priority", "capabilities", "capability_levels",
+                    "max_concurrent", "current_load", "success_rate", "avg_handling_time", "created_at", "updated_at", "presence", "presence_reason",
                     "state_since"] + ChannelNumbers.capacityColumns)
                 for (row, values) in creates[start..<min(start + Self.batchSize, creates.count)] {
                     insert = insert.values([
                         SQLBind(values.id), SQLBind(tenant.clientId), SQLBind(row.externalId), SQLBind(values.name),
                         SQLBind(values.sector), SQLBind(values.status.rawValue), SQLBind(values.priority),
-                        SQLBind(values.capabilities), SQLBind(values.maxConcurrent), SQLBind(0), SQLBind(values.successRate),
+                        SQLBind(values.capabilities), SQLBind(SkillLevel.stored(values.capabilityLevels)),
+                        SQLBind(values.maxConcurrent), SQLBind(0), SQLBind(values.successRate),
                         SQLBind(values.avgHandlingTime), SQLBind(now), SQLBind(now),
                         SQLBind((row.presence ?? .available).rawValue), SQLBind(row.presenceReason), SQLBind(now),
                     ] + CallChannel.allCases.map { SQLBind(values.channelCapacity[$0]) })
@@ -184,6 +199,7 @@ struct BulkService: Sendable {
                 try await update
                     .set("name", to: values.name).set("sector", to: values.sector).set("status", to: values.status.rawValue)
                     .set("priority", to: values.priority).set("capabilities", to: values.capabilities)
+                    .set("capability_levels", to: SkillLevel.stored(values.capabilityLevels))
                     .set("max_concurrent", to: values.maxConcurrent).set("success_rate", to: values.successRate)
                     .set("avg_handling_time", to: values.avgHandlingTime).set("updated_at", to: now)
                     .where("id", .equal, values.id).where("client_id", .equal, tenant.clientId)
@@ -203,6 +219,17 @@ struct BulkService: Sendable {
         return Self.result(mode: mode, received: input.count, results: results, errors: errors)
     }
 
+    /// Levels may name only the agent's capabilities (as it will be).
+    private static func levelsHold(_ values: AgentValues, _ row: AgentRow, _ errors: inout [RowError]) -> Bool {
+        do {
+            _ = try AgentLimits.capabilityLevels(values.capabilityLevels, of: values.capabilities)
+            return true
+        } catch {
+            errors.append(RowError(index: row.index, field: "capability_levels", message: (error as? AppError)?.message ?? "is invalid"))
+            return false
+        }
+    }
+
     private func existingAgents(externalIds: [String]) async throws -> [String: AgentValues] {
         var found: [String: AgentValues] = [:]
         for start in stride(from: 0, to: externalIds.count, by: Self.batchSize) {
@@ -210,7 +237,7 @@ struct BulkService: Sendable {
             for agent in try await scope.query(SectorAgent.self, on: store.db).filter(\.$externalId ~~ batch).all() {
                 found[agent.externalId!] = AgentValues(
                     id: agent.id!, name: agent.name, sector: agent.sector, status: agent.status, priority: agent.priority,
-                    capabilities: agent.capabilities, maxConcurrent: agent.maxConcurrent,
+                    capabilities: agent.capabilities, capabilityLevels: agent.capabilityLevels, maxConcurrent: agent.maxConcurrent,
                     channelCapacity: agent.channelCapacity, successRate: agent.successRate,
                     avgHandlingTime: agent.avgHandlingTime)
             }

@@ -10,6 +10,8 @@ struct CallDTO: Encodable, Sendable {
     let capabilities: [String]
     /// Capabilities the agent must have (beside `capabilities`, which only add to the score).
     let requiredCapabilities: [String]
+    /// Minimum levels (1–5) in some capabilities, each required too (`{}`: none).
+    let requiredLevels: [String: Int]
     let externalRef: String?
     let outcome: CallOutcome?
     let resolved: Bool?
@@ -44,7 +46,7 @@ struct CallDTO: Encodable, Sendable {
 
     init(
         id: UUID, status: CallStatus, agentId: UUID?, teamId: UUID?, sector: String, channel: CallChannel,
-        capabilities: [String], requiredCapabilities: [String], externalRef: String?, outcome: CallOutcome?, resolved: Bool?,
+        capabilities: [String], requiredCapabilities: [String], requiredLevels: [String: Int] = [:], externalRef: String?, outcome: CallOutcome?, resolved: Bool?,
         satisfaction: Int?, handlingTimeSeconds: Double?, createdAt: Date, assignedAt: Date?, completedAt: Date?,
         cancelledAt: Date?, wrapUpUntil: Date? = nil, wrapUpEndedAt: Date? = nil, offerExpiresAt: Date? = nil,
         priority: Int = CallLimits.defaultPriority, callbackPhone: String? = nil, customerRef: String? = nil,
@@ -58,6 +60,7 @@ struct CallDTO: Encodable, Sendable {
         self.channel = channel
         self.capabilities = capabilities
         self.requiredCapabilities = requiredCapabilities
+        self.requiredLevels = requiredLevels
         self.externalRef = externalRef
         self.outcome = outcome
         self.resolved = resolved
@@ -81,6 +84,7 @@ struct CallDTO: Encodable, Sendable {
         self.init(
             id: call.id!, status: call.status, agentId: call.agentId, teamId: call.teamId, sector: call.sector,
             channel: call.channel, capabilities: call.capabilities, requiredCapabilities: call.requiredCapabilities ?? [],
+            requiredLevels: SkillLevel.read(call.storedRequiredLevels),
             externalRef: call.externalRef, outcome: call.outcome,
             resolved: call.resolved, satisfaction: call.satisfaction, handlingTimeSeconds: call.handlingTimeSeconds,
             createdAt: call.createdAt, assignedAt: call.assignedAt, completedAt: call.completedAt,
@@ -94,7 +98,7 @@ struct CallDTO: Encodable, Sendable {
         case id, status, agentId, teamId, sector, channel, capabilities, requiredCapabilities, externalRef, outcome, resolved
         case satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, cancelledAt, wrapUpUntil, wrapUpEndedAt, offerExpiresAt
         case priority, effectivePriority, queuePosition, callback, estimatedWaitSeconds
-        case customerRef, preferredAgentId, preferredUntil
+        case customerRef, preferredAgentId, preferredUntil, requiredLevels
     }
 
     /// Every field is present; absent values are null (clients read `agent_id: null` as "queued").
@@ -108,6 +112,7 @@ struct CallDTO: Encodable, Sendable {
         try container.encode(channel, forKey: .channel)
         try container.encode(capabilities, forKey: .capabilities)
         try container.encode(requiredCapabilities, forKey: .requiredCapabilities)
+        try container.encode(requiredLevels, forKey: .requiredLevels)
         try container.encode(externalRef, forKey: .externalRef)
         try container.encode(outcome, forKey: .outcome)
         try container.encode(resolved, forKey: .resolved)
@@ -175,6 +180,8 @@ struct RouteInput: Decodable, Sendable {
     var capabilities: [String]?
     /// Capabilities an agent must have to be chosen at all.
     var requiredCapabilities: [String]?
+    /// Minimum levels (1–5) in some capabilities, each then required too.
+    var requiredLevels: [String: WholeNumber]?
     /// The channel of the call to route (the tenant's default when left out).
     var channel: String?
 
@@ -187,6 +194,7 @@ struct RouteInput: Decodable, Sendable {
                                            maxCount: CallLimits.capabilityCount, maxLength: AgentLimits.capabilityLength),
             requiredCapabilities: try Check.labels(requiredCapabilities ?? [], "required_capabilities",
                                                    maxCount: CallLimits.capabilityCount, maxLength: AgentLimits.capabilityLength),
+            requiredLevels: try SkillLevel.validated(requiredLevels ?? [:], "required_levels", maxCount: CallLimits.capabilityCount),
             channel: try channel.map { try Check.oneOf($0, "channel", as: CallChannel.self) }
         )
     }
@@ -197,6 +205,7 @@ struct CreateCallInput: Decodable, Sendable {
     var sector: String?
     var capabilities: [String]?
     var requiredCapabilities: [String]?
+    var requiredLevels: [String: WholeNumber]?
     var channel: String?
     var externalRef: String?
     var priority: WholeNumber?
@@ -239,7 +248,7 @@ struct CreateCallInput: Decodable, Sendable {
         }
         return Validated(
             route: try RouteInput(teamId: teamId, sector: sector, capabilities: capabilities,
-                                  requiredCapabilities: requiredCapabilities).validated(),
+                                  requiredCapabilities: requiredCapabilities, requiredLevels: requiredLevels).validated(),
             channel: try channel.map { try Check.oneOf($0, "channel", as: CallChannel.self) },
             externalRef: try Check.optionalText(externalRef, "external_ref", maxLength: CallLimits.externalRef),
             priority: try priority.map { try Check.number($0.value, "priority", in: CallLimits.priority) } ?? CallLimits.defaultPriority,

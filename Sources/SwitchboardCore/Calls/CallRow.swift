@@ -10,6 +10,8 @@ struct CallRow: Sendable {
     var sector: String
     var capabilities: [String]
     var requiredCapabilities: [String] = []
+    /// Minimum levels in some of `requiredCapabilities` (`SkillLevel`).
+    var requiredLevels: [String: Int] = [:]
     var channel: CallChannel
     var externalRef: String?
     var idempotencyKey: String?
@@ -41,6 +43,9 @@ struct CallRow: Sendable {
     var preferredAgentId: UUID?
     var preferredUntil: Date?
 
+    /// What it requires of its agent, before any relaxation step lowers or drops it.
+    var requirement: SkillRequirement { SkillRequirement(capabilities: requiredCapabilities, minimums: requiredLevels) }
+
     var isWrappingUp: Bool { status == .completed && wrapUpUntil != nil && wrapUpEndedAt == nil }
 
     static let columns = [
@@ -48,7 +53,7 @@ struct CallRow: Sendable {
         "status", "outcome", "resolved", "satisfaction", "handling_time_seconds", "created_at", "assigned_at",
         "completed_at", "call_day", "cancelled_at", "updated_at", "required_capabilities", "wrap_up_until",
         "wrap_up_ended_at", "offer_expires_at", "declined_by", "priority", "callback_phone",
-        "customer_ref", "preferred_agent_id", "preferred_until",
+        "customer_ref", "preferred_agent_id", "preferred_until", "required_levels",
     ]
 
     /// The columns of `values`: all but `client_id`, which `TenantScope` adds.
@@ -105,6 +110,7 @@ struct CallRow: Sendable {
         customerRef = try row.decode(column: "customer_ref", as: String?.self)
         preferredAgentId = try row.decode(column: "preferred_agent_id", as: UUID?.self)
         preferredUntil = try row.decode(column: "preferred_until", as: Date?.self)
+        requiredLevels = SkillLevel.read(try row.decode(column: "required_levels", as: String?.self))
     }
 
     /// Every column but `client_id`, in `columns` order (the tenant's id is added by `TenantScope`).
@@ -113,7 +119,7 @@ struct CallRow: Sendable {
          outcome?.rawValue, resolved, satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, callDay,
          cancelledAt, updatedAt, requiredCapabilities, wrapUpUntil, wrapUpEndedAt, offerExpiresAt,
          declinedBy.isEmpty ? nil : declinedBy.map(\.uuidString), priority, callbackPhone, customerRef, preferredAgentId,
-         preferredUntil]
+         preferredUntil, SkillLevel.stored(requiredLevels)]
     }
 }
 
@@ -138,7 +144,7 @@ extension CallRow {
     /// agent first (waiting for it while its window is open).
     func routeRequest(at now: Date) -> RouteRequest {
         RouteRequest(teamId: teamId, sector: sector, capabilities: capabilities, requiredCapabilities: requiredCapabilities,
-                     channel: channel, excluding: Set(declinedBy),
+                     requiredLevels: requiredLevels, channel: channel, excluding: Set(declinedBy),
                      preferred: preferredAgentId.map { PreferredAgent(agentId: $0, waits: reservedAgent(at: now) != nil) })
     }
 
@@ -157,6 +163,7 @@ extension CallDTO {
         self.init(
             id: row.id, status: row.status, agentId: row.agentId, teamId: row.teamId, sector: row.sector,
             channel: row.channel, capabilities: row.capabilities, requiredCapabilities: row.requiredCapabilities,
+            requiredLevels: row.requiredLevels,
             externalRef: row.externalRef, outcome: row.outcome,
             resolved: row.resolved, satisfaction: row.satisfaction, handlingTimeSeconds: row.handlingTimeSeconds,
             createdAt: row.createdAt, assignedAt: row.assignedAt, completedAt: row.completedAt,

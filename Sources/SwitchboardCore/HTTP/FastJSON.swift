@@ -86,7 +86,13 @@ extension CallDTO: FastJSONEncodable {
             if index > 0 { json += "," }
             DecisionJSON.appendString(capability, to: &json)
         }
-        json += "],\"resolved\":"
+        json += "],\"required_levels\":{"
+        for (index, entry) in requiredLevels.sorted(by: { $0.key < $1.key }).enumerated() {
+            if index > 0 { json += "," }
+            DecisionJSON.appendString(entry.key, to: &json)
+            json += ":\(entry.value)"
+        }
+        json += "},\"resolved\":"
         json += resolved.map { $0 ? "true" : "false" } ?? "null"
         json += ",\"satisfaction\":"
         json += satisfaction.map(String.init) ?? "null"

@@ -8,6 +8,8 @@ struct RouteRequest: Sendable {
     var capabilities: [String]
     /// An agent lacking any of these is never chosen.
     var requiredCapabilities: [String] = []
+    /// Minimum levels (1–5) in some capabilities, each required as well: an agent below one is never chosen.
+    var requiredLevels: [String: Int] = [:]
     /// The call's channel: an agent whose own limit for it is reached is not free for it. Nil: any channel.
     var channel: CallChannel? = nil
     /// How far a call of a team may go: its team only, or its sector after its team (`routing.relaxation`).
@@ -17,6 +19,19 @@ struct RouteRequest: Sendable {
     /// The agent the call asks for (`preferred_agent_id`, or a sticky customer's last agent): chosen when it can
     /// take the call; when it is busy and `waits`, the call waits for it (nobody else is chosen).
     var preferred: PreferredAgent? = nil
+}
+
+extension RouteRequest {
+    var requirement: SkillRequirement { SkillRequirement(capabilities: requiredCapabilities, minimums: requiredLevels) }
+
+    /// The request as a call that waited until `stage` of `routing.relaxation` asks: in the pools it reached, with
+    /// the requirements it still has.
+    mutating func relax(to stage: Relaxation.Stage) {
+        widest = stage.pool
+        let relaxed = requirement.at(stage)
+        requiredCapabilities = relaxed.capabilities.sorted()
+        requiredLevels = relaxed.minimums
+    }
 }
 
 struct PreferredAgent: Sendable, Equatable {

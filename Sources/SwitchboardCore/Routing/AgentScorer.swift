@@ -50,8 +50,10 @@ struct CapabilityRequest: Sendable {
         case none
         /// Every agent's capabilities fit the pool's 64-bit index: one AND and a popcount per candidate.
         case mask(UInt64)
-        /// More than 64 distinct capabilities in the pool: counts computed once for the decision.
-        case counts([Int])
+        /// The same, where some agent has a level below the top: its levels in the matched bits, summed.
+        case levelled(UInt64, LevelTable)
+        /// More than 64 distinct capabilities in the pool: factors computed once for the decision.
+        case factors([Double])
     }
 
     let matching: Matching
@@ -62,6 +64,8 @@ struct CapabilityRequest: Sendable {
     enum Required: Sendable {
         case nothing
         case mask(UInt64)
+        /// The mask, and at least these levels in some of its bits.
+        case levelled(UInt64, [(bit: Int, level: UInt8)], LevelTable)
         case each([Bool])
         /// A required capability no agent of the pool has.
         case impossible
@@ -69,12 +73,14 @@ struct CapabilityRequest: Sendable {
 
     static let none = CapabilityRequest(matching: .none)
 
+    /// The capability factor: Σ level / 5 over the requested capabilities the candidate has.
     @inline(__always)
-    func matches(_ candidate: RoutingCandidate, at index: Int) -> Int {
+    func factor(_ candidate: RoutingCandidate, at index: Int) -> Double {
         switch matching {
         case .none: 0
-        case .mask(let mask): (candidate.capabilityMask & mask).nonzeroBitCount
-        case .counts(let counts): counts[index]
+        case .mask(let mask): Double((candidate.capabilityMask & mask).nonzeroBitCount)
+        case .levelled(let mask, let table): table.factor(index, candidate.capabilityMask & mask)
+        case .factors(let factors): factors[index]
         }
     }
 
@@ -83,6 +89,8 @@ struct CapabilityRequest: Sendable {
         switch required {
         case .nothing: true
         case .mask(let mask): candidate.capabilityMask & mask == mask
+        case .levelled(let mask, let minimums, let table):
+            candidate.capabilityMask & mask == mask && minimums.allSatisfy { table.level(index, bit: $0.bit) >= $0.level }
         case .each(let admitted): admitted[index]
         case .impossible: false
         }
@@ -90,7 +98,8 @@ struct CapabilityRequest: Sendable {
 }
 
 struct ScoreFactor: Codable, Sendable, Equatable {
-    /// The factor after clamping to [0, 1] (for capabilities: the number of matches).
+    /// The factor after clamping to [0, 1] (for capabilities: Σ level / 5 over the requested capabilities the
+    /// agent has, the number of them when every level is the top one).
     let value: Double
     /// `weight * value`.
     let contribution: Double
@@ -151,34 +160,35 @@ struct Ranking: Sendable {
 }
 
 /// The routing formula, and the only place it lives:
-/// `40*success_rate + 25*(priority/10) + 20*(1 - load/10) + 15*(1 - aht/300) + 5*matches`,
-/// each factor clamped to [0, 1] (the capability term counts matches and is not clamped);
+/// `40*success_rate + 25*(priority/10) + 20*(1 - load/10) + 15*(1 - aht/300) + 5*Σ(level/5)`,
+/// each factor clamped to [0, 1] (the capability term sums the levels of the requested capabilities the agent has,
+/// each out of 5, so it counts them when every level is 5, and is not clamped);
 /// ties go to lower load, then higher priority, then the agent idle longest, then the smaller id.
 enum AgentScorer {
     @inline(__always)
-    static func factors(of candidate: RoutingCandidate, matches: Int) -> (Double, Double, Double, Double, Double) {
+    static func factors(of candidate: RoutingCandidate, capabilities: Double) -> (Double, Double, Double, Double, Double) {
         (
             clamp(candidate.successRate),
             clamp(Double(candidate.priority) / 10),
             clamp(1 - Double(candidate.currentLoad) / 10),
             clamp(1 - candidate.avgHandlingTime / 300),
-            Double(matches)
+            capabilities
         )
     }
 
     @inline(__always)
-    static func score(_ candidate: RoutingCandidate, matches: Int, weights: ScoringWeights) -> Double {
-        let (success, priority, load, handling, capabilities) = factors(of: candidate, matches: matches)
+    static func score(_ candidate: RoutingCandidate, capabilities: Double, weights: ScoringWeights) -> Double {
+        let (success, priority, load, handling, capabilities) = factors(of: candidate, capabilities: capabilities)
         return weights.successRate * success + weights.priority * priority + weights.load * load
             + weights.handlingTime * handling + weights.capabilities * capabilities
     }
 
-    static func explain(_ candidate: RoutingCandidate, matches: Int, weights: ScoringWeights,
+    static func explain(_ candidate: RoutingCandidate, capabilities factor: Double, weights: ScoringWeights,
                         learning: LearningTerm? = nil) -> ScoredCandidate {
-        let (success, priority, load, handling, capabilities) = factors(of: candidate, matches: matches)
+        let (success, priority, load, handling, capabilities) = factors(of: candidate, capabilities: factor)
         return ScoredCandidate(
             agentId: candidate.id,
-            score: score(candidate, matches: matches, weights: weights),
+            score: score(candidate, capabilities: factor, weights: weights),
             currentLoad: candidate.currentLoad,
             maxConcurrent: candidate.maxConcurrent,
             priority: candidate.priority,
@@ -214,7 +224,7 @@ enum AgentScorer {
                 guard candidates[index].isEligible(channelBit: channelBit), request.admits(candidates[index], at: index),
                       excluded.isEmpty || !excluded.contains(candidates[index].id) else { continue }
                 eligible += 1
-                let entry = (score: score(candidates[index], matches: request.matches(candidates[index], at: index), weights: weights),
+                let entry = (score: score(candidates[index], capabilities: request.factor(candidates[index], at: index), weights: weights),
                              index: index)
                 if top.count == limit {
                     guard ranksBefore(entry, top[limit - 1], in: candidates) else { continue }
@@ -226,7 +236,7 @@ enum AgentScorer {
             }
         }
         let explained = top.map { entry in
-            explain(pool.candidates[entry.index], matches: request.matches(pool.candidates[entry.index], at: entry.index),
+            explain(pool.candidates[entry.index], capabilities: request.factor(pool.candidates[entry.index], at: entry.index),
                     weights: weights,
                     learning: pool.estimates.map { estimates in
                         LearningTerm(estimate: estimates[entry.index].mean, callsObserved: estimates[entry.index].callsObserved,

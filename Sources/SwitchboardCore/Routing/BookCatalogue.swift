@@ -13,7 +13,7 @@ struct BookCatalogue: Sendable {
     static func read(_ clientId: String, withHistory: Bool, on db: any SQLDatabase) async throws -> BookCatalogue {
         let scope = TenantScope(clientId: clientId)
         let agents = try await scope.select(from: SectorAgent.schema, on: db)
-            .columns(["id", "sector", "status", "presence", "priority", "capabilities", "max_concurrent", "current_load",
+            .columns(["id", "sector", "status", "presence", "priority", "capabilities", "capability_levels", "max_concurrent", "current_load",
                       "success_rate", "avg_handling_time", "wrap_up_seconds", "last_call_ended_at", "created_at"] + ChannelNumbers.loadColumns + ChannelNumbers.capacityColumns)
             .all()
             .map { row in
@@ -21,6 +21,7 @@ struct BookCatalogue: Sendable {
                     id: try row.decode("id"), sector: try row.decode("sector"),
                     isActive: try row.decode(column: "status", as: String.self) == ActiveStatus.active.rawValue,
                     priority: try row.decode("priority"), capabilities: try row.decode("capabilities"),
+                    capabilityLevels: SkillLevel.read(try row.decode(column: "capability_levels", as: String?.self)),
                     maxConcurrent: try row.decode("max_concurrent"), load: try row.decode("current_load"),
                     successRate: try row.decode("success_rate"), avgHandlingTime: try row.decode("avg_handling_time"),
                     channelCapacity: try ChannelNumbers(capacityFrom: row), channelLoads: try ChannelNumbers(loadsFrom: row),

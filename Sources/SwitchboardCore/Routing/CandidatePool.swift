@@ -1,11 +1,14 @@
 import Foundation
 
 /// The agents a request may be routed to. Capabilities are indexed as bits when the pool has at most 64
-/// distinct ones, so matching costs one AND and a popcount per candidate.
+/// distinct ones, so matching costs one AND and a popcount per candidate (and, when some agent has a level below
+/// the top, a table lookup per requested capability it has).
 struct CandidatePool: Sendable {
     struct Entry: Sendable {
         var candidate: RoutingCandidate
         var capabilities: [String]
+        /// Its skill levels (`SkillLevel`): a capability without one is at the top level.
+        var levels: [String: Int] = [:]
         /// Under the learning strategy: the agent's success estimate, whose mean is then the candidate's term.
         var estimate: SuccessEstimate? = nil
     }
@@ -17,8 +20,11 @@ struct CandidatePool: Sendable {
     /// Parallel to `candidates` under the learning strategy; nil under the formula.
     private(set) var estimates: [SuccessEstimate]?
     /// Parallel to `candidates`.
-    private let capabilities: [[String]]
+    private let skills: [AgentSkills]
     private let capabilityBits: [String: Int]?
+    /// When some agent's level is below the top and the capabilities are indexed: each candidate's level per
+    /// capability bit (0: it lacks it), `capabilityBits.count` to a candidate.
+    private let levelTable: LevelTable?
 
     init(_ entries: [Entry]) {
         var bits: [String: Int] = [:]
@@ -27,7 +33,9 @@ struct CandidatePool: Sendable {
         }
         let indexable = bits.count <= UInt64.bitWidth
         capabilityBits = indexable ? bits : nil
-        capabilities = entries.map(\.capabilities)
+        let skills = entries.map { AgentSkills(capabilities: $0.capabilities, levels: $0.levels) }
+        self.skills = skills
+        levelTable = indexable && skills.contains { !$0.levels.isEmpty } ? LevelTable(skills, bits: bits) : nil
         let estimates = entries.compactMap(\.estimate)
         self.estimates = !estimates.isEmpty && estimates.count == entries.count ? estimates : nil
         candidates = entries.map { entry in
@@ -48,15 +56,15 @@ struct CandidatePool: Sendable {
 
     var agentIds: [UUID] { candidates.map(\.id) }
 
-    func capabilities(at index: Int) -> [String] { capabilities[index] }
+    func skills(at index: Int) -> AgentSkills { skills[index] }
 
-    /// The slots the routable agents with every `required` capability free a second (`WaitEstimate`). Without
-    /// requirements, the running total: every queued call asks, and a pool may hold 100,000 agents.
-    func slotsFreedPerSecond(required: [String]) -> Double {
+    /// The slots the routable agents who meet `required` free a second (`WaitEstimate`). Without requirements,
+    /// the running total: every queued call asks, and a pool may hold 100,000 agents.
+    func slotsFreedPerSecond(required: SkillRequirement) -> Double {
         // The count is exact where the sum may keep a rounding residue once every agent left.
         guard !required.isEmpty else { return routableCount > 0 ? max(0, routableSlotsPerSecond) : 0 }
         var rate = 0.0
-        for (index, candidate) in candidates.enumerated() where required.allSatisfy(capabilities[index].contains) {
+        for (index, candidate) in candidates.enumerated() where skills[index].meets(required) {
             rate += Self.slotsPerSecond(of: candidate)
         }
         return rate
@@ -121,23 +129,28 @@ struct CandidatePool: Sendable {
         return copy
     }
 
-    /// `requested` add to the score; `required` admit only agents that have them all.
-    func request(_ requested: [String], required: [String] = []) -> CapabilityRequest {
+    /// `requested` add to the score (by level); `required` admits only agents that meet it.
+    func request(_ requested: [String], required: SkillRequirement = .none) -> CapabilityRequest {
         var request = scoring(requested)
-        let needed = Set(required)
-        guard !needed.isEmpty else { return request }
-        if let capabilityBits {
-            var mask: UInt64 = 0
-            for name in needed {
-                guard let bit = capabilityBits[name] else {
-                    request.required = .impossible
-                    return request
-                }
-                mask |= 1 << UInt64(bit)
+        guard !required.isEmpty else { return request }
+        guard let capabilityBits else {
+            request.required = .each(skills.map { $0.meets(required) })
+            return request
+        }
+        var mask: UInt64 = 0
+        for name in required.capabilities {
+            guard let bit = capabilityBits[name] else {
+                request.required = .impossible
+                return request
             }
-            request.required = .mask(mask)
+            mask |= 1 << UInt64(bit)
+        }
+        // Without levels below the top, having a capability meets any minimum in it.
+        if let levelTable, !required.minimums.isEmpty {
+            let minimums = required.minimums.map { (bit: capabilityBits[$0.key]!, level: UInt8($0.value)) }
+            request.required = .levelled(mask, minimums, levelTable)
         } else {
-            request.required = .each(capabilities.map { needed.isSubset(of: $0) })
+            request.required = .mask(mask)
         }
         return request
     }
@@ -146,12 +159,42 @@ struct CandidatePool: Sendable {
         let names = Set(requested)
         guard !names.isEmpty else { return .none }
         guard let capabilityBits else {
-            return CapabilityRequest(matching: .counts(capabilities.map { $0.reduce(0) { $0 + (names.contains($1) ? 1 : 0) } }))
+            return CapabilityRequest(matching: .factors(skills.map { $0.capabilityFactor(requested: names) }))
         }
         // A name no agent has can match nobody, so it contributes no bit.
         let mask = names.reduce(UInt64(0)) { mask, name in
             capabilityBits[name].map { mask | (1 << UInt64($0)) } ?? mask
         }
-        return CapabilityRequest(matching: .mask(mask))
+        return CapabilityRequest(matching: levelTable.map { .levelled(mask, $0) } ?? .mask(mask))
+    }
+}
+
+/// Each candidate's level in each indexed capability, in one flat array (a candidate's row is `stride` long).
+struct LevelTable: Sendable {
+    private let levels: [UInt8]
+    private let stride: Int
+
+    init(_ skills: [AgentSkills], bits: [String: Int]) {
+        stride = max(bits.count, 1)
+        var levels = [UInt8](repeating: 0, count: skills.count * stride)
+        for (index, agent) in skills.enumerated() {
+            for name in agent.capabilities { levels[index * stride + bits[name]!] = UInt8(agent.level(of: name)!) }
+        }
+        self.levels = levels
+    }
+
+    @inline(__always)
+    func level(_ index: Int, bit: Int) -> UInt8 { levels[index * stride + bit] }
+
+    /// Σ level / 5 over the bits of `mask` (the requested capabilities the candidate has).
+    @inline(__always)
+    func factor(_ index: Int, _ mask: UInt64) -> Double {
+        var bits = mask
+        var sum = 0
+        while bits != 0 {
+            sum += Int(level(index, bit: bits.trailingZeroBitCount))
+            bits &= bits - 1
+        }
+        return Double(sum) / Double(SkillLevel.top)
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 /// `RoutingDecisionDTO` reads them back through `candidates(from:)`; a test checks the round trip.
 enum DecisionJSON {
     static func request(teamId: UUID?, sector: String, capabilities: [String], requiredCapabilities: [String] = [],
-                        priority: (priority: Int, effective: Int)? = nil, preferredAgentId: UUID? = nil) -> String {
+                        requiredLevels: [String: Int] = [:], priority: (priority: Int, effective: Int)? = nil, preferredAgentId: UUID? = nil) -> String {
         var json = "{\"capabilities\":["
         for (index, capability) in capabilities.enumerated() {
             if index > 0 { json += "," }
@@ -22,6 +22,15 @@ enum DecisionJSON {
                 appendString(capability, to: &json)
             }
             json += "]"
+        }
+        if !requiredLevels.isEmpty {
+            json += ",\"required_levels\":{"
+            for (index, entry) in requiredLevels.sorted(by: { $0.key < $1.key }).enumerated() {
+                if index > 0 { json += "," }
+                appendString(entry.key, to: &json)
+                json += ":\(entry.value)"
+            }
+            json += "}"
         }
         json += ",\"sector\":"
         appendString(sector, to: &json)

@@ -49,6 +49,8 @@ struct BookAgentRow: Sendable {
     let isActive: Bool
     let priority: Int
     let capabilities: [String]
+    /// Skill levels below the top (`SkillLevel`).
+    var capabilityLevels: [String: Int] = [:]
     let maxConcurrent: Int
     let load: Int
     let successRate: Double

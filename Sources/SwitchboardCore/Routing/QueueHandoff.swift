@@ -13,12 +13,13 @@ struct QueueHandoff {
     let store: Store
 
     /// Whether an agent may take a call that has waited `waited` seconds: its own team's call, or its sector's
-    /// once the call's wait widened it there, with the required capabilities unless the wait dropped them.
-    static func mayTake(callTeam: UUID?, callSector: String, required: some Sequence<String>, waited: Double,
+    /// once the call's wait widened it there, meeting its requirements as the wait holds them (capabilities and
+    /// minimum levels, lowered or dropped by `routing.relaxation` steps).
+    static func mayTake(callTeam: UUID?, callSector: String, required: SkillRequirement, waited: Double,
                         relaxation: Relaxation, agentSector: String, agentTeams: some Sequence<UUID>,
-                        agentCapabilities: Set<String>) -> Bool {
+                        agentSkills: AgentSkills) -> Bool {
         relaxation.mayServe(callTeam: callTeam, callSector: callSector, required: required, waited: waited,
-                            agentSector: agentSector, agentTeams: agentTeams, agentCapabilities: agentCapabilities)
+                            agentSector: agentSector, agentTeams: agentTeams, agentSkills: agentSkills)
     }
 
     /// Hands the agent's room to the oldest waiting calls it may take, as long as it has room; returns them.
@@ -30,18 +31,18 @@ struct QueueHandoff {
         guard try await book.withBook(clientId, store: store, on: db, { $0.queuedCalls }) != 0 else { return handedOut }
         while true {
             let (agent, skills, policy) = try await book.withBook(clientId, store: store, on: db) { book in
-                (book.agent(agentId), Set(book.capabilities(of: agentId)), book.policy)
+                (book.agent(agentId), book.skills(of: agentId), book.policy)
             }
             let (relaxation, offerSeconds) = (policy.relaxation, policy.offerTimeoutSeconds)
             let order = QueueOrder(agingSeconds: policy.priorityAgingSeconds, now: work.now)
             guard let agent, agent.hasRoom,
-                  var waiting = try await firstQueued(for: agent, agentId, capabilities: skills, relaxation: relaxation,
+                  var waiting = try await firstQueued(for: agent, agentId, skills: skills, relaxation: relaxation,
                                                       order: order, clientId: clientId, &work, on: db)
             else { return handedOut }
-            let (candidate, capabilities) = try await book.withBook(clientId, store: store, on: db) { book in
+            let candidate = try await book.withBook(clientId, store: store, on: db) { book in
                 book.adjustLoad(of: agentId, by: 1, channel: waiting.channel)
                 book.queuedCalls = book.queuedCalls.map { max(0, $0 - 1) }
-                return (book.candidate(agentId), book.capabilities(of: agentId))
+                return book.candidate(agentId)
             }
             work.plan.booked(agentId, of: clientId, delta: 1, channel: waiting.channel)
             let expected = waiting.status
@@ -50,7 +51,7 @@ struct QueueHandoff {
             work.logOffer(of: waiting)
             handedOut.append(waiting.id)
             let scored = candidate.map { candidate in
-                AgentScorer.explain(candidate, matches: Set(waiting.capabilities).intersection(capabilities).count,
+                AgentScorer.explain(candidate, capabilities: skills.capabilityFactor(requested: waiting.capabilities),
                                     weights: work.weights(clientId, book: book))
             }
             let decision = RoutingDecision(
@@ -68,7 +69,7 @@ struct QueueHandoff {
 
     /// The first waiting call in the queue's order this agent may take: the first of those in the database, or of
     /// those this batch queued, whichever goes first.
-    private func firstQueued(for agent: BookAgent, _ agentId: UUID, capabilities: Set<String>, relaxation: Relaxation,
+    private func firstQueued(for agent: BookAgent, _ agentId: UUID, skills: AgentSkills, relaxation: Relaxation,
                              order: QueueOrder, clientId: String, _ work: inout BatchWork,
                              on db: any SQLDatabase) async throws -> CallRow? {
         let now = work.now
@@ -79,14 +80,14 @@ struct QueueHandoff {
             switch call.reservedAgent(at: now) {
             case agentId?:
                 // The preferred agent serves its sector's calls, whatever their team, with what they require.
-                let dropped = relaxation.stage(waited: waited, hasTeam: call.teamId != nil).requirementsDropped
-                return call.sector == agent.sector && (dropped || capabilities.isSuperset(of: call.requiredCapabilities))
+                let stage = relaxation.stage(waited: waited, hasTeam: call.teamId != nil)
+                return call.sector == agent.sector && skills.meets(call.requirement.at(stage))
             case .some:
                 return false
             case nil:
-                return Self.mayTake(callTeam: call.teamId, callSector: call.sector, required: call.requiredCapabilities,
+                return Self.mayTake(callTeam: call.teamId, callSector: call.sector, required: call.requirement,
                                     waited: waited, relaxation: relaxation, agentSector: agent.sector,
-                                    agentTeams: agent.teams, agentCapabilities: capabilities)
+                                    agentTeams: agent.teams, agentSkills: skills)
             }
         }
         // Only calls of channels the agent has room for: a freed chat slot does not take a queued voice call

@@ -105,6 +105,6 @@ extension QueueOrder {
         call.queuePosition = place
         call.estimatedWaitSeconds = book.estimatedWait(
             place: place, of: Entry(id: call.id, sector: call.sector, priority: call.priority, createdAt: call.createdAt),
-            teamId: call.teamId, required: call.requiredCapabilities, now: now)
+            teamId: call.teamId, required: SkillRequirement(capabilities: call.requiredCapabilities, minimums: call.requiredLevels), now: now)
     }
 }

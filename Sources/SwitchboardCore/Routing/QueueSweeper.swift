@@ -99,8 +99,7 @@ final class QueueSweeper: Sendable {
             return waiting.compactMap { call -> UUID? in
                 let stage = relaxation.stage(waited: max(0, now.timeIntervalSince(call.createdAt)), hasTeam: call.teamId != nil)
                 var route = call.routeRequest(at: now)
-                route.widest = stage.pool
-                if stage.requirementsDropped { route.requiredCapabilities = [] }
+                route.relax(to: stage)
                 guard let decision = try? trial.decide(route, claiming: true), decision.chosen != nil else { return nil }
                 return call.id
             }

@@ -61,7 +61,7 @@ struct RoutingController: Sendable {
             calls.map { call in
                 QueuedCallDTO(call, relaxation: book.policy.relaxation, order: order, position: positions[call.id],
                               estimatedWait: book.estimatedWait(place: positions[call.id], of: QueueOrder.Entry(call), teamId: call.teamId,
-                                                                required: call.requiredCapabilities, now: order.now))
+                                                                required: call.requirement, now: order.now))
             }
         }
         return Envelope(data: listed, meta: page.meta(total: waiting.count))
@@ -100,6 +100,8 @@ struct QueuedCallDTO: Encodable, Sendable {
     let channel: CallChannel
     let capabilities: [String]
     let requiredCapabilities: [String]
+    /// Minimum levels as the call asked them (`{}`: none); `max_required_level` lowers them at its step.
+    let requiredLevels: [String: Int]
     let createdAt: Date
     let waitedSeconds: Double
     /// The `routing.relaxation` step the call's wait has reached, the widest pool it allows, and whether the
@@ -107,6 +109,8 @@ struct QueuedCallDTO: Encodable, Sendable {
     let step: Int
     let pool: Relaxation.Pool
     let requirementsDropped: Bool
+    /// The step's cap on minimum levels (`max_required_level`); null when none holds.
+    @NullWhenAbsent var maxRequiredLevel: Int?
     /// When the call widens next; null when it has reached its widest.
     @NullWhenAbsent var nextWideningAt: Date?
     /// Its priority, plus one for every `routing.priority_aging_seconds` waited; its place among its sector's
@@ -130,6 +134,7 @@ struct QueuedCallDTO: Encodable, Sendable {
         channel = call.channel
         capabilities = call.capabilities
         requiredCapabilities = call.requiredCapabilities
+        requiredLevels = call.requiredLevels
         priority = call.priority
         effectivePriority = order.effectivePriority(priority: call.priority, createdAt: call.createdAt)
         queuePosition = position
@@ -144,6 +149,7 @@ struct QueuedCallDTO: Encodable, Sendable {
         step = stage.step
         pool = stage.pool
         requirementsDropped = stage.requirementsDropped
+        maxRequiredLevel = stage.maxRequiredLevel
         nextWideningAt = relaxation.nextWidening(waited: waitedSeconds, hasTeam: call.teamId != nil)
             .map { call.createdAt.addingTimeInterval($0) }
     }

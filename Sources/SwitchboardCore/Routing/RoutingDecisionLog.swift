@@ -10,22 +10,14 @@ enum RoutingDecisionLog {
         let capabilities: [String]
         /// Left out by decisions logged before required capabilities existed, and when there are none.
         var requiredCapabilities: [String]?
+        /// Minimum levels asked, when any were.
+        var requiredLevels: [String: Int]?
         /// A call's priority and effective priority when it was routed; left out by decisions about no call
         /// (`POST /api/routing/route`) and by those logged before priorities existed.
         var priority: Int?
         var effectivePriority: Int?
         /// The agent the call preferred (named, or its customer's last), when it did.
         var preferredAgentId: UUID?
-    }
-
-    static func record(
-        _ decision: RoutingDecision, trigger: String, callId: UUID?, capabilities: [String], requiredCapabilities: [String] = [],
-        stage: (step: Int, waited: Double)? = nil, tenant: Tenant, on db: any Database
-    ) async throws {
-        let row = DecisionRow(decision, trigger: trigger, callId: callId, capabilities: capabilities,
-                              requiredCapabilities: requiredCapabilities, stage: stage, clientId: tenant.clientId, at: Date())
-        try await TenantScope.insert(into: RoutingDecisionRecord.schema, columns: DecisionRow.columns,
-                                     rows: [(row.clientId, row.values)], on: db as! any SQLDatabase)
     }
 }
 

@@ -11,17 +11,21 @@ enum RoutingSimulation {
         let teamId: UUID?
         let sector: String
         let capabilities: [String]
-        let handlingSeconds: Double
+        var handlingSeconds: Double
         /// Held against the agent's limit for the channel, if it has one.
         var channel: CallChannel? = nil
         /// Only agents with all of these may take the call.
         var requiredCapabilities: [String] = []
+        /// Minimum levels in some capabilities (each required too).
+        var requiredLevels: [String: Int] = [:]
         /// 1–10: while calls wait, the highest effective priority goes first (`QueueOrder`).
         var priority = CallLimits.defaultPriority
         /// A callback: the caller is rung back, so it waits without a line and never abandons.
         var isCallback = false
         /// The agent the call prefers: it waits up to `routing.preferred_agent_wait_seconds` for it when busy.
         var preferredAgentId: UUID? = nil
+
+        var requirement: SkillRequirement { SkillRequirement(capabilities: requiredCapabilities, minimums: requiredLevels) }
     }
 
     typealias Catalogue = BookCatalogue
@@ -95,7 +99,8 @@ enum RoutingSimulation {
         policy.decisionLogCandidates = 1  // only the chosen agent's breakdown is needed
         let freeAgents = catalogue.agents.map { row in
             BookAgentRow(id: row.id, sector: row.sector, isActive: row.isActive, priority: row.priority,
-                         capabilities: row.capabilities, maxConcurrent: row.maxConcurrent, load: 0,
+                         capabilities: row.capabilities, capabilityLevels: row.capabilityLevels,
+                         maxConcurrent: row.maxConcurrent, load: 0,
                          successRate: row.successRate, avgHandlingTime: row.avgHandlingTime, channelCapacity: row.channelCapacity,
                          idleSince: row.idleSince)
         }
@@ -128,7 +133,7 @@ enum RoutingSimulation {
         var kept: [UUID: [Int]] = [:]
         var keptUntil: [Int: Double] = [:]
         let preferredWait = Double(policy.preferredAgentWaitSeconds)
-        let skills = Dictionary(catalogue.agents.map { ($0.id, Set($0.capabilities)) }, uniquingKeysWith: { first, _ in first })
+        let skills = AgentSkills.byAgent(catalogue.agents)
 
         /// When a waiting caller hangs up (`routing.max_wait_seconds`); never for a callback.
         func abandonsAt(_ index: Int) -> Double? {
@@ -171,11 +176,12 @@ enum RoutingSimulation {
         /// The call as the router sees it after `waited` seconds: the pools and requirements its step allows.
         func request(for index: Int, waited: Double) -> RouteRequest {
             let call = calls[index]
-            let stage = relaxation.stage(waited: waited, hasTeam: call.teamId != nil)
-            return RouteRequest(teamId: call.teamId, sector: call.sector, capabilities: call.capabilities,
-                                requiredCapabilities: stage.requirementsDropped ? [] : call.requiredCapabilities,
-                                channel: call.channel, widest: stage.pool, excluding: declined[index] ?? [],
-                                preferred: call.preferredAgentId.map { PreferredAgent(agentId: $0, waits: waited < preferredWait) })
+            var request = RouteRequest(teamId: call.teamId, sector: call.sector, capabilities: call.capabilities,
+                                       requiredCapabilities: call.requiredCapabilities, requiredLevels: call.requiredLevels,
+                                       channel: call.channel, excluding: declined[index] ?? [],
+                                       preferred: call.preferredAgentId.map { PreferredAgent(agentId: $0, waits: waited < preferredWait) })
+            request.relax(to: relaxation.stage(waited: waited, hasTeam: call.teamId != nil))
+            return request
         }
 
         /// Whether the book can route the request; a team gone from the catalogue routes by its sector.
@@ -221,9 +227,9 @@ enum RoutingSimulation {
         func mayTakeReturned(_ index: Int, _ agentId: UUID, _ agent: BookAgent, at time: Double) -> Bool {
             let call = calls[index]
             return !(declined[index]?.contains(agentId) ?? false) && (call.channel.map(agent.hasRoom(for:)) ?? true)
-                && QueueHandoff.mayTake(callTeam: call.teamId, callSector: call.sector, required: call.requiredCapabilities,
+                && QueueHandoff.mayTake(callTeam: call.teamId, callSector: call.sector, required: call.requirement,
                                         waited: time - call.arrival, relaxation: relaxation, agentSector: agent.sector,
-                                        agentTeams: agent.teams, agentCapabilities: skills[agentId] ?? [])
+                                        agentTeams: agent.teams, agentSkills: skills[agentId] ?? .none)
         }
 
         /// A freed agent takes the oldest calls it may serve now, as long as it has room: those back from a missed
@@ -312,10 +318,10 @@ enum RoutingSimulation {
                     let arrival = Date(timeIntervalSinceReferenceDate: call.arrival)
                     estimates[index] = book.estimatedWait(
                         place: place, of: QueueOrder.Entry(id: UUID(), sector: call.sector, priority: call.priority, createdAt: arrival),
-                        teamId: teamId, required: call.requiredCapabilities, now: arrival)
+                        teamId: teamId, required: call.requirement, now: arrival)
                 }
                 queue.enqueue(index, teamId: teamId, sector: call.sector, channel: call.channel,
-                              required: Set(call.requiredCapabilities), priority: call.priority, arrival: call.arrival,
+                              required: call.requirement, priority: call.priority, arrival: call.arrival,
                               deadline: abandonsAt(index))
                 // Each later step that widens the call is a moment to offer it again.
                 var waited = 0.0
@@ -464,19 +470,19 @@ enum RoutingSimulation {
         private struct LineKey: Hashable {
             let pool: PoolKey
             let channel: CallChannel?
-            let required: Set<String>
+            let required: SkillRequirement
             let priority: Int
         }
 
         private var lines: [LineKey: Line] = [:]
-        /// The required-capability sets and priorities of the lines that exist.
-        private var requiredSets: Set<Set<String>> = [[]]
+        /// The requirements and priorities of the lines that exist.
+        private var requirements: Set<SkillRequirement> = [.none]
         private var priorities: Set<Int> = []
         private let agingSeconds: Int
         private static let channels: [CallChannel?] = [nil] + CallChannel.allCases
         /// Per agent: the lines it may look at, and whether through its own team (at any step).
         private let servedLines: [UUID: [(pool: PoolKey, ownTeam: Bool)]]
-        private let skills: [UUID: Set<String>]
+        private let skills: [UUID: AgentSkills]
         private let relaxation: Relaxation
         private let teamSectors: [UUID: String]
         /// Calls taken out of their line by a widening, or abandoned.
@@ -498,16 +504,16 @@ enum RoutingSimulation {
                 served[agent.id] = [(.sector(agent.sector), false)] + teams.map { (.team($0), own.contains($0)) }
             }
             servedLines = served
-            skills = Dictionary(catalogue.agents.map { ($0.id, Set($0.capabilities)) }, uniquingKeysWith: { first, _ in first })
+            skills = AgentSkills.byAgent(catalogue.agents)
             self.relaxation = relaxation
             teamSectors = catalogue.teams
             done = Array(repeating: false, count: calls.count)
             deadlines = Array(repeating: nil, count: calls.count)
         }
 
-        mutating func enqueue(_ call: Int, teamId: UUID?, sector: String, channel: CallChannel?, required: Set<String>,
+        mutating func enqueue(_ call: Int, teamId: UUID?, sector: String, channel: CallChannel?, required: SkillRequirement,
                               priority: Int, arrival: Double, deadline: Double?) {
-            requiredSets.insert(required)
+            requirements.insert(required)
             priorities.insert(priority)
             deadlines[call] = deadline
             let key = LineKey(pool: teamId.map { .team($0) } ?? .sector(sector), channel: channel, required: required,
@@ -546,7 +552,7 @@ enum RoutingSimulation {
         /// take now, dropping (as abandoned) calls whose deadline passed before `now`.
         mutating func oldest(servedBy agentId: UUID, _ agent: BookAgent, at now: Double, abandoning abandoned: inout Int) -> Int? {
             var best: (key: LineKey, waiting: Waiting)?
-            let has = skills[agentId] ?? []
+            let has = skills[agentId] ?? .none
             // Replayed seconds as instants: only their differences matter to the order.
             let order = QueueOrder(agingSeconds: agingSeconds, now: Date(timeIntervalSinceReferenceDate: now))
             func effective(_ waiting: Waiting) -> Int {
@@ -559,7 +565,7 @@ enum RoutingSimulation {
             }
             for (pool, ownTeam) in servedLines[agentId] ?? [] {
                 for channel in Self.channels where channel.map(agent.hasRoom(for:)) ?? true {
-                    for required in requiredSets {
+                    for required in requirements {
                         for priority in priorities {
                             let key = LineKey(pool: pool, channel: channel, required: required, priority: priority)
                             guard var line = lines[key] else { continue }
@@ -583,7 +589,7 @@ enum RoutingSimulation {
                             guard QueueHandoff.mayTake(callTeam: team, callSector: agent.sector, required: required,
                                                        waited: now - head.arrival, relaxation: relaxation,
                                                        agentSector: agent.sector, agentTeams: CollectionOfOne(ownTeam ? team : nil).lazy.compactMap { $0 },
-                                                       agentCapabilities: has)
+                                                       agentSkills: has)
                             else { continue }
                             if best == nil || precedes(head, best!.waiting) { best = (key, head) }
                         }

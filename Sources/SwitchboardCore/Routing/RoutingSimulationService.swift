@@ -92,7 +92,8 @@ struct RoutingSimulationService: Sendable {
     func replayedCalls(in range: DayRange, startingAt start: Date, on db: any SQLDatabase) async throws -> [RoutingSimulation.Call] {
         let rows = try await tenant.scope.select(from: Call.schema, on: db)
             .columns("created_at", "team_id", "sector", "capabilities", "channel", "handling_time_seconds", "assigned_at",
-                     "completed_at", "required_capabilities", "priority", "callback_phone", "preferred_agent_id")
+                     "completed_at", "required_capabilities", "required_levels", "priority", "callback_phone",
+                     "preferred_agent_id")
             .where("call_day", .greaterThanOrEqual, range.from.description)
             .where("call_day", .lessThanOrEqual, range.to.description)
             .orderBy("created_at").orderBy("id")
@@ -101,8 +102,8 @@ struct RoutingSimulationService: Sendable {
         guard rows.count <= Self.maximumCalls else {
             throw AppError.badRequest("the range holds more than \(Self.maximumCalls) calls; choose fewer days")
         }
-        var recorded: [(arrival: Double, teamId: UUID?, sector: String, capabilities: [String], channel: CallChannel?,
-                        required: [String], handling: Double?, priority: Int, isCallback: Bool, preferred: UUID?)] = []
+        var recorded: [RoutingSimulation.Call] = []
+        var unhandled: [Int] = []
         recorded.reserveCapacity(rows.count)
         for row in rows {
             let created: Date = try row.decode("created_at")
@@ -111,20 +112,22 @@ struct RoutingSimulationService: Sendable {
                let completed = try row.decode(column: "completed_at", as: Date?.self) {
                 handling = max(0, completed.timeIntervalSince(assigned))
             }
-            recorded.append((created.timeIntervalSince(start), try row.decode("team_id"), try row.decode("sector"),
-                             try row.decode("capabilities"), CallChannel(rawValue: try row.decode("channel")),
-                             try row.decode(column: "required_capabilities", as: [String]?.self) ?? [], handling,
-                             try row.decode(column: "priority", as: Int?.self) ?? CallLimits.defaultPriority,
-                             try row.decode(column: "callback_phone", as: String?.self) != nil,
-                             try row.decode(column: "preferred_agent_id", as: UUID?.self)))
+            if handling == nil { unhandled.append(recorded.count) }
+            recorded.append(RoutingSimulation.Call(
+                arrival: created.timeIntervalSince(start), teamId: try row.decode("team_id"), sector: try row.decode("sector"),
+                capabilities: try row.decode("capabilities"), handlingSeconds: handling ?? 0,
+                channel: CallChannel(rawValue: try row.decode("channel")),
+                requiredCapabilities: try row.decode(column: "required_capabilities", as: [String]?.self) ?? [],
+                requiredLevels: SkillLevel.read(try row.decode(column: "required_levels", as: String?.self)),
+                priority: try row.decode(column: "priority", as: Int?.self) ?? CallLimits.defaultPriority,
+                isCallback: try row.decode(column: "callback_phone", as: String?.self) != nil,
+                preferredAgentId: try row.decode(column: "preferred_agent_id", as: UUID?.self)))
         }
-        let known = recorded.compactMap(\.handling)
-        let fallback = known.isEmpty ? 300 : known.reduce(0, +) / Double(known.count)
-        return recorded.map {
-            RoutingSimulation.Call(arrival: $0.arrival, teamId: $0.teamId, sector: $0.sector, capabilities: $0.capabilities,
-                                   handlingSeconds: $0.handling ?? fallback, channel: $0.channel, requiredCapabilities: $0.required,
-                                   priority: $0.priority, isCallback: $0.isCallback, preferredAgentId: $0.preferred)
-        }
+        let handled = recorded.count - unhandled.count
+        let fallback = handled == 0 ? 300
+            : (recorded.reduce(0) { $0 + $1.handlingSeconds }) / Double(handled)
+        for index in unhandled { recorded[index].handlingSeconds = fallback }
+        return recorded
     }
 
     /// The tenant's last week of offers: the times accepted offers took, and the share of answerable offers

@@ -43,7 +43,7 @@ struct TenantBook: Sendable {
                                             avgHandlingTime: row.avgHandlingTime,
                                             channelsFull: ChannelNumbers.full(loads: row.channelLoads, capacity: row.channelCapacity),
                                             idleSince: row.idleSince.timeIntervalSince1970),
-                capabilities: row.capabilities, estimate: estimate)
+                capabilities: row.capabilities, levels: row.capabilityLevels, estimate: estimate)
         }
         var teamsByAgent: [UUID: [UUID]] = [:]
         var agentsByTeam: [UUID: [UUID]] = [:]
@@ -138,11 +138,11 @@ struct TenantBook: Sendable {
         guard !request.excluding.contains(preferred.agentId), let agent = agents[preferred.agentId],
               agent.sector == sector, agent.isActive, let candidate = candidate(preferred.agentId)
         else { return nil }
-        let skills = Set(capabilities(of: preferred.agentId))
-        guard skills.isSuperset(of: request.requiredCapabilities) else { return nil }
+        let skills = skills(of: preferred.agentId)
+        guard skills.meets(request.requirement) else { return nil }
         let hasRoom = request.channel.map(agent.hasRoom(for:)) ?? agent.hasRoom
         guard hasRoom || preferred.waits else { return nil }
-        let scored = AgentScorer.explain(candidate, matches: Set(request.capabilities).intersection(skills).count,
+        let scored = AgentScorer.explain(candidate, capabilities: skills.capabilityFactor(requested: request.capabilities),
                                          weights: policy.weights)
         let ranking = withChannelSlots(Ranking(top: [scored], eligibleCount: hasRoom ? 1 : 0), request.channel)
         guard hasRoom else {
@@ -158,7 +158,7 @@ struct TenantBook: Sendable {
     private func nobody(in key: PoolKey, sector: String, _ request: RouteRequest) -> RoutingDecision {
         let pool = pools[key] ?? CandidatePool([])
         let ranking = withChannelSlots(AgentScorer.rank(pool, requesting: pool.request(request.capabilities,
-                                                                                         required: request.requiredCapabilities),
+                                                                                         required: request.requirement),
                                                         weights: policy.weights, keep: policy.decisionLogCandidates,
                                                         excluding: request.excluding, channel: request.channel), request.channel)
         return RoutingDecision(strategy: .none, sector: sector, teamId: request.teamId, ranking: ranking, chosen: nil,
@@ -175,7 +175,7 @@ struct TenantBook: Sendable {
             explored = true
             ranked = pool.exploring(floor: policy.explorationFloor, using: &generator)
         }
-        let ranking = AgentScorer.rank(ranked, requesting: pool.request(request.capabilities, required: request.requiredCapabilities),
+        let ranking = AgentScorer.rank(ranked, requesting: pool.request(request.capabilities, required: request.requirement),
                                        weights: policy.weights,
                                        keep: policy.decisionLogCandidates, excluding: request.excluding, explored: explored,
                                        channel: request.channel)
@@ -275,23 +275,22 @@ struct TenantBook: Sendable {
     }
 
     /// The slots a second freed by the agents who may take a waiting call of the sector that needs `required`
-    /// (its sector's routable agents with those capabilities; a team's agents are agents of its sector).
-    func slotsFreedPerSecond(sector: String, required: [String]) -> Double {
+    /// (its sector's routable agents who meet it; a team's agents are agents of its sector).
+    func slotsFreedPerSecond(sector: String, required: SkillRequirement) -> Double {
         pools[.sector(sector)]?.slotsFreedPerSecond(required: required) ?? 0
     }
 
-    /// A waiting call's estimated wait at `place` (`WaitEstimate`): its required capabilities narrow the agents
-    /// until its wait reaches a `routing.relaxation` step that drops them. Nil without a place, or when nobody who
-    /// may take it is routable.
-    func estimatedWait(place: Int?, of call: QueueOrder.Entry, teamId: UUID?, required: [String], now: Date) -> Int? {
+    /// A waiting call's estimated wait at `place` (`WaitEstimate`): its requirements narrow the agents as its
+    /// wait's `routing.relaxation` step holds them. Nil without a place, or when nobody who may take it is routable.
+    func estimatedWait(place: Int?, of call: QueueOrder.Entry, teamId: UUID?, required: SkillRequirement, now: Date) -> Int? {
         guard let place else { return nil }
         let waited = max(0, now.timeIntervalSince(call.createdAt))
-        let dropped = policy.relaxation.stage(waited: waited, hasTeam: teamId != nil).requirementsDropped
-        return WaitEstimate.seconds(place: place, slotsFreedPerSecond: slotsFreedPerSecond(sector: call.sector, required: dropped ? [] : required))
+        let stage = policy.relaxation.stage(waited: waited, hasTeam: teamId != nil)
+        return WaitEstimate.seconds(place: place, slotsFreedPerSecond: slotsFreedPerSecond(sector: call.sector, required: required.at(stage)))
     }
 
-    func capabilities(of agentId: UUID) -> [String] {
-        guard let position = agents[agentId]?.positions.first, let pool = pools[position.key] else { return [] }
-        return pool.capabilities(at: position.index)
+    func skills(of agentId: UUID) -> AgentSkills {
+        guard let position = agents[agentId]?.positions.first, let pool = pools[position.key] else { return .none }
+        return pool.skills(at: position.index)
     }
 }

@@ -78,6 +78,7 @@ struct NewCall: Sendable {
             && (route.teamId != nil || earlier.sector == route.sector)
             && Set(earlier.capabilities) == Set(route.capabilities)
             && Set(earlier.requiredCapabilities) == Set(route.requiredCapabilities)
+            && earlier.requiredLevels == route.requiredLevels
             && (channel == nil || channel == earlier.channel)
             && earlier.externalRef == externalRef
             && earlier.priority == priority

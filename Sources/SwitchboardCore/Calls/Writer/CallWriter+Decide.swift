@@ -18,8 +18,7 @@ extension CallWriter {
                     var route = route
                     route.channel = route.channel ?? book.policy.defaultChannel
                     let stage = book.policy.relaxation.stage(waited: waited, hasTeam: route.teamId != nil)
-                    route.widest = stage.pool
-                    if stage.requirementsDropped { route.requiredCapabilities = [] }
+                    route.relax(to: stage)
                     let decision = try book.decide(route, claiming: true)
                     return (decision, book.policy, stage, decision.chosen == nil ? book.agentIds(for: route) : [])
                 }

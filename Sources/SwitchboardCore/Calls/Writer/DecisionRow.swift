@@ -16,18 +16,19 @@ struct DecisionRow: Sendable {
          declined: (agentId: UUID, reason: String?)? = nil, at: Date) {
         let effective = QueueOrder(agingSeconds: agingSeconds, now: at).effectivePriority(priority: call.priority, createdAt: call.createdAt)
         self.init(decision, trigger: trigger, callId: call.id, capabilities: call.capabilities,
-                  requiredCapabilities: call.requiredCapabilities, priority: (call.priority, effective),
+                  requiredCapabilities: call.requiredCapabilities, requiredLevels: call.requiredLevels,
+                  priority: (call.priority, effective),
                   preferredAgentId: call.preferredAgentId, stage: stage, declined: declined, clientId: call.clientId, at: at)
     }
 
     init(_ decision: RoutingDecision, trigger: String, callId: UUID?, capabilities: [String], requiredCapabilities: [String] = [],
-         priority: (priority: Int, effective: Int)? = nil, preferredAgentId: UUID? = nil, stage: (step: Int, waited: Double)? = nil,
+         requiredLevels: [String: Int] = [:], priority: (priority: Int, effective: Int)? = nil, preferredAgentId: UUID? = nil, stage: (step: Int, waited: Double)? = nil,
          declined: (agentId: UUID, reason: String?)? = nil, clientId: String, at: Date) {
         self.clientId = clientId
         values = [
             UUID.random(), callId, trigger,
             DecisionJSON.request(teamId: decision.teamId, sector: decision.sector, capabilities: capabilities,
-                                 requiredCapabilities: requiredCapabilities, priority: priority,
+                                 requiredCapabilities: requiredCapabilities, requiredLevels: requiredLevels, priority: priority,
                                  preferredAgentId: preferredAgentId),
             decision.strategy.rawValue, decision.chosen?.agentId, decision.chosen?.score, decision.ranking.eligibleCount,
             DecisionJSON.candidates(decision.ranking.top), at, stage?.step, stage?.waited, declined?.agentId, declined?.reason,

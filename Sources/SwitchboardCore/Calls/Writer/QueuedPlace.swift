@@ -34,7 +34,7 @@ extension CallWriter {
         work.queuedHere[key, default: []].append(entry)
         let now = work.now
         let estimatedWait = try await book.withBook(call.clientId, store: store, on: db) { book in
-            book.estimatedWait(place: place, of: entry, teamId: call.teamId, required: call.requiredCapabilities, now: now)
+            book.estimatedWait(place: place, of: entry, teamId: call.teamId, required: call.requirement, now: now)
         }
         return (place, estimatedWait)
     }

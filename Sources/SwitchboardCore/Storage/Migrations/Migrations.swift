@@ -33,5 +33,6 @@ enum SwitchboardMigrations {
         AddCallback(),
         AddQueuedSectorIndex(),
         AddPreferredAgent(),
+        AddSkillLevels(),
     ]
 }

@@ -47,6 +47,8 @@ final class Call: Model, TenantOwned, @unchecked Sendable {
     @Field(key: "capabilities") var capabilities: [String]
     /// NULL for calls stored before required capabilities existed: none.
     @OptionalField(key: "required_capabilities") var requiredCapabilities: [String]?
+    /// `SkillLevel.stored`: minimum levels in some of the required capabilities (NULL: none).
+    @OptionalField(key: "required_levels") var storedRequiredLevels: String?
     @Enum(key: "channel") var channel: CallChannel
     @OptionalField(key: "external_ref") var externalRef: String?
     @OptionalField(key: "idempotency_key") var idempotencyKey: String?

@@ -15,6 +15,8 @@ final class SectorAgent: Model, TenantOwned, @unchecked Sendable {
     @Enum(key: "status") var status: ActiveStatus
     @Field(key: "priority") var priority: Int
     @Field(key: "capabilities") var capabilities: [String]
+    /// `SkillLevel.stored`: see `capabilityLevels`.
+    @OptionalField(key: "capability_levels") var storedCapabilityLevels: String?
     @Field(key: "max_concurrent") var maxConcurrent: Int
     /// Active calls now. Written only by the call lifecycle's atomic SQL, never by a client.
     @Field(key: "current_load") var currentLoad: Int
@@ -69,6 +71,12 @@ final class SectorAgent: Model, TenantOwned, @unchecked Sendable {
         }
     }
 
+    /// Its levels in some of its capabilities (1–5; a capability without one is at the top level).
+    var capabilityLevels: [String: Int] {
+        get { SkillLevel.read(storedCapabilityLevels) }
+        set { storedCapabilityLevels = SkillLevel.stored(newValue) }
+    }
+
     var channelLoads: ChannelNumbers {
         ChannelNumbers(voice: voiceLoad, sms: smsLoad, whatsapp: whatsappLoad, email: emailLoad, webchat: webchatLoad)
     }
@@ -78,8 +86,8 @@ import SQLKit
 
 extension SectorAgent {
     /// Every column, for reads that build the model from a plain row (`init(row:)`).
-    static let columns = ["id", "external_id", "name", "sector", "status", "priority", "capabilities", "max_concurrent",
-                          "current_load", "success_rate", "avg_handling_time", "presence", "presence_reason", "state_since",
+    static let columns = ["id", "external_id", "name", "sector", "status", "priority", "capabilities", "capability_levels",
+                          "max_concurrent", "current_load", "success_rate", "avg_handling_time", "presence", "presence_reason", "state_since",
                           "wrap_up_seconds", "wrap_up_until", "missed_offers", "created_at", "updated_at"]
         + ChannelNumbers.capacityColumns + ChannelNumbers.loadColumns
 
@@ -94,6 +102,7 @@ extension SectorAgent {
         status = ActiveStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .inactive
         priority = try row.decode(column: "priority", as: Int.self)
         capabilities = try row.decode(column: "capabilities", as: [String].self)
+        storedCapabilityLevels = try row.decode(column: "capability_levels", as: String?.self)
         maxConcurrent = try row.decode(column: "max_concurrent", as: Int.self)
         currentLoad = try row.decode(column: "current_load", as: Int.self)
         successRate = try row.decode(column: "success_rate", as: Double.self)

@@ -28,6 +28,7 @@ extension CallWriter {
             externalRef: new.externalRef, idempotencyKey: new.idempotencyKey,
             status: decision.chosen == nil ? .queued : .active, createdAt: stamps.next())
         call.requiredCapabilities = new.route.requiredCapabilities
+        call.requiredLevels = new.route.requiredLevels
         call.priority = new.priority
         call.callbackPhone = new.callbackPhone
         call.customerRef = new.customerRef
