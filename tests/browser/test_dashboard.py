@@ -256,6 +256,23 @@ def test_manager_day(server, browser):
         " && row.querySelector('[data-test=channel-slots]').innerText.includes('/2'))"))
     shot(browser, "07c-agents-channel-limits")
 
+    # Skill levels: a level after "=" in the capabilities field; the list shows it out of 5.
+    bruno = [row for row in browser.find_elements(By.CSS_SELECTOR, "[data-test=agent-row]") if row.text.startswith("Bruno")][0]
+    bruno.find_element(By.CSS_SELECTOR, "[data-test=edit-agent]").click()
+    skills = wait(browser, "[data-test=edit-agent-form] [data-test=agent-capabilities]")
+    skills.clear()
+    skills.send_keys("french=7")
+    browser.find_element(By.CSS_SELECTOR, "[data-test=edit-agent-form] button[type=submit]").click()
+    WebDriverWait(browser, 15).until(lambda d: "1 to 5" in d.find_element(By.CSS_SELECTOR, "[data-test=edit-agent-form] [data-test=form-error]").text)
+    skills = browser.find_element(By.CSS_SELECTOR, "[data-test=edit-agent-form] [data-test=agent-capabilities]")
+    skills.clear()
+    skills.send_keys("French=3, vip")
+    browser.find_element(By.CSS_SELECTOR, "[data-test=edit-agent-form] button[type=submit]").click()
+    WebDriverWait(browser, 15).until(lambda d: d.execute_script(
+        "return [...document.querySelectorAll('[data-test=agent-row]')].some(row => row.innerText.startsWith('Bruno')"
+        " && row.querySelector('[data-test=agent-capabilities]').innerText.includes('french 3/5')"
+        " && row.querySelector('[data-test=agent-capabilities]').innerText.includes('vip'))"))
+
     # A narrow screen keeps everything reachable without sideways scrolling of the page.
     browser.set_window_size(390, 844)
     browser.get(f"{base}/#/teams")
@@ -298,6 +315,9 @@ def test_queue_widens(server, browser):
     # A call kept for busy Owl, its preferred agent: only Owl may take it.
     kept = api("POST", "/api/calls", {"sector": "night", "preferred_agent_id": owl["id"]})
     assert kept["status"] == "queued" and kept["preferred_until"], kept
+    # A call that needs French at level 4 or more: nobody here speaks it.
+    skilled = api("POST", "/api/calls", {"sector": "night", "required_levels": {"french": 4}})
+    assert skilled["status"] == "queued" and skilled["required_levels"] == {"french": 4}, skilled
     browser.get(f"{base_url(server)}/#token={server['token']('manager', client=client)}")
     wait_all(browser, "[data-test=team-card]", minimum=1)
     browser.get(f"{base_url(server)}/#/routing")
@@ -309,6 +329,7 @@ def test_queue_widens(server, browser):
     assert queued_row_text(browser, waiting["id"][:8], "[data-test=queued-place]") == "2"
     assert queued_row_text(browser, waiting["id"][:8], "[data-test=queued-callback]") == "callback"
     assert queued_row_text(browser, kept["id"][:8], "[data-test=queued-preferred]") == "only Owl"
+    assert queued_row_text(browser, skilled["id"][:8], "[data-test=queued-needs]") == "french ≥ 4"
     # Owl's one slot and Lark's three free a slot every 45 s (180 s of handling each): the callback, second, 90 s.
     assert api("GET", f"/api/calls/{waiting['id']}")["estimated_wait_seconds"] == 90
     assert queued_row_text(browser, waiting["id"][:8], "[data-test=queued-estimate]") == "90 s"

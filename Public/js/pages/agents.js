@@ -38,7 +38,7 @@ export async function renderAgents(query) {
       h("td", {}, presenceCell(agent, awayReasons)),
       h("td", {}, loadBar(agent.current_load, agent.max_concurrent)), h("td", {}, channelSlots(agent)),
       h("td", { class: "num" }, agent.priority),
-      h("td", {}, h("span", { class: "chips" }, agent.capabilities.map(capability => h("span", { class: "pill" }, capability)))),
+      h("td", {}, capabilityChips(agent)),
       h("td", { class: "num" }, percent(agent.success_rate)), h("td", { class: "num" }, seconds(agent.avg_handling_time)),
       h("td", {}, session.isAdmin() ? h("button", {
         type: "button", dataset: { test: "edit-agent" },
@@ -97,6 +97,39 @@ function parseLimits(text) {
   return limits;
 }
 
+/// Capabilities as chips; one below the top level shows its level ("french 3/5").
+function capabilityChips(agent) {
+  return h("span", { class: "chips", dataset: { test: "agent-capabilities" } }, agent.capabilities.map(capability => {
+    const level = agent.capability_levels?.[capability];
+    return level ? h("span", { class: "pill", title: `level ${level} of 5` }, `${capability} ${level}/5`) : h("span", { class: "pill" }, capability);
+  }));
+}
+
+/// "french=3, vip" as the form shows an agent's capabilities.
+function formatCapabilities(agent) {
+  return agent.capabilities.map(capability => {
+    const level = agent.capability_levels?.[capability];
+    return level ? `${capability}=${level}` : capability;
+  }).join(", ");
+}
+
+/// The form's capabilities: names, each with an optional level 1–5 after "=" (5 when left out).
+function parseCapabilities(text) {
+  const capabilities = [], levels = {};
+  for (const part of text.split(",").map(value => value.trim()).filter(Boolean)) {
+    const match = part.match(/^([^=]+?)\s*(?:=\s*(\d+))?$/);
+    if (!match) throw new Error(`"${part}" is not a capability, or capability=level (for example french=3)`);
+    const name = match[1].toLowerCase();
+    if (match[2] !== undefined) {
+      const level = Number(match[2]);
+      if (level < 1 || level > 5) throw new Error(`${name}: a level is 1 to 5`);
+      levels[name] = level;
+    }
+    capabilities.push(name);
+  }
+  return { capabilities, levels };
+}
+
 function filters(sector, status) {
   const sectorInput = h("input", { value: sector, placeholder: "any sector" });
   const statusSelect = select([["", "All"], ["active", "Active"], ["inactive", "Inactive"]], status);
@@ -117,7 +150,8 @@ function agentForm(agent, editor) {
   const sector = h("input", { required: true, maxlength: 64, value: agent?.sector ?? "", dataset: { test: "agent-sector" } });
   const priority = h("input", { type: "number", min: 1, max: 10, value: agent?.priority ?? 5 });
   const capacity = h("input", { type: "number", min: 1, max: 100, value: agent?.max_concurrent ?? 10 });
-  const capabilities = h("input", { value: agent?.capabilities.join(", ") ?? "", placeholder: "french, refunds" });
+  const capabilities = h("input", { value: agent ? formatCapabilities(agent) : "", placeholder: "french=3, refunds",
+    dataset: { test: "agent-capabilities" }, title: "Comma-separated; a level 1–5 after = (french=3), 5 when left out" });
   const limits = h("input", { value: formatLimits(agent?.channel_capacity), placeholder: "voice=1, webchat=3",
     dataset: { test: "agent-channel-capacity" }, title: "Calls of a channel the agent takes at once, beside the total" });
   const status = select([["active", "Active"], ["inactive", "Inactive"]], agent?.status ?? "active");
@@ -128,19 +162,21 @@ function agentForm(agent, editor) {
     h("h2", {}, agent ? `Edit ${agent.name}` : "New agent"),
     h("div", { class: "form-grid" }, field("Name", name, true), field("Sector", sector), field("Priority (1–10)", priority),
       field("Max concurrent calls", capacity), field("Per-channel limits", limits),
-      field("Capabilities (comma-separated)", capabilities, true), field("Status", status),
+      field("Capabilities (comma-separated, level 1–5 after =)", capabilities, true), field("Status", status),
       field("Wrap-up seconds", wrapUp),
       h("button", { type: "submit", class: "primary" }, agent ? "Save" : "Create agent"),
       agent ? h("button", { type: "button", onclick: () => editor.replaceChildren() }, "Cancel") : null),
     error);
   form.addEventListener("submit", async event => {
     event.preventDefault();
-    let channelCapacity;
-    try { channelCapacity = parseLimits(limits.value); } catch (problem) { error.textContent = problem.message; return; }
+    let channelCapacity, skills;
+    try {
+      channelCapacity = parseLimits(limits.value);
+      skills = parseCapabilities(capabilities.value);
+    } catch (problem) { error.textContent = problem.message; return; }
     const body = {
       name: name.value, sector: sector.value, priority: Number(priority.value), max_concurrent: Number(capacity.value),
-      channel_capacity: channelCapacity,
-      capabilities: capabilities.value.split(",").map(value => value.trim()).filter(Boolean), status: status.value,
+      channel_capacity: channelCapacity, capabilities: skills.capabilities, capability_levels: skills.levels, status: status.value,
     };
     // Empty: the tenant's time (an edit clears the agent's own with null; a new agent simply has none).
     if (wrapUp.value !== "") body.wrap_up_seconds = Number(wrapUp.value);

@@ -57,6 +57,22 @@ export async function renderRouting() {
   await Promise.all([refreshCounts(), refreshQueue(), refreshDecisions()]);
 }
 
+/// What a waiting call requires: capabilities, and minimum levels as its step holds them ("french ≥ 4", struck
+/// through to the step's cap when a step lowered it); greyed once a step dropped them.
+function needs(call) {
+  const levels = call.required_levels ?? {};
+  const names = [...new Set([...call.required_capabilities, ...Object.keys(levels)])];
+  if (names.length === 0) return "—";
+  const dropped = call.requirements_dropped ? " inactive" : "";
+  return h("span", { class: "chips", dataset: { test: "queued-needs" } }, names.map(name => {
+    const asked = levels[name];
+    if (!asked) return h("span", { class: `pill${dropped}` }, name);
+    const holds = call.max_required_level != null ? Math.min(asked, call.max_required_level) : asked;
+    return h("span", { class: `pill${dropped}`, title: holds < asked ? `asked ${asked}, lowered to ${holds} by its step` : `level ${asked} or more` },
+      holds < asked ? [name, " ≥ ", h("s", {}, String(asked)), ` ${holds}`] : `${name} ≥ ${asked}`);
+  }));
+}
+
 function showQueue(queue, queued, names) {
   queue.replaceChildren(!queued ? "" : queued.length === 0 ? empty("Nobody is waiting.") :
     h("div", { class: "card" }, table(["Call", "Sector", { label: "Place", num: true }, { label: "Priority", num: true }, "Channel", "Needs",
@@ -68,8 +84,7 @@ function showQueue(queue, queued, names) {
           priority(call)),
         h("td", {}, call.callback ? [call.channel, " · ", h("span", { class: "pill", title: `ring back ${call.callback.phone}`,
           dataset: { test: "queued-callback" } }, "callback")] : call.channel),
-        h("td", {}, call.required_capabilities.length === 0 ? "—" : h("span", { class: "chips" },
-          call.required_capabilities.map(capability => h("span", { class: `pill${call.requirements_dropped ? " inactive" : ""}` }, capability)))),
+        h("td", {}, needs(call)),
         h("td", {}, wait(call.created_at)),
         h("td", { class: "num", dataset: { test: "queued-estimate" },
           title: call.estimated_wait_seconds === null ? "nobody who may take it is available" : "from its place and how fast its agents free a slot" },
