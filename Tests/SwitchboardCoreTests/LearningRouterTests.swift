@@ -166,4 +166,56 @@ struct LearningRouterTests {
             #expect(newcomerRow["breakdown"]["learning"]["calls_observed"] == .number(13), "\(newcomerRow)")
         }
     }
+
+    /// Issue 25, §4: under learning, each completion moves its agent's estimate at once (no aggregation runs here),
+    /// and a restart rebuilds the estimates from the stored calls, counted or not by the aggregator yet.
+    @Test func learningMovesOnEveryCompletionAndSurvivesARestart() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-learn-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let tenant = uniqueTenant("learn")
+        let route = #"{"sector":"billing"}"#
+        func learning(_ a: APIClient, of agent: UUID) async throws -> JSONValue {
+            let candidates = try await a.send(.POST, "/api/routing/route", json: route).data["candidates"].arrayValue ?? []
+            return try #require(candidates.first { $0["agent_id"].uuid == agent })["breakdown"]["learning"]
+        }
+        var agents: (first: UUID, second: UUID)?
+        try await withSwitchboard(sqlitePath: path) { app in
+            let a = try await APIClient.make(app, clientId: tenant)
+            #expect(try await a.send(.PUT, "/api/settings",
+                                     json: #"{"routing.strategy":"learning","routing.exploration":0,"routing.prior_calls":4}"#).status == .ok)
+            let one = try await a.createAgent("One", successRate: 0.5, avgHandlingTime: 60)
+            let two = try await a.createAgent("Two", successRate: 0.5, avgHandlingTime: 60)
+            // Equal estimates (the sector's 50 %, no calls): the tie-break picks one; its call fails.
+            let chosen = try #require(try await a.send(.POST, "/api/routing/route", json: route).data["agent_id"].uuid)
+            let other = chosen == one ? two : one
+            let first = try await a.createCall(route)
+            #expect(first.data["agent_id"].uuid == chosen, "\(first.text)")
+            #expect(try await a.complete(try #require(first.data["id"].uuid), outcome: "failed").status == .ok)
+            let learned = try await learning(a, of: chosen)
+            #expect(learned["calls_observed"] == .number(1), "\(learned)")
+            #expect(abs((learned["estimate"].numberValue ?? 0) - (4 * 0.5 + 0) / 5) < 1e-9, "\(learned)")
+            // The other agent now goes first, and its success counts at once too.
+            let next = try await a.createCall(route)
+            #expect(next.data["agent_id"].uuid == other, "\(next.text)")
+            #expect(try await a.complete(try #require(next.data["id"].uuid)).status == .ok)
+            let succeeded = try await learning(a, of: other)
+            #expect(succeeded["calls_observed"] == .number(1) && abs((succeeded["estimate"].numberValue ?? 0) - 3.0 / 5) < 1e-9,
+                    "\(succeeded)")
+            #expect(try await a.send(.POST, "/api/routing/route", json: route).data["agent_id"].uuid == other)
+            agents = (chosen, other)
+        }
+        let (chosen, other) = try #require(agents)
+        // A restart (nothing aggregated): the book is rebuilt from the stored calls, then the aggregator counts them
+        // and the estimates stay where they were.
+        try await withSwitchboard(sqlitePath: path) { app in
+            let a = try await APIClient.make(app, clientId: tenant)
+            #expect(try await learning(a, of: chosen)["calls_observed"] == .number(1))
+            #expect(try await learning(a, of: other)["calls_observed"] == .number(1))
+            _ = try await aggregate(app)
+            let afterAggregation = try await learning(a, of: chosen)
+            #expect(afterAggregation["calls_observed"] == .number(1), "\(afterAggregation)")
+            // The sector's rate over the window is now 1 in 2: the prior mean stays 50 %.
+            #expect(abs((afterAggregation["estimate"].numberValue ?? 0) - 2.0 / 5) < 1e-9)
+        }
+    }
 }

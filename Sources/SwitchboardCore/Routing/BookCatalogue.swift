@@ -49,9 +49,11 @@ struct BookCatalogue: Sendable {
         return BookCatalogue(agents: agents, teams: teams, assignments: assignments, successHistory: history)
     }
 
-    /// The agents' completed calls and successes from the daily rows, from `since` to today.
+    /// The agents' completed calls and successes from `since` to today: those the daily rows count, and those no
+    /// aggregation has counted yet (the learning router learns from every outcome, not only aggregated ones). The
+    /// second read walks `idx_calls_uncounted`, which holds only the completions the aggregator has yet to count.
     static func successHistory(_ clientId: String, since: Day, on db: any SQLDatabase) async throws -> [UUID: SuccessHistory] {
-        var history: [UUID: SuccessHistory] = [:]
+        var history = try await uncountedOutcomes(clientId, since: since, on: db)
         let rows = try await TenantScope(clientId: clientId).select(from: AgentDailyMetrics.schema, on: db)
             .column("agent_id")
             .column(SQLRaw("CAST(SUM(calls_handled) AS BIGINT)"), as: "calls")
@@ -60,9 +62,32 @@ struct BookCatalogue: Sendable {
             .groupBy("agent_id")
             .all()
         for row in rows {
-            history[try row.decode("agent_id")] = SuccessHistory(successes: try row.decode("successes"), calls: try row.decode("calls"))
+            history[try row.decode("agent_id"), default: .none] = history[try row.decode("agent_id"), default: .none]
+                + SuccessHistory(successes: try row.decode("successes"), calls: try row.decode("calls"))
         }
         return history
     }
+
+    private static func uncountedOutcomes(_ clientId: String, since: Day, on db: any SQLDatabase) async throws -> [UUID: SuccessHistory] {
+        var history: [UUID: SuccessHistory] = [:]
+        let rows = try await TenantScope(clientId: clientId).select(from: Call.schema, on: db)
+            .column("agent_id")
+            .column(SQLRaw("COUNT(*)"), as: "calls")
+            .column(SQLRaw("SUM(CASE WHEN outcome = '\(CallOutcome.successful.rawValue)' THEN 1 ELSE 0 END)"), as: "successes")
+            .where(SQLRaw(Self.uncounted))
+            .where("agent_id", .isNot, SQLLiteral.null)
+            .where("call_day", .greaterThanOrEqual, since.description)
+            .groupBy("agent_id")
+            .all()
+        for row in rows {
+            history[try row.decode("agent_id")] = SuccessHistory(successes: try row.decode(column: "successes", as: Int?.self) ?? 0,
+                                                                 calls: try row.decode("calls"))
+        }
+        return history
+    }
+
+    /// Completed calls the aggregator has not counted: the predicate of `idx_calls_uncounted`, word for word, so
+    /// that SQLite's planner matches the partial index.
+    static let uncounted = "status = \(CallStatus.completed.sqlLiteral) AND NOT rolled_up"
 
 }

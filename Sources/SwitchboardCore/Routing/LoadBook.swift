@@ -179,6 +179,17 @@ final class LoadBook: Sendable {
         }
     }
 
+    /// Outcomes of calls a batch completed, once it committed: under the learning strategy each moves its agent's
+    /// estimate in the loaded book. A book loaded after the commit and before this already counted them from the
+    /// stored calls; that window is a few microseconds wide and costs one outcome counted twice until the next load.
+    func learnOutcomes(_ clientId: String, _ outcomes: [(agentId: UUID, successful: Bool)]) {
+        slots.withLockedValue { slots in
+            guard slots[clientId]?.book?.policy.strategy == .learning else { return }
+            slots[clientId]!.generation += 1
+            for outcome in outcomes { slots[clientId]!.book!.learnOutcome(of: outcome.agentId, successful: outcome.successful) }
+        }
+    }
+
     /// Gives back (or re-books) what a rolled-back batch booked, if the book is still the one it booked in.
     func adjust(_ clientId: String, _ agentId: UUID, by delta: Int, channel: CallChannel?) {
         slots.withLockedValue { slots in

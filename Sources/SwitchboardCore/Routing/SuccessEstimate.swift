@@ -103,4 +103,8 @@ struct SuccessHistory: Sendable, Equatable {
     static let none = SuccessHistory(successes: 0, calls: 0)
 
     var rate: Double? { calls > 0 ? Double(successes) / Double(calls) : nil }
+
+    static func + (a: SuccessHistory, b: SuccessHistory) -> SuccessHistory {
+        SuccessHistory(successes: a.successes + b.successes, calls: a.calls + b.calls)
+    }
 }

@@ -15,6 +15,9 @@ struct TenantBook: Sendable {
     private var generator: SeededGenerator
     /// Under the learning strategy, each sector's prior mean; empty under the formula.
     private let sectorPriors: [String: Double]
+    /// Under the learning strategy, each agent's calls over the learning window as this book knows them: the stored
+    /// ones when it was loaded, then every outcome since (`learnOutcome`). Empty under the formula.
+    private var learnedHistory: [UUID: SuccessHistory]
 
     /// Pools hold plain copies of each agent's live values, so the scorer reads them without a lookup.
     /// `successHistory` (the agents' completed calls over the learning window) is read only under the learning
@@ -30,6 +33,7 @@ struct TenantBook: Sendable {
         self.loadedAt = loadedAt
         let rowsById = Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         sectorPriors = policy.strategy == .learning ? Self.sectorPriors(rows, history: successHistory) : [:]
+        learnedHistory = policy.strategy == .learning ? successHistory : [:]
         let priors = sectorPriors
         func entry(_ row: BookAgentRow) -> CandidatePool.Entry {
             let calls = successHistory[row.id] ?? .none
@@ -91,6 +95,15 @@ struct TenantBook: Sendable {
         for position in agent.positions {
             pools[position.key]?.setSuccess(at: position.index, rate: history.rate, estimate: estimate)
         }
+    }
+
+    /// Under the learning strategy, a completed call's outcome moves its agent's estimate at once, not only after
+    /// the next aggregation (issue 25, §4). Under the formula the 7-day rate stays the aggregator's.
+    mutating func learnOutcome(of agentId: UUID, successful: Bool) {
+        guard policy.strategy == .learning, agents[agentId] != nil else { return }
+        let history = (learnedHistory[agentId] ?? .none) + SuccessHistory(successes: successful ? 1 : 0, calls: 1)
+        learnedHistory[agentId] = history
+        learn(of: agentId, history: history)
     }
 
     private mutating func install(_ key: PoolKey, _ entries: [CandidatePool.Entry]) {

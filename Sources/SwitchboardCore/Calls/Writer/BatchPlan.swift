@@ -21,6 +21,8 @@ final class BatchPlan: @unchecked Sendable {
     private(set) var missedOffers: [LostClaims.Agent: MissedOffers] = [:]
     /// Agents whose call or after-call work this batch ended, and when (their `last_call_ended_at`).
     private(set) var callsEnded: [LostClaims.Agent: Date] = [:]
+    /// Outcomes of the calls completed, per tenant: the learning router learns from each once committed.
+    private(set) var outcomes: [String: [(agentId: UUID, successful: Bool)]] = [:]
     /// Offers the batch made, and how many of the offers it ended ended each way (for the writer's counters).
     private(set) var offersMade = 0
     private(set) var offersEnded: [OfferLog.Outcome: Int] = [:]
@@ -109,6 +111,10 @@ final class BatchPlan: @unchecked Sendable {
         offersEnded = Dictionary(outcomes.map { ($0, 1) }, uniquingKeysWith: +)
     }
 
+    func outcomeKnown(of agentId: UUID, in clientId: String, successful: Bool) {
+        outcomes[clientId, default: []].append((agentId, successful))
+    }
+
     func callEnded(by agentId: UUID, in clientId: String, at date: Date) {
         callsEnded[LostClaims.Agent(clientId: clientId, agentId: agentId)] = date
     }
@@ -139,6 +145,7 @@ final class BatchPlan: @unchecked Sendable {
         wrapUps = [:]
         missedOffers = [:]
         callsEnded = [:]
+        outcomes = [:]
         offersMade = 0
         offersEnded = [:]
         deltas = [:]
@@ -155,6 +162,8 @@ final class BatchPlan: @unchecked Sendable {
                 return state
             })
         }
+        for (clientId, known) in outcomes { book.learnOutcomes(clientId, known) }
+        outcomes = [:]
         claimed = []
         presence = [:]
         wrapUps = [:]

@@ -34,5 +34,6 @@ enum SwitchboardMigrations {
         AddQueuedSectorIndex(),
         AddPreferredAgent(),
         AddSkillLevels(),
+        AddUncountedIndex(),
     ]
 }

@@ -22,6 +22,9 @@ extension CallWriter {
         call.completedAt = work.now
         call.updatedAt = work.now
         work.update(call, expecting: previous)
+        if let agentId = call.agentId {
+            work.plan.outcomeKnown(of: agentId, in: tenant.clientId, successful: input.outcome == .successful)
+        }
         if let agentId = call.agentId,
            case let seconds = try await book.withBook(tenant.clientId, store: store, on: db, {
                $0.agent(agentId)?.wrapUpSeconds ?? $0.policy.wrapUpSeconds
