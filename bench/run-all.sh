@@ -64,6 +64,11 @@ say '```'
 $bin/SwitchboardBench learning 2000 100 | tee -a "$out"
 say '```'
 say ""
+say "## The agents learning chooses (issue 25, §4: the last third of 1,500 calls, bar: ≥ 95 % of the best agent every seed, never below the formula)"
+say '```'
+$bin/SwitchboardBench quality 1500 20 2>/dev/null | tee -a "$out" || say "(not in this build)"
+say '```'
+say ""
 say "## Estimated waits against the waits had (what-if simulator, in process)"
 say '```'
 # A build from before estimated waits has no such command: say so rather than stop.

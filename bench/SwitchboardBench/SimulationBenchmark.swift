@@ -50,9 +50,14 @@ enum SimulationBenchmark {
         }
     }
 
+    /// The learning strategy's defaults; `EXPLORATION`, `PRIOR_CALLS` and `FLOOR` in the environment try others
+    /// (beyond the settings' bounds too: a bench is where a new default is chosen).
     static func learningPolicy() -> RoutingPolicy {
         var policy = RoutingPolicy.defaults
         policy.strategy = .learning
+        if let value = ProcessInfo.processInfo.environment["EXPLORATION"].flatMap(Double.init) { policy.exploration = value }
+        if let value = ProcessInfo.processInfo.environment["PRIOR_CALLS"].flatMap(Int.init) { policy.priorCalls = value }
+        if let value = ProcessInfo.processInfo.environment["FLOOR"].flatMap(Double.init) { policy.explorationFloor = value }
         return policy
     }
 
@@ -122,5 +127,45 @@ enum SimulationBenchmark {
             print(String(format: "  %-9@ mean realised success %.2f %%", name as NSString, mean * 100))
         }
         print("  learning ahead in \(wins) of \(populations) populations")
+    }
+
+    /// Issue 25, §4: on each population, 1,500 calls one at a time (every 300 s, 120 s of handling) and in
+    /// parallel (every 30 s: about four in flight), the router learning from every outcome. For the last third of
+    /// the calls, the mean true rate of the agents chosen as a share of the best agent's, for the formula and for
+    /// learning; the bar is 95 % for every seed, never below the formula.
+    static func quality(calls count: Int = 1_500, seeds: Int = 20) {
+        print("  \(seeds) seeds, \(count) calls each; the last third's chosen agents' mean true rate / the best agent's")
+        print("  population     calls            formula min / mean    learning min / mean   ≥ 95 %   below formula")
+        for hiddenTalent in [false, true] {
+            for (mode, spacing) in [("one at a time", 300.0), ("parallel (~4)", 30.0)] {
+                let calls = (0..<count).map {
+                    RoutingSimulation.Call(arrival: Double($0) * spacing, teamId: nil, sector: "billing", capabilities: [],
+                                           handlingSeconds: 120)
+                }
+                var ratios: [String: [Double]] = [:]
+                var below = 0
+                for seed in 1...UInt64(seeds) {
+                    let (catalogue, truth) = population(seed: seed, hiddenTalent: hiddenTalent)
+                    let outcome: RoutingSimulation.Outcome = { _, agentId, generator in
+                        Double.random(in: 0..<1, using: &generator) < truth[agentId]!
+                    }
+                    var seedRatios: [String: Double] = [:]
+                    for (name, policy) in [("formula", RoutingPolicy.defaults), ("learning", learningPolicy())] {
+                        let report = RoutingSimulation.run(calls, catalogue: catalogue, policy: policy,
+                                                           horizonSeconds: Double(count) * spacing + 600, seed: seed, outcome: outcome)
+                        seedRatios[name] = RoutingSimulation.chosenQuality(report, truth: truth, calls: (2 * count / 3)..<count) ?? 0
+                        ratios[name, default: []].append(seedRatios[name]!)
+                    }
+                    if seedRatios["learning"]! < seedRatios["formula"]! - 1e-12 { below += 1 }
+                }
+                func summary(_ name: String) -> String {
+                    let values = ratios[name]!
+                    return String(format: "%5.1f %% / %5.1f %%", values.min()! * 100, values.reduce(0, +) / Double(values.count) * 100)
+                }
+                let passing = ratios["learning"]!.filter { $0 >= 0.95 }.count
+                print(String(format: "  %-14@ %-16@ %@    %@    %2d/%d    %d", (hiddenTalent ? "hidden talent" : "new hires") as NSString,
+                             mode as NSString, summary("formula") as NSString, summary("learning") as NSString, passing, seeds, below))
+            }
+        }
     }
 }

@@ -69,8 +69,10 @@ enum RoutingSimulation {
         /// The mean, over answered calls, of the success rate routing credited to the agent chosen (the agent's
         /// rate under the formula, its estimate under learning).
         var expectedSuccessRate: Double?
-        /// Only with an `Outcome`: the share of answered calls that succeeded.
+        /// Only with an `Outcome`: the share of answered calls that succeeded, and the agent each call went to
+        /// (nil: not answered).
         var realisedSuccessRate: Double?
+        var agentOfCall: [UUID?] = []
         /// With `watching` a team: its calls offered, and the waits of those answered (for its service level).
         var watchedOffered = 0
         var watchedWaits: [Double] = []
@@ -79,6 +81,14 @@ enum RoutingSimulation {
         /// With `checkingWaitEstimates`: the wait each call that queued on arrival was told (`WaitEstimate`, at its
         /// place then, as `call.queued` says it) against the wait it had, over the calls answered.
         var waitEstimates: WaitEstimateCheck?
+    }
+
+    /// On a synthetic population whose true rates are known: the mean true rate of the agents that took the
+    /// `calls` (by index, answered ones only) as a share of the best agent's.
+    static func chosenQuality(_ report: Report, truth: [UUID: Double], calls: Range<Int>) -> Double? {
+        let chosen = report.agentOfCall[calls].compactMap { $0.flatMap { truth[$0] } }
+        guard let best = truth.values.max(), best > 0, !chosen.isEmpty else { return nil }
+        return chosen.reduce(0, +) / Double(chosen.count) / best
     }
 
     struct WaitEstimateCheck: Sendable, Equatable {
@@ -117,6 +127,7 @@ enum RoutingSimulation {
                                  agingSeconds: policy.priorityAgingSeconds)
         var events = EventHeap()
         var report = Report()
+        if outcome != nil { report.agentOfCall = Array(repeating: nil, count: calls.count) }
         var waits: [Double] = []
         var busy: [UUID: Double] = [:]
         var credited = 0.0, succeeded = 0
@@ -161,6 +172,7 @@ enum RoutingSimulation {
                 }
             }
             waits.append(answered - call.arrival)
+            if outcome != nil { report.agentOfCall[index] = agentId }
             if let estimate = estimates[index] { estimateErrors.append((abs(Double(estimate) - (answered - call.arrival)), answered - call.arrival)) }
             if let watchedTeam, call.teamId == watchedTeam { report.watchedWaits.append(answered - call.arrival) }
             report.answered += 1
