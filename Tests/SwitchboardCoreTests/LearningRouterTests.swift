@@ -218,4 +218,29 @@ struct LearningRouterTests {
             #expect(abs((afterAggregation["estimate"].numberValue ?? 0) - 2.0 / 5) < 1e-9)
         }
     }
+
+    /// The measure `SwitchboardBench quality` reports: the mean true rate of the agents that took some calls, as a
+    /// share of the best agent's.
+    @Test func choiceQualityIsTheChosenAgentsTrueRateOverTheBest() {
+        let good = UUID(), weak = UUID()
+        let truth = [good: 0.9, weak: 0.45]
+        let agents = [(good, 0.9), (weak, 0.45)].map { id, rate in
+            BookAgentRow(id: id, sector: "billing", isActive: true, priority: 5, capabilities: [], maxConcurrent: 1, load: 0,
+                         successRate: rate, avgHandlingTime: 60)
+        }
+        let catalogue = BookCatalogue(agents: agents, teams: [:], assignments: [], successHistory: [:])
+        let outcome: RoutingSimulation.Outcome = { _, agentId, _ in agentId == good }
+        // One at a time: the better agent takes every call.
+        let apart = (0..<4).map { RoutingSimulation.Call(arrival: Double($0) * 100, teamId: nil, sector: "billing", capabilities: [],
+                                                        handlingSeconds: 30) }
+        let alone = RoutingSimulation.run(apart, catalogue: catalogue, policy: .defaults, horizonSeconds: 1_000, outcome: outcome)
+        #expect(RoutingSimulation.chosenQuality(alone, truth: truth, calls: 0..<4) == 1)
+        // Two at a time: the second of each pair goes to the weaker agent.
+        let pairs = (0..<4).map { RoutingSimulation.Call(arrival: Double($0 / 2) * 100, teamId: nil, sector: "billing", capabilities: [],
+                                                        handlingSeconds: 30) }
+        let together = RoutingSimulation.run(pairs, catalogue: catalogue, policy: .defaults, horizonSeconds: 1_000, outcome: outcome)
+        #expect(together.agentOfCall == [good, weak, good, weak])
+        #expect(abs((RoutingSimulation.chosenQuality(together, truth: truth, calls: 0..<4) ?? 0) - 0.75) < 1e-12)
+        #expect(RoutingSimulation.chosenQuality(together, truth: truth, calls: 4..<4) == nil)
+    }
 }
