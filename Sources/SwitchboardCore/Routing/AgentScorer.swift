@@ -44,55 +44,98 @@ struct RoutingCandidate: Sendable, Equatable {
     }
 }
 
-/// The requested capabilities, resolved against one pool once per decision.
+/// The requested capabilities, resolved against one pool once per decision. Plain fields and payload-free modes:
+/// the scorer reads them for every candidate of a pool that may hold 100,000, and an enum whose cases carry arrays
+/// cost half as much again per candidate (measured, `SwitchboardBench scorer`).
 struct CapabilityRequest: Sendable {
-    enum Matching: Sendable {
+    enum Scoring: UInt8, Sendable {
         case none
         /// Every agent's capabilities fit the pool's 64-bit index: one AND and a popcount per candidate.
-        case mask(UInt64)
+        case mask
         /// The same, where some agent has a level below the top: its levels in the matched bits, summed.
-        case levelled(UInt64, LevelTable)
+        case levelled
         /// More than 64 distinct capabilities in the pool: factors computed once for the decision.
-        case factors([Double])
+        case factors
     }
 
-    let matching: Matching
-    /// The capabilities an agent must have, resolved the same way: a mask every bit of which the agent needs, or
-    /// per candidate whether it has them all.
-    var required: Required = .nothing
-
-    enum Required: Sendable {
-        case nothing
-        case mask(UInt64)
-        /// The mask, and at least these levels in some of its bits.
-        case levelled(UInt64, [(bit: Int, level: UInt8)], LevelTable)
-        case each([Bool])
+    enum Admission: UInt8, Sendable {
+        case everyone
+        /// Every bit of `requiredMask`.
+        case mask
+        /// Every bit of `requiredMask`, and at least `minimums` in some of them.
+        case levelled
+        /// Per candidate, computed once for the decision (more than 64 capabilities).
+        case each
         /// A required capability no agent of the pool has.
-        case impossible
+        case nobody
     }
 
-    static let none = CapabilityRequest(matching: .none)
+    private(set) var scoring = Scoring.none
+    private(set) var admission = Admission.everyone
+    private var scoringMask: UInt64 = 0
+    private var requiredMask: UInt64 = 0
+    private var levels: LevelTable? = nil
+    private var minimums: [(bit: Int, level: UInt8)] = []
+    private var factors: [Double] = []
+    private var admitted: [Bool] = []
+
+    static let none = CapabilityRequest()
+
+    static func scoring(mask: UInt64, levels: LevelTable?) -> CapabilityRequest {
+        var request = CapabilityRequest()
+        request.scoring = levels == nil ? .mask : .levelled
+        request.scoringMask = mask
+        request.levels = levels
+        return request
+    }
+
+    static func scoring(factors: [Double]) -> CapabilityRequest {
+        var request = CapabilityRequest()
+        request.scoring = .factors
+        request.factors = factors
+        return request
+    }
+
+    /// Admits only candidates with every bit of `mask` and, with a level table, at least these levels.
+    mutating func require(mask: UInt64, minimums: [(bit: Int, level: UInt8)] = [], levels: LevelTable? = nil) {
+        requiredMask = mask
+        if let levels, !minimums.isEmpty {
+            admission = .levelled
+            self.minimums = minimums
+            self.levels = levels
+        } else {
+            admission = .mask
+        }
+    }
+
+    mutating func require(each admitted: [Bool]) {
+        admission = .each
+        self.admitted = admitted
+    }
+
+    mutating func admitNobody() { admission = .nobody }
 
     /// The capability factor: Σ level / 5 over the requested capabilities the candidate has.
     @inline(__always)
     func factor(_ candidate: RoutingCandidate, at index: Int) -> Double {
-        switch matching {
+        switch scoring {
         case .none: 0
-        case .mask(let mask): Double((candidate.capabilityMask & mask).nonzeroBitCount)
-        case .levelled(let mask, let table): table.factor(index, candidate.capabilityMask & mask)
-        case .factors(let factors): factors[index]
+        case .mask: Double((candidate.capabilityMask & scoringMask).nonzeroBitCount)
+        case .levelled: levels!.factor(index, candidate.capabilityMask & scoringMask)
+        case .factors: factors[index]
         }
     }
 
     @inline(__always)
     func admits(_ candidate: RoutingCandidate, at index: Int) -> Bool {
-        switch required {
-        case .nothing: true
-        case .mask(let mask): candidate.capabilityMask & mask == mask
-        case .levelled(let mask, let minimums, let table):
-            candidate.capabilityMask & mask == mask && minimums.allSatisfy { table.level(index, bit: $0.bit) >= $0.level }
-        case .each(let admitted): admitted[index]
-        case .impossible: false
+        switch admission {
+        case .everyone: true
+        case .mask: candidate.capabilityMask & requiredMask == requiredMask
+        case .levelled:
+            candidate.capabilityMask & requiredMask == requiredMask
+                && minimums.allSatisfy { levels!.level(index, bit: $0.bit) >= $0.level }
+        case .each: admitted[index]
+        case .nobody: false
         }
     }
 }

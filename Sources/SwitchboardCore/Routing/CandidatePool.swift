@@ -134,24 +134,20 @@ struct CandidatePool: Sendable {
         var request = scoring(requested)
         guard !required.isEmpty else { return request }
         guard let capabilityBits else {
-            request.required = .each(skills.map { $0.meets(required) })
+            request.require(each: skills.map { $0.meets(required) })
             return request
         }
         var mask: UInt64 = 0
         for name in required.capabilities {
             guard let bit = capabilityBits[name] else {
-                request.required = .impossible
+                request.admitNobody()
                 return request
             }
             mask |= 1 << UInt64(bit)
         }
         // Without levels below the top, having a capability meets any minimum in it.
-        if let levelTable, !required.minimums.isEmpty {
-            let minimums = required.minimums.map { (bit: capabilityBits[$0.key]!, level: UInt8($0.value)) }
-            request.required = .levelled(mask, minimums, levelTable)
-        } else {
-            request.required = .mask(mask)
-        }
+        request.require(mask: mask, minimums: required.minimums.map { (bit: capabilityBits[$0.key]!, level: UInt8($0.value)) },
+                        levels: levelTable)
         return request
     }
 
@@ -159,13 +155,13 @@ struct CandidatePool: Sendable {
         let names = Set(requested)
         guard !names.isEmpty else { return .none }
         guard let capabilityBits else {
-            return CapabilityRequest(matching: .factors(skills.map { $0.capabilityFactor(requested: names) }))
+            return .scoring(factors: skills.map { $0.capabilityFactor(requested: names) })
         }
         // A name no agent has can match nobody, so it contributes no bit.
         let mask = names.reduce(UInt64(0)) { mask, name in
             capabilityBits[name].map { mask | (1 << UInt64($0)) } ?? mask
         }
-        return CapabilityRequest(matching: levelTable.map { .levelled(mask, $0) } ?? .mask(mask))
+        return .scoring(mask: mask, levels: levelTable)
     }
 }
 
