@@ -28,6 +28,7 @@ extension RouteRequest {
     /// the requirements it still has.
     mutating func relax(to stage: Relaxation.Stage) {
         widest = stage.pool
+        guard !requiredCapabilities.isEmpty || !requiredLevels.isEmpty else { return }
         let relaxed = requirement.at(stage)
         requiredCapabilities = relaxed.capabilities.sorted()
         requiredLevels = relaxed.minimums
