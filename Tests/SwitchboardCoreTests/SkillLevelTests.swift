@@ -96,7 +96,6 @@ struct SkillLevelTests {
         let (names, levels) = try SkillLevel.parseCell(["french=3", "vip", " german = 4 "])
         #expect(names == ["french", "vip", "german"] && levels == ["french": 3, "german": 4])
         #expect(throws: AppError.self) { try SkillLevel.parseCell(["french=high"]) }
-        #expect(SkillLevel.cell(["french", "vip"], ["french": 3]) == ["french=3", "vip"])
         #expect(SkillLevel.read(SkillLevel.stored(["b": 2, "a": 1])) == ["a": 1, "b": 2])
         #expect(SkillLevel.stored([:]) == nil && SkillLevel.read(nil).isEmpty)
     }

@@ -46,7 +46,8 @@ struct CallDTO: Encodable, Sendable {
 
     init(
         id: UUID, status: CallStatus, agentId: UUID?, teamId: UUID?, sector: String, channel: CallChannel,
-        capabilities: [String], requiredCapabilities: [String], requiredLevels: [String: Int] = [:], externalRef: String?, outcome: CallOutcome?, resolved: Bool?,
+        capabilities: [String], requiredCapabilities: [String], requiredLevels: [String: Int] = [:], externalRef: String?,
+        outcome: CallOutcome?, resolved: Bool?,
         satisfaction: Int?, handlingTimeSeconds: Double?, createdAt: Date, assignedAt: Date?, completedAt: Date?,
         cancelledAt: Date?, wrapUpUntil: Date? = nil, wrapUpEndedAt: Date? = nil, offerExpiresAt: Date? = nil,
         priority: Int = CallLimits.defaultPriority, callbackPhone: String? = nil, customerRef: String? = nil,

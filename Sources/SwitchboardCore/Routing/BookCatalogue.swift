@@ -13,8 +13,9 @@ struct BookCatalogue: Sendable {
     static func read(_ clientId: String, withHistory: Bool, on db: any SQLDatabase) async throws -> BookCatalogue {
         let scope = TenantScope(clientId: clientId)
         let agents = try await scope.select(from: SectorAgent.schema, on: db)
-            .columns(["id", "sector", "status", "presence", "priority", "capabilities", "capability_levels", "max_concurrent", "current_load",
-                      "success_rate", "avg_handling_time", "wrap_up_seconds", "last_call_ended_at", "created_at"] + ChannelNumbers.loadColumns + ChannelNumbers.capacityColumns)
+            .columns(["id", "sector", "status", "presence", "priority", "capabilities", "capability_levels", "max_concurrent",
+                      "current_load", "success_rate", "avg_handling_time", "wrap_up_seconds", "last_call_ended_at", "created_at"]
+                     + ChannelNumbers.loadColumns + ChannelNumbers.capacityColumns)
             .all()
             .map { row in
                 BookAgentRow(
@@ -62,7 +63,8 @@ struct BookCatalogue: Sendable {
             .groupBy("agent_id")
             .all()
         for row in rows {
-            history[try row.decode("agent_id"), default: .none] = history[try row.decode("agent_id"), default: .none]
+            let agentId: UUID = try row.decode("agent_id")
+            history[agentId] = (history[agentId] ?? .none)
                 + SuccessHistory(successes: try row.decode("successes"), calls: try row.decode("calls"))
         }
         return history
@@ -89,5 +91,4 @@ struct BookCatalogue: Sendable {
     /// Completed calls the aggregator has not counted: the predicate of `idx_calls_uncounted`, word for word, so
     /// that SQLite's planner matches the partial index.
     static let uncounted = "status = \(CallStatus.completed.sqlLiteral) AND NOT rolled_up"
-
 }

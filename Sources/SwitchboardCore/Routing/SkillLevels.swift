@@ -56,11 +56,6 @@ enum SkillLevel {
         }
         return (names, levels)
     }
-
-    /// The same cell written back: `french=3;vip`.
-    static func cell(_ capabilities: [String], _ levels: [String: Int]) -> [String] {
-        capabilities.map { name in levels[name].map { "\(name)=\($0)" } ?? name }
-    }
 }
 
 /// What a call requires of the agent who takes it: capabilities it must have, and a minimum level in some of them

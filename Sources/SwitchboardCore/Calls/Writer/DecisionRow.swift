@@ -22,8 +22,8 @@ struct DecisionRow: Sendable {
     }
 
     init(_ decision: RoutingDecision, trigger: String, callId: UUID?, capabilities: [String], requiredCapabilities: [String] = [],
-         requiredLevels: [String: Int] = [:], priority: (priority: Int, effective: Int)? = nil, preferredAgentId: UUID? = nil, stage: (step: Int, waited: Double)? = nil,
-         declined: (agentId: UUID, reason: String?)? = nil, clientId: String, at: Date) {
+         requiredLevels: [String: Int] = [:], priority: (priority: Int, effective: Int)? = nil, preferredAgentId: UUID? = nil,
+         stage: (step: Int, waited: Double)? = nil, declined: (agentId: UUID, reason: String?)? = nil, clientId: String, at: Date) {
         self.clientId = clientId
         values = [
             UUID.random(), callId, trigger,
