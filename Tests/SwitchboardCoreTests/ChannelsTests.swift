@@ -10,7 +10,7 @@ struct ChannelsTests {
     static let secret = "sk_live_TOP-SECRET-\(UUID().uuidString)"
 
     static let validConfigs: [(String, String)] = [
-        ("voice", #"{"provider":"twilio","phone_number":"+442071838750"}"#),
+        ("voice", #"{"provider":"vonage","phone_number":"+442071838750"}"#),
         ("sms", #"{"provider":"vonage","sender":"ACME"}"#),
         ("whatsapp", #"{"business_number":"+14155550100","account_id":"waba-1"}"#),
         ("email", #"{"imap_host":"imap.example.com","smtp_host":"smtp.example.com","smtp_port":465,"address":"help@example.com"}"#),
@@ -18,7 +18,7 @@ struct ChannelsTests {
     ]
 
     static let invalidConfigs: [(String, String, String)] = [
-        ("voice", #"{"provider":"twilio","phone_number":"020 7183 8750"}"#, "config.phone_number"),
+        ("voice", #"{"provider":"vonage","phone_number":"020 7183 8750"}"#, "config.phone_number"),
         ("voice", #"{"phone_number":"+442071838750"}"#, "config.provider"),
         ("sms", #"{"provider":"vonage","sender":""}"#, "config.sender"),
         ("whatsapp", #"{"business_number":"+14155550100"}"#, "config.account_id"),
@@ -26,7 +26,7 @@ struct ChannelsTests {
         ("email", #"{"imap_host":"i.example.com","smtp_host":"s.example.com","smtp_port":70000,"address":"help@example.com"}"#, "config.smtp_port"),
         ("webchat", #"{"allowed_origins":["javascript:alert(1)"]}"#, "config.allowed_origins"),
         ("webchat", #"{"allowed_origins":["https://a.example"],"widget_colour":"blue"}"#, "config.widget_colour"),
-        ("voice", #"{"provider":"twilio","phone_number":"+442071838750","colour":"red"}"#, "config.colour"),
+        ("voice", #"{"provider":"vonage","phone_number":"+442071838750","colour":"red"}"#, "config.colour"),
     ]
 
     @Test func everyTypeAcceptsItsConfigAndRejectsBadOnes() async throws {
@@ -56,7 +56,7 @@ struct ChannelsTests {
         try await withSwitchboard(sqlitePath: path) { app in
             let admin = try await APIClient.make(app)
             let created = try await admin.send(.POST, "/api/channels", json: """
-                {"type":"voice","name":"Main line","config":{"provider":"twilio","phone_number":"+442071838750"},
+                {"type":"voice","name":"Main line","config":{"provider":"vonage","phone_number":"+442071838750"},
                  "credentials":{"api_key":"\(Self.secret)"}}
                 """)
             #expect(created.status == .created)

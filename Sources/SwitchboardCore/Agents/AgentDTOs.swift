@@ -30,6 +30,8 @@ struct AgentDTO: Codable, Sendable, Equatable {
     @NullWhenAbsent var wrapUpSeconds: Int?
     /// When its open wrap-ups end (null when none is open).
     @NullWhenAbsent var wrapUpUntil: Date?
+    /// Where the person answers phone calls (`{sip, client, phone}`, the first present dialled); null: nowhere.
+    @NullWhenAbsent var contact: AgentContact?
     let createdAt: Date?
     let updatedAt: Date?
 
@@ -56,6 +58,7 @@ struct AgentDTO: Codable, Sendable, Equatable {
         state = AgentState(presence: agent.presence, load: agent.currentLoad, wrappingUp: agent.wrapUpUntil != nil, offers: offers)
         wrapUpSeconds = agent.wrapUpSeconds
         wrapUpUntil = agent.wrapUpUntil
+        contact = AgentContact.read(agent.storedContact)
         stateSince = agent.stateSince ?? agent.createdAt
         createdAt = agent.createdAt
         updatedAt = agent.updatedAt
@@ -122,6 +125,7 @@ struct CreateAgentInput: Decodable, Sendable {
     var successRate: Double?
     var avgHandlingTime: Double?
     var wrapUpSeconds: WholeNumber?
+    var contact: [String: JSONValue]?
 
     func validated() throws -> AgentFields {
         let capabilities = try Check.labels(capabilities ?? [], "capabilities",
@@ -141,7 +145,8 @@ struct CreateAgentInput: Decodable, Sendable {
                                           in: AgentLimits.successRate),
             avgHandlingTime: try Check.finite(avgHandlingTime ?? AgentLimits.defaultAvgHandlingTime, "avg_handling_time",
                                               in: AgentLimits.avgHandlingTime),
-            wrapUpSeconds: try wrapUpSeconds.map { try Check.number($0.value, "wrap_up_seconds", in: AgentLimits.wrapUpSeconds) }
+            wrapUpSeconds: try wrapUpSeconds.map { try Check.number($0.value, "wrap_up_seconds", in: AgentLimits.wrapUpSeconds) },
+            contact: try contact.flatMap(AgentContact.validated)
         )
     }
 }
@@ -163,6 +168,8 @@ struct UpdateAgentInput: Decodable, Sendable {
     var avgHandlingTime: Double?
     /// `null` removes the agent's own wrap-up time (the tenant's applies again).
     @Settable var wrapUpSeconds: Settable<WholeNumber>.Change
+    /// Replaces the agent's contact; `null` or `{}` removes it.
+    @Settable var contact: Settable<[String: JSONValue]>.Change
 
     func apply(to agent: SectorAgent) throws {
         if let externalId { agent.externalId = try Check.text(externalId, "external_id", length: AgentLimits.externalId) }
@@ -192,6 +199,11 @@ struct UpdateAgentInput: Decodable, Sendable {
         case .cleared: agent.wrapUpSeconds = nil
         case .set(let seconds): agent.wrapUpSeconds = try Check.number(seconds.value, "wrap_up_seconds", in: AgentLimits.wrapUpSeconds)
         }
+        switch contact {
+        case .unchanged: break
+        case .cleared: agent.storedContact = nil
+        case .set(let object): agent.storedContact = try AgentContact.validated(object)?.stored
+        }
     }
 }
 
@@ -208,6 +220,7 @@ struct AgentFields: Sendable {
     let successRate: Double
     let avgHandlingTime: Double
     var wrapUpSeconds: Int? = nil
+    var contact: AgentContact? = nil
 
     func makeModel() -> SectorAgent {
         let agent = SectorAgent()
@@ -227,6 +240,7 @@ struct AgentFields: Sendable {
         agent.presence = .available
         agent.stateSince = Date()
         agent.wrapUpSeconds = wrapUpSeconds
+        agent.storedContact = contact?.stored
         agent.missedOffers = 0
         return agent
     }

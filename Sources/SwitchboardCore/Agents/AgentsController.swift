@@ -47,7 +47,7 @@ struct AgentsController: Sendable {
 
     @Sendable func update(req: Request) async throws -> Envelope<AgentDTO> {
         let id = try req.idParameter("agent_id")
-        let input = try await req.decodeBody(UpdateAgentInput.self, clearable: ["wrap_up_seconds"])
+        let input = try await req.decodeBody(UpdateAgentInput.self, clearable: ["wrap_up_seconds", "contact"])
         return Envelope(data: try await service(req).update(id, with: input))
     }
 

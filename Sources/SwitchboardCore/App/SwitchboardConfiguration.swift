@@ -66,6 +66,10 @@ public struct SwitchboardConfiguration: Sendable {
     public var maxStreamsPerToken: Int = 5
     /// Proxies whose `X-Forwarded-For` names the client (see `TrustedProxies`); none by default.
     public var trustedProxies: TrustedProxies = .none
+    /// `SWITCHBOARD_PUBLIC_URL`: the address the world reaches this service at (`https://host[/prefix]`, no
+    /// trailing slash). Phone providers' webhooks are signed over it, and their URLs are built from it; Twilio
+    /// channels need it. Nil: unset.
+    public var publicURL: String?
 
     public init(
         mode: Mode,
@@ -207,6 +211,7 @@ public struct SwitchboardConfiguration: Sendable {
         let maxStreamsPerTenant = try wholeNumber("SWITCHBOARD_MAX_STREAMS_PER_TENANT", in: 1...1_000_000, default: 1_000, of: "streams")
         let maxStreamsPerToken = try wholeNumber("SWITCHBOARD_MAX_STREAMS_PER_TOKEN", in: 1...10_000, default: 5, of: "streams")
         let trustedProxies = try value("SWITCHBOARD_TRUSTED_PROXIES").map { try TrustedProxies.parse($0) } ?? .none
+        let publicURL = try value("SWITCHBOARD_PUBLIC_URL").map(parsePublicURL)
 
         var configuration = SwitchboardConfiguration(
             mode: mode,
@@ -231,7 +236,21 @@ public struct SwitchboardConfiguration: Sendable {
         configuration.maxStreamsPerTenant = maxStreamsPerTenant
         configuration.maxStreamsPerToken = maxStreamsPerToken
         configuration.trustedProxies = trustedProxies
+        configuration.publicURL = publicURL
         return configuration
+    }
+
+    /// An absolute http(s) URL with a host, and no query, fragment or credentials; its trailing slash dropped.
+    public static func parsePublicURL(_ raw: String) throws -> String {
+        guard let url = URLComponents(string: raw), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+              let host = url.host, !host.isEmpty, url.query == nil, url.fragment == nil, url.user == nil, url.password == nil
+        else {
+            throw ConfigurationError("SWITCHBOARD_PUBLIC_URL must be the http(s) address this service is reached at, "
+                + "such as https://switchboard.example.com, without a query")
+        }
+        var text = raw
+        while text.hasSuffix("/") { text.removeLast() }
+        return text
     }
 
     public static func parseEncryptionKey(_ base64: String, variable: String) throws -> [UInt8] {

@@ -4,6 +4,7 @@ import Vapor
 func routes(_ app: Application) throws {
     try app.register(collection: SystemController())
     EventStreamController().routes(app)
+    TwilioController().routes(app)
 
     var api = app.grouped("api").grouped(RouteBodyLimitMiddleware()).grouped(TenantAuthMiddleware())
     if let limit = app.switchboardConfiguration.rateLimit {

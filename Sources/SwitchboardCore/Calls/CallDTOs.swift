@@ -36,6 +36,10 @@ struct CallDTO: Encodable, Sendable {
     /// `routing.sticky_customers`), and, while the call waits for that busy agent, until when it does.
     let preferredAgentId: UUID?
     let preferredUntil: Date?
+    /// A phone call's talk as its provider measured it, and when it ended (null otherwise): from then the call
+    /// waits for its agent's disposition, within the agent's wrap-up.
+    let talkSeconds: Double?
+    let talkEndedAt: Date?
     /// A waiting call: its priority plus one for every `routing.priority_aging_seconds` it has waited, and its
     /// place in its queue (1: next); null otherwise, or where not computed.
     var effectivePriority: Int? = nil
@@ -51,7 +55,7 @@ struct CallDTO: Encodable, Sendable {
         satisfaction: Int?, handlingTimeSeconds: Double?, createdAt: Date, assignedAt: Date?, completedAt: Date?,
         cancelledAt: Date?, wrapUpUntil: Date? = nil, wrapUpEndedAt: Date? = nil, offerExpiresAt: Date? = nil,
         priority: Int = CallLimits.defaultPriority, callbackPhone: String? = nil, customerRef: String? = nil,
-        preferredAgentId: UUID? = nil, preferredUntil: Date? = nil
+        preferredAgentId: UUID? = nil, preferredUntil: Date? = nil, talkSeconds: Double? = nil, talkEndedAt: Date? = nil
     ) {
         self.id = id
         self.status = status
@@ -79,6 +83,8 @@ struct CallDTO: Encodable, Sendable {
         self.customerRef = customerRef
         self.preferredAgentId = preferredAgentId
         self.preferredUntil = preferredUntil
+        self.talkSeconds = talkSeconds
+        self.talkEndedAt = talkEndedAt
     }
 
     init(_ call: Call) {
@@ -92,14 +98,15 @@ struct CallDTO: Encodable, Sendable {
             cancelledAt: call.cancelledAt, wrapUpUntil: call.wrapUpUntil, wrapUpEndedAt: call.wrapUpEndedAt,
             offerExpiresAt: call.offerExpiresAt, priority: call.priority ?? CallLimits.defaultPriority,
             callbackPhone: call.callbackPhone, customerRef: call.customerRef, preferredAgentId: call.preferredAgentId,
-            preferredUntil: call.status == .queued ? call.preferredUntil : nil)
+            preferredUntil: call.status == .queued ? call.preferredUntil : nil,
+            talkSeconds: call.talkSeconds, talkEndedAt: call.talkEndedAt)
     }
 
     private enum CodingKeys: String, CodingKey {
         case id, status, agentId, teamId, sector, channel, capabilities, requiredCapabilities, externalRef, outcome, resolved
         case satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, cancelledAt, wrapUpUntil, wrapUpEndedAt, offerExpiresAt
         case priority, effectivePriority, queuePosition, callback, estimatedWaitSeconds
-        case customerRef, preferredAgentId, preferredUntil, requiredLevels
+        case customerRef, preferredAgentId, preferredUntil, requiredLevels, talkSeconds, talkEndedAt
     }
 
     /// Every field is present; absent values are null (clients read `agent_id: null` as "queued").
@@ -134,6 +141,8 @@ struct CallDTO: Encodable, Sendable {
         try container.encode(customerRef, forKey: .customerRef)
         try container.encode(preferredAgentId, forKey: .preferredAgentId)
         try container.encode(preferredUntil, forKey: .preferredUntil)
+        try container.encode(talkSeconds, forKey: .talkSeconds)
+        try container.encode(talkEndedAt, forKey: .talkEndedAt)
     }
 }
 

@@ -42,6 +42,10 @@ struct CallRow: Sendable {
     /// busy (nil: it does not wait, or it never queued for it).
     var preferredAgentId: UUID?
     var preferredUntil: Date?
+    /// A phone call's talk as its provider measured it, and when it ended: from then the call waits for its
+    /// agent's disposition, in the agent's wrap-up (`PhoneCalls`).
+    var talkSeconds: Double?
+    var talkEndedAt: Date?
 
     /// What it requires of its agent, before any relaxation step lowers or drops it.
     var requirement: SkillRequirement { SkillRequirement(capabilities: requiredCapabilities, minimums: requiredLevels) }
@@ -54,6 +58,7 @@ struct CallRow: Sendable {
         "completed_at", "call_day", "cancelled_at", "updated_at", "required_capabilities", "wrap_up_until",
         "wrap_up_ended_at", "offer_expires_at", "declined_by", "priority", "callback_phone",
         "customer_ref", "preferred_agent_id", "preferred_until", "required_levels",
+        "talk_seconds", "talk_ended_at",
     ]
 
     /// The columns of `values`: all but `client_id`, which `TenantScope` adds.
@@ -111,6 +116,8 @@ struct CallRow: Sendable {
         preferredAgentId = try row.decode(column: "preferred_agent_id", as: UUID?.self)
         preferredUntil = try row.decode(column: "preferred_until", as: Date?.self)
         requiredLevels = SkillLevel.read(try row.decode(column: "required_levels", as: String?.self))
+        talkSeconds = try row.decode(column: "talk_seconds", as: Double?.self)
+        talkEndedAt = try row.decode(column: "talk_ended_at", as: Date?.self)
     }
 
     /// Every column but `client_id`, in `columns` order (the tenant's id is added by `TenantScope`).
@@ -119,7 +126,7 @@ struct CallRow: Sendable {
          outcome?.rawValue, resolved, satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, callDay,
          cancelledAt, updatedAt, requiredCapabilities, wrapUpUntil, wrapUpEndedAt, offerExpiresAt,
          declinedBy.isEmpty ? nil : declinedBy.map(\.uuidString), priority, callbackPhone, customerRef, preferredAgentId,
-         preferredUntil, SkillLevel.stored(requiredLevels)]
+         preferredUntil, SkillLevel.stored(requiredLevels), talkSeconds, talkEndedAt]
     }
 }
 
@@ -170,6 +177,7 @@ extension CallDTO {
             cancelledAt: row.cancelledAt, wrapUpUntil: row.wrapUpUntil, wrapUpEndedAt: row.wrapUpEndedAt,
             offerExpiresAt: row.offerExpiresAt, priority: row.priority, callbackPhone: row.callbackPhone,
             customerRef: row.customerRef, preferredAgentId: row.preferredAgentId,
-            preferredUntil: row.status == .queued ? row.preferredUntil : nil)
+            preferredUntil: row.status == .queued ? row.preferredUntil : nil,
+            talkSeconds: row.talkSeconds, talkEndedAt: row.talkEndedAt)
     }
 }

@@ -8,6 +8,14 @@ enum ChannelConfigSchema {
         let validate: (JSONValue, String) throws -> JSONValue
     }
 
+    /// The provider whose wire formats Switchboard speaks itself (`Twilio/`): its channels take calls with no glue.
+    static let twilio = "twilio"
+
+    /// Whether a channel of `type` with this (validated) configuration is a Twilio channel.
+    static func isTwilio(_ config: [String: JSONValue], type: CallChannel) -> Bool {
+        [.voice, .sms, .whatsapp].contains(type) && config["provider"]?.stringValue?.lowercased() == twilio
+    }
+
     static func validate(_ config: [String: JSONValue], for type: CallChannel) throws -> [String: JSONValue] {
         let fields = fields(for: type)
         if let unknown = config.keys.sorted().first(where: { key in !fields.contains { $0.name == key } }) {
@@ -22,12 +30,19 @@ enum ChannelConfigSchema {
             }
             result[field.name] = try field.validate(value, path)
         }
+        if isTwilio(result, type: type) {
+            // Twilio speaks of numbers only (its WhatsApp senders are numbers too, and it has no account id).
+            if type == .sms { _ = try e164(result["sender"] ?? .null, "config.sender") }
+        } else if type == .whatsapp, result["account_id"] == nil {
+            throw AppError.badRequest("config.account_id is required for whatsapp channels (unless config.provider is twilio)")
+        }
         return result
     }
 
     /// Credential keys a channel of this type needs before it can work.
-    static func requiredCredentials(for type: CallChannel) -> [String] {
-        switch type {
+    static func requiredCredentials(for type: CallChannel, config: [String: JSONValue] = [:]) -> [String] {
+        if isTwilio(config, type: type) { return TwilioCredentials.keys }
+        return switch type {
         case .voice, .sms: ["api_key"]
         case .whatsapp: ["access_token"]
         case .email: ["username", "password"]
@@ -59,8 +74,9 @@ enum ChannelConfigSchema {
             [Field(name: "provider", required: true, validate: text(1...64)),
              Field(name: "sender", required: true, validate: text(1...32))]
         case .whatsapp:
-            [Field(name: "business_number", required: true, validate: e164),
-             Field(name: "account_id", required: true, validate: text(1...64))]
+            [Field(name: "provider", required: false, validate: text(1...64)),
+             Field(name: "business_number", required: true, validate: e164),
+             Field(name: "account_id", required: false, validate: text(1...64))]
         case .email:
             [Field(name: "imap_host", required: true, validate: hostname),
              Field(name: "imap_port", required: false, validate: port),

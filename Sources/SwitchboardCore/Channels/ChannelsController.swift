@@ -16,8 +16,9 @@ struct ChannelsController: Sendable {
     }
 
     private func service(_ req: Request) throws -> ChannelService {
-        ChannelService(store: req.store, tenant: try req.tenant,
-                       cipher: CredentialCipher(keyBytes: req.application.switchboardConfiguration.encryptionKey))
+        let configuration = req.application.switchboardConfiguration
+        return ChannelService(store: req.store, tenant: try req.tenant, cipher: CredentialCipher(keyBytes: configuration.encryptionKey),
+                              publicURL: configuration.publicURL)
     }
 
     @Sendable func list(req: Request) async throws -> Envelope<[ChannelDTO]> {

@@ -98,7 +98,11 @@ extension CallDTO: FastJSONEncodable {
         json += satisfaction.map(String.init) ?? "null"
         json += ",\"sector\":"
         DecisionJSON.appendString(sector, to: &json)
-        json += ",\"status\":\"\(status.rawValue)\",\"team_id\":"
+        json += ",\"status\":\"\(status.rawValue)\",\"talk_ended_at\":"
+        FastJSON.append(talkEndedAt, to: &json)
+        json += ",\"talk_seconds\":"
+        if let talkSeconds { FastJSON.appendNumber(talkSeconds, to: &json) } else { json += "null" }
+        json += ",\"team_id\":"
         FastJSON.append(teamId, to: &json)
         json += ",\"wrap_up_ended_at\":"
         FastJSON.append(wrapUpEndedAt, to: &json)

@@ -95,7 +95,39 @@ enum SettingsSchema {
             }
             return .number(number)
         },
+        Key(name: "twilio.voice.greeting", defaultValue: .string(VoiceScript.Texts.defaults.greeting)) { value in
+            .string(try callerText(value, "twilio.voice.greeting", placeholders: []))
+        },
+        Key(name: "twilio.voice.queue_message", defaultValue: .string(VoiceScript.Texts.defaults.queueMessage)) { value in
+            .string(try callerText(value, "twilio.voice.queue_message", placeholders: VoiceScript.Texts.placeholders))
+        },
+        Key(name: "twilio.voice.language", defaultValue: .string(VoiceScript.Texts.defaults.language)) { value in
+            guard let text = value.stringValue, text.range(of: #"\A[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}\z"#, options: .regularExpression) != nil else {
+                throw AppError.badRequest("twilio.voice.language must be a language tag such as en-GB")
+            }
+            return .string(text)
+        },
+        Key(name: "twilio.voice.voice", defaultValue: .string(VoiceScript.Texts.defaults.voice)) { value in
+            guard let text = value.stringValue, text.range(of: #"\A[A-Za-z0-9._-]{1,64}\z"#, options: .regularExpression) != nil else {
+                throw AppError.badRequest("twilio.voice.voice must be a Twilio voice name such as Polly.Amy or alice")
+            }
+            return .string(text)
+        },
     ]
+
+    /// A text said to callers: at most 500 characters (empty: nothing is said), with only the named placeholders.
+    private static func callerText(_ value: JSONValue, _ name: String, placeholders: [String]) throws -> String {
+        guard let text = value.stringValue, text.count <= 500 else {
+            throw AppError.badRequest("\(name) must be a text of at most 500 characters (empty: say nothing)")
+        }
+        var rest = text
+        for placeholder in placeholders { rest = rest.replacingOccurrences(of: placeholder, with: "") }
+        if rest.contains("{") {
+            let allowed = placeholders.isEmpty ? "none" : placeholders.joined(separator: " and ")
+            throw AppError.badRequest("\(name) has an unknown placeholder; it may use: \(allowed)")
+        }
+        return text
+    }
 
     static let defaultAwayReasons = ["break", "lunch", "training", "meeting"]
     /// The system's own away reason (set after `routing.max_missed_offers` missed offers), never a tenant's.

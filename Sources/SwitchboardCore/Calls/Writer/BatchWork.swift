@@ -77,6 +77,7 @@ struct BatchWork {
             switch change {
             case .complete(let id, _), .cancel(let id), .widen(let id, _): ids.append(id)
             case .accept(let id), .reject(let id, _): ids.append(id)
+            case .talkEnded(let id, _, _), .dialFailed(let id, _, _, _): ids.append(id)
             case .endDueWrapUps(let callIds, _), .expireOffers(let callIds, _): ids += callIds
             case .create(let new): if let key = new.idempotencyKey { keys[tenant.clientId, default: []].append(key) }
             case .agentsChanged, .presence, .endWrapUpsEarly: break
@@ -243,6 +244,8 @@ struct BatchWork {
             .set("wrap_up_ended_at", to: call.wrapUpEndedAt)
             .set("offer_expires_at", to: call.offerExpiresAt)
             .set("declined_by", to: call.declinedBy.isEmpty ? nil : call.declinedBy.map(\.uuidString))
+            .set("talk_seconds", to: call.talkSeconds)
+            .set("talk_ended_at", to: call.talkEndedAt)
             .where("id", .equal, call.id)
             .where("client_id", .equal, call.clientId)
             .where("status", .equal, expected.rawValue)

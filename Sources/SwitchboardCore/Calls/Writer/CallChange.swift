@@ -26,6 +26,13 @@ enum CallChange: Sendable {
     case endDueWrapUps([UUID], asOf: Date)
     /// The agent is ready: its open wrap-ups end now (refused when the tenant's wrap-up is mandatory).
     case endWrapUpsEarly(UUID)
+    /// A phone call's talk ended (its provider measured `seconds`): the call waits for its agent's disposition,
+    /// in the agent's wrap-up, and is completed with the default one if none comes by its end.
+    /// `agent`: the agent whose talk it was (a report about an earlier agent of the call changes nothing).
+    case talkEnded(UUID, agent: UUID?, seconds: Double)
+    /// The agent's phone did not answer (or was busy, or failed): the call goes back to the queue and on to
+    /// another agent; `missed` counts it as the agent's missed offer.
+    case dialFailed(UUID, agent: UUID?, missed: Bool, reason: String)
 
     /// The change's name, for logs.
     var kind: String {
@@ -41,6 +48,8 @@ enum CallChange: Sendable {
         case .expireOffers: "expireOffers"
         case .endDueWrapUps: "endDueWrapUps"
         case .endWrapUpsEarly: "endWrapUpsEarly"
+        case .talkEnded: "talkEnded"
+        case .dialFailed: "dialFailed"
         }
     }
 

@@ -259,6 +259,10 @@ final class CallWriter: Sendable {
         case .endDueWrapUps(let callIds, let asOf):
             .handedOut(try await endDueWrapUps(callIds, asOf: asOf, by: tenant, &work, on: db))
         case .endWrapUpsEarly(let agentId): .handedOut(try await endWrapUpsEarly(of: agentId, by: tenant, &work, on: db))
+        case .talkEnded(let callId, let agentId, let seconds):
+            .call(try await endTalk(callId, of: agentId, seconds: seconds, by: tenant, &work, on: db))
+        case .dialFailed(let callId, let agentId, let missed, let reason):
+            .call(try await dialFailed(callId, of: agentId, missed: missed, reason: reason, by: tenant, &work, on: db))
         }
     }
 }

@@ -35,5 +35,6 @@ enum SwitchboardMigrations {
         AddPreferredAgent(),
         AddSkillLevels(),
         AddUncountedIndex(),
+        AddTwilioBridge(),
     ]
 }

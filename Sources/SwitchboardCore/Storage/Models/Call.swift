@@ -82,6 +82,9 @@ final class Call: Model, TenantOwned, @unchecked Sendable {
     /// The agent the call prefers, and until when it waits for that agent while busy.
     @OptionalField(key: "preferred_agent_id") var preferredAgentId: UUID?
     @OptionalField(key: "preferred_until") var preferredUntil: Date?
+    /// A phone call's talk as its provider measured it, and when it ended (its wrap-up runs from then).
+    @OptionalField(key: "talk_seconds") var talkSeconds: Double?
+    @OptionalField(key: "talk_ended_at") var talkEndedAt: Date?
     @Timestamp(key: "updated_at", on: .update) var updatedAt: Date?
 
     init() {}

@@ -16,6 +16,9 @@ final class ChannelRecord: Model, TenantOwned, @unchecked Sendable {
     @Field(key: "config") var config: String
     /// `v1:` + base64 of AES-GCM nonce ‖ ciphertext ‖ tag; nil when no credentials were given.
     @OptionalField(key: "credentials_sealed") var credentialsSealed: String?
+    /// Where its calls route: one team, or one sector (a Twilio channel needs exactly one).
+    @OptionalField(key: "team_id") var teamId: UUID?
+    @OptionalField(key: "sector") var sector: String?
 
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
     @Timestamp(key: "updated_at", on: .update) var updatedAt: Date?

@@ -17,6 +17,8 @@ final class SectorAgent: Model, TenantOwned, @unchecked Sendable {
     @Field(key: "capabilities") var capabilities: [String]
     /// `SkillLevel.stored`: see `capabilityLevels`.
     @OptionalField(key: "capability_levels") var storedCapabilityLevels: String?
+    /// `AgentContact.stored`: where the person answers phone calls.
+    @OptionalField(key: "contact") var storedContact: String?
     @Field(key: "max_concurrent") var maxConcurrent: Int
     /// Active calls now. Written only by the call lifecycle's atomic SQL, never by a client.
     @Field(key: "current_load") var currentLoad: Int
@@ -87,7 +89,7 @@ import SQLKit
 extension SectorAgent {
     /// Every column, for reads that build the model from a plain row (`init(row:)`).
     static let columns = ["id", "external_id", "name", "sector", "status", "priority", "capabilities", "capability_levels",
-                          "max_concurrent", "current_load", "success_rate", "avg_handling_time", "presence", "presence_reason", "state_since",
+                          "contact", "max_concurrent", "current_load", "success_rate", "avg_handling_time", "presence", "presence_reason", "state_since",
                           "wrap_up_seconds", "wrap_up_until", "missed_offers", "created_at", "updated_at"]
         + ChannelNumbers.capacityColumns + ChannelNumbers.loadColumns
 
@@ -103,6 +105,7 @@ extension SectorAgent {
         priority = try row.decode(column: "priority", as: Int.self)
         capabilities = try row.decode(column: "capabilities", as: [String].self)
         storedCapabilityLevels = try row.decode(column: "capability_levels", as: String?.self)
+        storedContact = try row.decode(column: "contact", as: String?.self)
         maxConcurrent = try row.decode(column: "max_concurrent", as: Int.self)
         currentLoad = try row.decode(column: "current_load", as: Int.self)
         successRate = try row.decode(column: "success_rate", as: Double.self)

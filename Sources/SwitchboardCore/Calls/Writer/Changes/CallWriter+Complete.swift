@@ -13,6 +13,11 @@ extension CallWriter {
             if call.status.isFinal { throw AppError.conflict("call is already \(call.status.rawValue)") }
             throw AppError.conflict("call is \(call.status.rawValue) and has no agent yet; it cannot be completed")
         }
+        if call.talkEndedAt != nil {
+            let completed = try await completeAfterTalk(call, input, by: tenant, &work, on: db)
+            work.audit(tenant, "call.complete", callId)
+            return CallChangeResult(call: CallDTO(completed), replayed: false)
+        }
         let previous = call.status
         call.status = .completed
         call.outcome = input.outcome

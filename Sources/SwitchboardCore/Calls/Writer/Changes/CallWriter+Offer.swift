@@ -104,12 +104,14 @@ extension CallWriter {
         if presence != .available { work.plan.resetMissedOffers(of: agentId, in: tenant.clientId) }
     }
 
-    /// The offered call waits again, where it was in the queue (its arrival time is kept), and is routed at once
-    /// among the agents that did not decline it; the agent's freed slot goes to the oldest waiting call it may take.
-    private func returnToQueue(_ offered: CallRow, declined: Bool, expired: Bool, reason: String?, by tenant: Tenant,
+    /// The offered call (or an assigned one whose agent could not be reached) waits again, where it was in the queue
+    /// (its arrival time is kept), and is routed at once among the agents that did not decline it; the agent's freed
+    /// slot goes to the oldest waiting call it may take.
+    func returnToQueue(_ offered: CallRow, declined: Bool, expired: Bool, reason: String?, by tenant: Tenant,
                                _ work: inout BatchWork, on db: any SQLDatabase) async throws -> CallRow {
         guard let agentId = offered.agentId else { return offered }
         let clientId = tenant.clientId
+        let previous = offered.status
         var call = offered
         call.status = .queued
         call.agentId = nil
@@ -121,7 +123,7 @@ extension CallWriter {
         }
         work.plan.booked(agentId, of: clientId, delta: -1, channel: call.channel)
         work.emit(EventPayload.offerDeclined(call.id, by: agentId, expired: expired, reason: reason), for: clientId)
-        work.resolveOffer(of: call, !declined ? .withdrawn : expired ? .expired : .rejected)
+        if previous == .offered { work.resolveOffer(of: call, !declined ? .withdrawn : expired ? .expired : .rejected) }
 
         let trigger = expired ? "offer_expired" : "offer_rejected"
         let waited = max(0, work.now.timeIntervalSince(call.createdAt))
@@ -135,7 +137,7 @@ extension CallWriter {
             let (place, wait) = try await queuedPlace(of: call, isNew: false, policy: policy, &work, on: db)
             work.emit(EventPayload.queued(call, place: place, estimatedWait: wait), for: clientId, queueChange: 1)
         }
-        work.update(call, expecting: .offered)
+        work.update(call, expecting: previous)
         work.logOffer(of: call)
         work.decisions.append(DecisionRow(decision, trigger: trigger, call: call, agingSeconds: policy.priorityAgingSeconds,
                                           stage: (stage.step, waited), declined: (agentId, reason), at: work.now))

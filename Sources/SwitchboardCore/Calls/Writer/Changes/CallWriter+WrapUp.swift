@@ -11,9 +11,15 @@ extension CallWriter {
         var handedOut: [UUID] = []
         for callId in callIds {
             guard let call = try? await work.existing(callId, of: tenant, probingWith: store.db),
-                  call.isWrappingUp, let until = call.wrapUpUntil, until <= asOf
+                  let until = call.wrapUpUntil, until <= asOf
             else { continue }
-            handedOut += try await endWrapUp(of: call, early: false, by: tenant, &work, on: db)
+            if call.isWrappingUp {
+                handedOut += try await endWrapUp(of: call, early: false, by: tenant, &work, on: db)
+            } else if call.status == .active, call.talkEndedAt != nil {
+                // No disposition came from the desk by the end of the wrap-up: the default one.
+                _ = try await completeAfterTalk(call, PhoneCalls.defaultDisposition, wrapUpDue: true, by: tenant, &work, on: db)
+                work.audit(tenant, "call.complete", callId)
+            }
         }
         return handedOut
     }
@@ -48,7 +54,7 @@ extension CallWriter {
         return handedOut
     }
 
-    private func endWrapUp(of call: CallRow, early: Bool, by tenant: Tenant, _ work: inout BatchWork,
+    func endWrapUp(of call: CallRow, early: Bool, by tenant: Tenant, _ work: inout BatchWork,
                            on db: any SQLDatabase) async throws -> [UUID] {
         guard let agentId = call.agentId, let until = call.wrapUpUntil else { return [] }
         var ended = call

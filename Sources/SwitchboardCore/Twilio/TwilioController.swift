@@ -1,0 +1,77 @@
+import Foundation
+import SQLKit
+import Vapor
+
+/// `POST /hooks/twilio/:channel_id/{voice,wait,status}`: a Twilio number's webhooks, answered with TwiML. No token:
+/// each request is proved by Twilio's signature, keyed by the channel's own auth token, before anything else is
+/// read. A request that fails it spends from its address's unauthenticated budget; a signed one never does (Twilio
+/// posts from few addresses, and every waiting caller polls).
+struct TwilioController: Sendable {
+    static let maxBody: ByteCount = "64kb"
+
+    func routes(_ app: Application) {
+        let hooks = app.grouped("hooks", "twilio", ":channel_id")
+        hooks.on(.POST, "voice", body: .collect(maxSize: Self.maxBody), use: voice)
+        hooks.on(.POST, "wait", body: .collect(maxSize: Self.maxBody), use: wait)
+        hooks.on(.POST, "status", body: .collect(maxSize: Self.maxBody), use: status)
+    }
+
+    /// A call comes in: made a call of the channel's team or sector, and answered with what happens to it.
+    @Sendable func voice(req: Request) async throws -> Response {
+        try await answer(req) { bridge, form in
+            guard let callSid = form["CallSid"], !callSid.isEmpty else { throw AppError.badRequest("CallSid is required") }
+            return try await bridge.incomingCall(callSid: callSid, from: form["From"])
+        }
+    }
+
+    /// A waiting caller's regular look at the queue: held again, or dialled to the agent that freed.
+    @Sendable func wait(req: Request) async throws -> Response {
+        try await answer(req) { bridge, _ in
+            guard let callId = try? req.query.get(UUID.self, at: "call") else { throw AppError.badRequest("call is required") }
+            return try await bridge.waiting(callId)
+        }
+    }
+
+    /// The call's status changes, the `<Dial>`'s result, and the agent's phone answering.
+    @Sendable func status(req: Request) async throws -> Response {
+        try await answer(req) { bridge, form in
+            let report = TwilioBridge.StatusReport(
+                callId: try? req.query.get(UUID.self, at: "call"), agentId: try? req.query.get(UUID.self, at: "agent"),
+                callSid: form["CallSid"], parentCallSid: form["ParentCallSid"], callStatus: form["CallStatus"],
+                dialCallStatus: form["DialCallStatus"], dialCallDuration: form["DialCallDuration"].flatMap(Double.init))
+            return try await bridge.statusChanged(report)
+        }
+    }
+
+    /// Finds the channel, checks the signature, then lets `body` act for the channel's tenant.
+    private func answer(_ req: Request, _ body: (TwilioBridge, [String: String]) async throws -> TwiML) async throws -> Response {
+        guard let channelId = req.parameters.get("channel_id").flatMap(UUID.init(uuidString:)),
+              let publicURL = req.application.switchboardConfiguration.publicURL,
+              let channel = try await TwilioBridge.Channel.unsealed(channelId, in: req)
+        else {
+            try TenantAuthMiddleware.spendUnauthenticatedAttempt(req)
+            return Response(status: .notFound)
+        }
+        let form: [String: String]
+        do {
+            guard req.headers.contentType == .urlEncodedForm else { throw AppError.badRequest("expected a form body") }
+            form = try req.content.decode([String: String].self, as: .urlEncodedForm)
+        } catch {
+            try TenantAuthMiddleware.spendUnauthenticatedAttempt(req)
+            return Response(status: .badRequest)
+        }
+        let url = TwilioHooks.signedURL(publicURL: publicURL, path: req.url.path, query: req.url.query)
+        guard TwilioSignature.isValid(req.headers.first(name: TwilioSignature.header), url: url,
+                                      parameters: form.map { ($0.key, $0.value) }, authToken: channel.credentials.authToken)
+        else {
+            try TenantAuthMiddleware.spendUnauthenticatedAttempt(req)
+            return Response(status: .forbidden)
+        }
+        let bridge = TwilioBridge(channel: channel, store: req.store, writer: req.application.callWriter,
+                                  hooks: TwilioHooks(publicURL: publicURL, channelId: channelId), logger: req.logger)
+        let twiml = try await body(bridge, form)
+        var headers = HTTPHeaders()
+        headers.contentType = HTTPMediaType(type: "text", subType: "xml", parameters: ["charset": "utf-8"])
+        return Response(status: .ok, headers: headers, body: .init(string: twiml.xml))
+    }
+}
