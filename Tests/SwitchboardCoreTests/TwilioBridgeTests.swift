@@ -166,6 +166,39 @@ struct TwilioBridgeTests {
         }
     }
 
+    @Test func textsThreadIntoOneConversationAndEachIsAnEvent() async throws {
+        try await withSwitchboard(configuring: { $0.publicURL = Self.publicURL }) { app in
+            let admin = try await APIClient.make(app)
+            let channel = try await admin.send(.POST, "/api/channels", json: """
+                {"type":"sms","name":"Texts","sector":"support","config":{"provider":"twilio","sender":"+15005550003"},
+                 "credentials":{"account_sid":"\(Self.accountSid)","auth_token":"\(Self.authToken)"}}
+                """)
+            let path = "/hooks/twilio/\(try #require(channel.data["id"].uuid).uuidString)/messaging"
+            func text(_ sid: String, _ body: String) async throws -> APIResponse {
+                let form = [("MessageSid", sid), ("From", "+447700900555"), ("Body", body)]
+                let encoded = form.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)" }
+                let signature = TwilioSignature.compute(url: Self.publicURL + path, parameters: form, authToken: Self.authToken)
+                return try await admin.send(.POST, path, headers: [("Content-Type", "application/x-www-form-urlencoded"),
+                                                                   (TwilioSignature.header, signature)],
+                                            body: encoded.joined(separator: "&"), authorized: false)
+            }
+            let first = try await text("SM1", "Where is my parcel? <today> & now")
+            #expect(first.status == .ok && first.text.contains("<Message>Thanks for your message."), "\(first.text)")
+            #expect(try await text("SM2", "It is order 42").status == .ok)
+            #expect(try await text("SM2", "It is order 42").status == .ok)
+            let calls = try await admin.send(.GET, "/api/calls")
+            #expect(calls.data.count == 1 && calls.data[0]["channel"] == .string("sms") && calls.data[0]["messages"] == .null)
+            let thread = try await admin.send(.GET, "/api/calls/\(try #require(calls.data[0]["id"].uuid))")
+            #expect(thread.data["messages"].count == 2 && thread.data["messages"][0]["body"] == .string("Where is my parcel? <today> & now"))
+            let events = try await TenantScope(clientId: admin.clientId).select(from: EventOutbox.table, on: app.db)
+                .column("data").where("type", .equal, EventType.callMessageReceived.rawValue).all()
+                .map { try $0.decode(column: "data", as: String.self) }
+            #expect(events.count == 2 && events[1].contains("\"body\":\"It is order 42\""), "\(events)")
+            let log = try await admin.send(.GET, "/api/channels/\(try #require(channel.data["id"].uuid))/requests")
+            #expect(log.data.count == 3 && log.data[0]["hook"] == .string("messaging") && log.data[0]["status"] == .number(200))
+        }
+    }
+
     /// The writer's side: the talk ends into the agent's wrap-up; the wrap-up timer gives the default disposition.
     @Test func aTalkThatEndedIsCompletedByTheDefaultDispositionWhenTheWrapUpEnds() async throws {
         try await withSwitchboard { app in

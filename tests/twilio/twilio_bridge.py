@@ -10,7 +10,10 @@ address the request really goes to), and the TwiML answers are read with an XML 
 - with after-call work: the call waits for the desk's disposition (handling = talk + wrap-up so far), or gets the
   default disposition when the wrap-up ends; with offers: the agent's phone answering accepts the offer;
 - a bad or missing signature → 403 with no detail and nothing written; an unknown channel → 404;
-- two tenants' channels never cross (one tenant's token never opens the other's channel).
+- two tenants' channels never cross (one tenant's token never opens the other's channel);
+- texts: the first from a number opens a conversation, later ones join it (a retried MessageSid once), a closed one
+  is not joined again, WhatsApp too; the acknowledgement is the tenant's setting;
+- the channel's request log shows what came in and what became of it.
 
 Usage: python3 tests/twilio/twilio_bridge.py [--database-url postgres://…]
 """
@@ -258,6 +261,55 @@ def main():
                                                                 "CallStatus": "in-progress"})
         check(status == 200 and calls_with("CA0009")[0]["status"] == "active", f"answered = accepted: {calls_with('CA0009')[0]}")
 
+        # Texts: the first message from a number opens a conversation, later ones join it until it is completed;
+        # a retried MessageSid is stored once; WhatsApp senders keep their prefix.
+        sms = api("POST", "/api/channels", {
+            "type": "sms", "name": "Texts", "sector": "support", "config": {"provider": "twilio", "sender": "+15005550003"},
+            "credentials": {"account_sid": "AC" + secrets.token_hex(16), "auth_token": token}})
+        check(list(sms["webhook_urls"]) == ["messaging"], f"an SMS channel's webhook_urls: {sms['webhook_urls']}")
+        texts = Number(base, sms, token)
+
+        def text(sid, sender, body, numbers=texts):
+            return numbers.post(numbers.urls["messaging"], {"MessageSid": sid, "AccountSid": "AC" + "0" * 32, "From": sender,
+                                                            "To": "+15005550003", "Body": body, "NumSegments": "1"})
+
+        status, answer, twiml = text("SM0001", "+447700900555", "Hello, my order is late")
+        check(status == 200 and twiml.find("Message") is not None and "Thanks" in (twiml.find("Message").text or ""),
+              f"the first text is acknowledged: {status} {answer}")
+        text("SM0002", "+447700900555", "Order 1234")
+        text("SM0002", "+447700900555", "Order 1234")
+        text("SM0003", "+447700900777", "Another customer")
+        conversations = [c for c in harness.get_all(base, harness.mint(tenant, "x", "admin"), "/api/calls")
+                         if c["channel"] == "sms"]
+        by_customer = {c["customer_ref"]: c for c in conversations}
+        check(len(conversations) == 2 and set(by_customer) == {"+447700900555", "+447700900777"},
+              f"one conversation per sender: {conversations}")
+        thread = api("GET", f"/api/calls/{by_customer['+447700900555']['id']}")
+        check([m["body"] for m in thread.get("messages", [])] == ["Hello, my order is late", "Order 1234"]
+              and thread["messages"][0]["from"] == "+447700900555", f"the thread: {thread.get('messages')}")
+        api("POST", f"/api/calls/{thread['id']}/cancel")
+        text("SM0004", "+447700900555", "Hello again")
+        reopened = [c for c in harness.get_all(base, harness.mint(tenant, "x", "admin"), "/api/calls")
+                    if c["channel"] == "sms" and c["customer_ref"] == "+447700900555"]
+        check(len(reopened) == 2, f"a closed conversation is not joined again: {reopened}")
+        api("PUT", "/api/settings", {"twilio.messaging.ack_message": ""})
+        whatsapp = api("POST", "/api/channels", {
+            "type": "whatsapp", "name": "WhatsApp", "sector": "support",
+            "config": {"provider": "twilio", "business_number": "+15005550004"},
+            "credentials": {"account_sid": "AC" + secrets.token_hex(16), "auth_token": token}})
+        status, answer, twiml = text("SM0005", "whatsapp:+447700900888", "Hi on WhatsApp", Number(base, whatsapp, token))
+        check(status == 200 and twiml is not None and len(list(twiml)) == 0, f"no acknowledgement when it is empty: {answer}")
+        check(any(c["channel"] == "whatsapp" and c["customer_ref"] == "whatsapp:+447700900888"
+                  for c in harness.get_all(base, harness.mint(tenant, "x", "admin"), "/api/calls")), "the WhatsApp conversation")
+        check(texts.post(texts.urls["messaging"].replace("/messaging", "/voice"), {"CallSid": "CA9"})[0] == 404,
+              "an SMS channel takes no voice calls")
+
+        # The channel's request log: what came in, and what became of it (a refused signature says why).
+        log = api("GET", f"/api/channels/{channel['id']}/requests")
+        check(any(entry["status"] == 403 and "signature" in entry["result"] for entry in log)
+              and any(entry["hook"] == "voice" and entry["result"].startswith("say, dial") for entry in log),
+              f"the request log: {log[:5]}")
+
         _, _, problems = harness.check_loads(base, harness.mint(tenant, "x", "admin"), people=True)
         for problem in problems:
             failures.append(problem)
@@ -267,7 +319,7 @@ def main():
 
     label = "PostgreSQL" if arguments.database_url else "SQLite"
     harness.report(f"twilio bridge ({label})", failures,
-                   "signed webhooks dial, queue, hand on, complete, cancel; bad signatures refused; tenants apart")
+                   "signed webhooks dial, queue, hand on, complete, cancel; texts thread; bad signatures refused; tenants apart")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,9 @@ struct CallDTO: Encodable, Sendable {
     /// A waiting call: about how long until an agent takes it (`WaitEstimate`); null otherwise, or when nobody who
     /// may take it is routable.
     var estimatedWaitSeconds: Int? = nil
+    /// An SMS or WhatsApp conversation read with `GET /api/calls/:id`: its messages, oldest first (left out
+    /// elsewhere).
+    var messages: [CallMessageDTO]? = nil
 
     init(
         id: UUID, status: CallStatus, agentId: UUID?, teamId: UUID?, sector: String, channel: CallChannel,
@@ -106,7 +109,7 @@ struct CallDTO: Encodable, Sendable {
         case id, status, agentId, teamId, sector, channel, capabilities, requiredCapabilities, externalRef, outcome, resolved
         case satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, cancelledAt, wrapUpUntil, wrapUpEndedAt, offerExpiresAt
         case priority, effectivePriority, queuePosition, callback, estimatedWaitSeconds
-        case customerRef, preferredAgentId, preferredUntil, requiredLevels, talkSeconds, talkEndedAt
+        case customerRef, preferredAgentId, preferredUntil, requiredLevels, talkSeconds, talkEndedAt, messages
     }
 
     /// Every field is present; absent values are null (clients read `agent_id: null` as "queued").
@@ -143,6 +146,7 @@ struct CallDTO: Encodable, Sendable {
         try container.encode(preferredUntil, forKey: .preferredUntil)
         try container.encode(talkSeconds, forKey: .talkSeconds)
         try container.encode(talkEndedAt, forKey: .talkEndedAt)
+        try container.encodeIfPresent(messages, forKey: .messages)
     }
 }
 

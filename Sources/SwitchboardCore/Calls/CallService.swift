@@ -84,6 +84,9 @@ struct CallService: Sendable {
         let call = try await scope.find(Call.self, callId, on: store.db)
         if let own = tenant.agentId, call.agentId != own { throw AppError.notFound(Call.entityName) }
         var answer = CallDTO(call)
+        if call.channel == .sms || call.channel == .whatsapp {
+            answer.messages = try await CallMessages.of(callId, scope: scope, on: store.sql)
+        }
         if call.status == .queued {
             let now = Date()
             let policy = try await writer.book.withBook(tenant.clientId, store: store) { $0.policy }

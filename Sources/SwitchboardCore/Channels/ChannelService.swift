@@ -107,6 +107,12 @@ struct ChannelService: Sendable {
         }
     }
 
+    /// The channel's recent webhook requests (a Twilio channel's), newest first.
+    func requests(of id: UUID, limit: Int) async throws -> [ChannelRequestLog.Entry] {
+        _ = try await scope.find(ChannelRecord.self, id, on: store.db)
+        return try await ChannelRequestLog.recent(of: id, scope: scope, limit: limit, on: store.sql)
+    }
+
     /// Checks the configuration and that the stored credentials are present and decrypt. Makes no outside call.
     func test(_ id: UUID) async throws -> ChannelTestDTO {
         let record = try await scope.find(ChannelRecord.self, id, on: store.db)
@@ -168,9 +174,6 @@ struct ChannelService: Sendable {
     fileprivate func checkTwilio(type: CallChannel, config: [String: JSONValue], status: ActiveStatus,
                                  route: (UUID?, String?), credentials: [String: String]?) throws {
         guard ChannelConfigSchema.isTwilio(config, type: type) else { return }
-        guard type == .voice else {
-            throw AppError.badRequest("Twilio is supported for voice channels; its SMS and WhatsApp webhooks are not built yet")
-        }
         guard (route.0 == nil) != (route.1 == nil) else {
             throw AppError.badRequest("a Twilio channel needs team_id or sector (exactly one): where its calls route")
         }

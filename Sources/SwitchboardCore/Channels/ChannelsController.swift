@@ -5,6 +5,7 @@ struct ChannelsController: Sendable {
         let channels = routes.grouped("channels")
         channels.get(use: list)
         channels.get(":channel_id", use: get)
+        channels.get(":channel_id", "requests", use: requests)
     }
 
     func adminRoutes(_ routes: any RoutesBuilder) {
@@ -30,6 +31,13 @@ struct ChannelsController: Sendable {
 
     @Sendable func get(req: Request) async throws -> Envelope<ChannelDTO> {
         Envelope(data: try await service(req).get(try req.idParameter("channel_id")))
+    }
+
+    /// A Twilio channel's last webhook requests and their results (`limit`, default and at most 50).
+    @Sendable func requests(req: Request) async throws -> Envelope<[ChannelRequestLog.Entry]> {
+        let limit = try QueryParameters(req).page().limit
+        return Envelope(data: try await service(req).requests(of: try req.idParameter("channel_id"),
+                                                              limit: min(limit, ChannelRequestLog.kept)))
     }
 
     @Sendable func create(req: Request) async throws -> Envelope<ChannelDTO> {

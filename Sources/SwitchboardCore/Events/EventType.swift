@@ -20,6 +20,9 @@ enum EventType: String, CaseIterable, Codable, Sendable {
     case callCompleted = "call.completed"
     /// `data`: `call_id`, `agent_id` (null if it was waiting), `previous_status`.
     case callCancelled = "call.cancelled"
+    /// `data`: `call_id`, `channel`, `agent_id` (null while it waits), `from`, `body`, `received_at`: a message of an
+    /// SMS or WhatsApp conversation (a Twilio channel) reached its call.
+    case callMessageReceived = "call.message_received"
     /// `data`: `agent_id`, `current_load`, `max_concurrent`, `channel_loads`, as committed.
     case agentLoadChanged = "agent.load_changed"
     /// `data`: `queued`, the tenant's waiting calls after the change.

@@ -71,7 +71,22 @@ extension CallDTO: FastJSONEncodable {
         FastJSON.append(externalRef, to: &json)
         json += ",\"handling_time_seconds\":"
         if let handlingTimeSeconds { FastJSON.appendNumber(handlingTimeSeconds, to: &json) } else { json += "null" }
-        json += ",\"id\":\"\(id.uuidString)\",\"offer_expires_at\":"
+        json += ",\"id\":\"\(id.uuidString)\""
+        if let messages {
+            json += ",\"messages\":["
+            for (index, message) in messages.enumerated() {
+                if index > 0 { json += "," }
+                json += "{\"body\":"
+                DecisionJSON.appendString(message.body, to: &json)
+                json += ",\"from\":"
+                DecisionJSON.appendString(message.from, to: &json)
+                json += ",\"received_at\":"
+                FastJSON.appendDate(message.receivedAt, to: &json)
+                json += "}"
+            }
+            json += "]"
+        }
+        json += ",\"offer_expires_at\":"
         FastJSON.append(offerExpiresAt, to: &json)
         json += ",\"outcome\":"
         FastJSON.append(outcome?.rawValue, to: &json)

@@ -107,6 +107,9 @@ enum SettingsSchema {
             }
             return .string(text)
         },
+        Key(name: "twilio.messaging.ack_message", defaultValue: .string("Thanks for your message. Someone will reply shortly.")) { value in
+            .string(try callerText(value, "twilio.messaging.ack_message", placeholders: []))
+        },
         Key(name: "twilio.voice.voice", defaultValue: .string(VoiceScript.Texts.defaults.voice)) { value in
             guard let text = value.stringValue, text.range(of: #"\A[A-Za-z0-9._-]{1,64}\z"#, options: .regularExpression) != nil else {
                 throw AppError.badRequest("twilio.voice.voice must be a Twilio voice name such as Polly.Amy or alice")

@@ -34,6 +34,27 @@ struct TwiML: Sendable, Equatable {
         return out + "</Response>"
     }
 
+    /// What the answer does, in a few words (the channel's request log shows it).
+    var summary: String {
+        guard !verbs.isEmpty else { return "(nothing to do)" }
+        return verbs.map { verb in
+            switch verb {
+            case .say: "say"
+            case .pause(let seconds): "pause \(seconds) s"
+            case .play: "play"
+            case .redirect: "look again"
+            case .message: "reply"
+            case .hangup: "hang up"
+            case .dial(let dial):
+                switch dial.contact {
+                case .sip(let uri): "dial \(uri)"
+                case .client(let identity): "dial client \(identity)"
+                case .phone(let number): "dial \(number)"
+                }
+            }
+        }.joined(separator: ", ")
+    }
+
     private static func render(_ verb: Verb) -> String {
         switch verb {
         case .say(let text, let voice, let language):

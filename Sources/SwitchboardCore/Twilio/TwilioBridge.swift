@@ -11,6 +11,7 @@ struct TwilioBridge: Sendable {
     struct Channel: Sendable {
         let id: UUID
         let clientId: String
+        let type: CallChannel
         let teamId: UUID?
         let sector: String?
         let credentials: TwilioCredentials
@@ -26,7 +27,7 @@ struct TwilioBridge: Sendable {
                   let type = CallChannel(rawValue: try row.decode(column: "type", as: String.self)),
                   try row.decode(column: "status", as: String.self) == ActiveStatus.active.rawValue,
                   let config = (try? JSONValue(canonicalText: try row.decode(column: "config", as: String.self)))?.objectValue,
-                  type == .voice, ChannelConfigSchema.isTwilio(config, type: type),
+                  ChannelConfigSchema.isTwilio(config, type: type),
                   let sealed = try row.decode(column: "credentials_sealed", as: String?.self)
             else { return nil }
             let clientId = try row.decode(column: "client_id", as: String.self)
@@ -34,7 +35,7 @@ struct TwilioBridge: Sendable {
             guard let unsealed = try? cipher.open(sealed, clientId: clientId, channelId: id),
                   let credentials = try? TwilioCredentials(validating: unsealed)
             else { return nil }
-            return Channel(id: id, clientId: clientId, teamId: try row.decode(column: "team_id", as: UUID?.self),
+            return Channel(id: id, clientId: clientId, type: type, teamId: try row.decode(column: "team_id", as: UUID?.self),
                            sector: try row.decode(column: "sector", as: String?.self), credentials: credentials)
         }
     }
@@ -61,6 +62,9 @@ struct TwilioBridge: Sendable {
     private var tenant: Tenant { Tenant(clientId: channel.clientId, userId: "twilio-\(channel.id.uuidString.lowercased())", role: .admin) }
     private var calls: CallService { CallService(store: store, tenant: tenant, writer: writer) }
 
+    /// Said to a sender whose conversation the tenant's overflow refused.
+    static let refusedMessage = "Sorry, nobody can answer your message right now. Please try again later."
+
     /// Twilio's final statuses of a call leg.
     static let endedStatuses: Set<String> = ["completed", "canceled", "failed", "busy", "no-answer"]
 
@@ -78,6 +82,47 @@ struct TwilioBridge: Sendable {
             return try await script().refused()
         }
         return try await answer(for: result.call, greet: !result.replayed)
+    }
+
+    /// A text (SMS or WhatsApp) arrives: the first from a number opens a conversation (a call of the channel's type,
+    /// `customer_ref` = From, routed as usual); later ones attach to it until it is completed or cancelled. Each is
+    /// stored once (a retried MessageSid changes nothing) with its `call.message_received` event.
+    func incomingMessage(sid: String, from: String, body: String) async throws -> TwiML {
+        let settings = try await SettingsService.effectiveSettings(scope: tenant.scope, on: store.sql)
+        let acknowledgement = settings["twilio.messaging.ack_message"]?.stringValue ?? ""
+        let answer = TwiML(acknowledgement.isEmpty ? [] : [.message(acknowledgement)])
+        if try await CallMessages.exists(sid: sid, scope: tenant.scope, on: store.sql) { return answer }
+        let customer = String(from.prefix(CallLimits.customerRef))
+        let call: CallDTO
+        if let open = try await openConversation(with: customer) {
+            call = open
+        } else {
+            let input = CreateCallInput(teamId: channel.teamId, sector: channel.sector, channel: channel.type.rawValue,
+                                        externalRef: String(sid.prefix(CallLimits.externalRef)), customerRef: customer)
+            do {
+                call = try await calls.create(input, idempotencyKey: Self.idempotencyKey(sid)).call
+            } catch let error as AppError where error.status == .conflict {
+                // The tenant's overflow is `reject`: the message is not taken, and the sender told so.
+                return TwiML([.message(Self.refusedMessage)])
+            }
+        }
+        let message = CallMessageDTO(from: customer, body: String(body.prefix(CallMessages.maxBody)), receivedAt: Date())
+        let clientId = channel.clientId
+        try await store.write { db in
+            try await CallMessages.record(message, sid: sid, on: call, clientId: clientId, on: db as! any SQLDatabase)
+        }
+        return answer
+    }
+
+    /// The sender's conversation on this channel's type that is still open, the newest.
+    private func openConversation(with customer: String) async throws -> CallDTO? {
+        let open = CallStatus.waiting + CallStatus.holdingCapacity
+        guard let id = try await tenant.scope.select(from: Call.schema, on: store.sql).column("id")
+            .where("customer_ref", .equal, customer).where("channel", .equal, channel.type.rawValue)
+            .where("status", .in, open.map(\.rawValue))
+            .orderBy("created_at", .descending).limit(1).first()?.decode(column: "id", as: UUID.self)
+        else { return nil }
+        return try await calls.get(id)
     }
 
     /// The waiting caller's next look at the queue.

@@ -16,6 +16,8 @@ struct TwilioHooks: Sendable {
     var status: String { "\(base)/status" }
     /// Where a waiting caller's `<Redirect>` goes.
     var wait: String { "\(base)/wait" }
+    /// Twilio console (SMS or WhatsApp sender): "A message comes in".
+    var messaging: String { "\(base)/messaging" }
 
     /// The status address for one call dialled to one agent (the `<Dial>` action and the agent's answer report
     /// name both, so that a late report about an earlier agent changes nothing).
@@ -28,7 +30,8 @@ struct TwilioHooks: Sendable {
     func published(for type: CallChannel) -> [String: String] {
         switch type {
         case .voice: ["voice": voice, "status": status, "wait": wait]
-        default: [:]
+        case .sms, .whatsapp: ["messaging": messaging]
+        case .email, .webchat: [:]
         }
     }
 

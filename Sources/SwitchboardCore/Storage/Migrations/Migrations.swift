@@ -36,5 +36,6 @@ enum SwitchboardMigrations {
         AddSkillLevels(),
         AddUncountedIndex(),
         AddTwilioBridge(),
+        CreateConversationTables(),
     ]
 }
