@@ -3,6 +3,7 @@ import { whenUnauthorized } from "./api.js";
 import { renderAgent } from "./pages/agent.js";
 import { renderAgents } from "./pages/agents.js";
 import { renderAnalytics } from "./pages/analytics.js";
+import { renderChannel, renderChannels } from "./pages/channels.js";
 import { renderDesk } from "./pages/desk.js";
 import { renderFloor } from "./pages/floor.js";
 import { renderRouting } from "./pages/routing.js";
@@ -66,6 +67,7 @@ async function route() {
     case "routing": return renderRouting();
     case "analytics": return renderAnalytics(query);
     case "what-if": return renderWhatIf();
+    case "channels": return parts[1] ? renderChannel(parts[1]) : renderChannels();
     case "wallboard": return renderWallboard(query);
     case "floor": return renderFloor(query);
     case "desk": return renderDesk();

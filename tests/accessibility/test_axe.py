@@ -20,14 +20,16 @@ import harness  # noqa: E402
 
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 BEST_PRACTICES = ["empty-table-header", "landmark-unique"]
-PAGES = ["#/teams", "#/agents", "#/routing", "#/analytics", "#/what-if", "#/floor", "#/wallboard", "#/wallboard?sector=billing"]
+PAGES = ["#/teams", "#/agents", "#/routing", "#/analytics", "#/what-if", "#/channels", "#/floor", "#/wallboard",
+         "#/wallboard?sector=billing"]
 TEAM_TABS = ["members", "agents", "performance", "settings"]
 
 
 @pytest.fixture(scope="module")
 def server():
     workdir = tempfile.mkdtemp(prefix="switchboard-axe-")
-    env = dict(os.environ, SWITCHBOARD_SQLITE_PATH=os.path.join(workdir, "demo.sqlite"), LOG_LEVEL="warning")
+    env = dict(os.environ, SWITCHBOARD_SQLITE_PATH=os.path.join(workdir, "demo.sqlite"), LOG_LEVEL="warning",
+               SWITCHBOARD_PUBLIC_URL=harness.TEST_PUBLIC_URL)
     env.pop("DATABASE_URL", None)
     if os.environ.get("SWITCHBOARD_BROWSER_DATABASE_URL"):
         env["DATABASE_URL"] = os.environ["SWITCHBOARD_BROWSER_DATABASE_URL"]
@@ -121,6 +123,15 @@ def test_every_page_has_no_violations(server, browser, tenant, role):
         agent = browser.find_element(By.CSS_SELECTOR, "[data-test=agent-row]").get_attribute("data-agent-id")
         browser.get(f"{base}/#/agents/{agent}")
         check(browser, f"{tenant}/{role} an agent's page", failures)
+        # A Twilio channel's page with its addresses and request log (made once, by whichever pass comes first).
+        admin_token = server["token"]("demo", "admin")
+        if not harness.call(base, admin_token, "GET", "/api/channels")[1]["data"]:
+            harness.twilio_channel(base, admin_token, "Axe texts")
+        browser.get(f"{base}/#/channels")
+        settle(browser)
+        channel = browser.find_element(By.CSS_SELECTOR, "[data-test=channel-row]").get_attribute("data-channel-id")
+        browser.get(f"{base}/#/channels/{channel}")
+        check(browser, f"{tenant}/{role} a channel's page", failures)
     assert not failures, "\n\n".join(failures)
 
 

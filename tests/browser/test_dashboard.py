@@ -31,7 +31,8 @@ def server():
     """`switchboard demo` in development mode (its own generated secret), on SQLite or the database named by
     SWITCHBOARD_BROWSER_DATABASE_URL."""
     workdir = tempfile.mkdtemp(prefix="switchboard-browser-")
-    env = dict(os.environ, SWITCHBOARD_SQLITE_PATH=os.path.join(workdir, "demo.sqlite"), LOG_LEVEL="warning")
+    env = dict(os.environ, SWITCHBOARD_SQLITE_PATH=os.path.join(workdir, "demo.sqlite"), LOG_LEVEL="warning",
+               SWITCHBOARD_PUBLIC_URL=harness.TEST_PUBLIC_URL)
     env.pop("DATABASE_URL", None)
     if os.environ.get("SWITCHBOARD_BROWSER_DATABASE_URL"):
         env["DATABASE_URL"] = os.environ["SWITCHBOARD_BROWSER_DATABASE_URL"]
@@ -291,6 +292,24 @@ def api(server, method, path, body=None, role="admin"):
     status, payload = harness.call(server["base"], server["token"](role), method, path, body)
     assert 200 <= status < 300, (method, path, status, payload)
     return payload["data"]
+
+
+def test_channels_page(server, browser):
+    """A Twilio channel's page: where it routes, the addresses for Twilio's console, and its last webhook requests,
+    a refused signature among them with its likely cause."""
+    channel, _ = harness.twilio_channel(server["base"], server["token"]("admin"), f"Texts {int(time.time() * 1000) % 100000}")
+    base = server["base"]
+    browser.get(f"{base}/#token={server['token']('viewer')}")
+    wait_all(browser, "[data-test=team-card]", minimum=1)
+    browser.get(f"{base}/#/channels")
+    live_wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, f"[data-channel-id='{channel['id']}'] [data-test=channel-link]")).click()
+    assert wait(browser, "[data-test=channel-title]").text == channel["name"]
+    assert wait(browser, "[data-test=webhook-messaging]").text == channel["webhook_urls"]["messaging"]
+    rows = [row.text for row in wait_all(browser, "[data-test=request-row]", minimum=2)]
+    assert any("403" in row and "SWITCHBOARD_PUBLIC_URL" in row for row in rows), rows
+    assert any("200" in row and "reply" in row for row in rows), rows
+    shot(browser, "13-channel-page")
+    assert not severe_console_errors(browser), severe_console_errors(browser)
 
 
 def test_queue_widens(server, browser):

@@ -139,6 +139,33 @@ def check_loads(base, token_value, people=False):
     return agents, active, problems
 
 
+TEST_PUBLIC_URL = "https://switchboard.example.test"
+
+
+def twilio_channel(base, token_value, name, public_url=TEST_PUBLIC_URL):
+    """A Twilio SMS channel of sector support, with one unsigned (refused) and one signed text in its request log,
+    signed by Twilio's own library. Returns (channel, auth token)."""
+    import urllib.parse
+    from twilio.request_validator import RequestValidator
+    auth_token = os.urandom(16).hex()
+    status, created = call(base, token_value, "POST", "/api/channels", {
+        "type": "sms", "name": name, "sector": "support", "config": {"provider": "twilio", "sender": "+15005550003"},
+        "credentials": {"account_sid": "AC" + os.urandom(16).hex(), "auth_token": auth_token}})
+    assert status == 201, created
+    channel = created["data"]
+    url = channel["webhook_urls"]["messaging"]
+    params = {"MessageSid": "SM" + os.urandom(16).hex(), "From": "+447700900321", "Body": "Hello"}
+    for signature in ["", RequestValidator(auth_token).compute_signature(url, params)]:
+        request = urllib.request.Request(base + url[len(public_url):], data=urllib.parse.urlencode(params).encode(),
+                                         method="POST", headers={"Content-Type": "application/x-www-form-urlencoded",
+                                                                 "X-Twilio-Signature": signature})
+        try:
+            urllib.request.urlopen(request, timeout=10).read()
+        except urllib.error.HTTPError as error:
+            assert error.code == 403, error.code
+    return channel, auth_token
+
+
 def report(name, failures, success):
     """Every script ends here: `name: ok — success` and exit 0, or `name: FAILED` with one indented line per
     failure (the first 30) and exit 1."""
