@@ -153,8 +153,14 @@ struct TwilioBridgeTests {
             #expect(try await admin.send(.GET, "/api/calls").data.count == 0, "nothing written")
             let unknown = try await post("/hooks/twilio/\(UUID().uuidString)/voice", signature: signature)
             #expect(unknown.status == .notFound && unknown.text.isEmpty)
-            let notAForm = try await post(path, signature: signature, body: "%zz=%")
-            #expect(notAForm.status == .badRequest || notAForm.status == .forbidden)
+            var jsonHeaders = [("Content-Type", "application/json"), (TwilioSignature.header, signature)]
+            let notAForm = try await admin.send(.POST, path, headers: jsonHeaders, body: #"{"CallSid":"CA42"}"#, authorized: false)
+            #expect(notAForm.status == .badRequest && notAForm.text.isEmpty)
+            jsonHeaders[0].1 = "application/x-www-form-urlencoded"
+            let noSid = try await admin.send(.POST, path, headers: [jsonHeaders[0], (TwilioSignature.header, TwilioSignature.compute(
+                url: Self.publicURL + path, parameters: [("From", "+447700900123")], authToken: Self.authToken))],
+                body: "From=%2B447700900123", authorized: false)
+            #expect(noSid.status == .badRequest && noSid.error?.contains("CallSid") == true, "\(noSid.text)")
 
             let answered = try await post(path, signature: signature)
             #expect(answered.status == .ok && answered.headers.contentType?.subType == "xml", "\(answered.text)")
@@ -196,6 +202,41 @@ struct TwilioBridgeTests {
             #expect(events.count == 2 && events[1].contains("\"body\":\"It is order 42\""), "\(events)")
             let log = try await admin.send(.GET, "/api/channels/\(try #require(channel.data["id"].uuid))/requests")
             #expect(log.data.count == 3 && log.data[0]["hook"] == .string("messaging") && log.data[0]["status"] == .number(200))
+        }
+    }
+
+    /// Refused requests spend from the address's unauthenticated budget; signed ones never do. The tenant's
+    /// overflow `reject` is said, then hung up.
+    @Test func onlyRefusedRequestsSpendTheBudgetAndOverflowHangsUp() async throws {
+        try await withSwitchboard(configuring: {
+            $0.publicURL = Self.publicURL
+            $0.unauthenticatedRateLimit = RateLimit(requestsPerSecond: 0.001, burst: 3)
+        }) { app in
+            let admin = try await APIClient.make(app)
+            #expect(try await admin.send(.PUT, "/api/settings", json: #"{"routing.overflow":"reject"}"#).status == .ok)
+            let channel = try await admin.send(.POST, "/api/channels", json: """
+                {"type":"voice","name":"Line","sector":"nobody","config":{"provider":"twilio","phone_number":"+15005550001"},
+                 "credentials":{"account_sid":"\(Self.accountSid)","auth_token":"\(Self.authToken)"}}
+                """)
+            let path = "/hooks/twilio/\(try #require(channel.data["id"].uuid).uuidString)/voice"
+            func post(_ sid: String, signed: Bool) async throws -> APIResponse {
+                let form = [("CallSid", sid)]
+                let signature = signed ? TwilioSignature.compute(url: Self.publicURL + path, parameters: form, authToken: Self.authToken) : "x"
+                return try await admin.send(.POST, path, headers: [("Content-Type", "application/x-www-form-urlencoded"),
+                                                                   (TwilioSignature.header, signature)],
+                                            body: "CallSid=\(sid)", authorized: false)
+            }
+            for index in 0..<6 {
+                let answer = try await post("CA\(index)", signed: true)
+                #expect(answer.status == .ok && answer.text.contains("<Say") && answer.text.hasSuffix("<Hangup/></Response>"),
+                        "\(answer.text)")
+            }
+            #expect(try await post("CAx", signed: false).status == .forbidden)
+            #expect(try await post("CAx", signed: false).status == .forbidden)
+            #expect(try await post("CAx", signed: false).status == .forbidden)
+            #expect(try await post("CAx", signed: false).status == .tooManyRequests, "the fourth refused request is over the budget")
+            #expect(try await post("CA9", signed: true).status == .ok, "a signed request passes even then")
+            #expect(try await admin.send(.GET, "/api/calls").data.count == 0, "refused by the overflow: no call")
         }
     }
 

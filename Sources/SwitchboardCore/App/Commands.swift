@@ -40,6 +40,18 @@ extension Application {
             lines.append("    \(token)")
             lines.append("  Dashboard: \(url)/#token=\(token)")
         }
+        if let publicURL = config.publicURL {
+            lines.append("  Public:    \(publicURL) (Twilio webhooks are signed over it)")
+        } else {
+            let twilio = try await store().sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "count")
+                .from(ChannelRecord.schema).where("status", .equal, ActiveStatus.active.rawValue)
+                .where(SQLFunction("LOWER", args: SQLIdentifier("config")), .like, SQLBind(#"%"provider":"twilio"%"#))
+                .first()?.decode(column: "count", as: Int.self) ?? 0
+            if twilio > 0 {
+                lines.append("  Warning:   \(twilio) active Twilio channel(s), but SWITCHBOARD_PUBLIC_URL is unset: their webhooks "
+                    + "answer 404 until it is set to the address Twilio reaches this service at")
+            }
+        }
         print(lines.joined(separator: "\n"))
     }
 }

@@ -141,7 +141,7 @@ struct TwilioBridge: Sendable {
                 _ = try await writer.submit(change, by: tenant)
                 return TwiML([.hangup])
             case "no-answer", "busy", "failed", "canceled":
-                let change = CallChange.dialFailed(callId, agent: report.agentId, missed: dialStatus == "no-answer",
+                let change = CallChange.dialFailed(callId, agent: report.agentId, missed: dialStatus != "canceled",
                                                    reason: "the agent's phone: \(dialStatus)")
                 return try await answer(for: try await writer.submit(change, by: tenant).call, greet: false)
             default:

@@ -59,11 +59,7 @@ extension CallWriter {
             guard let call = try? await work.existing(callId, of: tenant, probingWith: store.db), call.status == .offered,
                   let agentId = call.agentId, let expiry = call.offerExpiresAt, expiry <= asOf
             else { continue }
-            if agents[agentId] == nil, let row = try await tenant.scope.select(from: SectorAgent.schema, on: db)
-                .columns("presence", "missed_offers").where("id", .equal, agentId).first() {
-                agents[agentId] = (AgentPresence(rawValue: try row.decode(column: "presence", as: String.self)) ?? .offline,
-                                   try row.decode(column: "missed_offers", as: Int.self))
-            }
+            if agents[agentId] == nil { agents[agentId] = try await missedOfferState(of: agentId, by: tenant, on: db) }
             let presence = work.presence[agentId]?.presence ?? agents[agentId]?.presence ?? .offline
             guard presence == .available else {
                 note(try await returnToQueue(call, declined: false, expired: true, reason: "agent went \(presence.rawValue)",
@@ -73,8 +69,26 @@ extension CallWriter {
             note(try await returnToQueue(call, declined: true, expired: true, reason: nil, by: tenant, &work, on: db))
             work.plan.missedOffer(by: agentId, in: tenant.clientId)
         }
+        return placed + (try await setAwayAfterMissedOffers(agents, by: tenant, &work, on: db))
+    }
+
+    /// An agent's presence and its missed offers in a row, as stored (before this batch).
+    func missedOfferState(of agentId: UUID, by tenant: Tenant, on db: any SQLDatabase) async throws
+        -> (presence: AgentPresence, missedBefore: Int)? {
+        guard let row = try await tenant.scope.select(from: SectorAgent.schema, on: db)
+            .columns("presence", "missed_offers").where("id", .equal, agentId).first() else { return nil }
+        return (AgentPresence(rawValue: try row.decode(column: "presence", as: String.self)) ?? .offline,
+                try row.decode(column: "missed_offers", as: Int.self))
+    }
+
+    /// Each agent whose misses in a row (as stored, plus this batch's) reached the tenant's
+    /// `routing.max_missed_offers` is set away (reason `missed_offers`), which withdraws its other offers. Returns
+    /// the calls that went on to another agent.
+    func setAwayAfterMissedOffers(_ agents: [UUID: (presence: AgentPresence, missedBefore: Int)], by tenant: Tenant,
+                                  _ work: inout BatchWork, on db: any SQLDatabase) async throws -> [UUID] {
         let limit = try await book.withBook(tenant.clientId, store: store, on: db) { $0.policy.maxMissedOffers }
-        guard limit > 0 else { return placed }
+        guard limit > 0 else { return [] }
+        var placed: [UUID] = []
         for (agentId, agent) in agents.sorted(by: { $0.key.uuidString < $1.key.uuidString }) {
             guard let added = work.plan.missedOffersAdded(by: agentId, in: tenant.clientId), agent.missedBefore + added >= limit,
                   (work.presence[agentId]?.presence ?? agent.presence) == .available

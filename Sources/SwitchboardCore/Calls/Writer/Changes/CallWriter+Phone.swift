@@ -91,8 +91,14 @@ extension CallWriter {
               expectedAgent == nil || expectedAgent == agentId else {
             return CallChangeResult(call: CallDTO(call), replayed: false)
         }
-        let requeued = try await returnToQueue(call, declined: true, expired: missed, reason: reason, by: tenant, &work, on: db)
-        if missed { work.plan.missedOffer(by: agentId, in: tenant.clientId) }
+        // An offered call the phone did not answer is a missed offer, under the offers' rules.
+        let counted = missed && call.status == .offered
+        let before = counted ? try await missedOfferState(of: agentId, by: tenant, on: db) : nil
+        let requeued = try await returnToQueue(call, declined: true, expired: counted, reason: reason, by: tenant, &work, on: db)
+        if counted, let before {
+            work.plan.missedOffer(by: agentId, in: tenant.clientId)
+            _ = try await setAwayAfterMissedOffers([agentId: before], by: tenant, &work, on: db)
+        }
         work.audit(tenant, "call.dial_failed", callId)
         return CallChangeResult(call: CallDTO(work.known(requeued)), replayed: false)
     }
