@@ -68,6 +68,7 @@ struct TwilioBridgeTests {
                 (#"{"contact":{"client":"ann smith"}}"#, "contact.client"),
                 (#"{"contact":{"skype":"ann"}}"#, "contact.skype"),
                 (#"{"contact":{"phone":44}}"#, "contact.phone"),
+                (#"{"contact":{"phone":"+442071838750","sip":null}}"#, "contact.sip"),
             ] {
                 let refused = try await admin.send(.PUT, "/api/agents/\(id)", json: body)
                 #expect(refused.status == .badRequest && refused.error?.contains(field) == true, "\(body): \(refused.text)")

@@ -28,8 +28,8 @@ struct AgentContact: Codable, Sendable, Equatable {
             throw AppError.badRequest("contact.\(stranger) is not a contact field; contact takes sip, client and phone")
         }
         func text(_ name: String) throws -> String? {
-            guard let value = object[name], value != .null else { return nil }
-            guard let text = value.stringValue else { throw AppError.badRequest("contact.\(name) must be a string") }
+            guard let value = object[name] else { return nil }
+            guard let text = value.stringValue else { throw AppError.badRequest("contact.\(name) must be a string (leave it out for none)") }
             return text
         }
         return try AgentContact(sip: text("sip"), client: text("client"), phone: text("phone")).validated()

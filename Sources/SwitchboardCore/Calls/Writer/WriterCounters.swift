@@ -60,6 +60,9 @@ struct WriterCounters: Sendable {
             case (_, .call(let outcome)) where outcome.replayed: continue
             case (.create, .call(let outcome)): created[outcome.call.status]?.increment()
             case (.complete(_, let input), _): completed[input.outcome]?.increment()
+            case (.talkEnded, .call(let outcome)):
+                // With no wrap-up the talk's end completes the call, with the default disposition.
+                if let result = outcome.call.outcome, outcome.call.status == .completed { completed[result]?.increment() }
             case (.cancel, _): cancelled.increment()
             case (.widen, .call(let outcome)): if outcome.call.status == .active { widened.increment() }
             default: continue
