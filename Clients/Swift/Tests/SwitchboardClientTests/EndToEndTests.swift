@@ -208,7 +208,7 @@ struct EndToEndTests {
         let channel = try await switchboard.data {
             try await $0.createChannel(body: .json(.init(
                 _type: .sms, name: "SMS \(sector)",
-                config: try .init(unvalidatedValue: ["provider": "twilio", "sender": "Switchboard"]),
+                config: try .init(unvalidatedValue: ["provider": "vonage", "sender": "Switchboard"]),
                 credentials: .init(additionalProperties: ["api_key": "secret-\(sector)"])
             ))).created.body.json
         }
@@ -239,7 +239,9 @@ struct EndToEndTests {
             Operations.GetAgentMetrics.id, Operations.GetTeamTrends.id, Operations.CompareTeams.id,
             Operations.TopAgents.id, Operations.GetServiceLevel.id, Operations.AggregatorStatus.id, Operations.RunAggregator.id,
             Operations.ListChannels.id, Operations.CreateChannel.id, Operations.GetChannel.id,
-            Operations.UpdateChannel.id, Operations.DeleteChannel.id, Operations.TestChannel.id,
+            Operations.UpdateChannel.id, Operations.DeleteChannel.id, Operations.TestChannel.id, Operations.ListChannelRequests.id,
+            Operations.TwilioIncomingCall.id, Operations.TwilioWaitingCall.id, Operations.TwilioCallStatus.id,
+            Operations.TwilioIncomingMessage.id,
             Operations.StreamEvents.id, Operations.ListWebhooks.id, Operations.CreateWebhook.id, Operations.GetWebhook.id,
             Operations.UpdateWebhook.id, Operations.DeleteWebhook.id, Operations.RotateWebhookSecret.id,
             Operations.TestWebhook.id, Operations.ListWebhookDeliveries.id, Operations.RedeliverWebhookDelivery.id,
