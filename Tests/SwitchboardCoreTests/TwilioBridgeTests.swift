@@ -83,6 +83,33 @@ struct TwilioBridgeTests {
         }
     }
 
+    @Test func bulkImportsCarryContacts() async throws {
+        try await withSwitchboard { app in
+            let admin = try await APIClient.make(app)
+            let json = try await admin.send(.POST, "/api/agents/bulk", json: """
+                {"agents": [{"external_id": "p-1", "name": "Ann", "sector": "support", "contact": {"sip": "sip:ann@example.com", "phone": "+442071838750"}},
+                            {"external_id": "p-2", "name": "Bo", "sector": "support"}]}
+                """)
+            #expect(json.status == .ok, "\(json.text)")
+            let ann = try #require(json.data["results"][0]["id"].uuid), bo = try #require(json.data["results"][1]["id"].uuid)
+            #expect(try await admin.send(.GET, "/api/agents/\(ann)").data["contact"]["phone"] == .string("+442071838750"))
+            // CSV: one cell (sip:, client: or a number); an empty cell leaves the contact as it is.
+            let csv = "external_id,contact\np-1,\np-2,client:bo_desk\n"
+            let updated = try await admin.send(.POST, "/api/agents/bulk", headers: [("Content-Type", "text/csv")], body: csv)
+            #expect(updated.status == .ok, "\(updated.text)")
+            #expect(try await admin.send(.GET, "/api/agents/\(ann)").data["contact"]["sip"] == .string("sip:ann@example.com"))
+            #expect(try await admin.send(.GET, "/api/agents/\(bo)").data["contact"]["client"] == .string("bo_desk"))
+            let cleared = try await admin.send(.POST, "/api/agents/bulk", json: #"{"agents":[{"external_id":"p-1","contact":{}}]}"#)
+            #expect(cleared.status == .ok)
+            #expect(try await admin.send(.GET, "/api/agents/\(ann)").data["contact"] == .null)
+            for body in ["external_id,contact\np-2,bo\n", "external_id,contact\np-2,+44 20 7183\n"] {
+                let refused = try await admin.send(.POST, "/api/agents/bulk", headers: [("Content-Type", "text/csv")], body: body)
+                #expect(refused.status == .badRequest && refused.json["row_errors"][0]["field"] == .string("contact"), "\(refused.text)")
+            }
+            #expect(try await admin.send(.GET, "/api/agents/\(bo)").data["contact"]["client"] == .string("bo_desk"), "nothing half-written")
+        }
+    }
+
     @Test func aTwilioChannelNeedsWhereItRoutesItsCredentialsAndThePublicURL() async throws {
         let credentials = #"{"account_sid":"\#(Self.accountSid)","auth_token":"\#(Self.authToken)"}"#
         let config = #"{"provider":"twilio","phone_number":"+15005550001"}"#

@@ -240,39 +240,21 @@ def test_manager_day(server, browser):
     assert browser.execute_script(
         "return [...document.querySelectorAll('[data-test=agent-row]')].some(row => row.innerText.includes('Ada')"
         " && row.querySelector('[data-test=channel-slots]').innerText.includes('voice'))")
-    bruno = [row for row in browser.find_elements(By.CSS_SELECTOR, "[data-test=agent-row]") if row.text.startswith("Bruno")][0]
-    bruno.find_element(By.CSS_SELECTOR, "[data-test=edit-agent]").click()
-    limits = wait(browser, "[data-test=edit-agent-form] [data-test=agent-channel-capacity]")
-    limits.clear()
-    limits.send_keys("fax=2")
-    browser.find_element(By.CSS_SELECTOR, "[data-test=edit-agent-form] button[type=submit]").click()
-    WebDriverWait(browser, 15).until(lambda d: "fax" in d.find_element(By.CSS_SELECTOR, "[data-test=edit-agent-form] [data-test=form-error]").text)
-    limits = browser.find_element(By.CSS_SELECTOR, "[data-test=edit-agent-form] [data-test=agent-channel-capacity]")
-    limits.clear()
-    limits.send_keys("webchat=2")
-    browser.find_element(By.CSS_SELECTOR, "[data-test=edit-agent-form] button[type=submit]").click()
-    WebDriverWait(browser, 15).until(lambda d: d.execute_script(
-        "return [...document.querySelectorAll('[data-test=agent-row]')].some(row => row.innerText.startsWith('Bruno')"
-        " && row.querySelector('[data-test=channel-slots]').innerText.includes('webchat') "
-        " && row.querySelector('[data-test=channel-slots]').innerText.includes('/2'))"))
+    edit_agent_field(browser, "Bruno", "agent-channel-capacity", "fax=2", "fax", "webchat=2",
+                     "row.querySelector('[data-test=channel-slots]').innerText.includes('webchat')"
+                     " && row.querySelector('[data-test=channel-slots]').innerText.includes('/2')")
     shot(browser, "07c-agents-channel-limits")
 
     # Skill levels: a level after "=" in the capabilities field; the list shows it out of 5.
-    bruno = [row for row in browser.find_elements(By.CSS_SELECTOR, "[data-test=agent-row]") if row.text.startswith("Bruno")][0]
-    bruno.find_element(By.CSS_SELECTOR, "[data-test=edit-agent]").click()
-    skills = wait(browser, "[data-test=edit-agent-form] [data-test=agent-capabilities]")
-    skills.clear()
-    skills.send_keys("french=7")
-    browser.find_element(By.CSS_SELECTOR, "[data-test=edit-agent-form] button[type=submit]").click()
-    WebDriverWait(browser, 15).until(lambda d: "1 to 5" in d.find_element(By.CSS_SELECTOR, "[data-test=edit-agent-form] [data-test=form-error]").text)
-    skills = browser.find_element(By.CSS_SELECTOR, "[data-test=edit-agent-form] [data-test=agent-capabilities]")
-    skills.clear()
-    skills.send_keys("French=3, vip")
-    browser.find_element(By.CSS_SELECTOR, "[data-test=edit-agent-form] button[type=submit]").click()
-    WebDriverWait(browser, 15).until(lambda d: d.execute_script(
-        "return [...document.querySelectorAll('[data-test=agent-row]')].some(row => row.innerText.startsWith('Bruno')"
-        " && row.querySelector('[data-test=agent-capabilities]').innerText.includes('french 3/5')"
-        " && row.querySelector('[data-test=agent-capabilities]').innerText.includes('vip'))"))
+    edit_agent_field(browser, "Bruno", "agent-capabilities", "french=7", "1 to 5", "French=3, vip",
+                     "row.querySelector('[data-test=agent-capabilities]').innerText.includes('french 3/5')"
+                     " && row.querySelector('[data-test=agent-capabilities]').innerText.includes('vip')")
+
+    # Where Bruno answers Twilio calls: a SIP address (a bare name is refused in the form).
+    edit_agent_field(browser, "Bruno", "agent-contact", "bruno", "SIP address", "sip:bruno@example.sip.twilio.com")
+    WebDriverWait(browser, 15).until(lambda d: any(
+        agent["name"].startswith("Bruno") and (agent.get("contact") or {}).get("sip") == "sip:bruno@example.sip.twilio.com"
+        for agent in harness.get_all(server["base"], server["token"]("admin"), "/api/agents")))
 
     # A narrow screen keeps everything reachable without sideways scrolling of the page.
     browser.set_window_size(390, 844)
@@ -282,6 +264,24 @@ def test_manager_day(server, browser):
     assert browser.find_element(By.CSS_SELECTOR, "[data-test=menu-button]").is_displayed(), "the pages are behind the menu"
     shot(browser, "08-teams-narrow")
     assert not severe_console_errors(browser), severe_console_errors(browser)
+
+
+def edit_agent_field(browser, name, field, refused, error, accepted, shows="true"):
+    """In the agent `name`'s edit form, `refused` in `field` is refused with a message holding `error`; `accepted` then
+    saves, and the reloaded list's row of the agent meets `shows` (a JavaScript condition over `row`)."""
+    row = [row for row in browser.find_elements(By.CSS_SELECTOR, "[data-test=agent-row]") if row.text.startswith(name)][0]
+    row.find_element(By.CSS_SELECTOR, "[data-test=edit-agent]").click()
+    for value in (refused, accepted):
+        control = wait(browser, f"[data-test=edit-agent-form] [data-test={field}]")
+        control.clear()
+        control.send_keys(value)
+        browser.find_element(By.CSS_SELECTOR, "[data-test=edit-agent-form] button[type=submit]").click()
+        if value == refused:
+            WebDriverWait(browser, 15).until(lambda d: error in d.find_element(
+                By.CSS_SELECTOR, "[data-test=edit-agent-form] [data-test=form-error]").text)
+    WebDriverWait(browser, 15).until(lambda d: d.execute_script(
+        "return [...document.querySelectorAll('[data-test=agent-row]')].some(row => row.innerText.startsWith(arguments[0])"
+        f" && ({shows}))", name))
 
 
 def api_get(server, path, role="admin"):

@@ -15,7 +15,7 @@ export async function renderAgents(query) {
     onclick: () => {
       importer.replaceChildren(importer.childElementCount ? "" : csvImporter({
         title: "Import agents from CSV", path: "/api/agents/bulk",
-        columns: ["external_id", "name", "sector", "priority", "max_concurrent", "channel_capacity", "capabilities", "status"],
+        columns: ["external_id", "name", "sector", "priority", "max_concurrent", "channel_capacity", "capabilities", "status", "contact"],
         onImported: () => setTimeout(() => window.dispatchEvent(new HashChangeEvent("hashchange")), 1500),
       }));
     },
@@ -144,6 +144,22 @@ function filters(sector, status) {
   return h("div", { class: "form-grid" }, field("Sector", sectorInput), field("Status", statusSelect));
 }
 
+/// Where the person answers Twilio calls, as the form shows it: the contact dialled first.
+function formatContact(contact) {
+  if (!contact) return "";
+  return contact.sip ?? (contact.client ? `client:${contact.client}` : contact.phone ?? "");
+}
+
+/// The form's contact: a SIP address, "client:" and a Twilio Client identity, or an E.164 number; empty: none.
+function parseContact(text) {
+  const value = text.trim();
+  if (value === "") return null;
+  if (/^sips?:/i.test(value)) return { sip: value };
+  if (/^client:/i.test(value)) return { client: value.slice(7) };
+  if (value.startsWith("+")) return { phone: value.replace(/[\s()-]/g, "") };
+  throw new Error("Phone contact: a SIP address (sip:ann@example.com), client: and a Twilio Client identity, or a number in E.164 (+44…)");
+}
+
 /// Create (agent null) or edit an agent. Load is shown, never edited: it follows the calls.
 function agentForm(agent, editor) {
   const name = h("input", { required: true, maxlength: 120, value: agent?.name ?? "", dataset: { test: "agent-name" } });
@@ -157,22 +173,25 @@ function agentForm(agent, editor) {
   const status = select([["active", "Active"], ["inactive", "Inactive"]], agent?.status ?? "active");
   const wrapUp = h("input", { type: "number", min: 0, max: 3600, value: agent?.wrap_up_seconds ?? "", placeholder: "tenant's",
     dataset: { test: "agent-wrap-up" }, title: "After-call work in seconds; empty: the tenant's calls.wrap_up_seconds" });
+  const contact = h("input", { value: formatContact(agent?.contact), placeholder: "sip:ann@example.com, client:ann or +44…",
+    dataset: { test: "agent-contact" }, title: "Where the agent answers calls from a Twilio number; empty: nowhere" });
   const error = h("div", { class: "form-error", dataset: { test: "form-error" } });
   const form = h("form", { class: "card", dataset: { test: agent ? "edit-agent-form" : "create-agent" } },
     h("h2", {}, agent ? `Edit ${agent.name}` : "New agent"),
     h("div", { class: "form-grid" }, field("Name", name, true), field("Sector", sector), field("Priority (1–10)", priority),
       field("Max concurrent calls", capacity), field("Per-channel limits", limits),
       field("Capabilities (comma-separated, level 1–5 after =)", capabilities, true), field("Status", status),
-      field("Wrap-up seconds", wrapUp),
+      field("Wrap-up seconds", wrapUp), field("Phone contact (Twilio)", contact),
       h("button", { type: "submit", class: "primary" }, agent ? "Save" : "Create agent"),
       agent ? h("button", { type: "button", onclick: () => editor.replaceChildren() }, "Cancel") : null),
     error);
   form.addEventListener("submit", async event => {
     event.preventDefault();
-    let channelCapacity, skills;
+    let channelCapacity, skills, phoneContact;
     try {
       channelCapacity = parseLimits(limits.value);
       skills = parseCapabilities(capabilities.value);
+      phoneContact = parseContact(contact.value);
     } catch (problem) { error.textContent = problem.message; return; }
     const body = {
       name: name.value, sector: sector.value, priority: Number(priority.value), max_concurrent: Number(capacity.value),
@@ -181,6 +200,8 @@ function agentForm(agent, editor) {
     // Empty: the tenant's time (an edit clears the agent's own with null; a new agent simply has none).
     if (wrapUp.value !== "") body.wrap_up_seconds = Number(wrapUp.value);
     else if (agent?.wrap_up_seconds != null) body.wrap_up_seconds = null;
+    // Sent only when changed, so an agent's other contact fields (set through the API) stay.
+    if (contact.value.trim() !== formatContact(agent?.contact)) body.contact = phoneContact;
     const saved = await attempt(() => agent ? put(`/api/agents/${agent.id}`, body) : post("/api/agents", body), error);
     if (saved) window.dispatchEvent(new HashChangeEvent("hashchange"));
   });

@@ -186,6 +186,24 @@ struct BulkRow: Sendable {
         return numbers
     }
 
+    /// Where the agent answers phone calls: a JSON object (`{}` removes it), or in CSV one cell, `sip:…`,
+    /// `client:…` or an E.164 number (an empty cell leaves it as it is).
+    mutating func contact(_ field: String) -> Settable<AgentContact>.Change {
+        guard let value = raw(field) else { return .unchanged }
+        let contact: AgentContact??
+        if isCSV {
+            contact = checked(field) { try AgentContact.validated(cell: value.stringValue ?? "") }
+        } else if let object = value.objectValue {
+            contact = checked(field) { try AgentContact.validated(object) }
+        } else {
+            fail(field, "\(field) must be an object with sip, client or phone")
+            return .unchanged
+        }
+        // Nil: refused (the error is recorded); an empty JSON object removes the contact.
+        guard let contact else { return .unchanged }
+        return contact.map { .set($0) } ?? .cleared
+    }
+
     /// A CSV capabilities cell may give levels inline, `french=3;vip` (JSON rows give `capability_levels`).
     mutating func capabilities(_ field: String, levels: inout [String: Int]) -> [String]? {
         let inline = isCSV

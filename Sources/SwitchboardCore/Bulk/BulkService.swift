@@ -33,11 +33,12 @@ struct BulkService: Sendable {
         /// A new agent's presence, or an existing one's change (through the writer, as any presence change).
         var presence: AgentPresence? = nil
         var presenceReason: String? = nil
+        var contact: Settable<AgentContact>.Change = .unchanged
     }
 
     static let agentFields: Set<String> = [
         "external_id", "name", "sector", "status", "priority", "capabilities", "capability_levels", "max_concurrent",
-        "channel_capacity", "success_rate", "avg_handling_time", "presence", "presence_reason",
+        "channel_capacity", "success_rate", "avg_handling_time", "presence", "presence_reason", "contact",
     ]
 
     /// Reads and checks one row. Pure.
@@ -65,7 +66,8 @@ struct BulkService: Sendable {
             },
             presence: row.text("presence") { try Check.oneOf($0, "presence", as: AgentPresence.self).rawValue }
                 .flatMap(AgentPresence.init),
-            presenceReason: row.text("presence_reason") { try Check.text($0, "presence_reason", length: 1...40) }
+            presenceReason: row.text("presence_reason") { try Check.text($0, "presence_reason", length: 1...40) },
+            contact: row.contact("contact")
         )
         return row.errors.isEmpty ? agent : nil
     }
@@ -83,6 +85,7 @@ struct BulkService: Sendable {
         var channelCapacity: [CallChannel: Int]
         var successRate: Double
         var avgHandlingTime: Double
+        var contact: AgentContact? = nil
 
         mutating func apply(_ row: AgentRow) {
             if let value = row.name { name = value }
@@ -100,6 +103,11 @@ struct BulkService: Sendable {
             if let value = row.channelCapacity { channelCapacity = value }
             if let value = row.successRate { successRate = value }
             if let value = row.avgHandlingTime { avgHandlingTime = value }
+            switch row.contact {
+            case .unchanged: break
+            case .cleared: contact = nil
+            case .set(let value): contact = value
+            }
         }
     }
 
@@ -173,7 +181,7 @@ struct BulkService: Sendable {
                 var insert = sql.insert(into: SectorAgent.schema).columns([
                     "id", "client_id", "external_id", "name", "sector", "status", "priority", "capabilities", "capability_levels",
                     "max_concurrent", "current_load", "success_rate", "avg_handling_time", "created_at", "updated_at", "presence", "presence_reason",
-                    "state_since"] + ChannelNumbers.capacityColumns)
+                    "state_since", "contact"] + ChannelNumbers.capacityColumns)
                 for (row, values) in creates[start..<min(start + Self.batchSize, creates.count)] {
                     insert = insert.values([
                         SQLBind(values.id), SQLBind(tenant.clientId), SQLBind(row.externalId), SQLBind(values.name),
@@ -182,6 +190,7 @@ struct BulkService: Sendable {
                         SQLBind(values.maxConcurrent), SQLBind(0), SQLBind(values.successRate),
                         SQLBind(values.avgHandlingTime), SQLBind(now), SQLBind(now),
                         SQLBind((row.presence ?? .available).rawValue), SQLBind(row.presenceReason), SQLBind(now),
+                        SQLBind(values.contact?.stored),
                     ] + CallChannel.allCases.map { SQLBind(values.channelCapacity[$0]) })
                 }
                 try await insert.run()
@@ -200,6 +209,7 @@ struct BulkService: Sendable {
                     .set("name", to: values.name).set("sector", to: values.sector).set("status", to: values.status.rawValue)
                     .set("priority", to: values.priority).set("capabilities", to: values.capabilities)
                     .set("capability_levels", to: SkillLevel.stored(values.capabilityLevels))
+                    .set("contact", to: values.contact?.stored)
                     .set("max_concurrent", to: values.maxConcurrent).set("success_rate", to: values.successRate)
                     .set("avg_handling_time", to: values.avgHandlingTime).set("updated_at", to: now)
                     .where("id", .equal, values.id).where("client_id", .equal, tenant.clientId)
@@ -239,7 +249,7 @@ struct BulkService: Sendable {
                     id: agent.id!, name: agent.name, sector: agent.sector, status: agent.status, priority: agent.priority,
                     capabilities: agent.capabilities, capabilityLevels: agent.capabilityLevels, maxConcurrent: agent.maxConcurrent,
                     channelCapacity: agent.channelCapacity, successRate: agent.successRate,
-                    avgHandlingTime: agent.avgHandlingTime)
+                    avgHandlingTime: agent.avgHandlingTime, contact: AgentContact.read(agent.storedContact))
             }
         }
         return found

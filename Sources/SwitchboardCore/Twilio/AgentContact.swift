@@ -35,6 +35,17 @@ struct AgentContact: Codable, Sendable, Equatable {
         return try AgentContact(sip: text("sip"), client: text("client"), phone: text("phone")).validated()
     }
 
+    /// One CSV cell (or the dashboard's field): `sip:…`/`sips:…`, `client:` and an identity, or an E.164 number.
+    static func validated(cell: String) throws -> AgentContact? {
+        let text = cell.trimmingCharacters(in: .whitespaces)
+        let lowered = text.lowercased()
+        if lowered.hasPrefix("sip:") || lowered.hasPrefix("sips:") { return try AgentContact(sip: text).validated() }
+        if lowered.hasPrefix("client:") { return try AgentContact(client: String(text.dropFirst(7))).validated() }
+        if text.hasPrefix("+") { return try AgentContact(phone: text).validated() }
+        throw AppError.badRequest("contact must be a SIP address (sip:ann@example.com), client: and a Twilio Client identity, "
+            + "or an E.164 number (+442071838750)")
+    }
+
     /// Each present field checked, `contact.<field>` named in the 400; an empty object is no contact.
     func validated() throws -> AgentContact? {
         if let sip, !Self.whole(sip, #"sips?:([A-Za-z0-9._~!$&'()*+,;=%-]+@)?[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(:[0-9]{1,5})?(;[A-Za-z0-9._~-]+(=[A-Za-z0-9._~-]+)?)*"#) || sip.utf8.count > 512 {
