@@ -69,6 +69,11 @@ say '```'
 $bin/SwitchboardBench quality 1500 20 2>/dev/null | tee -a "$out" || say "(not in this build)"
 say '```'
 say ""
+say "## Capability scores that learn (issue 25, §3: agents alike overall, unlike per capability)"
+say '```'
+$bin/SwitchboardBench skills 1500 20 2>/dev/null | tee -a "$out" || say "(not in this build)"
+say '```'
+say ""
 say "## Estimated waits against the waits had (what-if simulator, in process)"
 say '```'
 # A build from before estimated waits has no such command: say so rather than stop.

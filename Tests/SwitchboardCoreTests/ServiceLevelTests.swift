@@ -7,13 +7,15 @@ import Vapor
 /// (nil: abandoned while queued), then completed or cancelled at `endedAt`.
 func insertEndedCall(
     _ app: Application, clientId: String, teamId: UUID?, agentId: UUID?, day: Day, wait: Double?,
-    cancelled: Bool = false, endedAt: Date = Date(), outcome: CallOutcome = .successful, seconds: Double = 60
+    cancelled: Bool = false, endedAt: Date = Date(), outcome: CallOutcome = .successful, seconds: Double = 60,
+    capabilities: [String] = [], requiredCapabilities: [String]? = nil
 ) async throws {
     let call = TenantScope(clientId: clientId).owned(Call())
     call.teamId = teamId
     call.agentId = wait == nil ? nil : agentId
     call.sector = "billing"
-    call.capabilities = []
+    call.capabilities = capabilities
+    call.requiredCapabilities = requiredCapabilities
     call.channel = .voice
     call.createdAt = day.startDate.addingTimeInterval(3600 + 0.123456)
     call.assignedAt = wait.map { call.createdAt.addingTimeInterval($0) }

@@ -2,7 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 
-/// `SwitchboardBench scorer | book | aggregate [calls agents teams days] | hello [port [vapor]] | export [calls] | simulate [calls] | learning [calls [every]] | quality [calls [seeds]] | waits | seed-agents N [client_id]`
+/// `SwitchboardBench scorer | book | aggregate [calls agents teams days] | hello [port [vapor]] | export [calls] | simulate [calls] | learning [calls [every]] | quality [calls [seeds]] | skills [calls [seeds]] | waits | seed-agents N [client_id]`
 /// (build with `swift build -c release -Xswiftc -enable-testing --scratch-path .build-release`; see bench/run-all.sh)
 @main
 enum BenchEntrypoint {
@@ -33,6 +33,9 @@ enum BenchEntrypoint {
         case "quality":
             SimulationBenchmark.quality(calls: arguments.count > 1 ? Int(arguments[1]) ?? 1_500 : 1_500,
                                         seeds: arguments.count > 2 ? Int(arguments[2]) ?? 20 : 20)
+        case "skills":
+            SkillLearningBenchmark.run(calls: arguments.count > 1 ? Int(arguments[1]) ?? 1_500 : 1_500,
+                                       seeds: arguments.count > 2 ? Int(arguments[2]) ?? 20 : 20)
         case "learning":
             SimulationBenchmark.learning(calls: arguments.count > 1 ? Int(arguments[1]) ?? 2_000 : 2_000,
                                          every: arguments.count > 2 ? Int(arguments[2]) ?? 1 : 1)
@@ -42,7 +45,7 @@ enum BenchEntrypoint {
             try await SeedAgents.run(count: arguments.count > 1 ? Int(arguments[1]) ?? 10_000 : 10_000,
                                      clientId: arguments.count > 2 ? arguments[2] : "bench")
         default:
-            print("usage: SwitchboardBench scorer | book | aggregate [calls agents teams days] | hello [port [vapor]] | export [calls] | simulate [calls] | learning [calls [every]] | quality [calls [seeds]] | waits | seed-agents N [client_id]")
+            print("usage: SwitchboardBench scorer | book | aggregate [calls agents teams days] | hello [port [vapor]] | export [calls] | simulate [calls] | learning [calls [every]] | quality [calls [seeds]] | skills [calls [seeds]] | waits | seed-agents N [client_id]")
             exit(2)
         }
     }

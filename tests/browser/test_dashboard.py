@@ -357,6 +357,32 @@ def test_queue_widens(server, browser):
     assert not severe_console_errors(browser), severe_console_errors(browser)
 
 
+def test_routing_page_shows_learned_skills(server, browser):
+    """Under the learning strategy, the breakdown's Skills column shows each requested skill the agent has with its
+    level and learned estimate; under the formula, none."""
+    browser.get(f"{base_url(server)}/#token={server['token']('admin')}")
+    wait_all(browser, "[data-test=team-card]", minimum=4)
+
+    def route_french():
+        browser.get(f"{base_url(server)}/#/teams")
+        wait_all(browser, "[data-test=team-card]", minimum=4)
+        browser.get(f"{base_url(server)}/#/routing")
+        Select(wait(browser, "[data-test=route-team]")).select_by_visible_text("Billing Europe (billing)")
+        browser.find_element(By.CSS_SELECTOR, "[data-test=route-capabilities]").send_keys("french")
+        browser.find_element(By.CSS_SELECTOR, "[data-test=route-form] button[type=submit]").click()
+        return wait_all(browser, "[data-test=candidate-row]")
+
+    assert not any(row.find_elements(By.CSS_SELECTOR, "[data-test=candidate-skill]") for row in route_french())
+    api(server, "PUT", "/api/settings", {"routing.strategy": "learning"})
+    try:
+        skills = [skill.text for row in route_french() for skill in row.find_elements(By.CSS_SELECTOR, "[data-test=candidate-skill]")]
+        assert skills and all(text.startswith("french ") and "/5 ×" in text and text.endswith("calls)") for text in skills), skills
+        shot(browser, "05d-routing-learned-skills")
+    finally:
+        api(server, "PUT", "/api/settings", {"routing.strategy": "formula"})
+    assert not severe_console_errors(browser), severe_console_errors(browser)
+
+
 def test_routing_page_is_live(server, browser):
     # A sector of one agent, made before the page opens; then calls arrive while the supervisor watches.
     sector = f"surge{int(time.time() * 1000) % 100000}"

@@ -156,7 +156,11 @@ function routeResult(route, names) {
     ? h("p", {}, "Chosen: ", h("strong", { dataset: { test: "chosen-agent" } }, names.get(route.agent_id) ?? route.agent_id),
       ` — score ${number(route.score, 2)} via the ${route.strategy} pool (${route.eligible_count} eligible).`)
     : h("p", { dataset: { test: "chosen-agent" } }, "No agent is free: the call would wait in the queue (or be refused if overflow is 'reject').");
-  const factor = (f) => h("td", { class: "num breakdown" }, number(f.contribution, 2), h("small", {}, `value ${number(f.value, 2)}`));
+  const factor = (f, ...more) => h("td", { class: "num breakdown" }, number(f.contribution, 2), h("small", {}, `value ${number(f.value, 2)}`), ...more);
+  // Under learning, each requested skill the agent has: its level and how well it did on calls asking for it.
+  const learnedSkills = (learning) => (learning?.capabilities ?? []).map(term =>
+    h("small", { dataset: { test: "candidate-skill" } },
+      `${term.capability} ${term.level}/5 × ${number(term.estimate, 2)} (${term.calls_observed} calls)`));
   return h("section", { class: "card" }, h("h2", {}, "Result"), header,
     route.candidates.length === 0 ? null : table(
       ["Agent", { label: "Score", num: true }, { label: "Success", num: true }, { label: "Priority", num: true },
@@ -171,6 +175,6 @@ function routeResult(route, names) {
             (candidate.breakdown.learning.explored ? " (explored)" : "")) : null),
         h("td", { class: "num" }, h("strong", {}, number(candidate.score, 2))),
         factor(candidate.breakdown.success_rate), factor(candidate.breakdown.priority), factor(candidate.breakdown.load),
-        factor(candidate.breakdown.handling_time), factor(candidate.breakdown.capabilities))),
+        factor(candidate.breakdown.handling_time), factor(candidate.breakdown.capabilities, ...learnedSkills(candidate.breakdown.learning)))),
       { test: "breakdown" }));
 }

@@ -56,6 +56,8 @@ enum DailyRollup {
         let counts: DailyCounts?
         /// How long it waited, for the service level.
         var wait = WaitCounts.zero
+        /// The capabilities it asked for (`CapabilityLearning.asked`), for `CapabilityRollup`; empty when cancelled.
+        var asked: [String] = []
 
         func subjectId(_ subject: Subject) -> UUID? { subject == .agent ? agentId : teamId }
     }
@@ -152,14 +154,15 @@ enum DailyRollup {
                 UPDATE calls SET rolled_up = \(bind: true)
                 WHERE \(unsafeRaw: condition) > \(bind: cutoff) AND NOT rolled_up
                 RETURNING client_id, agent_id, team_id, call_day, created_at, assigned_at, completed_at, wrap_up_until,
-                          wrap_up_ended_at, outcome, resolved, satisfaction, handling_time_seconds
+                          wrap_up_ended_at, outcome, resolved, satisfaction, handling_time_seconds, capabilities,
+                          required_capabilities
                 """).all()
         }
         let completed = try finished.map { row in
             let outcome: String? = try row.decode(column: "outcome", as: String?.self)
             let satisfaction: Int? = try row.decode(column: "satisfaction", as: Int?.self)
             let wrapUp = try wrapUpSeconds(row)
-            return try countedCall(row, counts: DailyCounts(
+            var call = try countedCall(row, counts: DailyCounts(
                 callsHandled: 1,
                 callsSuccessful: outcome == CallOutcome.successful.rawValue ? 1 : 0,
                 callsFailed: outcome == CallOutcome.failed.rawValue ? 1 : 0,
@@ -169,6 +172,9 @@ enum DailyRollup {
                 avgHandlingTime: (try row.decode(column: "handling_time_seconds", as: Double?.self) ?? 0) + wrapUp,
                 avgWrapUpTime: wrapUp
             ))
+            call.asked = CapabilityLearning.asked(capabilities: try row.decode("capabilities"),
+                                                  required: try row.decode(column: "required_capabilities", as: [String]?.self) ?? [])
+            return call
         }
         // Cancellations are rare; their own statement walks the index that holds only them. `cancelled_at` is set
         // exactly when a call is cancelled, so it alone names them: a condition on `status` could lead a planner

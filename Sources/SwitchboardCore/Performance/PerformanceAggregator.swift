@@ -211,6 +211,9 @@ actor PerformanceAggregator {
                     for row in rows { perTenant[row.group.clientId, default: TenantFigures()].groups += 1 }
                     groups += rows.count
                 }
+                try await CapabilityRollup.upsert(try await CapabilityRollup.merged(CapabilityRollup.additions(newCalls), on: sql),
+                                                  at: startedAt, on: sql)
+                lap("capabilities")
                 let tenantDays = ServiceLevelRollup.tenantAdditions(newCalls)
                 let storedDays = try await ServiceLevelRollup.stored(of: tenantDays.keys, on: sql)
                 let waitRows = ServiceLevelRollup.merged(tenantDays, into: storedDays)
@@ -245,6 +248,8 @@ actor PerformanceAggregator {
                 for key in waitRows.keys { perTenant[key.clientId, default: TenantFigures()].groups += 1 }
                 groups += waitRows.count
                 lap("service_level")
+                try await CapabilityRollup.upsert(try await CapabilityRollup.recountAll(cutoff: cutoff, on: sql), at: startedAt, on: sql)
+                lap("capabilities")
             }
 
             var rolling: [String: [DailyRollup.Rolling]] = [:]

@@ -54,6 +54,8 @@ struct CapabilityRequest: Sendable {
         case mask
         /// The same, where some agent has a level below the top: its levels in the matched bits, summed.
         case levelled
+        /// The same under learning: its level / 5 × estimate in the matched bits, summed (`LearnedTable`).
+        case learned
         /// More than 64 distinct capabilities in the pool: factors computed once for the decision.
         case factors
     }
@@ -75,9 +77,12 @@ struct CapabilityRequest: Sendable {
     private var scoringMask: UInt64 = 0
     private var requiredMask: UInt64 = 0
     private var levels: LevelTable? = nil
+    private var learned: LearnedTable? = nil
     private var minimums: [(bit: Int, level: UInt8)] = []
     private var factors: [Double] = []
     private var admitted: [Bool] = []
+    /// Under learning, the requested names in order, for the breakdown's per-capability terms.
+    var requested: [String] = []
 
     static let none = CapabilityRequest()
 
@@ -86,6 +91,14 @@ struct CapabilityRequest: Sendable {
         request.scoring = levels == nil ? .mask : .levelled
         request.scoringMask = mask
         request.levels = levels
+        return request
+    }
+
+    static func scoring(mask: UInt64, learned: LearnedTable) -> CapabilityRequest {
+        var request = CapabilityRequest()
+        request.scoring = .learned
+        request.scoringMask = mask
+        request.learned = learned
         return request
     }
 
@@ -122,6 +135,7 @@ struct CapabilityRequest: Sendable {
         case .none: 0
         case .mask: Double((candidate.capabilityMask & scoringMask).nonzeroBitCount)
         case .levelled: levels!.factor(index, candidate.capabilityMask & scoringMask)
+        case .learned: learned!.factor(index, candidate.capabilityMask & scoringMask)
         case .factors: factors[index]
         }
     }
@@ -156,6 +170,9 @@ struct LearningTerm: Codable, Sendable, Equatable {
     let callsObserved: Int
     /// The decision drew the terms from the posteriors (the success-rate factor shows the draw).
     let explored: Bool
+    /// The requested capabilities the agent has, each with its level and learned estimate (issue 25, §3); absent
+    /// when the call requested none.
+    var capabilities: [LearnedCapabilityTerm]? = nil
 }
 
 struct ScoreBreakdown: Codable, Sendable, Equatable {
@@ -283,7 +300,8 @@ enum AgentScorer {
                     weights: weights,
                     learning: pool.estimates.map { estimates in
                         LearningTerm(estimate: estimates[entry.index].mean, callsObserved: estimates[entry.index].callsObserved,
-                                     explored: explored)
+                                     explored: explored,
+                                     capabilities: pool.learnedTerms(at: entry.index, requested: request.requested))
                     })
         }
         return Ranking(top: explained, eligibleCount: eligible)

@@ -9,6 +9,8 @@ struct BookCatalogue: Sendable {
     let teams: [UUID: String]
     let assignments: [(agentId: UUID, teamId: UUID)]
     let successHistory: [UUID: SuccessHistory]
+    /// The same per capability the calls asked for (issue 25, §3).
+    var capabilityHistory: [UUID: [String: SuccessHistory]] = [:]
 
     static func read(_ clientId: String, withHistory: Bool, on db: any SQLDatabase) async throws -> BookCatalogue {
         let scope = TenantScope(clientId: clientId)
@@ -44,17 +46,25 @@ struct BookCatalogue: Sendable {
                 guard activeMembers.contains(try row.decode(column: "member_id", as: UUID.self)) else { return nil }
                 return (try row.decode("agent_id"), try row.decode("team_id"))
             }
-        let history = withHistory
-            ? try await successHistory(clientId, since: Day(containing: Date()).adding(days: 1 - RoutingPolicy.learningWindowDays), on: db)
-            : [:]
-        return BookCatalogue(agents: agents, teams: teams, assignments: assignments, successHistory: history)
+        guard withHistory else {
+            return BookCatalogue(agents: agents, teams: teams, assignments: assignments, successHistory: [:])
+        }
+        let since = Day(containing: Date()).adding(days: 1 - RoutingPolicy.learningWindowDays)
+        let history = try await successHistory(clientId, since: since, on: db)
+        return BookCatalogue(agents: agents, teams: teams, assignments: assignments, successHistory: history.overall,
+                             capabilityHistory: history.byCapability)
     }
 
-    /// The agents' completed calls and successes from `since` to today: those the daily rows count, and those no
-    /// aggregation has counted yet (the learning router learns from every outcome, not only aggregated ones). The
-    /// second read walks `idx_calls_uncounted`, which holds only the completions the aggregator has yet to count.
-    static func successHistory(_ clientId: String, since: Day, on db: any SQLDatabase) async throws -> [UUID: SuccessHistory] {
-        var history = try await uncountedOutcomes(clientId, since: since, on: db)
+    /// The agents' completed calls and successes from `since` to today, overall and per capability asked for: those
+    /// the daily rows count, and those no aggregation has counted yet (the learning router learns from every
+    /// outcome, not only aggregated ones). The last read walks `idx_calls_uncounted`, which holds only the
+    /// completions the aggregator has yet to count.
+    static func successHistory(_ clientId: String, since: Day, on db: any SQLDatabase) async throws
+        -> (overall: [UUID: SuccessHistory], byCapability: [UUID: [String: SuccessHistory]]) {
+        var (history, byCapability) = try await uncountedOutcomes(clientId, since: since, on: db)
+        for (agentId, capabilities) in try await CapabilityRollup.history(clientId, since: since, on: db) {
+            byCapability[agentId, default: [:]].merge(capabilities, uniquingKeysWith: +)
+        }
         let rows = try await TenantScope(clientId: clientId).select(from: AgentDailyMetrics.schema, on: db)
             .column("agent_id")
             .column(SQLRaw("CAST(SUM(calls_handled) AS BIGINT)"), as: "calls")
@@ -67,25 +77,38 @@ struct BookCatalogue: Sendable {
             history[agentId] = (history[agentId] ?? .none)
                 + SuccessHistory(successes: try row.decode("successes"), calls: try row.decode("calls"))
         }
-        return history
+        return (history, byCapability)
     }
 
-    private static func uncountedOutcomes(_ clientId: String, since: Day, on db: any SQLDatabase) async throws -> [UUID: SuccessHistory] {
+    /// Grouped by what the calls asked for too (few distinct lists), each list split here.
+    private static func uncountedOutcomes(_ clientId: String, since: Day, on db: any SQLDatabase) async throws
+        -> (overall: [UUID: SuccessHistory], byCapability: [UUID: [String: SuccessHistory]]) {
         var history: [UUID: SuccessHistory] = [:]
+        var byCapability: [UUID: [String: SuccessHistory]] = [:]
         let rows = try await TenantScope(clientId: clientId).select(from: Call.schema, on: db)
             .column("agent_id")
+            .column("capabilities")
+            .column("required_capabilities")
             .column(SQLRaw("COUNT(*)"), as: "calls")
             .column(SQLRaw("SUM(CASE WHEN outcome = '\(CallOutcome.successful.rawValue)' THEN 1 ELSE 0 END)"), as: "successes")
             .where(SQLRaw(Self.uncounted))
             .where("agent_id", .isNot, SQLLiteral.null)
             .where("call_day", .greaterThanOrEqual, since.description)
             .groupBy("agent_id")
+            .groupBy("capabilities")
+            .groupBy("required_capabilities")
             .all()
         for row in rows {
-            history[try row.decode("agent_id")] = SuccessHistory(successes: try row.decode(column: "successes", as: Int?.self) ?? 0,
-                                                                 calls: try row.decode("calls"))
+            let agentId: UUID = try row.decode("agent_id")
+            let calls = SuccessHistory(successes: try row.decode(column: "successes", as: Int?.self) ?? 0, calls: try row.decode("calls"))
+            history[agentId] = (history[agentId] ?? .none) + calls
+            let asked = CapabilityLearning.asked(capabilities: try row.decode("capabilities"),
+                                                 required: try row.decode(column: "required_capabilities", as: [String]?.self) ?? [])
+            for capability in asked {
+                byCapability[agentId, default: [:]][capability] = (byCapability[agentId]?[capability] ?? .none) + calls
+            }
         }
-        return history
+        return (history, byCapability)
     }
 
     /// Completed calls the aggregator has not counted: the predicate of `idx_calls_uncounted`, word for word, so

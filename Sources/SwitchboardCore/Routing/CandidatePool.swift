@@ -11,6 +11,8 @@ struct CandidatePool: Sendable {
         var levels: [String: Int] = [:]
         /// Under the learning strategy: the agent's success estimate, whose mean is then the candidate's term.
         var estimate: SuccessEstimate? = nil
+        /// Under the learning strategy: its estimate per capability it has (`CapabilityLearning`).
+        var capabilityEstimates: [String: SuccessEstimate]? = nil
     }
 
     private(set) var candidates: [RoutingCandidate]
@@ -25,6 +27,10 @@ struct CandidatePool: Sendable {
     /// When some agent's level is below the top and the capabilities are indexed: each candidate's level per
     /// capability bit (0: it lacks it), `capabilityBits.count` to a candidate.
     private let levelTable: LevelTable?
+    /// Parallel to `candidates` under the learning strategy: each agent's estimate per capability it has.
+    private var capabilityEstimates: [[String: SuccessEstimate]]?
+    /// The same as terms per capability bit, when the capabilities are indexed.
+    private var learnedTable: LearnedTable?
 
     init(_ entries: [Entry]) {
         var bits: [String: Int] = [:]
@@ -38,6 +44,11 @@ struct CandidatePool: Sendable {
         levelTable = indexable && skills.contains { !$0.levels.isEmpty } ? LevelTable(skills, bits: bits) : nil
         let estimates = entries.compactMap(\.estimate)
         self.estimates = !estimates.isEmpty && estimates.count == entries.count ? estimates : nil
+        let capabilityEstimates = entries.compactMap(\.capabilityEstimates)
+        if !capabilityEstimates.isEmpty && capabilityEstimates.count == entries.count {
+            self.capabilityEstimates = capabilityEstimates
+            learnedTable = indexable ? LearnedTable(skills, estimates: capabilityEstimates, bits: bits) : nil
+        }
         candidates = entries.map { entry in
             var candidate = entry.candidate
             if let estimate = entry.estimate { candidate.successRate = estimate.mean }
@@ -108,13 +119,40 @@ struct CandidatePool: Sendable {
 
     var isEmpty: Bool { candidates.isEmpty }
 
-    /// A new success term: the estimate's mean when the pool learns, else the observed rate (when there is one).
-    mutating func setSuccess(at index: Int, rate: Double?, estimate: SuccessEstimate?) {
+    /// A new success term: the estimate's mean when the pool learns, else the observed rate (when there is one);
+    /// under learning, with the agent's new estimate per capability.
+    mutating func setSuccess(at index: Int, rate: Double?, estimate: SuccessEstimate?,
+                             capabilityEstimates: [String: SuccessEstimate]? = nil) {
         if let estimate, estimates != nil {
             estimates![index] = estimate
             candidates[index].successRate = estimate.mean
         } else if let rate {
             candidates[index].successRate = rate
+        }
+        if let capabilityEstimates, self.capabilityEstimates != nil {
+            self.capabilityEstimates![index] = capabilityEstimates
+            if let capabilityBits { learnedTable?.set(index, skills[index], capabilityEstimates, bits: capabilityBits) }
+        }
+    }
+
+    /// One candidate explained on its own (a preferred agent), as `AgentScorer.rank` explains those it keeps.
+    func explain(at index: Int, requested: [String], weights: ScoringWeights) -> ScoredCandidate {
+        let names = Array(Set(requested)).sorted()
+        let factor = capabilityEstimates.map { CapabilityLearning.factor(skills[index], estimates: $0[index], requested: names) }
+            ?? skills[index].capabilityFactor(requested: names)
+        return AgentScorer.explain(candidates[index], capabilities: factor, weights: weights, learning: estimates.map { estimates in
+            LearningTerm(estimate: estimates[index].mean, callsObserved: estimates[index].callsObserved, explored: false,
+                         capabilities: learnedTerms(at: index, requested: names))
+        })
+    }
+
+    /// Under learning, the requested capabilities the agent has with their level and estimate (the breakdown).
+    func learnedTerms(at index: Int, requested: [String]) -> [LearnedCapabilityTerm]? {
+        guard let capabilityEstimates, !requested.isEmpty else { return nil }
+        return requested.compactMap { name in
+            guard let level = skills[index].level(of: name), let estimate = capabilityEstimates[index][name] else { return nil }
+            return LearnedCapabilityTerm(capability: name, level: level, estimate: estimate.mean,
+                                         callsObserved: estimate.callsObserved)
         }
     }
 
@@ -154,14 +192,22 @@ struct CandidatePool: Sendable {
     private func scoring(_ requested: [String]) -> CapabilityRequest {
         let names = Set(requested)
         guard !names.isEmpty else { return .none }
-        guard let capabilityBits else {
-            return .scoring(factors: skills.map { $0.capabilityFactor(requested: names) })
+        var request: CapabilityRequest
+        if let capabilityBits {
+            // A name no agent has can match nobody, so it contributes no bit.
+            let mask = names.reduce(UInt64(0)) { mask, name in
+                capabilityBits[name].map { mask | (1 << UInt64($0)) } ?? mask
+            }
+            request = learnedTable.map { .scoring(mask: mask, learned: $0) } ?? .scoring(mask: mask, levels: levelTable)
+        } else if let capabilityEstimates {
+            request = .scoring(factors: skills.indices.map {
+                CapabilityLearning.factor(skills[$0], estimates: capabilityEstimates[$0], requested: names)
+            })
+        } else {
+            request = .scoring(factors: skills.map { $0.capabilityFactor(requested: names) })
         }
-        // A name no agent has can match nobody, so it contributes no bit.
-        let mask = names.reduce(UInt64(0)) { mask, name in
-            capabilityBits[name].map { mask | (1 << UInt64($0)) } ?? mask
-        }
-        return .scoring(mask: mask, levels: levelTable)
+        if capabilityEstimates != nil { request.requested = names.sorted() }
+        return request
     }
 }
 

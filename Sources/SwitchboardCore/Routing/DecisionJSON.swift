@@ -42,8 +42,9 @@ enum DecisionJSON {
 
     /// Candidates as positional arrays, `[agent_id, score, current_load, max_concurrent, priority,` then value and
     /// contribution of success rate, priority, load, handling time and capabilities`]`, and, when there is more to
-    /// say, a last element `{"l": [estimate, calls observed, explored 0|1], "c": [channel, load, limit]}` (learning
-    /// strategy; the call's channel, when the agent has a limit for it). Less than half the bytes of keyed objects,
+    /// say, a last element `{"l": [estimate, calls observed, explored 0|1], "k": [[capability, level, estimate, calls
+    /// observed], …], "c": [channel, load, limit]}` (learning strategy, and its terms per requested capability; the
+    /// call's channel, when the agent has a limit for it). Less than half the bytes of keyed objects,
     /// which every call writes twenty times. `candidates(from:)` reads both this and the keyed form that earlier
     /// versions stored.
     static func candidates(_ candidates: [ScoredCandidate]) -> String {
@@ -63,6 +64,16 @@ enum DecisionJSON {
                 var extras: [String] = []
                 if let learning = b.learning {
                     extras.append("\"l\":[\(number(learning.estimate)),\(learning.callsObserved),\(learning.explored ? 1 : 0)]")
+                    if let terms = learning.capabilities {
+                        var k = "\"k\":["
+                        for (index, term) in terms.enumerated() {
+                            if index > 0 { k += "," }
+                            k += "["
+                            appendString(term.capability, to: &k)
+                            k += ",\(term.level),\(number(term.estimate)),\(term.callsObserved)]"
+                        }
+                        extras.append(k + "]")
+                    }
                 }
                 if let slots = limited, let capacity = slots.capacity {
                     extras.append("\"c\":[\"\(slots.channel.rawValue)\",\(slots.load),\(capacity)]")
@@ -111,7 +122,7 @@ enum DecisionJSON {
         var learning: LearningTerm?
         var channelSlots: ChannelSlot?
 
-        private enum CodingKeys: String, CodingKey { case l, c }
+        private enum CodingKeys: String, CodingKey { case l, k, c }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -119,12 +130,25 @@ enum DecisionJSON {
                 var values = try container.nestedUnkeyedContainer(forKey: .l)
                 learning = LearningTerm(estimate: try values.decode(Double.self), callsObserved: try values.decode(Int.self),
                                         explored: try values.decode(Int.self) != 0)
+                if container.contains(.k) {
+                    learning?.capabilities = try container.decode([PositionalTerm].self, forKey: .k).map(\.term)
+                }
             }
             if container.contains(.c) {
                 var values = try container.nestedUnkeyedContainer(forKey: .c)
                 channelSlots = ChannelSlot(channel: try values.decode(CallChannel.self), load: try values.decode(Int.self),
                                            capacity: try values.decodeIfPresent(Int.self))
             }
+        }
+    }
+
+    private struct PositionalTerm: Decodable {
+        let term: LearnedCapabilityTerm
+
+        init(from decoder: any Decoder) throws {
+            var values = try decoder.unkeyedContainer()
+            term = LearnedCapabilityTerm(capability: try values.decode(String.self), level: try values.decode(Int.self),
+                                         estimate: try values.decode(Double.self), callsObserved: try values.decode(Int.self))
         }
     }
 

@@ -167,7 +167,8 @@ final class LoadBook: Sendable {
             queued = try await TenantScope(clientId: clientId).queuedCallCount(on: db)
         }
         return TenantBook(policy: policy, agents: catalogue.agents, teams: catalogue.teams, assignments: catalogue.assignments,
-                          queuedCalls: queued, successHistory: catalogue.successHistory, generator: generator(for: clientId))
+                          queuedCalls: queued, successHistory: catalogue.successHistory,
+                          capabilityHistory: catalogue.capabilityHistory, generator: generator(for: clientId))
     }
     /// Applies values committed elsewhere, if the tenant's book is loaded; unknown agents are ignored.
     func applyCommitted(_ clientId: String, _ states: [LiveState]) {
@@ -182,11 +183,13 @@ final class LoadBook: Sendable {
     /// Outcomes of calls a batch completed, once it committed: under the learning strategy each moves its agent's
     /// estimate in the loaded book. A book loaded after the commit and before this already counted them from the
     /// stored calls; that window is a few microseconds wide and costs one outcome counted twice until the next load.
-    func learnOutcomes(_ clientId: String, _ outcomes: [(agentId: UUID, successful: Bool)]) {
+    func learnOutcomes(_ clientId: String, _ outcomes: [KnownOutcome]) {
         slots.withLockedValue { slots in
             guard slots[clientId]?.book?.policy.strategy == .learning else { return }
             slots[clientId]!.generation += 1
-            for outcome in outcomes { slots[clientId]!.book!.learnOutcome(of: outcome.agentId, successful: outcome.successful) }
+            for outcome in outcomes {
+                slots[clientId]!.book!.learnOutcome(of: outcome.agentId, successful: outcome.successful, asked: outcome.asked)
+            }
         }
     }
 

@@ -39,10 +39,12 @@ struct QueueHandoff {
                   var waiting = try await firstQueued(for: agent, agentId, skills: skills, relaxation: relaxation,
                                                       order: order, clientId: clientId, &work, on: db)
             else { return handedOut }
-            let candidate = try await book.withBook(clientId, store: store, on: db) { book in
+            // Explained before the claim, as a ranking shows loads.
+            let scored = try await book.withBook(clientId, store: store, on: db) { book in
+                let scored = book.explain(agentId, requested: waiting.capabilities)
                 book.adjustLoad(of: agentId, by: 1, channel: waiting.channel)
                 book.queuedCalls = book.queuedCalls.map { max(0, $0 - 1) }
-                return book.candidate(agentId)
+                return scored
             }
             work.plan.booked(agentId, of: clientId, delta: 1, channel: waiting.channel)
             let expected = waiting.status
@@ -50,10 +52,6 @@ struct QueueHandoff {
             work.update(waiting, expecting: expected)
             work.logOffer(of: waiting)
             handedOut.append(waiting.id)
-            let scored = candidate.map { candidate in
-                AgentScorer.explain(candidate, capabilities: skills.capabilityFactor(requested: waiting.capabilities),
-                                    weights: work.weights(clientId, book: book))
-            }
             let decision = RoutingDecision(
                 strategy: .queue, sector: waiting.sector, teamId: waiting.teamId,
                 ranking: Ranking(top: scored.map { [$0] } ?? [], eligibleCount: 1), chosen: scored, poolSize: 1)

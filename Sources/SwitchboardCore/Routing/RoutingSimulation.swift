@@ -119,8 +119,10 @@ enum RoutingSimulation {
         var generator = SeededGenerator(seed: seed)
         var book = TenantBook(policy: policy, agents: freeAgents, teams: catalogue.teams, assignments: catalogue.assignments,
                               queuedCalls: nil, successHistory: catalogue.successHistory,
+                              capabilityHistory: catalogue.capabilityHistory,
                               generator: SeededGenerator(seed: SeededGenerator.seed(seed, for: "routing")))
         var learned = catalogue.successHistory
+        var learnedCapabilities = catalogue.capabilityHistory
         var unlearned: Set<UUID> = [], outcomesSinceLearning = 0
         let relaxation = policy.relaxation
         var queue = WaitingCalls(catalogue: catalogue, calls: calls, relaxation: relaxation,
@@ -223,11 +225,16 @@ enum RoutingSimulation {
                 history.calls += 1
                 history.successes += success ? 1 : 0
                 learned[agentId] = history
+                CapabilityLearning.record(success, asked: CapabilityLearning.asked(
+                    capabilities: calls[call].capabilities, required: calls[call].requirement.capabilities),
+                                          in: &learnedCapabilities[agentId, default: [:]])
                 unlearned.insert(agentId)
                 outcomesSinceLearning += 1
                 // The router learns in batches, as it does live from the aggregator's runs.
                 if outcomesSinceLearning >= learningEvery {
-                    for agentId in unlearned { book.learn(of: agentId, history: learned[agentId]!) }
+                    for agentId in unlearned {
+                        book.learn(of: agentId, history: learned[agentId]!, capabilityHistory: learnedCapabilities[agentId] ?? [:])
+                    }
                     unlearned.removeAll(keepingCapacity: true)
                     outcomesSinceLearning = 0
                 }

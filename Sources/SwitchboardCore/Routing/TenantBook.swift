@@ -18,13 +18,17 @@ struct TenantBook: Sendable {
     /// Under the learning strategy, each agent's calls over the learning window as this book knows them: the stored
     /// ones when it was loaded, then every outcome since (`learnOutcome`). Empty under the formula.
     private var learnedHistory: [UUID: SuccessHistory]
+    /// The same per capability the calls asked for (issue 25, §3). Empty under the formula.
+    private var learnedCapabilities: [UUID: [String: SuccessHistory]]
 
     /// Pools hold plain copies of each agent's live values, so the scorer reads them without a lookup.
     /// `successHistory` (the agents' completed calls over the learning window) is read only under the learning
-    /// strategy: each agent's estimate has a prior centred on its sector's rate over the same calls.
+    /// strategy: each agent's estimate has a prior centred on its sector's rate over the same calls, and its
+    /// estimate per capability (from `capabilityHistory`) a prior centred on its own.
     init(policy: RoutingPolicy, agents rows: [BookAgentRow], teams: [UUID: String],
          assignments: [(agentId: UUID, teamId: UUID)], queuedCalls: Int?,
-         successHistory: [UUID: SuccessHistory] = [:], generator: SeededGenerator = SeededGenerator(),
+         successHistory: [UUID: SuccessHistory] = [:], capabilityHistory: [UUID: [String: SuccessHistory]] = [:],
+         generator: SeededGenerator = SeededGenerator(),
          loadedAt: ContinuousClock.Instant = .now) {
         self.policy = policy
         self.teamSectors = teams
@@ -34,11 +38,16 @@ struct TenantBook: Sendable {
         let rowsById = Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         sectorPriors = policy.strategy == .learning ? Self.sectorPriors(rows, history: successHistory) : [:]
         learnedHistory = policy.strategy == .learning ? successHistory : [:]
+        learnedCapabilities = policy.strategy == .learning ? capabilityHistory : [:]
         let priors = sectorPriors
         func entry(_ row: BookAgentRow) -> CandidatePool.Entry {
             let calls = successHistory[row.id] ?? .none
             let estimate = priors[row.sector].map {
                 SuccessEstimate(priorMean: $0, priorCalls: policy.priorCalls, successes: calls.successes, calls: calls.calls)
+            }
+            let capabilityEstimates = estimate.map {
+                CapabilityLearning.estimates(capabilities: row.capabilities, overall: $0.mean, priorCalls: policy.priorCalls,
+                                             history: capabilityHistory[row.id] ?? [:])
             }
             return CandidatePool.Entry(
                 candidate: RoutingCandidate(id: row.id, isActive: row.isActive && row.isAvailable, priority: row.priority,
@@ -47,7 +56,8 @@ struct TenantBook: Sendable {
                                             avgHandlingTime: row.avgHandlingTime,
                                             channelsFull: ChannelNumbers.full(loads: row.channelLoads, capacity: row.channelCapacity),
                                             idleSince: row.idleSince.timeIntervalSince1970),
-                capabilities: row.capabilities, levels: row.capabilityLevels, estimate: estimate)
+                capabilities: row.capabilities, levels: row.capabilityLevels, estimate: estimate,
+                capabilityEstimates: capabilityEstimates)
         }
         var teamsByAgent: [UUID: [UUID]] = [:]
         var agentsByTeam: [UUID: [UUID]] = [:]
@@ -86,24 +96,32 @@ struct TenantBook: Sendable {
     }
 
     /// The agent's success term after more of its calls ended (the simulator's online learning): its observed
-    /// rate under the formula, its posterior under learning.
-    mutating func learn(of agentId: UUID, history: SuccessHistory) {
-        guard let agent = agents[agentId] else { return }
+    /// rate under the formula, its posterior under learning, with its estimate per capability from
+    /// `capabilityHistory` (the calls that asked for each).
+    mutating func learn(of agentId: UUID, history: SuccessHistory, capabilityHistory: [String: SuccessHistory] = [:]) {
+        guard let agent = agents[agentId], let first = agent.positions.first else { return }
         let estimate = sectorPriors[agent.sector].map {
             SuccessEstimate(priorMean: $0, priorCalls: policy.priorCalls, successes: history.successes, calls: history.calls)
         }
+        let capabilityEstimates = estimate.map {
+            CapabilityLearning.estimates(capabilities: pools[first.key]!.skills(at: first.index).capabilities, overall: $0.mean,
+                                         priorCalls: policy.priorCalls, history: capabilityHistory)
+        }
         for position in agent.positions {
-            pools[position.key]?.setSuccess(at: position.index, rate: history.rate, estimate: estimate)
+            pools[position.key]?.setSuccess(at: position.index, rate: history.rate, estimate: estimate,
+                                            capabilityEstimates: capabilityEstimates)
         }
     }
 
-    /// Under the learning strategy, a completed call's outcome moves its agent's estimate at once, not only after
-    /// the next aggregation (issue 25, §4). Under the formula the 7-day rate stays the aggregator's.
-    mutating func learnOutcome(of agentId: UUID, successful: Bool) {
+    /// Under the learning strategy, a completed call's outcome moves its agent's estimate, and its estimate for each
+    /// capability the call asked for (`asked`), at once, not only after the next aggregation (issue 25, §3 and §4).
+    /// Under the formula the 7-day rate stays the aggregator's.
+    mutating func learnOutcome(of agentId: UUID, successful: Bool, asked: [String] = []) {
         guard policy.strategy == .learning, agents[agentId] != nil else { return }
         let history = (learnedHistory[agentId] ?? .none) + SuccessHistory(successes: successful ? 1 : 0, calls: 1)
         learnedHistory[agentId] = history
-        learn(of: agentId, history: history)
+        CapabilityLearning.record(successful, asked: asked, in: &learnedCapabilities[agentId, default: [:]])
+        learn(of: agentId, history: history, capabilityHistory: learnedCapabilities[agentId]!)
     }
 
     private mutating func install(_ key: PoolKey, _ entries: [CandidatePool.Entry]) {
@@ -149,14 +167,12 @@ struct TenantBook: Sendable {
     private mutating func prefer(_ preferred: PreferredAgent, sector: String, _ request: RouteRequest,
                                  _ claiming: Bool) -> RoutingDecision? {
         guard !request.excluding.contains(preferred.agentId), let agent = agents[preferred.agentId],
-              agent.sector == sector, agent.isActive, let candidate = candidate(preferred.agentId)
+              agent.sector == sector, agent.isActive, let position = agent.positions.first, let pool = pools[position.key]
         else { return nil }
-        let skills = skills(of: preferred.agentId)
-        guard skills.meets(request.requirement) else { return nil }
+        guard pool.skills(at: position.index).meets(request.requirement) else { return nil }
         let hasRoom = request.channel.map(agent.hasRoom(for:)) ?? agent.hasRoom
         guard hasRoom || preferred.waits else { return nil }
-        let scored = AgentScorer.explain(candidate, capabilities: skills.capabilityFactor(requested: request.capabilities),
-                                         weights: policy.weights)
+        let scored = pool.explain(at: position.index, requested: request.capabilities, weights: policy.weights)
         let ranking = withChannelSlots(Ranking(top: [scored], eligibleCount: hasRoom ? 1 : 0), request.channel)
         guard hasRoom else {
             return RoutingDecision(strategy: .none, sector: sector, teamId: request.teamId, ranking: ranking, chosen: nil,
@@ -285,6 +301,12 @@ struct TenantBook: Sendable {
     func candidate(_ agentId: UUID) -> RoutingCandidate? {
         guard let position = agents[agentId]?.positions.first, let pool = pools[position.key] else { return nil }
         return pool.candidates[position.index]
+    }
+
+    /// The agent scored for a call requesting these capabilities, with its breakdown (a hand-off's decision).
+    func explain(_ agentId: UUID, requested: [String]) -> ScoredCandidate? {
+        guard let position = agents[agentId]?.positions.first, let pool = pools[position.key] else { return nil }
+        return pool.explain(at: position.index, requested: requested, weights: policy.weights)
     }
 
     /// The slots a second freed by the agents who may take a waiting call of the sector that needs `required`

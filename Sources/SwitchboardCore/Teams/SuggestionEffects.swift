@@ -45,7 +45,7 @@ final class SuggestionEffects: Sendable {
         let catalogue = try await BookCatalogue.read(tenant.clientId, withHistory: policy.strategy == .learning, on: db)
         let lent = BookCatalogue(agents: catalogue.agents, teams: catalogue.teams,
                                  assignments: catalogue.assignments + [(suggestion.agentId, suggestion.teamId)],
-                                 successHistory: catalogue.successHistory)
+                                 successHistory: catalogue.successHistory, capabilityHistory: catalogue.capabilityHistory)
         let horizon = range.to.adding(days: 1).startDate.timeIntervalSince(range.from.startDate)
         let seed = SeededGenerator.seed(0, for: tenant.clientId)
         func figures(_ catalogue: BookCatalogue) -> (level: Double, p90: Double) {

@@ -22,7 +22,7 @@ final class BatchPlan: @unchecked Sendable {
     /// Agents whose call or after-call work this batch ended, and when (their `last_call_ended_at`).
     private(set) var callsEnded: [LostClaims.Agent: Date] = [:]
     /// Outcomes of the calls completed, per tenant: the learning router learns from each once committed.
-    private(set) var outcomes: [String: [(agentId: UUID, successful: Bool)]] = [:]
+    private(set) var outcomes: [String: [KnownOutcome]] = [:]
     /// Offers the batch made, and how many of the offers it ended ended each way (for the writer's counters).
     private(set) var offersMade = 0
     private(set) var offersEnded: [OfferLog.Outcome: Int] = [:]
@@ -111,8 +111,11 @@ final class BatchPlan: @unchecked Sendable {
         offersEnded = Dictionary(outcomes.map { ($0, 1) }, uniquingKeysWith: +)
     }
 
-    func outcomeKnown(of agentId: UUID, in clientId: String, successful: Bool) {
-        outcomes[clientId, default: []].append((agentId, successful))
+    func outcomeKnown(of call: CallRow, in clientId: String) {
+        guard let agentId = call.agentId, let outcome = call.outcome else { return }
+        outcomes[clientId, default: []].append(KnownOutcome(
+            agentId: agentId, successful: outcome == .successful,
+            asked: CapabilityLearning.asked(capabilities: call.capabilities, required: call.requirement.capabilities)))
     }
 
     func callEnded(by agentId: UUID, in clientId: String, at date: Date) {

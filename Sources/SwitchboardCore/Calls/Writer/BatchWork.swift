@@ -190,10 +190,6 @@ struct BatchWork {
         }
     }
 
-    func weights(_ clientId: String, book: LoadBook) -> ScoringWeights {
-        book.policy(of: clientId)?.weights ?? .contractDefaults
-    }
-
     /// Loads, new calls, changed calls, decisions and audit rows, written by the database's `BatchWriting`.
     mutating func write(with writing: any BatchWriting, on db: any SQLDatabase) async throws {
         let deltas = plan.netDeltas

@@ -37,5 +37,6 @@ enum SwitchboardMigrations {
         AddUncountedIndex(),
         AddTwilioBridge(),
         CreateConversationTables(),
+        AddCapabilityMetrics(),
     ]
 }

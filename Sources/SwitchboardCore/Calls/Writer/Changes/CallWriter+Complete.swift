@@ -27,9 +27,7 @@ extension CallWriter {
         call.completedAt = work.now
         call.updatedAt = work.now
         work.update(call, expecting: previous)
-        if let agentId = call.agentId {
-            work.plan.outcomeKnown(of: agentId, in: tenant.clientId, successful: input.outcome == .successful)
-        }
+        work.plan.outcomeKnown(of: call, in: tenant.clientId)
         if let agentId = call.agentId,
            case let seconds = try await book.withBook(tenant.clientId, store: store, on: db, {
                $0.agent(agentId)?.wrapUpSeconds ?? $0.policy.wrapUpSeconds

@@ -68,9 +68,7 @@ extension CallWriter {
         call.completedAt = work.now
         call.updatedAt = work.now
         work.update(call, expecting: previous)
-        if let agentId = call.agentId {
-            work.plan.outcomeKnown(of: agentId, in: tenant.clientId, successful: disposition.outcome == .successful)
-        }
+        work.plan.outcomeKnown(of: call, in: tenant.clientId)
         work.emit(EventPayload.completed(call), for: tenant.clientId)
         if call.wrapUpUntil == nil {
             try await release(call, by: tenant, &work, on: db)
