@@ -62,31 +62,13 @@ struct RequiredCapabilitiesTests {
                 let id = try await a.createAgent("A\(index)", maxConcurrent: 2, capabilities: mine)
                 agentSkills[id] = Set(mine)
             }
-            let sql = app.db as! any SQLDatabase
-            func checkActive() async throws {
-                for call in try await a.send(.GET, "/api/calls?status=active&limit=500").data.arrayValue ?? [] {
-                    let agent = try #require(call["agent_id"].uuid)
-                    let required = Set((call["required_capabilities"].arrayValue ?? []).compactMap(\.stringValue))
-                    #expect(required.isSubset(of: agentSkills[agent] ?? []), "\(call)")
-                }
-            }
-            for _ in 0..<4 {
-                let bodies = (0..<15).map { _ -> String in
-                    let required = skills.filter { _ in Int.random(in: 0..<4, using: &generator) == 0 }
-                    return #"{"sector":"billing","required_capabilities":[\#(required.map { "\"\($0)\"" }.joined(separator: ","))]}"#
-                }
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for body in bodies { group.addTask { _ = try await a.createCall(body) } }
-                    try await group.waitForAll()
-                }
-                try await checkActive()
-                let active = try await sql.select().column("id").from(Call.schema).where("client_id", .equal, a.clientId)
-                    .where("status", .equal, "active").all().map { try $0.decode(column: "id", as: UUID.self) }
-                for call in active where Bool.random(using: &generator) {
-                    #expect(try await a.complete(call).status == .ok)
-                }
-                try await checkActive()
-            }
+            try await runRandomCallMix(a, on: app, generator: &generator, callsPerRound: 15, body: { generator in
+                let required = skills.filter { _ in Int.random(in: 0..<4, using: &generator) == 0 }
+                return #"{"sector":"billing","required_capabilities":[\#(required.map { "\"\($0)\"" }.joined(separator: ","))]}"#
+            }, check: { call, agent in
+                let required = Set((call["required_capabilities"].arrayValue ?? []).compactMap(\.stringValue))
+                #expect(required.isSubset(of: agentSkills[agent] ?? []), "\(call)")
+            })
         }
     }
 

@@ -298,31 +298,15 @@ struct SkillLevelTests {
                 let id = try await agent(a, "A\(index)", levels: Self.json(levels), maxConcurrent: 2)
                 levelsOf[id] = levels
             }
-            func checkActive() async throws {
-                for call in try await a.send(.GET, "/api/calls?status=active&limit=500").data.arrayValue ?? [] {
-                    let agent = try #require(call["agent_id"].uuid)
-                    for (skill, minimum) in call["required_levels"].objectValue ?? [:] {
-                        #expect((levelsOf[agent]?[skill] ?? 0) >= Int(minimum.numberValue ?? 9), "\(call)")
-                    }
+            try await runRandomCallMix(a, on: app, generator: &generator, callsPerRound: 12, body: { generator in
+                var minimums: [String: Int] = [:]
+                for skill in skills where Int.random(in: 0..<3, using: &generator) == 0 { minimums[skill] = Int.random(in: 1...5, using: &generator) }
+                return #"{"sector":"billing","required_levels":\#(Self.json(minimums))}"#
+            }, check: { call, agent in
+                for (skill, minimum) in call["required_levels"].objectValue ?? [:] {
+                    #expect((levelsOf[agent]?[skill] ?? 0) >= Int(minimum.numberValue ?? 9), "\(call)")
                 }
-            }
-            let sql = app.db as! any SQLDatabase
-            for _ in 0..<4 {
-                let bodies = (0..<12).map { _ -> String in
-                    var minimums: [String: Int] = [:]
-                    for skill in skills where Int.random(in: 0..<3, using: &generator) == 0 { minimums[skill] = Int.random(in: 1...5, using: &generator) }
-                    return #"{"sector":"billing","required_levels":\#(Self.json(minimums))}"#
-                }
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for body in bodies { group.addTask { _ = try await a.createCall(body) } }
-                    try await group.waitForAll()
-                }
-                try await checkActive()
-                let active = try await sql.select().column("id").from(Call.schema).where("client_id", .equal, a.clientId)
-                    .where("status", .equal, "active").all().map { try $0.decode(column: "id", as: UUID.self) }
-                for call in active where Bool.random(using: &generator) { #expect(try await a.complete(call).status == .ok) }
-                try await checkActive()
-            }
+            })
         }
     }
 
