@@ -107,19 +107,9 @@ enum SimulationBenchmark {
         }
         var totals: [String: Double] = [:]
         var wins = 0
-        for seed in 1...UInt64(populations) {
-            let (catalogue, truth) = population(seed: seed, hiddenTalent: hiddenTalent)
-            let outcome: RoutingSimulation.Outcome = { _, agentId, generator in
-                Double.random(in: 0..<1, using: &generator) < truth[agentId]!
-            }
-            var rates: [String: Double] = [:]
-            for (name, policy) in [("formula", RoutingPolicy.defaults), ("learning", learningPolicy())] {
-                let report = RoutingSimulation.run(calls, catalogue: catalogue, policy: policy,
-                                                   horizonSeconds: Double(count) * 300, seed: seed, outcome: outcome,
-                                                   learningEvery: every)
-                rates[name] = report.realisedSuccessRate ?? 0
-                totals[name, default: 0] += rates[name]!
-            }
+        eachPopulation(populations, hiddenTalent: hiddenTalent, calls: calls, horizon: Double(count) * 300, every: every) { _, reports in
+            let rates = reports.mapValues { $0.realisedSuccessRate ?? 0 }
+            for (name, rate) in rates { totals[name, default: 0] += rate }
             if rates["learning"]! > rates["formula"]! { wins += 1 }
         }
         for name in ["formula", "learning"] {
@@ -127,6 +117,24 @@ enum SimulationBenchmark {
             print(String(format: "  %-9@ mean realised success %.2f %%", name as NSString, mean * 100))
         }
         print("  learning ahead in \(wins) of \(populations) populations")
+    }
+
+    /// Each seed's population (1…`seeds`) run under the formula and under learning: the true rates and both reports.
+    private static func eachPopulation(_ seeds: Int, hiddenTalent: Bool, calls: [RoutingSimulation.Call], horizon: Double,
+                                       every: Int = 1,
+                                       _ body: (_ truth: [UUID: Double], _ reports: [String: RoutingSimulation.Report]) -> Void) {
+        for seed in 1...UInt64(seeds) {
+            let (catalogue, truth) = population(seed: seed, hiddenTalent: hiddenTalent)
+            let outcome: RoutingSimulation.Outcome = { _, agentId, generator in
+                Double.random(in: 0..<1, using: &generator) < truth[agentId]!
+            }
+            var reports: [String: RoutingSimulation.Report] = [:]
+            for (name, policy) in [("formula", RoutingPolicy.defaults), ("learning", learningPolicy())] {
+                reports[name] = RoutingSimulation.run(calls, catalogue: catalogue, policy: policy, horizonSeconds: horizon, seed: seed,
+                                                      outcome: outcome, learningEvery: every)
+            }
+            body(truth, reports)
+        }
     }
 
     /// Issue 25, §4: on each population, 1,500 calls one at a time (every 300 s, 120 s of handling) and in
@@ -144,18 +152,11 @@ enum SimulationBenchmark {
                 }
                 var ratios: [String: [Double]] = [:]
                 var below = 0
-                for seed in 1...UInt64(seeds) {
-                    let (catalogue, truth) = population(seed: seed, hiddenTalent: hiddenTalent)
-                    let outcome: RoutingSimulation.Outcome = { _, agentId, generator in
-                        Double.random(in: 0..<1, using: &generator) < truth[agentId]!
+                eachPopulation(seeds, hiddenTalent: hiddenTalent, calls: calls, horizon: Double(count) * spacing + 600) { truth, reports in
+                    let seedRatios = reports.mapValues {
+                        RoutingSimulation.chosenQuality($0, truth: truth, calls: (2 * count / 3)..<count) ?? 0
                     }
-                    var seedRatios: [String: Double] = [:]
-                    for (name, policy) in [("formula", RoutingPolicy.defaults), ("learning", learningPolicy())] {
-                        let report = RoutingSimulation.run(calls, catalogue: catalogue, policy: policy,
-                                                           horizonSeconds: Double(count) * spacing + 600, seed: seed, outcome: outcome)
-                        seedRatios[name] = RoutingSimulation.chosenQuality(report, truth: truth, calls: (2 * count / 3)..<count) ?? 0
-                        ratios[name, default: []].append(seedRatios[name]!)
-                    }
+                    for (name, ratio) in seedRatios { ratios[name, default: []].append(ratio) }
                     if seedRatios["learning"]! < seedRatios["formula"]! - 1e-12 { below += 1 }
                 }
                 func summary(_ name: String) -> String {
