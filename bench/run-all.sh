@@ -61,7 +61,7 @@ target "simulate 100,000 calls (one policy)" "≤ 2 s" "${simulate_seconds} s" "
 say ""
 say "## Learning router against the formula (synthetic populations, in process)"
 say '```'
-$bin/SwitchboardBench learning 2000 100 | tee -a "$out"
+$bin/SwitchboardBench learning 2000 1 | tee -a "$out"
 say '```'
 say ""
 say "## The agents learning chooses (issue 25, §4: the last third of 1,500 calls, bar: ≥ 95 % of the best agent every seed, never below the formula)"

@@ -33,6 +33,7 @@ struct LearningRouterTests {
         var learning = RoutingPolicy.defaults
         learning.strategy = .learning
         learning.exploration = 0
+        learning.optimism = 0
         // By hand: the sector's rate is (3 + 460 + 300) / 1003; the prior is worth 20 calls at that rate.
         let sectorRate = 763.0 / 1003.0
         let newcomer = (20 * sectorRate + 3) / 23, veteran = (20 * sectorRate + 460) / 520, weaker = (20 * sectorRate + 300) / 520
@@ -55,6 +56,19 @@ struct LearningRouterTests {
         #expect(byFormula.chosen?.agentId == fixture.newcomer)
         #expect(byFormula.chosen?.breakdown.learning == nil)
 
+        // With optimism (the default, 2), the success term is the estimate plus two posterior standard deviations:
+        // the newcomer's 3 calls leave its rate open, so it is tried before the veteran; its bonus is shown.
+        learning.optimism = 2
+        var optimistic = fixture.book(learning)
+        let tried = try optimistic.decide(RouteRequest(teamId: nil, sector: "billing", capabilities: []), claiming: false)
+        #expect(tried.chosen?.agentId == fixture.newcomer)
+        let (alpha, beta) = (20 * sectorRate + 3, 20 * (1 - sectorRate))
+        let spread = (alpha * beta / ((alpha + beta) * (alpha + beta) * (alpha + beta + 1))).squareRoot()
+        let newcomerTerm = try #require(tried.chosen?.breakdown)
+        #expect(abs(newcomerTerm.successRate.value - (newcomer + 2 * spread)) < 1e-12)
+        #expect(abs((newcomerTerm.learning?.optimismBonus ?? 0) - 2 * spread) < 1e-12)
+        #expect(abs((newcomerTerm.learning?.estimate ?? 0) - newcomer) < 1e-12)
+
         // With no prior strength the estimate is the agent's own rate; with no calls, the sector's.
         #expect(SuccessEstimate(priorMean: 0.7, priorCalls: 0, successes: 9, calls: 10).mean == 0.9)
         #expect(SuccessEstimate(priorMean: 0.7, priorCalls: 20, successes: 0, calls: 0).mean == 0.7)
@@ -66,6 +80,7 @@ struct LearningRouterTests {
         var policy = RoutingPolicy.defaults
         policy.strategy = .learning
         policy.exploration = 0.1
+        policy.optimism = 0
         policy.explorationFloor = 0.7  // the weaker agent's estimate (0.61) is below it: never drawn
         let request = RouteRequest(teamId: nil, sector: "billing", capabilities: [])
 
@@ -108,7 +123,8 @@ struct LearningRouterTests {
         try await withSwitchboard { app in
             let a = try await APIClient.make(app)
             for bad in [#"{"routing.strategy":"magic"}"#, #"{"routing.exploration":0.3}"#, #"{"routing.prior_calls":-1}"#,
-                        #"{"routing.exploration_floor":2}"#, #"{"routing.max_wait_seconds":0}"#] {
+                        #"{"routing.exploration_floor":2}"#, #"{"routing.max_wait_seconds":0}"#, #"{"routing.optimism":6}"#,
+                        #"{"routing.optimism":-1}"#] {
                 let refused = try await a.send(.PUT, "/api/settings", json: bad)
                 #expect(refused.status == .badRequest, "\(bad): \(refused.text)")
             }
@@ -128,7 +144,7 @@ struct LearningRouterTests {
             #expect(try await a.send(.POST, "/api/routing/route", json: route).data["agent_id"].uuid == newcomer)
 
             let changed = try await a.send(.PUT, "/api/settings",
-                                           json: #"{"routing.strategy":"learning","routing.exploration":0,"routing.prior_calls":20}"#)
+                                           json: #"{"routing.strategy":"learning","routing.exploration":0,"routing.optimism":0,"routing.prior_calls":20}"#)
             #expect(changed.status == .ok, "\(changed.text)")
             let sectorRate = 79.0 / 103.0
             let expected: [UUID: (Double, Int)] = [

@@ -134,6 +134,10 @@ struct RoutingSimulationTests {
         }
         var learning = RoutingPolicy.defaults
         learning.strategy = .learning
+        // Learning in batches of 250 outcomes, optimism would keep its choice for a whole batch: this compares the
+        // estimate alone (with a little Thompson exploration) against the formula's observed rates.
+        learning.optimism = 0
+        learning.exploration = 0.05
         func realised(_ policy: RoutingPolicy) -> Double {
             RoutingSimulation.run(calls, catalogue: catalogue, policy: policy, horizonSeconds: 300_000, seed: 5, outcome: outcome,
                                   learningEvery: 250).realisedSuccessRate ?? 0

@@ -50,11 +50,12 @@ enum SimulationBenchmark {
         }
     }
 
-    /// The learning strategy's defaults; `EXPLORATION`, `PRIOR_CALLS` and `FLOOR` in the environment try others
+    /// The learning strategy's defaults; `OPTIMISM`, `EXPLORATION`, `PRIOR_CALLS` and `FLOOR` in the environment try others
     /// (beyond the settings' bounds too: a bench is where a new default is chosen).
     static func learningPolicy() -> RoutingPolicy {
         var policy = RoutingPolicy.defaults
         policy.strategy = .learning
+        if let value = ProcessInfo.processInfo.environment["OPTIMISM"].flatMap(Double.init) { policy.optimism = value }
         if let value = ProcessInfo.processInfo.environment["EXPLORATION"].flatMap(Double.init) { policy.exploration = value }
         if let value = ProcessInfo.processInfo.environment["PRIOR_CALLS"].flatMap(Int.init) { policy.priorCalls = value }
         if let value = ProcessInfo.processInfo.environment["FLOOR"].flatMap(Double.init) { policy.explorationFloor = value }
@@ -119,7 +120,9 @@ enum SimulationBenchmark {
         print("  learning ahead in \(wins) of \(populations) populations")
     }
 
-    /// Each seed's population (1…`seeds`) run under the formula and under learning: the true rates and both reports.
+    /// Each seed's population (1…`seeds`) run under the formula, under learning, and by a router that knows every
+    /// agent's true rate and never needs to learn (`known rates`: the most any router could choose): the true rates
+    /// and the three reports.
     private static func eachPopulation(_ seeds: Int, hiddenTalent: Bool, calls: [RoutingSimulation.Call], horizon: Double,
                                        every: Int = 1,
                                        _ body: (_ truth: [UUID: Double], _ reports: [String: RoutingSimulation.Report]) -> Void) {
@@ -133,6 +136,12 @@ enum SimulationBenchmark {
                 reports[name] = RoutingSimulation.run(calls, catalogue: catalogue, policy: policy, horizonSeconds: horizon, seed: seed,
                                                       outcome: outcome, learningEvery: every)
             }
+            let known = BookCatalogue(agents: catalogue.agents.map { row in
+                BookAgentRow(id: row.id, sector: row.sector, isActive: row.isActive, priority: row.priority, capabilities: row.capabilities,
+                             maxConcurrent: row.maxConcurrent, load: 0, successRate: truth[row.id]!, avgHandlingTime: row.avgHandlingTime)
+            }, teams: [:], assignments: [], successHistory: [:])
+            reports["known rates"] = RoutingSimulation.run(calls, catalogue: known, policy: .defaults, horizonSeconds: horizon, seed: seed,
+                                                           outcome: outcome, learningEvery: Int.max)
             body(truth, reports)
         }
     }
@@ -143,7 +152,8 @@ enum SimulationBenchmark {
     /// learning; the bar is 95 % for every seed, never below the formula.
     static func quality(calls count: Int = 1_500, seeds: Int = 20) {
         print("  \(seeds) seeds, \(count) calls each; the last third's chosen agents' mean true rate / the best agent's")
-        print("  population     calls            formula min / mean    learning min / mean   ≥ 95 %   below formula")
+        print("  population     calls            formula min / mean    learning min / mean   ≥ 95 %   below formula"
+              + "   known rates min / mean   ≥ 95 %")
         for hiddenTalent in [false, true] {
             for (mode, spacing) in [("one at a time", 300.0), ("parallel (~4)", 30.0)] {
                 let calls = (0..<count).map {
@@ -163,9 +173,12 @@ enum SimulationBenchmark {
                     let values = ratios[name]!
                     return String(format: "%5.1f %% / %5.1f %%", values.min()! * 100, values.reduce(0, +) / Double(values.count) * 100)
                 }
-                let passing = ratios["learning"]!.filter { $0 >= 0.95 }.count
-                print(String(format: "  %-14@ %-16@ %@    %@    %2d/%d    %d", (hiddenTalent ? "hidden talent" : "new hires") as NSString,
-                             mode as NSString, summary("formula") as NSString, summary("learning") as NSString, passing, seeds, below))
+                func passing(_ name: String) -> String { "\(ratios[name]!.filter { $0 >= 0.95 }.count)/\(seeds)" }
+                print("  " + (hiddenTalent ? "hidden talent" : "new hires").padding(toLength: 15, withPad: " ", startingAt: 0)
+                      + mode.padding(toLength: 17, withPad: " ", startingAt: 0) + summary("formula") + "     " + summary("learning")
+                      + "    " + passing("learning").padding(toLength: 9, withPad: " ", startingAt: 0)
+                      + "\(below)".padding(toLength: 16, withPad: " ", startingAt: 0) + summary("known rates") + "        "
+                      + passing("known rates"))
             }
         }
     }

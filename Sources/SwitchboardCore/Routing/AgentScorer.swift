@@ -170,6 +170,9 @@ struct LearningTerm: Codable, Sendable, Equatable {
     let callsObserved: Int
     /// The decision drew the terms from the posteriors (the success-rate factor shows the draw).
     let explored: Bool
+    /// What `routing.optimism` added to the estimate in the success-rate factor (`routing.optimism` × the
+    /// posterior's standard deviation; 0 when the decision explored).
+    var optimismBonus: Double = 0
     /// The requested capabilities the agent has, each with its level and learned estimate (issue 25, §3); absent
     /// when the call requested none.
     var capabilities: [LearnedCapabilityTerm]? = nil
@@ -298,11 +301,7 @@ enum AgentScorer {
         let explained = top.map { entry in
             explain(pool.candidates[entry.index], capabilities: request.factor(pool.candidates[entry.index], at: entry.index),
                     weights: weights,
-                    learning: pool.estimates.map { estimates in
-                        LearningTerm(estimate: estimates[entry.index].mean, callsObserved: estimates[entry.index].callsObserved,
-                                     explored: explored,
-                                     capabilities: pool.learnedTerms(at: entry.index, requested: request.requested))
-                    })
+                    learning: pool.learningTerm(at: entry.index, explored: explored, requested: request.requested))
         }
         return Ranking(top: explained, eligibleCount: eligible)
     }

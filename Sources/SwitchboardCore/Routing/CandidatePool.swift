@@ -31,8 +31,11 @@ struct CandidatePool: Sendable {
     private var capabilityEstimates: [[String: SuccessEstimate]]?
     /// The same as terms per capability bit, when the capabilities are indexed.
     private var learnedTable: LearnedTable?
+    /// Under learning, the standard deviations added to each estimate (`RoutingPolicy.optimism`).
+    private let optimism: Double
 
-    init(_ entries: [Entry]) {
+    init(_ entries: [Entry], optimism: Double = 0) {
+        self.optimism = optimism
         var bits: [String: Int] = [:]
         for name in entries.lazy.flatMap(\.capabilities) where bits[name] == nil {
             bits[name] = bits.count
@@ -51,7 +54,7 @@ struct CandidatePool: Sendable {
         }
         candidates = entries.map { entry in
             var candidate = entry.candidate
-            if let estimate = entry.estimate { candidate.successRate = estimate.mean }
+            if let estimate = entry.estimate { candidate.successRate = estimate.term(optimism: optimism) }
             candidate.capabilityMask = indexable
                 ? entry.capabilities.reduce(UInt64(0)) { $0 | (1 << UInt64(bits[$1]!)) } : 0
             return candidate
@@ -94,6 +97,15 @@ struct CandidatePool: Sendable {
         routableCount += candidates[index].isActive ? 1 : 0
     }
 
+    /// What `AgentScorer.rank` shows of a candidate's learning term.
+    func learningTerm(at index: Int, explored: Bool, requested: [String]) -> LearningTerm? {
+        estimates.map { estimates in
+            LearningTerm(estimate: estimates[index].mean, callsObserved: estimates[index].callsObserved, explored: explored,
+                         optimismBonus: explored ? 0 : optimism * estimates[index].standardDeviation,
+                         capabilities: learnedTerms(at: index, requested: requested))
+        }
+    }
+
     /// The load book keeps each pool's live values current in place, without rebuilding it.
     mutating func setLiveState(at index: Int, load: Int, maxConcurrent: Int, isActive: Bool, channelsFull: UInt8) {
         updating(index) { candidate in
@@ -125,7 +137,7 @@ struct CandidatePool: Sendable {
                              capabilityEstimates: [String: SuccessEstimate]? = nil) {
         if let estimate, estimates != nil {
             estimates![index] = estimate
-            candidates[index].successRate = estimate.mean
+            candidates[index].successRate = estimate.term(optimism: optimism)
         } else if let rate {
             candidates[index].successRate = rate
         }
@@ -142,6 +154,7 @@ struct CandidatePool: Sendable {
             ?? skills[index].capabilityFactor(requested: names)
         return AgentScorer.explain(candidates[index], capabilities: factor, weights: weights, learning: estimates.map { estimates in
             LearningTerm(estimate: estimates[index].mean, callsObserved: estimates[index].callsObserved, explored: false,
+                         optimismBonus: optimism * estimates[index].standardDeviation,
                          capabilities: learnedTerms(at: index, requested: names))
         })
     }

@@ -42,7 +42,7 @@ enum DecisionJSON {
 
     /// Candidates as positional arrays, `[agent_id, score, current_load, max_concurrent, priority,` then value and
     /// contribution of success rate, priority, load, handling time and capabilities`]`, and, when there is more to
-    /// say, a last element `{"l": [estimate, calls observed, explored 0|1], "k": [[capability, level, estimate, calls
+    /// say, a last element `{"l": [estimate, calls observed, explored 0|1, optimism bonus], "k": [[capability, level, estimate, calls
     /// observed], …], "c": [channel, load, limit]}` (learning strategy, and its terms per requested capability; the
     /// call's channel, when the agent has a limit for it). Less than half the bytes of keyed objects,
     /// which every call writes twenty times. `candidates(from:)` reads both this and the keyed form that earlier
@@ -63,7 +63,8 @@ enum DecisionJSON {
             if b.learning != nil || limited != nil {
                 var extras: [String] = []
                 if let learning = b.learning {
-                    extras.append("\"l\":[\(number(learning.estimate)),\(learning.callsObserved),\(learning.explored ? 1 : 0)]")
+                    extras.append("\"l\":[\(number(learning.estimate)),\(learning.callsObserved),\(learning.explored ? 1 : 0),"
+                                  + "\(number(learning.optimismBonus))]")
                     if let terms = learning.capabilities {
                         var k = "\"k\":["
                         for (index, term) in terms.enumerated() {
@@ -130,6 +131,8 @@ enum DecisionJSON {
                 var values = try container.nestedUnkeyedContainer(forKey: .l)
                 learning = LearningTerm(estimate: try values.decode(Double.self), callsObserved: try values.decode(Int.self),
                                         explored: try values.decode(Int.self) != 0)
+                // Decisions logged before optimism have no fourth value.
+                if !values.isAtEnd { learning?.optimismBonus = try values.decode(Double.self) }
                 if container.contains(.k) {
                     learning?.capabilities = try container.decode([PositionalTerm].self, forKey: .k).map(\.term)
                 }

@@ -27,8 +27,12 @@ struct RoutingPolicy: Sendable, Equatable {
     var strategy: ScoringStrategy = .formula
     /// The prior's strength in calls: how many calls of its own an agent needs before they outweigh its sector's.
     var priorCalls: Int = 20
-    /// The share of learning decisions that draw each agent's term from its posterior instead of using the mean.
-    var exploration: Double = 0.05
+    /// Under learning, an agent's success term is its estimate plus this many posterior standard deviations:
+    /// optimism towards agents with few calls, which tries each until its calls tell (docs/PERFORMANCE.md).
+    var optimism: Double = 2
+    /// The share of learning decisions that draw each agent's term from its posterior instead of using the mean
+    /// (Thompson sampling); off by default, where optimism explores better.
+    var exploration: Double = 0
     /// Agents whose estimate is below this are never explored: they keep their mean.
     var explorationFloor: Double = 0.5
     /// The simulator counts a call that would wait longer as abandoned; nil: callers wait as long as it takes.

@@ -10,7 +10,7 @@ struct RoutingSimulationService: Sendable {
     static let maximumDays = 31
     static let maximumCalls = 200_000
     /// The settings a proposal may change: by their names without the `routing.` prefix, and after-call work.
-    static let policyKeys = ["weights", "strategy", "prior_calls", "exploration", "exploration_floor", "max_wait_seconds",
+    static let policyKeys = ["weights", "strategy", "prior_calls", "optimism", "exploration", "exploration_floor", "max_wait_seconds",
                              "overflow", "relaxation", "offer_timeout_seconds", "wrap_up_seconds", "priority_aging_seconds",
                              "preferred_agent_wait_seconds"]
     static func settingName(_ policyKey: String) -> String {

@@ -60,6 +60,16 @@ struct SuccessEstimate: Sendable, Equatable {
         return total > 0 ? alpha / total : priorMean
     }
 
+    /// The posterior's standard deviation: how far the calls so far leave the agent's true rate open.
+    var standardDeviation: Double {
+        let total = alpha + beta
+        guard total > 0 else { return 0 }
+        return (alpha * beta / (total * total * (total + 1))).squareRoot()
+    }
+
+    /// The success term under learning: the mean plus `optimism` standard deviations (an upper confidence bound).
+    func term(optimism: Double) -> Double { mean + optimism * standardDeviation }
+
     /// One draw from the posterior (Thompson sampling).
     func sample(using generator: inout some RandomNumberGenerator) -> Double {
         guard alpha > 0, beta > 0 else { return mean }

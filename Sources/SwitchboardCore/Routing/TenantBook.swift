@@ -125,7 +125,7 @@ struct TenantBook: Sendable {
     }
 
     private mutating func install(_ key: PoolKey, _ entries: [CandidatePool.Entry]) {
-        let pool = CandidatePool(entries)
+        let pool = CandidatePool(entries, optimism: policy.strategy == .learning ? policy.optimism : 0)
         for (index, candidate) in pool.candidates.enumerated() {
             agents[candidate.id]?.positions.append(PoolPosition(key: key, index: index))
         }

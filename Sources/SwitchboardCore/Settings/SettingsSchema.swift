@@ -29,6 +29,9 @@ enum SettingsSchema {
         Key(name: "routing.prior_calls", defaultValue: .number(Double(RoutingPolicy.defaults.priorCalls))) { value in
             .number(Double(try integer(value, "routing.prior_calls", in: 0...100_000)))
         },
+        Key(name: "routing.optimism", defaultValue: .number(RoutingPolicy.defaults.optimism)) { value in
+            .number(try fraction(value, "routing.optimism", in: 0...5))
+        },
         Key(name: "routing.exploration", defaultValue: .number(RoutingPolicy.defaults.exploration)) { value in
             .number(try fraction(value, "routing.exploration", in: 0...0.2))
         },
@@ -222,6 +225,7 @@ enum SettingsSchema {
             policy.strategy = strategy
         }
         if let calls = settings["routing.prior_calls"]?.intValue { policy.priorCalls = calls }
+        if let optimism = settings["routing.optimism"]?.numberValue { policy.optimism = optimism }
         if let share = settings["routing.exploration"]?.numberValue { policy.exploration = share }
         if let floor = settings["routing.exploration_floor"]?.numberValue { policy.explorationFloor = floor }
         policy.maxWaitSeconds = settings["routing.max_wait_seconds"]?.intValue
