@@ -375,7 +375,10 @@ def test_routing_page_shows_learned_skills(server, browser):
     assert not any(row.find_elements(By.CSS_SELECTOR, "[data-test=candidate-skill]") for row in route_french())
     api(server, "PUT", "/api/settings", {"routing.strategy": "learning"})
     try:
-        skills = [skill.text for row in route_french() for skill in row.find_elements(By.CSS_SELECTOR, "[data-test=candidate-skill]")]
+        rows = route_french()
+        learning = [row.find_element(By.CSS_SELECTOR, "[data-test=candidate-learning]").text for row in rows]
+        assert all("estimate" in text and " optimism" in text for text in learning), learning
+        skills = [skill.text for row in rows for skill in row.find_elements(By.CSS_SELECTOR, "[data-test=candidate-skill]")]
         assert skills and all(text.startswith("french ") and "/5 ×" in text and text.endswith("calls)") for text in skills), skills
         shot(browser, "05d-routing-learned-skills")
     finally:

@@ -172,6 +172,7 @@ function routeResult(route, names) {
             ` · ${candidate.channel_slots.channel} ${candidate.channel_slots.load}/${candidate.channel_slots.capacity}`) : null,
           candidate.breakdown.learning ? h("span", { class: "muted small", dataset: { test: "candidate-learning" } },
             ` · estimate ${number(candidate.breakdown.learning.estimate, 3)} from ${candidate.breakdown.learning.calls_observed} calls` +
+            (candidate.breakdown.learning.optimism_bonus > 0 ? ` + ${number(candidate.breakdown.learning.optimism_bonus, 3)} optimism` : "") +
             (candidate.breakdown.learning.explored ? " (explored)" : "")) : null),
         h("td", { class: "num" }, h("strong", {}, number(candidate.score, 2))),
         factor(candidate.breakdown.success_rate), factor(candidate.breakdown.priority), factor(candidate.breakdown.load),
