@@ -69,6 +69,15 @@ struct LearningRouterTests {
         #expect(abs((newcomerTerm.learning?.optimismBonus ?? 0) - 2 * spread) < 1e-12)
         #expect(abs((newcomerTerm.learning?.estimate ?? 0) - newcomer) < 1e-12)
 
+        // The what-if simulator credits the chosen agent with its estimate, not with the optimism that chose it.
+        let replay = RoutingSimulation.run([RoutingSimulation.Call(arrival: 0, teamId: nil, sector: "billing", capabilities: [],
+                                                                   handlingSeconds: 60)],
+                                           catalogue: BookCatalogue(agents: fixture.rows, teams: [:], assignments: [],
+                                                                    successHistory: fixture.history),
+                                           policy: learning, horizonSeconds: 600)
+        #expect(replay.callsByAgent == [fixture.newcomer: 1])
+        #expect(abs((replay.expectedSuccessRate ?? 0) - newcomer) < 1e-12, "\(String(describing: replay.expectedSuccessRate))")
+
         // With no prior strength the estimate is the agent's own rate; with no calls, the sector's.
         #expect(SuccessEstimate(priorMean: 0.7, priorCalls: 0, successes: 9, calls: 10).mean == 0.9)
         #expect(SuccessEstimate(priorMean: 0.7, priorCalls: 20, successes: 0, calls: 0).mean == 0.7)

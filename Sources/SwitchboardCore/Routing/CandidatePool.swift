@@ -9,7 +9,8 @@ struct CandidatePool: Sendable {
         var capabilities: [String]
         /// Its skill levels (`SkillLevel`): a capability without one is at the top level.
         var levels: [String: Int] = [:]
-        /// Under the learning strategy: the agent's success estimate, whose mean is then the candidate's term.
+        /// Under the learning strategy: the agent's success estimate, whose mean (plus the pool's optimism bonus) is
+        /// then the candidate's term.
         var estimate: SuccessEstimate? = nil
         /// Under the learning strategy: its estimate per capability it has (`CapabilityLearning`).
         var capabilityEstimates: [String: SuccessEstimate]? = nil
@@ -97,6 +98,10 @@ struct CandidatePool: Sendable {
         routableCount += candidates[index].isActive ? 1 : 0
     }
 
+    /// The success rate routing credits the agent with: its estimate under learning (without the optimism that only
+    /// decides whom to try), else the rate it is scored on.
+    func creditedSuccess(at index: Int) -> Double { estimates?[index].mean ?? candidates[index].successRate }
+
     /// What `AgentScorer.rank` shows of a candidate's learning term.
     func learningTerm(at index: Int, explored: Bool, requested: [String]) -> LearningTerm? {
         estimates.map { estimates in
@@ -131,8 +136,8 @@ struct CandidatePool: Sendable {
 
     var isEmpty: Bool { candidates.isEmpty }
 
-    /// A new success term: the estimate's mean when the pool learns, else the observed rate (when there is one);
-    /// under learning, with the agent's new estimate per capability.
+    /// A new success term: the estimate's (with its optimism bonus) when the pool learns, else the observed rate
+    /// (when there is one); under learning, with the agent's new estimate per capability.
     mutating func setSuccess(at index: Int, rate: Double?, estimate: SuccessEstimate?,
                              capabilityEstimates: [String: SuccessEstimate]? = nil) {
         if let estimate, estimates != nil {
@@ -152,11 +157,8 @@ struct CandidatePool: Sendable {
         let names = Array(Set(requested)).sorted()
         let factor = capabilityEstimates.map { CapabilityLearning.factor(skills[index], estimates: $0[index], requested: names) }
             ?? skills[index].capabilityFactor(requested: names)
-        return AgentScorer.explain(candidates[index], capabilities: factor, weights: weights, learning: estimates.map { estimates in
-            LearningTerm(estimate: estimates[index].mean, callsObserved: estimates[index].callsObserved, explored: false,
-                         optimismBonus: optimism * estimates[index].standardDeviation,
-                         capabilities: learnedTerms(at: index, requested: names))
-        })
+        return AgentScorer.explain(candidates[index], capabilities: factor, weights: weights,
+                                   learning: learningTerm(at: index, explored: false, requested: names))
     }
 
     /// Under learning, the requested capabilities the agent has with their level and estimate (the breakdown).

@@ -181,7 +181,7 @@ enum RoutingSimulation {
             report.byStep[step, default: 0] += 1
             report.byRelaxationStep[relaxation.stage(waited: answered - call.arrival, hasTeam: call.teamId != nil).step, default: 0] += 1
             report.callsByAgent[agentId, default: 0] += 1
-            credited += book.candidate(agentId)?.successRate ?? 0
+            credited += book.creditedSuccess(agentId) ?? 0
             let freed = answered + max(call.handlingSeconds, 0) + wrapUp(agentId)
             busy[agentId, default: 0] += max(0, min(freed, horizonSeconds) - min(time, horizonSeconds))
             events.push(Event(time: freed, kind: .departure(agentId: agentId, channel: call.channel), call: index))

@@ -303,6 +303,12 @@ struct TenantBook: Sendable {
         return pool.candidates[position.index]
     }
 
+    /// `CandidatePool.creditedSuccess` of the agent (from any pool it sits in).
+    func creditedSuccess(_ agentId: UUID) -> Double? {
+        guard let position = agents[agentId]?.positions.first, let pool = pools[position.key] else { return nil }
+        return pool.creditedSuccess(at: position.index)
+    }
+
     /// The agent scored for a call requesting these capabilities, with its breakdown (a hand-off's decision).
     func explain(_ agentId: UUID, requested: [String]) -> ScoredCandidate? {
         guard let position = agents[agentId]?.positions.first, let pool = pools[position.key] else { return nil }
