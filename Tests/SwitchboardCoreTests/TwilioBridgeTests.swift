@@ -225,7 +225,7 @@ struct TwilioBridgeTests {
             let thread = try await admin.send(.GET, "/api/calls/\(try #require(calls.data[0]["id"].uuid))")
             #expect(thread.data["messages"].count == 2 && thread.data["messages"][0]["body"] == .string("Where is my parcel? <today> & now"))
             let events = try await TenantScope(clientId: admin.clientId).select(from: EventOutbox.table, on: app.db)
-                .column("data").where("type", .equal, EventType.callMessageReceived.rawValue).all()
+                .column("data").where("type", .equal, EventType.callMessageReceived.rawValue).orderBy("position").all()
                 .map { try $0.decode(column: "data", as: String.self) }
             #expect(events.count == 2 && events[1].contains("\"body\":\"It is order 42\""), "\(events)")
             let log = try await admin.send(.GET, "/api/channels/\(try #require(channel.data["id"].uuid))/requests")
