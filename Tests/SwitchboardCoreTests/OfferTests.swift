@@ -146,6 +146,33 @@ import VaporTesting
         }
     }
 
+    @Test func anAcceptStartsTheMissedCountAgainAndAnnouncesNoLoad() async throws {
+        try await withSwitchboard { app in
+            let admin = try await APIClient.make(app)
+            try await offersOn(admin, seconds: 10, maxMissed: 2)
+            let agent = try await admin.createAgent(maxConcurrent: 1)
+            func missedOffers() async throws -> Int {
+                try await sql(app).raw("SELECT missed_offers FROM sector_agents WHERE id = \(bind: agent)").first()!
+                    .decode(column: "missed_offers", as: Int.self)
+            }
+            // One miss: the call goes back to the queue, where it waits (never again for this agent).
+            let missed = try #require(try await admin.createCall(#"{"sector":"billing"}"#).data["id"].uuid)
+            #expect(try await app.offerTimer.handleDue(now: Date().addingTimeInterval(12), only: admin.clientId) == 1)
+            #expect(try await missedOffers() == 1)
+            #expect(try await admin.send(.GET, "/api/calls/\(missed)").data["status"] == .string("queued"))
+
+            // The next call is offered to it; accepting it resets the count in a batch that changes no load, so
+            // no load event is written for it.
+            let call = try #require(try await admin.createCall(#"{"sector":"billing"}"#).data["id"].uuid)
+            let before = try await eventTypes(app, admin.clientId).count
+            let accepted = try await (try await desk(app, admin, agent)).send(.POST, "/api/calls/\(call)/accept")
+            #expect(accepted.status == .ok && accepted.data["status"] == .string("active"), "\(accepted.text)")
+            #expect(try await missedOffers() == 0)
+            #expect(Array(try await eventTypes(app, admin.clientId).dropFirst(before)) == ["call.assigned"])
+            #expect(try await admin.agent(agent)["presence"] == .string("available"))
+        }
+    }
+
     @Test func anOfferThatRunsOutGoesOnToTheNextAgent() async throws {
         try await withSwitchboard { app in
             let admin = try await APIClient.make(app)

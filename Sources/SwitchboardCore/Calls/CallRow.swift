@@ -61,6 +61,10 @@ struct CallRow: Sendable {
         "talk_seconds", "talk_ended_at",
     ]
 
+    /// `SELECT <columns> FROM calls`, for the writer's reads.
+    static let selectText = "SELECT " + columns.map(BoundStatement.quoted).joined(separator: ", ")
+        + " FROM " + BoundStatement.quoted(Call.schema)
+
     /// The columns of `values`: all but `client_id`, which `TenantScope` adds.
     static let insertColumns = columns.filter { $0 != "client_id" }
 

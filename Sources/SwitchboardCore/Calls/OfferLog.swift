@@ -29,8 +29,15 @@ enum OfferLog {
     /// Ends the call's open offer.
     static func resolve(_ callId: UUID, of clientId: String, _ outcome: Outcome, at: Date, on db: any SQLDatabase)
         -> any SQLExpression {
-        db.update(schema).set("resolved_at", to: at).set("outcome", to: outcome.rawValue)
-            .where("client_id", .equal, clientId).where("call_id", .equal, callId).where("resolved_at", .is, SQLLiteral.null)
-            .query
+        var update = BoundStatement("UPDATE \"\(schema)\" SET \"resolved_at\" = ")
+        update.bind(at)
+        update.append(", \"outcome\" = ")
+        update.bind(outcome.rawValue)
+        update.append(" WHERE \"client_id\" = ")
+        update.bind(clientId)
+        update.append(" AND \"call_id\" = ")
+        update.bind(callId)
+        update.append(" AND \"resolved_at\" IS NULL")
+        return update
     }
 }

@@ -77,11 +77,6 @@ extension TenantScope {
         on sql: any SQLDatabase
     ) -> (any SQLExpression)? {
         guard !rows.isEmpty else { return nil }
-        var insert = sql.insert(into: table).columns(["client_id"] + columns)
-        for row in rows {
-            precondition(row.values.count == columns.count, "a row of \(table) does not match its columns")
-            insert = insert.values([SQLBind(row.clientId)] + row.values.map { SQLBind($0) })
-        }
-        return insert.query
+        return BoundStatement.insert(into: table, columns: columns, rows: rows)
     }
 }

@@ -129,11 +129,22 @@ final class BatchPlan: @unchecked Sendable {
         deltas[LostClaims.Agent(clientId: clientId, agentId: agentId)] ?? .zero
     }
 
-    /// Agents whose row the batch changes: a net change of load, a presence change, a wrap-up, or several.
+    /// Agents whose row the batch's load statement changes: a net change of load, a presence change, a wrap-up,
+    /// missed offers added, a call ended, or several (with their missed offers reset, if they were).
     var netDeltas: [(agent: LostClaims.Agent, delta: ChannelNumbers)] {
         let changed = Set(deltas.filter { $0.value != .zero }.keys).union(presence.keys).union(wrapUps.keys)
-            .union(missedOffers.keys).union(callsEnded.keys)
+            .union(missedOffers.keys).union(callsEnded.keys).subtracting(onlyMissedOffersReset)
         return changed.map { ($0, deltas[$0] ?? .zero) }.sorted { ($0.agent.agentId.uuidString) < ($1.agent.agentId.uuidString) }
+    }
+
+    /// Agents the batch changes in nothing but resetting their missed offers (an accepted offer): reset by a
+    /// statement of their own that touches only counts above zero, so that an accept neither rewrites the agent's
+    /// row nor announces a load that did not change.
+    var onlyMissedOffersReset: Set<LostClaims.Agent> {
+        Set(missedOffers.filter { agent, missed in
+            missed == .reset && (deltas[agent] ?? .zero) == .zero && presence[agent] == nil && wrapUps[agent] == nil
+                && callsEnded[agent] == nil && !claimed.contains(agent)
+        }.keys)
     }
 
     func rolledBack(in book: LoadBook) {

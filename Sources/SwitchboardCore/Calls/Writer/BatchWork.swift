@@ -85,8 +85,9 @@ struct BatchWork {
         }
         if !ids.isEmpty {
             // Any tenant's rows: `existing(_:of:)` answers another tenant's id as not found.
-            for row in try await sql.select().columns(CallRow.columns.map { SQLIdentifier($0) }).from(Call.schema)
-                .where("id", .in, ids).all() {
+            var select = BoundStatement(CallRow.selectText + " WHERE \"id\" IN ")
+            select.bindRow(ids)
+            for row in try await sql.raw("\(select)").all() {
                 let call = try CallRow(row)
                 existing[call.id] = call
             }
@@ -193,7 +194,7 @@ struct BatchWork {
     /// Loads, new calls, changed calls, decisions and audit rows, written by the database's `BatchWriting`.
     mutating func write(with writing: any BatchWriting, on db: any SQLDatabase) async throws {
         let deltas = plan.netDeltas
-        let changes = updateOrder.map { id in Self.changeQuery(updates[id]!.row, expecting: updates[id]!.expected, on: db) }
+        let changes = updateOrder.map { id in Self.changeQuery(updates[id]!.row, expecting: updates[id]!.expected) }
         let inserts = [
             TenantScope.insertQuery(into: Call.schema, columns: CallRow.insertColumns,
                                     rows: self.inserts.map { ($0.clientId, $0.values) }, on: db),
@@ -208,6 +209,7 @@ struct BatchWork {
         let closes = closedStates.sorted { $0.agentId.uuidString < $1.agentId.uuidString }
             .map { AgentStateLog.close($0.agentId, of: $0.clientId, at: now, on: db) }
             + resolvedOffers.map { OfferLog.resolve($0.callId, of: $0.clientId, $0.outcome, at: now, on: db) }
+            + [Self.resetMissedOffers(of: plan.onlyMissedOffersReset, on: db)].compactMap { $0 }
         let statements = BatchStatements(loads: deltas.isEmpty ? nil : LoadStatement(deltas, presence: plan.presence, wrapUps: plan.wrapUps,
                                                                                          missedOffers: plan.missedOffers,
                                                                                          callsEnded: plan.callsEnded,
@@ -222,30 +224,42 @@ struct BatchWork {
         plan.noteOffers(made: offers.count, ended: offers.compactMap(\.row.outcome) + resolvedOffers.map(\.outcome))
     }
 
+    /// Missed offers back to zero for these agents, where they are not zero already.
+    private static func resetMissedOffers(of agents: Set<LostClaims.Agent>, on db: any SQLDatabase) -> (any SQLExpression)? {
+        guard !agents.isEmpty else { return nil }
+        return db.update(SectorAgent.schema).set("missed_offers", to: 0)
+            .where("id", .in, agents.map(\.agentId).sorted { $0.uuidString < $1.uuidString })
+            .where("missed_offers", .notEqual, 0).query
+    }
+
     /// A call's new state, written only if it is still in the state this batch read.
     /// (The one change of a completed call is the end of its wrap-up, which must still be open.)
-    private static func changeQuery(_ call: CallRow, expecting expected: CallStatus, on db: any SQLDatabase) -> any SQLExpression {
-        var update = db.update(Call.schema)
-            .set("status", to: call.status.rawValue)
-            .set("agent_id", to: call.agentId)
-            .set("outcome", to: call.outcome?.rawValue)
-            .set("resolved", to: call.resolved)
-            .set("satisfaction", to: call.satisfaction)
-            .set("handling_time_seconds", to: call.handlingTimeSeconds)
-            .set("assigned_at", to: call.assignedAt)
-            .set("completed_at", to: call.completedAt)
-            .set("cancelled_at", to: call.cancelledAt)
-            .set("updated_at", to: call.updatedAt)
-            .set("wrap_up_until", to: call.wrapUpUntil)
-            .set("wrap_up_ended_at", to: call.wrapUpEndedAt)
-            .set("offer_expires_at", to: call.offerExpiresAt)
-            .set("declined_by", to: call.declinedBy.isEmpty ? nil : call.declinedBy.map(\.uuidString))
-            .set("talk_seconds", to: call.talkSeconds)
-            .set("talk_ended_at", to: call.talkEndedAt)
-            .where("id", .equal, call.id)
-            .where("client_id", .equal, call.clientId)
-            .where("status", .equal, expected.rawValue)
-        if expected == .completed { update = update.where("wrap_up_ended_at", .is, SQLLiteral.null) }
-        return update.returning("id").query
+    private static func changeQuery(_ call: CallRow, expecting expected: CallStatus) -> any SQLExpression {
+        let values: [any Encodable & Sendable] = [
+            call.status.rawValue, call.agentId, call.outcome?.rawValue, call.resolved, call.satisfaction,
+            call.handlingTimeSeconds, call.assignedAt, call.completedAt, call.cancelledAt, call.updatedAt,
+            call.wrapUpUntil, call.wrapUpEndedAt, call.offerExpiresAt,
+            call.declinedBy.isEmpty ? nil : call.declinedBy.map(\.uuidString), call.talkSeconds, call.talkEndedAt,
+        ]
+        var update = BoundStatement("UPDATE \(BoundStatement.quoted(Call.schema)) SET ")
+        for (index, (column, value)) in zip(changedColumns, values).enumerated() {
+            update.append(index == 0 ? "\(column) = " : ", \(column) = ")
+            update.bind(value)
+        }
+        update.append(" WHERE \"id\" = ")
+        update.bind(call.id)
+        update.append(" AND \"client_id\" = ")
+        update.bind(call.clientId)
+        update.append(" AND \"status\" = ")
+        update.bind(expected.rawValue)
+        if expected == .completed { update.append(" AND \"wrap_up_ended_at\" IS NULL") }
+        update.append(" RETURNING \"id\"")
+        return update
     }
+
+    private static let changedColumns = [
+        "status", "agent_id", "outcome", "resolved", "satisfaction", "handling_time_seconds", "assigned_at",
+        "completed_at", "cancelled_at", "updated_at", "wrap_up_until", "wrap_up_ended_at", "offer_expires_at",
+        "declined_by", "talk_seconds", "talk_ended_at",
+    ].map(BoundStatement.quoted)
 }

@@ -27,7 +27,8 @@ struct BatchStatements {
     let loads: LoadStatement?
     /// Each changed call's `UPDATE … WHERE status = <as read> RETURNING id`.
     let changes: [any SQLExpression]
-    /// Updates that need no check (closing the state log's open rows), before the inserts.
+    /// Updates that need no check (closing the state log's open rows, ending offers, resetting missed offers),
+    /// before the inserts.
     let unchecked: [any SQLExpression]
     /// New calls, decisions, audit rows and state log rows.
     let inserts: [any SQLExpression]
