@@ -26,7 +26,7 @@ enum FastJSON {
     }
 
     static func append(_ value: UUID?, to json: inout String) {
-        if let value { json += "\"\(value.uuidString)\"" } else { json += "null" }
+        if let value { json += "\"\(value.text)\"" } else { json += "null" }
     }
 
     /// `{"phone":"+…"}`, or null.
@@ -71,7 +71,7 @@ extension CallDTO: FastJSONEncodable {
         FastJSON.append(externalRef, to: &json)
         json += ",\"handling_time_seconds\":"
         if let handlingTimeSeconds { FastJSON.appendNumber(handlingTimeSeconds, to: &json) } else { json += "null" }
-        json += ",\"id\":\"\(id.uuidString)\""
+        json += ",\"id\":\"\(id.text)\""
         if let messages {
             json += ",\"messages\":["
             for (index, message) in messages.enumerated() {

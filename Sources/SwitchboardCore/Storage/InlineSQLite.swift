@@ -86,7 +86,7 @@ final class InlineSQLite: SQLDatabase, @unchecked Sendable {
 
     private func executeNow(_ query: any SQLExpression, _ onRow: (any SQLRow) -> ()) throws {
         let (sql, binds) = serialize(query)
-        try run(sql, try binds.map { try encoder.encode($0) }, onRow)
+        try run(sql, try binds.map { try SQLiteColumnValue.encode($0) ?? encoder.encode($0) }, onRow)
     }
 
     // MARK: C API
@@ -199,8 +199,13 @@ struct InlineSQLiteRow: SQLRow {
         guard let index = columns.firstIndex(of: column) else {
             throw DecodingError.keyNotFound(SQLColumnKey(column), .init(codingPath: [], debugDescription: "no column \(column)"))
         }
-        return try SQLiteDataDecoder().decode(D.self, from: values[index])
+        let value = values[index]
+        if let decoded = SQLiteColumnValue.decode(value, as: D.self) { return decoded }
+        return try Self.decoder.decode(D.self, from: value)
     }
+
+    /// One for every row: `SQLiteDataDecoder()` makes a `JSONDecoder` each time, for every column read.
+    private static let decoder = SQLiteDataDecoder()
 }
 
 private struct SQLColumnKey: CodingKey {

@@ -1,0 +1,67 @@
+import Foundation
+import SQLiteKit
+import Testing
+@testable import SwitchboardCore
+
+/// The direct reading of a SQLite column must answer exactly what sqlite-kit's decoder answers, or leave the value to it.
+@Suite("SQLite column values")
+struct SQLiteColumnValueTests {
+    private let id = UUID()
+    private var values: [SQLiteData] {
+        [.null, .text("plain"), .text(id.uuidString), .text(id.uuidString.lowercased()), .text("not-a-uuid"),
+         .text("0123456789abcdef0123456789abcdef0123"), .integer(0), .integer(1), .integer(7), .integer(-3),
+         .float(1_764_950_400.123456789), .float(2.5), .integer(1_764_950_400)]
+    }
+
+    @Test func everyTypeReadsAsSQLiteKitReadsIt() throws {
+        for value in values {
+            try same(value, String.self); try same(value, String?.self)
+            try same(value, UUID.self); try same(value, UUID?.self)
+            try same(value, Int.self); try same(value, Int?.self)
+            try same(value, Double.self); try same(value, Double?.self)
+            try same(value, Bool.self); try same(value, Bool?.self)
+            try same(value, Date.self); try same(value, Date?.self)
+        }
+    }
+
+    @Test func idsInEitherCaseAndNothingElse() {
+        #expect(UUID(text: id.uuidString) == id)
+        #expect(UUID(text: id.uuidString.lowercased()) == id)
+        #expect(UUID(text: String(id.uuidString.dropLast()) + "G") == nil)
+        #expect(UUID(text: id.uuidString.replacingOccurrences(of: "-", with: "_")) == nil)
+        #expect(UUID(text: id.uuidString + "0") == nil)
+        #expect(SQLiteColumnValue.decode(.text("x"), as: [String].self) == nil)
+        // The common forms are read directly (and so checked against sqlite-kit above).
+        #expect(SQLiteColumnValue.decode(.text(id.uuidString), as: UUID?.self) == .some(id))
+        #expect(SQLiteColumnValue.decode(.null, as: Date?.self) == .some(nil))
+        #expect(SQLiteColumnValue.decode(.integer(1), as: Bool.self) == true)
+        #expect(SQLiteColumnValue.decode(.integer(5), as: Int?.self) == .some(5))
+        #expect(SQLiteColumnValue.decode(.float(2.5), as: Date.self) == Date(timeIntervalSince1970: 2.5))
+    }
+
+    @Test func bindsAreWrittenAsSQLiteKitWritesThem() throws {
+        let optionalId: UUID? = id
+        let values: [any Encodable] = ["plain", id, optionalId, 7, true, false, Date(timeIntervalSince1970: 1_764_950_400.5), 2.5]
+        for value in values {
+            let direct = try #require(SQLiteColumnValue.encode(value), "\(value) is written directly")
+            #expect(direct == (try SQLiteDataEncoder().encode(value)), "\(value)")
+        }
+        let none: UUID? = nil
+        #expect(SQLiteColumnValue.encode(none) == nil)
+        #expect(SQLiteColumnValue.encode(["a"]) == nil)
+        for _ in 0..<100 {
+            let id = UUID()
+            #expect(id.text == id.uuidString)
+            #expect(UUID(text: id.text) == id)
+        }
+    }
+
+    /// Where the direct reading answers, sqlite-kit answers the same; where sqlite-kit fails, it does not answer.
+    private func same<D: Decodable & Equatable>(_ value: SQLiteData, _ type: D.Type,
+                                                sourceLocation: SourceLocation = #_sourceLocation) throws {
+        guard let direct = SQLiteColumnValue.decode(value, as: D.self) else { return }
+        let expected = try #require(try? SQLiteDataDecoder().decode(D.self, from: value),
+                                    "\(value) as \(D.self): read directly, refused by sqlite-kit", sourceLocation: sourceLocation)
+        #expect(direct == expected, "\(value) as \(D.self)", sourceLocation: sourceLocation)
+    }
+}
