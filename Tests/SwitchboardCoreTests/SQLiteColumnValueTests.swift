@@ -46,8 +46,9 @@ struct SQLiteColumnValueTests {
             let direct = try #require(SQLiteColumnValue.encode(value), "\(value) is written directly")
             #expect(direct == (try SQLiteDataEncoder().encode(value)), "\(value)")
         }
-        let none: UUID? = nil
-        #expect(SQLiteColumnValue.encode(none) == nil)
+        let none: UUID? = nil, noDate: Date? = nil
+        #expect(SQLiteColumnValue.encode(none) == .null && SQLiteColumnValue.encode(noDate) == .null)
+        #expect(try SQLiteDataEncoder().encode(none) == .null)
         #expect(SQLiteColumnValue.encode(["a"]) == nil)
         for _ in 0..<100 {
             let id = UUID()

@@ -30,18 +30,29 @@ enum SQLiteColumnValue {
         }
     }
 
-    /// The bind values of every statement (text, ids, counts, flags, times), as `SQLiteDataEncoder` writes them;
-    /// nil for anything else (nils included), which the encoder then writes.
+    /// The bind values of every statement (text, ids, counts, flags, times, and their optionals), as
+    /// `SQLiteDataEncoder` writes them; nil for anything else, which the encoder then writes.
     static func encode(_ value: any Encodable) -> SQLiteData? {
-        switch value {
-        case let text as String: .text(text)
-        case let id as UUID: .text(id.text)
-        case let number as Int: .integer(number)
-        case let flag as Bool: .integer(flag ? 1 : 0)
-        case let date as Date: .float(date.timeIntervalSince1970)
-        case let number as Double: .float(number)
-        default: nil
-        }
+        written(value)
+    }
+
+    /// Compares the opened type rather than casting the existential (a dynamic cast per bind showed in the profile).
+    private static func written<T: Encodable>(_ value: T) -> SQLiteData? {
+        if let text = unwrapped(value, as: String.self) { return text.map { .text($0) } ?? .null }
+        if let id = unwrapped(value, as: UUID.self) { return id.map { .text($0.text) } ?? .null }
+        if let number = unwrapped(value, as: Int.self) { return number.map { .integer($0) } ?? .null }
+        if let date = unwrapped(value, as: Date.self) { return date.map { .float($0.timeIntervalSince1970) } ?? .null }
+        if let flag = unwrapped(value, as: Bool.self) { return flag.map { .integer($0 ? 1 : 0) } ?? .null }
+        if let number = unwrapped(value, as: Double.self) { return number.map { .float($0) } ?? .null }
+        return nil
+    }
+
+    /// `value` as `W?` when its type is `W` or `W?` (the outer nil: neither).
+    @inline(__always)
+    private static func unwrapped<T, W>(_ value: T, as: W.Type) -> W?? {
+        if T.self == W.self { return .some(unsafeBitCast(value, to: W.self)) }
+        if T.self == W?.self { return .some(unsafeBitCast(value, to: W?.self)) }
+        return nil
     }
 
     /// `value` as `D` when `D` is its type or that type's optional.
