@@ -13,7 +13,7 @@ import { renderWallboard } from "./pages/wallboard.js";
 import { renderWhatIf } from "./pages/whatif.js";
 import { clearPageListeners, connect, disconnect } from "./live.js";
 import { session, takeTokenFromAddress } from "./session.js";
-import { hideBanner, mount, showBanner } from "./ui.js";
+import { beginNavigation, hideBanner, mount, showBanner, Superseded } from "./ui.js";
 
 function showSignIn(message) {
   session.clear();
@@ -52,6 +52,7 @@ async function route() {
   if (claims?.exp && claims.exp * 1000 < Date.now()) { showSignIn("Your token has expired. Paste a new one to continue."); return; }
   showShell();
   clearPageListeners();
+  beginNavigation();
   connect();
   const [path, queryString] = (location.hash.replace(/^#/, "") || "/teams").split("?");
   const query = new URLSearchParams(queryString ?? "");
@@ -88,5 +89,9 @@ document.getElementById("signin-form").addEventListener("submit", event => {
 document.getElementById("sign-out").addEventListener("click", () => { showSignIn(); showBanner("You are signed out.", "info"); });
 document.getElementById("banner-close").addEventListener("click", hideBanner);
 window.addEventListener("hashchange", route);
-window.addEventListener("unhandledrejection", event => showBanner(event.reason?.message ?? "Something went wrong."));
+window.addEventListener("unhandledrejection", event => {
+  // A page the user left while it loaded stopped there on purpose.
+  if (event.reason instanceof Superseded) { event.preventDefault(); return; }
+  showBanner(event.reason?.message ?? "Something went wrong.");
+});
 route();

@@ -25,6 +25,26 @@ export function mount(...children) {
   return page;
 }
 
+let navigation = 0;
+
+/// The router calls this before it renders a page.
+export function beginNavigation() { navigation += 1; }
+
+/// Thrown by a page's `mount` once the user has gone to another page; the router ignores it.
+export class Superseded extends Error {}
+
+/// What a page draws with, bound to the navigation that opened it: a page still loading when the user moves on
+/// stops at its next `mount` instead of drawing over the next page (and adding its live listeners to it).
+export function openedPage() {
+  const opened = navigation;
+  return {
+    mount(...children) {
+      if (opened !== navigation) throw new Superseded("The page was left before it finished loading.");
+      return mount(...children);
+    },
+  };
+}
+
 export const loading = (what = "Loading…") => h("div", { class: "loading" }, what);
 
 /// Live counters change with every call; a screen reader hears `describe()` at most every 15 seconds (aria-live

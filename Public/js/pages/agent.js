@@ -2,12 +2,13 @@
 import { get } from "../api.js";
 import { chart } from "../charts.js";
 import { callTotals, peopleCard } from "../people.js";
-import { attempt, daysAgo, empty, field, h, loading, mount, statusPill, today } from "../ui.js";
+import { attempt, daysAgo, empty, field, h, loading, openedPage, statusPill, today } from "../ui.js";
 
 export async function renderAgent(agentId, query) {
-  mount(loading("Loading agent…"));
+  const view = openedPage();
+  view.mount(loading("Loading agent…"));
   const agent = await attempt(() => get(`/api/agents/${agentId}`));
-  if (!agent) { mount(empty("This agent could not be loaded.", h("a", { href: "#/agents" }, "Back to agents"))); return; }
+  if (!agent) { view.mount(empty("This agent could not be loaded.", h("a", { href: "#/agents" }, "Back to agents"))); return; }
   const from = h("input", { type: "date", value: query.get("from") ?? daysAgo(29), dataset: { test: "range-from" } });
   const to = h("input", { type: "date", value: query.get("to") ?? today(), dataset: { test: "range-to" } });
   const apply = () => { location.hash = `#/agents/${agent.id}?from=${from.value}&to=${to.value}`; };
@@ -15,7 +16,7 @@ export async function renderAgent(agentId, query) {
   to.addEventListener("change", apply);
   const state = agent.state === "away" ? `away: ${agent.presence_reason ?? ""}` : agent.state.replace("_", " ");
   const output = h("div", {}, loading("Loading figures…"));
-  mount(
+  view.mount(
     h("p", { class: "small" }, h("a", { href: "#/agents" }, "← Agents")),
     h("div", { class: "toolbar" }, h("h1", { dataset: { test: "agent-title" } }, agent.name), statusPill(agent.status),
       h("span", { class: "pill" }, agent.sector), h("span", { class: `pill ${agent.state}`, dataset: { test: "agent-state" } }, state)),

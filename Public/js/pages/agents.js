@@ -2,9 +2,10 @@
 import { get, getAll, post, put } from "../api.js";
 import { csvImporter } from "../importer.js";
 import { session } from "../session.js";
-import { attempt, empty, field, h, loadBar, loading, mount, percent, seconds, select, statusPill, table } from "../ui.js";
+import { attempt, empty, field, h, loadBar, loading, openedPage, percent, seconds, select, statusPill, table } from "../ui.js";
 
 export async function renderAgents(query) {
+  const view = openedPage();
   const sector = query.get("sector") ?? "";
   const status = query.get("status") ?? "";
   const list = h("div", {}, loading("Loading agents…"));
@@ -20,7 +21,7 @@ export async function renderAgents(query) {
       }));
     },
   }, "Import CSV") : null;
-  mount(h("div", { class: "toolbar" }, h("h1", {}, "Agents"), h("div", { class: "spacer" }), filters(sector, status), importButton),
+  view.mount(h("div", { class: "toolbar" }, h("h1", {}, "Agents"), h("div", { class: "spacer" }), filters(sector, status), importButton),
     importer, session.isAdmin() ? agentForm(null, editor) : null, editor, list);
   const params = new URLSearchParams();
   if (sector) params.set("sector", sector);

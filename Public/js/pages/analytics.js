@@ -1,12 +1,13 @@
 // Team comparison and top agents over a chosen range.
 import { get, getAll } from "../api.js";
 import { chart } from "../charts.js";
-import { attempt, daysAgo, empty, exportButton, field, h, loading, mount, number, percent, select, table, today } from "../ui.js";
+import { attempt, daysAgo, empty, exportButton, field, h, loading, number, openedPage, percent, select, table, today } from "../ui.js";
 
 const METRICS = [["success_rate", "Success rate"], ["calls_handled", "Calls handled"], ["avg_satisfaction", "Satisfaction"],
   ["resolution_rate", "Resolution rate"], ["avg_handling_time", "Shortest handling time"]];
 
 export async function renderAnalytics(query) {
+  const view = openedPage();
   const from = h("input", { type: "date", value: query.get("from") ?? daysAgo(29), dataset: { test: "range-from" } });
   const to = h("input", { type: "date", value: query.get("to") ?? today() });
   const metric = select(METRICS, query.get("metric") ?? "success_rate", { dataset: { test: "metric" } });
@@ -17,7 +18,7 @@ export async function renderAnalytics(query) {
   for (const control of [from, to, metric, minCalls]) control.addEventListener("change", apply);
   const comparison = h("div", {}, loading("Comparing teams…"));
   const top = h("div", {}, loading("Ranking agents…"));
-  mount(h("h1", {}, "Analytics"),
+  view.mount(h("h1", {}, "Analytics"),
     h("div", { class: "toolbar" }, field("From", from), field("To", to), field("Rank agents by", metric), field("Minimum calls", minCalls)),
     h("div", { class: "toolbar" },
       exportButton("Export team days (CSV)", () => `/api/analytics/export?level=team&from=${from.value}&to=${to.value}`,

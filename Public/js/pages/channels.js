@@ -1,7 +1,7 @@
 // The tenant's channels, and one channel: where its calls route, the addresses to paste into Twilio's console, and
 // its last webhook requests with what became of each (a refused signature there names the usual cause).
 import { get, getAll } from "../api.js";
-import { attempt, empty, h, loading, mount, statusPill, table } from "../ui.js";
+import { attempt, empty, h, loading, openedPage, statusPill, table } from "../ui.js";
 
 const isTwilio = (channel) => String(channel.config?.provider ?? "").toLowerCase() === "twilio";
 const routesTo = (channel, teams) => channel.team_id
@@ -10,11 +10,12 @@ const routesTo = (channel, teams) => channel.team_id
 const when = (iso) => new Date(iso).toLocaleString();
 
 export async function renderChannels() {
-  mount(h("h1", {}, "Channels"), loading("Loading channels…"));
+  const view = openedPage();
+  view.mount(h("h1", {}, "Channels"), loading("Loading channels…"));
   const [channels, teams] = await Promise.all([attempt(() => getAll("/api/channels")), attempt(() => getAll("/api/teams"))]);
-  if (!channels) { mount(h("h1", {}, "Channels")); return; }
+  if (!channels) { view.mount(h("h1", {}, "Channels")); return; }
   const names = new Map((teams ?? []).map(team => [team.id, team.name]));
-  mount(h("h1", {}, "Channels"),
+  view.mount(h("h1", {}, "Channels"),
     h("p", { class: "muted" }, "Channels are created and changed through the API (POST /api/channels). A Twilio channel's page shows the addresses to paste into Twilio's console and its recent webhook requests."),
     channels.length === 0 ? empty("No channels yet.") : h("div", { class: "card" }, table(
       ["Name", "Type", "Provider", "Routes to", "Status", "Credentials"],
@@ -26,9 +27,10 @@ export async function renderChannels() {
 }
 
 export async function renderChannel(channelId) {
-  mount(loading("Loading channel…"));
+  const view = openedPage();
+  view.mount(loading("Loading channel…"));
   const channel = await attempt(() => get(`/api/channels/${channelId}`));
-  if (!channel) { mount(empty("This channel could not be loaded.", h("a", { href: "#/channels" }, "Back to channels"))); return; }
+  if (!channel) { view.mount(empty("This channel could not be loaded.", h("a", { href: "#/channels" }, "Back to channels"))); return; }
   const teams = channel.team_id ? await attempt(() => getAll("/api/teams")) : [];
   const names = new Map((teams ?? []).map(team => [team.id, team.name]));
   const config = Object.entries(channel.config ?? {}).flatMap(([key, value]) =>
@@ -37,7 +39,7 @@ export async function renderChannel(channelId) {
     [h("dt", {}, { voice: "A call comes in", status: "Call status changes", wait: "Waiting callers (used by the answers)",
       messaging: "A message comes in" }[hook] ?? hook), h("dd", {}, h("code", { dataset: { test: `webhook-${hook}` } }, url))]) : [];
   const requests = h("div", {}, loading("Loading requests…"));
-  mount(
+  view.mount(
     h("p", { class: "small" }, h("a", { href: "#/channels" }, "← Channels")),
     h("div", { class: "toolbar" }, h("h1", { dataset: { test: "channel-title" } }, channel.name), statusPill(channel.status),
       h("span", { class: "pill" }, channel.type)),

@@ -4,13 +4,14 @@
 import { get, getAll, post, put } from "../api.js";
 import { debounced, onLive } from "../live.js";
 import { session } from "../session.js";
-import { attempt, empty, field, h, loading, mount, select } from "../ui.js";
+import { attempt, empty, field, h, loading, openedPage, select } from "../ui.js";
 
 const remaining = (until) => Math.max(0, Math.ceil((new Date(until).getTime() - Date.now()) / 1000));
 
 export async function renderDesk() {
+  const view = openedPage();
   const own = session.claims()?.agent_id;
-  if (!own) { mount(empty("The desk is for an agent's own token (role agent, with agent_id).")); return; }
+  if (!own) { view.mount(empty("The desk is for an agent's own token (role agent, with agent_id).")); return; }
   const heading = h("h1", {}, "My desk");
   const presence = h("div", { class: "desk-presence", dataset: { test: "desk-presence" } });
   const offers = h("section", { class: "card", "aria-labelledby": "desk-offers" }, h("h2", { id: "desk-offers" }, "Offered to me"));
@@ -19,7 +20,7 @@ export async function renderDesk() {
   const said = h("p", { class: "visually-hidden", "aria-live": "assertive", dataset: { test: "desk-announcement" } });
   const root = h("div", { class: "desk", dataset: { test: "desk" } },
     h("div", { class: "toolbar" }, heading, h("div", { class: "spacer" }), presence), said, offers, calls, wrapUp);
-  mount(loading("Loading your desk…"));
+  view.mount(loading("Loading your desk…"));
   let announcedOffers = new Set();
   let shown = false;
 
@@ -29,7 +30,7 @@ export async function renderDesk() {
       attempt(() => getAll("/api/calls?status=active")), attempt(() => get("/api/settings")),
     ]);
     if (!agent) return;
-    if (!shown) { mount(root); shown = true; }
+    if (!shown) { view.mount(root); shown = true; }
     heading.textContent = `${agent.name}'s desk`;
     presence.replaceChildren(...presenceControl(agent, settings?.["agents.away_reasons"] ?? [], refresh));
     const fresh = (offered ?? []).filter(call => !announcedOffers.has(call.id));

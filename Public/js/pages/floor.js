@@ -3,7 +3,7 @@
 import { get, getAll } from "../api.js";
 import { debounced, onLive } from "../live.js";
 import { session } from "../session.js";
-import { attempt, empty, field, h, loading, mount, politeSummary, select, table } from "../ui.js";
+import { attempt, empty, field, h, loading, openedPage, politeSummary, select, table } from "../ui.js";
 
 const STATES = ["available", "offered", "on_call", "wrap_up", "away", "offline"];
 
@@ -16,7 +16,8 @@ export function duration(seconds) {
 }
 
 export async function renderFloor(query) {
-  if (!session.canWrite()) { mount(empty("The floor is for managers and admins.")); return; }
+  const view = openedPage();
+  if (!session.canWrite()) { view.mount(empty("The floor is for managers and admins.")); return; }
   const teamId = query.get("team") ?? "";
   const sector = query.get("sector") ?? "";
   const board = h("div", {}, loading("Loading the floor…"));
@@ -26,7 +27,7 @@ export async function renderFloor(query) {
   const root = h("div", { dataset: { test: "floor" } },
     h("div", { class: "toolbar" }, h("h1", {}, "Floor"), h("div", { class: "spacer" }), filters(teams, teamId, sector)),
     counts, summary.element, board);
-  mount(root);
+  view.mount(root);
 
   async function refresh() {
     const [agents, team] = await Promise.all([

@@ -2,9 +2,10 @@
 import { get, getAll, post } from "../api.js";
 import { debounced, onLive } from "../live.js";
 import { session } from "../session.js";
-import { attempt, empty, exportButton, field, h, loadBar, loading, mount, number, politeSummary, select, statusPill, table } from "../ui.js";
+import { attempt, empty, exportButton, field, h, loadBar, loading, number, openedPage, politeSummary, select, statusPill, table } from "../ui.js";
 
 export async function renderRouting() {
+  const view = openedPage();
   const result = h("div", { dataset: { test: "route-result" } });
   const decisions = h("div", {}, loading("Loading decisions…"));
   const queue = h("div", {}, loading("Loading the queue…"));
@@ -16,7 +17,7 @@ export async function renderRouting() {
     attempt(() => getAll("/api/teams?status=active")), attempt(() => getAll("/api/agents?status=active")),
   ]);
   const names = new Map((agents ?? []).map(agent => [agent.id, agent.name]));
-  mount(
+  view.mount(
     h("h1", {}, "Routing"),
     h("div", { class: "counters" },
       h("div", { class: "counter" }, "Waiting now", depth), h("div", { class: "counter" }, "Calls in progress", active)),

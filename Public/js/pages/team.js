@@ -6,17 +6,19 @@ import { debounced, onLive } from "../live.js";
 import { callTotals, peopleCard } from "../people.js";
 import { session } from "../session.js";
 import {
-  attempt, daysAgo, empty, field, h, loadBar, loading, mount, percent, politeSummary, select, serviceLevelBadge, statusPill, table, today,
+  attempt, daysAgo, empty, field, h, loadBar, loading, openedPage, percent, politeSummary, select, serviceLevelBadge,
+  statusPill, table, today,
 } from "../ui.js";
 
 const TABS = [["members", "Members"], ["agents", "Agent assignments"], ["performance", "Performance"], ["settings", "Settings"]];
 
 export async function renderTeam(teamId, tab, query) {
-  mount(loading("Loading team…"));
+  const view = openedPage();
+  view.mount(loading("Loading team…"));
   const team = await attempt(() => get(`/api/teams/${teamId}`));
-  if (!team) { mount(empty("This team could not be loaded.", h("a", { href: "#/teams" }, "Back to teams"))); return; }
+  if (!team) { view.mount(empty("This team could not be loaded.", h("a", { href: "#/teams" }, "Back to teams"))); return; }
   const body = h("div", {});
-  mount(
+  view.mount(
     h("p", { class: "small" }, h("a", { href: "#/teams" }, "← Teams")),
     h("div", { class: "toolbar" }, h("h1", { dataset: { test: "team-title" } }, team.name), statusPill(team.status),
       h("span", { class: "pill" }, team.sector)),

@@ -1,14 +1,15 @@
 // Teams overview: every team with today's figures, filters, and a form to create one.
 import { get, getAll, post } from "../api.js";
 import { session } from "../session.js";
-import { attempt, daysAgo, empty, field, h, loading, mount, percent, select, serviceLevelBadge, statusPill, today } from "../ui.js";
+import { attempt, daysAgo, empty, field, h, loading, openedPage, percent, select, serviceLevelBadge, statusPill, today } from "../ui.js";
 
 export async function renderTeams(query) {
+  const view = openedPage();
   const sector = query.get("sector") ?? "";
   const status = query.get("status") ?? "active";
   const list = h("div", {}, loading("Loading teams…"));
   const suggestions = session.canWrite() ? h("div", {}) : null;
-  mount(
+  view.mount(
     h("div", { class: "toolbar" },
       h("h1", {}, "Teams"), h("div", { class: "spacer" }),
       filters(sector, status)),

@@ -5,9 +5,10 @@
 import { get, getAll, getPage } from "../api.js";
 import { debounced, onLive } from "../live.js";
 import { session } from "../session.js";
-import { attempt, h, mount, today } from "../ui.js";
+import { attempt, h, openedPage, today } from "../ui.js";
 
 export async function renderWallboard(query) {
+  const view = openedPage();
   const teamId = query.get("team"), sector = query.get("sector")?.toLowerCase();
   const tile = (label, test) => {
     const value = h("b", { dataset: { test } }, "…");
@@ -24,7 +25,7 @@ export async function renderWallboard(query) {
   const root = h("section", { class: "wallboard", dataset: { test: "wallboard" } }, title, expired,
     h("div", { class: "wall-grid" }, waiting.element, longest.element, inProgress.element, level.element),
     h("div", { class: "wall-grid" }, available.element, onCalls.element, away.element), status);
-  mount(root);
+  view.mount(root);
   document.body.dataset.page = "wallboard";
 
   const settings = await attempt(() => get("/api/settings"));

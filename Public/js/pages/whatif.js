@@ -2,18 +2,19 @@
 // side, and lets an admin switch the proposal on.
 import { get, post, put } from "../api.js";
 import { chart } from "../charts.js";
-import { attempt, daysAgo, empty, field, h, loading, mount, number, percent, select, table, today } from "../ui.js";
+import { attempt, daysAgo, empty, field, h, loading, number, openedPage, percent, select, table, today } from "../ui.js";
 import { session } from "../session.js";
 
 const WEIGHTS = [["success_rate", "Success rate"], ["priority", "Priority"], ["load", "Load"],
   ["handling_time", "Handling time"], ["capabilities", "Capabilities"]];
 
 export async function renderWhatIf() {
+  const view = openedPage();
   if (!session.canWrite()) {
-    mount(h("h1", {}, "What if"), empty("Simulations are for managers and admins."));
+    view.mount(h("h1", {}, "What if"), empty("Simulations are for managers and admins."));
     return;
   }
-  mount(h("h1", {}, "What if"), loading("Reading the routing settings…"));
+  view.mount(h("h1", {}, "What if"), loading("Reading the routing settings…"));
   const settings = await attempt(() => get("/api/settings"));
   if (!settings) return;
   const from = h("input", { type: "date", value: daysAgo(6), dataset: { test: "whatif-from" } });
@@ -54,7 +55,7 @@ export async function renderWhatIf() {
     run.disabled = false;
     results.replaceChildren(outcome ? comparison(outcome) : "");
   });
-  mount(h("h1", {}, "What if"),
+  view.mount(h("h1", {}, "What if"),
     h("p", { class: "muted" }, "Replays the calls of a range against today's agents, once with the routing settings as they are and once " +
       "with yours. Nothing is written until you apply."),
     form, results);

@@ -52,7 +52,7 @@ struct AgentService: Sendable {
             try await AuditLog.record("agent.create", "agent", id: agent.id, by: tenant, on: db)
             try await EventOutbox.append([EventPayload.agent(agent.id!, "created")], clientId: tenant.clientId, on: db)
             let sql = db as! any SQLDatabase
-            if let opening = AgentStateLog.opening([(agent.id!, .available, nil)], of: tenant.clientId, at: agent.stateSince ?? Date(), on: sql) {
+            if let opening = AgentStateLog.opening([(agent.id!, .available, nil)], of: tenant.clientId, at: agent.stateSince ?? Date()) {
                 try await sql.execute(sql: opening) { _ in }
             }
             return agent

@@ -26,10 +26,10 @@ enum AgentStateLog {
     }
 
     /// New agents' first rows, from their creation.
-    static func opening(_ agents: [(UUID, AgentPresence, String?)], of clientId: String, at: Date, on db: any SQLDatabase)
+    static func opening(_ agents: [(UUID, AgentPresence, String?)], of clientId: String, at: Date)
         -> (any SQLExpression)? {
         TenantScope.insertQuery(into: schema, columns: columns, rows: agents.map { agentId, presence, reason in
             (clientId, Row(agentId: agentId, state: presence, reason: reason, startedAt: at).values)
-        }, on: db)
+        })
     }
 }

@@ -196,7 +196,7 @@ struct BulkService: Sendable {
                 try await insert.run()
                 if let opening = AgentStateLog.opening(creates[start..<min(start + Self.batchSize, creates.count)].map { row, values in
                     (values.id, row.presence ?? .available, row.presenceReason)
-                }, of: tenant.clientId, at: now, on: sql) {
+                }, of: tenant.clientId, at: now) {
                     try await sql.execute(sql: opening) { _ in }
                 }
             }

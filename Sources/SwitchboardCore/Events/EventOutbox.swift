@@ -35,7 +35,7 @@ enum EventOutbox {
                     as [any Encodable & Sendable])
             }
             if let insert = TenantScope.insertQuery(into: table, columns: ["sequence", "id", "type", "occurred_at", "data"],
-                                                    rows: rows, on: sql) {
+                                                    rows: rows) {
                 try await sql.execute(sql: insert) { _ in }
             }
         }

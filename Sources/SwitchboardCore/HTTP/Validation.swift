@@ -96,7 +96,7 @@ struct QueryParameters {
 
     func uuid(_ name: String) throws -> UUID? {
         guard let raw = try string(name, maxLength: 64) else { return nil }
-        guard let id = UUID(uuidString: raw) else { throw AppError.badRequest("\(name) must be a valid UUID") }
+        guard let id = UUID(text: raw) else { throw AppError.badRequest("\(name) must be a valid UUID") }
         return id
     }
 
@@ -105,7 +105,7 @@ struct QueryParameters {
         let parts = raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         guard parts.count <= maxCount else { throw AppError.badRequest("\(name) may list at most \(maxCount) ids") }
         return try parts.map { part in
-            guard let id = UUID(uuidString: part) else { throw AppError.badRequest("\(name) must be comma-separated UUIDs") }
+            guard let id = UUID(text: part) else { throw AppError.badRequest("\(name) must be comma-separated UUIDs") }
             return id
         }
     }
@@ -147,7 +147,7 @@ struct Page: Sendable {
 extension Request {
     /// A path id; a malformed one is a 400 naming the parameter.
     func idParameter(_ name: String) throws -> UUID {
-        guard let raw = parameters.get(name), let id = UUID(uuidString: raw) else {
+        guard let raw = parameters.get(name), let id = UUID(text: raw) else {
             throw AppError.badRequest("\(name) must be a valid UUID")
         }
         return id

@@ -67,14 +67,13 @@ extension TenantScope {
         into table: String, columns: [String], rows: [(clientId: String, values: [any Encodable & Sendable])],
         on sql: any SQLDatabase
     ) async throws {
-        guard let query = insertQuery(into: table, columns: columns, rows: rows, on: sql) else { return }
+        guard let query = insertQuery(into: table, columns: columns, rows: rows) else { return }
         try await sql.execute(sql: query) { _ in }
     }
 
     /// The statement `insert(into:columns:rows:on:)` runs, for embedding in a larger one; nil without rows.
     static func insertQuery(
-        into table: String, columns: [String], rows: [(clientId: String, values: [any Encodable & Sendable])],
-        on sql: any SQLDatabase
+        into table: String, columns: [String], rows: [(clientId: String, values: [any Encodable & Sendable])]
     ) -> (any SQLExpression)? {
         guard !rows.isEmpty else { return nil }
         return BoundStatement.insert(into: table, columns: columns, rows: rows)

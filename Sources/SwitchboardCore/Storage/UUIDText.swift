@@ -1,6 +1,5 @@
 import Foundation
 
-
 /// Ids as text, read and written on every request and every statement: Foundation's `uuidString` and
 /// `UUID(uuidString:)` go through `snprintf` and `sscanf` on Linux, at a cost that shows in the call writer's profile.
 extension UUID {

@@ -32,8 +32,7 @@ enum CallMessages {
     static func record(_ message: CallMessageDTO, sid: String, on call: CallDTO, clientId: String, on sql: any SQLDatabase) async throws {
         if let insert = TenantScope.insertQuery(
             into: schema, columns: ["id", "call_id", "message_sid", "sender", "body", "received_at"],
-            rows: [(clientId, [UUID(), call.id, sid, message.from, message.body, message.receivedAt] as [any Encodable & Sendable])],
-            on: sql) {
+            rows: [(clientId, [UUID(), call.id, sid, message.from, message.body, message.receivedAt] as [any Encodable & Sendable])]) {
             try await sql.execute(sql: insert) { _ in }
         }
         let event = MessageReceived(callId: call.id, channel: call.channel, agentId: call.agentId, from: message.from,
@@ -69,8 +68,7 @@ enum ChannelRequestLog {
         if let insert = TenantScope.insertQuery(
             into: schema, columns: ["id", "channel_id", "received_at", "hook", "status", "result"],
             rows: [(clientId, [UUID(), channelId, entry.receivedAt, entry.hook, entry.status, String(entry.result.prefix(300))]
-                    as [any Encodable & Sendable])],
-            on: sql) {
+                    as [any Encodable & Sendable])]) {
             try await sql.execute(sql: insert) { _ in }
         }
         // Keep the newest `kept`: delete what is older than the kept-th newest.

@@ -188,7 +188,7 @@ final class WebhookDeliverer: Service, Sendable {
                 into: WebhookTables.deliveries,
                 columns: ["id", "webhook_id", "event_id", "event_type", "sequence", "payload", "status", "attempts",
                           "next_attempt_at", "created_at", "updated_at"],
-                rows: Array(rows[chunk..<min(chunk + 200, rows.count)]), on: sql) {
+                rows: Array(rows[chunk..<min(chunk + 200, rows.count)])) {
                 try await sql.execute(sql: insert) { _ in }
             }
         }

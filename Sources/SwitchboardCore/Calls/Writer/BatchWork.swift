@@ -197,14 +197,14 @@ struct BatchWork {
         let changes = updateOrder.map { id in Self.changeQuery(updates[id]!.row, expecting: updates[id]!.expected) }
         let inserts = [
             TenantScope.insertQuery(into: Call.schema, columns: CallRow.insertColumns,
-                                    rows: self.inserts.map { ($0.clientId, $0.values) }, on: db),
+                                    rows: self.inserts.map { ($0.clientId, $0.values) }),
             TenantScope.insertQuery(into: RoutingDecisionRecord.schema, columns: DecisionRow.columns,
-                                    rows: decisions.map { ($0.clientId, $0.values) }, on: db),
-            TenantScope.insertQuery(into: AuditLogEntry.schema, columns: AuditLog.columns, rows: audits, on: db),
+                                    rows: decisions.map { ($0.clientId, $0.values) }),
+            TenantScope.insertQuery(into: AuditLogEntry.schema, columns: AuditLog.columns, rows: audits),
             TenantScope.insertQuery(into: AgentStateLog.schema, columns: AgentStateLog.columns,
-                                    rows: stateRows.map { ($0.clientId, $0.row.values) }, on: db),
+                                    rows: stateRows.map { ($0.clientId, $0.row.values) }),
             TenantScope.insertQuery(into: OfferLog.schema, columns: OfferLog.columns,
-                                    rows: offers.map { ($0.clientId, $0.row.values) }, on: db),
+                                    rows: offers.map { ($0.clientId, $0.row.values) }),
         ].compactMap { $0 }
         let closes = closedStates.sorted { $0.agentId.uuidString < $1.agentId.uuidString }
             .map { AgentStateLog.close($0.agentId, of: $0.clientId, at: now, on: db) }
