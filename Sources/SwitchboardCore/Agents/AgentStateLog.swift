@@ -19,10 +19,15 @@ enum AgentStateLog {
     }
 
     /// Closes the agent's open row at `at`.
-    static func close(_ agentId: UUID, of clientId: String, at: Date, on db: any SQLDatabase) -> any SQLExpression {
-        db.update(schema).set("ended_at", to: at)
-            .where("client_id", .equal, clientId).where("agent_id", .equal, agentId).where("ended_at", .is, SQLLiteral.null)
-            .query
+    static func close(_ agentId: UUID, of clientId: String, at: Date) -> any SQLExpression {
+        var update = BoundStatement("UPDATE \(BoundStatement.quoted(schema)) SET \"ended_at\" = ")
+        update.bind(at)
+        update.append(" WHERE \"client_id\" = ")
+        update.bind(clientId)
+        update.append(" AND \"agent_id\" = ")
+        update.bind(agentId)
+        update.append(" AND \"ended_at\" IS NULL")
+        return update
     }
 
     /// New agents' first rows, from their creation.

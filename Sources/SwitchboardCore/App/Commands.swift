@@ -95,7 +95,7 @@ struct TokenCommand: AsyncCommand {
         guard let rawRole = signature.role, let role = Role(rawValue: rawRole) else {
             throw ConfigurationError("--role must be admin, manager, viewer or agent")
         }
-        let agentId = signature.agentId.flatMap(UUID.init(uuidString:))
+        let agentId = signature.agentId.flatMap(UUID.init(text:))
         guard (role == .agent) == (signature.agentId != nil), signature.agentId == nil || agentId != nil else {
             throw ConfigurationError("--agent-id ID (an agent's UUID) goes with --role agent, and only with it")
         }

@@ -104,13 +104,13 @@ struct AgentTokenFence: AsyncMiddleware {
     }
 
     static func allows(_ method: HTTPMethod, _ parts: [String], own: UUID) -> Bool {
-        let isOwn = parts.count > 2 && UUID(uuidString: parts[2]) == own
+        let isOwn = parts.count > 2 && UUID(text: parts[2]) == own
         switch (method, parts.count) {
         case (.GET, 3) where parts[1] == "agents": return isOwn
         case (.PUT, 4) where parts[1] == "agents": return isOwn && parts[3] == "presence"
         case (.POST, 5) where parts[1] == "agents": return isOwn && parts[3] == "wrap-up" && parts[4] == "end"
         case (.GET, 2): return parts[1] == "calls" || parts[1] == "settings"
-        case (.GET, 3): return parts[1] == "calls" && UUID(uuidString: parts[2]) != nil
+        case (.GET, 3): return parts[1] == "calls" && UUID(text: parts[2]) != nil
         case (.POST, 4): return parts[1] == "calls" && ["complete", "accept", "reject"].contains(parts[3])
         default: return false
         }

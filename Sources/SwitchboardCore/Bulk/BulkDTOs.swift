@@ -222,7 +222,7 @@ struct BulkRow: Sendable {
             if required { fail(field, "\(field) is required") }
             return nil
         }
-        guard let id = value.stringValue.flatMap({ UUID(uuidString: $0.trimmingCharacters(in: .whitespaces)) }) else {
+        guard let id = value.stringValue.flatMap({ UUID(text: $0.trimmingCharacters(in: .whitespaces)) }) else {
             fail(field, "\(field) must be a UUID")
             return nil
         }

@@ -349,7 +349,7 @@ struct BulkService: Sendable {
                 if let member {
                     // A string that is not a UUID is that row's error; anything else is a malformed body.
                     guard item.stringValue != nil else { throw AppError.badRequest("each item of \(list) must be an agent id") }
-                    fields = ["agent_id": item, "member_id": .string(member.uuidString)]
+                    fields = ["agent_id": item, "member_id": .string(member.text)]
                 } else {
                     guard let object = item.objectValue else {
                         throw AppError.badRequest("each item of \(list) must be an object with member_id and agent_id")
@@ -468,7 +468,7 @@ struct BulkService: Sendable {
             try await TenantScope.insert(
                 into: AuditLogEntry.schema, columns: AuditLog.columns,
                 rows: entries[start..<min(start + batchSize, entries.count)].map { entry in
-                    (tenant.clientId, [UUID.random(), tenant.userId, entry.action, entityType, entry.id.uuidString,
+                    (tenant.clientId, [UUID.random(), tenant.userId, entry.action, entityType, entry.id.text,
                                        AuditOutcome.ok.rawValue, now] as [any Encodable & Sendable])
                 }, on: sql)
         }

@@ -113,7 +113,7 @@ struct CallRow: Sendable {
         wrapUpUntil = try row.decode(column: "wrap_up_until", as: Date?.self)
         wrapUpEndedAt = try row.decode(column: "wrap_up_ended_at", as: Date?.self)
         offerExpiresAt = try row.decode(column: "offer_expires_at", as: Date?.self)
-        declinedBy = (try row.decode(column: "declined_by", as: [String]?.self) ?? []).compactMap(UUID.init(uuidString:))
+        declinedBy = (try row.decode(column: "declined_by", as: [String]?.self) ?? []).compactMap(UUID.init(text:))
         priority = try row.decode(column: "priority", as: Int?.self) ?? CallLimits.defaultPriority
         callbackPhone = try row.decode(column: "callback_phone", as: String?.self)
         customerRef = try row.decode(column: "customer_ref", as: String?.self)
@@ -129,7 +129,7 @@ struct CallRow: Sendable {
         [id, teamId, agentId, sector, capabilities, channel.rawValue, externalRef, idempotencyKey, status.rawValue,
          outcome?.rawValue, resolved, satisfaction, handlingTimeSeconds, createdAt, assignedAt, completedAt, callDay,
          cancelledAt, updatedAt, requiredCapabilities, wrapUpUntil, wrapUpEndedAt, offerExpiresAt,
-         declinedBy.isEmpty ? nil : declinedBy.map(\.uuidString), priority, callbackPhone, customerRef, preferredAgentId,
+         declinedBy.isEmpty ? nil : declinedBy.map(\.text), priority, callbackPhone, customerRef, preferredAgentId,
          preferredUntil, SkillLevel.stored(requiredLevels), talkSeconds, talkEndedAt]
     }
 }

@@ -27,8 +27,7 @@ enum OfferLog {
     }
 
     /// Ends the call's open offer.
-    static func resolve(_ callId: UUID, of clientId: String, _ outcome: Outcome, at: Date, on db: any SQLDatabase)
-        -> any SQLExpression {
+    static func resolve(_ callId: UUID, of clientId: String, _ outcome: Outcome, at: Date) -> any SQLExpression {
         var update = BoundStatement("UPDATE \"\(schema)\" SET \"resolved_at\" = ")
         update.bind(at)
         update.append(", \"outcome\" = ")

@@ -153,7 +153,7 @@ final class EventStreamSession: Sendable {
     private func serve(_ tenant: Tenant, expiresAt: Date, tokenDigest: String, since: Int64?, messages: AsyncStream<String>) async {
         let store = request.application.store()
         let hub = request.application.eventHub
-        ownAgentMark.withLock { $0 = tenant.agentId.map { "\"agent_id\":\"\($0.uuidString)\"" } }
+        ownAgentMark.withLock { $0 = tenant.agentId.map { "\"agent_id\":\"\($0.text)\"" } }
         var position: Int64
         let newest: Int64
         do {

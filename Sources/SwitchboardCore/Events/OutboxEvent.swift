@@ -32,7 +32,7 @@ struct StoredEvent: Sendable, Equatable {
     var json: String {
         var json = "{\"client_id\":"
         DecisionJSON.appendString(clientId, to: &json)
-        json += ",\"data\":" + data + ",\"id\":\"\(id.uuidString)\",\"occurred_at\":"
+        json += ",\"data\":" + data + ",\"id\":\"\(id.text)\",\"occurred_at\":"
         FastJSON.appendDate(occurredAt, to: &json)
         json += ",\"sequence\":\(sequence),\"type\":"
         DecisionJSON.appendString(type, to: &json)
@@ -54,7 +54,7 @@ enum EventPayload {
 
     /// With its place as it queued (1: next) and its estimated wait (null when nobody who may take it is routable).
     static func queued(_ call: CallRow, place: Int, estimatedWait: Int?) -> PendingEvent {
-        var json = "{\"call_id\":\"\(call.id.uuidString)\",\"channel\":\"\(call.channel.rawValue)\","
+        var json = "{\"call_id\":\"\(call.id.text)\",\"channel\":\"\(call.channel.rawValue)\","
             + "\"estimated_wait_seconds\":\(estimatedWait.map(String.init) ?? "null"),\"preferred_agent_id\":"
         // The agent the call waits for (its preferred one, while its window is open), else null.
         FastJSON.append(call.reservedAgent(at: call.updatedAt ?? call.createdAt), to: &json)
@@ -71,7 +71,7 @@ enum EventPayload {
     private static func reachingAgent(_ call: CallRow) -> String {
         var json = "{\"agent_id\":"
         FastJSON.append(call.agentId, to: &json)
-        json += ",\"call_id\":\"\(call.id.uuidString)\",\"callback\":"
+        json += ",\"call_id\":\"\(call.id.text)\",\"callback\":"
         FastJSON.appendCallback(call.callbackPhone, to: &json)
         return json
     }
@@ -122,7 +122,7 @@ enum EventPayload {
     static func completed(_ call: CallRow) -> PendingEvent {
         var json = "{\"agent_id\":"
         FastJSON.append(call.agentId, to: &json)
-        json += ",\"call_id\":\"\(call.id.uuidString)\",\"handling_time_seconds\":"
+        json += ",\"call_id\":\"\(call.id.text)\",\"handling_time_seconds\":"
         if let seconds = call.handlingTimeSeconds { FastJSON.appendNumber(seconds, to: &json) } else { json += "null" }
         json += ",\"outcome\":"
         FastJSON.append(call.outcome?.rawValue, to: &json)
@@ -134,12 +134,12 @@ enum EventPayload {
     static func cancelled(_ call: CallRow, previous: CallStatus) -> PendingEvent {
         var json = "{\"agent_id\":"
         FastJSON.append(call.agentId, to: &json)
-        json += ",\"call_id\":\"\(call.id.uuidString)\",\"previous_status\":\"\(previous.rawValue)\"}"
+        json += ",\"call_id\":\"\(call.id.text)\",\"previous_status\":\"\(previous.rawValue)\"}"
         return PendingEvent(.callCancelled, data: json)
     }
 
     static func loadChanged(_ state: LiveState) -> PendingEvent {
-        var json = "{\"agent_id\":\"\(state.agentId.uuidString)\",\"channel_loads\":{"
+        var json = "{\"agent_id\":\"\(state.agentId.text)\",\"channel_loads\":{"
         json += CallChannel.allCases.map { "\"\($0.rawValue)\":\(state.channelLoads[$0])" }.joined(separator: ",")
         json += "},\"current_load\":\(state.load),\"max_concurrent\":\(state.maxConcurrent)}"
         return PendingEvent(.agentLoadChanged, data: json)

@@ -104,7 +104,7 @@ enum ExportWriter {
             case .integer(let value): if let value { out += String(value) }
             case .flag(let value): if let value { out += value ? "true" : "false" }
             case .time(let date): if let date { out += timestamp(date) }
-            case .id(let id): if let id { out += id.uuidString }
+            case .id(let id): if let id { out += id.text }
             case .list(let items): out += csvField(guarded(items.joined(separator: ";")))
             case .amounts(let amounts):
                 out += csvField(guarded(amounts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";")))

@@ -36,7 +36,7 @@ enum AuditLog {
         try await record(
             AuditEntry(
                 clientId: tenant.clientId, actor: tenant.userId, action: action,
-                entityType: entityType, entityId: id?.uuidString ?? "-", outcome: .ok
+                entityType: entityType, entityId: id?.text ?? "-", outcome: .ok
             ),
             on: db
         )

@@ -135,7 +135,7 @@ final class DenialLog: Sendable {
             for (miss, tally) in tableMisses {
                 guard let owner = owners[miss.id], owner != miss.clientId else { continue }
                 result.append((Denial(clientId: miss.clientId, actor: miss.actor, action: "denied.404",
-                                      entityType: miss.entity, entityId: miss.id.uuidString), tally))
+                                      entityType: miss.entity, entityId: miss.id.text), tally))
             }
         }
         return result

@@ -27,7 +27,7 @@ struct AnalyticsService: Sendable {
         let agentIds = try await scope.query(TeamAgentAssignment.self, on: store.db).filter(\.$team.$id == teamId).all()
             .map(\.$agent.id)
         result.people = try await PeopleMetricsReader(clientId: tenant.clientId, db: store.sql)
-            .series(of: Array(Set(agentIds)).sorted { $0.uuidString < $1.uuidString }, in: range)
+            .series(of: Array(Set(agentIds)).sorted(), in: range)
         return result
     }
 
@@ -55,7 +55,7 @@ struct AnalyticsService: Sendable {
             let (a, b) = (metric.value(of: lhs.1)!, metric.value(of: rhs.1)!)
             if a != b { return metric.ascending ? a < b : a > b }
             if lhs.1.callsHandled != rhs.1.callsHandled { return lhs.1.callsHandled > rhs.1.callsHandled }
-            return lhs.0.id!.uuidString < rhs.0.id!.uuidString
+            return lhs.0.id! < rhs.0.id!
         }
         return ranked.prefix(limit).map { agent, counts in
             TopAgentDTO(agentId: agent.id!, name: agent.name, sector: agent.sector, metric: metric.rawValue,
@@ -91,18 +91,18 @@ struct AnalyticsService: Sendable {
         for row in try await query.all() {
             let waits = try ServiceLevelRollup.decodeWaits(row)
             guard waits.offered > 0 else { continue }  // a day of completions only, with no wait counted yet
-            let group: String = grouping == .day ? try row.decode("date") : (try row.decode(column: "subject_id", as: UUID.self)).uuidString
+            let group: String = grouping == .day ? try row.decode("date") : (try row.decode(column: "subject_id", as: UUID.self)).text
             byGroup[group, default: .zero].add(waits)
         }
         var names: [UUID: String] = [:]
-        let ids = byGroup.keys.compactMap(UUID.init(uuidString:))
+        let ids = byGroup.keys.compactMap(UUID.init(text:))
         if grouping == .team {
             for team in try await scope.query(Team.self, on: store.db).filter(\.$id ~~ ids).all() { names[team.id!] = team.name }
         } else if grouping == .agent {
             for agent in try await scope.query(SectorAgent.self, on: store.db).filter(\.$id ~~ ids).all() { names[agent.id!] = agent.name }
         }
         let groups = byGroup.map { key, counts -> ServiceLevelGroupDTO in
-            let id = UUID(uuidString: key)
+            let id = UUID(text: key)
             return ServiceLevelGroupDTO(
                 date: grouping == .day ? key : nil,
                 teamId: grouping == .team ? id : nil,
@@ -112,7 +112,7 @@ struct AnalyticsService: Sendable {
         }.sorted { lhs, rhs in
             if let a = lhs.date, let b = rhs.date { return a < b }
             let (a, b) = (lhs.name ?? "", rhs.name ?? "")
-            return a != b ? a < b : (lhs.teamId ?? lhs.agentId)!.uuidString < (rhs.teamId ?? rhs.agentId)!.uuidString
+            return a != b ? a < b : (lhs.teamId ?? lhs.agentId)! < (rhs.teamId ?? rhs.agentId)!
         }
         return ServiceLevelReportDTO(
             from: range.from.description, to: range.to.description, groupBy: grouping.rawValue,

@@ -364,7 +364,7 @@ enum DailyRollup {
             currentById[try row.decode("id")] = (try row.decode("success_rate"), try row.decode("avg_handling_time"))
         }
         // In id order, so concurrent writers that lock several agents lock them in the same order.
-        let changed = values.sorted { $0.agentId.uuidString < $1.agentId.uuidString }.filter { value in
+        let changed = values.sorted { $0.agentId < $1.agentId }.filter { value in
             guard let (successRate, handling) = currentById[value.agentId] else { return false }
             return abs(successRate - value.successRate) > 1e-12 || abs(handling - value.avgHandlingTime) > 1e-9
         }

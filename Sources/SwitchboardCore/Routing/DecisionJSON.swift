@@ -13,7 +13,7 @@ enum DecisionJSON {
         }
         json += "]"
         if let priority { json += ",\"effective_priority\":\(priority.effective)" }
-        if let preferredAgentId { json += ",\"preferred_agent_id\":\"\(preferredAgentId.uuidString)\"" }
+        if let preferredAgentId { json += ",\"preferred_agent_id\":\"\(preferredAgentId.text)\"" }
         if let priority { json += ",\"priority\":\(priority.priority)" }
         if !requiredCapabilities.isEmpty {
             json += ",\"required_capabilities\":["
@@ -35,7 +35,7 @@ enum DecisionJSON {
         json += ",\"sector\":"
         appendString(sector, to: &json)
         json += ",\"team_id\":"
-        if let teamId { json += "\"\(teamId.uuidString)\"" } else { json += "null" }
+        if let teamId { json += "\"\(teamId.text)\"" } else { json += "null" }
         json += "}"
         return json
     }
@@ -53,7 +53,7 @@ enum DecisionJSON {
         for (index, candidate) in candidates.enumerated() {
             if index > 0 { json += "," }
             let b = candidate.breakdown
-            json += "[\"\(candidate.agentId.uuidString)\",\(number(candidate.score)),\(candidate.currentLoad),"
+            json += "[\"\(candidate.agentId.text)\",\(number(candidate.score)),\(candidate.currentLoad),"
             json += "\(candidate.maxConcurrent),\(candidate.priority)"
             for factor in [b.successRate, b.priority, b.load, b.handlingTime, b.capabilities] {
                 json += ",\(number(factor.value)),\(number(factor.contribution))"

@@ -88,7 +88,7 @@ final class LoadBook: Sendable {
 
     private let slots = NIOLockedValueBox<[String: Slot]>([:])
     /// Names this book in the loads it announces to other processes, so it can skip its own.
-    let origin = UUID().uuidString
+    let origin = UUID().text
     /// Tells other processes (PostgreSQL NOTIFY); nil on SQLite, where one process is assumed.
     private let broadcast = NIOLockedValueBox<(@Sendable (String) async -> Void)?>(nil)
 

@@ -29,7 +29,7 @@ struct QueueOrder: Sendable {
                                effectivePriority(priority: b.priority, createdAt: b.createdAt))
         if first != second { return first > second }
         if a.createdAt != b.createdAt { return a.createdAt < b.createdAt }
-        return a.id.uuidString < b.id.uuidString
+        return a.id < b.id
     }
 
     /// Each call's place among the waiting calls of its sector (1: next).

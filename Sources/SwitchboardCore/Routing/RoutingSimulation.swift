@@ -519,7 +519,7 @@ enum RoutingSimulation {
             var served: [UUID: [(pool: PoolKey, ownTeam: Bool)]] = [:]
             for agent in catalogue.agents {
                 let own = ownTeams[agent.id] ?? []
-                let teams = Set(teamsBySector[agent.sector] ?? []).union(own).sorted { $0.uuidString < $1.uuidString }
+                let teams = Set(teamsBySector[agent.sector] ?? []).union(own).sorted()
                 served[agent.id] = [(.sector(agent.sector), false)] + teams.map { (.team($0), own.contains($0)) }
             }
             servedLines = served

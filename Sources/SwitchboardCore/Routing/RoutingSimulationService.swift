@@ -229,6 +229,6 @@ struct SimulationReportDTO: Encodable, Sendable {
         offersMissed = report.offersMissed
         agents = report.utilisation.map { id, share in
             AgentUse(agentId: id, name: names[id] ?? "", calls: report.callsByAgent[id] ?? 0, utilisation: share)
-        }.sorted { $0.utilisation != $1.utilisation ? $0.utilisation > $1.utilisation : $0.agentId.uuidString < $1.agentId.uuidString }
+        }.sorted { $0.utilisation != $1.utilisation ? $0.utilisation > $1.utilisation : $0.agentId < $1.agentId }
     }
 }

@@ -33,6 +33,6 @@ struct CredentialCipher: Sendable {
     }
 
     private static func context(_ clientId: String, _ channelId: UUID) -> Data {
-        Data("switchboard.channel|\(clientId)|\(channelId.uuidString.lowercased())".utf8)
+        Data("switchboard.channel|\(clientId)|\(channelId.text.lowercased())".utf8)
     }
 }

@@ -86,7 +86,7 @@ struct TeamService: Sendable {
         return members.map { member in
             let assigned = (agentIdsByMember[member.id!] ?? [])
                 .compactMap { agentsById[$0.$agent.id] }
-                .sorted { ($0.name, $0.id.uuidString) < ($1.name, $1.id.uuidString) }
+                .sorted { ($0.name, $0.id) < ($1.name, $1.id) }
             return MemberDTO(member, agents: assigned)
         }
     }

@@ -56,7 +56,7 @@ enum TeamSuggester {
         let expectedEffect: [String: Double]
         let effectSummary: String
 
-        var id: String { "\(kind.rawValue).\(teamId.uuidString.lowercased()).\(agentId.uuidString.lowercased())" }
+        var id: String { "\(kind.rawValue).\(teamId.text.lowercased()).\(agentId.text.lowercased())" }
     }
 
     /// A team needs help when at least this many calls were offered in the week and it missed its target.
@@ -92,7 +92,7 @@ enum TeamSuggester {
                   let level = team.week.waits.serviceLevelPercent(thresholdSeconds: threshold),
                   level < context.target.targetPercent else { return nil }
             return (team, level)
-        }.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.id.uuidString < $1.0.id.uuidString }  // the worst first
+        }.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.id < $1.0.id }  // the worst first
         // An agent of a team that misses its own target is not lent to another.
         var lent = Set(pressured.flatMap(\.0.agentIds))
         var found: [Suggestion] = []
@@ -106,7 +106,7 @@ enum TeamSuggester {
             }.sorted { lhs, rhs in
                 if lhs.0.month.successRate != rhs.0.month.successRate { return lhs.0.month.successRate > rhs.0.month.successRate }
                 if lhs.1 != rhs.1 { return lhs.1 < rhs.1 }
-                return lhs.0.id.uuidString < rhs.0.id.uuidString
+                return lhs.0.id < rhs.0.id
             }
             guard let (agent, busy) = candidates.first else { continue }
             lent.insert(agent.id)
@@ -145,7 +145,7 @@ enum TeamSuggester {
 
     private static func removals(teams: [TeamFacts], agentsById: [UUID: AgentFacts]) -> [Suggestion] {
         var found: [Suggestion] = []
-        for team in teams.sorted(by: { $0.id.uuidString < $1.id.uuidString }) {
+        for team in teams.sorted(by: { $0.id < $1.id }) {
             let now = team.week.counts, before = team.previousWeek.counts
             guard now.callsHandled >= minimumWeeklyCalls, before.callsHandled >= minimumWeeklyCalls else { continue }
             let drop = (before.successRate - now.successRate) * 100
@@ -155,7 +155,7 @@ enum TeamSuggester {
                 let agentDrop = (agent.previousWeek.successRate - agent.week.successRate) * 100
                 guard agentDrop >= driverDropPoints, agent.week.successRate < now.successRate else { return nil }
                 return (agent, agentDrop * Double(agent.week.callsHandled))
-            }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0.id.uuidString < $1.0.id.uuidString }
+            }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0.id < $1.0.id }
             guard let (agent, _) = drivers.first else { continue }
             // The agent's calls are not all the team's; the estimate takes them off the team's week all the same.
             let remaining = max(0, now.callsHandled - agent.week.callsHandled)

@@ -41,7 +41,7 @@ struct TeamSuggestionService: Sendable {
                 agentIds: Set(assignments.filter { $0.$team.id == team.id }.map { $0.$agent.id }),
                 week: .combine(rows.filter { $0.day >= weekStart.description }.map(\.figures)),
                 previousWeek: .combine(rows.filter { $0.day < weekStart.description }.map(\.figures)),
-                helpedThisWeek: helped.contains(team.id!.uuidString)))
+                helpedThisWeek: helped.contains(team.id!.text)))
         }
 
         // Only the agents a suggestion could name: those of the teams' sectors.
@@ -105,7 +105,7 @@ struct TeamSuggestionService: Sendable {
         // `<kind>.<team id>.<agent id>`: another tenant's team reads as not found, like any other id.
         let parts = suggestionId.split(separator: ".")
         guard parts.count == 3, TeamSuggester.Kind(rawValue: String(parts[0])) != nil,
-              let teamId = UUID(uuidString: String(parts[1])), UUID(uuidString: String(parts[2])) != nil else {
+              let teamId = UUID(text: String(parts[1])), UUID(text: String(parts[2])) != nil else {
             throw AppError.badRequest("a suggestion id has the form <kind>.<team id>.<agent id>, as listed by GET /api/teams/suggestions")
         }
         _ = try await scope.find(Team.self, teamId, on: store.db)

@@ -59,7 +59,7 @@ struct TwilioBridge: Sendable {
     let hooks: TwilioHooks
     let logger: Logger
 
-    private var tenant: Tenant { Tenant(clientId: channel.clientId, userId: "twilio-\(channel.id.uuidString.lowercased())", role: .admin) }
+    private var tenant: Tenant { Tenant(clientId: channel.clientId, userId: "twilio-\(channel.id.text.lowercased())", role: .admin) }
     private var calls: CallService { CallService(store: store, tenant: tenant, writer: writer) }
 
     /// Said to a sender whose conversation the tenant's overflow refused.
@@ -181,8 +181,10 @@ struct TwilioBridge: Sendable {
         var call = call
         // Each pass either answers or moves the call off an agent that cannot be dialled.
         for _ in 0..<10 {
+            // An offered call rings its agent; an active one is dialled again only while its talk has not ended.
+            let ringsItsAgent = call.status == .offered || (call.status == .active && call.talkEndedAt == nil)
             switch call.status {
-            case .offered, .active where call.talkEndedAt == nil:
+            case _ where ringsItsAgent:
                 guard let agentId = call.agentId else { break }
                 guard let contact = try await contact(of: agentId) else {
                     let change = CallChange.dialFailed(call.id, agent: agentId, missed: false,

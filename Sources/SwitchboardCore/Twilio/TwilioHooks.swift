@@ -8,7 +8,7 @@ struct TwilioHooks: Sendable {
 
     static let pathPrefix = "hooks/twilio"
 
-    private var base: String { "\(publicURL)/\(Self.pathPrefix)/\(channelId.uuidString)" }
+    private var base: String { "\(publicURL)/\(Self.pathPrefix)/\(channelId.text)" }
 
     /// Twilio console: "A call comes in".
     var voice: String { "\(base)/voice" }
@@ -22,9 +22,9 @@ struct TwilioHooks: Sendable {
     /// The status address for one call dialled to one agent (the `<Dial>` action and the agent's answer report
     /// name both, so that a late report about an earlier agent changes nothing).
     func status(of callId: UUID, agent agentId: UUID) -> String {
-        "\(status)?call=\(callId.uuidString)&agent=\(agentId.uuidString)"
+        "\(status)?call=\(callId.text)&agent=\(agentId.text)"
     }
-    func wait(of callId: UUID) -> String { "\(wait)?call=\(callId.uuidString)" }
+    func wait(of callId: UUID) -> String { "\(wait)?call=\(callId.text)" }
 
     /// What a channel shows as `webhook_urls`: the addresses to paste into Twilio's console.
     func published(for type: CallChannel) -> [String: String] {

@@ -295,7 +295,7 @@ final class WebhookDeliverer: Service, Sendable {
     private func send(_ delivery: Claimed, to url: String, secrets: [String], with client: HTTPClient) async -> Outcome {
         let body = Array(delivery.payload.utf8)
         let timestamp = Int(Date().timeIntervalSince1970)
-        let messageId = delivery.id.uuidString
+        let messageId = delivery.id.text
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -360,7 +360,7 @@ final class WebhookDeliverer: Service, Sendable {
                             .set("updated_at", to: now)
                             .where("id", .equal, delivery.webhookId).run()
                         try await AuditLog.record(AuditEntry(clientId: delivery.clientId, actor: "system", action: "webhook.disabled",
-                                                             entityType: "webhook", entityId: delivery.webhookId.uuidString,
+                                                             entityType: "webhook", entityId: delivery.webhookId.text,
                                                              outcome: .ok), on: db)
                     }
                 }

@@ -152,7 +152,7 @@ struct WebhookService: Sendable {
         let deliveryId = UUID(), now = Date(), tenant = self.tenant
         var payload = "{\"client_id\":"
         DecisionJSON.appendString(tenant.clientId, to: &payload)
-        payload += ",\"data\":{\"webhook_id\":\"\(id.uuidString)\"},\"id\":\"\(deliveryId.uuidString)\",\"occurred_at\":"
+        payload += ",\"data\":{\"webhook_id\":\"\(id.text)\"},\"id\":\"\(deliveryId.text)\",\"occurred_at\":"
         FastJSON.appendDate(now, to: &payload)
         payload += ",\"sequence\":null,\"type\":\"ping\"}"
         let body = payload

@@ -134,7 +134,7 @@ final class BatchPlan: @unchecked Sendable {
     var netDeltas: [(agent: LostClaims.Agent, delta: ChannelNumbers)] {
         let changed = Set(deltas.filter { $0.value != .zero }.keys).union(presence.keys).union(wrapUps.keys)
             .union(missedOffers.keys).union(callsEnded.keys).subtracting(onlyMissedOffersReset)
-        return changed.map { ($0, deltas[$0] ?? .zero) }.sorted { ($0.agent.agentId.uuidString) < ($1.agent.agentId.uuidString) }
+        return changed.map { ($0, deltas[$0] ?? .zero) }.sorted { $0.agent.agentId < $1.agent.agentId }
     }
 
     /// Agents the batch changes in nothing but resetting their missed offers (an accepted offer): reset by a

@@ -162,7 +162,7 @@ struct BatchWork {
     }
 
     mutating func audit(_ tenant: Tenant, _ action: String, _ id: UUID, entity: String = "call") {
-        audits.append((tenant.clientId, [UUID.random(), tenant.userId, action, entity, id.uuidString, AuditOutcome.ok.rawValue, now]))
+        audits.append((tenant.clientId, [UUID.random(), tenant.userId, action, entity, id.text, AuditOutcome.ok.rawValue, now]))
     }
 
     /// A presence change in the state log: the agent's open row ends now (in this batch, or in the database).
@@ -206,10 +206,10 @@ struct BatchWork {
             TenantScope.insertQuery(into: OfferLog.schema, columns: OfferLog.columns,
                                     rows: offers.map { ($0.clientId, $0.row.values) }),
         ].compactMap { $0 }
-        let closes = closedStates.sorted { $0.agentId.uuidString < $1.agentId.uuidString }
-            .map { AgentStateLog.close($0.agentId, of: $0.clientId, at: now, on: db) }
-            + resolvedOffers.map { OfferLog.resolve($0.callId, of: $0.clientId, $0.outcome, at: now, on: db) }
-            + [Self.resetMissedOffers(of: plan.onlyMissedOffersReset, on: db)].compactMap { $0 }
+        let closes = closedStates.sorted { $0.agentId < $1.agentId }
+            .map { AgentStateLog.close($0.agentId, of: $0.clientId, at: now) }
+            + resolvedOffers.map { OfferLog.resolve($0.callId, of: $0.clientId, $0.outcome, at: now) }
+            + [Self.resetMissedOffers(of: plan.onlyMissedOffersReset)].compactMap { $0 }
         let statements = BatchStatements(loads: deltas.isEmpty ? nil : LoadStatement(deltas, presence: plan.presence, wrapUps: plan.wrapUps,
                                                                                          missedOffers: plan.missedOffers,
                                                                                          callsEnded: plan.callsEnded,
@@ -225,11 +225,12 @@ struct BatchWork {
     }
 
     /// Missed offers back to zero for these agents, where they are not zero already.
-    private static func resetMissedOffers(of agents: Set<LostClaims.Agent>, on db: any SQLDatabase) -> (any SQLExpression)? {
+    private static func resetMissedOffers(of agents: Set<LostClaims.Agent>) -> (any SQLExpression)? {
         guard !agents.isEmpty else { return nil }
-        return db.update(SectorAgent.schema).set("missed_offers", to: 0)
-            .where("id", .in, agents.map(\.agentId).sorted { $0.uuidString < $1.uuidString })
-            .where("missed_offers", .notEqual, 0).query
+        var update = BoundStatement("UPDATE \(BoundStatement.quoted(SectorAgent.schema)) SET \"missed_offers\" = 0 WHERE \"id\" IN ")
+        update.bindRow(agents.map(\.agentId).sorted())
+        update.append(" AND \"missed_offers\" <> 0")
+        return update
     }
 
     /// A call's new state, written only if it is still in the state this batch read.
@@ -239,7 +240,7 @@ struct BatchWork {
             call.status.rawValue, call.agentId, call.outcome?.rawValue, call.resolved, call.satisfaction,
             call.handlingTimeSeconds, call.assignedAt, call.completedAt, call.cancelledAt, call.updatedAt,
             call.wrapUpUntil, call.wrapUpEndedAt, call.offerExpiresAt,
-            call.declinedBy.isEmpty ? nil : call.declinedBy.map(\.uuidString), call.talkSeconds, call.talkEndedAt,
+            call.declinedBy.isEmpty ? nil : call.declinedBy.map(\.text), call.talkSeconds, call.talkEndedAt,
         ]
         var update = BoundStatement("UPDATE \(BoundStatement.quoted(Call.schema)) SET ")
         for (index, (column, value)) in zip(changedColumns, values).enumerated() {

@@ -89,7 +89,7 @@ extension CallWriter {
         let limit = try await book.withBook(tenant.clientId, store: store, on: db) { $0.policy.maxMissedOffers }
         guard limit > 0 else { return [] }
         var placed: [UUID] = []
-        for (agentId, agent) in agents.sorted(by: { $0.key.uuidString < $1.key.uuidString }) {
+        for (agentId, agent) in agents.sorted(by: { $0.key < $1.key }) {
             guard let added = work.plan.missedOffersAdded(by: agentId, in: tenant.clientId), agent.missedBefore + added >= limit,
                   (work.presence[agentId]?.presence ?? agent.presence) == .available
             else { continue }
