@@ -84,6 +84,63 @@ struct LearningRouterTests {
         #expect(SuccessEstimate(priorMean: 0.7, priorCalls: 0, successes: 0, calls: 0).mean == 0.7)
     }
 
+    @Test func optimismCountsOnlyWhereItCouldLiftAnAgentAboveTheBestEstimate() throws {
+        // A veteran at 92 % over 500 calls, a steady agent at 85 % over 500, and one at 80 % over 60 calls, whose
+        // wider posterior lifts it over the steady agent but not over the veteran.
+        let veteran = UUID(), steady = UUID(), unsure = UUID()
+        let history = [veteran: SuccessHistory(successes: 460, calls: 500), steady: SuccessHistory(successes: 425, calls: 500),
+                       unsure: SuccessHistory(successes: 48, calls: 60)]
+        var policy = RoutingPolicy.defaults
+        policy.strategy = .learning
+        func book(veteranLoad: Int) -> TenantBook {
+            let rows = [veteran, steady, unsure].map { id in
+                BookAgentRow(id: id, sector: "billing", isActive: true, priority: 5, capabilities: [], maxConcurrent: 2,
+                             load: id == veteran ? veteranLoad : 0, successRate: 0.8, avgHandlingTime: 180)
+            }
+            return TenantBook(policy: policy, agents: rows, teams: [:], assignments: [], queuedCalls: nil, successHistory: history,
+                              generator: SeededGenerator(seed: 1))
+        }
+        let sectorRate = 933.0 / 1060.0
+        let estimates = history.mapValues {
+            SuccessEstimate(priorMean: sectorRate, priorCalls: policy.priorCalls, successes: $0.successes, calls: $0.calls)
+        }
+        let best = estimates[veteran]!.mean
+        let unsureTerm = estimates[unsure]!.term(optimism: 2), steadyTerm = estimates[steady]!.term(optimism: 2)
+        #expect(steadyTerm < unsureTerm && unsureTerm < best, "the case this test is about")
+        let request = RouteRequest(teamId: nil, sector: "billing", capabilities: [])
+
+        // The veteran free: it takes the call with its bonus; the others' bonuses cannot reach it and are not added.
+        var free = book(veteranLoad: 0)
+        let first = try free.decide(request, claiming: false)
+        #expect(first.chosen?.agentId == veteran)
+        let shown = Dictionary(uniqueKeysWithValues: first.ranking.top.map { ($0.agentId, $0.breakdown) })
+        #expect(abs(shown[veteran]!.successRate.value - estimates[veteran]!.term(optimism: 2)) < 1e-12)
+        #expect(shown[veteran]!.learning!.optimismBonus > 0)
+        for id in [steady, unsure] {
+            #expect(shown[id]!.learning!.optimismBonus == 0)
+            #expect(abs(shown[id]!.successRate.value - estimates[id]!.mean) < 1e-12)
+        }
+
+        // The veteran busy: the call goes to the next best estimate, not to the agent whose bonus alone would win.
+        var busy = book(veteranLoad: 2)
+        #expect(try busy.decide(request, claiming: false).chosen?.agentId == steady)
+        policy.optimism = 0
+        var withoutOptimism = book(veteranLoad: 2)
+        #expect(try withoutOptimism.decide(request, claiming: false).chosen?.agentId == steady)
+
+        // Without the veteran in the pool at all, the unsure agent's bonus lifts it over the best estimate left.
+        policy.optimism = 2
+        var withoutVeteran = TenantBook(
+            policy: policy, agents: [steady, unsure].map {
+                BookAgentRow(id: $0, sector: "billing", isActive: true, priority: 5, capabilities: [], maxConcurrent: 2, load: 0,
+                             successRate: 0.8, avgHandlingTime: 180)
+            }, teams: [:], assignments: [], queuedCalls: nil, successHistory: history.filter { $0.key != veteran },
+            generator: SeededGenerator(seed: 1))
+        let tried = try withoutVeteran.decide(request, claiming: false)
+        #expect(tried.chosen?.agentId == unsure)
+        #expect((tried.chosen?.breakdown.learning?.optimismBonus ?? 0) > 0)
+    }
+
     @Test func explorationStaysWithinItsBoundsAndRepeatsForASeed() throws {
         let fixture = LearningFixture()
         var policy = RoutingPolicy.defaults

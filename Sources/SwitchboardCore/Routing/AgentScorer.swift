@@ -19,6 +19,8 @@ struct RoutingCandidate: Sendable, Equatable {
     var priority: Int
     var currentLoad: Int
     var maxConcurrent: Int
+    /// The rate it is scored on: the 7-day rate under the formula, the estimate under learning (to which a
+    /// decision may add an optimism bonus: `CandidatePool.optimismBonus`).
     var successRate: Double
     var avgHandlingTime: Double
     /// Bits of the agent's capabilities in the pool's capability index (see `CandidatePool`).
@@ -229,9 +231,10 @@ struct Ranking: Sendable {
 /// ties go to lower load, then higher priority, then the agent idle longest, then the smaller id.
 enum AgentScorer {
     @inline(__always)
-    static func factors(of candidate: RoutingCandidate, capabilities: Double) -> (Double, Double, Double, Double, Double) {
+    static func factors(of candidate: RoutingCandidate, capabilities: Double, optimism: Double)
+        -> (Double, Double, Double, Double, Double) {
         (
-            clamp(candidate.successRate),
+            clamp(candidate.successRate + optimism),
             clamp(Double(candidate.priority) / 10),
             clamp(1 - Double(candidate.currentLoad) / 10),
             clamp(1 - candidate.avgHandlingTime / 300),
@@ -240,18 +243,21 @@ enum AgentScorer {
     }
 
     @inline(__always)
-    static func score(_ candidate: RoutingCandidate, capabilities: Double, weights: ScoringWeights) -> Double {
-        let (success, priority, load, handling, capabilities) = factors(of: candidate, capabilities: capabilities)
+    static func score(_ candidate: RoutingCandidate, capabilities: Double, weights: ScoringWeights,
+                      optimism: Double = 0) -> Double {
+        let (success, priority, load, handling, capabilities) = factors(of: candidate, capabilities: capabilities,
+                                                                        optimism: optimism)
         return weights.successRate * success + weights.priority * priority + weights.load * load
             + weights.handlingTime * handling + weights.capabilities * capabilities
     }
 
     static func explain(_ candidate: RoutingCandidate, capabilities factor: Double, weights: ScoringWeights,
                         learning: LearningTerm? = nil) -> ScoredCandidate {
-        let (success, priority, load, handling, capabilities) = factors(of: candidate, capabilities: factor)
+        let (success, priority, load, handling, capabilities) = factors(of: candidate, capabilities: factor,
+                                                                        optimism: learning?.optimismBonus ?? 0)
         return ScoredCandidate(
             agentId: candidate.id,
-            score: score(candidate, capabilities: factor, weights: weights),
+            score: score(candidate, capabilities: factor, weights: weights, optimism: learning?.optimismBonus ?? 0),
             currentLoad: candidate.currentLoad,
             maxConcurrent: candidate.maxConcurrent,
             priority: candidate.priority,
@@ -282,28 +288,41 @@ enum AgentScorer {
         var top: [(score: Double, index: Int)] = []
         top.reserveCapacity(limit + 1)
         var eligible = 0
+        let threshold = pool.optimismThreshold(admitting: request)
         pool.candidates.withUnsafeBufferPointer { candidates in
-            for index in candidates.indices {
-                guard candidates[index].isEligible(channelBit: channelBit), request.admits(candidates[index], at: index),
-                      excluded.isEmpty || !excluded.contains(candidates[index].id) else { continue }
-                eligible += 1
-                let entry = (score: score(candidates[index], capabilities: request.factor(candidates[index], at: index), weights: weights),
-                             index: index)
-                if top.count == limit {
-                    guard ranksBefore(entry, top[limit - 1], in: candidates) else { continue }
-                    top.removeLast()
+            pool.optimismBonuses.withUnsafeBufferPointer { bonuses in
+                for index in candidates.indices {
+                    guard candidates[index].isEligible(channelBit: channelBit), request.admits(candidates[index], at: index),
+                          excluded.isEmpty || !excluded.contains(candidates[index].id) else { continue }
+                    eligible += 1
+                    let optimism = bonuses.isEmpty ? 0 : optimismBonus(bonuses[index], lifting: candidates[index], above: threshold)
+                    let entry = (score: score(candidates[index], capabilities: request.factor(candidates[index], at: index),
+                                              weights: weights, optimism: optimism),
+                                 index: index)
+                    if top.count == limit {
+                        guard ranksBefore(entry, top[limit - 1], in: candidates) else { continue }
+                        top.removeLast()
+                    }
+                    var position = top.count
+                    while position > 0 && ranksBefore(entry, top[position - 1], in: candidates) { position -= 1 }
+                    top.insert(entry, at: position)
                 }
-                var position = top.count
-                while position > 0 && ranksBefore(entry, top[position - 1], in: candidates) { position -= 1 }
-                top.insert(entry, at: position)
             }
         }
         let explained = top.map { entry in
             explain(pool.candidates[entry.index], capabilities: request.factor(pool.candidates[entry.index], at: entry.index),
                     weights: weights,
-                    learning: pool.learningTerm(at: entry.index, explored: explored, requested: request.requested))
+                    learning: pool.learningTerm(at: entry.index, explored: explored, requested: request.requested,
+                                                optimismAbove: threshold))
         }
         return Ranking(top: explained, eligibleCount: eligible)
+    }
+
+    /// An agent's optimism bonus where it lifts the agent's estimate above `threshold`
+    /// (`CandidatePool.optimismThreshold`), else 0.
+    @inline(__always)
+    static func optimismBonus(_ bonus: Double, lifting candidate: RoutingCandidate, above threshold: Double) -> Double {
+        candidate.successRate + bonus > threshold ? bonus : 0
     }
 
     private static let scoreTolerance = 1e-9

@@ -34,6 +34,14 @@ struct CandidatePool: Sendable {
     private var learnedTable: LearnedTable?
     /// Under learning, the standard deviations added to each estimate (`RoutingPolicy.optimism`).
     private let optimism: Double
+    /// Parallel to `candidates` under learning: `optimism` standard deviations of each estimate, which a decision
+    /// may add to its success term (`optimismThreshold`); empty under the formula. Beside the candidates rather
+    /// than in them, so the formula's ranking reads no wider values.
+    private(set) var optimismBonuses: [Double] = []
+    /// Under learning, the highest estimate in the pool and whose it is: an agent's optimism counts only where it
+    /// lifts the agent above it (`optimismThreshold`).
+    private var bestMean = -Double.infinity
+    private var bestMeanIndex = -1
 
     init(_ entries: [Entry], optimism: Double = 0) {
         self.optimism = optimism
@@ -55,13 +63,15 @@ struct CandidatePool: Sendable {
         }
         candidates = entries.map { entry in
             var candidate = entry.candidate
-            if let estimate = entry.estimate { candidate.successRate = estimate.term(optimism: optimism) }
+            if let estimate = entry.estimate { candidate.successRate = estimate.mean }
             candidate.capabilityMask = indexable
                 ? entry.capabilities.reduce(UInt64(0)) { $0 | (1 << UInt64(bits[$1]!)) } : 0
             return candidate
         }
+        optimismBonuses = self.estimates?.map { optimism * $0.standardDeviation } ?? []
         routableSlotsPerSecond = candidates.reduce(0) { $0 + Self.slotsPerSecond(of: $1) }
         routableCount = candidates.filter(\.isActive).count
+        findBestMean()
     }
 
     /// A pool of agents without capabilities.
@@ -102,12 +112,44 @@ struct CandidatePool: Sendable {
     /// decides whom to try), else the rate it is scored on.
     func creditedSuccess(at index: Int) -> Double { estimates?[index].mean ?? candidates[index].successRate }
 
-    /// What `AgentScorer.rank` shows of a candidate's learning term.
-    func learningTerm(at index: Int, explored: Bool, requested: [String]) -> LearningTerm? {
+    /// What `AgentScorer.rank` shows of a candidate's learning term, for a decision with this optimism threshold.
+    func learningTerm(at index: Int, explored: Bool, requested: [String], optimismAbove threshold: Double) -> LearningTerm? {
         estimates.map { estimates in
             LearningTerm(estimate: estimates[index].mean, callsObserved: estimates[index].callsObserved, explored: explored,
-                         optimismBonus: explored ? 0 : optimism * estimates[index].standardDeviation,
+                         optimismBonus: explored ? 0 : optimismBonus(at: index, above: threshold),
                          capabilities: learnedTerms(at: index, requested: requested))
+        }
+    }
+
+    /// Under learning, an agent's optimism bonus counts only when it lifts the agent above the highest estimate
+    /// among the agents that could take the call (busy or not): trying an agent pays only if it might be the best
+    /// one. Among agents alike but for their estimates, one call at a time, that changes no decision (the
+    /// best-estimated agent outscores every agent the rule holds back); when the best agents are busy, the calls go
+    /// to the next best by estimate instead of to agents tried too little to rule out, which `SwitchboardBench
+    /// quality` showed to cost calls (docs/PERFORMANCE.md).
+    /// Without estimates nothing has a bonus, and the threshold does not matter.
+    func optimismThreshold(admitting request: CapabilityRequest) -> Double {
+        guard let estimates else { return .infinity }
+        guard request.admission != .everyone else { return bestMean }
+        var best = -Double.infinity
+        for index in candidates.indices where request.admits(candidates[index], at: index) {
+            best = max(best, estimates[index].mean)
+        }
+        return best
+    }
+
+    /// What optimism adds to the candidate's success term in a decision with this threshold.
+    func optimismBonus(at index: Int, above threshold: Double) -> Double {
+        optimismBonuses.isEmpty ? 0 : AgentScorer.optimismBonus(optimismBonuses[index], lifting: candidates[index], above: threshold)
+    }
+
+    private mutating func findBestMean() {
+        bestMean = -.infinity
+        bestMeanIndex = -1
+        guard let estimates else { return }
+        for (index, estimate) in estimates.enumerated() where estimate.mean > bestMean {
+            bestMean = estimate.mean
+            bestMeanIndex = index
         }
     }
 
@@ -142,7 +184,14 @@ struct CandidatePool: Sendable {
                              capabilityEstimates: [String: SuccessEstimate]? = nil) {
         if let estimate, estimates != nil {
             estimates![index] = estimate
-            candidates[index].successRate = estimate.term(optimism: optimism)
+            candidates[index].successRate = estimate.mean
+            optimismBonuses[index] = optimism * estimate.standardDeviation
+            if estimate.mean >= bestMean {
+                bestMean = estimate.mean
+                bestMeanIndex = index
+            } else if index == bestMeanIndex {
+                findBestMean()
+            }
         } else if let rate {
             candidates[index].successRate = rate
         }
@@ -157,8 +206,9 @@ struct CandidatePool: Sendable {
         let names = Array(Set(requested)).sorted()
         let factor = capabilityEstimates.map { CapabilityLearning.factor(skills[index], estimates: $0[index], requested: names) }
             ?? skills[index].capabilityFactor(requested: names)
+        let threshold = optimismThreshold(admitting: .none)
         return AgentScorer.explain(candidates[index], capabilities: factor, weights: weights,
-                                   learning: learningTerm(at: index, explored: false, requested: names))
+                                   learning: learningTerm(at: index, explored: false, requested: names, optimismAbove: threshold))
     }
 
     /// Under learning, the requested capabilities the agent has with their level and estimate (the breakdown).
@@ -176,6 +226,8 @@ struct CandidatePool: Sendable {
     func exploring(floor: Double, using generator: inout some RandomNumberGenerator) -> CandidatePool {
         guard let estimates else { return self }
         var copy = self
+        // The draws stand in for optimism: an explored decision adds no bonus, not even to agents below the floor.
+        copy.optimismBonuses = [Double](repeating: 0, count: candidates.count)
         for index in copy.candidates.indices where candidates[index].isEligible && estimates[index].mean >= floor {
             copy.candidates[index].successRate = estimates[index].sample(using: &generator)
         }

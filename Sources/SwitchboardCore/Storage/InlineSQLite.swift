@@ -38,7 +38,7 @@ final class InlineSQLite: SQLDatabase, @unchecked Sendable {
             throw InlineSQLiteError(message: "cannot open \(path): \(message)")
         }
         sqlite_nio_sqlite3_busy_timeout(handle, 10_000)
-        // As the pool's connections (DatabaseSelection), so commits behave the same whichever connection writes.
+        // The pool's connections' pragmas (DatabaseSelection), so commits behave the same whichever connection writes.
         // Checkpoints are not run here after commits (they would stall an event loop for milliseconds) but by
         // `WALCheckpointer` on sqlite-nio's thread pool; this connection checkpoints only as a backstop, should
         // the WAL pass 20,000 pages (80 MB). Its page cache is small on purpose: a commit after a page split

@@ -183,9 +183,7 @@ struct TwilioBridge: Sendable {
         for _ in 0..<10 {
             // An offered call rings its agent; an active one is dialled again only while its talk has not ended.
             let ringsItsAgent = call.status == .offered || (call.status == .active && call.talkEndedAt == nil)
-            switch call.status {
-            case _ where ringsItsAgent:
-                guard let agentId = call.agentId else { break }
+            if ringsItsAgent, let agentId = call.agentId {
                 guard let contact = try await contact(of: agentId) else {
                     let change = CallChange.dialFailed(call.id, agent: agentId, missed: false,
                                                        reason: "the agent has no phone contact")
@@ -193,11 +191,10 @@ struct TwilioBridge: Sendable {
                     continue
                 }
                 return script.answer(for: call, contact: contact, ringSeconds: try await ringSeconds(for: call), greet: greet)
-            case .queued where call.queuePosition == nil:
+            }
+            if call.status == .queued, call.queuePosition == nil {
                 call = try await calls.get(call.id)
                 if call.status != .queued { continue }
-            default:
-                break
             }
             return script.answer(for: call, contact: nil, ringSeconds: VoiceScript.defaultRingSeconds, greet: greet)
         }
