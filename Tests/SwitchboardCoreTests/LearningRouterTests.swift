@@ -141,6 +141,38 @@ struct LearningRouterTests {
         #expect((tried.chosen?.breakdown.learning?.optimismBonus ?? 0) > 0)
     }
 
+    @Test func aDecisionShowsTheOptimismItRankedOnAndAnExploredOneAddsNone() throws {
+        let fixture = LearningFixture()
+        var policy = RoutingPolicy.defaults
+        policy.strategy = .learning
+        policy.exploration = 0.2
+        policy.optimism = 2
+        policy.explorationFloor = 0.7
+        var book = fixture.book(policy, seed: 7)
+        let request = RouteRequest(teamId: nil, sector: "billing", capabilities: [])
+        var explored = 0, optimistic = 0
+        for _ in 0..<400 {
+            let decision = try book.decide(request, claiming: false)
+            for candidate in decision.ranking.top {
+                let breakdown = candidate.breakdown, learning = try #require(breakdown.learning)
+                let contributions = breakdown.successRate.contribution + breakdown.priority.contribution
+                    + breakdown.load.contribution + breakdown.handlingTime.contribution + breakdown.capabilities.contribution
+                #expect(abs(candidate.score - contributions) < 1e-9, "the score shown is the one ranked on")
+                if learning.explored {
+                    #expect(learning.optimismBonus == 0)
+                } else {
+                    #expect(abs(breakdown.successRate.value - min(1, learning.estimate + learning.optimismBonus)) < 1e-12)
+                }
+                if candidate.agentId == fixture.weaker {
+                    #expect(breakdown.successRate.value == learning.estimate, "below the floor and the best: its mean alone")
+                }
+            }
+            if decision.chosen?.breakdown.learning?.explored == true { explored += 1 }
+            if decision.ranking.top.contains(where: { ($0.breakdown.learning?.optimismBonus ?? 0) > 0 }) { optimistic += 1 }
+        }
+        #expect(explored > 0 && optimistic > 0, "both kinds of decision were made")
+    }
+
     @Test func explorationStaysWithinItsBoundsAndRepeatsForASeed() throws {
         let fixture = LearningFixture()
         var policy = RoutingPolicy.defaults
