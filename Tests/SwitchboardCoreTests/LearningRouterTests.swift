@@ -26,14 +26,23 @@ private struct LearningFixture {
     }
 }
 
+/// The default routing policy under learning, with what a test sets.
+private func learningPolicy(exploration: Double = RoutingPolicy.defaults.exploration,
+                            optimism: Double = RoutingPolicy.defaults.optimism,
+                            explorationFloor: Double = RoutingPolicy.defaults.explorationFloor) -> RoutingPolicy {
+    var policy = RoutingPolicy.defaults
+    policy.strategy = .learning
+    policy.exploration = exploration
+    policy.optimism = optimism
+    policy.explorationFloor = explorationFloor
+    return policy
+}
+
 @Suite("Learning router")
 struct LearningRouterTests {
     @Test func theEstimateIsTheHandComputedPosteriorMean() throws {
         let fixture = LearningFixture()
-        var learning = RoutingPolicy.defaults
-        learning.strategy = .learning
-        learning.exploration = 0
-        learning.optimism = 0
+        var learning = learningPolicy(exploration: 0, optimism: 0)
         // By hand: the sector's rate is (3 + 460 + 300) / 1003; the prior is worth 20 calls at that rate.
         let sectorRate = 763.0 / 1003.0
         let newcomer = (20 * sectorRate + 3) / 23, veteran = (20 * sectorRate + 460) / 520, weaker = (20 * sectorRate + 300) / 520
@@ -90,8 +99,7 @@ struct LearningRouterTests {
         let veteran = UUID(), steady = UUID(), unsure = UUID()
         let history = [veteran: SuccessHistory(successes: 460, calls: 500), steady: SuccessHistory(successes: 425, calls: 500),
                        unsure: SuccessHistory(successes: 48, calls: 60)]
-        var policy = RoutingPolicy.defaults
-        policy.strategy = .learning
+        var policy = learningPolicy()
         func book(veteranLoad: Int) -> TenantBook {
             let rows = [veteran, steady, unsure].map { id in
                 BookAgentRow(id: id, sector: "billing", isActive: true, priority: 5, capabilities: [], maxConcurrent: 2,
@@ -143,11 +151,7 @@ struct LearningRouterTests {
 
     @Test func aDecisionShowsTheOptimismItRankedOnAndAnExploredOneAddsNone() throws {
         let fixture = LearningFixture()
-        var policy = RoutingPolicy.defaults
-        policy.strategy = .learning
-        policy.exploration = 0.2
-        policy.optimism = 2
-        policy.explorationFloor = 0.7
+        let policy = learningPolicy(exploration: 0.2, optimism: 2, explorationFloor: 0.7)
         var book = fixture.book(policy, seed: 7)
         let request = RouteRequest(teamId: nil, sector: "billing", capabilities: [])
         var explored = 0, optimistic = 0
@@ -175,11 +179,8 @@ struct LearningRouterTests {
 
     @Test func explorationStaysWithinItsBoundsAndRepeatsForASeed() throws {
         let fixture = LearningFixture()
-        var policy = RoutingPolicy.defaults
-        policy.strategy = .learning
-        policy.exploration = 0.1
-        policy.optimism = 0
-        policy.explorationFloor = 0.7  // the weaker agent's estimate (0.61) is below it: never drawn
+        // The weaker agent's estimate (0.61) is below the floor: never drawn.
+        var policy = learningPolicy(exploration: 0.1, optimism: 0, explorationFloor: 0.7)
         let request = RouteRequest(teamId: nil, sector: "billing", capabilities: [])
 
         func run(seed: UInt64) throws -> (explored: Int, choices: [UUID]) {

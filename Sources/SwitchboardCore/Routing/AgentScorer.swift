@@ -253,11 +253,12 @@ enum AgentScorer {
 
     static func explain(_ candidate: RoutingCandidate, capabilities factor: Double, weights: ScoringWeights,
                         learning: LearningTerm? = nil) -> ScoredCandidate {
+        let optimism = learning?.optimismBonus ?? 0
         let (success, priority, load, handling, capabilities) = factors(of: candidate, capabilities: factor,
-                                                                        optimism: learning?.optimismBonus ?? 0)
+                                                                        optimism: optimism)
         return ScoredCandidate(
             agentId: candidate.id,
-            score: score(candidate, capabilities: factor, weights: weights, optimism: learning?.optimismBonus ?? 0),
+            score: score(candidate, capabilities: factor, weights: weights, optimism: optimism),
             currentLoad: candidate.currentLoad,
             maxConcurrent: candidate.maxConcurrent,
             priority: candidate.priority,
