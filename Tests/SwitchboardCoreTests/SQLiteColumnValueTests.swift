@@ -11,6 +11,8 @@ struct SQLiteColumnValueTests {
         [.null, .text("plain"), .text(id.uuidString), .text(id.uuidString.lowercased()), .text("not-a-uuid"),
          .text("0123456789abcdef0123456789abcdef0123"), .integer(0), .integer(1), .integer(7), .integer(-3),
          .float(1_764_950_400.123456789), .float(2.5), .integer(1_764_950_400)]
+        + ["[]", #"["french"]"#, #"["french","vip"]"#, #"[""]"#, #"["é","日本"]"#, #"["a\"b"]"#, #"["a\/b"]"#,
+           #"[ "a" ]"#, #"["a",]"#, #"["a""b"]"#, #"["a"#, "[", "]", #"{"a":1}"#, #"[1,2]"#, "[\"tab\there\"]"].map { .text($0) }
     }
 
     @Test func everyTypeReadsAsSQLiteKitReadsIt() throws {
@@ -21,6 +23,32 @@ struct SQLiteColumnValueTests {
             try same(value, Double.self); try same(value, Double?.self)
             try same(value, Bool.self); try same(value, Bool?.self)
             try same(value, Date.self); try same(value, Date?.self)
+            try same(value, [String].self); try same(value, [String]?.self)
+        }
+    }
+
+    @Test func listsOfPlainNamesAreReadAndWrittenDirectly() throws {
+        #expect(SQLiteColumnValue.decode(.text(#"["french","vip"]"#), as: [String].self) == ["french", "vip"])
+        #expect(SQLiteColumnValue.decode(.text("[]"), as: [String]?.self) == .some([]))
+        #expect(SQLiteColumnValue.decode(.null, as: [String]?.self) == .some(nil))
+        #expect(SQLiteColumnValue.decode(.text(#"["é","日本"]"#), as: [String].self) == ["é", "日本"])
+        // Escapes, spaces and other JSON are left to sqlite-kit.
+        #expect(SQLiteColumnValue.decode(.text(#"["a\"b"]"#), as: [String].self) == nil)
+        #expect(SQLiteColumnValue.decode(.text(#"[ "a" ]"#), as: [String].self) == nil)
+        let lists: [[String]] = [[], ["french"], ["french", "vip", "billing-eu_2"], [""], [UUID().text, UUID().text]]
+        for list in lists {
+            let direct = try #require(SQLiteColumnValue.encode(list), "\(list) is written directly")
+            #expect(direct == (try SQLiteDataEncoder().encode(list)), "\(list)")
+            let optional: [String]? = list
+            #expect(SQLiteColumnValue.encode(optional) == direct)
+            guard case .text(let text) = direct else { Issue.record("\(list) is not text"); continue }
+            #expect(NameList.read(text) == list)
+        }
+        let none: [String]? = nil
+        #expect(SQLiteColumnValue.encode(none) == .null)
+        // Names JSON escapes, or writes as other bytes, are left to sqlite-kit's encoder.
+        for list in [["a/b"], ["a\"b"], ["back\\slash"], ["é"], ["tab\t"]] {
+            #expect(SQLiteColumnValue.encode(list) == nil, "\(list)")
         }
     }
 
@@ -31,6 +59,7 @@ struct SQLiteColumnValueTests {
         #expect(UUID(text: id.uuidString.replacingOccurrences(of: "-", with: "_")) == nil)
         #expect(UUID(text: id.uuidString + "0") == nil)
         #expect(SQLiteColumnValue.decode(.text("x"), as: [String].self) == nil)
+        #expect(SQLiteColumnValue.decode(.text("[]"), as: [Int].self) == nil)
         // The common forms are read directly (and so checked against sqlite-kit above).
         #expect(SQLiteColumnValue.decode(.text(id.uuidString), as: UUID?.self) == .some(id))
         #expect(SQLiteColumnValue.decode(.null, as: Date?.self) == .some(nil))
@@ -49,7 +78,7 @@ struct SQLiteColumnValueTests {
         let none: UUID? = nil, noDate: Date? = nil
         #expect(SQLiteColumnValue.encode(none) == .null && SQLiteColumnValue.encode(noDate) == .null)
         #expect(try SQLiteDataEncoder().encode(none) == .null)
-        #expect(SQLiteColumnValue.encode(["a"]) == nil)
+        #expect(SQLiteColumnValue.encode([1, 2]) == nil)
         for _ in 0..<100 {
             let id = UUID()
             #expect(id.text == id.uuidString)
