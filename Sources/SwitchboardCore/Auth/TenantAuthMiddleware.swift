@@ -8,16 +8,28 @@ import Vapor
 /// address's bucket, and once the bucket is empty such requests are answered 429 (before any denial record). A token
 /// that verifies (signature, algorithm, claims, lifetime: microseconds of HMAC) never spends, first time or not, so
 /// a shift of agents signing in through one proxy is never throttled. Verified tokens are remembered as a speed-up.
-struct TenantAuthMiddleware: AsyncMiddleware {
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+/// A known token (nearly every request) is answered on the event loop; only a new one waits for its verification.
+struct TenantAuthMiddleware: Middleware {
+    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
         guard let bearer = request.headers.bearerAuthorization else {
-            try Self.spendUnauthenticatedAttempt(request)
-            throw AppError.unauthorized("missing bearer token")
+            do {
+                try Self.spendUnauthenticatedAttempt(request)
+            } catch {
+                return request.eventLoop.makeFailedFuture(error)
+            }
+            return request.eventLoop.makeFailedFuture(AppError.unauthorized("missing bearer token"))
         }
-        let tenant = try await Self.verify(bearer.token, for: request).tenant
+        if let known = request.application.verifiedTokens.entry(for: bearer.token) {
+            return Self.admit(known.tenant, request, next)
+        }
+        return request.eventLoop.makeFutureWithTask { try await Self.verify(bearer.token, for: request).tenant }
+            .flatMap { Self.admit($0, request, next) }
+    }
+
+    private static func admit(_ tenant: Tenant, _ request: Request, _ next: any Responder) -> EventLoopFuture<Response> {
         request.auth.login(tenant)
         request.logger[metadataKey: "client_id"] = .string(tenant.clientId)
-        return try await next.respond(to: request)
+        return next.respond(to: request)
     }
 
     /// The tenant a token proves, and until when. Known tokens cost a dictionary lookup; others are verified and
@@ -75,16 +87,15 @@ struct TenantAuthMiddleware: AsyncMiddleware {
 
 /// Lets a request through only when the token's role is at least `minimum` (viewer < manager < admin), or, where
 /// `agentsToo`, an agent token (which `AgentTokenFence` has already kept to its own agent).
-struct RoleGuard: AsyncMiddleware {
+struct RoleGuard: RequestCheck {
     let minimum: Role
     var agentsToo = false
 
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+    func check(_ request: Request) throws {
         let tenant = try request.tenant
         guard tenant.role >= minimum || (agentsToo && tenant.role == .agent) else {
             throw AppError.forbidden("this action needs the \(minimum.rawValue) role")
         }
-        return try await next.respond(to: request)
     }
 }
 
@@ -92,15 +103,14 @@ struct RoleGuard: AsyncMiddleware {
 /// (list, read, complete; another agent's call is then a 404, see `BatchWork.existing` and `CallService`), the
 /// tenant's settings (read: its away reasons and wrap-up mode) and its own events on the stream. Anything else
 /// is a 403.
-struct AgentTokenFence: AsyncMiddleware {
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+struct AgentTokenFence: RequestCheck {
+    func check(_ request: Request) throws {
         let tenant = try request.tenant
-        guard tenant.role == .agent, let own = tenant.agentId else { return try await next.respond(to: request) }
+        guard tenant.role == .agent, let own = tenant.agentId else { return }
         let parts = request.url.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         guard Self.allows(request.method, parts, own: own) else {
             throw AppError.forbidden("an agent's token reaches only its own agent, calls and events")
         }
-        return try await next.respond(to: request)
     }
 
     static func allows(_ method: HTTPMethod, _ parts: [String], own: UUID) -> Bool {
@@ -118,11 +128,10 @@ struct AgentTokenFence: AsyncMiddleware {
 }
 
 /// The contract's read rule: viewers may only GET.
-struct ReadOnlyForViewers: AsyncMiddleware {
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+struct ReadOnlyForViewers: RequestCheck {
+    func check(_ request: Request) throws {
         if request.method != .GET && request.method != .HEAD, try request.tenant.role == .viewer {
             throw AppError.forbidden("viewers may only read")
         }
-        return try await next.respond(to: request)
     }
 }

@@ -8,7 +8,7 @@ import Vapor
 /// would end the C string early and serve another file under this one's type), a backslash or a `..`
 /// segment is a 404, and so is any failure to read a file (`/index.html/x` asks for a file under a file):
 /// the client learns nothing of the server's directories, and neither does the log.
-struct DashboardFilesMiddleware: AsyncMiddleware {
+struct DashboardFilesMiddleware: Middleware {
     static let vendorPrefix = "/vendor/chart.js/"
     static let systemJavaScript = "/usr/share/javascript/"
 
@@ -20,11 +20,17 @@ struct DashboardFilesMiddleware: AsyncMiddleware {
         vendorFiles = FileMiddleware(publicDirectory: Self.systemJavaScript)
     }
 
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+    /// API requests go on from the event loop; only a page's request waits for the file system (in a task).
+    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
         let path = request.targetPath
         if path.hasPrefix("/api/") || request.method != .GET && request.method != .HEAD {
-            return try await next.respond(to: request)
+            return next.respond(to: request)
         }
+        let rest = AsyncBasicResponder { try await next.respond(to: $0).get() }
+        return request.eventLoop.makeFutureWithTask { try await serve(request, path: path, chainingTo: rest) }
+    }
+
+    private func serve(_ request: Request, path: Substring, chainingTo next: any AsyncResponder) async throws -> Response {
         guard Self.isPlain(path) else { throw AppError(.notFound, "not found") }
         let files: FileMiddleware
         if path.hasPrefix(Self.vendorPrefix) {

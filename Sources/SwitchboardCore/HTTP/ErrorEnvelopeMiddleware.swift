@@ -4,31 +4,31 @@ import Vapor
 
 /// Turns every thrown error into the contract's error envelope. Client mistakes keep their status;
 /// database trouble becomes a 503 with a generic message; anything else is a logged 500 without details.
-struct ErrorEnvelopeMiddleware: AsyncMiddleware {
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        do {
-            return try await next.respond(to: request)
-        } catch {
-            request.logger[metadataKey: "client_address"] = .string(request.clientAddress)
-            var (status, message) = Self.classify(error, logger: request.logger)
-            recordDenial(of: request, status: status, error: error)
-            var headers = HTTPHeaders()
-            if status == .notFound, request.route == nil,
-               let allowed = request.application.routeMethods?.allowed(for: request.url.path), !allowed.isEmpty {
-                status = .methodNotAllowed
-                message = "method \(request.method.rawValue) not allowed here; allowed: \(allowed.joined(separator: ", "))"
-                headers.replaceOrAdd(name: .allow, value: allowed.joined(separator: ", "))
-            }
-            let body = (try? WireJSON.encoder().encode(ErrorBody(error: message, rowErrors: (error as? AppError)?.rowErrors))) ?? Data()
-            headers.contentType = .json
-            if let retryAfter = (error as? AppError)?.retryAfterSeconds {
-                headers.replaceOrAdd(name: .retryAfter, value: String(retryAfter))
-            }
-            if status == .unauthorized {
-                headers.replaceOrAdd(name: .wwwAuthenticate, value: "Bearer")
-            }
-            return Response(status: status, headers: headers, body: .init(data: body))
+struct ErrorEnvelopeMiddleware: Middleware {
+    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
+        next.respond(to: request).recover { error in answer(error, to: request) }
+    }
+
+    private func answer(_ error: any Error, to request: Request) -> Response {
+        request.logger[metadataKey: "client_address"] = .string(request.clientAddress)
+        var (status, message) = Self.classify(error, logger: request.logger)
+        recordDenial(of: request, status: status, error: error)
+        var headers = HTTPHeaders()
+        if status == .notFound, request.route == nil,
+           let allowed = request.application.routeMethods?.allowed(for: request.url.path), !allowed.isEmpty {
+            status = .methodNotAllowed
+            message = "method \(request.method.rawValue) not allowed here; allowed: \(allowed.joined(separator: ", "))"
+            headers.replaceOrAdd(name: .allow, value: allowed.joined(separator: ", "))
         }
+        let body = (try? WireJSON.encoder().encode(ErrorBody(error: message, rowErrors: (error as? AppError)?.rowErrors))) ?? Data()
+        headers.contentType = .json
+        if let retryAfter = (error as? AppError)?.retryAfterSeconds {
+            headers.replaceOrAdd(name: .retryAfter, value: String(retryAfter))
+        }
+        if status == .unauthorized {
+            headers.replaceOrAdd(name: .wwwAuthenticate, value: "Bearer")
+        }
+        return Response(status: status, headers: headers, body: .init(data: body))
     }
 
     static func classify(_ error: any Error, logger: Logger) -> (HTTPResponseStatus, String) {

@@ -53,16 +53,15 @@ final class RateLimiter: Sendable {
 }
 
 /// 429 with `Retry-After` once a tenant has spent its bucket. Runs after authentication, so it counts per tenant.
-struct RateLimitMiddleware: AsyncMiddleware {
+struct RateLimitMiddleware: RequestCheck {
     let limiter: RateLimiter
 
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+    func check(_ request: Request) throws {
         if let seconds = limiter.retryAfter(for: try request.tenant.clientId) {
             var error = AppError(.tooManyRequests, "too many requests for this tenant; retry in \(seconds) s")
             error.retryAfterSeconds = seconds
             throw error
         }
-        return try await next.respond(to: request)
     }
 }
 

@@ -33,16 +33,10 @@ enum BodyLimit {
 
 /// Refuses what is too large before any work: a URL over its limits (414), and a declared body over the largest
 /// limit of any route (413); it runs before routing, so `RouteBodyLimitMiddleware` applies the route's own.
-/// A plain (future-based) middleware: it never waits, and an async one would cost a task per request.
-struct RequestLimitsMiddleware: Middleware {
-    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
-        do {
-            if let refusal = BodyLimit.uriRefusal(request.target) { throw refusal }
-            try Self.checkDeclaredLength(of: request, limit: BodyLimit.bulk)
-        } catch {
-            return request.eventLoop.makeFailedFuture(error)
-        }
-        return next.respond(to: request)
+struct RequestLimitsMiddleware: RequestCheck {
+    func check(_ request: Request) throws {
+        if let refusal = BodyLimit.uriRefusal(request.target) { throw refusal }
+        try Self.checkDeclaredLength(of: request, limit: BodyLimit.bulk)
     }
 
     static func checkDeclaredLength(of request: Request, limit: Int) throws {
@@ -57,19 +51,14 @@ struct RequestLimitsMiddleware: Middleware {
 }
 
 /// The per-route check, once routing has chosen the route: first in the API's middleware, before authentication.
-struct RouteBodyLimitMiddleware: Middleware {
-    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
-        do {
-            let isBulk = request.route?.path.last == .constant("bulk")
-            let limit = isBulk ? BodyLimit.bulk : BodyLimit.standard
-            try RequestLimitsMiddleware.checkDeclaredLength(of: request, limit: limit)
-            // What was received counts, however it was framed (chunks declare no length).
-            if let received = request.body.data?.readableBytes, received > limit {
-                throw AppError(.payloadTooLarge, "request body too large (limit \(BodyLimit.describe(limit)))")
-            }
-        } catch {
-            return request.eventLoop.makeFailedFuture(error)
+struct RouteBodyLimitMiddleware: RequestCheck {
+    func check(_ request: Request) throws {
+        let isBulk = request.route?.path.last == .constant("bulk")
+        let limit = isBulk ? BodyLimit.bulk : BodyLimit.standard
+        try RequestLimitsMiddleware.checkDeclaredLength(of: request, limit: limit)
+        // What was received counts, however it was framed (chunks declare no length).
+        if let received = request.body.data?.readableBytes, received > limit {
+            throw AppError(.payloadTooLarge, "request body too large (limit \(BodyLimit.describe(limit)))")
         }
-        return next.respond(to: request)
     }
 }

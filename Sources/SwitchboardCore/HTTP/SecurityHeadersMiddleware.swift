@@ -2,9 +2,8 @@ import Vapor
 
 /// Headers every answer carries: no MIME sniffing, no framing, no referrer; API answers are never cached, and
 /// pages may load scripts, styles and images from this origin only.
-struct SecurityHeadersMiddleware: AsyncMiddleware {
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        let response = try await next.respond(to: request)
+struct SecurityHeadersMiddleware: AnswerFinish {
+    func finish(_ response: Response, to request: Request) -> Response {
         let headers = [
             ("X-Content-Type-Options", "nosniff"),
             ("X-Frame-Options", "DENY"),
@@ -25,9 +24,8 @@ struct SecurityHeadersMiddleware: AsyncMiddleware {
 
 /// With CORS on, an answer depends on the request's `Origin` (it is echoed when allowed), so every answer
 /// says so: otherwise a shared cache could hand one origin's answer to another.
-struct VaryOriginMiddleware: AsyncMiddleware {
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        let response = try await next.respond(to: request)
+struct VaryOriginMiddleware: AnswerFinish {
+    func finish(_ response: Response, to request: Request) -> Response {
         let vary = response.headers[.vary].flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         if !vary.contains("origin") && !vary.contains("*") { response.headers.add(name: .vary, value: "Origin") }
         return response

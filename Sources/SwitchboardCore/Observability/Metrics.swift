@@ -60,7 +60,7 @@ extension Application {
 /// Counts every request by its route pattern (not its concrete path, to keep label cardinality bounded). The
 /// instruments of each (route, method, status) are looked up once and kept: the registry's lookup builds label
 /// strings and takes a lock, a visible cost at thousands of requests a second.
-struct RequestMetricsMiddleware: AsyncMiddleware {
+struct RequestMetricsMiddleware: Middleware {
     let metrics: SwitchboardMetrics
     private let instruments = NIOLockedValueBox<[InstrumentKey: (Counter, ValueHistogram)]>([:])
 
@@ -74,10 +74,15 @@ struct RequestMetricsMiddleware: AsyncMiddleware {
         let status: UInt
     }
 
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+    func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
         let start = ContinuousClock.now
-        let response = try await next.respond(to: request)
-        let elapsed = ContinuousClock.now - start
+        return next.respond(to: request).map { response in
+            record(response, of: request, took: ContinuousClock.now - start)
+            return response
+        }
+    }
+
+    private func record(_ response: Response, of request: Request, took elapsed: Duration) {
         let key = InstrumentKey(route: request.route.map(ObjectIdentifier.init), method: request.method.rawValue,
                                 status: response.status.code)
         let (counter, histogram) = instruments.withLockedValue { instruments in
@@ -89,6 +94,5 @@ struct RequestMetricsMiddleware: AsyncMiddleware {
         }
         counter.increment()
         histogram.record(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-        return response
     }
 }
