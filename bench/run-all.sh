@@ -214,6 +214,19 @@ for database in sqlite postgresql; do
 done
 
 say ""
+say "\`bench/accept.sh\`: the accept alone. A tenant with offers on and 150 agents × 100; wrk makes offered calls for 6 s,"
+say "then accepts them, each once, for 2 s; the server's CPU time is divided by the accepts. (An offered call costs"
+say "create + accept + complete; for offers on to reach 80 % of off, the accept must cost about a quarter of the other two.)"
+say ""
+say "| database | offers made | accepts/s | accept CPU µs |"
+say "|---|---:|---:|---:|"
+for database in sqlite postgresql; do
+  line=$(PORT=18351 bench/accept.sh "$bin/switchboard" $database | tail -1)
+  value() { echo "$line" | grep -oE "$1=[0-9.]+" | cut -d= -f2; }
+  say "| $database | $(value offered) | $(value accepts_per_s) | $(value accept_cpu_us) |"
+done
+
+say ""
 say "## Bulk import: \`POST /api/agents/bulk\` with 5,000 rows (one request, curl's total time)"
 say ""
 say "| database | request | time |"
