@@ -7,6 +7,19 @@ import VaporTesting
 
 @Suite("Authentication, roles and tenant isolation")
 struct AuthAndTenancyTests {
+    /// The token is read from the header's bytes by Vapor's own rule: the same token, or none, for every form.
+    @Test func aBearerTokenIsReadAsVaporReadsIt() {
+        let forms = ["Bearer abc.def.ghi", "bearer abc", "BEARER abc", "Bearer  abc", " Bearer abc ", "Bearer", "Bearer ",
+                     "Bearer a b", "Basic abc", "Bearerx abc", "Bear abc", "Béarer abc", "Bearer tökén", "", "abc",
+                     "Bearer\tabc", "Bearer abc\u{301}"]
+        for form in forms {
+            let headers = HTTPHeaders([("Authorization", form)])
+            #expect(headers.bearerToken == headers.bearerAuthorization?.token, "\(form)")
+        }
+        #expect(HTTPHeaders().bearerToken == nil)
+        #expect(HTTPHeaders([("Authorization", "Bearer abc.def")]).bearerToken == "abc.def")
+    }
+
     @Test func missingMalformedExpiredAndForgedTokensAre401() async throws {
         try await withSwitchboard { app in
             let client = try await APIClient.make(app)

@@ -11,7 +11,7 @@ import Vapor
 /// A known token (nearly every request) is answered on the event loop; only a new one waits for its verification.
 struct TenantAuthMiddleware: Middleware {
     func respond(to request: Request, chainingTo next: any Responder) -> EventLoopFuture<Response> {
-        guard let bearer = request.headers.bearerAuthorization else {
+        guard let token = request.headers.bearerToken else {
             do {
                 try Self.spendUnauthenticatedAttempt(request)
             } catch {
@@ -19,10 +19,10 @@ struct TenantAuthMiddleware: Middleware {
             }
             return request.eventLoop.makeFailedFuture(AppError.unauthorized("missing bearer token"))
         }
-        if let known = request.application.verifiedTokens.entry(for: bearer.token) {
+        if let known = request.application.verifiedTokens.entry(for: token) {
             return Self.admit(known.tenant, request, next)
         }
-        return request.eventLoop.makeFutureWithTask { try await Self.verify(bearer.token, for: request).tenant }
+        return request.eventLoop.makeFutureWithTask { try await Self.verify(token, for: request).tenant }
             .flatMap { Self.admit($0, request, next) }
     }
 
@@ -133,5 +133,18 @@ struct ReadOnlyForViewers: RequestCheck {
         if request.method != .GET && request.method != .HEAD, try request.tenant.role == .viewer {
             throw AppError.forbidden("viewers may only read")
         }
+    }
+}
+
+extension HTTPHeaders {
+    /// The token of `Authorization: Bearer <token>`, by Vapor's rule (two words apart, the first `bearer` in any
+    /// case), read from the header's bytes: Vapor's `bearerAuthorization` walks a whole token as characters, a
+    /// visible share of a cheap request.
+    var bearerToken: String? {
+        guard let value = first(name: .authorization) else { return nil }
+        let words = value.utf8.split(separator: UInt8(ascii: " "))
+        guard words.count == 2, words[0].count == 6,
+              zip(words[0], "bearer".utf8).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
+        return String(Substring(words[1]))
     }
 }

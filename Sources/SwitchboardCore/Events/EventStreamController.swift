@@ -23,9 +23,9 @@ struct EventStreamController {
             return value
         }
         var proven: (tenant: Tenant, expiresAt: Date, tokenDigest: String)?
-        if let bearer = req.headers.bearerAuthorization {
-            let (tenant, expiresAt) = try await TenantAuthMiddleware.verify(bearer.token, for: req)
-            let digest = EventStreamSession.digest(of: bearer.token)
+        if let token = req.headers.bearerToken {
+            let (tenant, expiresAt) = try await TenantAuthMiddleware.verify(token, for: req)
+            let digest = EventStreamSession.digest(of: token)
             if let refusal = req.application.eventHub.admits(clientId: tenant.clientId, tokenDigest: digest) {
                 throw AppError(.tooManyRequests, refusal.message)
             }
