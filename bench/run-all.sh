@@ -174,6 +174,9 @@ for database in sqlite postgresql; do
   rm -rf "$workdir"
 done
 
+# The figure NAME in the name=value line the last of the scripts below printed.
+value() { echo "$line" | grep -oE "$1=[0-9.]+" | cut -d= -f2; }
+
 say ""
 say "## The cost of a call against the cost of a read"
 say ""
@@ -185,7 +188,6 @@ say "| database | /health req/s | teams req/s | teams CPU µs/req | calls/s | ca
 say "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for database in sqlite postgresql; do
   line=$(PORT=18330 bench/cost.sh "$bin/switchboard" $database | tail -1)
-  value() { echo "$line" | grep -oE "$1=[0-9.]+" | cut -d= -f2; }
   say "| $database | $(value health_rps) | $(value teams_rps) | $(value teams_cpu_us) | $(value calls_rps) | $(value calls_p50_ms) | $(value calls_cpu_us) | $(value cpu_ratio) | $(value calls_share_of_health)% |"
   target "a call's server CPU against a read's, $database" "≤ 2×" "$(value cpu_ratio)×" "$(at_most "$(value cpu_ratio)" 2)"
   if [ $database = sqlite ]; then
@@ -207,7 +209,6 @@ say "| database | calls/s, offers off | calls/s, offers on | on ÷ off | presenc
 say "|---|---:|---:|---:|---:|---:|"
 for database in sqlite postgresql; do
   line=$(PORT=18350 bench/people.sh "$bin/switchboard" $database | tail -1)
-  value() { echo "$line" | grep -oE "$1=[0-9.]+" | cut -d= -f2; }
   say "| $database | $(value off_calls_per_s) | $(value on_calls_per_s) | $(value on_vs_off)% | $(value presence_per_s) | $(value presence_p50_ms) |"
   target "calls with offers on against off, $database" "≥ 80 %" "$(value on_vs_off) %" "$(at_least "$(value on_vs_off)" 80)"
   [ $database = sqlite ] && target "presence changes, SQLite" "≥ 2,000/s" "$(value presence_per_s)/s" "$(at_least "$(value presence_per_s)" 2000)"
@@ -222,7 +223,6 @@ say "| database | offers made | accepts/s | accept CPU µs |"
 say "|---|---:|---:|---:|"
 for database in sqlite postgresql; do
   line=$(PORT=18351 bench/accept.sh "$bin/switchboard" $database | tail -1)
-  value() { echo "$line" | grep -oE "$1=[0-9.]+" | cut -d= -f2; }
   say "| $database | $(value offered) | $(value accepts_per_s) | $(value accept_cpu_us) |"
 done
 
