@@ -209,16 +209,28 @@ struct SeededRandom: RandomNumberGenerator {
     }
 }
 
-@Suite("Random ids")
-struct RandomUUIDTests {
-    @Test func versionFourWithTheRFCVariantAndNoRepeats() {
-        let ids = (0..<2_000).map { _ in UUID.random() }
+@Suite("Time-ordered ids")
+struct TimeOrderedUUIDTests {
+    @Test func versionSevenWithTheRFCVariantAndNoRepeats() {
+        let ids = (0..<2_000).map { _ in UUID.timeOrdered() }
         #expect(Set(ids).count == ids.count)
         for id in ids.prefix(50) {
             let text = id.uuidString
-            #expect(Array(text)[14] == "4", "version nibble of \(text)")
+            #expect(Array(text)[14] == "7", "version nibble of \(text)")
             #expect("89AB".contains(Array(text)[19]), "variant of \(text)")
         }
+    }
+
+    @Test func theFirstFortyEightBitsAreTheMillisecondAndOrderTheIds() {
+        let moment = Date(timeIntervalSince1970: 1_796_000_000.123_9)
+        let id = UUID.timeOrdered(at: moment)
+        // 1,796,000,000,123 ms is 0x01a2_29f1_287b: the first 48 bits, over the first two groups.
+        #expect(String(1_796_000_000_123 as UInt64, radix: 16) == "1a229f1287b")
+        #expect(id.uuidString.lowercased().hasPrefix("01a229f1-287b-7"))
+        // Ids of later milliseconds sort after earlier ones, as the text both databases are given.
+        let later = (1...20).map { UUID.timeOrdered(at: moment.addingTimeInterval(Double($0) / 1000)) }
+        let ordered = [id] + later
+        #expect(ordered.map(\.text) == ordered.map(\.text).sorted())
     }
 }
 

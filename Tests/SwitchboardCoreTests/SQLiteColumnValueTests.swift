@@ -86,6 +86,36 @@ struct SQLiteColumnValueTests {
         }
     }
 
+    /// A call row of the writer's connection with the writer's columns is read by position; any other row by name,
+    /// to the same call.
+    @Test(arguments: [true, false])
+    func aCallReadsTheSameByPositionAsByName(filled: Bool) throws {
+        let now = Date(timeIntervalSince1970: 1_764_950_400.25)
+        var call = CallRow(id: .timeOrdered(), clientId: "acme", teamId: filled ? UUID() : nil, agentId: filled ? UUID() : nil,
+                           sector: "billing", capabilities: filled ? ["french", "vip"] : [], channel: .sms,
+                           externalRef: filled ? "ext-1" : nil, idempotencyKey: filled ? "key-1" : nil,
+                           status: filled ? .completed : .queued, createdAt: now)
+        if filled {
+            call.outcome = .successful; call.resolved = true; call.satisfaction = 4; call.handlingTimeSeconds = 90.5
+            call.completedAt = now.addingTimeInterval(95); call.cancelledAt = now; call.updatedAt = now.addingTimeInterval(96)
+            call.requiredCapabilities = ["french"]; call.requiredLevels = ["french": 3]; call.wrapUpUntil = now.addingTimeInterval(120)
+            call.wrapUpEndedAt = now.addingTimeInterval(110); call.offerExpiresAt = now.addingTimeInterval(30)
+            call.declinedBy = [UUID(), UUID()]; call.priority = 8; call.callbackPhone = "+14155550100"
+            call.customerRef = "caller-7"; call.preferredAgentId = UUID(); call.preferredUntil = now.addingTimeInterval(20)
+            call.talkSeconds = 80.25; call.talkEndedAt = now.addingTimeInterval(85)
+        }
+        let written = Dictionary(uniqueKeysWithValues: zip(CallRow.insertColumns, call.values).map { column, value in
+            (column, SQLiteColumnValue.encode(value) ?? (try! SQLiteDataEncoder().encode(value)))
+        }).merging(["client_id": .text(call.clientId)]) { $1 }
+        let inOrder = InlineSQLiteRow(columns: CallRow.columns, values: CallRow.columns.map { written[$0]! })
+        let reordered = InlineSQLiteRow(columns: CallRow.columns.reversed(), values: CallRow.columns.reversed().map { written[$0]! })
+        #expect(CallRow.layout.positioned(inOrder) != nil)
+        #expect(CallRow.layout.positioned(reordered) == nil)
+        let byPosition = try CallRow(inOrder), byName = try CallRow(reordered)
+        #expect(String(describing: byPosition) == String(describing: byName))
+        #expect(String(describing: byPosition) == String(describing: call))
+    }
+
     /// Where the direct reading answers, sqlite-kit answers the same; where sqlite-kit fails, it does not answer.
     private func same<D: Decodable & Equatable>(_ value: SQLiteData, _ type: D.Type,
                                                 sourceLocation: SourceLocation = #_sourceLocation) throws {

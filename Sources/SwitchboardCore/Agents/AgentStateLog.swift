@@ -15,7 +15,7 @@ enum AgentStateLog {
         let startedAt: Date
         var endedAt: Date?
 
-        var values: [any Encodable & Sendable] { [UUID.random(), agentId, state.rawValue, reason, startedAt, endedAt] }
+        var values: [any Encodable & Sendable] { [UUID.timeOrdered(), agentId, state.rawValue, reason, startedAt, endedAt] }
     }
 
     /// Closes the agent's open row at `at`.

@@ -11,6 +11,7 @@ public func configure(_ app: Application, _ config: SwitchboardConfiguration) as
     timeouts.shutdownGrace = .seconds(config.shutdownGraceSeconds)
     app.switchboardServer = SwitchboardServer(application: app, timeouts: timeouts, maxInFlight: config.maxInFlight)
     app.servers.use { app in app.switchboardServer }
+    app.responder.use { app in TargetRouter(routes: app.routes, middleware: app.middleware.resolve()) }
     app.unauthenticatedLimiter = config.unauthenticatedRateLimit.map { RateLimiter(limit: $0) }
     app.trustedProxies = config.trustedProxies
     app.forwardedForWarnings = ForwardedForWarnings()

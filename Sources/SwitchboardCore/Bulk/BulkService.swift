@@ -468,7 +468,7 @@ struct BulkService: Sendable {
             try await TenantScope.insert(
                 into: AuditLogEntry.schema, columns: AuditLog.columns,
                 rows: entries[start..<min(start + batchSize, entries.count)].map { entry in
-                    (tenant.clientId, [UUID.random(), tenant.userId, entry.action, entityType, entry.id.text,
+                    (tenant.clientId, [UUID.timeOrdered(), tenant.userId, entry.action, entityType, entry.id.text,
                                        AuditOutcome.ok.rawValue, now] as [any Encodable & Sendable])
                 }, on: sql)
         }

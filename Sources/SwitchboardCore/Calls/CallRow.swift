@@ -61,6 +61,8 @@ struct CallRow: Sendable {
         "talk_seconds", "talk_ended_at",
     ]
 
+    static let layout = ColumnLayout(columns)
+
     /// `SELECT <columns> FROM calls`, for the writer's reads.
     static let selectText = "SELECT " + columns.map(BoundStatement.quoted).joined(separator: ", ")
         + " FROM " + BoundStatement.quoted(Call.schema)
@@ -89,6 +91,14 @@ struct CallRow: Sendable {
     }
 
     init(_ row: any SQLRow) throws {
+        if let positioned = Self.layout.positioned(row) {
+            try self.init(reading: positioned)
+        } else {
+            try self.init(reading: NamedColumns(row: row))
+        }
+    }
+
+    private init(reading row: some ColumnReader) throws {
         id = try row.decode("id")
         clientId = try row.decode("client_id")
         teamId = try row.decode("team_id")

@@ -22,7 +22,7 @@ enum OfferLog {
         var outcome: Outcome?
 
         var values: [any Encodable & Sendable] {
-            [UUID.random(), callId, agentId, channel.rawValue, offeredAt, resolvedAt, outcome?.rawValue]
+            [UUID.timeOrdered(), callId, agentId, channel.rawValue, offeredAt, resolvedAt, outcome?.rawValue]
         }
     }
 

@@ -8,7 +8,7 @@ struct PendingEvent: Sendable {
     let data: String
 
     init(_ type: EventType, data: String) {
-        id = .random()
+        id = .timeOrdered()
         self.type = type
         self.data = data
     }

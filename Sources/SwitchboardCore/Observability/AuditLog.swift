@@ -24,7 +24,7 @@ enum AuditLog {
 
     static func record(_ entry: AuditEntry, on db: any Database) async throws {
         try await TenantScope(clientId: entry.clientId).insert(into: AuditLogEntry.schema, [
-            ("id", UUID.random()), ("actor", entry.actor), ("action", entry.action), ("entity_type", entry.entityType),
+            ("id", UUID.timeOrdered()), ("actor", entry.actor), ("action", entry.action), ("entity_type", entry.entityType),
             ("entity_id", entry.entityId), ("outcome", entry.outcome.rawValue), ("created_at", Date()),
         ], on: db)
     }

@@ -110,7 +110,7 @@ final class DenialLog: Sendable {
                     ["id", "client_id"] + AuditLog.columns.dropFirst() + ["occurrences"])
                 for (denial, tally) in rows {
                     insert.values([
-                        SQLBind(UUID.random()), SQLBind(denial.clientId), SQLBind(denial.actor), SQLBind(denial.action),
+                        SQLBind(UUID.timeOrdered()), SQLBind(denial.clientId), SQLBind(denial.actor), SQLBind(denial.action),
                         SQLBind(denial.entityType), SQLBind(denial.entityId), SQLBind(AuditOutcome.denied.rawValue),
                         SQLBind(tally.firstAt), SQLBind(tally.count),
                     ])

@@ -201,6 +201,11 @@ struct InlineSQLiteRow: SQLRow {
         guard let index = columns.firstIndex(of: column) else {
             throw DecodingError.keyNotFound(SQLColumnKey(column), .init(codingPath: [], debugDescription: "no column \(column)"))
         }
+        return try decode(at: index, as: D.self)
+    }
+
+    /// The value of the column at `index`, read as `decode(column:as:)` reads it.
+    func decode<D: Decodable>(at index: Int, as type: D.Type) throws -> D {
         let value = values[index]
         if let decoded = SQLiteColumnValue.decode(value, as: D.self) { return decoded }
         return try Self.decoder.decode(D.self, from: value)

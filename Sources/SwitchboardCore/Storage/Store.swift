@@ -180,22 +180,4 @@ extension SQLRow {
     func decode<T: Decodable>(_ column: String) throws -> T {
         try decode(column: column, as: T.self)
     }
-
-    /// A column of named values (a status, a channel) read as its text: through `Decodable`, each enum would cost a
-    /// decoder of its own.
-    func decodeRawValue<T: RawRepresentable>(_ column: String) throws -> T where T.RawValue == String {
-        let text = try decode(column: column, as: String.self)
-        guard let value = T(rawValue: text) else { throw Self.unknown(text, column, as: T.self) }
-        return value
-    }
-
-    func decodeRawValue<T: RawRepresentable>(_ column: String) throws -> T? where T.RawValue == String {
-        guard let text = try decode(column: column, as: String?.self) else { return nil }
-        guard let value = T(rawValue: text) else { throw Self.unknown(text, column, as: T.self) }
-        return value
-    }
-
-    private static func unknown<T>(_ text: String, _ column: String, as: T.Type) -> DecodingError {
-        DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "column \(column): '\(text)' is no \(T.self)"))
-    }
 }

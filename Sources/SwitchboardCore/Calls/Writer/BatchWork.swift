@@ -162,7 +162,7 @@ struct BatchWork {
     }
 
     mutating func audit(_ tenant: Tenant, _ action: String, _ id: UUID, entity: String = "call") {
-        audits.append((tenant.clientId, [UUID.random(), tenant.userId, action, entity, id.text, AuditOutcome.ok.rawValue, now]))
+        audits.append((tenant.clientId, [UUID.timeOrdered(at: now), tenant.userId, action, entity, id.text, AuditOutcome.ok.rawValue, now]))
     }
 
     /// A presence change in the state log: the agent's open row ends now (in this batch, or in the database).

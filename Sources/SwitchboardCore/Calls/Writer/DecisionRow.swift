@@ -26,7 +26,7 @@ struct DecisionRow: Sendable {
          stage: (step: Int, waited: Double)? = nil, declined: (agentId: UUID, reason: String?)? = nil, clientId: String, at: Date) {
         self.clientId = clientId
         values = [
-            UUID.random(), callId, trigger,
+            UUID.timeOrdered(), callId, trigger,
             DecisionJSON.request(teamId: decision.teamId, sector: decision.sector, capabilities: capabilities,
                                  requiredCapabilities: requiredCapabilities, requiredLevels: requiredLevels, priority: priority,
                                  preferredAgentId: preferredAgentId),
