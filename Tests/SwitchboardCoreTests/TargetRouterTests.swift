@@ -42,6 +42,9 @@ struct TargetRouterTests {
             #expect(try await status(.GET, "/api/teams?limit=5").1.lowercased().contains(teamId.lowercased()))
             #expect(try await status(.GET, "/api/teams/\(teamId.lowercased())").0 == .ok)
             #expect(try await status(.GET, "/api/teams/12345").1.contains("team_id must be a valid UUID"))
+            // A parameter written with a percent-encoded character is decoded, as Vapor decoded its parameters.
+            let encoded = "%" + String(teamId.utf8.first!, radix: 16) + teamId.dropFirst()
+            #expect(try await status(.GET, "/api/teams/\(encoded)").0 == .ok, "\(encoded)")
             #expect(try await status(.HEAD, "/health").0 == .ok, "HEAD takes the GET route")
             #expect(try await status(.GET, "/api/nothing-here").0 == .notFound)
             #expect(try await status(.GET, "/api/team%73").0 == .notFound, "a percent-encoded name is not the route's")

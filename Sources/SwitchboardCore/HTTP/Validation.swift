@@ -147,7 +147,7 @@ struct Page: Sendable {
 extension Request {
     /// A path id; a malformed one is a 400 naming the parameter.
     func idParameter(_ name: String) throws -> UUID {
-        guard let raw = parameters.get(name), let id = UUID(text: raw) else {
+        guard let raw = pathParameter(name), let id = UUID(text: raw) else {
             throw AppError.badRequest("\(name) must be a valid UUID")
         }
         return id

@@ -37,7 +37,7 @@ struct TeamsController: Sendable {
     }
 
     @Sendable func applySuggestion(req: Request) async throws -> Envelope<TeamSuggestionDTO> {
-        guard let id = req.parameters.get("suggestion_id"), id.count <= 200 else {
+        guard let id = req.pathParameter("suggestion_id"), id.count <= 200 else {
             throw AppError.badRequest("a suggestion id is required")
         }
         let service = TeamSuggestionService(store: req.store, tenant: try req.tenant, book: req.application.loadBook)

@@ -66,7 +66,7 @@ struct TwilioController: Sendable {
     /// Finds the channel, checks the signature, then lets `body` act for the channel's tenant.
     private func answer(_ req: Request, _ hook: Hook, _ body: (TwilioBridge, [String: String]) async throws -> TwiML)
         async throws -> Response {
-        guard let channelId = req.parameters.get("channel_id").flatMap(UUID.init(text:)),
+        guard let channelId = req.pathParameter("channel_id").flatMap(UUID.init(text:)),
               let publicURL = req.application.switchboardConfiguration.publicURL,
               let channel = try await TwilioBridge.Channel.unsealed(channelId, in: req), hook.channelTypes.contains(channel.type)
         else {
