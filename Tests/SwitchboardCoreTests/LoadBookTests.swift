@@ -209,8 +209,33 @@ struct SeededRandom: RandomNumberGenerator {
     }
 }
 
-@Suite("Time-ordered ids")
-struct TimeOrderedUUIDTests {
+@Suite("Random and time-ordered ids")
+struct GeneratedUUIDTests {
+    @Test func versionFourWithTheRFCVariantAndNoRepeats() {
+        let ids = (0..<2_000).map { _ in UUID.random() }
+        #expect(Set(ids).count == ids.count)
+        for id in ids.prefix(50) {
+            let text = id.uuidString
+            #expect(Array(text)[14] == "4", "version nibble of \(text)")
+            #expect("89AB".contains(Array(text)[19]), "variant of \(text)")
+        }
+    }
+
+    /// The dashboard shows a call by the first eight characters of its id: calls keep random ids, which differ there.
+    @Test func callsKeepRandomIds() async throws {
+        try await withSwitchboard { app in
+            let client = try await APIClient.make(app)
+            _ = try await client.send(.POST, "/api/agents", json: #"{"name":"Ada","sector":"billing","max_concurrent":5}"#)
+            var ids: [String] = []
+            for _ in 0..<5 {
+                let call = try await client.send(.POST, "/api/calls", json: #"{"sector":"billing"}"#)
+                ids.append(try #require(call.data["id"].stringValue))
+            }
+            #expect(ids.allSatisfy { Array($0)[14] == "4" }, "\(ids)")
+            #expect(Set(ids.map { $0.prefix(8) }).count == ids.count, "\(ids)")
+        }
+    }
+
     @Test func versionSevenWithTheRFCVariantAndNoRepeats() {
         let ids = (0..<2_000).map { _ in UUID.timeOrdered() }
         #expect(Set(ids).count == ids.count)

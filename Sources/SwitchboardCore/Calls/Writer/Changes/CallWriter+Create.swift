@@ -23,7 +23,7 @@ extension CallWriter {
         let channel = new.channel ?? policy.defaultChannel
         if let chosen = decision.chosen { work.plan.booked(chosen.agentId, of: tenant.clientId, delta: 1, channel: channel) }
         var call = CallRow(
-            id: .timeOrdered(), clientId: tenant.clientId, teamId: decision.teamId, agentId: decision.chosen?.agentId,
+            id: .random(), clientId: tenant.clientId, teamId: decision.teamId, agentId: decision.chosen?.agentId,
             sector: decision.sector, capabilities: new.route.capabilities, channel: channel,
             externalRef: new.externalRef, idempotencyKey: new.idempotencyKey,
             status: decision.chosen == nil ? .queued : .active, createdAt: stamps.next())
