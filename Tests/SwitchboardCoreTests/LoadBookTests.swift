@@ -212,12 +212,16 @@ struct SeededRandom: RandomNumberGenerator {
 @Suite("Random and time-ordered ids")
 struct GeneratedUUIDTests {
     @Test func versionFourWithTheRFCVariantAndNoRepeats() {
-        let ids = (0..<2_000).map { _ in UUID.random() }
-        #expect(Set(ids).count == ids.count)
+        expectDistinct((0..<2_000).map { _ in UUID.random() }, version: "4")
+    }
+
+    /// No repeats; the version nibble and RFC variant on the first fifty.
+    private func expectDistinct(_ ids: [UUID], version: Character, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(Set(ids).count == ids.count, sourceLocation: sourceLocation)
         for id in ids.prefix(50) {
             let text = id.uuidString
-            #expect(Array(text)[14] == "4", "version nibble of \(text)")
-            #expect("89AB".contains(Array(text)[19]), "variant of \(text)")
+            #expect(Array(text)[14] == version, "version nibble of \(text)", sourceLocation: sourceLocation)
+            #expect("89AB".contains(Array(text)[19]), "variant of \(text)", sourceLocation: sourceLocation)
         }
     }
 
@@ -237,13 +241,7 @@ struct GeneratedUUIDTests {
     }
 
     @Test func versionSevenWithTheRFCVariantAndNoRepeats() {
-        let ids = (0..<2_000).map { _ in UUID.timeOrdered() }
-        #expect(Set(ids).count == ids.count)
-        for id in ids.prefix(50) {
-            let text = id.uuidString
-            #expect(Array(text)[14] == "7", "version nibble of \(text)")
-            #expect("89AB".contains(Array(text)[19]), "variant of \(text)")
-        }
+        expectDistinct((0..<2_000).map { _ in UUID.timeOrdered() }, version: "7")
     }
 
     @Test func theFirstFortyEightBitsAreTheMillisecondAndOrderTheIds() {
