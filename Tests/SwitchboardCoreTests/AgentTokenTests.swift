@@ -101,8 +101,7 @@ import VaporTesting
 
     @Test func anAgentFollowsOnlyItsOwnEvents() async throws {
         try await withSwitchboard { app in
-            let port = try freePort()
-            try await app.server.start(address: .hostname("127.0.0.1", port: port))
+            let port = try await app.listenOnAnyPort()
             let admin = try await APIClient.make(app)
             let own = try await admin.createAgent("Own", maxConcurrent: 1)
             let colleague = try await admin.createAgent("Colleague", maxConcurrent: 1)

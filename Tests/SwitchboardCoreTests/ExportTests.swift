@@ -189,8 +189,7 @@ struct ExportTests {
                 }
             }
             // Read as it arrives, never whole: the point is that neither side holds the export.
-            let port = try freePort()
-            try await app.server.start(address: .hostname("127.0.0.1", port: port))
+            let port = try await app.listenOnAnyPort()
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/calls/export")
             request.headers.add(name: "Authorization", value: "Bearer \(client.token)")
             let response = try await app.http.client.shared.execute(request, timeout: .seconds(120))

@@ -109,6 +109,33 @@ import VaporTesting
         }
     }
 
+    /// A restart: offers and wrap-ups whose time passed while no process ran are ended before the first request is
+    /// answered, in as many passes as that takes.
+    @Test func whatCameDueWhileDownEndsBeforeServing() async throws {
+        try await withSwitchboard { app in
+            let admin = try await APIClient.make(app)
+            try await offersOn(admin, seconds: 10, maxMissed: 0)
+            #expect(try await admin.send(.PUT, "/api/settings", json: #"{"calls.wrap_up_seconds":60}"#).status == .ok)
+            let agent = try await admin.createAgent(maxConcurrent: 4)
+            var calls: [UUID] = []
+            for _ in 0..<3 {
+                calls.append(try #require(try await admin.createCall(#"{"sector":"billing","channel":"webchat"}"#).data["id"].uuid))
+            }
+            #expect(try await (try await desk(app, admin, agent)).send(.POST, "/api/calls/\(calls[0])/accept").status == .ok)
+            #expect(try await admin.complete(calls[0]).status == .ok)
+            #expect(await app.endWhatCameDueWhileDown(only: admin.clientId, batch: 1) == ["wrap-up timer": 0, "offer timer": 0])
+
+            // A minute later, one call a pass: the wrap-up and both offers end.
+            let ended = await app.endWhatCameDueWhileDown(now: Date().addingTimeInterval(61), only: admin.clientId, batch: 1)
+            #expect(ended == ["wrap-up timer": 1, "offer timer": 2], "\(ended)")
+            let state = try await admin.agent(agent)
+            #expect(state["current_load"] == .number(0) && state["wrap_up_until"] == .null, "\(state)")
+            for call in calls.dropFirst() {
+                #expect(try await admin.send(.GET, "/api/calls/\(call)").data["status"] == .string("queued"))
+            }
+        }
+    }
+
     @Test func missedOffersReturnToTheQueueAndSendTheAgentAway() async throws {
         try await withSwitchboard { app in
             let admin = try await APIClient.make(app)

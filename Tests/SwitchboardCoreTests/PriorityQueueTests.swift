@@ -20,17 +20,22 @@ import VaporTesting
             let agent = try await admin.createAgent(maxConcurrent: 1)
             var active = try #require(try await admin.createCall(#"{"sector":"billing"}"#).data["id"].uuid)
             var generator = SeededGenerator(seed: seed)
-            let now = Date()
-            var waiting: [(id: UUID, priority: Int, steps: Int, createdAt: Date)] = []
-            for index in 0..<12 {
+            var arrivals: [(id: UUID, priority: Int)] = []
+            for _ in 0..<12 {
                 let priority = Int.random(in: 1...10, using: &generator)
                 let created = try await admin.createCall(#"{"sector":"billing","priority":\#(priority)}"#)
                 #expect(created.status == .created && created.data["status"] == .string("queued") && created.data["priority"] == .number(Double(priority)))
-                let id = try #require(created.data["id"].uuid)
+                arrivals.append((try #require(created.data["id"].uuid), priority))
+            }
+            // The ages are set once every call exists, just before the listing: a loaded machine may take many
+            // seconds to create twelve calls, and the half-step margin must cover only what follows.
+            let now = Date()
+            var waiting: [(id: UUID, priority: Int, steps: Int, createdAt: Date)] = []
+            for (index, arrival) in arrivals.enumerated() {
                 let steps = Int.random(in: 0...5, using: &generator)
                 let createdAt = now.addingTimeInterval(-Double(steps * 60 + 30) - Double(index) / 1000)
-                try await sql(app).update(Call.schema).set("created_at", to: SQLBind(createdAt)).where("id", .equal, id).run()
-                waiting.append((id, priority, steps, createdAt))
+                try await sql(app).update(Call.schema).set("created_at", to: SQLBind(createdAt)).where("id", .equal, arrival.id).run()
+                waiting.append((arrival.id, arrival.priority, steps, createdAt))
             }
             let expected = waiting.sorted { a, b in
                 a.priority + a.steps != b.priority + b.steps ? a.priority + a.steps > b.priority + b.steps : a.createdAt < b.createdAt

@@ -199,8 +199,7 @@ import VaporTesting
     @Test(arguments: [(fragments: 12, size: 1_024), (fragments: 40, size: 8)])
     func aMessageAssembledFromFragmentsIsBounded(fragments: Int, size: Int) async throws {
         try await withSwitchboard { app in
-            let port = try freePort()
-            try await app.server.start(address: .hostname("127.0.0.1", port: port))
+            let port = try await app.listenOnAnyPort()
             let socket = NIOLockedValueBox<WebSocket?>(nil)
             try await WebSocket.connect(to: "ws://127.0.0.1:\(port)/api/events/stream", on: app.eventLoopGroup) { ws in
                 socket.withLockedValue { $0 = ws }
@@ -218,8 +217,7 @@ import VaporTesting
 
     @Test func streamsAreCappedPerTokenAndPerTenant() async throws {
         try await withSwitchboard(configuring: { $0.maxStreamsPerToken = 2; $0.maxStreamsPerTenant = 3 }) { app in
-            let port = try freePort()
-            try await app.server.start(address: .hostname("127.0.0.1", port: port))
+            let port = try await app.listenOnAnyPort()
             let viewer = try await APIClient.make(app, role: .viewer, subject: "wallboard")
             var open: [StreamProbe] = []
             for _ in 0..<2 {
@@ -256,8 +254,7 @@ import VaporTesting
     /// Forty sockets of one tenant are served by a handful of outbox reads, not forty per wake-up.
     @Test func aTenantsNewEventsAreReadOnceForAllItsStreams() async throws {
         try await withSwitchboard { app in
-            let port = try freePort()
-            try await app.server.start(address: .hostname("127.0.0.1", port: port))
+            let port = try await app.listenOnAnyPort()
             let admin = try await APIClient.make(app)
             var probes: [StreamProbe] = []
             for index in 0..<40 {
@@ -334,8 +331,7 @@ import VaporTesting
     @Test func aChunkedBodyIsLimitedByTheBytesReceived() async throws {
         try await withSwitchboard { app in
             let admin = try await APIClient.make(app)
-            let port = try freePort()
-            try await app.server.start(address: .hostname("127.0.0.1", port: port))
+            let port = try await app.listenOnAnyPort()
             let client = HTTPClient(eventLoopGroupProvider: .shared(app.eventLoopGroup))
             func post(_ path: String, bytes: Int) async throws -> HTTPResponseStatus {
                 var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")

@@ -28,8 +28,7 @@ struct TargetRouterTests {
         try await withSwitchboard { app in
             let client = try await APIClient.make(app)
             let teamId = try await client.createTeam().uuidString
-            try await app.server.start(address: .hostname("127.0.0.1", port: 0))
-            let port = try #require(app.switchboardServer.localAddress?.port)
+            let port = try await app.listenOnAnyPort()
             func status(_ method: HTTPMethod, _ target: String) async throws -> (HTTPStatus, String) {
                 var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(target)")
                 request.method = method

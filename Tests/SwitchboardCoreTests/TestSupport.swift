@@ -239,7 +239,16 @@ extension APIClient {
     }
 }
 
-/// A TCP port nobody listens on right now, for tests that start the real server.
+extension Application {
+    /// Starts the service's own server on a port the kernel picks, and returns it. (A port found free beforehand
+    /// may be taken, by another test's outgoing connection, before the server binds it.)
+    func listenOnAnyPort() async throws -> Int {
+        try await server.start(address: .hostname("127.0.0.1", port: 0))
+        return try #require(switchboardServer.localAddress?.port)
+    }
+}
+
+/// A TCP port nobody listens on right now, for a receiver of our own or a port meant to refuse connections.
 func freePort() throws -> Int {
     let socket = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .bind(host: "127.0.0.1", port: 0).wait()

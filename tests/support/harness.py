@@ -1,5 +1,6 @@
 """The one harness of the Python test scripts (reliability, security, webhooks, deployment, browser): start and
 stop servers, mint tokens, call the API, check loads, and report the outcome one way (`report`)."""
+import atexit
 import base64
 import hashlib
 import hmac
@@ -40,10 +41,22 @@ def server_env(sqlite_path=None, database_url=None, extra=None):
     return env
 
 
+_started = []
+
+
+@atexit.register
+def _kill_servers_left_running():
+    """A script that fails half-way leaves no server behind to hold its database (and its port) for the next run."""
+    for process in _started:
+        if process.poll() is None:
+            process.kill()
+
+
 def start(env, port, log_path, command="serve"):
     """Starts `switchboard <command>` (serve, or demo) and waits until it answers /health."""
     log = open(log_path, "a")
     process = subprocess.Popen([binary(), command, "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    _started.append(process)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:

@@ -79,24 +79,21 @@ func sleepUnlessShuttingDown(for interval: Duration) async -> Bool {
 /// A pass every `interval` until graceful shutdown (a pass in progress finishes first), then `finally` once.
 struct PeriodicService: Service {
     let interval: Duration
-    /// Whether the first pass runs at once (work that may be overdue at start) or after the first interval.
-    var passAtStart = false
     let pass: @Sendable () async -> Void
     var finally: @Sendable () async -> Void = {}
 
-    init(interval: Duration, passAtStart: Bool = false, pass: @escaping @Sendable () async -> Void,
+    init(interval: Duration, pass: @escaping @Sendable () async -> Void,
          finally: @escaping @Sendable () async -> Void = {}) {
         self.interval = interval
-        self.passAtStart = passAtStart
         self.pass = pass
         self.finally = finally
     }
 
     /// A pass that may fail: the failure is logged (`failure` says what failed and what happens next) and the
     /// service goes on, so the next pass tries again.
-    init(interval: Duration, passAtStart: Bool = false, logger: Logger, failure: String,
+    init(interval: Duration, logger: Logger, failure: String,
          _ pass: @escaping @Sendable () async throws -> Void) {
-        self.init(interval: interval, passAtStart: passAtStart, pass: {
+        self.init(interval: interval, pass: {
             do {
                 try await pass()
             } catch {
@@ -106,7 +103,6 @@ struct PeriodicService: Service {
     }
 
     func run() async throws {
-        if passAtStart { await pass() }
         while await sleepUnlessShuttingDown(for: interval) { await pass() }
         await finally()
     }

@@ -3,8 +3,8 @@ import Logging
 import SQLKit
 import Vapor
 
-/// Ends what a stored time says is over: every second (and at once at start, so what came due while the process was
-/// down is handled as it starts), the calls due by now go through the call writer, per tenant, as one change. The
+/// Ends what a stored time says is over: every second (and before a serving process answers its first request, see
+/// `Application.endWhatCameDueWhileDown`, so what came due while it was down is handled first), the calls due by now go through the call writer, per tenant, as one change. The
 /// writer acts only on those still in the state the timer saw, so several processes, or a person acting meanwhile,
 /// change each once. Two run: the wrap-up timer (after-call work whose time came) and the offer timer (offers that
 /// ran out).
@@ -42,17 +42,18 @@ final class DueTimer: Sendable {
     }
 
     var service: PeriodicService {
-        PeriodicService(interval: Self.interval, passAtStart: true, logger: logger,
+        PeriodicService(interval: Self.interval, logger: logger,
                         failure: "the \(due.name) failed; its next pass tries again") { [self] in try await handleDue() }
     }
 
-    /// One pass as of `now` (tests pass their own clock, and their own tenant). Returns how many calls were due.
+    /// One pass as of `now`, of at most `limit` calls (tests pass their own clock, and their own tenant). Returns how
+    /// many calls were due.
     @discardableResult
-    func handleDue(now: Date = Date(), only clientId: String? = nil) async throws -> Int {
+    func handleDue(now: Date = Date(), only clientId: String? = nil, limit: Int = batchLimit) async throws -> Int {
         var query = due.open(store.sql.select().columns("client_id", "id").from(Call.schema))
             .where(SQLIdentifier(due.column), .lessThanOrEqual, SQLBind(now))
         if let clientId { query = query.where("client_id", .equal, clientId) }
-        let rows = try await query.orderBy(due.column).limit(Self.batchLimit).all().map { row in
+        let rows = try await query.orderBy(due.column).limit(limit).all().map { row in
             (clientId: try row.decode(column: "client_id", as: String.self), callId: try row.decode(column: "id", as: UUID.self))
         }
         for (clientId, calls) in Dictionary(grouping: rows, by: \.clientId) {
