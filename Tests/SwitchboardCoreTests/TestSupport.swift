@@ -61,6 +61,10 @@ func withSwitchboard(
         mode: .development, database: database, jwtSecret: TestDatabase.jwtSecret,
         encryptionKey: TestDatabase.encryptionKey
     )
+    // The suite runs dozens of servers' worth of tests at once on a shared PostgreSQL; a commit's confirmation can
+    // take seconds there, which in production would mean the database is gone (the outage test checks the
+    // production value with the real binary).
+    config.commitConfirmationTimeout = .seconds(20)
     adjust(&config)
     let app = try await Application.make(.testing)
     app.logger.logLevel = .warning

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// Everything the service reads from its environment, read once at start-up.
 /// The variable names are part of the contract ("Running it").
@@ -64,6 +65,10 @@ public struct SwitchboardConfiguration: Sendable {
     /// Event streams open at once, per tenant (every agent's desk and every wallboard holds one) and per token.
     public var maxStreamsPerTenant: Int = 1_000
     public var maxStreamsPerToken: Int = 5
+    /// PostgreSQL: how long a change's commit may take to be confirmed before the change is answered as unconfirmed
+    /// (503, see `Store.committingOnOneConnection`). Below the 2 s in which every request is answered while the
+    /// database is down; not read from the environment.
+    public var commitConfirmationTimeout: TimeAmount = .milliseconds(1_500)
     /// Proxies whose `X-Forwarded-For` names the client (see `TrustedProxies`); none by default.
     public var trustedProxies: TrustedProxies = .none
     /// `SWITCHBOARD_PUBLIC_URL`: the address the world reaches this service at (`https://host[/prefix]`, no

@@ -16,6 +16,10 @@ struct Store: Sendable {
     let writeGate: WriteGate?
     /// SQLite only: the call writer's own connection (see `InlineSQLite`).
     var inline: InlineSQLite? = nil
+    /// PostgreSQL: how long a statement's commit may take to be confirmed (`committingOnOneConnection`). The
+    /// confirmation is a `SELECT 1` behind the statement on the same connection; it takes milliseconds, even under
+    /// load, unless the database is gone.
+    var commitConfirmationTimeout: TimeAmount = .milliseconds(1_500)
 
     var sql: any SQLDatabase { db as! any SQLDatabase }
     var isPostgres: Bool { writeGate == nil }
@@ -59,7 +63,7 @@ struct Store: Sendable {
                     // back (nor fail): the answer is then that the change is unconfirmed, rather than a writer
                     // waiting for ever on it.
                     let outcome = CommitOutcome(committed)
-                    let timer = connection.eventLoop.scheduleTask(in: Self.commitConfirmationTimeout) {
+                    let timer = connection.eventLoop.scheduleTask(in: commitConfirmationTimeout) {
                         outcome.report(AppError(.serviceUnavailable, """
                             the database did not confirm this change in time; it may or may not have been saved \
                             (retry with the same Idempotency-Key to find out)
@@ -79,10 +83,6 @@ struct Store: Sendable {
             }
         }
     }
-
-    /// How long a statement's commit may take to be confirmed (`committingOnOneConnection`). The confirmation is a
-    /// `SELECT 1` behind the statement on the same connection; it takes milliseconds, even under load.
-    static let commitConfirmationTimeout: TimeAmount = .milliseconds(1_500)
 
     /// PostgreSQL aborts one of two transactions that wait on each other's rows (a deadlock, 40P01) or that
     /// cannot be serialised (40001); the transaction rolled back completely, so running it again is safe.
@@ -172,7 +172,8 @@ extension Application {
     }
 
     func store(on db: (any Database)? = nil) -> Store {
-        Store(db: db ?? self.db, writeGate: writeGate, inline: inlineSQLite)
+        Store(db: db ?? self.db, writeGate: writeGate, inline: inlineSQLite,
+              commitConfirmationTimeout: switchboardConfiguration.commitConfirmationTimeout)
     }
 }
 
