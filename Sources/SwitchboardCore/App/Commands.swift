@@ -75,11 +75,13 @@ extension Application {
                 while found == batch {
                     found = try await timer.handleDue(now: now, only: clientId, limit: batch)
                     ended += found
-                    if found == batch { logger.info("\(timer.due.name): \(ended) calls that came due while the service was down ended so far") }
+                    if found == batch {
+                        logger.info("\(timer.due.name): \(ended) calls that came due while the service was down ended so far")
+                    }
                 }
             } catch {
-                logger.warning("the \(timer.due.name) could not end what came due while the service was down; its loop tries again",
-                               metadata: ["error": "\(error)"])
+                let failure = "the \(timer.due.name) could not end what came due while the service was down; its loop tries again"
+                logger.warning("\(failure)", metadata: ["error": "\(error)"])
             }
             if ended > 0 { logger.info("\(timer.due.name): ended \(ended) calls that came due while the service was down") }
             endedBy[timer.due.name] = ended

@@ -4,10 +4,10 @@ import SQLKit
 import Vapor
 
 /// Ends what a stored time says is over: every second (and before a serving process answers its first request, see
-/// `Application.endWhatCameDueWhileDown`, so what came due while it was down is handled first), the calls due by now go through the call writer, per tenant, as one change. The
-/// writer acts only on those still in the state the timer saw, so several processes, or a person acting meanwhile,
-/// change each once. Two run: the wrap-up timer (after-call work whose time came) and the offer timer (offers that
-/// ran out).
+/// `Application.endWhatCameDueWhileDown`, so what came due while it was down is handled first), the calls due by now
+/// go through the call writer, per tenant, as one change. The writer acts only on those still in the state the timer
+/// saw, so several processes, or a person acting meanwhile, change each once. Two run: the wrap-up timer (after-call
+/// work whose time came) and the offer timer (offers that ran out).
 final class DueTimer: Sendable {
     /// The column holding the time, and the condition of the rows whose time is still to come.
     struct Due: Sendable {
