@@ -114,8 +114,9 @@ import VaporTesting
     @Test func whatCameDueWhileDownEndsBeforeServing() async throws {
         try await withSwitchboard { app in
             let admin = try await APIClient.make(app)
-            try await offersOn(admin, seconds: 10, maxMissed: 0)
-            #expect(try await admin.send(.PUT, "/api/settings", json: #"{"calls.wrap_up_seconds":60}"#).status == .ok)
+            // Times no loaded machine reaches before the first look (a suite run has taken a minute over this test).
+            try await offersOn(admin, seconds: 300, maxMissed: 0)
+            #expect(try await admin.send(.PUT, "/api/settings", json: #"{"calls.wrap_up_seconds":300}"#).status == .ok)
             let agent = try await admin.createAgent(maxConcurrent: 4)
             var calls: [UUID] = []
             for _ in 0..<3 {
@@ -125,8 +126,8 @@ import VaporTesting
             #expect(try await admin.complete(calls[0]).status == .ok)
             #expect(await app.endWhatCameDueWhileDown(only: admin.clientId, batch: 1) == ["wrap-up timer": 0, "offer timer": 0])
 
-            // A minute later, one call a pass: the wrap-up and both offers end.
-            let ended = await app.endWhatCameDueWhileDown(now: Date().addingTimeInterval(61), only: admin.clientId, batch: 1)
+            // An hour later, one call a pass: the wrap-up and both offers end.
+            let ended = await app.endWhatCameDueWhileDown(now: Date().addingTimeInterval(3_600), only: admin.clientId, batch: 1)
             #expect(ended == ["wrap-up timer": 1, "offer timer": 2], "\(ended)")
             let state = try await admin.agent(agent)
             #expect(state["current_load"] == .number(0) && state["wrap_up_until"] == .null, "\(state)")

@@ -19,7 +19,7 @@ struct Store: Sendable {
     /// PostgreSQL: how long a statement's commit may take to be confirmed (`committingOnOneConnection`). The
     /// confirmation is a `SELECT 1` behind the statement on the same connection; it takes milliseconds, even under
     /// load, unless the database is gone.
-    var commitConfirmationTimeout: TimeAmount = .milliseconds(1_500)
+    var commitConfirmationTimeout: TimeAmount
 
     var sql: any SQLDatabase { db as! any SQLDatabase }
     var isPostgres: Bool { writeGate == nil }
@@ -171,9 +171,17 @@ extension Application {
         set { storage[InlineSQLiteKey.self] = newValue }
     }
 
+    private struct CommitConfirmationTimeoutKey: StorageKey { typealias Value = TimeAmount }
+
+    /// The configuration's `commitConfirmationTimeout`, kept on its own: a store is made for every request.
+    var commitConfirmationTimeout: TimeAmount {
+        get { storage[CommitConfirmationTimeoutKey.self]! }
+        set { storage[CommitConfirmationTimeoutKey.self] = newValue }
+    }
+
     func store(on db: (any Database)? = nil) -> Store {
         Store(db: db ?? self.db, writeGate: writeGate, inline: inlineSQLite,
-              commitConfirmationTimeout: switchboardConfiguration.commitConfirmationTimeout)
+              commitConfirmationTimeout: commitConfirmationTimeout)
     }
 }
 
