@@ -249,4 +249,30 @@ import VaporTesting
             #expect(try await admin.createCall(#"{"sector":"billing"}"#).data["status"] == .string("active"))
         }
     }
+
+    /// The queue hand-off reads waiting calls without those the agent declined (in SQL, on both databases), in
+    /// whatever form each call's list of decliners is stored.
+    @Test func theQueueIsReadWithoutTheCallsAnAgentDeclined() async throws {
+        try await withSwitchboard { app in
+            let admin = try await APIClient.make(app)
+            var calls: [UUID] = []
+            for _ in 0..<4 { calls.append(try #require(try await admin.createCall(#"{"sector":"billing"}"#).data["id"].uuid)) }
+            let (first, second, third) = (UUID(), UUID(), UUID())
+            let lists: [[UUID]?] = [[first], [second], [second, first], nil]
+            for (callId, list) in zip(calls, lists) {
+                let call = try #require(try await Call.find(callId, on: app.db))
+                call.declinedBy = list?.map(\.uuidString)
+                try await call.save(on: app.db)
+            }
+            func waiting(for agentId: UUID) async throws -> Set<UUID> {
+                let filter = QueueHandoff.notDeclined(by: agentId, postgres: app.store().isPostgres)
+                return Set(try await sql(app).select().column("id").from(Call.schema)
+                    .where("client_id", .equal, admin.clientId).where("status", .equal, "queued").where(filter)
+                    .all().map { try $0.decode(column: "id", as: UUID.self) })
+            }
+            #expect(try await waiting(for: first) == [calls[1], calls[3]])
+            #expect(try await waiting(for: second) == [calls[0], calls[3]])
+            #expect(try await waiting(for: third) == Set(calls))
+        }
+    }
 }

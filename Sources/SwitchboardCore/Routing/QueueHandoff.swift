@@ -111,6 +111,7 @@ struct QueueHandoff {
                 }
             if !work.takenFromQueue.isEmpty { query = query.where("id", .notIn, Array(work.takenFromQueue)) }
             if channels.count < CallChannel.allCases.count { query = query.where("channel", .in, channels.map(\.rawValue)) }
+            query = query.where(Self.notDeclined(by: agentId, postgres: store.isPostgres))
             // With every waiting call at the default priority, the queue's order is the index's: oldest first.
             query = work.mixedPriorities[clientId] == true
                 ? order.ordering(query, postgres: store.isPostgres) : query.orderBy("created_at").orderBy("id")
@@ -140,6 +141,16 @@ struct QueueHandoff {
             .min { order.precedes(QueueOrder.Entry($0), QueueOrder.Entry($1)) }
         if let first { work.takenFromQueue.insert(first.id) }
         return first
+    }
+
+    /// Waiting calls this agent has not declined, said in SQL: on a floor where offers are missed and nobody is set
+    /// away for it (`routing.max_missed_offers` 0), the calls an agent let run out pile up ahead of it, and the pages
+    /// below would read all of them at every hand-off. `declined_by` is a text array on PostgreSQL and a JSON list of
+    /// ids on SQLite (`mayTake` still checks each call, whatever the form of its list).
+    static func notDeclined(by agentId: UUID, postgres: Bool) -> SQLQueryString {
+        postgres
+            ? "(declined_by IS NULL OR NOT (\(bind: agentId.text) = ANY(declined_by)))"
+            : "(declined_by IS NULL OR instr(declined_by, \(bind: "\"" + agentId.text + "\"")) = 0)"
     }
 
     /// The first waiting call kept for this agent (it is the call's preferred agent and the call's window is open):
