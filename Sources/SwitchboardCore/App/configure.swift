@@ -6,7 +6,7 @@ import Vapor
 /// Builds the application from a configuration: database, migrations, keys, middleware, routes, commands.
 public func configure(_ app: Application, _ config: SwitchboardConfiguration) async throws {
     app.switchboardConfiguration = config
-    app.commitConfirmationTimeout = config.commitConfirmationTimeout
+    app.storeSettings = .init(commitConfirmationTimeout: config.commitConfirmationTimeout)
     app.routes.defaultMaxBodySize = ByteCount(value: BodyLimit.standard)
     var timeouts = SwitchboardServer.Timeouts()
     timeouts.shutdownGrace = .seconds(config.shutdownGraceSeconds)

@@ -15,9 +15,9 @@ enum DatabaseSelection {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             }
             app.databases.use(.sqlite(.file(path), connectionPoolTimeout: .seconds(30)), as: .sqlite)
-            app.writeGate = WriteGate()
+            app.storeSettings.writeGate = WriteGate()
             try await tuneSQLiteConnections(app)
-            app.inlineSQLite = try InlineSQLite(path: path, eventLoop: app.eventLoopGroup.any(), logger: app.logger)
+            app.storeSettings.inline = try InlineSQLite(path: path, eventLoop: app.eventLoopGroup.any(), logger: app.logger)
             app.lifecycle.use(InlineSQLiteLifecycle())
             app.backgroundServices.add(WALCheckpointer.service(on: app.db as! any SQLDatabase, logger: app.logger),
                                        named: "WAL checkpoint")

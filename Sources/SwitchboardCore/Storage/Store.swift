@@ -155,33 +155,33 @@ extension Request {
 }
 
 extension Application {
-    private struct WriteGateKey: StorageKey { typealias Value = WriteGate }
+    /// What every store of this application shares, under one storage key: a store is made for every request.
+    struct StoreSettings: Sendable {
+        /// SQLite only: the process-wide write gate and the call writer's own connection.
+        var writeGate: WriteGate?
+        var inline: InlineSQLite?
+        /// The configuration's `commitConfirmationTimeout`.
+        var commitConfirmationTimeout: TimeAmount
+    }
+
+    private struct StoreSettingsKey: StorageKey { typealias Value = StoreSettings }
+
+    /// Set by `configure` before the database is chosen.
+    var storeSettings: StoreSettings {
+        get { storage[StoreSettingsKey.self]! }
+        set { storage[StoreSettingsKey.self] = newValue }
+    }
 
     /// Present when the database is SQLite.
-    var writeGate: WriteGate? {
-        get { storage[WriteGateKey.self] }
-        set { storage[WriteGateKey.self] = newValue }
-    }
-
-    private struct InlineSQLiteKey: StorageKey { typealias Value = InlineSQLite }
+    var writeGate: WriteGate? { storeSettings.writeGate }
 
     /// Present when the database is SQLite.
-    var inlineSQLite: InlineSQLite? {
-        get { storage[InlineSQLiteKey.self] }
-        set { storage[InlineSQLiteKey.self] = newValue }
-    }
-
-    private struct CommitConfirmationTimeoutKey: StorageKey { typealias Value = TimeAmount }
-
-    /// The configuration's `commitConfirmationTimeout`, kept on its own: a store is made for every request.
-    var commitConfirmationTimeout: TimeAmount {
-        get { storage[CommitConfirmationTimeoutKey.self]! }
-        set { storage[CommitConfirmationTimeoutKey.self] = newValue }
-    }
+    var inlineSQLite: InlineSQLite? { storeSettings.inline }
 
     func store(on db: (any Database)? = nil) -> Store {
-        Store(db: db ?? self.db, writeGate: writeGate, inline: inlineSQLite,
-              commitConfirmationTimeout: commitConfirmationTimeout)
+        let settings = storeSettings
+        return Store(db: db ?? self.db, writeGate: settings.writeGate, inline: settings.inline,
+                     commitConfirmationTimeout: settings.commitConfirmationTimeout)
     }
 }
 
