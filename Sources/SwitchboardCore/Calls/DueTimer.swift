@@ -81,4 +81,34 @@ extension Application {
         storage[OfferTimerKey.self] = timer
         return timer
     }
+
+    /// Before the first request is answered, so that nobody (a person at their desk, a wallboard) sees an offer
+    /// or a wrap-up still open whose time passed while the service was down. Each timer's passes go on until one
+    /// finds fewer calls than a pass takes; the timers' own loops start a second later. A failure is logged and
+    /// start-up goes on: the loops try again. Returns how many calls each timer ended (tests pass their own clock,
+    /// tenant and pass size).
+    @discardableResult
+    func endWhatCameDueWhileDown(now: Date = Date(), only clientId: String? = nil,
+                                 batch: Int = DueTimer.batchLimit) async -> [String: Int] {
+        var endedBy: [String: Int] = [:]
+        for timer in [wrapUpTimer, offerTimer] {
+            var ended = 0
+            do {
+                var found = batch
+                while found == batch {
+                    found = try await timer.handleDue(now: now, only: clientId, limit: batch)
+                    ended += found
+                    if found == batch {
+                        logger.info("\(timer.due.name): \(ended) calls that came due while the service was down ended so far")
+                    }
+                }
+            } catch {
+                let failure = "the \(timer.due.name) could not end what came due while the service was down; its loop tries again"
+                logger.warning("\(failure)", metadata: ["error": "\(error)"])
+            }
+            if ended > 0 { logger.info("\(timer.due.name): ended \(ended) calls that came due while the service was down") }
+            endedBy[timer.due.name] = ended
+        }
+        return endedBy
+    }
 }
