@@ -23,7 +23,7 @@ import VaporTesting
         }
         #expect(services.names == ["first", "second", "third"])
         try await services.didBootAsync(app)
-        for _ in 0..<200 where log.withLockedValue({ $0.count }) < 3 { try await Task.sleep(for: .milliseconds(10)) }
+        _ = try await holdsEventually(within: 2, every: .milliseconds(10)) { log.withLockedValue { $0.count } >= 3 }
         await services.shutdownAsync(app)
         let stops = log.withLockedValue { $0.filter { $0.hasPrefix("stopped") } }
         #expect(stops == ["stopped third", "stopped second", "stopped first"])

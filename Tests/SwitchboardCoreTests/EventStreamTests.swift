@@ -43,18 +43,14 @@ final class StreamProbe: Sendable {
     /// Waits until `condition` holds for what was received (or the socket closed), up to `seconds`.
     @discardableResult
     func wait(seconds: Double = 10, until condition: @escaping ([JSONValue]) -> Bool) async throws -> [JSONValue] {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
+        try await eventually(within: seconds) { () -> [JSONValue]? in
             let now = messages
-            if condition(now) { return now }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return messages
+            return condition(now) ? now : nil
+        } ?? messages
     }
 
     func waitForClose(seconds: Double = 10) async throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline, !isClosed { try await Task.sleep(for: .milliseconds(20)) }
+        _ = try await holdsEventually(within: seconds) { isClosed }
     }
 }
 

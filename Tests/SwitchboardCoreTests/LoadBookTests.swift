@@ -140,21 +140,14 @@ struct LoadBookTests {
                     let route = try await viaSecond.send(.POST, "/api/routing/route", json: #"{"sector":"billing"}"#)
                     try #require(route.data["agent_id"].uuid == agent)
                 }
-                func eventually(_ condition: () -> Bool) async throws -> Bool {
-                    for _ in 0..<100 {
-                        if condition() { return true }
-                        try await Task.sleep(for: .milliseconds(50))
-                    }
-                    return condition()
-                }
                 try await secondLoadsItsBook()
                 _ = try await viaFirst.createAgent("Another", sector: "support")
-                #expect(try await eventually { second.loadBook.peek(viaFirst.clientId) == nil },
+                #expect(try await holdsEventually(within: 5, every: .milliseconds(50)) { second.loadBook.peek(viaFirst.clientId) == nil },
                         "the catalogue change made through the first process drops the second's book")
                 try await secondLoadsItsBook()
                 #expect(second.loadBook.peek(viaFirst.clientId)?.agent(agent)?.load == 0)
                 _ = try await viaFirst.createCall(#"{"sector":"billing"}"#)
-                #expect(try await eventually { second.loadBook.peek(viaFirst.clientId)?.agent(agent)?.load == 1 },
+                #expect(try await holdsEventually(within: 5, every: .milliseconds(50)) { second.loadBook.peek(viaFirst.clientId)?.agent(agent)?.load == 1 },
                         "the load the first process committed reaches the second's book")
             }
         }

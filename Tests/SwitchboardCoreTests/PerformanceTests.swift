@@ -83,14 +83,13 @@ func insertCompletedCall(
 /// when a learning test that aggregates twice failed once after 50 s in the full PostgreSQL pass.
 @discardableResult
 func aggregate(_ app: Application) async throws -> PerformanceAggregator.Status {
-    let deadline = ContinuousClock.now + .seconds(120)
-    while ContinuousClock.now < deadline {
+    let ran = try await eventually(within: 120, every: .milliseconds(50)) { () -> PerformanceAggregator.Status? in
         let before = await app.aggregator.currentStatus().runs
         let status = await app.aggregator.runNow()
         #expect(status.lastError == nil)
-        if status.runs > before { return status }
-        try await Task.sleep(for: .milliseconds(50))
+        return status.runs > before ? status : nil
     }
+    if let ran { return ran }
     Issue.record("the aggregator never got the lease")
     return await app.aggregator.currentStatus()
 }
@@ -298,20 +297,15 @@ struct PerformanceTests {
             #expect(before.data["interval_seconds"] == .number(60))
             let manager = try await admin.as(.manager)
             #expect(try await manager.send(.POST, "/api/system/aggregator/run").status == .forbidden)
-            var ran = false
-            for _ in 0..<100 where !ran {
+            let ran = try await eventually(within: 60, every: .milliseconds(50)) { () -> APIResponse? in
                 let run = try await admin.send(.POST, "/api/system/aggregator/run")
                 #expect(run.status == .ok)
-                ran = run.data["runs"] == .number(1)
-                if ran {
-                    #expect(run.data["holds_lease"] == .bool(true))
-                    #expect(run.data["last_error"] == .null)
-                    #expect(run.data["watermark"].stringValue != nil)
-                } else {
-                    try await Task.sleep(for: .milliseconds(50))
-                }
+                return run.data["runs"] == .number(1) ? run : nil
             }
-            #expect(ran)
+            let run = try #require(ran, "the aggregator ran")
+            #expect(run.data["holds_lease"] == .bool(true))
+            #expect(run.data["last_error"] == .null)
+            #expect(run.data["watermark"].stringValue != nil)
         }
     }
 

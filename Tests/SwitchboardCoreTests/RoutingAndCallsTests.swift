@@ -294,19 +294,11 @@ struct RoutingAndCallsTests {
                 let viaFirst = try await APIClient.make(first)
                 let viaSecond = APIClient(app: second, clientId: viaFirst.clientId, role: .admin, token: viaFirst.token)
                 let (smaller, larger) = try await Self.twoEqualAgents(viaFirst, first)
-                var loaded = false
-                for _ in 0..<40 where !loaded {
-                    loaded = try await Self.routed(viaSecond) == larger
-                    if !loaded { try await Task.sleep(for: .milliseconds(50)) }
-                }
+                let loaded = try await holdsEventually(every: .milliseconds(50)) { try await Self.routed(viaSecond) == larger }
                 try #require(loaded, "the second process reads the agents' creation times")
                 let call = try await viaFirst.createCall(#"{"sector":"billing"}"#).data
                 try #require(try await viaFirst.complete(try #require(call["id"].uuid)).status == .ok)
-                var seen = false
-                for _ in 0..<40 where !seen {
-                    seen = try await Self.routed(viaSecond) == smaller
-                    if !seen { try await Task.sleep(for: .milliseconds(50)) }
-                }
+                let seen = try await holdsEventually(every: .milliseconds(50)) { try await Self.routed(viaSecond) == smaller }
                 #expect(seen, "the end of the call reached the other process's book")
             }
         }
@@ -336,11 +328,8 @@ struct RoutingAndCallsTests {
                 let before = try await viaSecond.send(.POST, "/api/routing/route", json: #"{"sector":"billing"}"#)
                 #expect(before.status == .ok)
                 let star = try await viaFirst.createAgent("Star", successRate: 1.0)
-                var seen = false
-                for _ in 0..<40 where !seen {
-                    let route = try await viaSecond.send(.POST, "/api/routing/route", json: #"{"sector":"billing"}"#)
-                    seen = route.data["agent_id"].uuid == star
-                    if !seen { try await Task.sleep(for: .milliseconds(50)) }
+                let seen = try await holdsEventually(every: .milliseconds(50)) {
+                    try await viaSecond.send(.POST, "/api/routing/route", json: #"{"sector":"billing"}"#).data["agent_id"].uuid == star
                 }
                 #expect(seen, "the change reached the other process well within the cache TTL")
             }

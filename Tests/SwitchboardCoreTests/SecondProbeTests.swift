@@ -207,8 +207,7 @@ import VaporTesting
                 ws.send(raw: piece, opcode: .text, fin: false)
                 for index in 1..<fragments { ws.send(raw: piece, opcode: .continuation, fin: index == fragments - 1) }
             }.get()
-            let deadline = Date().addingTimeInterval(5)
-            while Date() < deadline, socket.withLockedValue({ $0?.isClosed }) != true { try await Task.sleep(for: .milliseconds(20)) }
+            _ = try await holdsEventually(within: 5) { socket.withLockedValue { $0?.isClosed } == true }
             let ws = try #require(socket.withLockedValue { $0 })
             #expect(ws.isClosed)
             #expect(ws.closeCode == .messageTooLarge, "\(String(describing: ws.closeCode))")
@@ -244,13 +243,9 @@ import VaporTesting
             // Closing one frees its place, as soon as the server has seen the close (a loaded machine may take a
             // while: until then the upgrade is refused).
             await open[0].close()
-            var reopened: StreamProbe?
-            let deadline = ContinuousClock.now + .seconds(15)
-            while reopened == nil, ContinuousClock.now < deadline {
-                reopened = try? await StreamProbe.connect(port: port, bearer: viewer.token, on: app.eventLoopGroup)
-                if reopened == nil { try await Task.sleep(for: .milliseconds(100)) }
-            }
-            let again = try #require(reopened)
+            let again = try #require(try await eventually(within: 15, every: .milliseconds(100)) {
+                try? await StreamProbe.connect(port: port, bearer: viewer.token, on: app.eventLoopGroup)
+            })
             try await again.wait { $0.contains { $0["type"] == .string("ready") } }
             #expect(!again.isClosed)
             for probe in open + [fits, again] { await probe.close() }

@@ -260,6 +260,24 @@ func freePort() throws -> Int {
     return try #require(socket.localAddress?.port)
 }
 
+/// Tries `attempt` until it gives a value or `seconds` pass, pausing `pause` between tries: the one way tests wait
+/// for what a loaded machine may take a while to do. Nil if it never did.
+func eventually<T>(within seconds: Double = 10, every pause: Duration = .milliseconds(20),
+                   _ attempt: () async throws -> T?) async throws -> T? {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1_000))
+    while true {
+        if let value = try await attempt() { return value }
+        guard ContinuousClock.now < deadline else { return nil }
+        try await Task.sleep(for: pause)
+    }
+}
+
+/// Whether `condition` came to hold within `seconds` (see `eventually`).
+func holdsEventually(within seconds: Double = 10, every pause: Duration = .milliseconds(20),
+                     _ condition: () async throws -> Bool) async throws -> Bool {
+    try await eventually(within: seconds, every: pause) { try await condition() ? true : nil } ?? false
+}
+
 /// What `body` returned or threw, so that clean-up after it always runs before the test looks at the outcome.
 func outcome<T>(_ body: () async throws -> T) async -> Result<T, any Error> {
     do { return .success(try await body()) } catch { return .failure(error) }
