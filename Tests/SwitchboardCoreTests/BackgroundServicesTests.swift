@@ -23,7 +23,7 @@ import VaporTesting
         }
         #expect(services.names == ["first", "second", "third"])
         try await services.didBootAsync(app)
-        _ = try await holdsEventually(within: 2, every: .milliseconds(10)) { log.withLockedValue { $0.count } >= 3 }
+        _ = try await holdsEventually(every: .milliseconds(10)) { log.withLockedValue { $0.count } >= 3 }
         await services.shutdownAsync(app)
         let stops = log.withLockedValue { $0.filter { $0.hasPrefix("stopped") } }
         #expect(stops == ["stopped third", "stopped second", "stopped first"])
