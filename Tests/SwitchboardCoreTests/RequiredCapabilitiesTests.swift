@@ -48,6 +48,26 @@ struct RequiredCapabilitiesTests {
         }
     }
 
+    /// The queue is read in pages, each twice the last (8, 16, 32…): a freed agent reaches the first call it may
+    /// take behind a backlog it cannot serve, here the first call of the third page, and not the one after it.
+    @Test func aFreedAgentReachesPastABacklogItCannotServe() async throws {
+        try await withSwitchboard { app in
+            let a = try await APIClient.make(app)
+            let plain = try await a.createAgent("Plain", maxConcurrent: 1)
+            let busy = try await a.createCall(#"{"sector":"billing"}"#)
+            #expect(busy.data["agent_id"].uuid == plain)
+            for _ in 0..<24 {
+                #expect(try await a.createCall(#"{"sector":"billing","required_capabilities":["french"]}"#).data["status"] == .string("queued"))
+            }
+            let first = try #require(try await a.createCall(#"{"sector":"billing"}"#).data["id"].uuid)
+            let second = try #require(try await a.createCall(#"{"sector":"billing"}"#).data["id"].uuid)
+            #expect(try await a.complete(try #require(busy.data["id"].uuid)).status == .ok)
+            #expect(try await a.send(.GET, "/api/calls/\(first)").data["agent_id"].uuid == plain)
+            #expect(try await a.send(.GET, "/api/calls/\(second)").data["status"] == .string("queued"))
+            #expect(try await a.send(.GET, "/api/calls?status=queued&limit=100").data.arrayValue?.count == 25)
+        }
+    }
+
     /// Seeded random agents and calls, created in parallel and completed at random: at every step, every active
     /// call's agent has every capability the call required.
     @Test(arguments: [UInt64(3), 99])
