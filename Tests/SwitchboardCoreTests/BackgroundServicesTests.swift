@@ -23,7 +23,10 @@ import VaporTesting
         }
         #expect(services.names == ["first", "second", "third"])
         try await services.didBootAsync(app)
-        _ = try await holdsEventually(every: .milliseconds(10)) { log.withLockedValue { $0.count } >= 3 }
+        let passed = try await holdsEventually(every: .milliseconds(10)) {
+            log.withLockedValue { $0.filter { $0.hasPrefix("pass") }.count } == 3
+        }
+        #expect(passed, "each service passed once before the shutdown: \(log.withLockedValue { $0 })")
         await services.shutdownAsync(app)
         let stops = log.withLockedValue { $0.filter { $0.hasPrefix("stopped") } }
         #expect(stops == ["stopped third", "stopped second", "stopped first"])
