@@ -7,17 +7,21 @@
 #   line goes to the next waiting call it has not declined, behind every call it declined before.
 # - skills: CALLS calls wait for a capability the agent lacks. The agent completes its call; a new call it may take
 #   arrives behind the backlog, and the freed line goes to it.
+# - history: the agent first handles HISTORY (default 10,000) calls one after another, then ten wait behind its call.
+#   It completes its call; its freed line goes to the first waiting call, and a new call joins the queue's end.
+#   (The tenant's past calls are older than every waiting one: a read of the queue that walks the tenant's calls in
+#   their order of arrival passes all of them first.)
 # Prints one line per case: case=… operations=N first_100_ms=… last_100_ms=… (mean milliseconds an operation).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-binary=$1 database=${2:-sqlite} port=${PORT:-18342} calls=${CALLS:-1000}
+binary=$1 database=${2:-sqlite} port=${PORT:-18342} calls=${CALLS:-1000} history=${HISTORY:-10000}
 bench_serve "$binary" "$database" "$port" switchboard_deep_queue
-for case in ${CASES:-declines skills}; do
+for case in ${CASES:-declines skills history}; do
   token=$("$binary" token --client-id "deep-$case-$RANDOM$RANDOM" --role admin --ttl 3600)
-  python3 - "$port" "$token" "$calls" "$case" <<'PY'
+  python3 - "$port" "$token" "$calls" "$case" "$history" <<'PY'
 import http.client, json, sys, time
-port, token, calls, case = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+port, token, calls, case, history = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 connection = http.client.HTTPConnection("127.0.0.1", port)
 def send(method, path, body=None):
     connection.request(method, "/api" + path, body=json.dumps(body) if body is not None else None,
@@ -47,6 +51,22 @@ if case == "declines":
         if answer["status"] != "queued" or len(following) != 1 or following[0]["id"] == offered:
             sys.exit(f"the agent was not offered a call it had not declined: {answer['status']}, {following}")
         offered = following[0]["id"]
+elif case == "history":
+    agent = send("POST", "/agents", {"name": "Long served", "sector": "billing", "max_concurrent": 1})["id"]
+    done = {"outcome": "successful", "resolved": True, "handling_time_seconds": 90}
+    for handled in range(history):
+        send("POST", f"/calls/{send('POST', '/calls', {'sector': 'billing'})['id']}/complete", done)
+        if handled % 2000 == 1999:
+            print(f"history: {handled + 1} of {history} calls handled", file=sys.stderr)
+    active = send("POST", "/calls", {"sector": "billing"})["id"]
+    waiting = [send("POST", "/calls", {"sector": "billing"})["id"] for _ in range(10)]
+    for _ in range(calls):
+        timed("POST", f"/calls/{active}/complete", done)
+        current = own("active")
+        if [call["id"] for call in current] != waiting[:1]:
+            sys.exit(f"the freed line did not go to the first waiting call: {current}")
+        active = waiting.pop(0)
+        waiting.append(send("POST", "/calls", {"sector": "billing"})["id"])
 else:
     agent = send("POST", "/agents", {"name": "No French", "sector": "billing", "max_concurrent": 1})["id"]
     active = send("POST", "/calls", {"sector": "billing"})["id"]

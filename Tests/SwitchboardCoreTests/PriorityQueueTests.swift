@@ -10,6 +10,28 @@ import VaporTesting
 @Suite struct PriorityQueueTests {
     private func sql(_ app: Application) -> any SQLDatabase { app.db as! any SQLDatabase }
 
+    /// A hand-off reads the queue through an index of waiting calls, never through `idx_calls_client_created`, which
+    /// holds the queue's order but every call the tenant ever had (SQLite chose it, and each hand-off walked the
+    /// tenant's history before its first waiting call). PostgreSQL is asked with sequential scans off, as its
+    /// planner would read a table of this test's size whole.
+    @Test(arguments: [false, true], [false, true])
+    func theQueueIsReadThroughAnIndexOfWaitingCalls(fromACursor: Bool, byTeam: Bool) async throws {
+        try await withSwitchboard { app in
+            let postgres = app.store().isPostgres
+            let queue = QueueHandoff.WaitingCalls(
+                clientId: "plan", agentId: UUID(), sector: "billing", teams: byTeam ? [UUID()] : [],
+                channels: CallChannel.allCases, excluding: [], order: QueueOrder(agingSeconds: 0, now: Date()), mixedPriorities: false, postgres: postgres)
+            let plan = try await app.db.transaction { db in
+                let sql = db as! any SQLDatabase
+                if postgres { try await sql.raw("SET LOCAL enable_seqscan = off").run() }
+                let select = queue.page(after: fromACursor ? UUID() : nil, limit: 8, on: sql).select
+                return try await sql.raw("\(unsafeRaw: postgres ? "EXPLAIN" : "EXPLAIN QUERY PLAN") \(select)").all()
+                    .map { try $0.decode(column: postgres ? "QUERY PLAN" : "detail", as: String.self) }.joined(separator: "\n")
+            }
+            #expect(!plan.contains("idx_calls_client_created") && plan.contains("idx_calls_"), "\(plan)")
+        }
+    }
+
     /// Random arrivals (priorities, and ages set in the database at half-steps of the aging time, so that no age
     /// sits on a step's edge): the places shown and the order one agent takes them in are the model's.
     @Test(arguments: [UInt64(3), 17, 2026])

@@ -68,6 +68,37 @@ struct RequiredCapabilitiesTests {
         }
     }
 
+    /// The queue is read page after page from where the last page ended: past calls that share one instant (as
+    /// those created in one batch do, ordered by id across a page's edge), and with priorities mixed.
+    @Test(arguments: [false, true])
+    func aFreedAgentReachesPastABacklogOfOneInstant(mixedPriorities: Bool) async throws {
+        try await withSwitchboard { app in
+            let a = try await APIClient.make(app)
+            let plain = try await a.createAgent("Plain", maxConcurrent: 1)
+            let busy = try #require(try await a.createCall(#"{"sector":"billing"}"#).data["id"].uuid)
+            var defaultPriority: [UUID] = []
+            for index in 0..<48 {
+                let urgent = mixedPriorities && index % 5 == 0
+                let body = #"{"sector":"billing","required_capabilities":["french"],"priority":\#(urgent ? 7 : 5)}"#
+                let call = try await a.createCall(body).data
+                #expect(call["status"] == .string("queued"))
+                if !urgent { defaultPriority.append(try #require(call["id"].uuid)) }
+            }
+            // Every waiting call at one instant; two of them, far down the queue, need nothing the agent lacks.
+            let instant = Date(timeIntervalSince1970: 1_800_000_000.123_456)
+            let byId = defaultPriority.sorted { $0.uuidString < $1.uuidString }
+            let (first, second) = (byId[30], byId[35])
+            for call in try await Call.query(on: app.db).filter(\.$clientId == a.clientId).filter(\.$status == .queued).all() {
+                call.createdAt = instant
+                if call.id == first || call.id == second { call.requiredCapabilities = [] }
+                try await call.save(on: app.db)
+            }
+            #expect(try await a.complete(busy).status == .ok)
+            #expect(try await a.send(.GET, "/api/calls/\(first)").data["agent_id"].uuid == plain)
+            #expect(try await a.send(.GET, "/api/calls/\(second)").data["status"] == .string("queued"))
+        }
+    }
+
     /// Seeded random agents and calls, created in parallel and completed at random: at every step, every active
     /// call's agent has every capability the call required.
     @Test(arguments: [UInt64(3), 99])

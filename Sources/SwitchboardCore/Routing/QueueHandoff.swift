@@ -101,37 +101,21 @@ struct QueueHandoff {
         }
         var found: CallRow?
         if work.databaseQueue[clientId] == true {
-            var query = TenantScope(clientId: clientId).select(from: Call.schema, on: db)
-                .columns(CallRow.columns.map { SQLIdentifier($0) })
-                .where("status", .equal, CallStatus.queued.rawValue)
-                .where { group in
-                    var group = group.where("sector", .equal, agent.sector)
-                    if !agent.teams.isEmpty { group = group.orWhere("team_id", .in, agent.teams) }
-                    return group
-                }
-            if !work.takenFromQueue.isEmpty { query = query.where("id", .notIn, Array(work.takenFromQueue)) }
-            if channels.count < CallChannel.allCases.count { query = query.where("channel", .in, channels.map(\.rawValue)) }
-            query = query.where(Self.notDeclined(by: agentId, postgres: store.isPostgres))
-            // With every waiting call at the default priority, the queue's order is the index's: oldest first.
-            query = work.mixedPriorities[clientId] == true
-                ? order.ordering(query, postgres: store.isPostgres) : query.orderBy("created_at").orderBy("id")
+            let queue = WaitingCalls(clientId: clientId, agentId: agentId, sector: agent.sector, teams: agent.teams,
+                                     channels: channels, excluding: work.takenFromQueue, order: order,
+                                     mixedPriorities: work.mixedPriorities[clientId] == true, postgres: store.isPostgres)
             // Pages of waiting calls, first first, until one this agent may take: a call this batch already
             // changed (cancelled, say) is not waiting any more, and one needing a capability the agent lacks is
-            // not its. Each page is twice the last (up to a bound), so that a backlog the agent cannot serve (a
-            // skill it lacks) costs a few reads, not one per eight calls, each skipping all those before.
+            // not its. Each page starts after the last one's last call and is twice its size (up to a bound), so
+            // that a backlog the agent cannot serve (a skill it lacks) costs a few reads, each of new calls only.
             let decided = Set(work.changedCallIds)
             var page = 8
-            var offset = 0
+            var last: UUID?
             while found == nil {
-                let rows = try await query.limit(page).offset(offset).all()
-                for row in rows {
-                    let call = try CallRow(row)
-                    if decided.contains(call.id) || !mayTake(call) { continue }
-                    found = call
-                    break
-                }
-                if rows.count < page { break }
-                offset += page
+                let rows = try await queue.page(after: last, limit: page, on: db).all().map(CallRow.init)
+                found = rows.first { !decided.contains($0.id) && mayTake($0) }
+                guard rows.count == page, let next = rows.last?.id else { break }
+                last = next
                 page = min(2 * page, Self.largestQueuePage)
             }
         }
@@ -143,6 +127,41 @@ struct QueueHandoff {
             .min { order.precedes(QueueOrder.Entry($0), QueueOrder.Entry($1)) }
         if let first { work.takenFromQueue.insert(first.id) }
         return first
+    }
+
+    /// The waiting calls an agent might take, as the hand-off reads them: of its sector or teams, on channels it has
+    /// room for, not declined by it nor already taken in this batch, in the queue's order.
+    struct WaitingCalls {
+        let clientId: String
+        let agentId: UUID
+        let sector: String
+        let teams: [UUID]
+        let channels: [CallChannel]
+        let excluding: Set<UUID>
+        let order: QueueOrder
+        let mixedPriorities: Bool
+        let postgres: Bool
+
+        /// Up to `limit` of them after the call `last` (nil: from the first).
+        func page(after last: UUID?, limit: Int, on db: any SQLDatabase) -> SQLSelectBuilder {
+            // The status as a literal, so that both databases read the partial index of waiting calls in the
+            // queue's order (`idx_calls_queued_order`), never the tenant's history.
+            var query = TenantScope(clientId: clientId).select(from: Call.schema, on: db)
+                .columns(CallRow.columns.map { SQLIdentifier($0) })
+                .where(SQLIdentifier("status"), .equal, SQLRaw(CallStatus.queued.sqlLiteral))
+                .where { group in
+                    var group = group.where("sector", .equal, sector)
+                    if !teams.isEmpty { group = group.orWhere("team_id", .in, teams) }
+                    return group
+                }
+            if !excluding.isEmpty { query = query.where("id", .notIn, Array(excluding)) }
+            if channels.count < CallChannel.allCases.count { query = query.where("channel", .in, channels.map(\.rawValue)) }
+            query = query.where(QueueHandoff.notDeclined(by: agentId, postgres: postgres))
+            if let last { query = query.where(order.after(last, mixedPriorities: mixedPriorities, postgres: postgres)) }
+            // With every waiting call at the default priority, the queue's order is the index's: oldest first.
+            return (mixedPriorities ? order.ordering(query, postgres: postgres) : query.orderBy("created_at").orderBy("id"))
+                .limit(limit)
+        }
     }
 
     /// The most waiting calls one read of the queue brings in.

@@ -59,6 +59,18 @@ struct QueueOrder: Sendable {
         return query.orderBy("created_at").orderBy("id")
     }
 
+    /// The stored calls that come after the stored call `lastId` in this order (`mixedPriorities`: as `ordering`
+    /// says it; otherwise oldest first), in SQL: a page's cursor. Its place is read back from the row itself, as
+    /// the export's cursor is (`CallExport`): calls created in one batch share their time to the last digit, and a
+    /// time decoded and bound again could repeat or skip some of them at a page's edge.
+    func after(_ lastId: UUID, mixedPriorities: Bool, postgres: Bool) -> SQLQueryString {
+        let last = "FROM \(unsafeRaw: Call.schema) c WHERE c.id = \(bind: lastId)" as SQLQueryString
+        guard mixedPriorities else { return "(created_at, id) > (SELECT c.created_at, c.id \(last))" }
+        // Unqualified, the effective priority's columns are the cursor row's inside the subquery.
+        let effective = effectivePriority(postgres: postgres)
+        return "(-(\(effective)), created_at, id) > (SELECT -(\(effective)), c.created_at, c.id \(last))"
+    }
+
     /// The stored waiting calls that go before `call` (whose effective priority is `effective`), in SQL.
     func precedes(_ call: Entry, postgres: Bool) -> SQLQueryString {
         let effective = String(effectivePriority(priority: call.priority, createdAt: call.createdAt))

@@ -38,5 +38,6 @@ enum SwitchboardMigrations {
         AddTwilioBridge(),
         CreateConversationTables(),
         AddCapabilityMetrics(),
+        AddQueuedOrderIndex(),
     ]
 }
