@@ -207,7 +207,7 @@ import VaporTesting
                 ws.send(raw: piece, opcode: .text, fin: false)
                 for index in 1..<fragments { ws.send(raw: piece, opcode: .continuation, fin: index == fragments - 1) }
             }.get()
-            _ = try await holdsEventually(within: 5) { socket.withLockedValue { $0?.isClosed } == true }
+            _ = try await holdsEventually(within: 30) { socket.withLockedValue { $0?.isClosed } == true }
             let ws = try #require(socket.withLockedValue { $0 })
             #expect(ws.isClosed)
             #expect(ws.closeCode == .messageTooLarge, "\(String(describing: ws.closeCode))")
