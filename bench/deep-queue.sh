@@ -11,6 +11,9 @@
 #   It completes its call; its freed line goes to the first waiting call, and a new call joins the queue's end.
 #   (The tenant's past calls are older than every waiting one: a read of the queue that walks the tenant's calls in
 #   their order of arrival passes all of them first.)
+# - presence: not a hand-off; the agent first changes its presence HISTORY times (away for a break, back), then each of
+#   CALLS changes is timed. (Each change closes the agent's open row of the state log: a look-up of that row that walks
+#   the agent's rows in their order of start passes all of them first.)
 # Prints one line per case: case=… operations=N first_100_ms=… last_100_ms=… (mean milliseconds an operation).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,6 +70,18 @@ elif case == "history":
             sys.exit(f"the freed line did not go to the first waiting call: {current}")
         active = waiting.pop(0)
         waiting.append(send("POST", "/calls", {"sector": "billing"})["id"])
+elif case == "presence":
+    agent = send("POST", "/agents", {"name": "Many breaks", "sector": "billing", "max_concurrent": 1})["id"]
+    def change(number):
+        return {"presence": "away", "reason": "break"} if number % 2 == 0 else {"presence": "available"}
+    for number in range(history):
+        send("PUT", f"/agents/{agent}/presence", change(number))
+        if number % 2000 == 1999:
+            print(f"presence: {number + 1} of {history} changes made", file=sys.stderr)
+    for number in range(history, history + calls):
+        answer = timed("PUT", f"/agents/{agent}/presence", change(number))
+        if answer["presence"] != change(number)["presence"]:
+            sys.exit(f"the presence did not change: {answer}")
 else:
     agent = send("POST", "/agents", {"name": "No French", "sector": "billing", "max_concurrent": 1})["id"]
     active = send("POST", "/calls", {"sector": "billing"})["id"]

@@ -217,6 +217,34 @@ import VaporTesting
         }
     }
 
+    /// Offers ended in one batch are ended in the offer log by one statement per tenant and outcome: each call's
+    /// offer once, with its outcome, and the offers the batch made in their place stay open.
+    @Test func offersEndedTogetherAreLoggedOnceEach() async throws {
+        try await withSwitchboard { app in
+            let admin = try await APIClient.make(app)
+            try await offersOn(admin, seconds: 10)
+            let first = try await admin.createAgent("First", priority: 10, maxConcurrent: 3)
+            let second = try await admin.createAgent("Second", priority: 1, maxConcurrent: 3)
+            var calls: [UUID] = []
+            for _ in 0..<3 { calls.append(try #require(try await admin.createCall(#"{"sector":"billing"}"#).data["id"].uuid)) }
+            let tenant = Tenant(clientId: admin.clientId, userId: "offer-test", role: .admin)
+            let placed = try await app.callWriter.handOut(.expireOffers(calls, asOf: Date().addingTimeInterval(12)), by: tenant)
+            #expect(Set(placed) == Set(calls))
+            let rows = try await sql(app).raw("""
+                SELECT call_id, agent_id, outcome, resolved_at FROM call_offers WHERE client_id = \(bind: admin.clientId)
+                """).all().map { row in
+                    (call: try row.decode(column: "call_id", as: UUID.self), agent: try row.decode(column: "agent_id", as: UUID.self),
+                     outcome: try row.decode(column: "outcome", as: String?.self), resolved: try row.decode(column: "resolved_at", as: Date?.self))
+                }
+            for call in calls {
+                let offers = rows.filter { $0.call == call }
+                #expect(offers.count == 2, "\(offers)")
+                #expect(offers.contains { $0.agent == first && $0.outcome == "expired" && $0.resolved != nil }, "\(offers)")
+                #expect(offers.contains { $0.agent == second && $0.outcome == nil && $0.resolved == nil }, "\(offers)")
+            }
+        }
+    }
+
     @Test func goingAwayWithdrawsAPendingOffer() async throws {
         try await withSwitchboard { app in
             let admin = try await APIClient.make(app)

@@ -161,4 +161,56 @@ import VaporTesting
             #expect(result.call.status == .active || handed == [result.call.id])
         }
     }
+
+    /// A presence change closes the agent's open row, and the metrics read the rows that overlap a range, each through
+    /// `idx_agent_state_log_agent_end` (by when a row ended): through the index by start, both walked every row the
+    /// agent ever had. PostgreSQL is asked with sequential scans off, as its planner would read a table this small whole.
+    @Test func theStateLogIsReadByWhenRowsEnded() async throws {
+        try await withSwitchboard { app in
+            let postgres = app.store().isPostgres
+            let plans = try await app.db.transaction { db in
+                let sql = db as! any SQLDatabase
+                if postgres { try await sql.raw("SET LOCAL enable_seqscan = off").run() }
+                let close = AgentStateLog.close(UUID(), of: "plan", at: Date())
+                let overlapping = AgentStateLog.overlapping([UUID(), UUID()], of: "plan", from: Date(timeIntervalSinceNow: -86_400),
+                                                            until: Date(), on: sql).union
+                var plans: [String] = []
+                for statement in [close, overlapping] as [any SQLExpression] {
+                    plans.append(try await sql.raw("\(unsafeRaw: postgres ? "EXPLAIN" : "EXPLAIN QUERY PLAN") \(statement)").all()
+                        .map { try $0.decode(column: postgres ? "QUERY PLAN" : "detail", as: String.self) }.joined(separator: "\n"))
+                }
+                return plans
+            }
+            #expect(plans[0].contains("idx_agent_state_log_agent_end"), "\(plans[0])")
+            #expect(plans[1].components(separatedBy: "idx_agent_state_log_agent_end").count == 3, "\(plans[1])")
+        }
+    }
+
+    /// The rows that overlap a range: begun before it ended, and ended after it began or still open.
+    @Test func theRowsThatOverlapARangeAreRead() async throws {
+        try await withSwitchboard { app in
+            let sql = app.db as! any SQLDatabase
+            let (agent, other) = (UUID(), UUID())
+            let from = Date(timeIntervalSince1970: 1_800_000_000), until = from.addingTimeInterval(86_400)
+            func row(_ agentId: UUID, _ start: TimeInterval, _ end: TimeInterval?, _ clientId: String = "overlap") -> (clientId: String, values: [any Encodable & Sendable]) {
+                (clientId, AgentStateLog.Row(agentId: agentId, state: .available, reason: nil, startedAt: from.addingTimeInterval(start),
+                                             endedAt: end.map { from.addingTimeInterval($0) }).values)
+            }
+            let rows = [
+                row(agent, -200, -100),         // ended before the range began
+                row(agent, -100, 0),            // ended as it began
+                row(agent, 0, 60),              // inside
+                row(agent, 60, 90_000),         // begun inside, ended after
+                row(agent, 90_000, nil),        // open, begun after the range
+                row(other, -500, 30),           // begun before, ended inside
+                row(other, 30, nil),            // open, begun inside
+                row(agent, 0, nil, "elsewhere"),
+            ]
+            try await TenantScope.insert(into: AgentStateLog.schema, columns: AgentStateLog.columns, rows: rows, on: sql)
+            let read = try await AgentStateLog.overlapping([agent, other], of: "overlap", from: from, until: until, on: sql).all()
+                .map { "\(try $0.decode(column: "agent_id", as: UUID.self) == agent ? "agent" : "other")"
+                    + "@\(Int(try $0.decode(column: "started_at", as: Date.self).timeIntervalSince(from)))" }
+            #expect(Set(read) == ["agent@0", "agent@60", "other@-500", "other@30"] && read.count == 4, "\(read)")
+        }
+    }
 }

@@ -30,6 +30,20 @@ enum AgentStateLog {
         return update
     }
 
+    /// The agents' rows that overlap `[from, until)`: begun before it ended, and ended after it began or still open.
+    /// Two selects, so that each reads its own part of `idx_agent_state_log_agent_end` (one `ended_at` condition with
+    /// an `OR` reads every row the agents ever had).
+    static func overlapping(_ agentIds: [UUID], of clientId: String, from: Date, until: Date, on sql: any SQLDatabase)
+        -> SQLUnionBuilder {
+        func rows(_ ended: (SQLSelectBuilder) -> SQLSelectBuilder) -> SQLSelect {
+            ended(TenantScope(clientId: clientId).select(from: schema, on: sql)
+                .columns("agent_id", "state", "reason", "started_at", "ended_at")
+                .where("agent_id", .in, agentIds).where("started_at", .lessThan, until)).select
+        }
+        return SQLUnionBuilder(on: sql, initialQuery: rows { $0.where("ended_at", .greaterThan, from) })
+            .union(all: rows { $0.where("ended_at", .is, SQLLiteral.null) })
+    }
+
     /// New agents' first rows, from their creation.
     static func opening(_ agents: [(UUID, AgentPresence, String?)], of clientId: String, at: Date)
         -> (any SQLExpression)? {

@@ -65,19 +65,25 @@ final class BackgroundServices: LifecycleHandler, Sendable {
     }
 }
 
-/// Sleeps for `interval`; false when the process began shutting down gracefully or the task was cancelled (at once,
-/// or during the sleep). The sleep is a task of its own that a shutdown or a cancellation cuts short, with fewer moving
-/// parts than the library's `cancelWhenGracefulShutdown` (a task group racing the sleep against a waiting actor),
-/// through which, in loaded PostgreSQL test runs, a service's first pass was twice missing after seconds (cause not
-/// found).
-func sleepUnlessShuttingDown(for interval: Duration) async -> Bool {
-    guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return false }
-    let sleep = Task { try await Task.sleep(for: interval) }
+/// Runs `work` in a task of its own until it ends, or until the process begins shutting down gracefully or this task
+/// is cancelled, either of which cancels it; returns when it has ended. The one way a service here stops what it is
+/// doing at shutdown, with fewer moving parts than the library's `cancelWhenGracefulShutdown` (a task group racing
+/// the work against a waiting actor), through which, in loaded PostgreSQL test runs, a service's first pass was twice
+/// missing after seconds (cause not found).
+func runUntilShuttingDown(_ work: @escaping @Sendable () async -> Void) async {
+    guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
+    let task = Task { await work() }
     await withTaskCancellationOrGracefulShutdownHandler {
-        _ = await sleep.result
+        await task.value
     } onCancelOrGracefulShutdown: {
-        sleep.cancel()
+        task.cancel()
     }
+}
+
+/// Sleeps for `interval`; false when the process began shutting down gracefully or the task was cancelled (at once,
+/// or during the sleep).
+func sleepUnlessShuttingDown(for interval: Duration) async -> Bool {
+    await runUntilShuttingDown { try? await Task.sleep(for: interval) }
     return !Task.isShuttingDownGracefully && !Task.isCancelled
 }
 

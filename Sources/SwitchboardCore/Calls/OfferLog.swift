@@ -26,16 +26,16 @@ enum OfferLog {
         }
     }
 
-    /// Ends the call's open offer.
-    static func resolve(_ callId: UUID, of clientId: String, _ outcome: Outcome, at: Date) -> any SQLExpression {
+    /// Ends the open offers of the tenant's calls, all with one outcome: one statement for all of a batch's accepts.
+    static func resolve(_ callIds: [UUID], of clientId: String, _ outcome: Outcome, at: Date) -> any SQLExpression {
         var update = BoundStatement("UPDATE \"\(schema)\" SET \"resolved_at\" = ")
         update.bind(at)
         update.append(", \"outcome\" = ")
         update.bind(outcome.rawValue)
         update.append(" WHERE \"client_id\" = ")
         update.bind(clientId)
-        update.append(" AND \"call_id\" = ")
-        update.bind(callId)
+        update.append(" AND \"call_id\" IN ")
+        update.bindRow(callIds)
         update.append(" AND \"resolved_at\" IS NULL")
         return update
     }

@@ -25,10 +25,7 @@ struct PeopleMetricsReader: Sendable {
         let from = range.from.startDate, until = range.to.adding(days: 1).startDate
         let scope = TenantScope(clientId: clientId)
         guard !agentIds.isEmpty else { return [:] }
-        let presence = Dictionary(grouping: try await scope.select(from: AgentStateLog.schema, on: db)
-            .columns("agent_id", "state", "reason", "started_at", "ended_at")
-            .where("agent_id", .in, agentIds).where("started_at", .lessThan, until)
-            .where { $0.where("ended_at", .is, SQLLiteral.null).orWhere("ended_at", .greaterThan, from) }
+        let presence = Dictionary(grouping: try await AgentStateLog.overlapping(agentIds, of: clientId, from: from, until: until, on: db)
             .all().map { row in
                 (try row.decode(column: "agent_id", as: UUID.self),
                  PeopleMetrics.Presence(presence: AgentPresence(rawValue: try row.decode(column: "state", as: String.self)) ?? .offline,

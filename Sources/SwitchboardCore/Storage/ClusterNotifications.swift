@@ -71,7 +71,7 @@ final class ClusterNotifications: Service, Sendable {
     /// Listens while the process runs, reconnecting after a second when the connection drops.
     func run() async throws {
         let (configuration, group, pools, events, logger) = (self.configuration, self.eventLoopGroup, self.pools, self.events, self.logger)
-        try? await cancelWhenGracefulShutdown {
+        await runUntilShuttingDown {
             while !Task.isCancelled {
                 do {
                     let connection = try await PostgresConnection.connect(
@@ -110,8 +110,10 @@ final class ClusterNotifications: Service, Sendable {
                         }
                     }
                     try? await connection.close()
-                } catch where !Task.isCancelled {
-                    logger.warning("routing invalidation listener cannot connect; retrying", metadata: ["error": "\(error)"])
+                } catch {
+                    if !Task.isCancelled {
+                        logger.warning("routing invalidation listener cannot connect; retrying", metadata: ["error": "\(error)"])
+                    }
                 }
                 try? await Task.sleep(for: .seconds(1))
             }

@@ -70,7 +70,7 @@ final class WebhookDeliverer: Service, Sendable {
     /// Rounds every tick, and at once when woken, while the process serves; at shutdown the round in progress is
     /// cancelled (an attempt cut short is retried later, as any failed attempt is).
     func run() async throws {
-        await cancelWhenGracefulShutdown {
+        await runUntilShuttingDown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     while !Task.isCancelled {

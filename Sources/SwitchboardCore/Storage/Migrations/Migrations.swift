@@ -39,5 +39,6 @@ enum SwitchboardMigrations {
         CreateConversationTables(),
         AddCapabilityMetrics(),
         AddQueuedOrderIndex(),
+        AddStateLogEndIndex(),
     ]
 }
