@@ -217,8 +217,8 @@ import VaporTesting
         }
     }
 
-    /// Offers ended in one batch are ended in the offer log by one statement per tenant and outcome: each call's
-    /// offer once, with its outcome, and the offers the batch made in their place stay open.
+    /// Offers ended in one batch: each call's offer is ended in the offer log once, with its outcome, and the offers
+    /// the batch made in their place stay open.
     @Test func offersEndedTogetherAreLoggedOnceEach() async throws {
         try await withSwitchboard { app in
             let admin = try await APIClient.make(app)

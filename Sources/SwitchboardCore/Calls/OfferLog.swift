@@ -26,16 +26,18 @@ enum OfferLog {
         }
     }
 
-    /// Ends the open offers of the tenant's calls, all with one outcome: one statement for all of a batch's accepts.
-    static func resolve(_ callIds: [UUID], of clientId: String, _ outcome: Outcome, at: Date) -> any SQLExpression {
+    /// Ends the call's open offer. One statement per call: with several calls' ids in one `IN` list, SQLite's
+    /// planner read the tenant's whole offer log through `idx_call_offers_agent` (client first) instead of the
+    /// calls' rows through `idx_call_offers_call` (an accept went from about 360 to 1,260 µs of server CPU).
+    static func resolve(_ callId: UUID, of clientId: String, _ outcome: Outcome, at: Date) -> any SQLExpression {
         var update = BoundStatement("UPDATE \"\(schema)\" SET \"resolved_at\" = ")
         update.bind(at)
         update.append(", \"outcome\" = ")
         update.bind(outcome.rawValue)
         update.append(" WHERE \"client_id\" = ")
         update.bind(clientId)
-        update.append(" AND \"call_id\" IN ")
-        update.bindRow(callIds)
+        update.append(" AND \"call_id\" = ")
+        update.bind(callId)
         update.append(" AND \"resolved_at\" IS NULL")
         return update
     }

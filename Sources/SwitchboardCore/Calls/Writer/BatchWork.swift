@@ -25,11 +25,6 @@ struct BatchWork {
     /// Offers this batch made (resolved here too when they also ended in it), and the stored open offers it ended.
     private var offers: [(clientId: String, row: OfferLog.Row)] = []
     private var resolvedOffers: [(clientId: String, callId: UUID, outcome: OfferLog.Outcome)] = []
-    /// The stored offers ended with one outcome in one tenant: one statement.
-    private struct ResolvedOffers: Hashable {
-        let clientId: String
-        let outcome: OfferLog.Outcome
-    }
     /// Agents' presence as this batch's changes left it.
     var presence: [UUID: (presence: AgentPresence, reason: String?)] = [:]
     var idempotent: [IdempotencyKey: CallRow] = [:]
@@ -213,9 +208,7 @@ struct BatchWork {
         ].compactMap { $0 }
         let closes = closedStates.sorted { $0.agentId < $1.agentId }
             .map { AgentStateLog.close($0.agentId, of: $0.clientId, at: now) }
-            + Dictionary(grouping: resolvedOffers) { ResolvedOffers(clientId: $0.clientId, outcome: $0.outcome) }
-                .sorted { ($0.key.clientId, $0.key.outcome.rawValue) < ($1.key.clientId, $1.key.outcome.rawValue) }
-                .map { OfferLog.resolve($0.value.map(\.callId), of: $0.key.clientId, $0.key.outcome, at: now) }
+            + resolvedOffers.map { OfferLog.resolve($0.callId, of: $0.clientId, $0.outcome, at: now) }
             + [Self.resetMissedOffers(of: plan.onlyMissedOffersReset)].compactMap { $0 }
         let statements = BatchStatements(loads: deltas.isEmpty ? nil : LoadStatement(deltas, presence: plan.presence, wrapUps: plan.wrapUps,
                                                                                          missedOffers: plan.missedOffers,
