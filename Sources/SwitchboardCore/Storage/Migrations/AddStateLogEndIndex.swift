@@ -3,8 +3,8 @@ import SQLKit
 
 /// The agent state log indexed by when each row ended instead of when it began. A presence change closes the agent's
 /// open row (`ended_at` null), and the metrics read the rows that ended after a range began or are still open: through
-/// the index by start, both walked every row the agent ever had (12 ms a change for an agent with 10,000 rows on
-/// SQLite). The old index goes, so a presence change still writes two indexes.
+/// the index by start, both walked every row the agent ever had (on SQLite, 16 ms to close the row of an agent with
+/// 10,000 rows among 200,000; 0.1–0.2 ms through this index). The old index goes, so a change still writes two indexes.
 struct AddStateLogEndIndex: AsyncMigration {
     func prepare(on database: any Database) async throws {
         let sql = database as! any SQLDatabase
