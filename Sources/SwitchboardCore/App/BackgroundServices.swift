@@ -68,8 +68,7 @@ final class BackgroundServices: LifecycleHandler, Sendable {
 /// Runs `work` in a task of its own until it ends, or until the process begins shutting down gracefully or this task
 /// is cancelled, either of which cancels it; returns when it has ended. The one way a service here stops what it is
 /// doing at shutdown, with fewer moving parts than the library's `cancelWhenGracefulShutdown` (a task group racing
-/// the work against a waiting actor), through which, in loaded PostgreSQL test runs, a service's first pass was twice
-/// missing after seconds (cause not found).
+/// the work against a waiting actor).
 func runUntilShuttingDown(_ work: @escaping @Sendable () async -> Void) async {
     guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
     let task = Task { await work() }
