@@ -261,8 +261,9 @@ func freePort() throws -> Int {
 }
 
 /// Tries `attempt` until it gives a value or `seconds` pass, pausing `pause` between tries: the one way tests wait
-/// for what a loaded machine may take a while to do. Nil if it never did.
-func eventually<T>(within seconds: Double = 10, every pause: Duration = .milliseconds(20),
+/// for what a loaded machine may take a while to do. Nil if it never did. The default window is long because only a
+/// failing test waits it out, and while every suite starts at once the test process may run nothing else for 10 s.
+func eventually<T>(within seconds: Double = 30, every pause: Duration = .milliseconds(20),
                    _ attempt: () async throws -> T?) async throws -> T? {
     let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1_000))
     while true {
@@ -273,7 +274,7 @@ func eventually<T>(within seconds: Double = 10, every pause: Duration = .millise
 }
 
 /// Whether `condition` came to hold within `seconds` (see `eventually`).
-func holdsEventually(within seconds: Double = 10, every pause: Duration = .milliseconds(20),
+func holdsEventually(within seconds: Double = 30, every pause: Duration = .milliseconds(20),
                      _ condition: () async throws -> Bool) async throws -> Bool {
     try await eventually(within: seconds, every: pause) { try await condition() ? true : nil } ?? false
 }
