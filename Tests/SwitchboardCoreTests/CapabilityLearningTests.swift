@@ -121,6 +121,33 @@ struct CapabilityLearningTests {
         #expect(stored.contains(#""k":[["french",5,"#))
     }
 
+    /// The history a book starts from adds the aggregated rows and the calls no run has counted yet, read in one
+    /// statement: read in several, an aggregation committing between them counted its calls twice (on PostgreSQL,
+    /// where a plain read takes no snapshot beyond its statement).
+    @Test func theHistoryIsReadInOneStatement() async throws {
+        try await withSwitchboard { app in
+            let a = try await APIClient.make(app, clientId: uniqueTenant("history"))
+            let agent = try await a.createAgent("Fluent", capabilities: ["french"])
+            let day = Day(containing: Date()).adding(days: -1)
+            func ended(_ outcome: CallOutcome, capabilities: [String] = [], required: [String]? = nil) async throws {
+                try await insertEndedCall(app, clientId: a.clientId, teamId: nil, agentId: agent, day: day, wait: 0,
+                                          outcome: outcome, capabilities: capabilities, requiredCapabilities: required)
+            }
+            for _ in 0..<3 { try await ended(.successful, capabilities: ["french"]) }
+            try await ended(.failed)
+            _ = try await aggregate(app)
+            try await ended(.successful, capabilities: ["french"])
+            try await ended(.failed, required: ["french"])
+            try await ended(.successful)
+
+            let recording = StatementCounter(app.db as! any SQLDatabase)
+            let history = try await BookCatalogue.successHistory(a.clientId, since: day.adding(days: -6), on: recording)
+            #expect(recording.statements == 1)
+            #expect(history.overall == [agent: SuccessHistory(successes: 5, calls: 7)])
+            #expect(history.byCapability == [agent: ["french": SuccessHistory(successes: 4, calls: 5)]])
+        }
+    }
+
     /// Live, on either database: French calls' outcomes, counted by the aggregator or not yet, decide who takes the
     /// next French call; the breakdown and the decision log show why; a restart rebuilds the same estimates.
     @Test func liveRoutingLearnsPerCapabilityAndSurvivesARestart() async throws {

@@ -3,6 +3,7 @@ import FluentPostgresDriver
 import SQLKit
 import Foundation
 import JWT
+import NIOConcurrencyHelpers
 import NIOCore
 import Testing
 import VaporTesting
@@ -282,4 +283,29 @@ func holdsEventually(within seconds: Double = 30, every pause: Duration = .milli
 /// What `body` returned or threw, so that clean-up after it always runs before the test looks at the outcome.
 func outcome<T>(_ body: () async throws -> T) async -> Result<T, any Error> {
     do { return .success(try await body()) } catch { return .failure(error) }
+}
+
+/// A database that counts the statements run through it, for tests of how many a read takes.
+final class StatementCounter: SQLDatabase {
+    private let base: any SQLDatabase
+    private let count = NIOLockedValueBox(0)
+    var statements: Int { count.withLockedValue { $0 } }
+
+    init(_ base: any SQLDatabase) { self.base = base }
+
+    var logger: Logger { base.logger }
+    var eventLoop: any EventLoop { base.eventLoop }
+    var version: (any SQLDatabaseReportedVersion)? { base.version }
+    var dialect: any SQLDialect { base.dialect }
+    var queryLogLevel: Logger.Level? { base.queryLogLevel }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) -> EventLoopFuture<Void> {
+        count.withLockedValue { $0 += 1 }
+        return base.execute(sql: query, onRow)
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
+        count.withLockedValue { $0 += 1 }
+        try await base.execute(sql: query, onRow)
+    }
 }

@@ -111,23 +111,4 @@ enum CapabilityRollup {
             }.run()
         }
     }
-
-    /// Each agent's calls per capability from `since` to today, as the stored rows count them.
-    static func history(_ clientId: String, since: Day, on db: any SQLDatabase) async throws -> [UUID: [String: SuccessHistory]] {
-        let rows = try await TenantScope(clientId: clientId).select(from: schema, on: db)
-            .column("agent_id")
-            .column("capability")
-            .column(SQLRaw("CAST(SUM(calls_handled) AS BIGINT)"), as: "calls")
-            .column(SQLRaw("CAST(SUM(calls_successful) AS BIGINT)"), as: "successes")
-            .where("date", .greaterThanOrEqual, since.description)
-            .groupBy("agent_id")
-            .groupBy("capability")
-            .all()
-        var history: [UUID: [String: SuccessHistory]] = [:]
-        for row in rows {
-            history[try row.decode("agent_id"), default: [:]][try row.decode("capability")] =
-                SuccessHistory(successes: try row.decode("successes"), calls: try row.decode("calls"))
-        }
-        return history
-    }
 }

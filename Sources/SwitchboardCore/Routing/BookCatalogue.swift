@@ -57,58 +57,69 @@ struct BookCatalogue: Sendable {
 
     /// The agents' completed calls and successes from `since` to today, overall and per capability asked for: those
     /// the daily rows count, and those no aggregation has counted yet (the learning router learns from every
-    /// outcome, not only aggregated ones). The last read walks `idx_calls_uncounted`, which holds only the
-    /// completions the aggregator has yet to count.
+    /// outcome, not only aggregated ones). One statement, so one snapshot on both databases: read as three, an
+    /// aggregation committing between the read of the uncounted calls and that of the daily rows counted its calls
+    /// twice until the next load (on PostgreSQL, where the read takes no lock; seen in CI on a shared database).
+    /// The uncounted part walks `idx_calls_uncounted`, which holds only the completions the aggregator has yet to
+    /// count; it is grouped by what the calls asked for too (few distinct lists), each list split here.
     static func successHistory(_ clientId: String, since: Day, on db: any SQLDatabase) async throws
         -> (overall: [UUID: SuccessHistory], byCapability: [UUID: [String: SuccessHistory]]) {
-        var (history, byCapability) = try await uncountedOutcomes(clientId, since: since, on: db)
-        for (agentId, capabilities) in try await CapabilityRollup.history(clientId, since: since, on: db) {
-            byCapability[agentId, default: [:]].merge(capabilities, uniquingKeysWith: +)
+        let scope = TenantScope(clientId: clientId)
+        func part(_ source: HistorySource, from table: String, _ shape: (SQLSelectBuilder) -> SQLSelectBuilder) -> SQLSelect {
+            shape(scope.select(from: table, on: db).column(SQLLiteral.string(source.rawValue), as: "source").column("agent_id")).select
         }
-        let rows = try await TenantScope(clientId: clientId).select(from: AgentDailyMetrics.schema, on: db)
-            .column("agent_id")
-            .column(SQLRaw("CAST(SUM(calls_handled) AS BIGINT)"), as: "calls")
-            .column(SQLRaw("CAST(SUM(calls_successful) AS BIGINT)"), as: "successes")
-            .where("date", .greaterThanOrEqual, since.description)
-            .groupBy("agent_id")
-            .all()
+        let summed = { (column: String) in SQLRaw("CAST(SUM(\(column)) AS BIGINT)") }
+        let uncounted = part(.uncounted, from: Call.schema) {
+            $0.column("capabilities").column("required_capabilities").column(SQLLiteral.null, as: "capability")
+                .column(SQLRaw("CAST(COUNT(*) AS BIGINT)"), as: "calls")
+                .column(SQLRaw("CAST(SUM(CASE WHEN outcome = '\(CallOutcome.successful.rawValue)' THEN 1 ELSE 0 END) AS BIGINT)"),
+                        as: "successes")
+                .where(SQLRaw(Self.uncounted))
+                .where("agent_id", .isNot, SQLLiteral.null)
+                .where("call_day", .greaterThanOrEqual, since.description)
+                .groupBy("agent_id").groupBy("capabilities").groupBy("required_capabilities")
+        }
+        let perCapability = part(.perCapability, from: CapabilityRollup.schema) {
+            $0.column(SQLLiteral.null, as: "capabilities").column(SQLLiteral.null, as: "required_capabilities").column("capability")
+                .column(summed("calls_handled"), as: "calls").column(summed("calls_successful"), as: "successes")
+                .where("date", .greaterThanOrEqual, since.description)
+                .groupBy("agent_id").groupBy("capability")
+        }
+        let daily = part(.daily, from: AgentDailyMetrics.schema) {
+            $0.column(SQLLiteral.null, as: "capabilities").column(SQLLiteral.null, as: "required_capabilities")
+                .column(SQLLiteral.null, as: "capability")
+                .column(summed("calls_handled"), as: "calls").column(summed("calls_successful"), as: "successes")
+                .where("date", .greaterThanOrEqual, since.description)
+                .groupBy("agent_id")
+        }
+        let rows = try await SQLUnionBuilder(on: db, initialQuery: uncounted).union(all: perCapability).union(all: daily).all()
+        var history: [UUID: SuccessHistory] = [:]
+        var byCapability: [UUID: [String: SuccessHistory]] = [:]
         for row in rows {
             let agentId: UUID = try row.decode("agent_id")
-            history[agentId] = (history[agentId] ?? .none)
-                + SuccessHistory(successes: try row.decode("successes"), calls: try row.decode("calls"))
+            let calls = SuccessHistory(successes: try row.decode(column: "successes", as: Int?.self) ?? 0, calls: try row.decode("calls"))
+            switch HistorySource(rawValue: try row.decode("source")) {
+            case .uncounted:
+                history[agentId] = (history[agentId] ?? .none) + calls
+                let asked = CapabilityLearning.asked(capabilities: try row.decode("capabilities"),
+                                                     required: try row.decode(column: "required_capabilities", as: [String]?.self) ?? [])
+                for capability in asked {
+                    byCapability[agentId, default: [:]][capability] = (byCapability[agentId]?[capability] ?? .none) + calls
+                }
+            case .perCapability:
+                let capability: String = try row.decode("capability")
+                byCapability[agentId, default: [:]][capability] = (byCapability[agentId]?[capability] ?? .none) + calls
+            case .daily:
+                history[agentId] = (history[agentId] ?? .none) + calls
+            case nil:
+                preconditionFailure("a history row from no part of the statement")
+            }
         }
         return (history, byCapability)
     }
 
-    /// Grouped by what the calls asked for too (few distinct lists), each list split here.
-    private static func uncountedOutcomes(_ clientId: String, since: Day, on db: any SQLDatabase) async throws
-        -> (overall: [UUID: SuccessHistory], byCapability: [UUID: [String: SuccessHistory]]) {
-        var history: [UUID: SuccessHistory] = [:]
-        var byCapability: [UUID: [String: SuccessHistory]] = [:]
-        let rows = try await TenantScope(clientId: clientId).select(from: Call.schema, on: db)
-            .column("agent_id")
-            .column("capabilities")
-            .column("required_capabilities")
-            .column(SQLRaw("COUNT(*)"), as: "calls")
-            .column(SQLRaw("SUM(CASE WHEN outcome = '\(CallOutcome.successful.rawValue)' THEN 1 ELSE 0 END)"), as: "successes")
-            .where(SQLRaw(Self.uncounted))
-            .where("agent_id", .isNot, SQLLiteral.null)
-            .where("call_day", .greaterThanOrEqual, since.description)
-            .groupBy("agent_id")
-            .groupBy("capabilities")
-            .groupBy("required_capabilities")
-            .all()
-        for row in rows {
-            let agentId: UUID = try row.decode("agent_id")
-            let calls = SuccessHistory(successes: try row.decode(column: "successes", as: Int?.self) ?? 0, calls: try row.decode("calls"))
-            history[agentId] = (history[agentId] ?? .none) + calls
-            let asked = CapabilityLearning.asked(capabilities: try row.decode("capabilities"),
-                                                 required: try row.decode(column: "required_capabilities", as: [String]?.self) ?? [])
-            for capability in asked {
-                byCapability[agentId, default: [:]][capability] = (byCapability[agentId]?[capability] ?? .none) + calls
-            }
-        }
-        return (history, byCapability)
+    private enum HistorySource: String {
+        case uncounted, perCapability = "capability", daily
     }
 
     /// Completed calls the aggregator has not counted: the predicate of `idx_calls_uncounted`, word for word, so
