@@ -247,17 +247,10 @@ import VaporTesting
 
     /// Ending an offer reads the call's rows of the offer log through `idx_call_offers_call`, never the tenant's
     /// whole log through `idx_call_offers_agent` (SQLite chose that one for a statement ending several calls' offers
-    /// at once, and every accept cost three times as much). PostgreSQL is asked with sequential scans off.
+    /// at once, and every accept cost three times as much).
     @Test func anOfferIsEndedThroughItsCallsRows() async throws {
         try await withSwitchboard { app in
-            let postgres = app.store().isPostgres
-            let plan = try await app.db.transaction { db in
-                let sql = db as! any SQLDatabase
-                if postgres { try await sql.raw("SET LOCAL enable_seqscan = off").run() }
-                let resolve = OfferLog.resolve(UUID(), of: "plan", .accepted, at: Date())
-                return try await sql.raw("\(unsafeRaw: postgres ? "EXPLAIN" : "EXPLAIN QUERY PLAN") \(resolve)").all()
-                    .map { try $0.decode(column: postgres ? "QUERY PLAN" : "detail", as: String.self) }.joined(separator: "\n")
-            }
+            let plan = try await queryPlans(app) { _ in [OfferLog.resolve(UUID(), of: "plan", .accepted, at: Date())] }[0]
             #expect(plan.contains("idx_call_offers_call") && !plan.contains("idx_call_offers_agent"), "\(plan)")
         }
     }

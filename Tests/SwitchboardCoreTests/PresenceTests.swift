@@ -164,22 +164,13 @@ import VaporTesting
 
     /// A presence change closes the agent's open row, and the metrics read the rows that overlap a range, each through
     /// `idx_agent_state_log_agent_end` (by when a row ended): through the index by start, both walked every row the
-    /// agent ever had. PostgreSQL is asked with sequential scans off, as its planner would read a table this small whole.
+    /// agent ever had.
     @Test func theStateLogIsReadByWhenRowsEnded() async throws {
         try await withSwitchboard { app in
-            let postgres = app.store().isPostgres
-            let plans = try await app.db.transaction { db in
-                let sql = db as! any SQLDatabase
-                if postgres { try await sql.raw("SET LOCAL enable_seqscan = off").run() }
-                let close = AgentStateLog.close(UUID(), of: "plan", at: Date())
-                let overlapping = AgentStateLog.overlapping([UUID(), UUID()], of: "plan", from: Date(timeIntervalSinceNow: -86_400),
-                                                            until: Date(), on: sql).union
-                var plans: [String] = []
-                for statement in [close, overlapping] as [any SQLExpression] {
-                    plans.append(try await sql.raw("\(unsafeRaw: postgres ? "EXPLAIN" : "EXPLAIN QUERY PLAN") \(statement)").all()
-                        .map { try $0.decode(column: postgres ? "QUERY PLAN" : "detail", as: String.self) }.joined(separator: "\n"))
-                }
-                return plans
+            let plans = try await queryPlans(app) { sql in
+                [AgentStateLog.close(UUID(), of: "plan", at: Date()),
+                 AgentStateLog.overlapping([UUID(), UUID()], of: "plan", from: Date(timeIntervalSinceNow: -86_400),
+                                           until: Date(), on: sql).union]
             }
             #expect(plans[0].contains("idx_agent_state_log_agent_end"), "\(plans[0])")
             #expect(plans[1].components(separatedBy: "idx_agent_state_log_agent_end").count == 3, "\(plans[1])")

@@ -12,8 +12,7 @@ import VaporTesting
 
     /// A hand-off reads the queue through an index of waiting calls, never through `idx_calls_client_created`, which
     /// holds the queue's order but every call the tenant ever had (SQLite chose it, and each hand-off walked the
-    /// tenant's history before its first waiting call). PostgreSQL is asked with sequential scans off, as its
-    /// planner would read a table of this test's size whole.
+    /// tenant's history before its first waiting call).
     @Test(arguments: [false, true], [false, true])
     func theQueueIsReadThroughAnIndexOfWaitingCalls(fromACursor: Bool, byTeam: Bool) async throws {
         try await withSwitchboard { app in
@@ -21,13 +20,7 @@ import VaporTesting
             let queue = QueueHandoff.WaitingCalls(
                 clientId: "plan", agentId: UUID(), sector: "billing", teams: byTeam ? [UUID()] : [],
                 channels: CallChannel.allCases, excluding: [], order: QueueOrder(agingSeconds: 0, now: Date()), mixedPriorities: false, postgres: postgres)
-            let plan = try await app.db.transaction { db in
-                let sql = db as! any SQLDatabase
-                if postgres { try await sql.raw("SET LOCAL enable_seqscan = off").run() }
-                let select = queue.page(after: fromACursor ? UUID() : nil, limit: 8, on: sql).select
-                return try await sql.raw("\(unsafeRaw: postgres ? "EXPLAIN" : "EXPLAIN QUERY PLAN") \(select)").all()
-                    .map { try $0.decode(column: postgres ? "QUERY PLAN" : "detail", as: String.self) }.joined(separator: "\n")
-            }
+            let plan = try await queryPlans(app) { sql in [queue.page(after: fromACursor ? UUID() : nil, limit: 8, on: sql).select] }[0]
             #expect(!plan.contains("idx_calls_client_created") && plan.contains("idx_calls_"), "\(plan)")
         }
     }

@@ -309,3 +309,20 @@ final class StatementCounter: SQLDatabase {
         try await base.execute(sql: query, onRow)
     }
 }
+
+/// The database's plan of each statement, as one string each: SQLite's `EXPLAIN QUERY PLAN` details or PostgreSQL's
+/// `EXPLAIN` lines. PostgreSQL is asked with sequential scans off, as its planner reads a test's small tables whole.
+func queryPlans(_ app: Application, of statements: @escaping @Sendable (any SQLDatabase) -> [any SQLExpression])
+    async throws -> [String] {
+    let postgres = app.store().isPostgres
+    return try await app.db.transaction { db in
+        let sql = db as! any SQLDatabase
+        if postgres { try await sql.raw("SET LOCAL enable_seqscan = off").run() }
+        var plans: [String] = []
+        for statement in statements(sql) {
+            plans.append(try await sql.raw("\(unsafeRaw: postgres ? "EXPLAIN" : "EXPLAIN QUERY PLAN") \(statement)").all()
+                .map { try $0.decode(column: postgres ? "QUERY PLAN" : "detail", as: String.self) }.joined(separator: "\n"))
+        }
+        return plans
+    }
+}
