@@ -268,4 +268,38 @@ struct FastJSONTests {
         let reference = try JSONDecoder().decode(JSONValue.self, from: try WireJSON.encoder().encode(Body(data: call)))
         #expect(fast == reference)
     }
+
+    @Test(arguments: [true, false])
+    func anAgentReadsTheSameAsTheEncoderWritesIt(filled: Bool) throws {
+        let now = Date(timeIntervalSince1970: 1_795_000_123.456)
+        let agent = SectorAgent()
+        agent.id = UUID()
+        agent.externalId = filled ? "hr/7\"é" : nil
+        agent.name = "Ada \\ \"Lovelace\"\n"
+        agent.sector = "billing"
+        agent.status = filled ? .active : .inactive
+        agent.priority = 7
+        agent.capabilities = filled ? ["french", "vip"] : []
+        agent.capabilityLevels = filled ? ["french": 3] : [:]
+        agent.storedContact = filled ? AgentContact(sip: "sip:ada@example.com", client: nil, phone: "+15550100").stored : nil
+        agent.maxConcurrent = 4
+        agent.currentLoad = filled ? 2 : 0
+        agent.channelCapacity = filled ? [.voice: 1, .email: 3] : [:]
+        (agent.voiceLoad, agent.smsLoad, agent.whatsappLoad, agent.emailLoad, agent.webchatLoad) = (1, 0, 0, filled ? 1 : 0, 0)
+        agent.successRate = filled ? 0.8125 : 0.5
+        agent.avgHandlingTime = filled ? 301.25 : 300
+        agent.presence = filled ? .away : .available
+        agent.presenceReason = filled ? "lunch" : nil
+        agent.stateSince = filled ? now : nil
+        agent.wrapUpSeconds = filled ? 30 : nil
+        agent.wrapUpUntil = filled ? now.addingTimeInterval(30) : nil
+        agent.missedOffers = 0
+        agent.createdAt = filled ? now.addingTimeInterval(-86_400) : nil
+        agent.updatedAt = filled ? now : nil
+        let dto = AgentDTO(agent, offers: filled ? 1 : 0)
+        let fast = try JSONDecoder().decode(JSONValue.self, from: try Envelope(data: dto).encodedData())
+        struct Body: Encodable { let success = true; let data: AgentDTO }
+        let reference = try JSONDecoder().decode(JSONValue.self, from: try WireJSON.encoder().encode(Body(data: dto)))
+        #expect(fast == reference)
+    }
 }

@@ -29,13 +29,21 @@ enum PendingOffers {
         if agentIds?.isEmpty == true { return [:] }
         var query = TenantScope(clientId: clientId).select(from: Call.schema, on: db)
             .column("agent_id").column(SQLFunction("COUNT", args: SQLLiteral.all), as: "offers")
-            .where("status", .equal, CallStatus.offered.rawValue)
+            .where(status: .offered)
         if let agentIds { query = query.where("agent_id", .in, agentIds) }
         var counts: [UUID: Int] = [:]
         for row in try await query.groupBy("agent_id").all() {
             counts[try row.decode(column: "agent_id", as: UUID.self)] = try row.decode(column: "offers", as: Int.self)
         }
         return counts
+    }
+
+    /// One agent's count, as a column of a read of that agent.
+    static func counted(of clientId: String, agent agentId: UUID) -> some SQLExpression {
+        SQLSubquery.select { $0.column(SQLFunction("COUNT", args: SQLLiteral.all)).from(Call.schema)
+            .where("client_id", .equal, clientId).where("agent_id", .equal, agentId)
+            .where(status: .offered)
+        }
     }
 }
 

@@ -27,21 +27,18 @@ struct AgentService: Sendable {
         try await read(id)
     }
 
-    /// The agent as the API shows it, read as a plain row (another tenant's id is a 404, marked as a probe).
+    /// The agent as the API shows it, read as a plain row with its pending offers counted, in one statement (the
+    /// answer to every presence change); another tenant's id is a 404, marked as a probe.
     private func read(_ id: UUID) async throws -> AgentDTO {
         guard let row = try await scope.select(from: SectorAgent.schema, on: store.sql)
-            .columns(SectorAgent.columns.map { SQLIdentifier($0) }).where("id", .equal, id).first()
+            .column(SectorAgent.columnList)
+            .column(PendingOffers.counted(of: tenant.clientId, agent: id), as: "pending_offers")
+            .where("id", .equal, id).first()
         else {
             _ = try await scope.find(SectorAgent.self, id, on: store.db)
             throw AppError.notFound(SectorAgent.entityName)
         }
-        return try await dto(try SectorAgent(row: row))
-    }
-
-    /// The agent as the API shows it, with its pending offers counted.
-    private func dto(_ agent: SectorAgent) async throws -> AgentDTO {
-        let offers = try await PendingOffers.count(of: tenant.clientId, agents: [agent.id!], on: store.sql)
-        return AgentDTO(agent, offers: offers[agent.id!] ?? 0)
+        return AgentDTO(try SectorAgent(row: row), offers: try row.decode(column: "pending_offers", as: Int.self))
     }
 
     func create(_ fields: AgentFields) async throws -> AgentDTO {

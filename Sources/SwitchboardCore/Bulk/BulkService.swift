@@ -272,7 +272,7 @@ struct BulkService: Sendable {
     private func offerCapacity(of agentIds: [UUID]) async throws {
         guard !agentIds.isEmpty,
               try await scope.select(from: Call.schema, on: store.sql).column("id")
-                .where("status", .equal, CallStatus.queued.rawValue).limit(1).first() != nil
+                .where(status: .queued).limit(1).first() != nil
         else { return }
         try await writer.agentsChanged(agentIds, by: tenant)
     }

@@ -53,7 +53,7 @@ struct CallService: Sendable {
         let since = now.addingTimeInterval(-Double(RoutingPolicy.stickyCustomerDays) * 86_400)
         return try await scope.select(from: Call.schema, on: store.sql).column("agent_id")
             .where("customer_ref", .equal, customerRef)
-            .where(SQLIdentifier("status"), .equal, SQLRaw(CallStatus.completed.sqlLiteral))
+            .where(status: .completed)
             .where(SQLIdentifier("outcome"), .equal, SQLRaw("'\(CallOutcome.successful.rawValue)'"))
             .where("completed_at", .greaterThanOrEqual, since)
             .where("agent_id", .isNot, SQLLiteral.null)

@@ -31,7 +31,7 @@ final class DueTimer: Sendable {
     }, change: { CallChange.endDueWrapUps($0, asOf: $1) })
 
     static let offers = Due(name: "offer timer", column: "offer_expires_at", open: { query in
-        query.where("status", .equal, CallStatus.offered.rawValue)
+        query.where(status: .offered)
     }, change: { CallChange.expireOffers($0, asOf: $1) })
 
     init(_ due: Due, store: Store, writer: CallWriter, logger: Logger) {

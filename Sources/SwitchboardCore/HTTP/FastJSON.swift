@@ -1,6 +1,6 @@
 import Foundation
 
-/// A wire type that writes its own JSON, for the answers sent thousands of times a second (a created call).
+/// A wire type that writes its own JSON, for the answers sent thousands of times a second (a created call, an agent).
 /// The output is what `WireJSON.encoder()` would write: snake_case keys in sorted order, RFC 3339 UTC times
 /// without fractions; a test compares the two after decoding.
 protocol FastJSONEncodable {
@@ -52,12 +52,9 @@ extension CallDTO: FastJSONEncodable {
         FastJSON.appendCallback(callback?.phone, to: &json)
         json += ",\"cancelled_at\":"
         FastJSON.append(cancelledAt, to: &json)
-        json += ",\"capabilities\":["
-        for (index, capability) in capabilities.enumerated() {
-            if index > 0 { json += "," }
-            DecisionJSON.appendString(capability, to: &json)
-        }
-        json += "],\"channel\":\"\(channel.rawValue)\",\"completed_at\":"
+        json += ",\"capabilities\":"
+        FastJSON.appendStrings(capabilities, to: &json)
+        json += ",\"channel\":\"\(channel.rawValue)\",\"completed_at\":"
         FastJSON.append(completedAt, to: &json)
         json += ",\"created_at\":"
         FastJSON.appendDate(createdAt, to: &json)
@@ -96,18 +93,11 @@ extension CallDTO: FastJSONEncodable {
         FastJSON.append(preferredUntil, to: &json)
         json += ",\"priority\":\(priority),\"queue_position\":"
         json += queuePosition.map(String.init) ?? "null"
-        json += ",\"required_capabilities\":["
-        for (index, capability) in requiredCapabilities.enumerated() {
-            if index > 0 { json += "," }
-            DecisionJSON.appendString(capability, to: &json)
-        }
-        json += "],\"required_levels\":{"
-        for (index, entry) in requiredLevels.sorted(by: { $0.key < $1.key }).enumerated() {
-            if index > 0 { json += "," }
-            DecisionJSON.appendString(entry.key, to: &json)
-            json += ":\(entry.value)"
-        }
-        json += "},\"resolved\":"
+        json += ",\"required_capabilities\":"
+        FastJSON.appendStrings(requiredCapabilities, to: &json)
+        json += ",\"required_levels\":"
+        FastJSON.appendCounts(requiredLevels, to: &json)
+        json += ",\"resolved\":"
         json += resolved.map { $0 ? "true" : "false" } ?? "null"
         json += ",\"satisfaction\":"
         json += satisfaction.map(String.init) ?? "null"
@@ -123,6 +113,90 @@ extension CallDTO: FastJSONEncodable {
         FastJSON.append(wrapUpEndedAt, to: &json)
         json += ",\"wrap_up_until\":"
         FastJSON.append(wrapUpUntil, to: &json)
+        json += "}"
+    }
+}
+
+/// An agent: the answer to every presence change and wrap-up end, thousands a second on a busy floor.
+extension AgentDTO: FastJSONEncodable {
+    func appendJSON(to json: inout String) {
+        json += "{\"avg_handling_time\":"
+        FastJSON.appendNumber(avgHandlingTime, to: &json)
+        json += ",\"capabilities\":"
+        FastJSON.appendStrings(capabilities, to: &json)
+        json += ",\"capability_levels\":"
+        FastJSON.appendCounts(capabilityLevels, to: &json)
+        if let channelCapacity {
+            json += ",\"channel_capacity\":"
+            FastJSON.appendCounts(channelCapacity, to: &json)
+        }
+        json += ",\"channel_loads\":"
+        FastJSON.appendCounts(channelLoads, to: &json)
+        json += ",\"contact\":"
+        if let contact {
+            var separator = "{"
+            for (key, value) in [("client", contact.client), ("phone", contact.phone), ("sip", contact.sip)] {
+                guard let value else { continue }
+                json += "\(separator)\"\(key)\":"
+                DecisionJSON.appendString(value, to: &json)
+                separator = ","
+            }
+            json += separator == "{" ? "{}" : "}"
+        } else {
+            json += "null"
+        }
+        if let createdAt {
+            json += ",\"created_at\":"
+            FastJSON.appendDate(createdAt, to: &json)
+        }
+        json += ",\"current_load\":\(currentLoad)"
+        if let externalId {
+            json += ",\"external_id\":"
+            DecisionJSON.appendString(externalId, to: &json)
+        }
+        json += ",\"id\":\"\(id.text)\",\"max_concurrent\":\(maxConcurrent),\"name\":"
+        DecisionJSON.appendString(name, to: &json)
+        json += ",\"presence\":\"\(presence.rawValue)\",\"presence_reason\":"
+        FastJSON.append(presenceReason, to: &json)
+        json += ",\"priority\":\(priority),\"sector\":"
+        DecisionJSON.appendString(sector, to: &json)
+        json += ",\"state\":\"\(state.rawValue)\""
+        if let stateSince {
+            json += ",\"state_since\":"
+            FastJSON.appendDate(stateSince, to: &json)
+        }
+        json += ",\"status\":\"\(status.rawValue)\",\"success_rate\":"
+        FastJSON.appendNumber(successRate, to: &json)
+        if let updatedAt {
+            json += ",\"updated_at\":"
+            FastJSON.appendDate(updatedAt, to: &json)
+        }
+        json += ",\"wrap_up_seconds\":"
+        json += wrapUpSeconds.map(String.init) ?? "null"
+        json += ",\"wrap_up_until\":"
+        FastJSON.append(wrapUpUntil, to: &json)
+        json += "}"
+    }
+}
+
+extension FastJSON {
+    static func appendStrings(_ values: [String], to json: inout String) {
+        json += "["
+        for (index, value) in values.enumerated() {
+            if index > 0 { json += "," }
+            DecisionJSON.appendString(value, to: &json)
+        }
+        json += "]"
+    }
+
+    /// An object of whole numbers, its keys in order (as the encoder sorts them).
+    static func appendCounts(_ counts: [String: Int], to json: inout String) {
+        json += "{"
+        for (index, entry) in counts.sorted(by: { $0.key < $1.key }).enumerated() {
+            if index > 0 { json += "," }
+            DecisionJSON.appendString(entry.key, to: &json)
+            json += ":\(entry.value)"
+        }
         json += "}"
     }
 }

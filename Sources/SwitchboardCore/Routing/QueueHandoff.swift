@@ -148,7 +148,7 @@ struct QueueHandoff {
             // queue's order (`idx_calls_queued_order`), never the tenant's history.
             var query = TenantScope(clientId: clientId).select(from: Call.schema, on: db)
                 .columns(CallRow.columns.map { SQLIdentifier($0) })
-                .where(SQLIdentifier("status"), .equal, SQLRaw(CallStatus.queued.sqlLiteral))
+                .where(status: .queued)
                 .where { group in
                     var group = group.where("sector", .equal, sector)
                     if !teams.isEmpty { group = group.orWhere("team_id", .in, teams) }
@@ -191,7 +191,7 @@ struct QueueHandoff {
             let decided = Set(work.changedCallIds)
             var query = TenantScope(clientId: clientId).select(from: Call.schema, on: db)
                 .columns(CallRow.columns.map { SQLIdentifier($0) })
-                .where(SQLIdentifier("status"), .equal, SQLRaw(CallStatus.queued.sqlLiteral))
+                .where(status: .queued)
                 .where("preferred_agent_id", .equal, agentId)
                 .where("preferred_until", .greaterThan, now)
             if !work.takenFromQueue.isEmpty { query = query.where("id", .notIn, Array(work.takenFromQueue)) }

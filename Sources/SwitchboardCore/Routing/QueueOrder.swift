@@ -89,7 +89,7 @@ extension QueueOrder {
     /// The tenant's waiting calls, as their places need them.
     static func waiting(of clientId: String, on db: any SQLDatabase) async throws -> [Entry] {
         try await TenantScope(clientId: clientId).select(from: Call.schema, on: db)
-            .columns("id", "sector", "priority", "created_at").where("status", .equal, CallStatus.queued.rawValue)
+            .columns("id", "sector", "priority", "created_at").where(status: .queued)
             .all().map { row in
                 Entry(id: try row.decode("id"), sector: try row.decode("sector"),
                       priority: try row.decode(column: "priority", as: Int?.self) ?? CallLimits.defaultPriority,
@@ -103,7 +103,7 @@ extension QueueOrder {
                      on db: any SQLDatabase) async throws -> Int {
         var query = TenantScope(clientId: clientId).select(from: Call.schema, on: db)
             .column(SQLFunction("COUNT", args: SQLLiteral.all), as: "waiting")
-            .where("status", .equal, CallStatus.queued.rawValue).where("sector", .equal, entry.sector)
+            .where(status: .queued).where("sector", .equal, entry.sector)
         if !excluding.isEmpty { query = query.where("id", .notIn, Array(excluding)) }
         if !all { query = query.where(precedes(entry, postgres: postgres)) }
         return try await query.first()?.decode(column: "waiting", as: Int.self) ?? 0

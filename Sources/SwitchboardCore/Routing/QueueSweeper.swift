@@ -45,7 +45,7 @@ final class QueueSweeper: Sendable {
             tenants = [clientId]
         } else {
             tenants = try await store.sql.select().distinct().column("client_id").from(Call.schema)
-                .where("status", .equal, CallStatus.queued.rawValue).all()
+                .where(status: .queued).all()
                 .map { try $0.decode(column: "client_id", as: String.self) }
         }
         var assigned = 0
@@ -88,7 +88,7 @@ final class QueueSweeper: Sendable {
         guard anyoneFree else { return [] }
         let query = TenantScope(clientId: clientId).select(from: Call.schema, on: db)
             .columns(CallRow.columns.map { SQLIdentifier($0) })
-            .where("status", .equal, CallStatus.queued.rawValue)
+            .where(status: .queued)
             .where("created_at", .lessThanOrEqual, now.addingTimeInterval(-Self.settlingSeconds))
         let rows = try await QueueOrder(agingSeconds: agingSeconds, now: now).ordering(query, postgres: store.isPostgres)
             .limit(Self.batchLimit).all()

@@ -54,7 +54,7 @@ struct RoutingController: Sendable {
         let waiting = try await QueueOrder.waiting(of: tenant.clientId, on: sql)
         let positions = order.positions(waiting)
         let query = tenant.scope.select(from: Call.schema, on: sql).columns(CallRow.columns.map { SQLIdentifier($0) })
-            .where("status", .equal, CallStatus.queued.rawValue)
+            .where(status: .queued)
         let calls = try await order.ordering(query, postgres: store.isPostgres)
             .limit(page.limit).offset(page.offset).all().map(CallRow.init)
         let listed = try await req.application.loadBook.withBook(tenant.clientId, store: store) { book in

@@ -32,7 +32,7 @@ struct TenantScope: Sendable {
     /// The tenant's waiting calls (the load book's queue depth, `queue.depth_changed`).
     func queuedCallCount(on sql: any SQLDatabase) async throws -> Int {
         try await select(from: Call.schema, on: sql).column(SQLRaw("COUNT(*)"), as: "n")
-            .where("status", .equal, CallStatus.queued.rawValue).first()?.decode(column: "n", as: Int.self) ?? 0
+            .where(status: .queued).first()?.decode(column: "n", as: Int.self) ?? 0
     }
 
     /// A new row stamped with this tenant.

@@ -58,7 +58,7 @@ struct BatchWork {
         guard databaseQueue[clientId] == nil else { return }
         let scope = TenantScope(clientId: clientId)
         databaseQueue[clientId] = try await scope.select(from: Call.schema, on: db)
-            .column("id").where("status", .equal, CallStatus.queued.rawValue).limit(1).first() != nil
+            .column("id").where(status: .queued).limit(1).first() != nil
         var mixed = false
         if databaseQueue[clientId] == true {
             // Literals, as in `idx_calls_queued_priority`, so that both databases read that small index.

@@ -1,5 +1,6 @@
 import FluentKit
 import Foundation
+import SQLKit
 
 enum CallStatus: String, Codable, Sendable, CaseIterable {
     case queued, offered, active, completed, cancelled
@@ -22,6 +23,14 @@ enum CallStatus: String, Codable, Sendable, CaseIterable {
     /// `('a', 'b')`, for `status IN` in statements (literals, as `sqlLiteral` says).
     static func sqlList(_ statuses: [CallStatus]) -> String {
         "(" + statuses.map(\.sqlLiteral).joined(separator: ", ") + ")"
+    }
+}
+
+extension SQLPredicateBuilder {
+    /// `status = 'offered'`, the status said as a literal: SQLite re-prepares a statement whose bound status it
+    /// compares with a partial index's condition, at every run (seen as 5 % of a presence change's CPU).
+    func `where`(status: CallStatus) -> Self {
+        self.where(SQLIdentifier("status"), .equal, SQLRaw(status.sqlLiteral))
     }
 }
 

@@ -93,6 +93,10 @@ extension SectorAgent {
                           "wrap_up_seconds", "wrap_up_until", "missed_offers", "created_at", "updated_at"]
         + ChannelNumbers.capacityColumns + ChannelNumbers.loadColumns
 
+    /// `columns` quoted once (both databases quote names with `"`): SQLKit escapes every name again at each
+    /// statement, and serialising the read that answers a presence change took 8 % of the change's CPU (perf).
+    static let columnList = SQLRaw(columns.map { "\"\($0)\"" }.joined(separator: ", "))
+
     /// The model from a row of `columns`, without Fluent's reflective decoding (a large share of a presence
     /// change's cost when the answer was read through Fluent).
     convenience init(row: any SQLRow) throws {

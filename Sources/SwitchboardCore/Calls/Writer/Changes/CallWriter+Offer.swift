@@ -105,7 +105,7 @@ extension CallWriter {
         // Offers in the database, and those this batch made (new calls, or waiting calls handed to the agent).
         let stored = try await tenant.scope.select(from: Call.schema, on: db)
             .columns(CallRow.columns.map { SQLIdentifier($0) })
-            .where("agent_id", .equal, agentId).where("status", .equal, CallStatus.offered.rawValue)
+            .where("agent_id", .equal, agentId).where(status: .offered)
             .all().map(CallRow.init).map { work.known($0) }
         var seen: Set<UUID> = []
         let pending = (stored + work.insertedCalls + work.changedCalls).filter { call in

@@ -37,7 +37,7 @@ extension CallWriter {
         let open = try await scope.select(from: Call.schema, on: db)
             .columns(CallRow.columns.map { SQLIdentifier($0) })
             .where("agent_id", .equal, agentId)
-            .where("status", .equal, CallStatus.completed.rawValue)
+            .where(status: .completed)
             .where("wrap_up_until", .isNot, SQLLiteral.null)
             .where("wrap_up_ended_at", .is, SQLLiteral.null)
             .all().map(CallRow.init)
