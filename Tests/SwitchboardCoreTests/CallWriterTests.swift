@@ -78,8 +78,12 @@ import VaporTesting
 
     /// A batch that changes many agents of one tenant commits as one statement: over PostgreSQL its load
     /// notifications (one per 30 agents) stay under the 8,000-byte payload limit, so it is never split.
+    ///
+    /// The loads are set by hand, with no calls behind them, so on a PostgreSQL shared with other tests another
+    /// app's start-up reconciliation would set them back to zero mid-test (it did, in CI: 140 calls on 42 agents):
+    /// the test has a database of its own.
     @Test func aBatchOverManyAgentsCommitsWhole() async throws {
-        try await withSwitchboard { app in
+        try await withSwitchboard(isolated: true) { app in
             let client = try await APIClient.make(app)
             let tenant = Tenant(clientId: client.clientId, userId: "writer-test", role: .admin)
             let agents = (0..<150).map { #"{"external_id": "many-\#($0)", "name": "Agent \#($0)", "sector": "billing", "max_concurrent": 100, "channel_capacity": {"voice": 100, "sms": 100, "whatsapp": 100, "email": 100, "webchat": 100}}"# }
