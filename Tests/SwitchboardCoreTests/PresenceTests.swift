@@ -141,6 +141,59 @@ import VaporTesting
         }
     }
 
+    /// Presence changes submitted together, of two tenants: each is answered with its own agent as the batch left it
+    /// (read inside the batch, with the offer the queue made it), another tenant's agent is not found, and the
+    /// answers read as `GET /api/agents/:id` does.
+    @Test func presenceChangesTogetherAreEachAnsweredWithTheirAgent() async throws {
+        try await withSwitchboard { app in
+            let admin = try await APIClient.make(app)
+            let other = try await APIClient.make(app)
+            #expect(try await admin.send(.PUT, "/api/settings", json: #"{"routing.offer_timeout_seconds":60}"#).status == .ok)
+            let tenant = Tenant(clientId: admin.clientId, userId: "writer-test", role: .admin)
+            let otherTenant = Tenant(clientId: other.clientId, userId: "writer-test", role: .admin)
+            var agents: [UUID] = []
+            for index in 0..<24 { agents.append(try await admin.createAgent("Agent \(index)", maxConcurrent: 2)) }
+            let stranger = try await other.createAgent(maxConcurrent: 2)
+            let writer = app.callWriter
+            for agent in agents { try await writer.agentPresence(agent, .away, reason: "lunch", by: tenant) }
+            let waiting = try await admin.createCall(#"{"sector":"billing"}"#)
+            #expect(waiting.data["status"] == .string("queued"))
+
+            let answers = try await withThrowingTaskGroup(of: (UUID, AgentDTO, [UUID]).self) { group in
+                for agent in agents {
+                    group.addTask {
+                        let answer = try await writer.changeAgent(.presence(agent, .available, reason: nil), by: tenant)
+                        return (agent, answer.agent, answer.handedOut)
+                    }
+                }
+                group.addTask {
+                    let answer = try await writer.changeAgent(.presence(stranger, .offline, reason: nil), by: otherTenant)
+                    return (stranger, answer.agent, answer.handedOut)
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(answers.count == agents.count + 1)
+            for (agent, answer, _) in answers {
+                #expect(answer.id == agent)
+                #expect(answer.presence == (agent == stranger ? .offline : .available) && answer.presenceReason == nil)
+            }
+            // The one waiting call was offered to exactly one of them, whose answer says so.
+            let taken = answers.filter { !$0.2.isEmpty }
+            let waitingId = try #require(waiting.data["id"].uuid)
+            #expect(taken.count == 1 && taken.first?.2 == [waitingId])
+            let offered = try #require(taken.first)
+            #expect(offered.1.state == .offered && offered.1.currentLoad == 1, "\(offered.1)")
+            // As the API reads it afterwards.
+            let shown = try await admin.agent(offered.0)
+            #expect(shown["state"] == .string("offered") && shown["current_load"] == .number(1))
+
+            await #expect(throws: AppError.self) {
+                try await writer.changeAgent(.presence(stranger, .away, reason: "lunch"), by: tenant)
+            }
+            #expect(try await other.agent(stranger)["presence"] == .string("offline"))
+        }
+    }
+
     /// Through the writer directly: a presence change and a call in one batch, the claim seeing the change.
     @Test func presenceAndCallsInOneBatch() async throws {
         try await withSwitchboard { app in

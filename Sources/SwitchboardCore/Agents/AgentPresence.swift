@@ -38,10 +38,11 @@ enum PendingOffers {
         return counts
     }
 
-    /// One agent's count, as a column of a read of that agent.
-    static func counted(of clientId: String, agent agentId: UUID) -> some SQLExpression {
+    /// Each agent's count, as a column of a read of `sector_agents`.
+    static func counted(of clientId: String) -> some SQLExpression {
         SQLSubquery.select { $0.column(SQLFunction("COUNT", args: SQLLiteral.all)).from(Call.schema)
-            .where("client_id", .equal, clientId).where("agent_id", .equal, agentId)
+            .where("client_id", .equal, clientId)
+            .where(SQLColumn("agent_id", table: Call.schema), .equal, SQLColumn("id", table: SectorAgent.schema))
             .where(status: .offered)
         }
     }

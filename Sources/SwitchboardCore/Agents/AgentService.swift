@@ -27,18 +27,29 @@ struct AgentService: Sendable {
         try await read(id)
     }
 
-    /// The agent as the API shows it, read as a plain row with its pending offers counted, in one statement (the
-    /// answer to every presence change); another tenant's id is a 404, marked as a probe.
+    /// Another tenant's id is a 404, marked as a probe.
     private func read(_ id: UUID) async throws -> AgentDTO {
-        guard let row = try await scope.select(from: SectorAgent.schema, on: store.sql)
-            .column(SectorAgent.columnList)
-            .column(PendingOffers.counted(of: tenant.clientId, agent: id), as: "pending_offers")
-            .where("id", .equal, id).first()
-        else {
+        guard let agent = try await Self.answers([id], of: tenant.clientId, on: store.sql)[id] else {
             _ = try await scope.find(SectorAgent.self, id, on: store.db)
             throw AppError.notFound(SectorAgent.entityName)
         }
-        return AgentDTO(try SectorAgent(row: row), offers: try row.decode(column: "pending_offers", as: Int.self))
+        return agent
+    }
+
+    /// Agents as the API shows them, read as plain rows with their pending offers counted, in one statement: the
+    /// answer to a read of one agent, and to the changes of one agent, which the writer reads inside the batch
+    /// that made them (one statement for all of a batch's presence changes, instead of a read through the pool each).
+    static func answers(_ ids: [UUID], of clientId: String, on db: any SQLDatabase) async throws -> [UUID: AgentDTO] {
+        guard !ids.isEmpty else { return [:] }
+        var answers: [UUID: AgentDTO] = [:]
+        for row in try await TenantScope(clientId: clientId).select(from: SectorAgent.schema, on: db)
+            .column(SectorAgent.columnList)
+            .column(PendingOffers.counted(of: clientId), as: "pending_offers")
+            .where("id", .in, ids).all() {
+            let agent = try SectorAgent(row: row)
+            answers[try agent.requireID()] = AgentDTO(agent, offers: try row.decode(column: "pending_offers", as: Int.self))
+        }
+        return answers
     }
 
     func create(_ fields: AgentFields) async throws -> AgentDTO {
@@ -83,15 +94,13 @@ struct AgentService: Sendable {
             _ = try await scope.find(SectorAgent.self, id, on: store.db)
             throw error
         }
-        _ = try await writer.agentPresence(id, presence, reason: reason, by: tenant)
-        return try await read(id)
+        return try await writer.changeAgent(.presence(id, presence, reason: reason), by: tenant).agent
     }
 
     /// Ends the agent's open wrap-ups now (409 when the tenant's wrap-up is mandatory); its slots go to waiting
     /// calls. An agent with none open is answered as it is.
     func endWrapUp(_ id: UUID) async throws -> AgentDTO {
-        try await writer.handOut(.endWrapUpsEarly(id), by: tenant)
-        return try await read(id)
+        try await writer.changeAgent(.endWrapUpsEarly(id), by: tenant).agent
     }
 
     /// Soft delete: the agent stays in history but is no longer routed to.

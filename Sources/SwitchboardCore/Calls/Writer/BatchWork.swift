@@ -27,6 +27,9 @@ struct BatchWork {
     private var resolvedOffers: [(clientId: String, callId: UUID, outcome: OfferLog.Outcome)] = []
     /// Agents' presence as this batch's changes left it.
     var presence: [UUID: (presence: AgentPresence, reason: String?)] = [:]
+    /// Agents whose presence the batch changes, as stored when it began (any tenant's: `storedPresence(of:for:)`
+    /// answers another tenant's id as not found).
+    private var presenceAsRead: [UUID: StoredPresence] = [:]
     var idempotent: [IdempotencyKey: CallRow] = [:]
     /// Per tenant, whether the database held queued calls when this batch first looked (the queue hand-off's),
     /// and whether any of them has another priority than the default (else oldest first is the queue's order).
@@ -68,11 +71,20 @@ struct BatchWork {
         mixedPriorities[clientId] = (mixedPriorities[clientId] ?? false) || mixed
     }
 
-    /// One read for every call the batch completes or cancels, one per tenant for idempotency keys.
+    struct StoredPresence {
+        let clientId: String
+        let presence: AgentPresence
+        let reason: String?
+        let isActive: Bool
+    }
+
+    /// One read for every call the batch completes or cancels, one per tenant for idempotency keys, one for the
+    /// agents whose presence it changes.
     mutating func readExisting(_ changes: [(Tenant, CallChange)], on db: any SQLDatabase) async throws {
         let sql = db
         var ids: [UUID] = []
         var keys: [String: [String]] = [:]
+        var presenceChanged: [UUID] = []
         for (tenant, change) in changes {
             switch change {
             case .complete(let id, _), .cancel(let id), .widen(let id, _): ids.append(id)
@@ -80,7 +92,8 @@ struct BatchWork {
             case .talkEnded(let id, _, _), .dialFailed(let id, _, _, _): ids.append(id)
             case .endDueWrapUps(let callIds, _), .expireOffers(let callIds, _): ids += callIds
             case .create(let new): if let key = new.idempotencyKey { keys[tenant.clientId, default: []].append(key) }
-            case .agentsChanged, .presence, .endWrapUpsEarly: break
+            case .presence(let agentId, _, _): presenceChanged.append(agentId)
+            case .agentsChanged, .endWrapUpsEarly: break
             }
         }
         if !ids.isEmpty {
@@ -99,6 +112,32 @@ struct BatchWork {
                 idempotent[IdempotencyKey(clientId: clientId, key: call.idempotencyKey!)] = call
             }
         }
+        try await readPresence(of: presenceChanged, on: db)
+    }
+
+    private mutating func readPresence(of agentIds: [UUID], on db: any SQLDatabase) async throws {
+        guard !agentIds.isEmpty else { return }
+        for row in try await db.select().columns("id", "client_id", "presence", "presence_reason", "status")
+            .from(SectorAgent.schema).where("id", .in, agentIds).all() {
+            presenceAsRead[try row.decode(column: "id", as: UUID.self)] = StoredPresence(
+                clientId: try row.decode(column: "client_id", as: String.self),
+                presence: AgentPresence(rawValue: try row.decode(column: "presence", as: String.self)) ?? .available,
+                reason: try row.decode(column: "presence_reason", as: String?.self),
+                isActive: try row.decode(column: "status", as: String.self) == ActiveStatus.active.rawValue)
+        }
+    }
+
+    /// The agent's presence as stored when the batch began (the batch writes only at its end): read with the
+    /// batch's presence changes, or here for one a change came to on its own (an agent sent away for missed
+    /// offers). Another tenant's agent is not found (marked as a probe).
+    mutating func storedPresence(of agentId: UUID, for tenant: Tenant, on db: any SQLDatabase,
+                                 probingWith fluent: any Database) async throws -> StoredPresence {
+        if presenceAsRead[agentId] == nil { try await readPresence(of: [agentId], on: db) }
+        guard let stored = presenceAsRead[agentId], stored.clientId == tenant.clientId else {
+            _ = try await tenant.scope.find(SectorAgent.self, agentId, on: fluent)
+            throw AppError.notFound(SectorAgent.entityName)
+        }
+        return stored
     }
 
     func existing(_ id: UUID, of tenant: Tenant, probingWith fluent: any Database) async throws -> CallRow {

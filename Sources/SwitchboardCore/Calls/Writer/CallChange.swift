@@ -53,6 +53,14 @@ enum CallChange: Sendable {
         }
     }
 
+    /// The agent a change of one agent is answered with (`ChangeAnswer.agent`).
+    var answeredAgent: UUID? {
+        switch self {
+        case .presence(let agentId, _, _), .endWrapUpsEarly(let agentId): agentId
+        default: nil
+        }
+    }
+
     /// Whether applying the change reads calls as the previous batch left them.
     var readsCalls: Bool {
         if case .create(let new) = self { return new.idempotencyKey != nil }
@@ -65,6 +73,8 @@ enum ChangeAnswer: Sendable {
     case call(CallChangeResult)
     /// The waiting calls a change of agents handed to them, oldest first.
     case handedOut([UUID])
+    /// A change of one agent (`CallChange.answeredAgent`): the agent as the batch left it, and the waiting calls it took.
+    case agent(AgentDTO, handedOut: [UUID])
 }
 
 struct NewCall: Sendable {

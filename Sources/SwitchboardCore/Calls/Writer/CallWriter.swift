@@ -79,8 +79,18 @@ final class CallWriter: Sendable {
     /// A change of agents or of their after-call work (not of one call); returns the waiting calls it handed out.
     @discardableResult
     func handOut(_ change: CallChange, by tenant: Tenant) async throws -> [UUID] {
-        guard case .handedOut(let calls) = try await enqueue(change, by: tenant) else { return [] }
-        return calls
+        switch try await enqueue(change, by: tenant) {
+        case .handedOut(let calls), .agent(_, let calls): calls
+        case .call: []
+        }
+    }
+
+    /// A change of one agent (its presence, the end of its after-call work), answered with the agent as it left it.
+    func changeAgent(_ change: CallChange, by tenant: Tenant) async throws -> (agent: AgentDTO, handedOut: [UUID]) {
+        guard case .agent(let agent, let calls) = try await enqueue(change, by: tenant) else {
+            throw AppError.notFound(SectorAgent.entityName)
+        }
+        return (agent, calls)
     }
 
     private func enqueue(_ change: CallChange, by tenant: Tenant) async throws -> ChangeAnswer {
@@ -234,13 +244,39 @@ final class CallWriter: Sendable {
             }
         }
         try await work.write(with: writing, on: db)
+        let agents = try await Self.agentsAnswered(in: batch, results, on: db)
         // Results of calls the queue handed to an agent later in the batch show their final state.
-        return results.map { result in
+        return zip(batch, results).map { pending, result in
             result.map { answer in
-                guard case .call(let outcome) = answer, !outcome.replayed, let row = work.finalRow(outcome.call.id) else { return answer }
-                return .call(CallChangeResult(call: CallDTO(row), replayed: false))
+                switch answer {
+                case .call(let outcome):
+                    guard !outcome.replayed, let row = work.finalRow(outcome.call.id) else { return answer }
+                    return .call(CallChangeResult(call: CallDTO(row), replayed: false))
+                case .handedOut(let calls):
+                    guard let agentId = pending.change.answeredAgent,
+                          let agent = agents[pending.tenant.clientId]?[agentId] else { return answer }
+                    return .agent(agent, handedOut: calls)
+                case .agent:
+                    return answer
+                }
             }
         }
+    }
+
+    /// The agents that changes of one agent are answered with, as the batch left them: read inside its transaction,
+    /// one statement per tenant, so the answer is what commits and costs no read of its own afterwards.
+    private static func agentsAnswered(in batch: [Pending], _ results: [Result<ChangeAnswer, any Error>],
+                                       on db: any SQLDatabase) async throws -> [String: [UUID: AgentDTO]] {
+        var wanted: [String: Set<UUID>] = [:]
+        for (pending, result) in zip(batch, results) {
+            guard case .success = result, let agentId = pending.change.answeredAgent else { continue }
+            wanted[pending.tenant.clientId, default: []].insert(agentId)
+        }
+        var agents: [String: [UUID: AgentDTO]] = [:]
+        for (clientId, ids) in wanted {
+            agents[clientId] = try await AgentService.answers(ids.sorted(), of: clientId, on: db)
+        }
+        return agents
     }
 
     private func apply(_ change: CallChange, by tenant: Tenant, _ work: inout BatchWork, on db: any SQLDatabase)

@@ -10,22 +10,14 @@ extension CallWriter {
     func setPresence(of agentId: UUID, to presence: AgentPresence, reason: String?, by tenant: Tenant,
                      _ work: inout BatchWork, on db: any SQLDatabase) async throws -> [UUID] {
         let clientId = tenant.clientId
-        guard let row = try await tenant.scope.select(from: SectorAgent.schema, on: db)
-            .columns("presence", "presence_reason", "status").where("id", .equal, agentId).first()
-        else {
-            _ = try await tenant.scope.find(SectorAgent.self, agentId, on: store.db)  // marks another tenant's id as a probe
-            throw AppError.notFound(SectorAgent.entityName)
-        }
+        let stored = try await work.storedPresence(of: agentId, for: tenant, on: db, probingWith: store.db)
         // Earlier changes of this batch come first.
-        let stored = (presence: AgentPresence(rawValue: try row.decode(column: "presence", as: String.self)) ?? .available,
-                      reason: try row.decode(column: "presence_reason", as: String?.self))
-        let previous = work.presence[agentId] ?? stored
+        let previous = work.presence[agentId] ?? (stored.presence, stored.reason)
         guard previous.presence != presence || previous.reason != reason else { return [] }
         work.presence[agentId] = (presence, reason)
         work.plan.changedPresence(of: agentId, in: clientId, to: presence, reason: reason)
-        let isActive = try row.decode(column: "status", as: String.self) == ActiveStatus.active.rawValue
         try await book.withBook(clientId, store: store, on: db) { book in
-            book.setRoutable(agentId, isActive && presence == .available)
+            book.setRoutable(agentId, stored.isActive && presence == .available)
         }
         work.logPresence(agentId, of: clientId, presence, reason: reason)
         work.emit(EventPayload.presenceChanged(agentId, to: presence, reason: reason, from: previous.presence), for: clientId)
