@@ -126,10 +126,7 @@ extension AgentDTO: FastJSONEncodable {
         FastJSON.appendStrings(capabilities, to: &json)
         json += ",\"capability_levels\":"
         FastJSON.appendCounts(capabilityLevels, to: &json)
-        if let channelCapacity {
-            json += ",\"channel_capacity\":"
-            FastJSON.appendCounts(channelCapacity, to: &json)
-        }
+        FastJSON.appendIfPresent("channel_capacity", channelCapacity, to: &json, FastJSON.appendCounts)
         json += ",\"channel_loads\":"
         FastJSON.appendCounts(channelLoads, to: &json)
         json += ",\"contact\":"
@@ -145,15 +142,9 @@ extension AgentDTO: FastJSONEncodable {
         } else {
             json += "null"
         }
-        if let createdAt {
-            json += ",\"created_at\":"
-            FastJSON.appendDate(createdAt, to: &json)
-        }
+        FastJSON.appendIfPresent("created_at", createdAt, to: &json, FastJSON.appendDate)
         json += ",\"current_load\":\(currentLoad)"
-        if let externalId {
-            json += ",\"external_id\":"
-            DecisionJSON.appendString(externalId, to: &json)
-        }
+        FastJSON.appendIfPresent("external_id", externalId, to: &json, DecisionJSON.appendString)
         json += ",\"id\":\"\(id.text)\",\"max_concurrent\":\(maxConcurrent),\"name\":"
         DecisionJSON.appendString(name, to: &json)
         json += ",\"presence\":\"\(presence.rawValue)\",\"presence_reason\":"
@@ -161,16 +152,10 @@ extension AgentDTO: FastJSONEncodable {
         json += ",\"priority\":\(priority),\"sector\":"
         DecisionJSON.appendString(sector, to: &json)
         json += ",\"state\":\"\(state.rawValue)\""
-        if let stateSince {
-            json += ",\"state_since\":"
-            FastJSON.appendDate(stateSince, to: &json)
-        }
+        FastJSON.appendIfPresent("state_since", stateSince, to: &json, FastJSON.appendDate)
         json += ",\"status\":\"\(status.rawValue)\",\"success_rate\":"
         FastJSON.appendNumber(successRate, to: &json)
-        if let updatedAt {
-            json += ",\"updated_at\":"
-            FastJSON.appendDate(updatedAt, to: &json)
-        }
+        FastJSON.appendIfPresent("updated_at", updatedAt, to: &json, FastJSON.appendDate)
         json += ",\"wrap_up_seconds\":"
         json += wrapUpSeconds.map(String.init) ?? "null"
         json += ",\"wrap_up_until\":"
@@ -180,6 +165,15 @@ extension AgentDTO: FastJSONEncodable {
 }
 
 extension FastJSON {
+    /// `,"key":value` when there is a value, and nothing when not: the key left out, as the encoder leaves out an
+    /// absent optional (fields without `@NullWhenAbsent`).
+    static func appendIfPresent<Value>(_ key: String, _ value: Value?, to json: inout String,
+                                       _ append: (Value, inout String) -> Void) {
+        guard let value else { return }
+        json += ",\"\(key)\":"
+        append(value, &json)
+    }
+
     static func appendStrings(_ values: [String], to json: inout String) {
         json += "["
         for (index, value) in values.enumerated() {

@@ -98,7 +98,10 @@ struct BookCatalogue: Sendable {
         for row in rows {
             let agentId: UUID = try row.decode("agent_id")
             let calls = SuccessHistory(successes: try row.decode(column: "successes", as: Int?.self) ?? 0, calls: try row.decode("calls"))
-            switch HistorySource(rawValue: try row.decode("source")) {
+            guard let source = HistorySource(rawValue: try row.decode("source")) else {
+                throw AppError(.internalServerError, "a learning history row from no part of its statement")
+            }
+            switch source {
             case .uncounted:
                 history[agentId] = (history[agentId] ?? .none) + calls
                 let asked = CapabilityLearning.asked(capabilities: try row.decode("capabilities"),
@@ -111,8 +114,6 @@ struct BookCatalogue: Sendable {
                 byCapability[agentId, default: [:]][capability] = (byCapability[agentId]?[capability] ?? .none) + calls
             case .daily:
                 history[agentId] = (history[agentId] ?? .none) + calls
-            case nil:
-                preconditionFailure("a history row from no part of the statement")
             }
         }
         return (history, byCapability)
