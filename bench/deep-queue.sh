@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 binary=$1 database=${2:-sqlite} port=${PORT:-18342} calls=${CALLS:-1000} history=${HISTORY:-10000}
 bench_serve "$binary" "$database" "$port" switchboard_deep_queue
-for case in ${CASES:-declines skills history}; do
+for case in ${CASES:-declines skills history presence}; do
   token=$("$binary" token --client-id "deep-$case-$RANDOM$RANDOM" --role admin --ttl 3600)
   python3 - "$port" "$token" "$calls" "$case" "$history" <<'PY'
 import http.client, json, sys, time
