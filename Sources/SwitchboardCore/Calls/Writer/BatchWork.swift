@@ -27,8 +27,8 @@ struct BatchWork {
     private var resolvedOffers: [(clientId: String, callId: UUID, outcome: OfferLog.Outcome)] = []
     /// Agents' presence as this batch's changes left it.
     var presence: [UUID: (presence: AgentPresence, reason: String?)] = [:]
-    /// Agents whose presence the batch changes, as stored when it began (any tenant's: `storedPresence(of:for:)`
-    /// answers another tenant's id as not found).
+    /// Agents whose presence the batch changes, as stored when it began (any tenant's:
+    /// `storedPresence(of:for:on:probingWith:)` answers another tenant's id as not found).
     private var presenceAsRead: [UUID: StoredPresence] = [:]
     var idempotent: [IdempotencyKey: CallRow] = [:]
     /// Per tenant, whether the database held queued calls when this batch first looked (the queue hand-off's),
