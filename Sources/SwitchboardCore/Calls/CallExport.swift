@@ -3,7 +3,8 @@ import NIOCore
 import SQLKit
 
 /// `GET /api/calls/export`: the calls `GET /api/calls` lists with the same filters, newest first, read a page at a
-/// time by keyset on (created_at, id) over `idx_calls_client_created`, so memory stays one page whatever the count.
+/// time by keyset on (created_at, id) (over `idx_calls_client_created`, or the agent's or team's index when filtered by
+/// one), so memory stays one page whatever the count.
 /// Calls created after the export began are not in it; a call may show a later state than when the export began.
 struct CallExport: Sendable {
     let store: Store
@@ -31,12 +32,7 @@ struct CallExport: Sendable {
 
     /// The page after the call `lastId` (the last of the previous page), in (created_at, id) descending order.
     private func page(after lastId: UUID?) async throws -> [CallRow] {
-        var query = scope.select(from: Call.schema, on: store.db).columns(CallRow.columns.map { SQLIdentifier($0) })
-        if let status = filter.status { query = query.where("status", .equal, status.rawValue) }
-        if let agentId = filter.agentId { query = query.where("agent_id", .equal, agentId) }
-        if let teamId = filter.teamId { query = query.where("team_id", .equal, teamId) }
-        if let from = filter.from { query = query.where("created_at", .greaterThanOrEqual, from.startDate) }
-        if let to = filter.to { query = query.where("created_at", .lessThan, to.adding(days: 1).startDate) }
+        var query = filter.narrowing(scope.select(from: Call.schema, on: store.db).columns(CallRow.columns.map { SQLIdentifier($0) }))
         if let lastId {
             // The cursor's time is read back from the row itself: a time decoded into a `Date` and bound again can
             // come back one unit in the last place off (Date counts from 2001, SQLite from 1970), which would

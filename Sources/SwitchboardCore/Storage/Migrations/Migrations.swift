@@ -40,5 +40,6 @@ enum SwitchboardMigrations {
         AddCapabilityMetrics(),
         AddQueuedOrderIndex(),
         AddStateLogEndIndex(),
+        AddCallsAgentTeamIndexes(),
     ]
 }
