@@ -21,6 +21,8 @@ final class CallWriter: Sendable {
     private struct Pending: Sendable {
         let tenant: Tenant
         let change: CallChange
+        /// Answered with its agent as the batch left it (`changeAgent`); a bulk change of many agents is not.
+        let answeredWithAgent: Bool
         let continuation: CheckedContinuation<ChangeAnswer, any Error>
     }
 
@@ -87,16 +89,17 @@ final class CallWriter: Sendable {
 
     /// A change of one agent (its presence, the end of its after-call work), answered with the agent as it left it.
     func changeAgent(_ change: CallChange, by tenant: Tenant) async throws -> (agent: AgentDTO, handedOut: [UUID]) {
-        guard case .agent(let agent, let calls) = try await enqueue(change, by: tenant) else {
+        guard case .agent(let agent, let calls) = try await enqueue(change, by: tenant, answeredWithAgent: true) else {
             throw AppError.notFound(SectorAgent.entityName)
         }
         return (agent, calls)
     }
 
-    private func enqueue(_ change: CallChange, by tenant: Tenant) async throws -> ChangeAnswer {
+    private func enqueue(_ change: CallChange, by tenant: Tenant, answeredWithAgent: Bool = false) async throws -> ChangeAnswer {
         try await withCheckedThrowingContinuation { continuation in
             let startDraining = queue.withLockedValue { queue in
-                queue.pending.append(Pending(tenant: tenant, change: change, continuation: continuation))
+                queue.pending.append(Pending(tenant: tenant, change: change, answeredWithAgent: answeredWithAgent,
+                                             continuation: continuation))
                 guard !queue.draining else { return false }
                 queue.draining = true
                 return true
@@ -253,7 +256,7 @@ final class CallWriter: Sendable {
                     guard !outcome.replayed, let row = work.finalRow(outcome.call.id) else { return answer }
                     return .call(CallChangeResult(call: CallDTO(row), replayed: false))
                 case .handedOut(let calls):
-                    guard let agentId = pending.change.answeredAgent,
+                    guard pending.answeredWithAgent, let agentId = pending.change.answeredAgent,
                           let agent = agents[pending.tenant.clientId]?[agentId] else { return answer }
                     return .agent(agent, handedOut: calls)
                 case .agent:
@@ -269,7 +272,7 @@ final class CallWriter: Sendable {
                                        on db: any SQLDatabase) async throws -> [String: [UUID: AgentDTO]] {
         var wanted: [String: Set<UUID>] = [:]
         for (pending, result) in zip(batch, results) {
-            guard case .success = result, let agentId = pending.change.answeredAgent else { continue }
+            guard case .success = result, pending.answeredWithAgent, let agentId = pending.change.answeredAgent else { continue }
             wanted[pending.tenant.clientId, default: []].insert(agentId)
         }
         var agents: [String: [UUID: AgentDTO]] = [:]
