@@ -171,6 +171,44 @@ struct LoadBookTests {
         }
     }
 
+    /// The decision log's text is what the interpolating writer before it wrote, piece for piece (rows already
+    /// stored and rows written now read the same), and a number is `Double.description` whatever its size or sign.
+    @Test func decisionLogCandidatesAreWrittenAsBefore() throws {
+        let agentId = try #require(UUID(uuidString: "0C6F0F3E-9B1D-4C57-8F55-7B0E2A9D3C11"))
+        func factor(_ value: Double, _ contribution: Double) -> ScoreFactor { ScoreFactor(value: value, contribution: contribution) }
+        let plain = ScoredCandidate(agentId: agentId, score: 76, currentLoad: 2, maxConcurrent: 100, priority: 10,
+                                    breakdown: ScoreBreakdown(successRate: factor(0.5, 20), priority: factor(1, 25), load: factor(0.02, 19.6),
+                                                              handlingTime: factor(0.4, 6), capabilities: factor(-0.0, 0)))
+        var learning = LearningTerm(estimate: 0.8734177215189873, callsObserved: 12, explored: false, optimismBonus: 0.1)
+        learning.capabilities = [LearnedCapabilityTerm(capability: "fr\"ench", level: 3, estimate: 0.9, callsObserved: 4)]
+        let learned = ScoredCandidate(agentId: agentId, score: 1e15 + 0.5, currentLoad: 0, maxConcurrent: 3, priority: 5,
+                                      breakdown: ScoreBreakdown(successRate: factor(0.8734177215189873, 34.936708860759495),
+                                                                priority: factor(0.5, 12.5), load: factor(1, 20), handlingTime: factor(1e16, -2),
+                                                                capabilities: factor(.nan, 5), learning: learning),
+                                      channelSlots: ChannelSlot(channel: .voice, load: 1, capacity: 2))
+        let channelOnly = ScoredCandidate(agentId: agentId, score: -3, currentLoad: 1, maxConcurrent: 2, priority: 1,
+                                          breakdown: plain.breakdown, channelSlots: ChannelSlot(channel: .sms, load: 1, capacity: 2))
+        let unlimited = ScoredCandidate(agentId: agentId, score: 2e-05, currentLoad: 1, maxConcurrent: 2, priority: 1,
+                                        breakdown: plain.breakdown, channelSlots: ChannelSlot(channel: .email, load: 1, capacity: nil))
+        let id = agentId.uuidString
+        #expect(DecisionJSON.candidates([plain, learned, channelOnly, unlimited]) == """
+            [["\(id)",76.0,2,100,10,0.5,20.0,1.0,25.0,0.02,19.6,0.4,6.0,-0.0,0.0],\
+            ["\(id)",1000000000000000.5,0,3,5,0.8734177215189873,34.936708860759495,0.5,12.5,1.0,20.0,1e+16,-2.0,0,5.0,\
+            {"l":[0.8734177215189873,12,0,0.1],"k":[["fr\\"ench",3,0.9,4]],"c":["voice",1,2]}],\
+            ["\(id)",-3.0,1,2,1,0.5,20.0,1.0,25.0,0.02,19.6,0.4,6.0,-0.0,0.0,{"c":["sms",1,2]}],\
+            ["\(id)",2e-05,1,2,1,0.5,20.0,1.0,25.0,0.02,19.6,0.4,6.0,-0.0,0.0]]
+            """)
+        var generator = SeededGenerator(seed: 25)
+        let wholes = (0..<2_000).map { _ in Double(Int.random(in: -2_000_000_000...2_000_000_000, using: &generator)) }
+        let powers = (0...20).flatMap { exponent in [pow(10, Double(exponent)), pow(10, Double(exponent)) - 1, -pow(10, Double(exponent))] }
+        let fractions = (0..<2_000).map { _ in Double.random(in: -1e6...1e6, using: &generator) }
+        for value in wholes + powers + fractions + [0, -0.0, 0.5, 1e-300, 9.007199254740993e15, .infinity, -.nan] {
+            var written = ""
+            DecisionJSON.appendNumber(value, to: &written)
+            #expect(written == (value.isFinite ? value.description : "0"), "\(value)")
+        }
+    }
+
     @Test func decisionLogJSONReadsBackAsTheEncoderWouldWriteIt() throws {
         let candidate = RoutingCandidate(id: UUID(), isActive: true, priority: 7, currentLoad: 2, maxConcurrent: 5,
                                          successRate: 0.8125, avgHandlingTime: 1e-5)

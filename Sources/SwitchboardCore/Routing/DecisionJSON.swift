@@ -47,43 +47,58 @@ enum DecisionJSON {
     /// call's channel, when the agent has a limit for it). Less than half the bytes of keyed objects,
     /// which every call writes twenty times. `candidates(from:)` reads both this and the keyed form that earlier
     /// versions stored.
+    /// Written piece by piece into one string: building each candidate's text through interpolations made a
+    /// temporary string per piece, and every call writes twenty candidates.
     static func candidates(_ candidates: [ScoredCandidate]) -> String {
         var json = "["
         json.reserveCapacity(candidates.count * 200)
         for (index, candidate) in candidates.enumerated() {
-            if index > 0 { json += "," }
+            json.append(index > 0 ? ",[\"" : "[\"")
+            json.append(candidate.agentId.text)
+            json.append("\",")
+            appendNumber(candidate.score, to: &json)
+            for integer in [candidate.currentLoad, candidate.maxConcurrent, candidate.priority] {
+                json.append(",")
+                json.append(String(integer))
+            }
             let b = candidate.breakdown
-            json += "[\"\(candidate.agentId.text)\",\(number(candidate.score)),\(candidate.currentLoad),"
-            json += "\(candidate.maxConcurrent),\(candidate.priority)"
             for factor in [b.successRate, b.priority, b.load, b.handlingTime, b.capabilities] {
-                json += ",\(number(factor.value)),\(number(factor.contribution))"
+                json.append(",")
+                appendNumber(factor.value, to: &json)
+                json.append(",")
+                appendNumber(factor.contribution, to: &json)
             }
             // A channel without a limit of its own says nothing the total does not: only limited ones are kept.
             let limited = candidate.channelSlots.flatMap { $0.capacity == nil ? nil : $0 }
             if b.learning != nil || limited != nil {
-                var extras: [String] = []
+                json.append(",{")
                 if let learning = b.learning {
-                    extras.append("\"l\":[\(number(learning.estimate)),\(learning.callsObserved),\(learning.explored ? 1 : 0),"
-                                  + "\(number(learning.optimismBonus))]")
+                    json.append("\"l\":[")
+                    appendNumber(learning.estimate, to: &json)
+                    json.append(",\(learning.callsObserved),\(learning.explored ? 1 : 0),")
+                    appendNumber(learning.optimismBonus, to: &json)
+                    json.append("]")
                     if let terms = learning.capabilities {
-                        var k = "\"k\":["
+                        json.append(",\"k\":[")
                         for (index, term) in terms.enumerated() {
-                            if index > 0 { k += "," }
-                            k += "["
-                            appendString(term.capability, to: &k)
-                            k += ",\(term.level),\(number(term.estimate)),\(term.callsObserved)]"
+                            json.append(index > 0 ? ",[" : "[")
+                            appendString(term.capability, to: &json)
+                            json.append(",\(term.level),")
+                            appendNumber(term.estimate, to: &json)
+                            json.append(",\(term.callsObserved)]")
                         }
-                        extras.append(k + "]")
+                        json.append("]")
                     }
                 }
                 if let slots = limited, let capacity = slots.capacity {
-                    extras.append("\"c\":[\"\(slots.channel.rawValue)\",\(slots.load),\(capacity)]")
+                    json.append(b.learning != nil ? ",\"c\":[\"" : "\"c\":[\"")
+                    json.append("\(slots.channel.rawValue)\",\(slots.load),\(capacity)]")
                 }
-                json += ",{" + extras.joined(separator: ",") + "}"
+                json.append("}")
             }
-            json += "]"
+            json.append("]")
         }
-        json += "]"
+        json.append("]")
         return json
     }
 
@@ -155,9 +170,17 @@ enum DecisionJSON {
         }
     }
 
-    /// Shortest round-tripping form; JSON has no NaN or infinity, and the scorer's clamps never produce them.
-    private static func number(_ value: Double) -> String {
-        value.isFinite ? value.description : "0"
+    /// Shortest round-tripping form (`Double.description`); JSON has no NaN or infinity, and the scorer's clamps
+    /// never produce them. A whole number below 10^15 is written as its integer and ".0", which is what
+    /// `description` gives for it, without the general shortest-digits search (most weights and contributions are whole).
+    static func appendNumber(_ value: Double, to json: inout String) {
+        guard value.isFinite else { return json.append("0") }
+        if value.magnitude < 1e15, value.rounded(.towardZero) == value, !(value == 0 && value.sign == .minus) {
+            json.append(String(Int(value)))
+            json.append(".0")
+        } else {
+            json.append(value.description)
+        }
     }
 
     static func appendString(_ string: String, to json: inout String) {
