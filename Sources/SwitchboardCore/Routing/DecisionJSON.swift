@@ -47,6 +47,7 @@ enum DecisionJSON {
     /// call's channel, when the agent has a limit for it). Less than half the bytes of keyed objects,
     /// which every call writes twenty times. `candidates(from:)` reads both this and the keyed form that earlier
     /// versions stored.
+    ///
     /// Written piece by piece into one string: building each candidate's text through interpolations made a
     /// temporary string per piece, and every call writes twenty candidates.
     static func candidates(_ candidates: [ScoredCandidate]) -> String {
@@ -57,10 +58,7 @@ enum DecisionJSON {
             json.append(candidate.agentId.text)
             json.append("\",")
             appendNumber(candidate.score, to: &json)
-            for integer in [candidate.currentLoad, candidate.maxConcurrent, candidate.priority] {
-                json.append(",")
-                json.append(String(integer))
-            }
+            json.append(",\(candidate.currentLoad),\(candidate.maxConcurrent),\(candidate.priority)")
             let b = candidate.breakdown
             for factor in [b.successRate, b.priority, b.load, b.handlingTime, b.capabilities] {
                 json.append(",")
